@@ -1,0 +1,57 @@
+# A thin wrapper over CMake for the README's two commands. Each installs the Debian packages that
+# are missing (as root with apt-get; otherwise it prints the exact command), configures, builds
+# and runs. Everything real lives in CMakeLists.txt.
+
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+PACKAGES = cmake make gcc pkg-config libyaml-dev zlib1g-dev libcmocka-dev
+
+.PHONY: all deps build demo test test-sanitize bench clean
+
+all: build
+
+deps:
+	@missing=""; for p in $(PACKAGES); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	    if [ "$$(id -u)" = 0 ]; then \
+	        echo "installing:$$missing"; \
+	        DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+	        DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing || exit 1; \
+	    else \
+	        echo "missing packages:$$missing"; \
+	        echo "run: sudo apt-get install -y$$missing"; exit 1; \
+	    fi; \
+	fi
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+build: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+# Runs every job in configs/ on the bundled sample data and shows the start of each output.
+demo: build
+	@set -e; for job in configs/*.yaml; do \
+	    echo "== $(BUILD)/bin/tranche run $$job"; \
+	    $(BUILD)/bin/tranche run $$job; \
+	done; \
+	for out in out/*; do [ -f "$$out" ] || continue; \
+	    echo "== $$out ($$(wc -l < $$out) records)"; head -n 3 "$$out"; done
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# The same suite under AddressSanitizer and UndefinedBehaviorSanitizer (CI runs it too).
+test-sanitize: deps
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DTRANCHE_SANITIZE=ON -DTRANCHE_WERROR=ON
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j $(JOBS)
+
+bench: build
+	bench/run.sh --build $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) out

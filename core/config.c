@@ -1,0 +1,1205 @@
+/*
+ * core/config.c: reads a job file with libyaml's document API (every node keeps its line and
+ * column) and checks it key by key into a struct job. See config.h for the contract.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <yaml.h>
+
+/*
+ * Decisions a reader of the job format may want to know:
+ *
+ * - YAML aliases (`*name`) are rejected at the alias, with a message. Resolving them would share
+ *   one node between several places, so a mistake inside it would be reported at the anchor, not
+ *   where it is used, and a few lines of aliases can expand into a huge job. Anchors alone are
+ *   harmless and ignored. Merge keys (`<<`) are therefore unknown keys.
+ * - Every scalar is kept as text, whatever its tag or style: `workers: "4"` is 4, and the option
+ *   `fixed: true` is the text "true". An empty value (`log_dir:`) is the empty string, which no
+ *   field accepts.
+ * - input.compression, output.compression and output.level are reserved for gzip support: they
+ *   are validated here so that a job written today keeps its meaning, and otherwise ignored.
+ * - A stream must hold exactly one YAML document.
+ */
+
+enum {
+    EXPAND_NOMEM = -1,   /* out of memory */
+    EXPAND_NOMATCH = -2, /* a glob matched nothing */
+    EXPAND_ABORTED = -3, /* glob(3) could not read a directory */
+};
+
+#define QUOTE_MAX 64 /* bytes of a value shown in a message, before "..." */
+
+struct ctx {
+    const char *path; /* the job file, exactly as the caller gave it */
+    char *dir;        /* its directory; NULL when the path has no '/' (nothing to prepend) */
+    yaml_document_t *doc;
+    struct error *err;
+};
+
+/* A key a mapping may hold, and what was found for it (NULL when absent). */
+struct field {
+    const char *name;
+    yaml_node_t *key;
+    yaml_node_t *value;
+};
+
+static int fail_at(const struct ctx *c, yaml_mark_t mark, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail(const struct ctx *c, const yaml_node_t *node, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+vfail_at(const struct ctx *c, yaml_mark_t mark, const char *fmt, va_list ap)
+{
+    char msg[ERROR_MSG_MAX];
+
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    return error_set(c->err, "%s:%zu:%zu: %s", c->path, mark.line + 1, mark.column + 1, msg);
+}
+
+static int
+fail_at(const struct ctx *c, yaml_mark_t mark, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vfail_at(c, mark, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static int
+fail(const struct ctx *c, const yaml_node_t *node, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vfail_at(c, node->start_mark, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static int
+out_of_memory(const struct ctx *c)
+{
+    return error_set(c->err, "%s: out of memory reading the job file", c->path);
+}
+
+static struct config_pos
+pos_of(const yaml_node_t *node)
+{
+    struct config_pos pos = {(int)node->start_mark.line + 1, (int)node->start_mark.column + 1};
+
+    return pos;
+}
+
+/*
+ * Writes 'text' into buf for a message, with control bytes escaped so that a NUL or a newline in a
+ * value cannot cut or split the message, and long values shortened.
+ */
+static const char *
+quote(const unsigned char *text, size_t len, char *buf, size_t size)
+{
+    size_t n = 0, i;
+
+    buf[n++] = '\'';
+    for (i = 0; i < len && n + 8 < size; i++) {
+        unsigned char ch = text[i];
+
+        if (i == QUOTE_MAX) {
+            n += (size_t)snprintf(buf + n, size - n, "...");
+            break;
+        }
+        switch (ch) {
+        case '\n':
+            n += (size_t)snprintf(buf + n, size - n, "\\n");
+            break;
+        case '\t':
+            n += (size_t)snprintf(buf + n, size - n, "\\t");
+            break;
+        case '\r':
+            n += (size_t)snprintf(buf + n, size - n, "\\r");
+            break;
+        case '\0':
+            n += (size_t)snprintf(buf + n, size - n, "\\0");
+            break;
+        case '\\':
+            n += (size_t)snprintf(buf + n, size - n, "\\\\");
+            break;
+        default:
+            if (ch < 0x20 || ch == 0x7f) {
+                n += (size_t)snprintf(buf + n, size - n, "\\x%02x", ch);
+            } else {
+                buf[n++] = (char)ch;
+            }
+        }
+    }
+    buf[n++] = '\'';
+    buf[n] = '\0';
+    return buf;
+}
+
+#define QUOTE_BUF (QUOTE_MAX * 4 + 16)
+
+/* What a node is, for "got ..." in messages. */
+static const char *
+describe(const yaml_node_t *node, char *buf, size_t size)
+{
+    switch (node->type) {
+    case YAML_MAPPING_NODE:
+        return "a mapping";
+    case YAML_SEQUENCE_NODE:
+        return "a list";
+    case YAML_SCALAR_NODE:
+        if (node->data.scalar.length == 0) {
+            return "an empty value";
+        }
+        return quote(node->data.scalar.value, node->data.scalar.length, buf, size);
+    default:
+        return "nothing";
+    }
+}
+
+static yaml_node_t *
+node_at(const struct ctx *c, int index)
+{
+    return yaml_document_get_node(c->doc, index);
+}
+
+/* A scalar's text, which libyaml NUL-terminates; 1 if it holds a NUL byte of its own. */
+static int
+has_nul(const yaml_node_t *node)
+{
+    return memchr(node->data.scalar.value, '\0', node->data.scalar.length) != NULL;
+}
+
+/* Checks that node is a non-empty string and points *out at its text (borrowed from the document).
+ */
+static int
+get_string(const struct ctx *c, const yaml_node_t *node, const char *what, const char **out)
+{
+    char buf[QUOTE_BUF];
+
+    if (node->type != YAML_SCALAR_NODE) {
+        return fail(c, node, "%s must be a string, got %s", what, describe(node, buf, sizeof(buf)));
+    }
+    if (node->data.scalar.length == 0) {
+        return fail(c, node, "%s must not be empty", what);
+    }
+    if (has_nul(node)) {
+        return fail(c, node, "%s must not contain a NUL byte", what);
+    }
+    *out = (const char *)node->data.scalar.value;
+    return 0;
+}
+
+/* "invalid WHAT 'text': expected EXPECTED" for a scalar, "WHAT must be EXPECTED, got a list" else.
+ */
+static int
+bad_value(const struct ctx *c, const yaml_node_t *node, const char *what, const char *expected)
+{
+    char buf[QUOTE_BUF];
+
+    if (node->type == YAML_SCALAR_NODE && node->data.scalar.length > 0) {
+        return fail(c, node, "invalid %s %s: expected %s", what, describe(node, buf, sizeof(buf)),
+                    expected);
+    }
+    return fail(c, node, "%s must be %s, got %s", what, expected, describe(node, buf, sizeof(buf)));
+}
+
+/*
+ * Matches the keys of a mapping against fields[]: each key must be a string, known, and appear
+ * once. `where` names the mapping in messages ("the top level", "input", "step 2").
+ */
+static int
+read_mapping(const struct ctx *c, const yaml_node_t *map, const char *where, struct field *fields,
+             size_t n_fields)
+{
+    char buf[QUOTE_BUF];
+    char allowed[256];
+    yaml_node_pair_t *pair;
+    size_t i, n;
+
+    for (pair = map->data.mapping.pairs.start; pair < map->data.mapping.pairs.top; pair++) {
+        yaml_node_t *key = node_at(c, pair->key);
+        yaml_node_t *value = node_at(c, pair->value);
+
+        if (key->type != YAML_SCALAR_NODE) {
+            return fail(c, key, "a key in %s must be a string, got %s", where,
+                        describe(key, buf, sizeof(buf)));
+        }
+        for (i = 0; i < n_fields; i++) {
+            if (strlen(fields[i].name) == key->data.scalar.length &&
+                memcmp(fields[i].name, key->data.scalar.value, key->data.scalar.length) == 0) {
+                break;
+            }
+        }
+        if (i == n_fields) {
+            n = 0;
+            allowed[0] = '\0';
+            for (i = 0; i < n_fields; i++) {
+                n += (size_t)snprintf(allowed + n, sizeof(allowed) - n, "%s%s", i > 0 ? ", " : "",
+                                      fields[i].name);
+            }
+            return fail(c, key, "unknown key %s in %s; allowed: %s",
+                        quote(key->data.scalar.value, key->data.scalar.length, buf, sizeof(buf)),
+                        where, allowed);
+        }
+        if (fields[i].key != NULL) {
+            return fail(c, key, "duplicate key '%s' in %s (first at line %zu, column %zu)",
+                        fields[i].name, where, fields[i].key->start_mark.line + 1,
+                        fields[i].key->start_mark.column + 1);
+        }
+        fields[i].key = key;
+        fields[i].value = value;
+    }
+    return 0;
+}
+
+static void
+free_strings(char **list, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        free(list[i]);
+    }
+    free(list);
+}
+
+/* dir + "/" + text for a relative text, a copy of text otherwise; NULL when out of memory. */
+static char *
+resolve(const char *dir, const char *text)
+{
+    size_t dir_len, size;
+    char *out;
+
+    if (dir == NULL || text[0] == '/') {
+        return strdup(text);
+    }
+    dir_len = strlen(dir);
+    size = dir_len + strlen(text) + 2;
+    out = malloc(size);
+    if (out != NULL) {
+        snprintf(out, size, "%s%s%s", dir, dir[dir_len - 1] == '/' ? "" : "/", text);
+    }
+    return out;
+}
+
+/* The directory part of path, NULL in *out when it has none. Returns -1 when out of memory. */
+static int
+job_dir(const char *path, char **out)
+{
+    const char *slash = strrchr(path, '/');
+    size_t len;
+
+    *out = NULL;
+    if (slash == NULL) {
+        return 0;
+    }
+    len = (size_t)(slash - path);
+    while (len > 0 && path[len - 1] == '/') {
+        len--;
+    }
+    *out = len == 0 ? strdup("/") : strndup(path, len);
+    return *out == NULL ? -1 : 0;
+}
+
+static int
+is_glob(const char *text)
+{
+    return strpbrk(text, "*?[") != NULL;
+}
+
+/*
+ * The glob pattern for text relative to dir. The directory is the job file's own and is not a
+ * pattern, so its own *, ? and [ are escaped: a job in "runs/[old]/" still finds its "*.log".
+ */
+static char *
+glob_pattern(const char *dir, const char *text)
+{
+    char *escaped, *out, *p;
+    const char *s;
+
+    if (dir == NULL || text[0] == '/') {
+        return strdup(text);
+    }
+    escaped = malloc(strlen(dir) * 2 + 1);
+    if (escaped == NULL) {
+        return NULL;
+    }
+    for (s = dir, p = escaped; *s != '\0'; s++) {
+        if (strchr("*?[\\", *s) != NULL) {
+            *p++ = '\\';
+        }
+        *p++ = *s;
+    }
+    *p = '\0';
+    out = resolve(escaped, text);
+    free(escaped);
+    return out;
+}
+
+/*
+ * Appends text, resolved against dir (NULL: keep it as it is), to *list; a glob is replaced by its
+ * matches in glob(3)'s sorted order. On failure *n is unchanged and nothing was added: returns one
+ * of the EXPAND_ codes.
+ */
+static int
+expand_input(const char *dir, const char *text, char ***list, size_t *n)
+{
+    glob_t g;
+    int globbed = 0, rc = EXPAND_NOMEM;
+    char *pattern = NULL;
+    char **grown;
+    size_t i, count = 1;
+
+    memset(&g, 0, sizeof(g));
+    if (is_glob(text)) {
+        pattern = glob_pattern(dir, text);
+        if (pattern == NULL) {
+            goto out;
+        }
+        rc = glob(pattern, 0, NULL, &g);
+        globbed = 1;
+        if (rc != 0) {
+            rc = rc == GLOB_NOMATCH   ? EXPAND_NOMATCH
+                 : rc == GLOB_NOSPACE ? EXPAND_NOMEM
+                                      : EXPAND_ABORTED;
+            goto out;
+        }
+        rc = EXPAND_NOMEM;
+        count = g.gl_pathc;
+    }
+    grown = realloc(*list, (*n + count) * sizeof(*grown));
+    if (grown == NULL) {
+        goto out;
+    }
+    *list = grown;
+    for (i = 0; i < count; i++) {
+        grown[*n + i] = globbed ? strdup(g.gl_pathv[i]) : resolve(dir, text);
+        if (grown[*n + i] == NULL) {
+            while (i-- > 0) {
+                free(grown[*n + i]);
+            }
+            goto out;
+        }
+    }
+    *n += count;
+    rc = 0;
+out:
+    if (globbed) {
+        globfree(&g);
+    }
+    free(pattern);
+    return rc;
+}
+
+static int
+add_input(const struct ctx *c, const yaml_node_t *node, struct job *job)
+{
+    const char *text;
+    int rc;
+
+    if (get_string(c, node, "an input path", &text) != 0) {
+        return -1;
+    }
+    rc = expand_input(c->dir, text, &job->inputs, &job->n_inputs);
+    switch (rc) {
+    case 0:
+        return 0;
+    case EXPAND_NOMATCH:
+        return fail(c, node, "no file matches the input glob '%s'", text);
+    case EXPAND_ABORTED:
+        return fail(c, node, "cannot read a directory while matching the input glob '%s'", text);
+    default:
+        return out_of_memory(c);
+    }
+}
+
+/* One of auto, none, gzip: reserved for compressed input and output, checked and then ignored. */
+static int
+check_compression(const struct ctx *c, const yaml_node_t *node, const char *what)
+{
+    static const char *const allowed[] = {"auto", "none", "gzip"};
+    size_t i;
+
+    if (node->type == YAML_SCALAR_NODE && !has_nul(node)) {
+        for (i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
+            if (strcmp((const char *)node->data.scalar.value, allowed[i]) == 0) {
+                return 0;
+            }
+        }
+    }
+    return bad_value(c, node, what, "auto, none or gzip");
+}
+
+/* output.level: 1 to 9, reserved for gzip output, checked and then ignored. */
+static int
+check_level(const struct ctx *c, const yaml_node_t *node)
+{
+    if (node->type == YAML_SCALAR_NODE && node->data.scalar.length == 1 &&
+        node->data.scalar.value[0] >= '1' && node->data.scalar.value[0] <= '9') {
+        return 0;
+    }
+    return bad_value(c, node, "output.level", "an integer from 1 to 9");
+}
+
+/*
+ * A double-quoted scalar has had its escapes turned into bytes by YAML already ("\0" into a NUL,
+ * which is why the length counts rather than strlen); plain and single-quoted ones may spell the
+ * escapes config_parse_delimiter knows.
+ */
+static int
+read_delimiter(const struct ctx *c, const yaml_node_t *node, unsigned char *out)
+{
+    if (node->type == YAML_SCALAR_NODE) {
+        if (node->data.scalar.length == 1) {
+            *out = node->data.scalar.value[0];
+            return 0;
+        }
+        if (node->data.scalar.style != YAML_DOUBLE_QUOTED_SCALAR_STYLE && !has_nul(node) &&
+            config_parse_delimiter((const char *)node->data.scalar.value, out) == 0) {
+            return 0;
+        }
+        if (node->data.scalar.length > 1) {
+            char buf[QUOTE_BUF];
+
+            return fail(
+                c, node,
+                "invalid input.delimiter %s (%zu bytes): expected one byte (such as \",\" or "
+                "\"\\t\") or one of the escapes \\n \\t \\r \\0 \\\\",
+                describe(node, buf, sizeof(buf)), node->data.scalar.length);
+        }
+    }
+    return bad_value(
+        c, node, "input.delimiter",
+        "one byte (such as \",\" or \"\\t\") or one of the escapes \\n \\t \\r \\0 \\\\");
+}
+
+static int
+read_input(const struct ctx *c, const yaml_node_t *node, struct job *job)
+{
+    struct field f[] = {
+        {"path", NULL, NULL}, {"delimiter", NULL, NULL}, {"compression", NULL, NULL}};
+    const yaml_node_t *path;
+    char buf[QUOTE_BUF];
+    yaml_node_item_t *item;
+
+    if (node->type != YAML_MAPPING_NODE) {
+        return fail(c, node, "input must be a mapping with a 'path' key, got %s",
+                    describe(node, buf, sizeof(buf)));
+    }
+    if (read_mapping(c, node, "input", f, 3) != 0) {
+        return -1;
+    }
+    path = f[0].value;
+    if (path == NULL) {
+        return fail(c, node, "missing required key 'input.path'");
+    }
+    job->input_pos = pos_of(path);
+    if (path->type == YAML_SCALAR_NODE) {
+        if (add_input(c, path, job) != 0) {
+            return -1;
+        }
+    } else if (path->type == YAML_SEQUENCE_NODE) {
+        if (path->data.sequence.items.start == path->data.sequence.items.top) {
+            return fail(c, path, "input.path is an empty list; expected at least one path or glob");
+        }
+        for (item = path->data.sequence.items.start; item < path->data.sequence.items.top; item++) {
+            if (add_input(c, node_at(c, *item), job) != 0) {
+                return -1;
+            }
+        }
+    } else {
+        return fail(c, path, "input.path must be a path, a glob or a list of them, got %s",
+                    describe(path, buf, sizeof(buf)));
+    }
+    if (f[1].value != NULL && read_delimiter(c, f[1].value, &job->delimiter) != 0) {
+        return -1;
+    }
+    if (f[2].value != NULL && check_compression(c, f[2].value, "input.compression") != 0) {
+        return -1;
+    }
+    return 0;
+}
+
+static int
+read_output(const struct ctx *c, const yaml_node_t *node, struct job *job)
+{
+    struct field f[] = {{"path", NULL, NULL}, {"compression", NULL, NULL}, {"level", NULL, NULL}};
+    const char *text;
+    char buf[QUOTE_BUF];
+
+    if (node->type != YAML_MAPPING_NODE) {
+        return fail(c, node, "output must be a mapping with a 'path' key, got %s",
+                    describe(node, buf, sizeof(buf)));
+    }
+    if (read_mapping(c, node, "output", f, 3) != 0) {
+        return -1;
+    }
+    if (f[0].value == NULL) {
+        return fail(c, node, "missing required key 'output.path'");
+    }
+    if (get_string(c, f[0].value, "output.path", &text) != 0) {
+        return -1;
+    }
+    job->output_pos = pos_of(f[0].value);
+    job->output = strcmp(text, "-") == 0 ? strdup(text) : resolve(c->dir, text);
+    if (job->output == NULL) {
+        return out_of_memory(c);
+    }
+    if (f[1].value != NULL && check_compression(c, f[1].value, "output.compression") != 0) {
+        return -1;
+    }
+    if (f[2].value != NULL && check_level(c, f[2].value) != 0) {
+        return -1;
+    }
+    return 0;
+}
+
+/* A scalar option value, or one item of a list value, as text. */
+static int
+option_text(const struct ctx *c, const yaml_node_t *node, const char *name, size_t step, char **out,
+            struct config_pos *pos)
+{
+    char buf[QUOTE_BUF];
+
+    if (node->type != YAML_SCALAR_NODE) {
+        return fail(
+            c, node,
+            "option '%s' of step %zu must be a scalar or a list of scalars, got %s inside it", name,
+            step, describe(node, buf, sizeof(buf)));
+    }
+    if (has_nul(node)) {
+        return fail(c, node, "option '%s' of step %zu must not contain a NUL byte", name, step);
+    }
+    *out = strdup((const char *)node->data.scalar.value);
+    if (*out == NULL) {
+        return out_of_memory(c);
+    }
+    *pos = pos_of(node);
+    return 0;
+}
+
+static int
+read_option(const struct ctx *c, const yaml_node_pair_t *pair, size_t step,
+            struct config_option *opt)
+{
+    const yaml_node_t *key = node_at(c, pair->key);
+    const yaml_node_t *value = node_at(c, pair->value);
+    const char *name;
+    char buf[QUOTE_BUF];
+    yaml_node_item_t *item;
+    size_t n;
+
+    if (get_string(c, key, "an option name", &name) != 0) {
+        return -1;
+    }
+    opt->name = strdup(name);
+    if (opt->name == NULL) {
+        return out_of_memory(c);
+    }
+    opt->pos = pos_of(key);
+    opt->value_pos = pos_of(value);
+    if (value->type == YAML_MAPPING_NODE) {
+        return fail(c, value,
+                    "option '%s' of step %zu must be a scalar or a list of scalars, got %s", name,
+                    step, describe(value, buf, sizeof(buf)));
+    }
+    if (value->type == YAML_SCALAR_NODE) {
+        n = 1;
+    } else {
+        opt->is_list = 1;
+        n = (size_t)(value->data.sequence.items.top - value->data.sequence.items.start);
+    }
+    if (n == 0) {
+        return 0;
+    }
+    opt->items = calloc(n, sizeof(*opt->items));
+    opt->item_pos = calloc(n, sizeof(*opt->item_pos));
+    if (opt->items == NULL || opt->item_pos == NULL) {
+        return out_of_memory(c);
+    }
+    if (!opt->is_list) {
+        opt->n_items = 1;
+        return option_text(c, value, name, step, &opt->items[0], &opt->item_pos[0]);
+    }
+    for (item = value->data.sequence.items.start; item < value->data.sequence.items.top; item++) {
+        if (option_text(c, node_at(c, *item), name, step, &opt->items[opt->n_items],
+                        &opt->item_pos[opt->n_items]) != 0) {
+            return -1;
+        }
+        opt->n_items++;
+    }
+    return 0;
+}
+
+static int
+read_options(const struct ctx *c, const yaml_node_t *node, size_t step, struct config_step *out)
+{
+    size_t n = (size_t)(node->data.mapping.pairs.top - node->data.mapping.pairs.start);
+    yaml_node_pair_t *pair;
+    size_t i;
+
+    if (n == 0) {
+        return 0;
+    }
+    out->options = calloc(n, sizeof(*out->options));
+    if (out->options == NULL) {
+        return out_of_memory(c);
+    }
+    for (pair = node->data.mapping.pairs.start; pair < node->data.mapping.pairs.top; pair++) {
+        struct config_option *opt = &out->options[out->n_options];
+
+        /* Counted before it is read, so that config_release frees what a failure leaves. */
+        out->n_options++;
+        if (read_option(c, pair, step, opt) != 0) {
+            return -1;
+        }
+        for (i = 0; i + 1 < out->n_options; i++) {
+            if (strcmp(out->options[i].name, opt->name) == 0) {
+                return fail(c, node_at(c, pair->key),
+                            "duplicate option '%s' in step %zu (first at line %d, column %d)",
+                            opt->name, step, out->options[i].pos.line, out->options[i].pos.column);
+            }
+        }
+    }
+    return 0;
+}
+
+static int
+read_step(const struct ctx *c, const yaml_node_t *node, size_t step, struct config_step *out)
+{
+    struct field f[] = {{"plugin", NULL, NULL}, {"options", NULL, NULL}};
+    char where[32];
+    char buf[QUOTE_BUF];
+    const char *plugin;
+
+    if (node->type != YAML_MAPPING_NODE) {
+        return fail(c, node, "step %zu must be a mapping with a 'plugin' key, got %s", step,
+                    describe(node, buf, sizeof(buf)));
+    }
+    snprintf(where, sizeof(where), "step %zu", step);
+    if (read_mapping(c, node, where, f, 2) != 0) {
+        return -1;
+    }
+    if (f[0].value == NULL) {
+        return fail(c, node, "missing required key 'plugin' in step %zu", step);
+    }
+    if (get_string(c, f[0].value, "plugin", &plugin) != 0) {
+        return -1;
+    }
+    out->pos = pos_of(node);
+    out->plugin = strchr(plugin, '/') != NULL ? resolve(c->dir, plugin) : strdup(plugin);
+    if (out->plugin == NULL) {
+        return out_of_memory(c);
+    }
+    if (f[1].value == NULL) {
+        return 0;
+    }
+    if (f[1].value->type != YAML_MAPPING_NODE) {
+        return fail(c, f[1].value, "options of step %zu must be a mapping, got %s", step,
+                    describe(f[1].value, buf, sizeof(buf)));
+    }
+    return read_options(c, f[1].value, step, out);
+}
+
+static int
+read_steps(const struct ctx *c, const yaml_node_t *node, struct job *job)
+{
+    char buf[QUOTE_BUF];
+    yaml_node_item_t *item;
+    size_t n;
+
+    if (node->type != YAML_SEQUENCE_NODE) {
+        return fail(c, node, "steps must be a list of steps, got %s",
+                    describe(node, buf, sizeof(buf)));
+    }
+    n = (size_t)(node->data.sequence.items.top - node->data.sequence.items.start);
+    if (n == 0) {
+        return fail(c, node, "steps is an empty list; expected at least one step");
+    }
+    job->steps = calloc(n, sizeof(*job->steps));
+    if (job->steps == NULL) {
+        return out_of_memory(c);
+    }
+    job->n_steps = n;
+    for (item = node->data.sequence.items.start; item < node->data.sequence.items.top; item++) {
+        size_t i = (size_t)(item - node->data.sequence.items.start);
+
+        if (read_step(c, node_at(c, *item), i + 1, &job->steps[i]) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int
+read_job(const struct ctx *c, const yaml_node_t *root, struct job *job)
+{
+    struct field f[] = {{"input", NULL, NULL},   {"output", NULL, NULL},
+                        {"workers", NULL, NULL}, {"partition_size", NULL, NULL},
+                        {"log_dir", NULL, NULL}, {"steps", NULL, NULL}};
+    enum { F_INPUT, F_OUTPUT, F_WORKERS, F_PARTITION_SIZE, F_LOG_DIR, F_STEPS, F_COUNT };
+    char buf[QUOTE_BUF];
+    const char *text;
+
+    if (root->type != YAML_MAPPING_NODE) {
+        return fail(c, root, "the job must be a mapping with input, output and steps, got %s",
+                    describe(root, buf, sizeof(buf)));
+    }
+    if (read_mapping(c, root, "the top level", f, F_COUNT) != 0) {
+        return -1;
+    }
+    if (f[F_INPUT].value == NULL) {
+        return fail(c, root, "missing required key 'input'");
+    }
+    if (f[F_OUTPUT].value == NULL) {
+        return fail(c, root, "missing required key 'output'");
+    }
+    if (f[F_STEPS].value == NULL) {
+        return fail(c, root, "missing required key 'steps'");
+    }
+    if (read_input(c, f[F_INPUT].value, job) != 0 || read_output(c, f[F_OUTPUT].value, job) != 0) {
+        return -1;
+    }
+    if (f[F_WORKERS].value != NULL &&
+        (f[F_WORKERS].value->type != YAML_SCALAR_NODE || has_nul(f[F_WORKERS].value) ||
+         config_parse_workers((const char *)f[F_WORKERS].value->data.scalar.value, &job->workers) !=
+             0)) {
+        return bad_value(c, f[F_WORKERS].value, "workers", "a positive integer or 'auto'");
+    }
+    if (f[F_PARTITION_SIZE].value != NULL &&
+        (f[F_PARTITION_SIZE].value->type != YAML_SCALAR_NODE ||
+         has_nul(f[F_PARTITION_SIZE].value) ||
+         config_parse_size((const char *)f[F_PARTITION_SIZE].value->data.scalar.value,
+                           &job->partition_size) != 0)) {
+        return bad_value(
+            c, f[F_PARTITION_SIZE].value, "partition_size",
+            "a positive size in bytes, optionally with a unit B, K, KB, KiB, M, MB, MiB, G, GB, "
+            "GiB, T, TB or TiB (all powers of 1024), such as 32MiB");
+    }
+    if (f[F_LOG_DIR].value != NULL) {
+        if (get_string(c, f[F_LOG_DIR].value, "log_dir", &text) != 0) {
+            return -1;
+        }
+        job->log_dir = resolve(c->dir, text);
+        if (job->log_dir == NULL) {
+            return out_of_memory(c);
+        }
+    }
+    return read_steps(c, f[F_STEPS].value, job);
+}
+
+/* Line and column (1-based) of a byte offset, for reader errors, which carry only the offset. */
+static void
+offset_pos(const unsigned char *text, size_t len, size_t offset, size_t *line, size_t *column)
+{
+    size_t i, start = 0;
+
+    *line = 1;
+    for (i = 0; i < offset && i < len; i++) {
+        if (text[i] == '\n') {
+            (*line)++;
+            start = i + 1;
+        }
+    }
+    *column = offset - start + 1;
+}
+
+/* The byte at a mark (whose column counts characters), or -1 beyond the text. */
+static int
+byte_at(const unsigned char *text, size_t len, yaml_mark_t mark)
+{
+    size_t i = 0, line = 0, column = 0;
+
+    while (i < len && line < mark.line) {
+        if (text[i++] == '\n') {
+            line++;
+        }
+    }
+    while (i < len && column < mark.column) {
+        i++;
+        while (i < len && (text[i] & 0xc0) == 0x80) {
+            i++;
+        }
+        column++;
+    }
+    return i < len ? text[i] : -1;
+}
+
+static int
+syntax_error(const struct ctx *c, const yaml_parser_t *parser, const unsigned char *text,
+             size_t len)
+{
+    size_t line, column;
+    const char *problem = parser->problem != NULL ? parser->problem : "unknown error";
+    const char *hint = "";
+
+    switch (parser->error) {
+    case YAML_MEMORY_ERROR:
+        return out_of_memory(c);
+    case YAML_READER_ERROR:
+        offset_pos(text, len, parser->problem_offset, &line, &column);
+        if (parser->problem_value != -1) {
+            return error_set(c->err, "%s:%zu:%zu: cannot read the YAML text: %s (byte 0x%02x)",
+                             c->path, line, column, problem, (unsigned)parser->problem_value);
+        }
+        return error_set(c->err, "%s:%zu:%zu: cannot read the YAML text: %s", c->path, line, column,
+                         problem);
+    default:
+        if (byte_at(text, len, parser->problem_mark) == '\t' && strstr(problem, "tab") == NULL) {
+            hint = "; it is a tab, and YAML indents with spaces";
+        }
+        if (parser->context != NULL) {
+            return fail_at(c, parser->problem_mark,
+                           "YAML syntax error: %s (%s that starts at line %zu, column %zu)%s",
+                           problem, parser->context, parser->context_mark.line + 1,
+                           parser->context_mark.column + 1, hint);
+        }
+        return fail_at(c, parser->problem_mark, "YAML syntax error: %s%s", problem, hint);
+    }
+}
+
+/*
+ * A first pass over the events finds what the document API would hide or accept: syntax errors,
+ * aliases (resolved silently by yaml_parser_load), no document at all, or more than one.
+ */
+static int
+check_stream(const struct ctx *c, const unsigned char *text, size_t len)
+{
+    yaml_parser_t parser;
+    yaml_event_t event;
+    int documents = 0, done = 0, rc = -1;
+
+    if (!yaml_parser_initialize(&parser)) {
+        return out_of_memory(c);
+    }
+    yaml_parser_set_input_string(&parser, text, len);
+    while (!done) {
+        if (!yaml_parser_parse(&parser, &event)) {
+            syntax_error(c, &parser, text, len);
+            goto out;
+        }
+        switch (event.type) {
+        case YAML_ALIAS_EVENT:
+            fail_at(c, event.start_mark,
+                    "YAML aliases are not supported (*%s); write the value out in full",
+                    (const char *)event.data.alias.anchor);
+            yaml_event_delete(&event);
+            goto out;
+        case YAML_DOCUMENT_START_EVENT:
+            if (++documents > 1) {
+                fail_at(c, event.start_mark,
+                        "a second YAML document; a job file holds exactly one");
+                yaml_event_delete(&event);
+                goto out;
+            }
+            break;
+        case YAML_STREAM_END_EVENT:
+            done = 1;
+            break;
+        default:
+            break;
+        }
+        yaml_event_delete(&event);
+    }
+    if (documents == 0) {
+        error_set(c->err,
+                  "%s:1:1: the job file is empty; expected a mapping with input, output and "
+                  "steps",
+                  c->path);
+        goto out;
+    }
+    rc = 0;
+out:
+    yaml_parser_delete(&parser);
+    return rc;
+}
+
+static int
+read_file(const char *path, unsigned char **out, size_t *out_len, struct error *err)
+{
+    unsigned char *buf = NULL, *grown;
+    size_t cap = 0, len = 0;
+    ssize_t got;
+    int fd, rc = -1;
+
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        error_errno(err, "%s: cannot read job file", path);
+        goto out;
+    }
+    for (;;) {
+        if (cap - len < 4096) {
+            cap = cap * 2 + 4096;
+            grown = realloc(buf, cap);
+            if (grown == NULL) {
+                error_set(err, "%s: out of memory reading the job file", path);
+                goto out;
+            }
+            buf = grown;
+        }
+        got = read(fd, buf + len, cap - len);
+        if (got < 0 && errno == EINTR) {
+            continue;
+        }
+        if (got < 0) {
+            error_errno(err, "%s: cannot read job file", path);
+            goto out;
+        }
+        if (got == 0) {
+            break;
+        }
+        len += (size_t)got;
+    }
+    *out = buf;
+    *out_len = len;
+    buf = NULL;
+    rc = 0;
+out:
+    if (fd >= 0) {
+        close(fd);
+    }
+    free(buf);
+    return rc;
+}
+
+int
+config_load(const char *path, struct job *job, struct error *err)
+{
+    struct job j;
+    struct ctx c = {path, NULL, NULL, err};
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    int parser_ready = 0, doc_loaded = 0, rc = -1;
+    unsigned char *text = NULL;
+    size_t len = 0;
+
+    memset(&j, 0, sizeof(j));
+    if (read_file(path, &text, &len, err) != 0) {
+        goto out;
+    }
+    if (job_dir(path, &c.dir) != 0) {
+        out_of_memory(&c);
+        goto out;
+    }
+    if (check_stream(&c, text, len) != 0) {
+        goto out;
+    }
+    if (!yaml_parser_initialize(&parser)) {
+        out_of_memory(&c);
+        goto out;
+    }
+    parser_ready = 1;
+    yaml_parser_set_input_string(&parser, text, len);
+    if (!yaml_parser_load(&parser, &doc)) {
+        syntax_error(&c, &parser, text, len);
+        goto out;
+    }
+    doc_loaded = 1;
+    c.doc = &doc;
+    j.file = strdup(path);
+    if (j.file == NULL) {
+        out_of_memory(&c);
+        goto out;
+    }
+    j.delimiter = '\n';
+    j.partition_size = CONFIG_DEFAULT_PARTITION_SIZE;
+    if (read_job(&c, yaml_document_get_root_node(&doc), &j) != 0) {
+        goto out;
+    }
+    *job = j;
+    memset(&j, 0, sizeof(j));
+    rc = 0;
+out:
+    config_release(&j);
+    if (doc_loaded) {
+        yaml_document_delete(&doc);
+    }
+    if (parser_ready) {
+        yaml_parser_delete(&parser);
+    }
+    free(c.dir);
+    free(text);
+    return rc;
+}
+
+static void
+release_step(struct config_step *step)
+{
+    size_t i;
+
+    for (i = 0; i < step->n_options; i++) {
+        free(step->options[i].name);
+        free_strings(step->options[i].items, step->options[i].n_items);
+        free(step->options[i].item_pos);
+    }
+    free(step->options);
+    free(step->plugin);
+}
+
+void
+config_release(struct job *job)
+{
+    size_t i;
+
+    if (job == NULL) {
+        return;
+    }
+    free(job->file);
+    free_strings(job->inputs, job->n_inputs);
+    free(job->output);
+    free(job->log_dir);
+    for (i = 0; i < job->n_steps; i++) {
+        release_step(&job->steps[i]);
+    }
+    free(job->steps);
+    memset(job, 0, sizeof(*job));
+}
+
+int
+config_parse_size(const char *text, uint64_t *out)
+{
+    static const struct {
+        const char *name;
+        unsigned shift;
+    } units[] = {
+        {"", 0},     {"b", 0},  {"k", 10},  {"kb", 10},  {"kib", 10}, {"m", 20},  {"mb", 20},
+        {"mib", 20}, {"g", 30}, {"gb", 30}, {"gib", 30}, {"t", 40},   {"tb", 40}, {"tib", 40},
+    };
+    uint64_t value = 0;
+    const char *s = text;
+    size_t i;
+
+    if (text == NULL || *s < '0' || *s > '9') {
+        return -1;
+    }
+    for (; *s >= '0' && *s <= '9'; s++) {
+        if (value > (UINT64_MAX - (uint64_t)(*s - '0')) / 10) {
+            return -1;
+        }
+        value = value * 10 + (uint64_t)(*s - '0');
+    }
+    /* One space may separate the number from a unit, but not end the text. */
+    if (*s == ' ' && s[1] != '\0') {
+        s++;
+    }
+    for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if (strcasecmp(s, units[i].name) == 0) {
+            break;
+        }
+    }
+    if (i == sizeof(units) / sizeof(units[0]) || value == 0 ||
+        value > (UINT64_MAX >> units[i].shift)) {
+        return -1;
+    }
+    *out = value << units[i].shift;
+    return 0;
+}
+
+int
+config_parse_delimiter(const char *text, unsigned char *out)
+{
+    static const char escapes[] = "n\nt\tr\r0\0\\\\";
+    size_t i;
+
+    if (text == NULL || text[0] == '\0') {
+        return -1;
+    }
+    if (text[1] == '\0') {
+        *out = (unsigned char)text[0];
+        return 0;
+    }
+    if (text[0] != '\\' || text[2] != '\0') {
+        return -1;
+    }
+    for (i = 0; i + 1 < sizeof(escapes); i += 2) {
+        if (text[1] == escapes[i]) {
+            *out = (unsigned char)escapes[i + 1];
+            return 0;
+        }
+    }
+    return -1;
+}
+
+int
+config_parse_workers(const char *text, int *out)
+{
+    long value = 0;
+    const char *s = text;
+
+    if (text == NULL) {
+        return -1;
+    }
+    if (strcmp(text, "auto") == 0) {
+        *out = 0;
+        return 0;
+    }
+    if (*s == '\0') {
+        return -1;
+    }
+    for (; *s != '\0'; s++) {
+        if (*s < '0' || *s > '9') {
+            return -1;
+        }
+        value = value * 10 + (*s - '0');
+        if (value > INT_MAX) {
+            return -1;
+        }
+    }
+    if (value == 0) {
+        return -1;
+    }
+    *out = (int)value;
+    return 0;
+}
+
+int
+config_set_input(struct job *job, const char *path, struct error *err)
+{
+    char **list = NULL;
+    size_t n = 0;
+    int rc = -1;
+
+    if (path == NULL || path[0] == '\0') {
+        error_set(err, "--input: the path is empty");
+        goto out;
+    }
+    switch (expand_input(NULL, path, &list, &n)) {
+    case 0:
+        break;
+    case EXPAND_NOMATCH:
+        error_set(err, "--input %s: no file matches", path);
+        goto out;
+    case EXPAND_ABORTED:
+        error_set(err, "--input %s: cannot read a directory while matching", path);
+        goto out;
+    default:
+        error_set(err, "--input %s: out of memory", path);
+        goto out;
+    }
+    free_strings(job->inputs, job->n_inputs);
+    job->inputs = list;
+    job->n_inputs = n;
+    job->input_pos.line = 0;
+    job->input_pos.column = 0;
+    list = NULL;
+    n = 0;
+    rc = 0;
+out:
+    free_strings(list, n);
+    return rc;
+}

@@ -1,0 +1,23 @@
+/*
+ * core/log.h: the job's log files: LOG_DIR/tranche.log for the parent and LOG_DIR/worker-N.log
+ * for each worker. Each line starts with a UTC timestamp and is written with one write(2) on an
+ * O_APPEND descriptor, so lines never tear, even beside a plugin's own stderr on the same file.
+ */
+#ifndef TRANCHE_LOG_H
+#define TRANCHE_LOG_H
+
+#include <stdarg.h>
+
+#include "error.h"
+
+/* Creates `dir` and its parents as needed (mode 0777 before umask), like mkdir -p. */
+int log_mkdirs(const char *dir, struct error *err);
+
+/* Opens (truncating) DIR/NAME for appending; *fd_out is set only on success. */
+int log_open(const char *dir, const char *name, int *fd_out, struct error *err);
+
+/* Writes one timestamped line to fd; a write error is ignored (a log must not fail a job). */
+void log_line(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void log_vline(int fd, const char *prefix, const char *fmt, va_list ap);
+
+#endif

@@ -1,0 +1,563 @@
+/*
+ * core/main.c: the tranche command line: run, plan, validate, plugins, --version, --help.
+ * Exit codes: 0 success, 1 the job ran and failed, 2 usage, configuration or set-up error (the job
+ * could not start: a bad job file, a plugin that does not load, an input that cannot be opened).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <yaml.h>
+#include <zlib.h>
+
+#include "config.h"
+#include "error.h"
+#include "partition.h"
+#include "plugin.h"
+#include "pool.h"
+#include "worker.h"
+
+#define EXIT_JOB_FAILED 1
+#define EXIT_USAGE 2
+
+static const char usage_text[] =
+    "usage: tranche COMMAND [ARGS]\n"
+    "\n"
+    "Runs a chain of plugin steps over large record files, in parallel, with output in input\n"
+    "order (byte-identical to a one-worker run).\n"
+    "\n"
+    "commands:\n"
+    "  run JOB.yaml [OPTIONS]       run the job\n"
+    "  plan JOB.yaml [OPTIONS]      print the partitions, one per line: INDEX START END [FILE]\n"
+    "  validate JOB.yaml [OPTIONS]  check the job file, its plugins and their options; runs nothing\n"
+    "  plugins [NAME]               list the plugins found, or describe one and its options\n"
+    "  --version                    version, plugin ABI, and the libraries built with\n"
+    "  --help, help [COMMAND]       this text, or the options of a command\n"
+    "\n"
+    "Exit status: 0 success; 1 the job ran and failed (nothing is written at the output path);\n"
+    "2 usage, job file, plugin or input error (nothing was run).\n"
+    "Plugins are found by name in $TRANCHE_PLUGIN_PATH (colon-separated), then the bundled and\n"
+    "installed plugin directories; a name containing '/' is a path to a .so file.\n";
+
+static const char run_help[] =
+    "usage: tranche run JOB.yaml [OPTIONS]\n"
+    "       tranche plan JOB.yaml [OPTIONS]\n"
+    "       tranche validate JOB.yaml [OPTIONS]\n"
+    "\n"
+    "Options override the job file:\n"
+    "  -w, --workers N|auto        worker processes (auto: online CPUs)\n"
+    "  -s, --partition-size SIZE   target partition size: bytes or with KiB, MiB, GiB (e.g. 32MiB)\n"
+    "  -i, --input PATH            the input file (or glob), instead of input.path\n"
+    "  -o, --output PATH           the output file, '-' for standard output\n"
+    "  -l, --log-dir DIR           where tranche.log and worker-N.log go\n"
+    "Debugging (run only):\n"
+    "      --in-process            run every partition in this process, without fork (for gdb,\n"
+    "                              valgrind); plugins' stderr stays on the terminal\n"
+    "  -p, --partition K           run only partition K (see `tranche plan`), in-process\n"
+    "  -q, --quiet                 no summary line on standard error\n"
+    "\n"
+    "Without log_dir or --log-dir, logs go to $TMPDIR/tranche-logs-UID/JOBNAME (TMPDIR: /tmp).\n";
+
+struct cli {
+    const char *job_path;
+    const char *workers;
+    const char *partition_size;
+    const char *input;
+    const char *output;
+    const char *log_dir;
+    int in_process;
+    long only_partition;
+    int quiet;
+};
+
+static int
+usage_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "tranche: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\nTry 'tranche --help' or 'tranche run --help'.\n");
+    return EXIT_USAGE;
+}
+
+static int
+parse_cli(int argc, char **argv, struct cli *cli)
+{
+    static const struct option longopts[] = {
+        {"workers", required_argument, NULL, 'w'},
+        {"partition-size", required_argument, NULL, 's'},
+        {"input", required_argument, NULL, 'i'},
+        {"output", required_argument, NULL, 'o'},
+        {"log-dir", required_argument, NULL, 'l'},
+        {"in-process", no_argument, NULL, 'P'},
+        {"partition", required_argument, NULL, 'p'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+    char *end;
+
+    memset(cli, 0, sizeof(*cli));
+    cli->only_partition = -1;
+    opterr = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, ":w:s:i:o:l:p:qh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'w':
+            cli->workers = optarg;
+            break;
+        case 's':
+            cli->partition_size = optarg;
+            break;
+        case 'i':
+            cli->input = optarg;
+            break;
+        case 'o':
+            cli->output = optarg;
+            break;
+        case 'l':
+            cli->log_dir = optarg;
+            break;
+        case 'P':
+            cli->in_process = 1;
+            break;
+        case 'p':
+            errno = 0;
+            cli->only_partition = strtol(optarg, &end, 10);
+            if (errno != 0 || end == optarg || *end != '\0' || cli->only_partition < 0) {
+                return usage_error("--partition needs a partition index (0, 1, ...), not '%s'",
+                                   optarg);
+            }
+            break;
+        case 'q':
+            cli->quiet = 1;
+            break;
+        case 'h':
+            fputs(run_help, stdout);
+            exit(0);
+        case ':':
+            return usage_error("option '%s' needs a value", argv[optind - 1]);
+        default:
+            return usage_error("unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind != argc - 1) {
+        return usage_error(optind >= argc ? "%s" : "expected one job file, got extra '%s'",
+                           optind >= argc ? "missing job file (JOB.yaml)" : argv[optind + 1]);
+    }
+    cli->job_path = argv[optind];
+    return 0;
+}
+
+/* Loads the job and applies the command-line overrides. */
+static int
+load_job(const struct cli *cli, struct job *job, struct error *err)
+{
+    if (config_load(cli->job_path, job, err) != 0) {
+        return -1;
+    }
+    if (cli->workers != NULL && config_parse_workers(cli->workers, &job->workers) != 0) {
+        return error_set(err, "--workers: expected a positive integer or 'auto', not '%s'",
+                         cli->workers);
+    }
+    if (cli->partition_size != NULL &&
+        config_parse_size(cli->partition_size, &job->partition_size) != 0) {
+        return error_set(err, "--partition-size: expected a size such as 65536, 256KiB or 32MiB, "
+                         "not '%s'", cli->partition_size);
+    }
+    if (cli->input != NULL && config_set_input(job, cli->input, err) != 0) {
+        return -1;
+    }
+    if (cli->output != NULL) {
+        char *copy = strdup(cli->output);
+        if (copy == NULL) {
+            return error_set(err, "out of memory");
+        }
+        free(job->output);
+        job->output = copy;
+    }
+    if (cli->log_dir != NULL) {
+        char *copy = strdup(cli->log_dir);
+        if (copy == NULL) {
+            return error_set(err, "out of memory");
+        }
+        free(job->log_dir);
+        job->log_dir = copy;
+    }
+    if (job->workers == 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        job->workers = n > 0 ? (int)n : 1;
+    }
+    return 0;
+}
+
+/* Opens every input and plans its partitions. fds has job->n_inputs slots. */
+static int
+open_and_plan(const struct job *job, int *fds, struct plan *plan, struct error *err)
+{
+    struct stat out_st, st;
+    int have_out = strcmp(job->output, "-") != 0 && stat(job->output, &out_st) == 0;
+    size_t i;
+
+    for (i = 0; i < job->n_inputs; i++) {
+        fds[i] = open(job->inputs[i], O_RDONLY | O_CLOEXEC);
+        if (fds[i] < 0) {
+            return error_errno(err, "cannot open input %s", job->inputs[i]);
+        }
+        if (fstat(fds[i], &st) != 0) {
+            return error_errno(err, "cannot stat input %s", job->inputs[i]);
+        }
+        if (!S_ISREG(st.st_mode)) {
+            return error_set(err, "input %s is not a regular file", job->inputs[i]);
+        }
+        if (have_out && st.st_dev == out_st.st_dev && st.st_ino == out_st.st_ino) {
+            return error_set(err, "the output %s is also input %zu (%s): refusing to overwrite "
+                             "an input", job->output, i + 1, job->inputs[i]);
+        }
+        posix_fadvise(fds[i], 0, 0, POSIX_FADV_SEQUENTIAL);
+        if (partition_plan_file(plan, i, job->inputs[i], fds[i], (uint64_t)st.st_size,
+                                job->partition_size, job->delimiter, err) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Calls every step's init and fini once in this process, so option values a plugin rejects
+ * (a bad regex, say) are reported as configuration errors before any worker starts. */
+static int
+check_init(const struct job *job, const struct step *steps, struct error *err)
+{
+    struct chain *chain = NULL;
+    int failed_step;
+
+    if (chain_new(steps, job->n_steps, job->delimiter, 0, -1, NULL, &chain, &failed_step, err)
+        != 0) {
+        if (failed_step >= 0) {
+            const struct config_step *cs = &job->steps[failed_step];
+            error_prefix(err, "%s:%d:%d: %s", job->file, cs->pos.line, cs->pos.column,
+                         steps[failed_step].label);
+        }
+        return -1;
+    }
+    chain_free(chain);
+    return 0;
+}
+
+static char *
+default_log_dir(const char *job_path)
+{
+    const char *tmp = getenv("TMPDIR"), *base = strrchr(job_path, '/');
+    char *dir = NULL, *dot;
+    char name[256];
+
+    base = base != NULL ? base + 1 : job_path;
+    snprintf(name, sizeof(name), "%s", base);
+    dot = strrchr(name, '.');
+    if (dot != NULL && dot != name) {
+        *dot = '\0';
+    }
+    if (asprintf(&dir, "%s/tranche-logs-%ld/%s", tmp != NULL && *tmp != '\0' ? tmp : "/tmp",
+                 (long)getuid(), name) < 0) {
+        return NULL;
+    }
+    return dir;
+}
+
+enum command { CMD_RUN, CMD_PLAN, CMD_VALIDATE };
+
+static int
+cmd_job(enum command cmd, int argc, char **argv)
+{
+    struct cli cli;
+    struct job job;
+    struct step *steps = NULL;
+    struct plan plan;
+    struct error err;
+    struct pool_options opt;
+    struct pool_inputs inputs;
+    int *fds = NULL, status = EXIT_USAGE, rc;
+    size_t i;
+
+    memset(&job, 0, sizeof(job));
+    memset(&plan, 0, sizeof(plan));
+    rc = parse_cli(argc, argv, &cli);
+    if (rc != 0) {
+        return rc;
+    }
+    if (load_job(&cli, &job, &err) != 0 || steps_load(&job, &steps, &err) != 0 ||
+        check_init(&job, steps, &err) != 0) {
+        fprintf(stderr, "tranche: %s\n", err.msg);
+        goto out;
+    }
+    fds = malloc(job.n_inputs * sizeof(*fds));
+    if (fds == NULL) {
+        fprintf(stderr, "tranche: out of memory\n");
+        goto out;
+    }
+    for (i = 0; i < job.n_inputs; i++) {
+        fds[i] = -1;
+    }
+    if (cmd == CMD_VALIDATE) {
+        /* Check that every input opens, without reading it. */
+        for (i = 0; i < job.n_inputs; i++) {
+            fds[i] = open(job.inputs[i], O_RDONLY | O_CLOEXEC);
+            if (fds[i] < 0) {
+                fprintf(stderr, "tranche: cannot open input %s: %s\n", job.inputs[i],
+                        strerror(errno));
+                goto out;
+            }
+        }
+        printf("%s: ok: %zu input file(s), %zu step(s):", job.file, job.n_inputs, job.n_steps);
+        for (i = 0; i < job.n_steps; i++) {
+            printf(" %s%s", steps[i].plugin->desc->name, i + 1 < job.n_steps ? " |" : "");
+        }
+        printf(", output %s\n", job.output);
+        status = 0;
+        goto out;
+    }
+    if (open_and_plan(&job, fds, &plan, &err) != 0) {
+        fprintf(stderr, "tranche: %s\n", err.msg);
+        goto out;
+    }
+    if (cli.only_partition >= 0 && (size_t)cli.only_partition >= plan.n_parts) {
+        fprintf(stderr, "tranche: --partition %ld: the plan has %zu partition(s)%s\n",
+                cli.only_partition, plan.n_parts,
+                plan.n_parts > 0 ? ", numbered from 0 (see tranche plan)" : "");
+        goto out;
+    }
+    if (cmd == CMD_PLAN) {
+        for (i = 0; i < plan.n_parts; i++) {
+            const struct partition *p = &plan.parts[i];
+            if (job.n_inputs > 1) {
+                printf("%zu %" PRIu64 " %" PRIu64 " %s\n", p->index, p->start, p->end,
+                       job.inputs[p->file]);
+            } else {
+                printf("%zu %" PRIu64 " %" PRIu64 "\n", p->index, p->start, p->end);
+            }
+        }
+        status = fflush(stdout) == 0 ? 0 : EXIT_JOB_FAILED;
+        goto out;
+    }
+    if (job.log_dir == NULL) {
+        job.log_dir = default_log_dir(job.file);
+        if (job.log_dir == NULL) {
+            fprintf(stderr, "tranche: out of memory\n");
+            goto out;
+        }
+    }
+    memset(&opt, 0, sizeof(opt));
+    opt.workers = job.workers;
+    opt.log_dir = job.log_dir;
+    opt.in_process = cli.in_process;
+    opt.only_partition = cli.only_partition;
+    opt.quiet = cli.quiet;
+    inputs.paths = job.inputs;
+    inputs.fds = fds;
+    inputs.n = job.n_inputs;
+    if (pool_run(&job, steps, &plan, &inputs, &opt, &err) != 0) {
+        fprintf(stderr, "tranche: %s: job failed: %s\n", job.file, err.msg);
+        fprintf(stderr, "tranche: nothing was written to %s; logs in %s\n", job.output,
+                job.log_dir);
+        status = EXIT_JOB_FAILED;
+        goto out;
+    }
+    if (!cli.quiet && isatty(STDERR_FILENO)) {
+        fprintf(stderr, "tranche: %s: %zu partition(s) done, output %s, logs in %s\n", job.file,
+                plan.n_parts, job.output, job.log_dir);
+    }
+    status = 0;
+out:
+    for (i = 0; fds != NULL && i < job.n_inputs; i++) {
+        if (fds[i] >= 0) {
+            close(fds[i]);
+        }
+    }
+    free(fds);
+    partition_plan_release(&plan);
+    steps_free(steps, job.n_steps);
+    config_release(&job);
+    return status;
+}
+
+static const char *
+type_word(enum tranche_option_type t)
+{
+    switch (t) {
+    case TRANCHE_OPT_STRING:
+        return "string";
+    case TRANCHE_OPT_INT:
+        return "int";
+    case TRANCHE_OPT_BOOL:
+        return "bool";
+    case TRANCHE_OPT_LIST:
+        return "list";
+    }
+    return "?";
+}
+
+static void
+describe_plugin(const struct plugin *p)
+{
+    const struct tranche_plugin *d = p->desc;
+    const struct tranche_option *o;
+
+    printf("%s %s: %s\n", d->name, d->version != NULL ? d->version : "",
+           d->description != NULL ? d->description : "");
+    printf("  file: %s\n  ABI: %" PRIu32 ".%" PRIu32 "\n", p->path, d->abi_major, d->abi_minor);
+    if (d->options == NULL || d->options[0].name == NULL) {
+        printf("  options: none\n");
+        return;
+    }
+    printf("  options:\n");
+    for (o = d->options; o->name != NULL; o++) {
+        printf("    %-14s %-7s %-9s", o->name, type_word(o->type),
+               o->required ? "required" : "optional");
+        if (o->default_value != NULL) {
+            printf(" default %-8s", o->default_value);
+        }
+        printf("  %s\n", o->help != NULL ? o->help : "");
+    }
+}
+
+static int
+name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int
+cmd_plugins(int argc, char **argv)
+{
+    char **dirs, **names = NULL;
+    size_t n = 0, cap = 0, i, k;
+    struct plugin *p;
+    struct error err;
+    int status = 0;
+
+    if (argc > 2) {
+        return usage_error("usage: tranche plugins [NAME]%s", "");
+    }
+    if (argc == 2) {
+        char *path = NULL;
+        if (plugin_find(argv[1], &path, &err) != 0 || plugin_load(path, &p, &err) != 0) {
+            fprintf(stderr, "tranche: %s\n", err.msg);
+            free(path);
+            return EXIT_USAGE;
+        }
+        describe_plugin(p);
+        plugin_free(p);
+        free(path);
+        return 0;
+    }
+    dirs = plugin_dirs();
+    for (i = 0; dirs != NULL && dirs[i] != NULL; i++) {
+        DIR *d = opendir(dirs[i]);
+        struct dirent *e;
+        while (d != NULL && (e = readdir(d)) != NULL) {
+            size_t len = strlen(e->d_name);
+            int seen = 0;
+            if (len < 4 || strcmp(e->d_name + len - 3, ".so") != 0) {
+                continue;
+            }
+            for (k = 0; k < n; k++) {
+                seen |= strncmp(names[k], e->d_name, len - 3) == 0 && names[k][len - 3] == '\t';
+            }
+            if (seen) {
+                continue; /* an earlier directory wins, as plugin_find does */
+            }
+            if (n == cap) {
+                cap = cap ? cap * 2 : 16;
+                names = realloc(names, cap * sizeof(*names));
+                if (names == NULL) {
+                    closedir(d);
+                    plugin_dirs_free(dirs);
+                    return EXIT_JOB_FAILED;
+                }
+            }
+            if (asprintf(&names[n], "%.*s\t%s/%s", (int)(len - 3), e->d_name, dirs[i],
+                         e->d_name) >= 0) {
+                n++;
+            }
+        }
+        if (d != NULL) {
+            closedir(d);
+        }
+    }
+    plugin_dirs_free(dirs);
+    qsort(names, n, sizeof(*names), name_cmp);
+    for (i = 0; i < n; i++) {
+        char *path = strchr(names[i], '\t') + 1;
+        if (plugin_load(path, &p, &err) != 0) {
+            printf("%-10s (not loadable: %s)\n", "?", err.msg);
+            status = EXIT_JOB_FAILED;
+        } else {
+            printf("%-10s %-8s %s\n", p->desc->name, p->desc->version != NULL ? p->desc->version
+                   : "", p->desc->description != NULL ? p->desc->description : "");
+            plugin_free(p);
+        }
+        free(names[i]);
+    }
+    free(names);
+    if (n == 0) {
+        printf("no plugins found (set TRANCHE_PLUGIN_PATH)\n");
+    }
+    return status;
+}
+
+static void
+print_version(void)
+{
+    printf("tranche %s\n", TRANCHE_VERSION);
+    printf("plugin ABI %d.%d\n", TRANCHE_ABI_MAJOR, TRANCHE_ABI_MINOR);
+    printf("libyaml %s, zlib %s\n", yaml_get_version_string(), zlibVersion());
+}
+
+int
+main(int argc, char **argv)
+{
+    const char *cmd = argc > 1 ? argv[1] : NULL;
+
+    if (cmd == NULL) {
+        fputs(usage_text, stderr);
+        return EXIT_USAGE;
+    }
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        fputs(usage_text, stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "help") == 0) {
+        if (argc > 2 && strcmp(argv[2], "plugins") == 0) {
+            printf("usage: tranche plugins [NAME]\n  without NAME: every plugin found, one per "
+                   "line\n  with NAME: its file, ABI and options\n");
+        } else if (argc > 2) {
+            fputs(run_help, stdout);
+        } else {
+            fputs(usage_text, stdout);
+        }
+        return 0;
+    }
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+        print_version();
+        return 0;
+    }
+    if (strcmp(cmd, "run") == 0) {
+        return cmd_job(CMD_RUN, argc - 1, argv + 1);
+    }
+    if (strcmp(cmd, "plan") == 0) {
+        return cmd_job(CMD_PLAN, argc - 1, argv + 1);
+    }
+    if (strcmp(cmd, "validate") == 0) {
+        return cmd_job(CMD_VALIDATE, argc - 1, argv + 1);
+    }
+    if (strcmp(cmd, "plugins") == 0) {
+        return cmd_plugins(argc - 1, argv + 1);
+    }
+    return usage_error("unknown command '%s'", cmd);
+}

@@ -1,0 +1,75 @@
+/*
+ * core/plugin.h: finding and loading plugin shared objects, checking their ABI, and checking a
+ * step's options against the plugin's option table. All of it runs in the parent before any
+ * worker is forked; the loaded steps are inherited by the workers.
+ */
+#ifndef TRANCHE_CORE_PLUGIN_H
+#define TRANCHE_CORE_PLUGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "error.h"
+#include "tranche/plugin.h"
+
+struct plugin {
+    char *path; /* the file that was loaded */
+    void *dl;
+    const struct tranche_plugin *desc;
+};
+
+/* One option of a step after validation: the plugin's spec, and the value (given or default). */
+struct step_option {
+    const struct tranche_option *spec;
+    int set;      /* given in the job, or a default exists */
+    char **items; /* text value(s); one item for non-list types */
+    size_t n_items;
+    int64_t int_value;
+    int bool_value;
+};
+
+/* A step of the chain: a loaded plugin and its validated options. */
+struct step {
+    size_t index;  /* 0-based position in the chain */
+    char *label;   /* "step 2 (grep)" for messages */
+    struct plugin *plugin;
+    struct step_option *options; /* one per entry of the plugin's option table, in its order */
+    size_t n_options;
+};
+
+/*
+ * Finds the shared object for a plugin name: a name containing '/' is a path and is used as is;
+ * otherwise NAME.so is looked for in each directory of $TRANCHE_PLUGIN_PATH (colon-separated), then
+ * beside the executable (../lib/tranche/plugins), then in the installed plugin directory.
+ * On success *path_out is a malloc'd path. On failure err lists the directories searched.
+ */
+int plugin_find(const char *name, char **path_out, struct error *err);
+
+/* The directories plugin_find searches for bare names, in order; a NULL-terminated malloc'd array
+ * of malloc'd strings, freed with plugin_dirs_free(). */
+char **plugin_dirs(void);
+void plugin_dirs_free(char **dirs);
+
+/*
+ * dlopen()s `path` and checks the descriptor: present, ABI major equal, ABI minor not newer, size
+ * large enough, name and record callback set. *out is set only on success; free with plugin_free().
+ */
+int plugin_load(const char *path, struct plugin **out, struct error *err);
+void plugin_free(struct plugin *p);
+
+/*
+ * Loads every step of the job and validates its options; errors name the job file, line and
+ * column, the step and the plugin. On success *steps_out is an array of n_steps steps owned by
+ * the caller (steps_free()).
+ */
+int steps_load(const struct job *job, struct step **steps_out, struct error *err);
+void steps_free(struct step *steps, size_t n_steps);
+
+/* The validated option of a step by name, or NULL if the plugin has no such option. */
+const struct step_option *step_option_find(const struct step *step, const char *name);
+
+/* Parses a boolean as the job file may write it (true/false, yes/no, on/off, 1/0). */
+int plugin_parse_bool(const char *text, int *out);
+
+#endif

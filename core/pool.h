@@ -1,0 +1,41 @@
+/*
+ * core/pool.h: running a planned job. Forks the workers, hands partitions out one at a time as
+ * workers ask (so a slow partition does not hold the others), merges finished parts in order while
+ * later ones run, and on any failure stops every worker and leaves nothing behind. Also the
+ * in-process mode, which runs the same chain without fork for debuggers.
+ */
+#ifndef TRANCHE_POOL_H
+#define TRANCHE_POOL_H
+
+#include <stddef.h>
+
+#include "config.h"
+#include "error.h"
+#include "partition.h"
+#include "plugin.h"
+
+struct pool_options {
+    int workers;         /* > 0 */
+    const char *log_dir; /* where tranche.log and worker-N.log go */
+    int in_process;      /* run every partition in this process, no fork */
+    long only_partition; /* >= 0: run just this partition (in-process); -1: all */
+    int quiet;           /* no summary line on stderr */
+};
+
+/* What the inputs are at run time: the job's paths, opened read-only by the caller. */
+struct pool_inputs {
+    char *const *paths;
+    const int *fds;
+    size_t n;
+};
+
+/*
+ * Runs the job. `steps` are loaded (not initialized): init runs in each worker after fork.
+ * Returns 0 when every partition succeeded and the output is in place; -1 otherwise, with err
+ * naming the partition, byte range, step, what happened and the worker's log. On failure nothing
+ * is left at the output path (unless it is "-"), and no part file or process remains.
+ */
+int pool_run(const struct job *job, const struct step *steps, const struct plan *plan,
+             const struct pool_inputs *inputs, const struct pool_options *opt, struct error *err);
+
+#endif

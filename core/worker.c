@@ -1,0 +1,603 @@
+/*
+ * core/worker.c: the step chain and the host functions plugins call. One chain lives in one
+ * single-threaded worker process, so nothing here locks.
+ */
+#include "worker.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define READ_BUF_SIZE (1u << 20)
+#define WRITE_BUF_SIZE (1u << 20)
+
+struct tranche_ctx {
+    struct chain *chain;
+    size_t step;
+    void *state;
+    int initialized;
+    char *scratch; /* the copy of an emitted record handed to this step (writable) */
+    size_t scratch_cap;
+};
+
+struct chain {
+    const struct step *steps;
+    size_t n_steps;
+    struct tranche_ctx *ctx; /* one per step */
+    unsigned char delimiter;
+    int worker_id;
+    int log_fd;
+    struct worker_progress *progress;
+    struct worker_progress local_progress;
+
+    /* The partition being run. */
+    const struct partition *part;
+    const struct chain_output *out;
+    int out_fd; /* out->fd, or the spill file once spilled */
+    const char *out_path;
+    char *out_buf;
+    size_t out_len;
+    struct partition_stats stats;
+
+    /*
+     * Output still in the read buffer: records emitted unchanged in place (as upper does), one
+     * after another with their delimiters, are written straight from the read buffer instead of
+     * being copied into out_buf first. [span, span_end) is such a run; in_buf/in_end bound the
+     * read buffer's valid bytes.
+     */
+    const char *in_buf;
+    const char *in_end;
+    const char *span;
+    const char *span_end;
+
+    /* The first failure of the partition; a later one does not overwrite it. */
+    int failed;
+    int failed_step;
+    struct error err;
+};
+
+/* Switches the output to the spill file when the in-memory part would grow past its bound. */
+static int
+maybe_spill(struct chain *c)
+{
+    int fd;
+
+    if (c->stats.spilled || c->out->spill_after == 0 ||
+        c->stats.bytes_first + c->out_len <= c->out->spill_after) {
+        return TRANCHE_OK;
+    }
+    fd = open(c->out->spill_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        if (!c->failed) {
+            c->failed = 1;
+            c->failed_step = -1;
+            error_errno(&c->err, "cannot create part file %s", c->out->spill_path);
+        }
+        return TRANCHE_ERROR;
+    }
+    c->stats.spilled = 1;
+    c->out_fd = fd;
+    c->out_path = c->out->spill_path;
+    return TRANCHE_OK;
+}
+
+static int
+flush_out(struct chain *c)
+{
+    size_t off = 0;
+
+    if (maybe_spill(c) != TRANCHE_OK) {
+        c->out_len = 0;
+        return TRANCHE_ERROR;
+    }
+    if (!c->stats.spilled) {
+        c->stats.bytes_first += c->out_len;
+    }
+    while (off < c->out_len) {
+        ssize_t n = write(c->out_fd, c->out_buf + off, c->out_len - off);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            if (!c->failed) {
+                c->failed = 1;
+                c->failed_step = -1;
+                error_errno(&c->err, "cannot write %s", c->out_path);
+            }
+            c->out_len = 0;
+            return TRANCHE_ERROR;
+        }
+        off += (size_t)n;
+    }
+    c->out_len = 0;
+    return TRANCHE_OK;
+}
+
+/* Appends bytes to the output as they are (no delimiter added). */
+static int
+out_append(struct chain *c, const char *p, size_t len)
+{
+    while (len >= WRITE_BUF_SIZE - c->out_len) {
+        size_t room = WRITE_BUF_SIZE - c->out_len;
+        memcpy(c->out_buf + c->out_len, p, room);
+        c->out_len += room;
+        p += room;
+        len -= room;
+        if (flush_out(c) != TRANCHE_OK) {
+            return TRANCHE_ERROR;
+        }
+    }
+    memcpy(c->out_buf + c->out_len, p, len);
+    c->out_len += len;
+    return TRANCHE_OK;
+}
+
+/* Moves the pending in-place run to the output: a long one is written directly (after what
+ * out_buf holds, to keep the order), a short one is copied into out_buf. */
+static int
+flush_span(struct chain *c)
+{
+    size_t len = (size_t)(c->span_end - c->span);
+    int rc = TRANCHE_OK;
+
+    if (len == 0) {
+        return TRANCHE_OK;
+    }
+    if (len < WRITE_BUF_SIZE / 4) {
+        rc = out_append(c, c->span, len);
+    } else if ((rc = flush_out(c)) == TRANCHE_OK) {
+        const char *saved = c->out_buf;
+        c->out_buf = (char *)c->span; /* flush_out writes out_buf[0, out_len) */
+        c->out_len = len;
+        rc = flush_out(c);
+        c->out_buf = (char *)saved;
+    }
+    c->span = c->span_end = NULL;
+    return rc;
+}
+
+/* Appends one output record and its delimiter. */
+static int
+sink_write(struct chain *c, const void *data, size_t len)
+{
+    const char *p = data;
+
+    c->stats.records_out++;
+    c->stats.bytes_out += len + 1;
+    /* A record that lies in the read buffer with its delimiter right after it needs no copy if
+     * it continues the pending run. */
+    if (p >= c->in_buf && p + len < c->in_end && p[len] == (char)c->delimiter) {
+        if (p != c->span_end && flush_span(c) != TRANCHE_OK) {
+            return TRANCHE_ERROR;
+        }
+        if (c->span == NULL) {
+            c->span = p;
+        }
+        c->span_end = p + len + 1;
+        return TRANCHE_OK;
+    }
+    if (flush_span(c) != TRANCHE_OK || out_append(c, p, len) != TRANCHE_OK) {
+        return TRANCHE_ERROR;
+    }
+    if (c->out_len == WRITE_BUF_SIZE && flush_out(c) != TRANCHE_OK) {
+        return TRANCHE_ERROR;
+    }
+    c->out_buf[c->out_len++] = (char)c->delimiter;
+    return TRANCHE_OK;
+}
+
+static void
+fail(struct chain *c, size_t step, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void
+fail(struct chain *c, size_t step, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (c->failed) {
+        return;
+    }
+    c->failed = 1;
+    c->failed_step = (int)step;
+    va_start(ap, fmt);
+    vsnprintf(c->err.msg, sizeof(c->err.msg), fmt, ap);
+    va_end(ap);
+}
+
+/* Calls step i's record callback on a writable record, keeping progress and failure state. */
+static int
+call_step(struct chain *c, size_t i, char *data, size_t len)
+{
+    struct tranche_ctx *ctx = &c->ctx[i];
+    int rc;
+
+    c->progress->step = (int32_t)i;
+    rc = c->steps[i].plugin->desc->record(ctx->state, ctx, data, len);
+    c->progress->step = i > 0 ? (int32_t)(i - 1) : -1;
+    if (rc != TRANCHE_OK || c->failed) {
+        fail(c, i, "the plugin returned an error without a message");
+        return TRANCHE_ERROR;
+    }
+    return TRANCHE_OK;
+}
+
+static int
+host_emit(tranche_ctx *ctx, const void *data, size_t len)
+{
+    struct chain *c = ctx->chain;
+    size_t next = ctx->step + 1;
+    struct tranche_ctx *nctx;
+
+    if (c->failed) {
+        return TRANCHE_ERROR;
+    }
+    if (next == c->n_steps) {
+        return sink_write(c, data, len);
+    }
+    /* The next step may change its record in place, and the emitter's buffer is only borrowed:
+     * hand the next step its own copy. */
+    nctx = &c->ctx[next];
+    if (len + 1 > nctx->scratch_cap) {
+        size_t cap = nctx->scratch_cap ? nctx->scratch_cap : 4096;
+        char *grown;
+        while (cap < len + 1) {
+            cap *= 2;
+        }
+        grown = realloc(nctx->scratch, cap);
+        if (grown == NULL) {
+            fail(c, next, "out of memory for a record of %zu bytes", len);
+            return TRANCHE_ERROR;
+        }
+        nctx->scratch = grown;
+        nctx->scratch_cap = cap;
+    }
+    memcpy(nctx->scratch, data, len);
+    nctx->scratch[len] = '\0';
+    return call_step(c, next, nctx->scratch, len);
+}
+
+static const char *
+level_name(enum tranche_log_level level)
+{
+    switch (level) {
+    case TRANCHE_LOG_DEBUG:
+        return "DEBUG";
+    case TRANCHE_LOG_INFO:
+        return "INFO";
+    case TRANCHE_LOG_WARN:
+        return "WARN";
+    case TRANCHE_LOG_ERROR:
+        return "ERROR";
+    }
+    return "LOG";
+}
+
+static void
+host_log(tranche_ctx *ctx, enum tranche_log_level level, const char *fmt, ...)
+{
+    struct chain *c = ctx->chain;
+    char prefix[256];
+    va_list ap;
+
+    if (c->part != NULL) {
+        snprintf(prefix, sizeof(prefix), "%s worker %d partition %zu %s: ", level_name(level),
+                 c->worker_id, c->part->index, c->steps[ctx->step].label);
+    } else {
+        snprintf(prefix, sizeof(prefix), "%s worker %d %s: ", level_name(level), c->worker_id,
+                 c->steps[ctx->step].label);
+    }
+    va_start(ap, fmt);
+    log_vline(c->log_fd, prefix, fmt, ap);
+    va_end(ap);
+}
+
+static int
+host_error(tranche_ctx *ctx, const char *fmt, ...)
+{
+    struct chain *c = ctx->chain;
+    va_list ap;
+
+    if (!c->failed) {
+        c->failed = 1;
+        c->failed_step = (int)ctx->step;
+        va_start(ap, fmt);
+        vsnprintf(c->err.msg, sizeof(c->err.msg), fmt, ap);
+        va_end(ap);
+    }
+    return TRANCHE_ERROR;
+}
+
+static const struct step_option *
+option(tranche_ctx *ctx, const char *name)
+{
+    const struct step_option *o = step_option_find(&ctx->chain->steps[ctx->step], name);
+
+    return (o != NULL && o->set) ? o : NULL;
+}
+
+static const char *
+host_opt_string(tranche_ctx *ctx, const char *name)
+{
+    const struct step_option *o = option(ctx, name);
+
+    return (o != NULL && o->n_items > 0) ? o->items[0] : NULL;
+}
+
+static int64_t
+host_opt_int(tranche_ctx *ctx, const char *name)
+{
+    const struct step_option *o = option(ctx, name);
+
+    return o != NULL ? o->int_value : 0;
+}
+
+static int
+host_opt_bool(tranche_ctx *ctx, const char *name)
+{
+    const struct step_option *o = option(ctx, name);
+
+    return o != NULL ? o->bool_value : 0;
+}
+
+static size_t
+host_opt_list_len(tranche_ctx *ctx, const char *name)
+{
+    const struct step_option *o = option(ctx, name);
+
+    return o != NULL ? o->n_items : 0;
+}
+
+static const char *
+host_opt_list_item(tranche_ctx *ctx, const char *name, size_t index)
+{
+    const struct step_option *o = option(ctx, name);
+
+    return (o != NULL && index < o->n_items) ? o->items[index] : NULL;
+}
+
+static const struct tranche_host host_table = {
+    .size = sizeof(struct tranche_host),
+    .abi_major = TRANCHE_ABI_MAJOR,
+    .abi_minor = TRANCHE_ABI_MINOR,
+    .emit = host_emit,
+    .log = host_log,
+    .error = host_error,
+    .opt_string = host_opt_string,
+    .opt_int = host_opt_int,
+    .opt_bool = host_opt_bool,
+    .opt_list_len = host_opt_list_len,
+    .opt_list_item = host_opt_list_item,
+};
+
+int
+chain_new(const struct step *steps, size_t n_steps, unsigned char delimiter, int worker_id,
+          int log_fd, struct worker_progress *progress, struct chain **out, int *failed_step,
+          struct error *err)
+{
+    struct chain *c = calloc(1, sizeof(*c));
+    size_t i;
+
+    *failed_step = -1;
+    if (c == NULL) {
+        return error_set(err, "out of memory");
+    }
+    c->steps = steps;
+    c->n_steps = n_steps;
+    c->delimiter = delimiter;
+    c->worker_id = worker_id;
+    c->log_fd = log_fd;
+    c->progress = progress != NULL ? progress : &c->local_progress;
+    c->progress->partition = -1;
+    c->progress->step = -1;
+    c->ctx = calloc(n_steps, sizeof(*c->ctx));
+    c->out_buf = malloc(WRITE_BUF_SIZE);
+    if (c->ctx == NULL || c->out_buf == NULL) {
+        chain_free(c);
+        return error_set(err, "out of memory");
+    }
+    for (i = 0; i < n_steps; i++) {
+        c->ctx[i].chain = c;
+        c->ctx[i].step = i;
+    }
+    for (i = 0; i < n_steps; i++) {
+        const struct tranche_plugin *d = steps[i].plugin->desc;
+        int rc = TRANCHE_OK;
+
+        c->progress->step = (int32_t)i;
+        if (d->init != NULL) {
+            rc = d->init(&c->ctx[i], &host_table, &c->ctx[i].state);
+        }
+        c->progress->step = -1;
+        if (rc != TRANCHE_OK || c->failed) {
+            fail(c, i, "init failed without a message");
+            *failed_step = (int)i;
+            error_set(err, "%s", c->err.msg);
+            chain_free(c);
+            return -1;
+        }
+        c->ctx[i].initialized = 1;
+    }
+    *out = c;
+    return 0;
+}
+
+static uint64_t
+now_nanos(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Feeds the complete records in buf[0, len) to step 0; returns how many bytes were consumed. */
+static int
+feed(struct chain *c, char *buf, size_t len, uint64_t buf_offset, int last, size_t *consumed)
+{
+    const unsigned char delim = c->delimiter;
+    size_t pos = 0;
+
+    while (pos < len) {
+        char *hit = memchr(buf + pos, delim, len - pos);
+        size_t rec_len;
+
+        if (hit == NULL) {
+            if (!last) {
+                break;
+            }
+            rec_len = len - pos; /* the last record of a file without a final delimiter */
+        } else {
+            rec_len = (size_t)(hit - (buf + pos));
+        }
+        c->progress->record_start = buf_offset + pos;
+        c->stats.records_in++;
+        if (call_step(c, 0, buf + pos, rec_len) != TRANCHE_OK) {
+            return -1;
+        }
+        pos += rec_len + (hit != NULL);
+    }
+    *consumed = pos;
+    return 0;
+}
+
+int
+chain_run(struct chain *c, const struct partition *p, int in_fd, const char *in_path,
+          const struct chain_output *out, struct partition_stats *stats, int *failed_step,
+          struct error *err)
+{
+    size_t cap = READ_BUF_SIZE, have = 0, consumed, i;
+    char *buf = malloc(cap + 1);
+    uint64_t pos = p->start, start_ns = now_nanos();
+    int rc = -1;
+
+    c->part = p;
+    c->out = out;
+    c->out_fd = out->fd;
+    c->out_path = out->name;
+    c->out_len = 0;
+    c->failed = 0;
+    c->failed_step = -1;
+    memset(&c->stats, 0, sizeof(c->stats));
+    c->progress->partition = (int64_t)p->index;
+    if (buf == NULL) {
+        fail(c, 0, "out of memory");
+        c->failed_step = -1;
+        goto out;
+    }
+    while (pos < p->end || have > 0) {
+        size_t want = cap - have;
+        int last, fed, flushed;
+
+        if (want > p->end - pos) {
+            want = (size_t)(p->end - pos);
+        }
+        while (want > 0) {
+            ssize_t n = pread(in_fd, buf + have, want, (off_t)pos);
+            if (n < 0 && errno == EINTR) {
+                continue;
+            }
+            if (n <= 0) {
+                c->failed = 1;
+                c->failed_step = -1;
+                if (n < 0) {
+                    error_errno(&c->err, "cannot read %s at byte offset %" PRIu64, in_path, pos);
+                } else {
+                    error_set(&c->err, "%s ended at byte offset %" PRIu64
+                              " while reading (did the file change during the job?)",
+                              in_path, pos);
+                }
+                goto out;
+            }
+            have += (size_t)n;
+            pos += (uint64_t)n;
+            want -= (size_t)n;
+        }
+        last = pos == p->end;
+        c->in_buf = buf;
+        c->in_end = buf + have;
+        fed = feed(c, buf, have, pos - have, last, &consumed);
+        /* The buffer is about to move: the run pending in it goes out now. */
+        flushed = flush_span(c);
+        c->in_buf = c->in_end = NULL;
+        if (fed != 0 || flushed != TRANCHE_OK) {
+            goto out;
+        }
+        if (consumed == 0 && have == cap) {
+            /* One record longer than the buffer: grow it until the record fits. */
+            char *grown = realloc(buf, cap * 2 + 1);
+            if (grown == NULL) {
+                fail(c, 0, "out of memory for a record over %zu bytes", cap);
+                c->failed_step = -1;
+                goto out;
+            }
+            buf = grown;
+            cap *= 2;
+        }
+        memmove(buf, buf + consumed, have - consumed);
+        have -= consumed;
+        if (last && have == 0) {
+            break;
+        }
+    }
+    for (i = 0; i < c->n_steps; i++) {
+        const struct tranche_plugin *d = c->steps[i].plugin->desc;
+        if (d->end_partition == NULL) {
+            continue;
+        }
+        c->progress->step = (int32_t)i;
+        if (d->end_partition(c->ctx[i].state, &c->ctx[i]) != TRANCHE_OK || c->failed) {
+            fail(c, i, "end_partition failed without a message");
+            goto out;
+        }
+    }
+    c->progress->step = -1;
+    if (flush_out(c) != TRANCHE_OK) {
+        goto out;
+    }
+    rc = 0;
+out:
+    free(buf);
+    if (c->stats.spilled && close(c->out_fd) != 0 && rc == 0) {
+        error_errno(&c->err, "cannot write part file %s", c->out->spill_path);
+        c->failed_step = -1;
+        rc = -1;
+    }
+    c->stats.nanos = now_nanos() - start_ns;
+    *stats = c->stats;
+    c->part = NULL;
+    c->progress->partition = -1;
+    c->progress->step = -1;
+    if (rc != 0) {
+        *failed_step = c->failed_step;
+        error_set(err, "%s", c->err.msg);
+    }
+    return rc;
+}
+
+void
+chain_free(struct chain *c)
+{
+    size_t i;
+
+    if (c == NULL) {
+        return;
+    }
+    for (i = 0; c->ctx != NULL && i < c->n_steps; i++) {
+        const struct tranche_plugin *d = c->steps[i].plugin->desc;
+        if (c->ctx[i].initialized && d->fini != NULL) {
+            d->fini(c->ctx[i].state);
+        }
+        free(c->ctx[i].scratch);
+    }
+    free(c->ctx);
+    free(c->out_buf);
+    free(c);
+}

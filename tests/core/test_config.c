@@ -1,0 +1,707 @@
+/*
+ * tests/core/test_config.c: tests core/config.c: a full job read field by field, path resolution
+ * and glob order, and a table of malformed jobs each reported at its exact file:line:column.
+ */
+/* cmocka.h needs these before it. */
+/* clang-format off */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+/* clang-format on */
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "testutil.h"
+
+/* Each test gets a fresh directory as its state; the job files and inputs live there. */
+static int
+setup(void **state)
+{
+    const char *tmp = getenv("TMPDIR");
+    char *dir = malloc(PATH_MAX);
+
+    assert_non_null(dir);
+    snprintf(dir, PATH_MAX, "%s/tranche-test-config-XXXXXX", tmp != NULL && *tmp ? tmp : "/tmp");
+    assert_non_null(mkdtemp(dir));
+    *state = dir;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    tu_rmrf(*state);
+    free(*state);
+    return 0;
+}
+
+/* dir/name in a static buffer (one of a few, so that two may be used in one call). */
+static const char *
+join(const char *dir, const char *name)
+{
+    static char bufs[4][PATH_MAX];
+    static int next;
+    char *buf = bufs[next++ % 4];
+
+    snprintf(buf, PATH_MAX, "%s/%s", dir, name);
+    return buf;
+}
+
+static void
+make_dir(const char *dir, const char *name)
+{
+    assert_int_equal(mkdir(join(dir, name), 0755), 0);
+}
+
+static void
+touch(const char *dir, const char *name)
+{
+    tu_write_file(join(dir, name), "x\n", 2);
+}
+
+/* Writes yaml to dir/job.yaml and returns that path (static storage). */
+static const char *
+write_job(const char *dir, const char *yaml)
+{
+    static char path[PATH_MAX];
+
+    snprintf(path, sizeof(path), "%s/job.yaml", dir);
+    tu_write_file(path, yaml, strlen(yaml));
+    return path;
+}
+
+static void
+test_config__full_job_every_field(void **state)
+{
+    const char *dir = *state;
+    struct error err = {{0}};
+    struct job job;
+    const char *path;
+    struct config_step *s;
+
+    make_dir(dir, "logs");
+    /* Created out of order, with neighbours the glob must not take. */
+    touch(dir, "logs/2024-10.log");
+    touch(dir, "logs/2024-02.log");
+    touch(dir, "logs/2023-12.log");
+    touch(dir, "logs/2024-01.log");
+    touch(dir, "logs/2024-01.txt");
+    path = write_job(dir, "# a job using every key\n"                          /* 1 */
+                          "input:\n"                                           /* 2 */
+                          "  path:\n"                                          /* 3 */
+                          "    - logs/2024-*.log\n"                            /* 4 */
+                          "    - /var/data/absolute.log\n"                     /* 5 */
+                          "    - missing/plain.log\n"                          /* 6 */
+                          "  delimiter: \"\\t\"\n"                             /* 7 */
+                          "  compression: gzip\n"                              /* 8 */
+                          "output:\n"                                          /* 9 */
+                          "  path: out/result.log\n"                           /* 10 */
+                          "  compression: none\n"                              /* 11 */
+                          "  level: 6\n"                                       /* 12 */
+                          "workers: 4\n"                                       /* 13 */
+                          "partition_size: 1 MiB\n"                            /* 14 */
+                          "log_dir: logs/run\n"                                /* 15 */
+                          "steps:\n"                                           /* 16 */
+                          "  - plugin: grep\n"                                 /* 17 */
+                          "    options: { pattern: \" 404 \", fixed: true }\n" /* 18 */
+                          "  - plugin: ./plugins/custom.so\n"                  /* 19 */
+                          "    options:\n"                                     /* 20 */
+                          "      fields: [1, 3, \"x y\"]\n"                    /* 21 */
+                          "      empty: \"\"\n"                                /* 22 */
+                          "      none: []\n"                                   /* 23 */
+                          "  - plugin: upper\n");                              /* 24 */
+
+    memset(&job, 0, sizeof(job));
+    assert_int_equal(config_load(path, &job, &err), 0);
+
+    assert_string_equal(job.file, path);
+    assert_int_equal(job.n_inputs, 5);
+    assert_string_equal(job.inputs[0], join(dir, "logs/2024-01.log"));
+    assert_string_equal(job.inputs[1], join(dir, "logs/2024-02.log"));
+    assert_string_equal(job.inputs[2], join(dir, "logs/2024-10.log"));
+    assert_string_equal(job.inputs[3], "/var/data/absolute.log");
+    assert_string_equal(job.inputs[4], join(dir, "missing/plain.log"));
+    assert_int_equal(job.input_pos.line, 4);
+    assert_int_equal(job.input_pos.column, 5);
+    assert_int_equal(job.delimiter, '\t');
+
+    assert_string_equal(job.output, join(dir, "out/result.log"));
+    assert_int_equal(job.output_pos.line, 10);
+    assert_int_equal(job.output_pos.column, 9);
+    assert_int_equal(job.workers, 4);
+    assert_int_equal(job.partition_size, 1024 * 1024);
+    assert_string_equal(job.log_dir, join(dir, "logs/run"));
+
+    assert_int_equal(job.n_steps, 3);
+    s = &job.steps[0];
+    assert_string_equal(s->plugin, "grep");
+    assert_int_equal(s->pos.line, 17);
+    assert_int_equal(s->pos.column, 5);
+    assert_int_equal(s->n_options, 2);
+    assert_string_equal(s->options[0].name, "pattern");
+    assert_int_equal(s->options[0].pos.line, 18);
+    assert_int_equal(s->options[0].pos.column, 16);
+    assert_int_equal(s->options[0].value_pos.line, 18);
+    assert_int_equal(s->options[0].value_pos.column, 25);
+    assert_int_equal(s->options[0].is_list, 0);
+    assert_int_equal(s->options[0].n_items, 1);
+    assert_string_equal(s->options[0].items[0], " 404 ");
+    assert_int_equal(s->options[0].item_pos[0].column, 25);
+    assert_string_equal(s->options[1].name, "fixed");
+    assert_int_equal(s->options[1].n_items, 1);
+    assert_string_equal(s->options[1].items[0], "true");
+
+    s = &job.steps[1];
+    assert_string_equal(s->plugin, join(dir, "./plugins/custom.so"));
+    assert_int_equal(s->pos.line, 19);
+    assert_int_equal(s->n_options, 3);
+    assert_string_equal(s->options[0].name, "fields");
+    assert_int_equal(s->options[0].is_list, 1);
+    assert_int_equal(s->options[0].n_items, 3);
+    assert_string_equal(s->options[0].items[0], "1");
+    assert_string_equal(s->options[0].items[1], "3");
+    assert_string_equal(s->options[0].items[2], "x y");
+    assert_int_equal(s->options[0].value_pos.line, 21);
+    assert_int_equal(s->options[0].value_pos.column, 15);
+    assert_int_equal(s->options[0].item_pos[2].line, 21);
+    assert_int_equal(s->options[0].item_pos[2].column, 22);
+    assert_string_equal(s->options[1].name, "empty");
+    assert_int_equal(s->options[1].is_list, 0);
+    assert_int_equal(s->options[1].n_items, 1);
+    assert_string_equal(s->options[1].items[0], "");
+    assert_string_equal(s->options[2].name, "none");
+    assert_int_equal(s->options[2].is_list, 1);
+    assert_int_equal(s->options[2].n_items, 0);
+
+    s = &job.steps[2];
+    assert_string_equal(s->plugin, "upper");
+    assert_int_equal(s->pos.line, 24);
+    assert_int_equal(s->n_options, 0);
+    assert_null(s->options);
+
+    config_release(&job);
+    assert_null(job.file);
+    assert_null(job.inputs);
+    assert_int_equal(job.n_steps, 0);
+    config_release(&job); /* a released job is a zeroed one */
+}
+
+static void
+test_config__minimal_job_gets_defaults(void **state)
+{
+    const char *dir = *state;
+    struct error err = {{0}};
+    struct job job;
+    const char *path = write_job(dir, "input: {path: in.log}\n"
+                                      "output: {path: \"-\"}\n"
+                                      "steps: [{plugin: upper}]\n");
+
+    assert_int_equal(config_load(path, &job, &err), 0);
+    assert_int_equal(job.n_inputs, 1);
+    assert_string_equal(job.inputs[0], join(dir, "in.log"));
+    assert_int_equal(job.input_pos.line, 1);
+    assert_int_equal(job.input_pos.column, 15);
+    assert_int_equal(job.delimiter, '\n');
+    assert_string_equal(job.output, "-");
+    assert_int_equal(job.workers, 0);
+    assert_int_equal(job.partition_size, CONFIG_DEFAULT_PARTITION_SIZE);
+    assert_int_equal(job.partition_size, 32 * 1024 * 1024);
+    assert_null(job.log_dir);
+    assert_int_equal(job.n_steps, 1);
+    assert_string_equal(job.steps[0].plugin, "upper");
+    config_release(&job);
+}
+
+/* How a delimiter may be written in YAML, and the byte it gives. */
+static void
+test_config__delimiter_spellings(void **state)
+{
+    static const struct {
+        const char *yaml;
+        unsigned char want;
+    } cases[] = {
+        /* clang-format off */
+        {"\"\\t\"", '\t'},  /* YAML's own escape, one byte */
+        {"\"\\0\"", '\0'},  /* a NUL inside the scalar: length 1, strlen 0 */
+        {"\"\\n\"", '\n'},
+        {"\"\\x1f\"", 0x1f},
+        {"'\\t'", '\t'},    /* single-quoted: two characters, our escape */
+        {"\\0", '\0'},      /* plain */
+        {"\\r", '\r'},
+        {"'\\\\'", '\\'},
+        {"\"\\\\\"", '\\'}, /* YAML makes one backslash */
+        {"\",\"", ','},
+        {"';'", ';'},
+        {"x", 'x'},
+        {"1", '1'},
+        /* clang-format on */
+    };
+    const char *dir = *state;
+    char yaml[256];
+    size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct error err = {{0}};
+        struct job job;
+
+        snprintf(
+            yaml, sizeof(yaml),
+            "input:\n  path: in.log\n  delimiter: %s\noutput: {path: o}\nsteps: [{plugin: p}]\n",
+            cases[i].yaml);
+        if (config_load(write_job(dir, yaml), &job, &err) != 0) {
+            fail_msg("delimiter %s: %s", cases[i].yaml, err.msg);
+        }
+        if (job.delimiter != cases[i].want) {
+            fail_msg("delimiter %s: got 0x%02x, want 0x%02x", cases[i].yaml, job.delimiter,
+                     cases[i].want);
+        }
+        config_release(&job);
+    }
+}
+
+/* Paths resolve against the job file's directory as the caller spelled it, relative or not. */
+static void
+test_config__relative_job_path(void **state)
+{
+    const char *dir = *state;
+    char cwd[PATH_MAX];
+    struct error err = {{0}};
+    struct job job;
+    const char *yaml = "input: {path: [data.log, \"*.in\"]}\n"
+                       "output: {path: out/o.log}\n"
+                       "log_dir: /abs/logs\n"
+                       "steps: [{plugin: plugins/p.so}, {plugin: /opt/p.so}]\n";
+
+    assert_non_null(getcwd(cwd, sizeof(cwd)));
+    make_dir(dir, "sub");
+    touch(dir, "sub/b.in");
+    touch(dir, "sub/a.in");
+    touch(dir, "b.in");
+    tu_write_file(join(dir, "sub/job.yaml"), yaml, strlen(yaml));
+    tu_write_file(join(dir, "job.yaml"), yaml, strlen(yaml));
+    assert_int_equal(chdir(dir), 0);
+
+    assert_int_equal(config_load("sub/job.yaml", &job, &err), 0);
+    assert_string_equal(job.file, "sub/job.yaml");
+    assert_int_equal(job.n_inputs, 3);
+    assert_string_equal(job.inputs[0], "sub/data.log");
+    assert_string_equal(job.inputs[1], "sub/a.in");
+    assert_string_equal(job.inputs[2], "sub/b.in");
+    assert_string_equal(job.output, "sub/out/o.log");
+    assert_string_equal(job.log_dir, "/abs/logs");
+    assert_string_equal(job.steps[0].plugin, "sub/plugins/p.so");
+    assert_string_equal(job.steps[1].plugin, "/opt/p.so");
+    config_release(&job);
+
+    assert_int_equal(config_load("job.yaml", &job, &err), 0);
+    assert_int_equal(job.n_inputs, 2);
+    assert_string_equal(job.inputs[0], "data.log");
+    assert_string_equal(job.inputs[1], "b.in");
+    assert_string_equal(job.output, "out/o.log");
+    assert_string_equal(job.steps[0].plugin, "plugins/p.so");
+    config_release(&job);
+
+    assert_int_equal(chdir(cwd), 0);
+}
+
+/* The job's own directory is not a pattern, even when its name looks like one. */
+static void
+test_config__glob_in_directory_with_pattern_characters(void **state)
+{
+    const char *dir = *state;
+    char sub[PATH_MAX];
+    struct error err = {{0}};
+    struct job job;
+    const char *yaml = "input: {path: \"*.log\"}\noutput: {path: o}\nsteps: [{plugin: p}]\n";
+
+    snprintf(sub, sizeof(sub), "%s/[ab]", dir);
+    make_dir(dir, "[ab]");
+    make_dir(dir, "a"); /* what "[ab]/ *.log" would match if the directory were not escaped */
+    touch(dir, "a/wrong.log");
+    touch(sub, "x2.log");
+    touch(sub, "x1.log");
+    tu_write_file(join(sub, "job.yaml"), yaml, strlen(yaml));
+
+    assert_int_equal(config_load(join(sub, "job.yaml"), &job, &err), 0);
+    assert_int_equal(job.n_inputs, 2);
+    assert_string_equal(job.inputs[0], join(sub, "x1.log"));
+    assert_string_equal(job.inputs[1], join(sub, "x2.log"));
+    config_release(&job);
+}
+
+static void
+test_config__unreadable_job_file(void **state)
+{
+    const char *dir = *state;
+    struct error err = {{0}};
+    struct job job;
+    char want[PATH_MAX + 64];
+    const char *missing = join(dir, "nope.yaml");
+
+    assert_int_equal(config_load(missing, &job, &err), -1);
+    snprintf(want, sizeof(want), "%s: cannot read job file: No such file or directory", missing);
+    assert_string_equal(err.msg, want);
+
+    assert_int_equal(config_load(dir, &job, &err), -1);
+    snprintf(want, sizeof(want), "%s: cannot read job file: Is a directory", dir);
+    assert_string_equal(err.msg, want);
+}
+
+#define IN "input:\n  path: in.log\n"       /* lines 1-2 */
+#define OUT "output:\n  path: out.log\n"    /* lines 3-4 */
+#define STEPS "steps:\n  - plugin: upper\n" /* two lines */
+
+struct bad_job {
+    const char *yaml;
+    const char *where;  /* "LINE:COLUMN" */
+    const char *phrase; /* a part of the message after the position */
+};
+
+static const struct bad_job bad_jobs[] = {
+    /* YAML itself */
+    {"input: {path: a\noutput: x\n", "2:7", "YAML syntax error"},
+    {IN "    x: 1\n", "3:6", "mapping values are not allowed"},
+    {"input:\n\tpath: a\n", "2:1", "it is a tab, and YAML indents with spaces"},
+    {"input:\n  path: a\n  \tx: 1\n", "3:3", "found a tab character that violates indentation"},
+    {"input:\n  path: \"a\xff\"\n", "2:11", "cannot read the YAML text: invalid leading UTF-8"},
+    {IN OUT "steps: *s\n", "5:8", "YAML aliases are not supported (*s)"},
+    {"input: &in {path: a}\noutput: *in\n" STEPS, "2:9", "YAML aliases are not supported"},
+    {IN OUT STEPS "---\nworkers: 2\n", "7:1", "a second YAML document"},
+    /* the document */
+    {"", "1:1", "the job file is empty"},
+    {"# only a comment\n", "1:1", "the job file is empty"},
+    {"- input\n- output\n", "1:1",
+     "the job must be a mapping with input, output and steps, got a list"},
+    {"hello\n", "1:1", "the job must be a mapping with input, output and steps, got 'hello'"},
+    {"? [a]\n: 1\n", "1:3", "a key in the top level must be a string, got a list"},
+    /* unknown and duplicate keys */
+    {IN OUT "wokers: 2\n" STEPS, "5:1",
+     "unknown key 'wokers' in the top level; allowed: input, output, workers, partition_size, "
+     "log_dir, steps"},
+    {IN "  delim: ','\n" OUT STEPS, "3:3",
+     "unknown key 'delim' in input; allowed: path, delimiter, compression"},
+    {IN OUT "  level: 3\n  gzip: yes\n" STEPS, "6:3",
+     "unknown key 'gzip' in output; allowed: path, compression, level"},
+    {IN OUT "steps:\n  - plugin: upper\n    option: {a: 1}\n", "7:5",
+     "unknown key 'option' in step 1; allowed: plugin, options"},
+    {IN OUT "<<: {workers: 2}\n" STEPS, "5:1", "unknown key '<<' in the top level"},
+    {IN OUT "workers: 2\nworkers: 3\n" STEPS, "6:1",
+     "duplicate key 'workers' in the top level (first at line 5, column 1)"},
+    {IN "  path: again.log\n" OUT STEPS, "3:3", "duplicate key 'path' in input (first at line 2"},
+    /* missing keys */
+    {OUT STEPS, "1:1", "missing required key 'input'"},
+    {"input:\n  delimiter: ','\n" OUT STEPS, "2:3", "missing required key 'input.path'"},
+    {IN STEPS, "1:1", "missing required key 'output'"},
+    {IN "output: {level: 3}\n" STEPS, "3:9", "missing required key 'output.path'"},
+    {IN OUT, "1:1", "missing required key 'steps'"},
+    {IN OUT "steps:\n  - plugin: upper\n  - options: {a: 1}\n", "7:5",
+     "missing required key 'plugin' in step 2"},
+    /* wrong types */
+    {"input: in.log\n" OUT STEPS, "1:8", "input must be a mapping with a 'path' key, got 'in.log'"},
+    {"input:\n" OUT STEPS, "1:7", "input must be a mapping with a 'path' key, got an empty value"},
+    {"input:\n  path: {a: 1}\n" OUT STEPS, "2:9",
+     "input.path must be a path, a glob or a list of them, got a mapping"},
+    {"input:\n  path: [a.log, [b.log]]\n" OUT STEPS, "2:17",
+     "an input path must be a string, got a list"},
+    {"input:\n  path: \"\"\n" OUT STEPS, "2:9", "an input path must not be empty"},
+    {"input:\n  path: \"a\\0b\"\n" OUT STEPS, "2:9", "an input path must not contain a NUL byte"},
+    {IN "output: [a]\n" STEPS, "3:9", "output must be a mapping with a 'path' key, got a list"},
+    {IN "output:\n  path: ''\n" STEPS, "4:9", "output.path must not be empty"},
+    {IN OUT "steps: foo\n", "5:8", "steps must be a list of steps, got 'foo'"},
+    {IN OUT "steps:\n  - upper\n", "6:5",
+     "step 1 must be a mapping with a 'plugin' key, got 'upper'"},
+    {IN OUT "steps:\n  - plugin: [grep]\n", "6:13", "plugin must be a string, got a list"},
+    {IN OUT "steps:\n  - plugin: \"\"\n", "6:13", "plugin must not be empty"},
+    {IN OUT "steps:\n  - plugin: grep\n    options: [a]\n", "7:14",
+     "options of step 1 must be a mapping, got a list"},
+    {IN OUT "steps:\n  - plugin: grep\n    options:\n      a: {b: 1}\n", "8:10",
+     "option 'a' of step 1 must be a scalar or a list of scalars, got a mapping"},
+    {IN OUT "steps:\n  - plugin: grep\n    options:\n      a: [1, [2]]\n", "8:14",
+     "option 'a' of step 1 must be a scalar or a list of scalars, got a list inside it"},
+    {IN OUT "steps:\n  - plugin: p\n  - plugin: grep\n    options: {pattern: x, fixed: 1, "
+            "pattern: y}\n",
+     "8:37", "duplicate option 'pattern' in step 2 (first at line 8, column 15)"},
+    {IN OUT "log_dir: [a]\n" STEPS, "5:10", "log_dir must be a string, got a list"},
+    {IN OUT "log_dir:\n" STEPS, "5:9", "log_dir must not be empty"},
+    /* workers */
+    {IN OUT "workers: [1]\n" STEPS, "5:10",
+     "workers must be a positive integer or 'auto', got a list"},
+    {IN OUT "workers: 0\n" STEPS, "5:10",
+     "invalid workers '0': expected a positive integer or 'auto'"},
+    {IN OUT "workers: -2\n" STEPS, "5:10", "invalid workers '-2'"},
+    {IN OUT "workers: two\n" STEPS, "5:10", "invalid workers 'two'"},
+    {IN OUT "workers: 99999999999\n" STEPS, "5:10", "invalid workers '99999999999'"},
+    /* partition_size */
+    {IN OUT "partition_size: 0\n" STEPS, "5:17",
+     "invalid partition_size '0': expected a positive size in bytes"},
+    {IN OUT "partition_size: 12XB\n" STEPS, "5:17", "invalid partition_size '12XB'"},
+    {IN OUT "partition_size: -5\n" STEPS, "5:17", "invalid partition_size '-5'"},
+    {IN OUT "partition_size: 18446744073709551616\n" STEPS, "5:17",
+     "invalid partition_size '18446744073709551616'"},
+    {IN OUT "partition_size: 16777216 TiB\n" STEPS, "5:17",
+     "invalid partition_size '16777216 TiB'"},
+    {IN OUT "partition_size: 1.5M\n" STEPS, "5:17", "KiB, M, MB, MiB, G, GB, GiB, T, TB or TiB"},
+    {IN OUT "partition_size: {a: 1}\n" STEPS, "5:17", "partition_size must be a positive size"},
+    /* delimiter */
+    {IN "  delimiter: ',,'\n" OUT STEPS, "3:14",
+     "invalid input.delimiter ',,' (2 bytes): expected one byte"},
+    {IN "  delimiter: \"\"\n" OUT STEPS, "3:14", "input.delimiter must be one byte"},
+    {IN "  delimiter: \"\xc3\xa9\"\n" OUT STEPS, "3:14",
+     "invalid input.delimiter '\xc3\xa9' (2 bytes)"},
+    {IN "  delimiter: \"\\\\t\"\n" OUT STEPS, "3:14", "invalid input.delimiter '\\\\t'"},
+    {IN "  delimiter: '\\q'\n" OUT STEPS, "3:14", "invalid input.delimiter '\\\\q'"},
+    /* inputs */
+    {"input:\n  path: []\n" OUT STEPS, "2:9", "input.path is an empty list"},
+    {"input:\n  path: nomatch-*.log\n" OUT STEPS, "2:9",
+     "no file matches the input glob 'nomatch-*.log'"},
+    {"input:\n  path:\n    - a.log\n    - \"[xy].log\"\n" OUT STEPS, "4:7",
+     "no file matches the input glob '[xy].log'"},
+    /* reserved keys are checked */
+    {IN "  compression: bzip2\n" OUT STEPS, "3:16",
+     "invalid input.compression 'bzip2': expected auto, none or gzip"},
+    {IN OUT "  compression: zstd\n" STEPS, "5:16", "invalid output.compression 'zstd'"},
+    {IN OUT "  level: 10\n" STEPS, "5:10",
+     "invalid output.level '10': expected an integer from 1 to 9"},
+    {IN OUT "  level: 0\n" STEPS, "5:10", "invalid output.level '0'"},
+};
+
+static void
+test_config__malformed_jobs_report_position(void **state)
+{
+    const char *dir = *state;
+    size_t i, failures = 0;
+    struct job job, before;
+    char prefix[PATH_MAX + 32];
+
+    assert_true(sizeof(bad_jobs) / sizeof(bad_jobs[0]) >= 30);
+    for (i = 0; i < sizeof(bad_jobs) / sizeof(bad_jobs[0]); i++) {
+        const struct bad_job *b = &bad_jobs[i];
+        const char *path = write_job(dir, b->yaml);
+        struct error err = {{0}};
+        int rc;
+
+        /* The job is written only on success: a failure leaves it byte for byte as it was. */
+        memset(&job, 0x5a, sizeof(job));
+        memcpy(&before, &job, sizeof(job));
+        rc = config_load(path, &job, &err);
+        snprintf(prefix, sizeof(prefix), "%s:%s: ", path, b->where);
+        if (rc != -1 || strncmp(err.msg, prefix, strlen(prefix)) != 0 ||
+            strstr(err.msg + strlen(prefix), b->phrase) == NULL ||
+            memcmp(&job, &before, sizeof(job)) != 0) {
+            print_error("case %zu: rc %d, message\n  %s\nwant %s...%s\n", i, rc, err.msg, b->where,
+                        b->phrase);
+            failures++;
+        }
+    }
+    assert_int_equal(failures, 0);
+}
+
+static void
+test_config__parse_size(void **state)
+{
+    static const struct {
+        const char *text;
+        uint64_t want;
+    } good[] = {
+        {"1", 1},
+        {"33554432", 32ull << 20},
+        {"512B", 512},
+        {"512 b", 512},
+        {"1K", 1024},
+        {"1kb", 1024},
+        {"1 KiB", 1024},
+        {"3M", 3ull << 20},
+        {"32MiB", 32ull << 20},
+        {"32 mb", 32ull << 20},
+        {"2G", 2ull << 30},
+        {"2GB", 2ull << 30},
+        {"2gib", 2ull << 30},
+        {"1T", 1ull << 40},
+        {"1 TB", 1ull << 40},
+        {"16777215TiB", 16777215ull << 40},
+        {"007", 7},
+        {"18446744073709551615", UINT64_MAX},
+    };
+    static const char *const bad[] = {"",
+                                      "0",
+                                      "0K",
+                                      "-5",
+                                      "+5",
+                                      " 5",
+                                      "5 ",
+                                      "5  K",
+                                      "12XB",
+                                      "1.5M",
+                                      "K",
+                                      "1 KiBB",
+                                      "1KK",
+                                      "18446744073709551616",
+                                      "16777216T",
+                                      "99999999999999999999999",
+                                      "17179869184G",
+                                      "1e3",
+                                      "0x10"};
+    uint64_t got;
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        got = 0;
+        if (config_parse_size(good[i].text, &got) != 0 || got != good[i].want) {
+            fail_msg("size '%s': got %llu", good[i].text, (unsigned long long)got);
+        }
+    }
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        got = 12345;
+        if (config_parse_size(bad[i], &got) != -1 || got != 12345) {
+            fail_msg("size '%s' was accepted as %llu", bad[i], (unsigned long long)got);
+        }
+    }
+    assert_int_equal(config_parse_size(NULL, &got), -1);
+}
+
+static void
+test_config__parse_delimiter(void **state)
+{
+    static const struct {
+        const char *text;
+        unsigned char want;
+    } good[] = {
+        {"\n", '\n'},  {",", ','},     {"\\n", '\n'}, {"\\t", '\t'}, {"\\r", '\r'},
+        {"\\0", '\0'}, {"\\\\", '\\'}, {"\\", '\\'},  {"n", 'n'},    {"\xff", 0xff},
+    };
+    static const char *const bad[] = {"", ",,", "\\x", "\\n\\n", "\\nn", "ab", "\xc3\xa9"};
+    unsigned char got;
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        got = 'Z';
+        assert_int_equal(config_parse_delimiter(good[i].text, &got), 0);
+        assert_int_equal(got, good[i].want);
+    }
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        got = 'Z';
+        if (config_parse_delimiter(bad[i], &got) != -1 || got != 'Z') {
+            fail_msg("delimiter '%s' was accepted", bad[i]);
+        }
+    }
+    assert_int_equal(config_parse_delimiter(NULL, &got), -1);
+}
+
+static void
+test_config__parse_workers(void **state)
+{
+    static const struct {
+        const char *text;
+        int want;
+    } good[] = {{"auto", 0}, {"1", 1}, {"16", 16}, {"08", 8}, {"2147483647", 2147483647}};
+    static const char *const bad[] = {"",
+                                      "0",
+                                      "00",
+                                      "-2",
+                                      "+2",
+                                      "two",
+                                      "2 ",
+                                      " 2",
+                                      "2.0",
+                                      "AUTO",
+                                      "autox",
+                                      "2147483648",
+                                      "99999999999999999999"};
+    int got;
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        got = -7;
+        assert_int_equal(config_parse_workers(good[i].text, &got), 0);
+        assert_int_equal(got, good[i].want);
+    }
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        got = -7;
+        if (config_parse_workers(bad[i], &got) != -1 || got != -7) {
+            fail_msg("workers '%s' was accepted as %d", bad[i], got);
+        }
+    }
+    assert_int_equal(config_parse_workers(NULL, &got), -1);
+}
+
+static void
+test_config__set_input_replaces_inputs(void **state)
+{
+    const char *dir = *state;
+    char cwd[PATH_MAX];
+    struct error err = {{0}};
+    struct job job;
+    const char *path = write_job(dir, "input: {path: [a, b, c]}\noutput: {path: o}\n"
+                                      "steps: [{plugin: p}]\n");
+
+    assert_int_equal(config_load(path, &job, &err), 0);
+    assert_int_equal(job.n_inputs, 3);
+    assert_int_equal(job.input_pos.line, 1);
+
+    /* An absolute glob, expanded and sorted. */
+    touch(dir, "z.gz");
+    touch(dir, "m.gz");
+    assert_int_equal(config_set_input(&job, join(dir, "*.gz"), &err), 0);
+    assert_int_equal(job.n_inputs, 2);
+    assert_string_equal(job.inputs[0], join(dir, "m.gz"));
+    assert_string_equal(job.inputs[1], join(dir, "z.gz"));
+    assert_int_equal(job.input_pos.line, 0);
+    assert_int_equal(job.input_pos.column, 0);
+
+    /* Relative to the current directory, and kept relative. */
+    assert_non_null(getcwd(cwd, sizeof(cwd)));
+    assert_int_equal(chdir(dir), 0);
+    assert_int_equal(config_set_input(&job, "?.gz", &err), 0);
+    assert_int_equal(job.n_inputs, 2);
+    assert_string_equal(job.inputs[0], "m.gz");
+    assert_string_equal(job.inputs[1], "z.gz");
+
+    /* A plain path is kept even when it does not exist: the runner reports it. */
+    assert_int_equal(config_set_input(&job, "not/there.log", &err), 0);
+    assert_int_equal(job.n_inputs, 1);
+    assert_string_equal(job.inputs[0], "not/there.log");
+
+    /* A glob matching nothing fails and leaves the inputs as they were. */
+    assert_int_equal(config_set_input(&job, "*.nothing", &err), -1);
+    assert_string_equal(err.msg, "--input *.nothing: no file matches");
+    assert_int_equal(job.n_inputs, 1);
+    assert_string_equal(job.inputs[0], "not/there.log");
+    assert_int_equal(config_set_input(&job, "", &err), -1);
+    assert_int_equal(job.n_inputs, 1);
+    assert_int_equal(chdir(cwd), 0);
+
+    config_release(&job);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_config__full_job_every_field, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_config__minimal_job_gets_defaults, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_config__delimiter_spellings, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_config__relative_job_path, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_config__glob_in_directory_with_pattern_characters,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_config__unreadable_job_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_config__malformed_jobs_report_position, setup,
+                                        teardown),
+        cmocka_unit_test(test_config__parse_size),
+        cmocka_unit_test(test_config__parse_delimiter),
+        cmocka_unit_test(test_config__parse_workers),
+        cmocka_unit_test_setup_teardown(test_config__set_input_replaces_inputs, setup, teardown),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

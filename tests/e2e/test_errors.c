@@ -1,0 +1,450 @@
+/*
+ * tests/e2e/test_errors.c: every failure a user can reach, through the real CLI: plugins that
+ * fail, crash, exit or hang on a chosen record; plugins that do not load; bad options; unreadable
+ * input; a full disk (simulated with a file size limit). Each must give the documented exit code
+ * and a message naming where, and leave no output, no temporary or part file, and no process.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "testutil.h"
+
+static char *dir;
+
+static int
+setup(void **state)
+{
+    (void)state;
+    dir = tu_mkdtemp();
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    (void)state;
+    tu_rmrf(dir);
+    free(dir);
+    return 0;
+}
+
+/* Runs a command; returns its exit code and its stderr (caller frees). */
+static int
+run(char **err, const char *fmt, ...)
+{
+    char cmd[8192];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    va_end(ap);
+    return tu_run(cmd, err);
+}
+
+static void
+assert_contains(const char *haystack, const char *needle)
+{
+    if (haystack == NULL || strstr(haystack, needle) == NULL) {
+        fail_msg("expected to find \"%s\" in:\n%s", needle, haystack != NULL ? haystack : "(null)");
+    }
+}
+
+/* Writes job NAME.yaml in the test dir with the given steps and returns its path. */
+static const char *
+job(const char *name, const char *steps)
+{
+    static char path[1024];
+    char body[4096];
+
+    snprintf(body, sizeof(body),
+             "input:\n  path: input.txt\noutput:\n  path: out/%s.out\nlog_dir: logs/%s\n"
+             "partition_size: 2KiB\nsteps:\n%s",
+             name, name, steps);
+    snprintf(path, sizeof(path), "%s/%s.yaml", dir, name);
+    tu_write_file(path, body, strlen(body));
+    return path;
+}
+
+/* 3000 records; "boom" is in record 2001, "sleepy" in record 11. */
+static void
+make_input(void)
+{
+    char cmd[1024];
+
+    snprintf(cmd, sizeof(cmd),
+             "cd '%s' && mkdir -p out && seq 1 3000 | sed -e 's/^2001$/2001 boom/' "
+             "-e 's/^11$/11 sleepy/' -e 's/$/ some text/' > input.txt",
+             dir);
+    assert_int_equal(tu_run(cmd, NULL), 0);
+}
+
+/* Nothing at the output, no temporary or part file beside it, no process of this job left. */
+static void
+assert_clean(const char *name, const char *job_path)
+{
+    char cmd[2048];
+
+    snprintf(cmd, sizeof(cmd), "cd '%s/out' && [ -z \"$(ls -A)\" ]", dir);
+    if (tu_run(cmd, NULL) != 0) {
+        tu_run("ls -la out >&2", NULL);
+        fail_msg("%s: files left in the output directory", name);
+    }
+    if (tu_process_with_arg(job_path) != 0) {
+        fail_msg("%s: a process of the job is still running", name);
+    }
+}
+
+static const char failer_steps[] = "  - plugin: upper\n  - plugin: " TEST_PLUGIN_DIR "/failer.so\n"
+                                   "    options: { match: BOOM, mode: %s }\n";
+
+static char *
+failing_job(const char *mode, int workers, int expect_rc)
+{
+    char steps[1024], *err = NULL;
+    const char *path;
+
+    make_input();
+    snprintf(steps, sizeof(steps), failer_steps, mode);
+    path = job(mode, steps);
+    assert_int_equal(run(&err, "%s run %s --workers %d", TRANCHE_BIN, path, workers), expect_rc);
+    assert_clean(mode, path);
+    return err;
+}
+
+static void
+test_errors__plugin_error_names_partition_step_and_log(void **state)
+{
+    char *err = failing_job("error", 2, 1);
+
+    (void)state;
+    assert_contains(err, "partition ");
+    assert_contains(err, "of " );
+    assert_contains(err, "step 2 (");
+    assert_contains(err, "failer hit record '2001 BOOM SOME TEXT'");
+    assert_contains(err, "logs/error/worker-");
+    assert_contains(err, "job failed");
+    free(err);
+}
+
+static void
+test_errors__crash_names_signal_and_record_offset(void **state)
+{
+    char *err = failing_job("crash", 2, 1), *offset;
+    char expect[128];
+
+    (void)state;
+    assert_contains(err, "SIGSEGV");
+    assert_contains(err, "step 2 (");
+    /* The record's byte offset, as grep -b gives it. */
+    assert_int_equal(run(NULL, "cd '%s' && grep -b boom input.txt | cut -d: -f1 > boom.off", dir),
+                     0);
+    snprintf(expect, sizeof(expect), "%s/boom.off", dir);
+    offset = tu_read_file(expect, NULL);
+    assert_non_null(offset);
+    offset[strcspn(offset, "\n")] = '\0';
+    snprintf(expect, sizeof(expect), "record starting at byte %s", offset);
+    assert_contains(err, expect);
+    free(offset);
+    free(err);
+}
+
+static void
+test_errors__abort_and_exit_are_reported(void **state)
+{
+    char *err = failing_job("abort", 3, 1);
+
+    (void)state;
+    assert_contains(err, "SIGABRT");
+    free(err);
+    err = failing_job("exit", 1, 1);
+    assert_contains(err, "exited with status 3");
+    free(err);
+}
+
+static void
+test_errors__failure_stops_a_hung_worker(void **state)
+{
+    char *err = NULL;
+    const char *path;
+
+    (void)state;
+    make_input();
+    path = job("hang", "  - plugin: " TEST_PLUGIN_DIR "/failer.so\n"
+                       "    options: { match: sleepy, mode: hang }\n"
+                       "  - plugin: " TEST_PLUGIN_DIR "/failer.so\n"
+                       "    options: { match: boom, mode: error }\n");
+    assert_int_equal(run(&err, "timeout 60 %s run %s --workers 2", TRANCHE_BIN, path), 1);
+    assert_contains(err, "step 2 (");
+    assert_contains(err, "failer hit record '2001 boom some text'");
+    assert_clean("hang", path);
+    free(err);
+}
+
+static void
+test_errors__plugin_stderr_lands_in_worker_log(void **state)
+{
+    char *err = failing_job("stderr", 1, 0), *log;
+    char path[1024];
+
+    (void)state;
+    free(err);
+    snprintf(path, sizeof(path), "%s/logs/stderr/worker-1.log", dir);
+    log = tu_read_file(path, NULL);
+    assert_non_null(log);
+    assert_contains(log, "failer: stderr line for 2001 BOOM SOME TEXT");
+    assert_contains(log, "partition 0 [0, ");
+    assert_contains(log, "records in ");
+    free(log);
+    /* the job's output is complete despite the noise */
+    assert_int_equal(run(NULL, "cd '%s' && tr a-z A-Z < input.txt | cmp - out/stderr.out && "
+                               "rm out/stderr.out", dir), 0);
+}
+
+struct load_case {
+    const char *name;
+    const char *steps;
+    const char *expect[3];
+};
+
+static void
+test_errors__plugin_loading_and_options_exit_2(void **state)
+{
+    static const struct load_case cases[] = {
+        {"missing", "  - plugin: upper\n  - plugin: nosuchplugin\n",
+         {":9:5: step 2 (nosuchplugin)", "plugin 'nosuchplugin' not found", "TRANCHE_PLUGIN_PATH"}},
+        {"missing-path", "  - plugin: ./nope/x.so\n", {":8:5: step 1", "x.so", "No such file"}},
+        {"bad-major", "  - plugin: " TEST_PLUGIN_DIR "/bad_major.so\n",
+         {":8:5: step 1", "bad_major.so was built for plugin ABI 2.0", "ABI 1.0"}},
+        {"new-minor", "  - plugin: " TEST_PLUGIN_DIR "/new_minor.so\n",
+         {":8:5: step 1", "new_minor.so needs plugin ABI 1.1", "ABI 1.0"}},
+        {"small-size", "  - plugin: " TEST_PLUGIN_DIR "/small_size.so\n",
+         {":8:5: step 1", "small_size.so has a descriptor of 8 bytes", "too small"}},
+        {"no-symbol", "  - plugin: " TEST_PLUGIN_DIR "/no_symbol.so\n",
+         {":8:5: step 1", "no_symbol.so is not a tranche plugin", "tranche_plugin"}},
+        {"not-so", "  - plugin: ./input.txt\n", {":8:5: step 1", "cannot load plugin", ""}},
+        {"unknown-option", "  - plugin: grep\n    options: { patern: x }\n",
+         {":9:16: step 1 (grep)", "no option 'patern'", "pattern"}},
+        {"missing-required", "  - plugin: " TEST_PLUGIN_DIR "/typed.so\n",
+         {":8:5: step 1", "needs option 'count'", ""}},
+        {"bad-int", "  - plugin: " TEST_PLUGIN_DIR "/typed.so\n    options: { count: ten }\n",
+         {":9:23: step 1", "option 'count'", "must be an integer, not 'ten'"}},
+        {"bad-bool",
+         "  - plugin: " TEST_PLUGIN_DIR "/typed.so\n    options: { count: 1, flag: maybe }\n",
+         {":9:32: step 1", "option 'flag'", "must be a boolean"}},
+        {"list-for-string",
+         "  - plugin: " TEST_PLUGIN_DIR "/typed.so\n    options: { count: 1, name: [a, b] }\n",
+         {"step 1", "option 'name'", "not a list"}},
+        {"bad-regex", "  - plugin: grep\n    options: { pattern: 'a(b' }\n",
+         {":8:5: step 1 (grep)", "a(b", ""}},
+        {"bad-fields", "  - plugin: cut\n    options: { fields: [\"0\"] }\n",
+         {":8:5: step 1 (cut)", "0", ""}},
+    };
+    size_t i, k;
+
+    (void)state;
+    make_input();
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *path = job(cases[i].name, cases[i].steps);
+        char *err = NULL;
+        int rc;
+
+        rc = run(&err, "cd '%s' && %s validate %s", dir, TRANCHE_BIN, path);
+        if (rc != 2) {
+            fail_msg("%s: validate exit %d, expected 2: %s", cases[i].name, rc, err);
+        }
+        for (k = 0; k < 3; k++) {
+            if (cases[i].expect[k][0] != '\0') {
+                assert_contains(err, cases[i].expect[k]);
+            }
+        }
+        assert_contains(err, path);
+        free(err);
+        /* run refuses the same way, before reading any input or creating anything */
+        rc = run(&err, "cd '%s' && %s run %s", dir, TRANCHE_BIN, path);
+        assert_int_equal(rc, 2);
+        assert_int_equal(run(NULL, "[ ! -e '%s/logs/%s' ]", dir, cases[i].name), 0);
+        free(err);
+        assert_clean(cases[i].name, path);
+    }
+}
+
+static void
+test_errors__bad_inputs_and_outputs(void **state)
+{
+    char *err = NULL;
+    const char *path;
+
+    (void)state;
+    make_input();
+    path = job("inputs", "  - plugin: upper\n");
+    assert_int_equal(run(&err, "%s run %s --input '%s/none.txt'", TRANCHE_BIN, path, dir), 2);
+    assert_contains(err, "cannot open input");
+    assert_contains(err, "none.txt: No such file or directory");
+    free(err);
+    assert_int_equal(run(&err, "%s run %s --input '%s/out'", TRANCHE_BIN, path, dir), 2);
+    assert_contains(err, "is not a regular file");
+    free(err);
+    if (geteuid() != 0) {
+        assert_int_equal(run(NULL, "cd '%s' && cp input.txt secret && chmod 000 secret", dir), 0);
+        assert_int_equal(run(&err, "%s run %s --input '%s/secret'", TRANCHE_BIN, path, dir), 2);
+        assert_contains(err, "Permission denied");
+        free(err);
+    }
+    assert_int_equal(run(&err, "%s run %s --output '%s/input.txt'", TRANCHE_BIN, path, dir), 2);
+    assert_contains(err, "refusing to overwrite an input");
+    free(err);
+    /* A missing output directory is created; one that cannot be is an error. */
+    assert_int_equal(run(&err, "%s run %s --output '%s/out/new/dir/x'", TRANCHE_BIN, path, dir),
+                     0);
+    assert_int_equal(run(NULL, "cd '%s' && tr a-z A-Z < input.txt | cmp - out/new/dir/x && "
+                               "rm -r out/new", dir), 0);
+    free(err);
+    assert_int_equal(run(&err, "%s run %s --output '%s/input.txt/x'", TRANCHE_BIN, path, dir),
+                     1);
+    assert_contains(err, "input.txt/x");
+    assert_contains(err, "Not a directory");
+    free(err);
+    assert_clean("inputs", path);
+}
+
+static void
+test_errors__full_disk_leaves_nothing(void **state)
+{
+    char *err = NULL;
+    const char *path;
+
+    (void)state;
+    make_input();
+    /* A file size limit of 8 KiB (ulimit -f counts 1024-byte blocks) makes writes fail with EFBIG
+     * as a full disk would with ENOSPC; SIGXFSZ is ignored so the write returns the error. */
+    path = job("full", "  - plugin: upper\n");
+    assert_int_equal(run(&err, "cd '%s' && (trap '' XFSZ; ulimit -f 8; exec %s run %s "
+                               "--workers 2)", dir, TRANCHE_BIN, path), 1);
+    assert_contains(err, "File too large");
+    assert_contains(err, "out/");
+    free(err);
+    assert_clean("full", path);
+}
+
+static void
+test_errors__cli_usage(void **state)
+{
+    char *err = NULL, *out;
+    const char *path;
+    char outpath[1024];
+
+    (void)state;
+    make_input();
+    path = job("cli", "  - plugin: upper\n");
+    snprintf(outpath, sizeof(outpath), "%s/cli.txt", dir);
+    assert_int_equal(run(NULL, "%s --version > '%s'", TRANCHE_BIN, outpath), 0);
+    out = tu_read_file(outpath, NULL);
+    assert_contains(out, "tranche ");
+    assert_contains(out, "plugin ABI 1.0");
+    assert_contains(out, "libyaml 0.");
+    assert_contains(out, "zlib 1.");
+    free(out);
+    assert_int_equal(run(NULL, "%s plugins > '%s'", TRANCHE_BIN, outpath), 0);
+    out = tu_read_file(outpath, NULL);
+    assert_contains(out, "upper");
+    assert_contains(out, "grep");
+    assert_contains(out, "cut");
+    free(out);
+    assert_int_equal(run(NULL, "%s plugins grep > '%s'", TRANCHE_BIN, outpath), 0);
+    out = tu_read_file(outpath, NULL);
+    assert_contains(out, "pattern");
+    assert_contains(out, "invert");
+    free(out);
+    assert_int_equal(run(NULL, "TRANCHE_PLUGIN_PATH='%s' %s plugins summary > '%s'",
+                         TEST_PLUGIN_DIR, TRANCHE_BIN, outpath), 0);
+    assert_int_equal(run(NULL, "%s --help | grep -q 'tranche run'", TRANCHE_BIN), 0);
+    assert_int_equal(run(NULL, "%s run --help | grep -q -- '--partition-size'", TRANCHE_BIN), 0);
+    assert_int_equal(run(&err, "%s frobnicate", TRANCHE_BIN), 2);
+    assert_contains(err, "unknown command 'frobnicate'");
+    free(err);
+    assert_int_equal(run(&err, "%s run", TRANCHE_BIN), 2);
+    assert_contains(err, "missing job file");
+    free(err);
+    assert_int_equal(run(&err, "%s run %s --workers 0", TRANCHE_BIN, path), 2);
+    assert_contains(err, "--workers");
+    free(err);
+    assert_int_equal(run(&err, "%s run %s --partition-size 12XB", TRANCHE_BIN, path), 2);
+    assert_contains(err, "--partition-size");
+    free(err);
+    assert_int_equal(run(&err, "%s run %s --bogus", TRANCHE_BIN, path), 2);
+    assert_contains(err, "unknown option '--bogus'");
+    free(err);
+    assert_int_equal(run(&err, "%s run '%s/nope.yaml'", TRANCHE_BIN, dir), 2);
+    assert_contains(err, "nope.yaml");
+    free(err);
+    assert_int_equal(run(NULL, "%s validate %s | grep -q ': ok'", TRANCHE_BIN, path), 0);
+    assert_clean("cli", path);
+}
+
+static void
+test_errors__end_partition_emits_once_per_partition(void **state)
+{
+    const char *path;
+
+    (void)state;
+    make_input();
+    path = job("summary", "  - plugin: " TEST_PLUGIN_DIR "/summary.so\n");
+    assert_int_equal(run(NULL, "%s run %s --workers 2 --output '%s/summary.txt'", TRANCHE_BIN,
+                         path, dir), 0);
+    /* one records=N line per partition, the Ns add up to the input's records */
+    assert_int_equal(run(NULL, "cd '%s' && [ $(grep -c '^records=' summary.txt) -eq "
+                               "$(%s plan %s | wc -l) ] && [ $(grep '^records=' summary.txt | "
+                               "cut -d= -f2 | awk '{ s += $1 } END { print s }') -eq 3000 ] && "
+                               "grep -v '^records=' summary.txt | cmp - input.txt",
+                         dir, TRANCHE_BIN, path), 0);
+}
+
+static void
+test_errors__readme_plugin_builds_out_of_tree(void **state)
+{
+    char jobtext[1024], jobpath[1024];
+
+    (void)state;
+    make_input();
+    /* The README's example plugin, extracted as a user would copy it, built with nothing but
+     * the installed header. */
+    assert_int_equal(run(NULL, "cd '%s' && sed -n '/^<!-- example-plugin -->/,/^<!-- end -->/p' "
+                               "'%s/README.md' | sed '1,2d;$d' | sed '$d' > rev.c && "
+                               "cc -std=c11 -Wall -Wextra -Werror -O2 -fPIC -shared "
+                               "-I'%s/core/include' rev.c -o rev.so",
+                         dir, SOURCE_DIR, SOURCE_DIR), 0);
+    snprintf(jobtext, sizeof(jobtext), "input:\n  path: input.txt\noutput:\n  path: rev.out\n"
+                                       "log_dir: logs/rev\nsteps:\n  - plugin: ./rev.so\n");
+    snprintf(jobpath, sizeof(jobpath), "%s/rev.yaml", dir);
+    tu_write_file(jobpath, jobtext, strlen(jobtext));
+    assert_int_equal(run(NULL, "cd '%s' && %s run rev.yaml --workers 2 --partition-size 1000 && "
+                               "rev input.txt | cmp - rev.out", dir, TRANCHE_BIN), 0);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_errors__plugin_error_names_partition_step_and_log),
+        cmocka_unit_test(test_errors__crash_names_signal_and_record_offset),
+        cmocka_unit_test(test_errors__abort_and_exit_are_reported),
+        cmocka_unit_test(test_errors__failure_stops_a_hung_worker),
+        cmocka_unit_test(test_errors__plugin_stderr_lands_in_worker_log),
+        cmocka_unit_test(test_errors__plugin_loading_and_options_exit_2),
+        cmocka_unit_test(test_errors__bad_inputs_and_outputs),
+        cmocka_unit_test(test_errors__full_disk_leaves_nothing),
+        cmocka_unit_test(test_errors__cli_usage),
+        cmocka_unit_test(test_errors__end_partition_emits_once_per_partition),
+        cmocka_unit_test(test_errors__readme_plugin_builds_out_of_tree),
+    };
+
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,348 @@
+/*
+ * tests/e2e/test_run.c: whole jobs through the real CLI, the real loader and the bundled plugins,
+ * compared byte for byte with the reference tools (LC_ALL=C tr, grep, cut) for 1, 2 and 7
+ * workers and partition sizes from 1 byte up, on inputs built to hit the edges.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "testutil.h"
+
+static char *dir;
+
+static uint64_t rng_state = 42;
+
+static uint64_t
+rnd(void)
+{
+    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static const char *const words[] = {"GET", "POST", " 404 ", " 200 ", "alpha", "Beta", "gamma",
+                                    "x", "", "a,b", "c\td", "zz", " 500 ", "ünï", "\r"};
+
+/*
+ * Writes an input of about `size` bytes: short and empty records, records far longer than the
+ * smallest partitions, tabs and commas for cut, CRLF ends, and (optionally) NUL bytes and a
+ * last record without its delimiter.
+ */
+static void
+write_edge_input(const char *path, size_t size, int with_nul, int unterminated)
+{
+    char *buf = malloc(size + 70000);
+    size_t len = 0;
+
+    assert_non_null(buf);
+    while (len < size) {
+        uint64_t kind = rnd() % 20;
+        if (kind == 0) {
+            size_t n = 1000 + rnd() % 60000, i;
+            for (i = 0; i < n; i++) {
+                buf[len++] = (char)('a' + rnd() % 26);
+            }
+        } else if (kind == 1) {
+            /* an empty record */
+        } else {
+            size_t n = 1 + rnd() % 8, i;
+            for (i = 0; i < n; i++) {
+                const char *w = words[rnd() % (sizeof(words) / sizeof(words[0]))];
+                memcpy(buf + len, w, strlen(w));
+                len += strlen(w);
+                buf[len++] = i % 3 == 0 ? '\t' : i % 3 == 1 ? ',' : ' ';
+                if (with_nul && rnd() % 30 == 0) {
+                    buf[len++] = '\0';
+                }
+            }
+        }
+        buf[len++] = '\n';
+    }
+    if (unterminated) {
+        memcpy(buf + len, "last record, no newline", 23);
+        len += 23;
+    }
+    tu_write_file(path, buf, len);
+    free(buf);
+}
+
+/* Writes a job file and returns its path (static buffer). */
+static const char *
+write_job(const char *name, const char *fmt, ...)
+{
+    static char path[1024];
+    char body[8192];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(body, sizeof(body), fmt, ap);
+    va_end(ap);
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    tu_write_file(path, body, strlen(body));
+    return path;
+}
+
+/* Runs a shell command and asserts it exits with `expect`. */
+static void
+sh(int expect, const char *fmt, ...)
+{
+    char cmd[8192];
+    char *err = NULL;
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    va_end(ap);
+    rc = tu_run(cmd, &err);
+    if (rc != expect) {
+        fprintf(stderr, "command: %s\nexit %d, expected %d\nstderr: %s\n", cmd, rc, expect,
+                err != NULL ? err : "");
+    }
+    free(err);
+    assert_int_equal(rc, expect);
+}
+
+struct transform {
+    const char *name;
+    const char *steps;     /* YAML for the steps list */
+    const char *reference; /* shell filter on stdin */
+};
+
+static const struct transform transforms[] = {
+    {"upper", "  - plugin: upper\n", "tr a-z A-Z"},
+    {"grep-fixed", "  - plugin: grep\n    options: { pattern: \" 404 \", fixed: true }\n",
+     "grep -a -F ' 404 '"},
+    {"grep-regex", "  - plugin: grep\n    options: { pattern: \"^(GET|POST).*(a|x)[,\\t]\" }\n",
+     "grep -a -E '^(GET|POST).*(a|x)[,\t]'"},
+    {"grep-invert",
+     "  - plugin: grep\n    options: { pattern: 'alpha', fixed: true, invert: true }\n",
+     "grep -a -v -F alpha"},
+    {"cut-tab", "  - plugin: cut\n    options: { fields: [\"2\", \"4-5\"] }\n", "cut -f 2,4-5"},
+    {"cut-comma", "  - plugin: cut\n    options: { delimiter: \",\", fields: [\"3-\", \"1\"] }\n",
+     "cut -d , -f 1,3-"},
+    {"grep-then-upper",
+     "  - plugin: grep\n    options: { pattern: ' 200 ', fixed: true }\n  - plugin: upper\n",
+     "grep -a -F ' 200 ' | tr a-z A-Z"},
+};
+
+static int
+setup(void **state)
+{
+    (void)state;
+    dir = tu_mkdtemp();
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    (void)state;
+    tu_rmrf(dir);
+    free(dir);
+    return 0;
+}
+
+/* Runs every transform for several worker counts and partition sizes against the reference. */
+static void
+check_transforms(const char *input, const size_t *sizes, size_t n_sizes)
+{
+    static const int workers[] = {1, 2, 7};
+    size_t t, s, w;
+
+    /* Reference tools see the input with a final newline, as tranche ends every record. */
+    sh(0, "{ cat '%s'; [ -z \"$(tail -c1 '%s')\" ] || echo; } > '%s/normalized'", input, input,
+       dir);
+    for (t = 0; t < sizeof(transforms) / sizeof(transforms[0]); t++) {
+        const struct transform *tr = &transforms[t];
+        const char *job = write_job("job.yaml",
+                                    "input:\n  path: %s\noutput:\n  path: %s/out\nlog_dir: %s/logs"
+                                    "\nsteps:\n%s",
+                                    input, dir, dir, tr->steps);
+        char ref[1024], out[1024];
+
+        snprintf(ref, sizeof(ref), "%s/ref-%s", dir, tr->name);
+        snprintf(out, sizeof(out), "%s/out", dir);
+        sh(0, "LC_ALL=C sh -c \"%s\" < '%s/normalized' > '%s' || [ $? -eq 1 ]", tr->reference,
+           dir, ref);
+        for (s = 0; s < n_sizes; s++) {
+            for (w = 0; w < sizeof(workers) / sizeof(workers[0]); w++) {
+                unlink(out);
+                sh(0, "%s run %s --workers %d --partition-size %zu", TRANCHE_BIN, job, workers[w],
+                   sizes[s]);
+                if (!tu_files_equal(out, ref)) {
+                    fail_msg("%s: %d workers, partition size %zu differs from `%s`", tr->name,
+                             workers[w], sizes[s], tr->reference);
+                }
+            }
+        }
+    }
+}
+
+static void
+test_run__matches_reference_tools_on_edge_input(void **state)
+{
+    static const size_t sizes[] = {1, 7, 4096, 1 << 20};
+    char input[1024];
+
+    (void)state;
+    snprintf(input, sizeof(input), "%s/edge.txt", dir);
+    write_edge_input(input, 300000, 0, 1);
+    check_transforms(input, sizes, sizeof(sizes) / sizeof(sizes[0]));
+}
+
+static void
+test_run__nul_bytes_in_records(void **state)
+{
+    static const size_t sizes[] = {13, 65536};
+    char input[1024];
+
+    (void)state;
+    snprintf(input, sizeof(input), "%s/nul.txt", dir);
+    write_edge_input(input, 100000, 1, 0);
+    check_transforms(input, sizes, sizeof(sizes) / sizeof(sizes[0]));
+}
+
+static void
+test_run__sample_access_log(void **state)
+{
+    static const size_t sizes[] = {100000, 32 << 20};
+    char input[1024];
+
+    (void)state;
+    snprintf(input, sizeof(input), "%s/sample-data/access.log", SOURCE_DIR);
+    check_transforms(input, sizes, sizeof(sizes) / sizeof(sizes[0]));
+}
+
+static void
+test_run__empty_and_tiny_inputs(void **state)
+{
+    static const char *const inputs[] = {"", "\n", "a", "a\n", "\n\n\n", "ab\r\ncd\r\n"};
+    size_t i;
+    const char *job;
+
+    (void)state;
+    for (i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++) {
+        char path[1024];
+        snprintf(path, sizeof(path), "%s/tiny", dir);
+        tu_write_file(path, inputs[i], strlen(inputs[i]));
+        job = write_job("tiny.yaml", "input:\n  path: tiny\noutput:\n  path: tiny.out\n"
+                                     "log_dir: logs\nsteps:\n  - plugin: upper\n");
+        sh(0, "%s run %s --workers 7 --partition-size 1", TRANCHE_BIN, job);
+        sh(0, "cd '%s' && { cat tiny; [ -z \"$(tail -c1 tiny)\" ] || echo; } | tr a-z A-Z | "
+              "cmp - tiny.out", dir);
+    }
+}
+
+static void
+test_run__many_files_glob_and_list_keep_order(void **state)
+{
+    const char *job;
+
+    (void)state;
+    sh(0, "cd '%s' && mkdir -p parts && printf 'b1\\nb2' > parts/b.log && printf 'a1\\na2\\n' > "
+          "parts/a.log && : > parts/c.log && printf 'd1\\n' > parts/d.log",
+       dir);
+    job = write_job("glob.yaml", "input:\n  path: parts/*.log\noutput:\n  path: glob.out\n"
+                                 "log_dir: logs\nsteps:\n  - plugin: upper\n");
+    sh(0, "%s run %s --workers 2 --partition-size 1", TRANCHE_BIN, job);
+    sh(0, "cd '%s' && printf 'A1\\nA2\\nB1\\nB2\\nD1\\n' | cmp - glob.out", dir);
+    job = write_job("list.yaml", "input:\n  path: [parts/d.log, parts/b.log, parts/a.log]\n"
+                                 "output:\n  path: list.out\nlog_dir: logs\n"
+                                 "steps:\n  - plugin: upper\n");
+    sh(0, "%s run %s --workers 3 --partition-size 2", TRANCHE_BIN, job);
+    sh(0, "cd '%s' && printf 'D1\\nB1\\nB2\\nA1\\nA2\\n' | cmp - list.out", dir);
+    /* plan names the file when there are several */
+    sh(0, "%s plan %s --partition-size 100 | grep -c 'parts/' | grep -qx 3", TRANCHE_BIN, job);
+}
+
+static void
+test_run__other_delimiters(void **state)
+{
+    const char *job;
+
+    (void)state;
+    sh(0, "cd '%s' && printf 'ab\\0cd\\0\\0ef' > nul.in && printf 'x,y,,z' > comma.in", dir);
+    job = write_job("nuld.yaml", "input:\n  path: nul.in\n  delimiter: \"\\0\"\noutput:\n"
+                                 "  path: nul.out\nlog_dir: logs\nsteps:\n  - plugin: upper\n");
+    sh(0, "%s run %s --workers 2 --partition-size 1", TRANCHE_BIN, job);
+    sh(0, "cd '%s' && printf 'AB\\0CD\\0\\0EF\\0' | cmp - nul.out", dir);
+    job = write_job("comma.yaml", "input:\n  path: comma.in\n  delimiter: \",\"\noutput:\n"
+                                  "  path: comma.out\nlog_dir: logs\nsteps:\n  - plugin: upper\n");
+    sh(0, "%s run %s --workers 2 --partition-size 1", TRANCHE_BIN, job);
+    sh(0, "cd '%s' && printf 'X,Y,,Z,' | cmp - comma.out", dir);
+}
+
+static void
+test_run__stdout_in_process_and_single_partition(void **state)
+{
+    const char *job;
+
+    (void)state;
+    sh(0, "cd '%s' && seq 1 5000 | sed 's/$/ line/' > nums", dir);
+    job = write_job("nums.yaml", "input:\n  path: nums\noutput:\n  path: nums.out\n"
+                                 "log_dir: logs\nsteps:\n  - plugin: upper\n");
+    sh(0, "cd '%s' && tr a-z A-Z < nums > nums.ref", dir);
+    sh(0, "%s run %s --output - --workers 2 --partition-size 1000 > '%s/stdout.out'", TRANCHE_BIN,
+       job, dir);
+    sh(0, "cmp '%s/stdout.out' '%s/nums.ref'", dir, dir);
+    sh(0, "%s run %s --in-process --partition-size 1000 --output '%s/inproc.out'", TRANCHE_BIN,
+       job, dir);
+    sh(0, "cmp '%s/inproc.out' '%s/nums.ref'", dir, dir);
+    /* --partition K gives exactly the bytes of partition K, as `plan` gives them */
+    sh(0, "cd '%s' && line=$(%s plan %s --partition-size 1000 | sed -n 4p) && set -- $line && "
+          "%s run %s --partition-size 1000 --partition 3 --output p3.out && "
+          "tail -c +$(($2 + 1)) nums | head -c $(($3 - $2)) | tr a-z A-Z | cmp - p3.out",
+       dir, TRANCHE_BIN, job, TRANCHE_BIN, job);
+    sh(2, "%s run %s --partition-size 1000 --partition 99999 --output '%s/px.out'", TRANCHE_BIN,
+       job, dir);
+}
+
+static void
+test_run__offsets_beyond_4GiB(void **state)
+{
+    /* A sparse file: 4 GiB of NUL bytes ending in a newline, then real records. Partition 1
+     * starts at exactly 4 GiB, so reading it exercises 64-bit offsets in the workers. */
+    const char *job;
+
+    (void)state;
+    if (tu_run("cd \"$TMPDIR\" 2>/dev/null || cd /tmp; truncate -s 1G probe.sparse && "
+               "rm probe.sparse", NULL) != 0) {
+        skip();
+    }
+    sh(0, "cd '%s' && truncate -s $((4 * 1024 * 1024 * 1024 - 1)) big && printf '\\nhello\\n"
+          "world\\nlast' >> big",
+       dir);
+    job = write_job("big.yaml", "input:\n  path: big\noutput:\n  path: big.out\n"
+                                "partition_size: 4GiB\nlog_dir: logs\n"
+                                "steps:\n  - plugin: upper\n");
+    sh(0, "%s plan %s | tail -n 1 | grep -qx '1 4294967296 4294967312'", TRANCHE_BIN, job);
+    sh(0, "%s run %s --partition 1", TRANCHE_BIN, job);
+    sh(0, "cd '%s' && printf 'HELLO\\nWORLD\\nLAST\\n' | cmp - big.out", dir);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_run__matches_reference_tools_on_edge_input),
+        cmocka_unit_test(test_run__nul_bytes_in_records),
+        cmocka_unit_test(test_run__sample_access_log),
+        cmocka_unit_test(test_run__empty_and_tiny_inputs),
+        cmocka_unit_test(test_run__many_files_glob_and_list_keep_order),
+        cmocka_unit_test(test_run__other_delimiters),
+        cmocka_unit_test(test_run__stdout_in_process_and_single_partition),
+        cmocka_unit_test(test_run__offsets_beyond_4GiB),
+    };
+
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,188 @@
+/* tests/support/testutil.c: see testutil.h. */
+#include "testutil.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+char *
+tu_mkdtemp(void)
+{
+    const char *tmp = getenv("TMPDIR");
+    char *path;
+
+    if (tmp == NULL || *tmp == '\0') {
+        tmp = "/tmp";
+    }
+    if (asprintf(&path, "%s/tranche-test-XXXXXX", tmp) < 0) {
+        abort();
+    }
+    if (mkdtemp(path) == NULL) {
+        perror("mkdtemp");
+        abort();
+    }
+    return path;
+}
+
+void
+tu_rmrf(const char *path)
+{
+    char *cmd;
+
+    if (asprintf(&cmd, "rm -rf '%s'", path) < 0) {
+        abort();
+    }
+    if (system(cmd) != 0) {
+        fprintf(stderr, "warning: %s failed\n", cmd);
+    }
+    free(cmd);
+}
+
+void
+tu_write_file(const char *path, const void *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+
+    if (f == NULL || (len > 0 && fwrite(data, 1, len, f) != len) || fclose(f) != 0) {
+        fprintf(stderr, "cannot write %s: %s\n", path, strerror(errno));
+        abort();
+    }
+}
+
+char *
+tu_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    size_t cap = 0, n = 0, got;
+
+    if (f == NULL) {
+        return NULL;
+    }
+    for (;;) {
+        if (cap - n < 65536) {
+            cap = cap * 2 + 65536;
+            buf = realloc(buf, cap + 1);
+            if (buf == NULL) {
+                abort();
+            }
+        }
+        got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0) {
+            break;
+        }
+    }
+    fclose(f);
+    buf[n] = '\0';
+    if (len != NULL) {
+        *len = n;
+    }
+    return buf;
+}
+
+int
+tu_run(const char *command, char **stderr_out)
+{
+    char errpath[] = "/tmp/tranche-test-stderr-XXXXXX";
+    char *full = NULL;
+    int fd = -1, status;
+
+    if (stderr_out != NULL) {
+        fd = mkstemp(errpath);
+        if (fd < 0) {
+            abort();
+        }
+        close(fd);
+        if (asprintf(&full, "( %s ) 2>'%s'", command, errpath) < 0) {
+            abort();
+        }
+    }
+    status = system(full != NULL ? full : command);
+    free(full);
+    if (stderr_out != NULL) {
+        *stderr_out = tu_read_file(errpath, NULL);
+        unlink(errpath);
+    }
+    if (status == -1) {
+        return -1;
+    }
+    if (WIFEXITED(status)) {
+        return WEXITSTATUS(status);
+    }
+    if (WIFSIGNALED(status)) {
+        return 128 + WTERMSIG(status);
+    }
+    return -1;
+}
+
+int
+tu_files_equal(const char *a, const char *b)
+{
+    size_t la, lb, i;
+    char *da = tu_read_file(a, &la);
+    char *db = tu_read_file(b, &lb);
+    int same;
+
+    if (da == NULL || db == NULL) {
+        fprintf(stderr, "cannot read %s\n", da == NULL ? a : b);
+        free(da);
+        free(db);
+        return 0;
+    }
+    same = la == lb && memcmp(da, db, la) == 0;
+    if (!same) {
+        for (i = 0; i < la && i < lb && da[i] == db[i]; i++) {
+        }
+        fprintf(stderr, "%s (%zu bytes) and %s (%zu bytes) differ at byte %zu\n", a, la, b, lb, i);
+    }
+    free(da);
+    free(db);
+    return same;
+}
+
+int
+tu_exists(const char *path)
+{
+    struct stat st;
+
+    return stat(path, &st) == 0;
+}
+
+int
+tu_process_with_arg(const char *arg)
+{
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    int found = 0;
+
+    if (d == NULL) {
+        return 0;
+    }
+    while (found == 0 && (e = readdir(d)) != NULL) {
+        char path[300];
+        char *cmdline, *p;
+        size_t len;
+        int pid = atoi(e->d_name);
+
+        if (pid <= 0 || pid == (int)getpid()) {
+            continue;
+        }
+        snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+        cmdline = tu_read_file(path, &len);
+        for (p = cmdline; p != NULL && p < cmdline + len; p += strlen(p) + 1) {
+            if (strcmp(p, arg) == 0) {
+                found = pid;
+                break;
+            }
+        }
+        free(cmdline);
+    }
+    closedir(d);
+    return found;
+}

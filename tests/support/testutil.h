@@ -1,0 +1,33 @@
+/* tests/support/testutil.h: small helpers shared by the test binaries (temp dirs, files, commands). */
+#ifndef TRANCHE_TESTUTIL_H
+#define TRANCHE_TESTUTIL_H
+
+#include <stddef.h>
+
+/* Creates a fresh directory under $TMPDIR (or /tmp) and returns its malloc'd path (the caller
+ * frees it). Aborts the test on failure. */
+char *tu_mkdtemp(void);
+
+/* Removes a directory tree (rm -rf). */
+void tu_rmrf(const char *path);
+
+/* Writes len bytes to path, aborting on failure. */
+void tu_write_file(const char *path, const void *data, size_t len);
+
+/* Reads a whole file into a malloc'd buffer (NUL-terminated beyond *len); NULL if unreadable. */
+char *tu_read_file(const char *path, size_t *len);
+
+/* Runs a shell command (sh -c), returns its exit status (0-255), or 128+signal if killed. The
+ * command's stderr is captured to `stderr_out` (malloc'd, may be NULL) when that is not NULL. */
+int tu_run(const char *command, char **stderr_out);
+
+/* 1 if two files have the same bytes, else 0 (prints where they differ to stderr). */
+int tu_files_equal(const char *a, const char *b);
+
+/* The pid of a process (other than this one) with `arg` as one of its arguments, or 0. */
+int tu_process_with_arg(const char *arg);
+
+/* 1 if the path exists. */
+int tu_exists(const char *path);
+
+#endif
