@@ -365,7 +365,8 @@ access_path(char **pp, struct rng *r, int missing)
     } else if (roll < 42) {
         p = put(p, (struct str)S("/images/products/"));
         p = put_u64(p, rng_range(r, 1000, 59999));
-        p = put(p, rng_below(r, 2) ? (struct str)S("-800x800.jpg") : (struct str)S("-200x200.webp"));
+        p = put(p, rng_below(r, 2) ? (struct str)S("-800x800.jpg")
+                                   : (struct str)S("-200x200.webp"));
         res = RES_IMAGE;
     } else if (roll < 57) {
         p = put(p, STATIC_ASSETS[rng_below(r, COUNT(STATIC_ASSETS))]);

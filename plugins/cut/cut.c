@@ -23,7 +23,7 @@ struct cut_state {
 static const struct tranche_host *host;
 
 static const struct tranche_option cut_options[] = {
-    {"delimiter", TRANCHE_OPT_STRING, "\t", 0, "field separator, one character (\\t for a tab)"},
+    {"delimiter", TRANCHE_OPT_STRING, "\\t", 0, "field separator, one character (\\t for a tab)"},
     {"fields", TRANCHE_OPT_LIST, NULL, 1,
      "fields to keep, each N, N-M, -M or N- (1-based), like cut -f"},
     {NULL, 0, NULL, 0, NULL},

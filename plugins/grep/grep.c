@@ -206,7 +206,7 @@ grep_init(tranche_ctx *ctx, const struct tranche_host *h, void **state)
 
 /* Returns 1 on a match, 0 on none, TRANCHE_ERROR after reporting why it could not tell. */
 static int
-matcher_test(struct matcher *m, tranche_ctx *ctx, const char *data, const char *folded,
+matcher_test(const struct matcher *m, tranche_ctx *ctx, const char *data, const char *folded,
              size_t len)
 {
     const char *hay = folded != NULL ? folded : data;
@@ -225,21 +225,25 @@ matcher_test(struct matcher *m, tranche_ctx *ctx, const char *data, const char *
         break;
     }
 
-    /* re_search takes the length, so the record needs no NUL and may hold some. Its offsets are
-     * regoff_t, an int in glibc. */
-    regoff_t at;
+    /* REG_STARTEND bounds the search by length, so the record needs no NUL and may hold some.
+     * regexec rather than re_search: it stops at the first match instead of the longest. Its
+     * offsets are regoff_t, an int in glibc. */
+    regmatch_t range[1];
+    int rc;
 
     if (len > (size_t)INT32_MAX) {
         return host->error(ctx, "record of %zu bytes is too long for a regex match", len);
     }
-    at = re_search(&m->regex, data, (regoff_t)len, 0, (regoff_t)len, NULL);
-    if (at >= 0) {
+    range[0].rm_so = 0;
+    range[0].rm_eo = (regoff_t)len;
+    rc = regexec(&m->regex, data, 1, range, REG_STARTEND);
+    if (rc == 0) {
         return 1;
     }
-    if (at == -1) {
+    if (rc == REG_NOMATCH) {
         return 0;
     }
-    return host->error(ctx, "regex match failed on a record of %zu bytes", len);
+    return host->error(ctx, "regex match failed on a record of %zu bytes (error %d)", len, rc);
 }
 
 static const char *

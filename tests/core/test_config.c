@@ -51,7 +51,9 @@ join(const char *dir, const char *name)
     static int next;
     char *buf = bufs[next++ % 4];
 
-    snprintf(buf, PATH_MAX, "%s/%s", dir, name);
+    if (snprintf(buf, PATH_MAX, "%s/%s", dir, name) >= PATH_MAX) {
+        abort();
+    }
     return buf;
 }
 

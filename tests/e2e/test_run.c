@@ -330,6 +330,24 @@ test_run__offsets_beyond_4GiB(void **state)
     sh(0, "cd '%s' && printf 'HELLO\\nWORLD\\nLAST\\n' | cmp - big.out", dir);
 }
 
+static void
+test_run__large_partition_spills_to_disk(void **state)
+{
+    /* One partition whose output passes the in-memory part limit (64 MiB): the rest goes to a
+     * part file on disk, merged after the memory part, and removed. */
+    const char *job;
+
+    (void)state;
+    sh(0, "%s --kind access --size 70M --seed 3 --output '%s/big.log'", TRANCHE_GEN, dir);
+    job = write_job("spill.yaml", "input:\n  path: big.log\noutput:\n  path: spill/out.log\n"
+                                  "partition_size: 1GiB\nlog_dir: spill-logs\n"
+                                  "steps:\n  - plugin: upper\n");
+    sh(0, "%s run %s --workers 2", TRANCHE_BIN, job);
+    sh(0, "cd '%s' && grep -q 'spilled to disk' spill-logs/worker-1.log && tr a-z A-Z < big.log | "
+          "cmp - spill/out.log && [ \"$(ls -A spill)\" = out.log ] && rm big.log spill/out.log",
+       dir);
+}
+
 int
 main(void)
 {
@@ -342,6 +360,7 @@ main(void)
         cmocka_unit_test(test_run__other_delimiters),
         cmocka_unit_test(test_run__stdout_in_process_and_single_partition),
         cmocka_unit_test(test_run__offsets_beyond_4GiB),
+        cmocka_unit_test(test_run__large_partition_spills_to_disk),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);

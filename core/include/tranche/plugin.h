@@ -14,7 +14,9 @@
  * Lifecycle, per step of a job and per worker process:
  *   1. The host dlopen()s the file in the parent and checks abi_major, abi_minor and size
  *      before touching anything else; then it checks the job's options against `options`.
- *   2. After fork, each worker calls init() once for each step that uses the plugin.
+ *   2. The parent calls init() and fini() once per step, with no records in between, so that
+ *      option values the plugin itself rejects (a bad regex, say) stop the job before it starts.
+ *      Then, after fork, each worker calls init() once for each step that uses the plugin.
  *   3. For every record of every partition it gets, the worker calls record().
  *   4. After the last record of a partition it calls end_partition(), if set.
  *   5. When the worker is done, it calls fini(), if set.
@@ -121,7 +123,8 @@ struct tranche_host {
 /*
  * The descriptor. Fill it with TRANCHE_PLUGIN_ABI first so the ABI fields are right.
  *
- * init (optional): called once per step per worker after fork. Store what you need in *state
+ * init (optional): called once per step per worker after fork (and once in the parent to check
+ *   the options, followed at once by fini). Store what you need in *state
  *   (it starts as NULL) and keep `host` for later calls. Return TRANCHE_OK, or report with
  *   host->error() and return TRANCHE_ERROR to fail the job.
  * record (required): one record without its delimiter. `data` is writable and stays valid until

@@ -1,0 +1,453 @@
+#!/usr/bin/env bash
+# bench/run.sh: times tranche against its peers on one generated access log, in one run, and
+# prints the table and the target ratios (see bench/README.md). Every output is compared with
+# the reference tool's output; a mismatch marks its row FAIL without stopping the others.
+#
+# The measured commands are single-quoted on purpose: `bash -c` expands them at run time.
+# shellcheck disable=SC2016
+set -euo pipefail
+
+usage() {
+    cat <<'EOF'
+usage: bench/run.sh [--size SIZE] [--repeat N] [--workers N] [--build DIR] [--gen PATH]
+                    [--workdir DIR]
+
+  --size SIZE     size of the generated access log (tranche-gen syntax: 64M, 1G; default 1G)
+  --repeat N      runs per measurement; the minimum time is kept (default 3)
+  --workers N     the worker count of the parallel rows: parallel -j, Pool(N), tranche
+                  --workers (default 2); tranche also runs with 1 worker
+  --build DIR     the CMake build directory holding bin/tranche (default: build in the repo)
+  --gen PATH      the tranche-gen binary (default: BUILD/bin/tranche-gen)
+  --workdir DIR   where the input is cached and outputs are written (default /tmp/tranche-bench)
+EOF
+}
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+SIZE=1G
+REPEAT=3
+WORKERS=2
+BUILD=$REPO/build
+GEN=
+WORKDIR=/tmp/tranche-bench
+
+while [[ $# -gt 0 ]]; do
+    case $1 in
+        --size) SIZE=$2; shift 2 ;;
+        --repeat) REPEAT=$2; shift 2 ;;
+        --workers) WORKERS=$2; shift 2 ;;
+        --build) BUILD=$2; shift 2 ;;
+        --gen) GEN=$2; shift 2 ;;
+        --workdir) WORKDIR=$2; shift 2 ;;
+        -h|--help) usage; exit 0 ;;
+        *) echo "bench/run.sh: unknown argument: $1" >&2; usage >&2; exit 2 ;;
+    esac
+done
+bad_usage() { echo "bench/run.sh: $1" >&2; exit 2; }
+[[ $REPEAT =~ ^[1-9][0-9]*$ ]] || bad_usage "--repeat wants a positive integer"
+[[ $WORKERS =~ ^[1-9][0-9]*$ ]] || bad_usage "--workers wants a positive integer"
+[[ $SIZE =~ ^[0-9]+[KMGT]?$ ]] || bad_usage "--size wants a number with an optional K/M/G/T"
+
+abspath() { [[ $1 == /* ]] && printf '%s\n' "$1" || printf '%s/%s\n' "$PWD" "$1"; }
+BUILD=$(abspath "$BUILD")
+GEN=$(abspath "${GEN:-$BUILD/bin/tranche-gen}")
+WORKDIR=$(abspath "$WORKDIR")
+TRANCHE=$BUILD/bin/tranche
+
+# Each run's outputs live in a directory of their own that is removed at exit; only the input
+# (expensive to regenerate) and the results stay in the workdir.
+mkdir -p "$WORKDIR"
+RUN_DIR=$(mktemp -d "$WORKDIR/run.XXXXXX")
+trap 'rm -rf -- "$RUN_DIR"' EXIT
+REF_DIR=$RUN_DIR/ref
+ERR_DIR=$WORKDIR/stderr
+FAILED_DIR=$WORKDIR/failed
+mkdir -p "$REF_DIR" "$ERR_DIR" "$RUN_DIR/jobs"
+TIME_FILE=$RUN_DIR/time.txt
+
+# What the transforms do, written once and shared by every tool. The commands are shell code run
+# with `bash -c` (parallel runs them with its own shell), reading $IN/$OUT and the patterns from
+# the environment, so no pattern is quoted twice. grep exits 1 when it selects nothing (a block
+# of parallel may well have no match): that is success here, 2 is not.
+export FIXED_PAT=' 404 '
+export REGEX_PAT='" 5[0-9][0-9] '
+TRANSFORMS=(upper grep-fixed grep-regex cut)
+declare -A TOOL_NAME=([upper]='tr' [grep-fixed]='grep -F' [grep-regex]='grep -E' [cut]='cut')
+declare -A FILTER=(
+    [upper]='LC_ALL=C tr a-z A-Z'
+    [grep-fixed]='LC_ALL=C grep -F -e "$FIXED_PAT"; [ $? -le 1 ]'
+    [grep-regex]='LC_ALL=C grep -E -e "$REGEX_PAT"; [ $? -le 1 ]'
+    [cut]="LC_ALL=C cut -d ' ' -f 1,9"
+)
+declare -A BASELINE_ARGS=(
+    [upper]='upper'
+    [grep-fixed]='grep -F "$FIXED_PAT"'
+    [grep-regex]='grep -E "$REGEX_PAT"'
+    [cut]="cut ' ' 1,9"
+)
+declare -A STEPS=(
+    [upper]='  - plugin: upper'
+    [grep-fixed]=$'  - plugin: grep\n    options: { pattern: " 404 ", fixed: true }'
+    [grep-regex]=$'  - plugin: grep\n    options: { pattern: \'" 5[0-9][0-9] \' }'
+    [cut]=$'  - plugin: cut\n    options: { delimiter: " ", fields: ["1", "9"] }'
+)
+
+# ---- measuring ---------------------------------------------------------------------------------
+
+# Microseconds since the epoch, without a fork where bash can (EPOCHREALTIME is bash 5).
+if [[ -n ${EPOCHREALTIME:-} ]]; then
+    now_us() { NOW=${EPOCHREALTIME/[.,]/}; }
+else
+    now_us() { NOW=$(date +%s%6N); }
+fi
+
+# /usr/bin/time gives the peak RSS: for a command with children it is that of the largest single
+# process in the tree (Linux keeps the maximum over reaped descendants), which is what the
+# "per process" memory target is about. Without it, times are still taken and RSS shows "-".
+TIME_BIN=
+if [[ -x /usr/bin/time ]]; then
+    TIME_BIN=/usr/bin/time
+else
+    echo "bench/run.sh: /usr/bin/time not found: no peak RSS column" >&2
+fi
+
+# Runs shell code once with $OUT set; sets RUN_US, RUN_RSS (KiB or -) and RUN_RC.
+timed_run() {
+    local out=$1 cmd=$2 err=$3 t0
+    RUN_RC=0
+    now_us; t0=$NOW
+    if [[ -n $TIME_BIN ]]; then
+        OUT=$out "$TIME_BIN" -f '%M' -o "$TIME_FILE" bash -c "$cmd" </dev/null 2>"$err" || RUN_RC=$?
+    else
+        OUT=$out bash -c "$cmd" </dev/null 2>"$err" || RUN_RC=$?
+    fi
+    now_us
+    RUN_US=$((NOW - t0))
+    RUN_RSS=-
+    if [[ -n $TIME_BIN ]]; then
+        RUN_RSS=$(tail -n 1 "$TIME_FILE")
+    fi
+}
+
+# Removes a previous output, but only one this script made: a wrong path here must not delete
+# anything else (such as /dev/null).
+remove_output() {
+    [[ $1 == "$RUN_DIR"/* ]] && rm -f -- "$1"
+    return 0
+}
+
+# The table, one entry per row, fields separated by US (tab would merge empty fields on read).
+# TIMES/RSS index the rows that passed by "tool|transform|workers", for the ratios: a failed
+# row's time is no evidence of anything.
+ROWS=()
+declare -A TIMES=() RSS=()
+SEP=$'\x1f'
+
+add_row() { # tool transform workers us rss status
+    ROWS+=("$1$SEP$2$SEP$3$SEP$4$SEP$5$SEP$6")
+    if [[ -n $4 && $6 != FAIL* ]]; then
+        TIMES["$1|$2|$3"]=$4
+        RSS["$1|$2|$3"]=$5
+    fi
+}
+
+# measure TOOL TRANSFORM WORKERS EXPECT CMD
+#   EXPECT: a file the output must equal; "ref" to make this row's output the transform's
+#   reference; "none" when there is nothing to compare (output to /dev/null).
+# Each repetition writes a fresh path; the previous one is deleted before the clock starts, so no
+# run pays for truncating or overwriting another's file. The minimum time is kept, and the
+# largest peak RSS.
+measure() {
+    local tool=$1 transform=$2 workers=$3 expect=$4 cmd=$5
+    local tag
+    tag=$(printf '%s' "$tool" | tr -cs 'A-Za-z0-9' '_')-$transform-w$workers
+    local err=$ERR_DIR/$tag.txt best='' rss_max=- status=ok rep out prev=''
+    [[ $expect == none ]] && status=-
+    [[ $expect == ref ]] && status=ref
+
+    # The first failure of a row is the one worth reading.
+    fail() { [[ $status == FAIL* ]] || status=$1; }
+
+    printf '  %-16s %-11s %2s workers ' "$tool" "$transform" "$workers" >&2
+    for ((rep = 1; rep <= REPEAT; rep++)); do
+        out=$RUN_DIR/$tag-r$rep.out
+        [[ $expect == none ]] && out=/dev/null
+        [[ -n $prev ]] && remove_output "$prev"
+        remove_output "$out"
+
+        timed_run "$out" "$cmd" "$err"
+
+        if [[ $RUN_RC -ne 0 ]]; then
+            fail "FAIL (exit $RUN_RC, see $err)"
+        elif [[ $expect == ref && $rep -eq 1 ]]; then
+            mv -- "$out" "$REF_DIR/$transform.out"
+            out=
+        elif [[ $expect == ref ]]; then
+            cmp -s -- "$out" "$REF_DIR/$transform.out" || fail "FAIL (not deterministic)"
+        elif [[ $expect != none ]]; then
+            if [[ ! -f $expect ]]; then
+                fail "FAIL (no reference output)"
+            elif ! cmp -s -- "$out" "$expect"; then
+                mkdir -p "$FAILED_DIR"
+                mv -- "$out" "$FAILED_DIR/$tag.out"
+                out=
+                fail "FAIL (differs from ${TOOL_NAME[$transform]:-the input};\
+ kept $FAILED_DIR/$tag.out)"
+            fi
+        fi
+        if [[ -z $best || $RUN_US -lt $best ]]; then
+            best=$RUN_US
+        fi
+        if [[ $RUN_RSS != - && ($rss_max == - || $RUN_RSS -gt $rss_max) ]]; then
+            rss_max=$RUN_RSS
+        fi
+        printf '%s ' "$(fmt_seconds "$RUN_US")" >&2
+        prev=$out
+    done
+    [[ -n $prev ]] && remove_output "$prev"
+    printf '%s\n' "${status%% (*}" >&2
+    add_row "$tool" "$transform" "$workers" "$best" "$rss_max" "$status"
+}
+
+skip() { # tool transform workers reason
+    printf '  %-16s %-11s %2s workers SKIP (%s)\n' "$1" "$2" "$3" "$4" >&2
+    add_row "$1" "$2" "$3" "" "" "SKIP ($4)"
+}
+
+fmt_seconds() { awk -v us="$1" 'BEGIN { printf "%.3f", us / 1e6 }'; }
+
+# ---- preparing ---------------------------------------------------------------------------------
+
+# The input is cached by size: generating 1 GiB takes a few seconds, and the generator's output
+# depends only on kind, seed and size.
+prepare_input() {
+    IN=$WORKDIR/access-$SIZE-seed1.log
+    export IN
+    if [[ ! -f $IN ]]; then
+        if [[ ! -x $GEN ]]; then
+            echo "bench/run.sh: no generator at $GEN (build it, or pass --gen)" >&2
+            exit 1
+        fi
+        echo "generating $IN with $GEN" >&2
+        "$GEN" --kind access --size "$SIZE" --seed 1 --output "$IN.tmp"
+        mv -- "$IN.tmp" "$IN"
+    fi
+    IN_BYTES=$(stat -c %s "$IN")
+
+    local avail_kib mem_kib
+    avail_kib=$(df -Pk "$WORKDIR" | awk 'NR == 2 { print $4 }')
+    if ((avail_kib < IN_BYTES * 3 / 1024)); then
+        echo "bench/run.sh: warning: $WORKDIR has less free space than 3x the input" >&2
+    fi
+    mem_kib=$(awk '/^MemAvailable:/ { print $2 }' /proc/meminfo)
+    if ((mem_kib < IN_BYTES * 3 / 1024)); then
+        echo "bench/run.sh: warning: the input and an output may not both fit in the page" \
+            "cache; times will include disk reads" >&2
+    fi
+}
+
+# The C loop is built here rather than by CMake: it is a measuring instrument, not a product.
+build_baseline() {
+    BASELINE=$WORKDIR/baseline
+    export BASELINE
+    if [[ ! -x $BASELINE || $REPO/bench/baseline.c -nt $BASELINE ]]; then
+        gcc -O2 -std=gnu11 -Wall -Wextra -o "$BASELINE" "$REPO/bench/baseline.c"
+    fi
+}
+
+yaml_quote() { local s=${1//\\/\\\\}; printf '"%s"' "${s//\"/\\\"}"; }
+
+# One job file per transform. partition_size matches the 32M blocks given to parallel and the
+# Python recipe, so every tool splits the file the same way.
+write_job() {
+    local transform=$1 job=$RUN_DIR/jobs/$1.yaml
+    cat >"$job" <<EOF
+# Written by bench/run.sh: the $transform transform over the benchmark input.
+input:
+  path: $(yaml_quote "$IN")
+output:
+  path: $(yaml_quote "$RUN_DIR/unused.out")  # every run passes --output
+workers: 1
+partition_size: 32MiB
+log_dir: $(yaml_quote "$WORKDIR/logs/$transform")
+steps:
+${STEPS[$transform]}
+EOF
+    printf '%s\n' "$job"
+}
+
+# Reading the file before measuring, so the first row does not pay for the disk.
+warm_cache() {
+    cat -- "$IN" >/dev/null
+    cat -- "$IN" >/dev/null
+}
+
+# moreutils also has a `parallel`, without --pipepart.
+have_gnu_parallel() {
+    command -v parallel >/dev/null && parallel --version 2>/dev/null | grep -q 'GNU parallel'
+}
+
+# ---- the rows ----------------------------------------------------------------------------------
+
+run_limits() {
+    measure 'cat >/dev/null' read 1 none 'cat -- "$IN" >/dev/null'
+    measure 'cat > new' copy 1 "$IN" 'cat -- "$IN" >"$OUT"'
+}
+
+run_transform() {
+    local t=$1 ref=$REF_DIR/$1.out job
+    export FILTER_CMD=${FILTER[$t]}
+
+    measure "${TOOL_NAME[$t]}" "$t" 1 ref "{ ${FILTER[$t]}; } <\"\$IN\" >\"\$OUT\""
+    measure 'C loop' "$t" 1 "$ref" "\"\$BASELINE\" ${BASELINE_ARGS[$t]} \"\$IN\" >\"\$OUT\""
+
+    if command -v python3 >/dev/null; then
+        measure 'python Pool' "$t" "$WORKERS" "$ref" "python3 \"\$PY_RECIPE\" --workers $WORKERS \
+            --chunk-size $((32 << 20)) $t \"\$IN\" \"\$OUT\""
+    else
+        skip 'python Pool' "$t" "$WORKERS" 'python3 missing'
+    fi
+
+    if have_gnu_parallel; then
+        measure 'parallel -k' "$t" "$WORKERS" "$ref" "parallel --pipepart --keep-order \
+            -j$WORKERS -a \"\$IN\" --block 32M \"\$FILTER_CMD\" >\"\$OUT\""
+    else
+        skip 'parallel -k' "$t" "$WORKERS" 'GNU parallel missing'
+    fi
+
+    local w counts=(1)
+    [[ $WORKERS -eq 1 ]] || counts+=("$WORKERS")
+    for w in "${counts[@]}"; do
+        if [[ -x $TRANCHE ]]; then
+            job=$(write_job "$t")
+            measure tranche "$t" "$w" "$ref" \
+                "\"\$TRANCHE\" run $(printf %q "$job") --workers $w --output \"\$OUT\""
+        else
+            skip tranche "$t" "$w" "${TRANCHE#"$REPO"/} missing"
+        fi
+    done
+}
+
+# ---- the report --------------------------------------------------------------------------------
+
+print_table() {
+    local row tool transform workers us rss status fmt='%-16s %-11s %7s %9s %9s %9s  %s\n'
+    # shellcheck disable=SC2059 # the format is the one above
+    printf "$fmt" tool transform workers seconds 'MB/s' 'RSS MiB' check
+    for row in "${ROWS[@]}"; do
+        IFS=$SEP read -r tool transform workers us rss status <<<"$row"
+        if [[ -z $us ]]; then
+            # shellcheck disable=SC2059
+            printf "$fmt" "$tool" "$transform" "$workers" - - - "$status"
+            continue
+        fi
+        awk -v tool="$tool" -v tr="$transform" -v w="$workers" -v us="$us" -v rss="$rss" \
+            -v bytes="$IN_BYTES" -v st="$status" -v fmt="$fmt" 'BEGIN {
+                r = rss == "-" ? "-" : sprintf("%.1f", rss / 1024)
+                s = sprintf("%.3f", us / 1e6)
+                printf fmt, tool, tr, w, s, sprintf("%.0f", bytes / us), r, st
+            }'
+    done
+}
+
+# ratio_cell NUMERATOR_KEY DENOMINATOR_KEY: the time ratio, or "-" when either is missing.
+ratio_cell() {
+    local a=${TIMES[$1]:-} b=${TIMES[$2]:-}
+    if [[ -z $a || -z $b ]]; then
+        printf -- '-'
+    else
+        awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", a / b }'
+    fi
+}
+
+# One line of the ratio table: a label, a cell per transform, the target and which transforms it
+# binds ("all" or one name); a cell is marked "!" when it misses its target.
+ratio_line() {
+    local label=$1 num=$2 den=$3 op=$4 target=$5 applies=$6 t cell line
+    line=$(printf '%-34s' "$label")
+    for t in "${TRANSFORMS[@]}"; do
+        cell=$(ratio_cell "${num//@/$t}" "${den//@/$t}")
+        if [[ $cell != - && ($applies == all || $applies == "$t") ]]; then
+            if ! awk -v c="$cell" -v t="$target" -v op="$op" \
+                'BEGIN { exit !(op == ">=" ? c >= t : c <= t) }'; then
+                cell="$cell!"
+            fi
+        elif [[ $cell != - ]]; then
+            cell="($cell)"
+        fi
+        line+=$(printf ' %11s' "$cell")
+    done
+    printf '%s   %s %s%s\n' "$line" "$op" "$target" "$([[ $applies == all ]] || echo " ($applies)")"
+}
+
+print_ratios() {
+    local w=$WORKERS t line cell
+    printf '\n%-34s' "ratios (times; ! = target missed)"
+    printf ' %11s' "${TRANSFORMS[@]}"
+    printf '   target\n'
+    ratio_line "tranche ${w}w speedup vs parallel" "parallel -k|@|$w" "tranche|@|$w" '>=' 2 all
+    ratio_line "tranche ${w}w speedup vs python" "python Pool|@|$w" "tranche|@|$w" '>=' 10 all
+    ratio_line "tranche ${w}w time / cat > new" "tranche|@|$w" 'cat > new|copy|1' '<=' 1.5 upper
+    ratio_line "tranche ${w}w speedup vs 1w" "tranche|@|1" "tranche|@|$w" '>=' 1.8 grep-regex
+    ratio_line "tranche 1w time / C loop" "tranche|@|1" "C loop|@|1" '<=' 1.10 all
+
+    line=$(printf '%-34s' "tranche peak RSS MiB (1w, ${w}w)")
+    for t in "${TRANSFORMS[@]}"; do
+        cell=$(awk -v a="${RSS[tranche|$t|1]:--}" -v b="${RSS[tranche|$t|$w]:--}" 'BEGIN {
+            if (a == "-" || b == "-") { printf "-"; exit }
+            m = (a + 0 > b + 0 ? a : b) / 1024
+            printf "%.1f%s", m, m < 64 ? "" : "!"
+        }')
+        line+=$(printf ' %11s' "$cell")
+    done
+    printf '%s   < 64\n' "$line"
+
+    # Without tranche these still say how the peers compare with a plain loop on this machine.
+    printf '\n%-34s' "peers (speedup vs the tool)"
+    printf ' %11s' "${TRANSFORMS[@]}"
+    printf '\n'
+    for line in "C loop|1" "python Pool|$w" "parallel -k|$w"; do
+        printf '%-34s' "${line%|*} ${line#*|}w"
+        for t in "${TRANSFORMS[@]}"; do
+            printf ' %11s' "$(ratio_cell "${TOOL_NAME[$t]}|$t|1" "${line%|*}|$t|${line#*|}")"
+        done
+        printf '\n'
+    done
+}
+
+print_header() {
+    local cpu
+    cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || true)
+    printf 'tranche bench, %s\n' "$(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+    printf 'machine: %s, %s CPUs, %s MiB RAM\n' "${cpu:-unknown CPU}" "$(nproc)" \
+        "$(awk '/^MemTotal:/ { printf "%d", $2 / 1024 }' /proc/meminfo)"
+    printf 'input:   %s (%s bytes), best of %s runs, page cache warm\n' "$IN" "$IN_BYTES" "$REPEAT"
+    printf 'tools:   %s; %s; %s\n' "$(parallel --version 2>/dev/null | sed -n 1p || true)" \
+        "$(python3 --version 2>&1 || true)" "$(gcc --version | sed -n 1p)"
+    printf 'MB/s is 10^6 bytes of input per second; RSS is the peak of the largest process.\n\n'
+}
+
+# ---- main --------------------------------------------------------------------------------------
+
+export PY_RECIPE=$REPO/bench/python_recipe.py
+export TRANCHE
+prepare_input
+build_baseline
+warm_cache
+
+echo "measuring ($REPEAT runs each; seconds per run):" >&2
+run_limits
+for t in "${TRANSFORMS[@]}"; do
+    run_transform "$t"
+done
+
+RESULTS=$WORKDIR/results-$SIZE-$(date -u +%Y%m%dT%H%M%SZ).txt
+{
+    print_header
+    print_table
+    print_ratios
+} >"$RESULTS"
+cp -- "$RESULTS" "$WORKDIR/results.txt"
+echo >&2
+cat -- "$RESULTS"
+echo >&2
+echo "written to $RESULTS (and $WORKDIR/results.txt)" >&2

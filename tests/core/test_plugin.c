@@ -1,0 +1,180 @@
+/*
+ * tests/core/test_plugin.c: the loader on real shared objects (the bundled plugins and the
+ * fixtures in tests/plugins/): the search path, the ABI checks, and option validation.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+#include "plugin.h"
+#include "testutil.h"
+
+static void
+assert_contains(const char *haystack, const char *needle)
+{
+    if (strstr(haystack, needle) == NULL) {
+        fail_msg("expected \"%s\" in \"%s\"", needle, haystack);
+    }
+}
+
+static void
+test_plugin__finds_bundled_by_name_and_path_var_first(void **state)
+{
+    struct error err;
+    char *path = NULL;
+
+    (void)state;
+    unsetenv("TRANCHE_PLUGIN_PATH");
+    setenv("TRANCHE_PLUGIN_PATH", BUNDLED_PLUGIN_DIR, 1);
+    assert_int_equal(plugin_find("upper", &path, &err), 0);
+    assert_string_equal(path, BUNDLED_PLUGIN_DIR "/upper.so");
+    free(path);
+    /* TRANCHE_PLUGIN_PATH is searched first, in order, empty entries skipped */
+    setenv("TRANCHE_PLUGIN_PATH", "::" TEST_PLUGIN_DIR ":" BUNDLED_PLUGIN_DIR, 1);
+    assert_int_equal(plugin_find("typed", &path, &err), 0);
+    assert_string_equal(path, TEST_PLUGIN_DIR "/typed.so");
+    free(path);
+    assert_int_equal(plugin_find("nope", &path, &err), -1);
+    assert_contains(err.msg, "plugin 'nope' not found");
+    assert_contains(err.msg, TEST_PLUGIN_DIR);
+    /* a name with '/' is a path, used as is */
+    assert_int_equal(plugin_find("./missing/x.so", &path, &err), -1);
+    assert_contains(err.msg, "./missing/x.so");
+    unsetenv("TRANCHE_PLUGIN_PATH");
+}
+
+static void
+test_plugin__abi_checks(void **state)
+{
+    static const struct {
+        const char *file;
+        const char *expect;
+    } cases[] = {
+        {TEST_PLUGIN_DIR "/bad_major.so", "built for plugin ABI 2.0, this tranche speaks ABI 1.0"},
+        {TEST_PLUGIN_DIR "/new_minor.so", "needs plugin ABI 1.1, newer than this tranche's ABI 1.0"},
+        {TEST_PLUGIN_DIR "/small_size.so", "has a descriptor of 8 bytes"},
+        {TEST_PLUGIN_DIR "/no_symbol.so", "exports no 'tranche_plugin' symbol"},
+        {SOURCE_DIR "/README.md", "cannot load plugin"},
+    };
+    struct plugin *p = NULL;
+    struct error err;
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_int_equal(plugin_load(cases[i].file, &p, &err), -1);
+        assert_null(p);
+        assert_contains(err.msg, cases[i].file);
+        assert_contains(err.msg, cases[i].expect);
+    }
+    assert_int_equal(plugin_load(BUNDLED_PLUGIN_DIR "/grep.so", &p, &err), 0);
+    assert_string_equal(p->desc->name, "grep");
+    plugin_free(p);
+    plugin_free(NULL);
+}
+
+/* Loads a job whose single step is `step` and returns steps_load's result. */
+static int
+load_step(const char *dir, const char *step, struct step **steps, struct job *job,
+          struct error *err)
+{
+    char path[1024], body[2048];
+
+    snprintf(path, sizeof(path), "%s/job.yaml", dir);
+    snprintf(body, sizeof(body),
+             "input:\n  path: job.yaml\noutput:\n  path: out\nsteps:\n%s", step);
+    tu_write_file(path, body, strlen(body));
+    memset(job, 0, sizeof(*job));
+    assert_int_equal(config_load(path, job, err), 0);
+    return steps_load(job, steps, err);
+}
+
+static void
+test_plugin__options_validated_with_defaults(void **state)
+{
+    char *dir = tu_mkdtemp();
+    struct step *steps = NULL;
+    struct job job;
+    struct error err;
+    const struct step_option *o;
+
+    (void)state;
+    assert_int_equal(load_step(dir, "  - plugin: " TEST_PLUGIN_DIR "/typed.so\n"
+                                    "    options: { count: -12, items: [a, \"b c\"] }\n",
+                               &steps, &job, &err), 0);
+    o = step_option_find(&steps[0], "count");
+    assert_true(o->set);
+    assert_int_equal(o->int_value, -12);
+    o = step_option_find(&steps[0], "flag");
+    assert_true(o->set); /* its default */
+    assert_int_equal(o->bool_value, 0);
+    o = step_option_find(&steps[0], "name");
+    assert_string_equal(o->items[0], "x");
+    o = step_option_find(&steps[0], "items");
+    assert_int_equal(o->n_items, 2);
+    assert_string_equal(o->items[1], "b c");
+    assert_null(step_option_find(&steps[0], "nope"));
+    assert_string_equal(steps[0].label, "step 1 (" TEST_PLUGIN_DIR "/typed.so)");
+    steps_free(steps, job.n_steps);
+    config_release(&job);
+
+    assert_int_equal(load_step(dir, "  - plugin: " TEST_PLUGIN_DIR "/typed.so\n"
+                                    "    options: { count: 1, flag: yes, name: [x] }\n",
+                               &steps, &job, &err), -1);
+    assert_contains(err.msg, "job.yaml:7:43: step 1");
+    assert_contains(err.msg, "option 'name' of plugin typed must be a string, not a list");
+    config_release(&job);
+
+    assert_int_equal(load_step(dir, "  - plugin: upper\n    options: { x: 1 }\n", &steps, &job,
+                               &err), -1);
+    assert_contains(err.msg, "job.yaml:7:16: step 1 (upper): plugin upper has no option 'x'; it "
+                             "takes no options");
+    config_release(&job);
+    tu_rmrf(dir);
+    free(dir);
+}
+
+static void
+test_plugin__parse_bool(void **state)
+{
+    static const char *const yes[] = {"true", "True", "YES", "on", "1"};
+    static const char *const no[] = {"false", "no", "Off", "0"};
+    static const char *const bad[] = {"", "2", "truthy", "y", "nope"};
+    size_t i;
+    int v;
+
+    (void)state;
+    for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+        v = -1;
+        assert_int_equal(plugin_parse_bool(yes[i], &v), 0);
+        assert_int_equal(v, 1);
+    }
+    for (i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+        v = -1;
+        assert_int_equal(plugin_parse_bool(no[i], &v), 0);
+        assert_int_equal(v, 0);
+    }
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(plugin_parse_bool(bad[i], &v), -1);
+    }
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_plugin__finds_bundled_by_name_and_path_var_first),
+        cmocka_unit_test(test_plugin__abi_checks),
+        cmocka_unit_test(test_plugin__options_validated_with_defaults),
+        cmocka_unit_test(test_plugin__parse_bool),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,139 @@
+/* tests/plugins/failer.c: a pass-through fixture that misbehaves, in the way option `mode` names,
+ * on the first record containing option `match`; it tests how workers report plugin failures. */
+#define _GNU_SOURCE /* memmem */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <tranche/plugin.h>
+
+enum failer_mode {
+    MODE_ERROR,
+    MODE_CRASH,
+    MODE_ABORT,
+    MODE_EXIT,
+    MODE_STDERR,
+    MODE_HANG
+};
+
+struct failer_state {
+    const char *match;
+    size_t match_len;
+    enum failer_mode mode;
+    int hit;
+};
+
+static const struct tranche_host *host;
+
+static const char *const mode_names[] = {"error", "crash", "abort", "exit", "stderr", "hang"};
+
+static const struct tranche_option failer_options[] = {
+    {"match", TRANCHE_OPT_STRING, NULL, 1, "substring of the record to fail on"},
+    {"mode", TRANCHE_OPT_STRING, "error", 0,
+     "how to fail: error, crash, abort, exit, stderr or hang"},
+    {NULL, 0, NULL, 0, NULL},
+};
+
+static int
+parse_mode(const char *name, enum failer_mode *out)
+{
+    for (size_t i = 0; i < sizeof(mode_names) / sizeof(mode_names[0]); i++) {
+        if (strcmp(name, mode_names[i]) == 0) {
+            *out = (enum failer_mode)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int
+failer_init(tranche_ctx *ctx, const struct tranche_host *h, void **state)
+{
+    const char *match;
+    const char *mode;
+    struct failer_state *s;
+
+    host = h;
+    match = host->opt_string(ctx, "match");
+    mode = host->opt_string(ctx, "mode");
+    if (match == NULL) {
+        return host->error(ctx, "option 'match' is required");
+    }
+    s = calloc(1, sizeof(*s));
+    if (s == NULL) {
+        return host->error(ctx, "out of memory");
+    }
+    s->match = match;
+    s->match_len = strlen(match);
+    s->mode = MODE_ERROR;
+    if (mode != NULL && parse_mode(mode, &s->mode) != 0) {
+        free(s);
+        return host->error(ctx, "unknown mode '%s'", mode);
+    }
+    *state = s;
+    return TRANCHE_OK;
+}
+
+/* Does the mode's thing; returns only for the modes that let the worker go on. */
+static int
+fail(struct failer_state *s, tranche_ctx *ctx, const char *data, size_t len)
+{
+    int shown = len > 200 ? 200 : (int)len;
+
+    switch (s->mode) {
+    case MODE_ERROR:
+        return host->error(ctx, "failer hit record '%.*s'", shown, data);
+    case MODE_CRASH:
+        /* Restore the default action first, so that a sanitizer's SEGV handler cannot turn the
+         * crash into an ordinary exit: the test wants death by signal. */
+        signal(SIGSEGV, SIG_DFL);
+        raise(SIGSEGV);
+        break;
+    case MODE_ABORT:
+        abort();
+    case MODE_EXIT:
+        exit(3);
+    case MODE_STDERR:
+        fprintf(stderr, "failer: stderr line for %.*s\n", shown, data);
+        fflush(stderr);
+        return TRANCHE_OK;
+    case MODE_HANG:
+        for (;;) {
+            pause();
+        }
+    }
+    return TRANCHE_ERROR;
+}
+
+static int
+failer_record(void *state, tranche_ctx *ctx, char *data, size_t len)
+{
+    struct failer_state *s = state;
+
+    if (!s->hit && memmem(data, len, s->match, s->match_len) != NULL) {
+        s->hit = 1;
+        if (fail(s, ctx, data, len) != TRANCHE_OK) {
+            return TRANCHE_ERROR;
+        }
+    }
+    return host->emit(ctx, data, len);
+}
+
+static void
+failer_fini(void *state)
+{
+    free(state);
+}
+
+TRANCHE_PLUGIN = {
+    TRANCHE_PLUGIN_ABI,
+    .name = "failer",
+    .version = "1.0",
+    .description = "test fixture: fails in a chosen way on the first matching record",
+    .options = failer_options,
+    .init = failer_init,
+    .record = failer_record,
+    .fini = failer_fini,
+};
