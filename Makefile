@@ -40,6 +40,14 @@ demo: build
 	done; \
 	for out in out/*; do [ -f "$$out" ] || continue; \
 	    echo "== $$out ($$(wc -l < $$out) records)"; head -n 3 "$$out"; done
+	@echo "== the same jobs with the reference tools (LC_ALL=C), compared byte for byte:"
+	@set -e; export LC_ALL=C; \
+	grep -F ' 404 ' sample-data/access.log | tr a-z A-Z | cmp - out/access-404-upper.log; \
+	echo "out/access-404-upper.log = grep -F ' 404 ' | tr a-z A-Z"; \
+	grep -E '" (5[0-9][0-9]) ' sample-data/access.log | cut -d ' ' -f 1,4,9 | cmp - out/access-errors.log; \
+	echo "out/access-errors.log    = grep -E '\" (5[0-9][0-9]) ' | cut -d ' ' -f 1,4,9"; \
+	cut -d , -f 1,3-5 sample-data/orders.csv | cmp - out/orders-cut.csv; \
+	echo "out/orders-cut.csv       = cut -d , -f 1,3-5"
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)

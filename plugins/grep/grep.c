@@ -27,6 +27,8 @@ struct matcher {
     char *literal; /* case-folded to lower when ignore_case; unused for MATCH_REGEX */
     size_t literal_len;
     regex_t regex;
+    regex_t anchored; /* `^.*(R)` for regex R, for long records; set if has_anchored */
+    int has_anchored;
 };
 
 struct grep_state {
@@ -40,11 +42,21 @@ struct grep_state {
     size_t folded_cap;
 };
 
-/* The syntax GNU grep -E compiles with (glibc's RE_SYNTAX_EGREP since 2.25, spelled out so an
- * older glibc, whose macro lacked intervals, gives the same meaning). */
+/* The syntax GNU grep -E compiles with: glibc's RE_SYNTAX_EGREP, spelled out because older
+ * glibc versions defined that macro without intervals. */
 #define EGREP_SYNTAX                                                                             \
     ((RE_SYNTAX_POSIX_EXTENDED | RE_INVALID_INTERVAL_ORD | RE_NEWLINE_ALT) &                     \
      ~(RE_CONTEXT_INVALID_OPS | RE_DOT_NOT_NULL))
+
+/*
+ * glibc's matcher tries each start position in turn, and a try may scan to the end of the
+ * record (`GET .*php`, `\w+:`), so a search can cost the square of the record's length. From
+ * this length on, a record is matched against `^.*(R)` instead: one anchored pass, linear, but
+ * slower than the plain search on short records, where the square stays small.
+ */
+#ifndef GREP_LONG_RECORD
+#define GREP_LONG_RECORD 4096
+#endif
 
 static const struct tranche_host *host;
 
@@ -77,6 +89,122 @@ has_regex_syntax(const char *p, size_t len)
     return 0;
 }
 
+/*
+ * Compiles p with grep -E's own syntax, not regcomp's REG_EXTENDED, which differs from it: there
+ * '.' does not match NUL, and a leading '*' or a stray '{' is an error instead of a literal.
+ * Returns NULL, or why the pattern is invalid; re is to be released with regfree() either way.
+ */
+static const char *
+compile(regex_t *re, const char *p, size_t len, int ignore_case, int fastmap)
+{
+    reg_syntax_t saved = re_syntax_options;
+    const char *why;
+
+    memset(re, 0, sizeof(*re));
+    /* The fastmap lets a search skip the bytes no match can start with. */
+    if (fastmap) {
+        re->fastmap = malloc(256);
+        if (re->fastmap == NULL) {
+            return "out of memory";
+        }
+    }
+    re_syntax_options = EGREP_SYNTAX | RE_NO_SUB | (ignore_case ? RE_ICASE : 0);
+    why = re_compile_pattern(p, len, re);
+    re_syntax_options = saved;
+    /* A record is one line to grep: ^ and $ must not match at newlines inside it. */
+    re->newline_anchor = 0;
+    return why;
+}
+
+/* Returns the index of the ']' that closes the bracket expression opening at p[open]. */
+static size_t
+bracket_end(const char *p, size_t len, size_t open)
+{
+    size_t i = open + 1;
+
+    if (i < len && p[i] == '^') {
+        i++;
+    }
+    if (i < len && p[i] == ']') {
+        i++; /* a leading ']' is a literal */
+    }
+    for (; i < len && p[i] != ']'; i++) {
+        /* [:class:], [=equiv=] and [.coll.] end at their own two-byte close, ']' included. */
+        if (p[i] == '[' && i + 1 < len && (p[i + 1] == ':' || p[i + 1] == '=' || p[i + 1] == '.')) {
+            char close = p[i + 1];
+
+            for (i += 2; i + 1 < len && !(p[i] == close && p[i + 1] == ']'); i++) {
+            }
+            i++;
+        }
+    }
+    return i < len ? i : len;
+}
+
+/*
+ * Writes `^.*(R)` for regex R into out (room for 2 * len + 6 bytes) and returns its length, or 0
+ * if there is no such form. A record holds a match of R exactly when `^.*(R)` matches at its
+ * start: '.' matches any byte, and R's anchors mean the same inside a group. But the group
+ * renumbers back-references, so R must have none; and a ')' that R leaves unmatched is a literal
+ * in R but would close the group, so it is written as the literal `\)`. Brackets are copied
+ * whole: inside them parentheses and backslashes are literals.
+ */
+static size_t
+anchored_form(const char *p, size_t len, char *out)
+{
+    size_t n = 0;
+    size_t depth = 0;
+
+    memcpy(out, "^.*(", 4);
+    n = 4;
+    for (size_t i = 0; i < len; i++) {
+        size_t from = i;
+
+        if (p[i] == '\\') {
+            if (i + 1 < len && p[i + 1] >= '1' && p[i + 1] <= '9') {
+                return 0;
+            }
+            i = i + 1 < len ? i + 1 : i;
+        } else if (p[i] == '[') {
+            i = bracket_end(p, len, i);
+        } else if (p[i] == '(') {
+            depth++;
+        } else if (p[i] == ')' && depth > 0) {
+            depth--;
+        } else if (p[i] == ')') {
+            out[n++] = '\\';
+        }
+        i = i < len ? i : len - 1;
+        memcpy(out + n, p + from, i + 1 - from);
+        n += i + 1 - from;
+    }
+    out[n++] = ')';
+    out[n] = '\0';
+    return n;
+}
+
+/* Compiles `^.*(R)` for long records. It only saves time, so on any failure m goes without. */
+static void
+compile_anchored(struct matcher *m, const char *p, size_t len, int ignore_case)
+{
+    char *text = malloc(2 * len + 6);
+    size_t n = text != NULL ? anchored_form(p, len, text) : 0;
+    const char *why;
+
+    if (n == 0) {
+        free(text);
+        return;
+    }
+    why = compile(&m->anchored, text, n, ignore_case, 0);
+    free(text);
+    /* R compiled, so this should too, with one more group; if not, keep to the plain search. */
+    if (why != NULL || m->anchored.re_nsub != m->regex.re_nsub + 1) {
+        regfree(&m->anchored);
+        return;
+    }
+    m->has_anchored = 1;
+}
+
 /* Sets m up for one newline-free pattern; on failure m holds nothing to free. */
 static int
 matcher_init(struct matcher *m, tranche_ctx *ctx, const char *p, size_t len, int fixed,
@@ -86,6 +214,7 @@ matcher_init(struct matcher *m, tranche_ctx *ctx, const char *p, size_t len, int
     size_t end = len;
     int anchor_start = 0;
     int anchor_end = 0;
+    const char *why;
 
     if (!fixed) {
         anchor_start = len > 0 && p[0] == '^';
@@ -108,25 +237,13 @@ matcher_init(struct matcher *m, tranche_ctx *ctx, const char *p, size_t len, int
         return TRANCHE_OK;
     }
 
-    /* grep -E's own syntax rather than regcomp's REG_EXTENDED, which differs from it: there '.'
-     * does not match NUL, and a leading '*' or a stray '{' is an error instead of a literal. */
-    reg_syntax_t saved = re_syntax_options;
-    const char *why;
-
-    m->regex.fastmap = malloc(256);
-    if (m->regex.fastmap == NULL) {
-        return host->error(ctx, "out of memory");
-    }
-    re_syntax_options = EGREP_SYNTAX | RE_NO_SUB | (ignore_case ? RE_ICASE : 0);
-    why = re_compile_pattern(p, len, &m->regex);
-    re_syntax_options = saved;
+    why = compile(&m->regex, p, len, ignore_case, 1);
     if (why != NULL) {
         regfree(&m->regex);
         return host->error(ctx, "invalid pattern '%.*s': %s", (int)len, p, why);
     }
-    /* A record is one line to grep: ^ and $ must not match at newlines inside it. */
-    m->regex.newline_anchor = 0;
     m->kind = MATCH_REGEX;
+    compile_anchored(m, p, len, ignore_case);
     return TRANCHE_OK;
 }
 
@@ -135,6 +252,9 @@ matcher_release(struct matcher *m)
 {
     if (m->kind == MATCH_REGEX) {
         regfree(&m->regex);
+        if (m->has_anchored) {
+            regfree(&m->anchored);
+        }
     } else {
         free(m->literal);
     }
@@ -160,6 +280,7 @@ static int
 grep_init(tranche_ctx *ctx, const struct tranche_host *h, void **state)
 {
     const char *pattern;
+    const char *p;
     struct grep_state *s;
     size_t lines = 1;
     int fixed;
@@ -176,7 +297,7 @@ grep_init(tranche_ctx *ctx, const struct tranche_host *h, void **state)
     }
     s->invert = host->opt_bool(ctx, "invert") != 0;
     s->ignore_case = host->opt_bool(ctx, "ignore_case") != 0;
-    for (const char *p = pattern; *p != '\0'; p++) {
+    for (p = pattern; *p != '\0'; p++) {
         lines += *p == '\n';
     }
     s->matchers = calloc(lines, sizeof(*s->matchers));
@@ -184,9 +305,7 @@ grep_init(tranche_ctx *ctx, const struct tranche_host *h, void **state)
         free(s);
         return host->error(ctx, "out of memory");
     }
-
-    const char *p = pattern;
-
+    p = pattern;
     for (size_t i = 0; i < lines; i++) {
         const char *nl = strchr(p, '\n');
         size_t len = nl != NULL ? (size_t)(nl - p) : strlen(p);
@@ -236,7 +355,11 @@ matcher_test(const struct matcher *m, tranche_ctx *ctx, const char *data, const 
     }
     range[0].rm_so = 0;
     range[0].rm_eo = (regoff_t)len;
-    rc = regexec(&m->regex, data, 1, range, REG_STARTEND);
+    if (m->has_anchored && len >= GREP_LONG_RECORD) {
+        rc = regexec(&m->anchored, data, 1, range, REG_STARTEND);
+    } else {
+        rc = regexec(&m->regex, data, 1, range, REG_STARTEND);
+    }
     if (rc == 0) {
         return 1;
     }
