@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -367,10 +368,26 @@ cmd_job(enum command cmd, int argc, char **argv)
     inputs.paths = job.inputs;
     inputs.fds = fds;
     inputs.n = job.n_inputs;
-    if (pool_run(&job, steps, &plan, &inputs, &opt, &err) != 0) {
+    switch (pool_run(&job, steps, &plan, &inputs, &opt, &err)) {
+    case POOL_OK:
+        break;
+    case POOL_NOT_STARTED:
+        fprintf(stderr, "tranche: %s: %s\n", job.file, err.msg);
+        goto out;
+    case POOL_BROKEN_PIPE:
+        /* The reader of standard output left (`tranche run ... -o - | head`): stop quietly,
+         * with the status a shell gives a command killed by SIGPIPE. */
+        status = 128 + SIGPIPE;
+        goto out;
+    default:
         fprintf(stderr, "tranche: %s: job failed: %s\n", job.file, err.msg);
-        fprintf(stderr, "tranche: nothing was written to %s; logs in %s\n", job.output,
-                job.log_dir);
+        if (strcmp(job.output, "-") != 0) {
+            fprintf(stderr, "tranche: nothing was written to %s; logs in %s\n", job.output,
+                    job.log_dir);
+        } else {
+            fprintf(stderr, "tranche: standard output is incomplete; logs in %s\n",
+                    job.log_dir);
+        }
         status = EXIT_JOB_FAILED;
         goto out;
     }

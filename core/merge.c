@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -33,6 +32,7 @@ merge_open(struct merge *m, const char *output, struct error *err)
 {
     const char *base = strrchr(output, '/');
     char *dir = NULL;
+    int attempt;
 
     memset(m, 0, sizeof(*m));
     m->fd = -1;
@@ -46,15 +46,22 @@ merge_open(struct merge *m, const char *output, struct error *err)
     }
     base = base != NULL ? base + 1 : output;
     dir = merge_dirname(output);
-    if (dir == NULL || asprintf(&m->tmp_path, "%s/.%s.tranche-%ld.tmp", dir, base,
-                                (long)getpid()) < 0) {
-        m->tmp_path = NULL;
-        free(dir);
-        merge_abort(m);
-        return error_set(err, "out of memory");
+    /* O_EXCL: never write into another run's temporary file, even one left by a crash. */
+    for (attempt = 0; attempt < 100 && m->fd < 0; attempt++) {
+        free(m->tmp_path);
+        if (dir == NULL || asprintf(&m->tmp_path, "%s/.%s.tranche-%ld-%d.tmp", dir, base,
+                                    (long)getpid(), attempt) < 0) {
+            m->tmp_path = NULL;
+            free(dir);
+            merge_abort(m);
+            return error_set(err, "out of memory");
+        }
+        m->fd = open(m->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (m->fd < 0 && errno != EEXIST) {
+            break;
+        }
     }
     free(dir);
-    m->fd = open(m->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
     if (m->fd < 0) {
         error_errno(err, "cannot create the output %s (as %s)", output, m->tmp_path);
         free(m->tmp_path);
@@ -65,33 +72,14 @@ merge_open(struct merge *m, const char *output, struct error *err)
     return 0;
 }
 
+/* Notes a closed standard output, so the caller can stop quietly instead of failing loudly. */
 static int
-copy_plain(int in, int out, const char *part_path, const char *output, struct error *err)
+write_failed(struct merge *m, struct error *err)
 {
-    char buf[1 << 16];
-
-    for (;;) {
-        ssize_t n = read(in, buf, sizeof(buf)), off = 0;
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            return error_errno(err, "cannot read part file %s", part_path);
-        }
-        if (n == 0) {
-            return 0;
-        }
-        while (off < n) {
-            ssize_t w = write(out, buf + off, (size_t)(n - off));
-            if (w < 0 && errno == EINTR) {
-                continue;
-            }
-            if (w < 0) {
-                return error_errno(err, "cannot write the output %s", output);
-            }
-            off += w;
-        }
+    if (errno == EPIPE && m->tmp_path == NULL) {
+        m->broken_pipe = 1;
     }
+    return error_errno(err, "cannot write the output %s", m->output);
 }
 
 /* The portable path: pread from the part, write to the output. */
@@ -117,7 +105,7 @@ copy_range_plain(struct merge *m, int in, off_t off, uint64_t len, const char *n
                 continue;
             }
             if (w < 0) {
-                return error_errno(err, "cannot write the output %s", m->output);
+                return write_failed(m, err);
             }
             done += w;
         }
@@ -132,39 +120,6 @@ merge_append_fd(struct merge *m, int fd, uint64_t len, const char *name, struct 
 {
     off_t off = 0;
     uint64_t total = len;
-
-    if (getenv("TRANCHE_MERGE_MMAP") != NULL) {
-        while (len > 0) {
-            size_t want = len < (8u << 20) ? (size_t)len : (8u << 20), done = 0;
-            char *map = mmap(NULL, want, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, off);
-            if (map == MAP_FAILED) {
-                return error_errno(err, "cannot map %s", name);
-            }
-            while (done < want) {
-                ssize_t w = write(m->fd, map + done, want - done);
-                if (w < 0 && errno == EINTR) {
-                    continue;
-                }
-                if (w < 0) {
-                    munmap(map, want);
-                    return error_errno(err, "cannot write the output %s", m->output);
-                }
-                done += (size_t)w;
-            }
-            munmap(map, want);
-            off += (off_t)want;
-            len -= want;
-        }
-        m->bytes += total;
-        return 0;
-    }
-    if (getenv("TRANCHE_MERGE_PREAD") != NULL) {
-        if (copy_range_plain(m, fd, 0, len, name, err) != 0) {
-            return -1;
-        }
-        m->bytes += total;
-        return 0;
-    }
 
     /* sendfile copies inside the kernel, from the part's pages to the output's, and takes an
      * explicit offset, so the file offset the worker writes with is left alone. */
@@ -181,7 +136,7 @@ merge_append_fd(struct merge *m, int fd, uint64_t len, const char *name, struct 
             break;
         }
         if (n < 0) {
-            return error_errno(err, "cannot write the output %s", m->output);
+            return write_failed(m, err);
         }
         if (n == 0) {
             return error_set(err, "%s is shorter than expected", name);
@@ -197,7 +152,6 @@ merge_append(struct merge *m, const char *part_path, struct error *err)
 {
     int in = open(part_path, O_RDONLY | O_CLOEXEC);
     struct stat st;
-    off_t left;
     int rc = -1;
 
     if (in < 0) {
@@ -205,38 +159,10 @@ merge_append(struct merge *m, const char *part_path, struct error *err)
     }
     if (fstat(in, &st) != 0) {
         error_errno(err, "cannot stat part file %s", part_path);
-        goto out;
+    } else if (merge_append_fd(m, in, (uint64_t)st.st_size, part_path, err) == 0) {
+        rc = unlink(part_path) == 0 ? 0 : error_errno(err, "cannot remove part file %s",
+                                                         part_path);
     }
-    left = st.st_size;
-    while (left > 0) {
-        ssize_t n = copy_file_range(in, NULL, m->fd, NULL, (size_t)left, 0);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0 && (errno == EINVAL || errno == EXDEV || errno == ENOSYS ||
-                      errno == EOPNOTSUPP || errno == EBADF)) {
-            if (copy_plain(in, m->fd, part_path, m->output, err) != 0) {
-                goto out;
-            }
-            break;
-        }
-        if (n < 0) {
-            error_errno(err, "cannot write the output %s", m->output);
-            goto out;
-        }
-        if (n == 0) {
-            error_set(err, "part file %s shrank while merging", part_path);
-            goto out;
-        }
-        left -= n;
-    }
-    m->bytes += (uint64_t)st.st_size;
-    if (unlink(part_path) != 0) {
-        error_errno(err, "cannot remove part file %s", part_path);
-        goto out;
-    }
-    rc = 0;
-out:
     close(in);
     return rc;
 }

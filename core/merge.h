@@ -15,6 +15,7 @@ struct merge {
     char *tmp_path; /* NULL for standard output */
     int fd;
     uint64_t bytes;
+    int broken_pipe; /* standard output's reader went away (EPIPE) */
 };
 
 /* Creates the temporary file (or takes standard output). On failure nothing is left behind. */

@@ -42,7 +42,7 @@ enum report_kind { REPORT_READY = 1, REPORT_DONE = 2, REPORT_FAILED = 3 };
 
 #define SLOTS 3
 #define SPILL_AFTER (64ull << 20)
-#define SLOT_KEEP (64ull << 20) /* a slot that held more is truncated after the merge */
+#define SLOT_KEEP (32ull << 20) /* a slot that held more is truncated after the merge */
 
 #define CMD_STOP UINT64_MAX
 
@@ -95,14 +95,32 @@ struct pool {
     int *part_slot;
     struct merge merge;
     uint64_t records_in, records_out;
+    sigset_t old_mask; /* the signal mask to restore, and to wait with */
 };
 
+/*
+ * SIGINT, SIGTERM and SIGHUP stop the job cleanly (workers killed, nothing left behind). While
+ * workers run they are blocked except inside ppoll(), so one cannot slip in between the check
+ * and the wait; the in-process mode checks the flag between read buffers.
+ */
+static const int stop_signals[] = {SIGINT, SIGTERM, SIGHUP};
 static volatile sig_atomic_t interrupted;
 
 static void
 on_signal(int sig)
 {
     interrupted = sig;
+}
+
+static void
+stop_signal_set(sigset_t *set)
+{
+    size_t i;
+
+    sigemptyset(set);
+    for (i = 0; i < sizeof(stop_signals) / sizeof(stop_signals[0]); i++) {
+        sigaddset(set, stop_signals[i]);
+    }
 }
 
 static void
@@ -184,8 +202,18 @@ worker_main(struct pool *pl, int w)
 
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
+    signal(SIGHUP, SIG_DFL);
     signal(SIGPIPE, SIG_DFL);
+    sigprocmask(SIG_SETMASK, &pl->old_mask, NULL);
+    /* Only this worker's own descriptors stay open. */
+    close(pl->log_fd);
+    if (pl->merge.tmp_path != NULL) {
+        close(pl->merge.fd);
+    }
     for (i = 0; i < pl->n_workers; i++) {
+        if (i != w && pl->workers[i].log_fd >= 0) {
+            close(pl->workers[i].log_fd);
+        }
         if (i != w && pl->workers[i].pid > 0) {
             close(pl->workers[i].report_fd);
             close(pl->workers[i].cmd_fd);
@@ -239,6 +267,7 @@ worker_main(struct pool *pl, int w)
             log_line(me->log_fd, "worker %d: partition %" PRIu64 " [%" PRIu64 ", %" PRIu64
                      ") failed in %s: %s", w + 1, cmd.partition, p->start, p->end,
                      failed_step >= 0 ? pl->steps[failed_step].label : "I/O", err.msg);
+            chain_free(chain); /* fini runs after a failure too, as plugin.h promises */
             write_all(report_fd, &rep, sizeof(rep));
             _exit(1);
         }
@@ -470,35 +499,54 @@ remove_part_dir(struct pool *pl)
     rmdir(pl->part_dir);
 }
 
+/* Collects a worker whose pipe closed. Fine only after STOP and a clean exit; otherwise the job
+ * fails with how it died and where. */
+static int
+reap(struct pool *pl, int w, struct error *err)
+{
+    struct worker *wk = &pl->workers[w];
+    int status = 0;
+
+    while (waitpid(wk->pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    wk->alive = 0;
+    close(wk->report_fd);
+    close(wk->cmd_fd);
+    wk->report_fd = wk->cmd_fd = -1;
+    if (wk->stopping && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        return 0;
+    }
+    death_failure(pl, w, status, err);
+    return -1;
+}
+
+/* assign(), and when the worker cannot be told (it died while parked), reap() it. */
+static int
+assign_or_reap(struct pool *pl, int w, struct error *err)
+{
+    if (assign(pl, &pl->workers[w]) == 0) {
+        return 0;
+    }
+    pl->workers[w].stopping = 0; /* whatever it was told, it did not hear it */
+    return reap(pl, w, err);
+}
+
 /* Handles one report or EOF from worker w. Returns 0 to go on, -1 on job failure. */
 static int
 service(struct pool *pl, int w, struct error *err)
 {
-    struct worker *wk = &pl->workers[w];
     struct report rep;
-    int rc = read_all(wk->report_fd, &rep, sizeof(rep)), status = 0;
 
-    if (rc != 0) {
-        /* EOF: the worker is gone. Fine only after STOP and a clean exit. */
-        while (waitpid(wk->pid, &status, 0) < 0 && errno == EINTR) {
-        }
-        wk->alive = 0;
-        close(wk->report_fd);
-        close(wk->cmd_fd);
-        wk->report_fd = wk->cmd_fd = -1;
-        if (wk->stopping && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-            return 0;
-        }
-        death_failure(pl, w, status, err);
-        return -1;
+    if (read_all(pl->workers[w].report_fd, &rep, sizeof(rep)) != 0) {
+        return reap(pl, w, err);
     }
     switch (rep.kind) {
     case REPORT_READY:
         break;
     case REPORT_DONE:
-        if ((int64_t)rep.partition != wk->assigned) {
+        if ((int64_t)rep.partition != pl->workers[w].assigned) {
             return error_set(err, "worker %d reported partition %" PRIu64 " but was given %" PRId64,
-                             w + 1, rep.partition, wk->assigned);
+                             w + 1, rep.partition, pl->workers[w].assigned);
         }
         pl->done[rep.partition] = 1;
         pl->stats[rep.partition] = rep.stats;
@@ -512,15 +560,15 @@ service(struct pool *pl, int w, struct error *err)
         return error_set(err, "worker %d sent a report of unknown kind %" PRIu32, w + 1, rep.kind);
     }
     /* Hand out the next partition before merging, so the worker is not idle during the copy. */
-    if (assign(pl, wk) != 0) {
-        return error_errno(err, "cannot talk to worker %d", w + 1);
+    if (assign_or_reap(pl, w, err) != 0) {
+        return -1;
     }
     if (merge_ready(pl, err) != 0) {
         return -1;
     }
     for (w = 0; w < pl->n_workers; w++) {
-        if (pl->workers[w].waiting && assign(pl, &pl->workers[w]) != 0) {
-            return error_errno(err, "cannot talk to worker %d", w + 1);
+        if (pl->workers[w].waiting && assign_or_reap(pl, w, err) != 0) {
+            return -1;
         }
     }
     return 0;
@@ -550,7 +598,7 @@ event_loop(struct pool *pl, struct error *err)
         if (n == 0) {
             break;
         }
-        ready = poll(fds, (nfds_t)n, -1);
+        ready = ppoll(fds, (nfds_t)n, NULL, &pl->old_mask);
         if (interrupted) {
             error_set(err, "interrupted by signal SIG%s", sigabbrev_np((int)interrupted));
             goto out;
@@ -559,7 +607,7 @@ event_loop(struct pool *pl, struct error *err)
             if (errno == EINTR) {
                 continue;
             }
-            error_errno(err, "poll");
+            error_errno(err, "ppoll");
             goto out;
         }
         for (w = 0; w < n; w++) {
@@ -610,7 +658,7 @@ make_part_dir(struct pool *pl, struct error *err)
 static int
 run_forked(struct pool *pl, struct error *err)
 {
-    int w, k, rc = -1;
+    int w, k, rc = POOL_NOT_STARTED;
     char name[64];
 
     pl->n_workers = pl->opt->workers;
@@ -629,7 +677,8 @@ run_forked(struct pool *pl, struct error *err)
         free(pl->stats);
         free(pl->part_worker);
         free(pl->part_slot);
-        return error_set(err, "out of memory");
+        error_set(err, "out of memory");
+        return POOL_NOT_STARTED;
     }
     for (w = 0; w < pl->n_workers; w++) {
         pl->workers[w].log_fd = -1;
@@ -678,7 +727,7 @@ run_forked(struct pool *pl, struct error *err)
         log_line(pl->log_fd, "started worker %d, pid %ld, log %s", w + 1,
                  (long)pl->workers[w].pid, pl->workers[w].log_path);
     }
-    rc = event_loop(pl, err);
+    rc = event_loop(pl, err) == 0 ? POOL_OK : POOL_FAILED;
 out:
     stop_all(pl);
     for (w = 0; w < pl->n_workers; w++) {
@@ -727,8 +776,14 @@ run_in_process(struct pool *pl, size_t first, size_t last, struct error *err)
         return error_prefix(err, "%s failed to start",
                             failed_step >= 0 ? pl->steps[failed_step].label : "a step");
     }
+    chain_set_stop(chain, &interrupted);
     for (k = first; k < last; k++) {
         const struct partition *p = &pl->plan->parts[k];
+
+        if (interrupted) {
+            error_set(err, "interrupted by signal SIG%s", sigabbrev_np((int)interrupted));
+            goto out;
+        }
         if (chain_run(chain, p, pl->inputs->fds[p->file], input_path(pl, p), &out, &stats,
                       &failed_step, err) != 0) {
             describe_partition(pl, p, where, sizeof(where));
@@ -756,9 +811,11 @@ pool_run(const struct job *job, const struct step *steps, const struct plan *pla
          const struct pool_inputs *inputs, const struct pool_options *opt, struct error *err)
 {
     struct pool pl;
-    struct sigaction sa, old_int, old_term, old_pipe;
+    struct sigaction sa, old_action[3], old_pipe;
     struct timespec t0, t1;
-    int rc = -1;
+    sigset_t stop_set;
+    size_t i;
+    int rc = POOL_NOT_STARTED;
 
     memset(&pl, 0, sizeof(pl));
     pl.job = job;
@@ -772,19 +829,25 @@ pool_run(const struct job *job, const struct step *steps, const struct plan *pla
 
     if (log_mkdirs(opt->log_dir, err) != 0 || log_open(opt->log_dir, "tranche.log", &pl.log_fd,
                                                        err) != 0) {
-        return -1;
+        return POOL_NOT_STARTED;
     }
     log_line(pl.log_fd, "job %s: %zu input file(s), %zu partition(s), %d worker(s)%s, output %s",
              job->file, inputs->n, plan->n_parts, opt->workers,
              opt->in_process ? " (in-process)" : "", job->output);
 
+    interrupted = 0;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
+    for (i = 0; i < sizeof(stop_signals) / sizeof(stop_signals[0]); i++) {
+        sigaction(stop_signals[i], &sa, &old_action[i]);
+    }
+    /* A closed standard output must come back as EPIPE from write, not kill the parent while
+     * its workers run on. */
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, &old_pipe);
+    stop_signal_set(&stop_set);
+    sigprocmask(SIG_SETMASK, NULL, &pl.old_mask);
 
     if (strcmp(job->output, "-") != 0) {
         char *dir = merge_dirname(job->output);
@@ -804,13 +867,18 @@ pool_run(const struct job *job, const struct step *steps, const struct plan *pla
     } else if (opt->in_process || plan->n_parts == 0) {
         rc = run_in_process(&pl, 0, plan->n_parts, err);
     } else {
+        sigprocmask(SIG_BLOCK, &stop_set, NULL);
         rc = run_forked(&pl, err);
+        sigprocmask(SIG_SETMASK, &pl.old_mask, NULL);
     }
-    if (rc == 0) {
-        rc = merge_commit(&pl.merge, err);
+    if (rc == POOL_OK && merge_commit(&pl.merge, err) != 0) {
+        rc = POOL_FAILED;
     }
 out:
-    if (rc != 0) {
+    if (rc != POOL_OK) {
+        if (pl.merge.broken_pipe) {
+            rc = POOL_BROKEN_PIPE;
+        }
         merge_abort(&pl.merge);
         log_line(pl.log_fd, "job failed: %s", err->msg);
     } else {
@@ -819,8 +887,9 @@ out:
                  pl.records_in, pl.records_out,
                  (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
     }
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
+    for (i = 0; i < sizeof(stop_signals) / sizeof(stop_signals[0]); i++) {
+        sigaction(stop_signals[i], &old_action[i], NULL);
+    }
     sigaction(SIGPIPE, &old_pipe, NULL);
     close(pl.log_fd);
     return rc;

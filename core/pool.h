@@ -29,10 +29,18 @@ struct pool_inputs {
     size_t n;
 };
 
+enum pool_result {
+    POOL_OK = 0,
+    POOL_FAILED = -1,      /* the job ran and failed */
+    POOL_NOT_STARTED = -2, /* set-up failed (logs, output, memory): nothing ran */
+    POOL_BROKEN_PIPE = -3  /* standard output was closed by its reader; the job was stopped */
+};
+
 /*
  * Runs the job. `steps` are loaded (not initialized): init runs in each worker after fork.
- * Returns 0 when every partition succeeded and the output is in place; -1 otherwise, with err
- * naming the partition, byte range, step, what happened and the worker's log. On failure nothing
+ * Returns POOL_OK when every partition succeeded and the output is in place; otherwise a
+ * pool_result, with err naming the partition, byte range, step, what happened and the worker's
+ * log. On failure nothing
  * is left at the output path (unless it is "-"), and no part file or process remains.
  */
 int pool_run(const struct job *job, const struct step *steps, const struct plan *plan,

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,8 +38,9 @@ struct chain {
     int log_fd;
     struct worker_progress *progress;
     struct worker_progress local_progress;
+    const volatile sig_atomic_t *stop; /* non-zero: give up between buffers */
 
-    /* The partition being run. */
+    /* The partition being run; NULL outside chain_run. */
     const struct partition *part;
     const struct chain_output *out;
     int out_fd; /* out->fd, or the spill file once spilled */
@@ -47,22 +49,55 @@ struct chain {
     size_t out_len;
     struct partition_stats stats;
 
-    /*
-     * Output still in the read buffer: records emitted unchanged in place (as upper does), one
-     * after another with their delimiters, are written straight from the read buffer instead of
-     * being copied into out_buf first. [span, span_end) is such a run; in_buf/in_end bound the
-     * read buffer's valid bytes.
-     */
-    const char *in_buf;
-    const char *in_end;
-    const char *span;
-    const char *span_end;
-
     /* The first failure of the partition; a later one does not overwrite it. */
     int failed;
-    int failed_step;
+    int failed_step; /* -1: reading or writing, not a step */
     struct error err;
 };
+
+static void
+vset_failure(struct chain *c, int step, int errnum, const char *fmt, va_list ap)
+{
+    size_t n;
+
+    if (c->failed) {
+        return;
+    }
+    c->failed = 1;
+    c->failed_step = step;
+    vsnprintf(c->err.msg, sizeof(c->err.msg), fmt, ap);
+    if (errnum != 0) {
+        n = strlen(c->err.msg);
+        snprintf(c->err.msg + n, sizeof(c->err.msg) - n, ": %s", strerror(errnum));
+    }
+}
+
+/* Records the first failure of the partition: `step` is a step index, or -1 for I/O. */
+static void set_failure(struct chain *c, int step, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void
+set_failure(struct chain *c, int step, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vset_failure(c, step, 0, fmt, ap);
+    va_end(ap);
+}
+
+/* The same for an I/O failure, with strerror(errno) appended. Returns TRANCHE_ERROR. */
+static int io_failure(struct chain *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int
+io_failure(struct chain *c, const char *fmt, ...)
+{
+    int errnum = errno;
+    va_list ap;
+
+    va_start(ap, fmt);
+    vset_failure(c, -1, errnum, fmt, ap);
+    va_end(ap);
+    return TRANCHE_ERROR;
+}
 
 /* Switches the output to the spill file when the in-memory part would grow past its bound. */
 static int
@@ -76,12 +111,7 @@ maybe_spill(struct chain *c)
     }
     fd = open(c->out->spill_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) {
-        if (!c->failed) {
-            c->failed = 1;
-            c->failed_step = -1;
-            error_errno(&c->err, "cannot create part file %s", c->out->spill_path);
-        }
-        return TRANCHE_ERROR;
+        return io_failure(c, "cannot create part file %s", c->out->spill_path);
     }
     c->stats.spilled = 1;
     c->out_fd = fd;
@@ -92,39 +122,34 @@ maybe_spill(struct chain *c)
 static int
 flush_out(struct chain *c)
 {
-    size_t off = 0;
+    size_t off = 0, len = c->out_len;
 
+    c->out_len = 0;
     if (maybe_spill(c) != TRANCHE_OK) {
-        c->out_len = 0;
         return TRANCHE_ERROR;
     }
     if (!c->stats.spilled) {
-        c->stats.bytes_first += c->out_len;
+        c->stats.bytes_first += len;
     }
-    while (off < c->out_len) {
-        ssize_t n = write(c->out_fd, c->out_buf + off, c->out_len - off);
+    while (off < len) {
+        ssize_t n = write(c->out_fd, c->out_buf + off, len - off);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
         if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            if (!c->failed) {
-                c->failed = 1;
-                c->failed_step = -1;
-                error_errno(&c->err, "cannot write %s", c->out_path);
-            }
-            c->out_len = 0;
-            return TRANCHE_ERROR;
+            return io_failure(c, "cannot write %s", c->out_path);
         }
         off += (size_t)n;
     }
-    c->out_len = 0;
     return TRANCHE_OK;
 }
 
-/* Appends bytes to the output as they are (no delimiter added). */
+/* Appends one output record and its delimiter; a record larger than the buffer goes in pieces. */
 static int
-out_append(struct chain *c, const char *p, size_t len)
+sink_write(struct chain *c, const char *p, size_t len)
 {
+    c->stats.records_out++;
+    c->stats.bytes_out += len + 1;
     while (len >= WRITE_BUF_SIZE - c->out_len) {
         size_t room = WRITE_BUF_SIZE - c->out_len;
         memcpy(c->out_buf + c->out_len, p, room);
@@ -137,79 +162,8 @@ out_append(struct chain *c, const char *p, size_t len)
     }
     memcpy(c->out_buf + c->out_len, p, len);
     c->out_len += len;
+    c->out_buf[c->out_len++] = (char)c->delimiter; /* len < room above, so this fits */
     return TRANCHE_OK;
-}
-
-/* Moves the pending in-place run to the output: a long one is written directly (after what
- * out_buf holds, to keep the order), a short one is copied into out_buf. */
-static int
-flush_span(struct chain *c)
-{
-    size_t len = (size_t)(c->span_end - c->span);
-    int rc = TRANCHE_OK;
-
-    if (len == 0) {
-        return TRANCHE_OK;
-    }
-    if (len < WRITE_BUF_SIZE / 4) {
-        rc = out_append(c, c->span, len);
-    } else if ((rc = flush_out(c)) == TRANCHE_OK) {
-        const char *saved = c->out_buf;
-        c->out_buf = (char *)c->span; /* flush_out writes out_buf[0, out_len) */
-        c->out_len = len;
-        rc = flush_out(c);
-        c->out_buf = (char *)saved;
-    }
-    c->span = c->span_end = NULL;
-    return rc;
-}
-
-/* Appends one output record and its delimiter. */
-static int
-sink_write(struct chain *c, const void *data, size_t len)
-{
-    const char *p = data;
-
-    c->stats.records_out++;
-    c->stats.bytes_out += len + 1;
-    /* A record that lies in the read buffer with its delimiter right after it needs no copy if
-     * it continues the pending run. */
-    if (p >= c->in_buf && p + len < c->in_end && p[len] == (char)c->delimiter) {
-        if (p != c->span_end && flush_span(c) != TRANCHE_OK) {
-            return TRANCHE_ERROR;
-        }
-        if (c->span == NULL) {
-            c->span = p;
-        }
-        c->span_end = p + len + 1;
-        return TRANCHE_OK;
-    }
-    if (flush_span(c) != TRANCHE_OK || out_append(c, p, len) != TRANCHE_OK) {
-        return TRANCHE_ERROR;
-    }
-    if (c->out_len == WRITE_BUF_SIZE && flush_out(c) != TRANCHE_OK) {
-        return TRANCHE_ERROR;
-    }
-    c->out_buf[c->out_len++] = (char)c->delimiter;
-    return TRANCHE_OK;
-}
-
-static void
-fail(struct chain *c, size_t step, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void
-fail(struct chain *c, size_t step, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (c->failed) {
-        return;
-    }
-    c->failed = 1;
-    c->failed_step = (int)step;
-    va_start(ap, fmt);
-    vsnprintf(c->err.msg, sizeof(c->err.msg), fmt, ap);
-    va_end(ap);
 }
 
 /* Calls step i's record callback on a writable record, keeping progress and failure state. */
@@ -223,7 +177,7 @@ call_step(struct chain *c, size_t i, char *data, size_t len)
     rc = c->steps[i].plugin->desc->record(ctx->state, ctx, data, len);
     c->progress->step = i > 0 ? (int32_t)(i - 1) : -1;
     if (rc != TRANCHE_OK || c->failed) {
-        fail(c, i, "the plugin returned an error without a message");
+        set_failure(c, (int)i, "the plugin returned an error without a message");
         return TRANCHE_ERROR;
     }
     return TRANCHE_OK;
@@ -236,6 +190,10 @@ host_emit(tranche_ctx *ctx, const void *data, size_t len)
     size_t next = ctx->step + 1;
     struct tranche_ctx *nctx;
 
+    if (c->part == NULL) {
+        set_failure(c, (int)ctx->step, "emit called outside record() and end_partition()");
+        return TRANCHE_ERROR;
+    }
     if (c->failed) {
         return TRANCHE_ERROR;
     }
@@ -253,7 +211,7 @@ host_emit(tranche_ctx *ctx, const void *data, size_t len)
         }
         grown = realloc(nctx->scratch, cap);
         if (grown == NULL) {
-            fail(c, next, "out of memory for a record of %zu bytes", len);
+            set_failure(c, (int)next, "out of memory for a record of %zu bytes", len);
             return TRANCHE_ERROR;
         }
         nctx->scratch = grown;
@@ -302,16 +260,11 @@ host_log(tranche_ctx *ctx, enum tranche_log_level level, const char *fmt, ...)
 static int
 host_error(tranche_ctx *ctx, const char *fmt, ...)
 {
-    struct chain *c = ctx->chain;
     va_list ap;
 
-    if (!c->failed) {
-        c->failed = 1;
-        c->failed_step = (int)ctx->step;
-        va_start(ap, fmt);
-        vsnprintf(c->err.msg, sizeof(c->err.msg), fmt, ap);
-        va_end(ap);
-    }
+    va_start(ap, fmt);
+    vset_failure(ctx->chain, (int)ctx->step, 0, fmt, ap);
+    va_end(ap);
     return TRANCHE_ERROR;
 }
 
@@ -417,7 +370,7 @@ chain_new(const struct step *steps, size_t n_steps, unsigned char delimiter, int
         }
         c->progress->step = -1;
         if (rc != TRANCHE_OK || c->failed) {
-            fail(c, i, "init failed without a message");
+            set_failure(c, (int)i, "init failed without a message");
             *failed_step = (int)i;
             error_set(err, "%s", c->err.msg);
             chain_free(c);
@@ -438,7 +391,7 @@ now_nanos(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Feeds the complete records in buf[0, len) to step 0; returns how many bytes were consumed. */
+/* Feeds the complete records in buf[0, len) to step 0; sets how many bytes were consumed. */
 static int
 feed(struct chain *c, char *buf, size_t len, uint64_t buf_offset, int last, size_t *consumed)
 {
@@ -468,14 +421,98 @@ feed(struct chain *c, char *buf, size_t len, uint64_t buf_offset, int last, size
     return 0;
 }
 
+/* Reads [p->start, p->end) in buffers and feeds its records; a record longer than the buffer
+ * grows it. Returns 0 or -1 (the failure is in c). */
+static int
+read_partition(struct chain *c, const struct partition *p, int in_fd, const char *in_path)
+{
+    size_t cap = READ_BUF_SIZE, have = 0, consumed;
+    char *buf = malloc(cap + 1);
+    uint64_t pos = p->start;
+    int rc = -1;
+
+    if (buf == NULL) {
+        set_failure(c, -1, "out of memory");
+        return -1;
+    }
+    while (pos < p->end || have > 0) {
+        size_t want = cap - have;
+
+        if (c->stop != NULL && *c->stop) {
+            set_failure(c, -1, "interrupted");
+            goto out;
+        }
+        if (want > p->end - pos) {
+            want = (size_t)(p->end - pos);
+        }
+        while (want > 0) {
+            ssize_t n = pread(in_fd, buf + have, want, (off_t)pos);
+            if (n < 0 && errno == EINTR) {
+                continue;
+            }
+            if (n < 0) {
+                io_failure(c, "cannot read %s at byte offset %" PRIu64, in_path, pos);
+                goto out;
+            }
+            if (n == 0) {
+                set_failure(c, -1, "%s ended at byte offset %" PRIu64 " while reading (did the "
+                            "file change during the job?)", in_path, pos);
+                goto out;
+            }
+            have += (size_t)n;
+            pos += (uint64_t)n;
+            want -= (size_t)n;
+        }
+        if (feed(c, buf, have, pos - have, pos == p->end, &consumed) != 0) {
+            goto out;
+        }
+        if (consumed == 0 && have == cap) {
+            char *grown = realloc(buf, cap * 2 + 1);
+            if (grown == NULL) {
+                set_failure(c, -1, "out of memory for a record over %zu bytes", cap);
+                goto out;
+            }
+            buf = grown;
+            cap *= 2;
+        }
+        memmove(buf, buf + consumed, have - consumed);
+        have -= consumed;
+    }
+    rc = 0;
+out:
+    free(buf);
+    return rc;
+}
+
+/* Calls each step's end_partition, in chain order, so what step i emits there still flows
+ * through the steps after it before their own end_partition. */
+static int
+end_steps(struct chain *c)
+{
+    size_t i;
+
+    c->progress->record_start = UINT64_MAX; /* no record: a crash here is not in one */
+    for (i = 0; i < c->n_steps; i++) {
+        const struct tranche_plugin *d = c->steps[i].plugin->desc;
+        if (d->end_partition == NULL) {
+            continue;
+        }
+        c->progress->step = (int32_t)i;
+        if (d->end_partition(c->ctx[i].state, &c->ctx[i]) != TRANCHE_OK || c->failed) {
+            set_failure(c, (int)i, "end_partition failed without a message");
+            return -1;
+        }
+    }
+    c->progress->step = -1;
+    return 0;
+}
+
 int
 chain_run(struct chain *c, const struct partition *p, int in_fd, const char *in_path,
           const struct chain_output *out, struct partition_stats *stats, int *failed_step,
           struct error *err)
 {
-    size_t cap = READ_BUF_SIZE, have = 0, consumed, i;
-    char *buf = malloc(cap + 1);
-    uint64_t pos = p->start, start_ns = now_nanos();
+    uint64_t start_ns = now_nanos();
     int rc = -1;
 
     c->part = p;
@@ -487,87 +524,12 @@ chain_run(struct chain *c, const struct partition *p, int in_fd, const char *in_
     c->failed_step = -1;
     memset(&c->stats, 0, sizeof(c->stats));
     c->progress->partition = (int64_t)p->index;
-    if (buf == NULL) {
-        fail(c, 0, "out of memory");
-        c->failed_step = -1;
-        goto out;
+    if (read_partition(c, p, in_fd, in_path) == 0 && end_steps(c) == 0 &&
+        flush_out(c) == TRANCHE_OK) {
+        rc = 0;
     }
-    while (pos < p->end || have > 0) {
-        size_t want = cap - have;
-        int last, fed, flushed;
-
-        if (want > p->end - pos) {
-            want = (size_t)(p->end - pos);
-        }
-        while (want > 0) {
-            ssize_t n = pread(in_fd, buf + have, want, (off_t)pos);
-            if (n < 0 && errno == EINTR) {
-                continue;
-            }
-            if (n <= 0) {
-                c->failed = 1;
-                c->failed_step = -1;
-                if (n < 0) {
-                    error_errno(&c->err, "cannot read %s at byte offset %" PRIu64, in_path, pos);
-                } else {
-                    error_set(&c->err, "%s ended at byte offset %" PRIu64
-                              " while reading (did the file change during the job?)",
-                              in_path, pos);
-                }
-                goto out;
-            }
-            have += (size_t)n;
-            pos += (uint64_t)n;
-            want -= (size_t)n;
-        }
-        last = pos == p->end;
-        c->in_buf = buf;
-        c->in_end = buf + have;
-        fed = feed(c, buf, have, pos - have, last, &consumed);
-        /* The buffer is about to move: the run pending in it goes out now. */
-        flushed = flush_span(c);
-        c->in_buf = c->in_end = NULL;
-        if (fed != 0 || flushed != TRANCHE_OK) {
-            goto out;
-        }
-        if (consumed == 0 && have == cap) {
-            /* One record longer than the buffer: grow it until the record fits. */
-            char *grown = realloc(buf, cap * 2 + 1);
-            if (grown == NULL) {
-                fail(c, 0, "out of memory for a record over %zu bytes", cap);
-                c->failed_step = -1;
-                goto out;
-            }
-            buf = grown;
-            cap *= 2;
-        }
-        memmove(buf, buf + consumed, have - consumed);
-        have -= consumed;
-        if (last && have == 0) {
-            break;
-        }
-    }
-    for (i = 0; i < c->n_steps; i++) {
-        const struct tranche_plugin *d = c->steps[i].plugin->desc;
-        if (d->end_partition == NULL) {
-            continue;
-        }
-        c->progress->step = (int32_t)i;
-        if (d->end_partition(c->ctx[i].state, &c->ctx[i]) != TRANCHE_OK || c->failed) {
-            fail(c, i, "end_partition failed without a message");
-            goto out;
-        }
-    }
-    c->progress->step = -1;
-    if (flush_out(c) != TRANCHE_OK) {
-        goto out;
-    }
-    rc = 0;
-out:
-    free(buf);
-    if (c->stats.spilled && close(c->out_fd) != 0 && rc == 0) {
-        error_errno(&c->err, "cannot write part file %s", c->out->spill_path);
-        c->failed_step = -1;
+    if (c->stats.spilled && close(c->out_fd) != 0) {
+        io_failure(c, "cannot write part file %s", c->out->spill_path);
         rc = -1;
     }
     c->stats.nanos = now_nanos() - start_ns;
@@ -580,6 +542,12 @@ out:
         error_set(err, "%s", c->err.msg);
     }
     return rc;
+}
+
+void
+chain_set_stop(struct chain *c, const volatile sig_atomic_t *stop)
+{
+    c->stop = stop;
 }
 
 void

@@ -8,6 +8,7 @@
 #ifndef TRANCHE_WORKER_H
 #define TRANCHE_WORKER_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -67,6 +68,10 @@ int chain_new(const struct step *steps, size_t n_steps, unsigned char delimiter,
 int chain_run(struct chain *c, const struct partition *p, int in_fd, const char *in_path,
               const struct chain_output *out, struct partition_stats *stats, int *failed_step,
               struct error *err);
+
+/* Makes chain_run give up (as a failure, "interrupted") once *stop is non-zero; it is checked
+ * between read buffers. `stop` is borrowed; NULL turns the check off. */
+void chain_set_stop(struct chain *c, const volatile sig_atomic_t *stop);
 
 /* Calls fini() of every step whose init() succeeded, then frees the chain. NULL is a no-op. */
 void chain_free(struct chain *c);

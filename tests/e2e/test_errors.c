@@ -135,6 +135,9 @@ test_errors__plugin_error_names_partition_step_and_log(void **state)
     assert_contains(err, "logs/error/worker-");
     assert_contains(err, "job failed");
     free(err);
+    /* fini runs in the failed worker too: its line is in one of the worker logs */
+    assert_int_equal(run(NULL, "cd '%s' && grep -q 'failer: fini' logs/error/worker-*.log", dir),
+                     0);
 }
 
 static void
@@ -311,9 +314,13 @@ test_errors__bad_inputs_and_outputs(void **state)
                                "rm -r out/new", dir), 0);
     free(err);
     assert_int_equal(run(&err, "%s run %s --output '%s/input.txt/x'", TRANCHE_BIN, path, dir),
-                     1);
+                     2);
     assert_contains(err, "input.txt/x");
     assert_contains(err, "Not a directory");
+    free(err);
+    assert_int_equal(run(&err, "%s run %s --log-dir '%s/input.txt/logs'", TRANCHE_BIN, path, dir),
+                     2);
+    assert_contains(err, "input.txt/logs");
     free(err);
     assert_clean("inputs", path);
 }
@@ -432,6 +439,65 @@ test_errors__readme_plugin_builds_out_of_tree(void **state)
                                "rev input.txt | cmp - rev.out", dir, TRANCHE_BIN), 0);
 }
 
+static void
+test_errors__signal_stops_the_job_cleanly(void **state)
+{
+    char *err = NULL;
+    const char *path;
+
+    (void)state;
+    make_input();
+    /* The job hangs on record 11; SIGTERM must stop it, kill its workers and leave nothing. */
+    path = job("term", "  - plugin: " TEST_PLUGIN_DIR "/failer.so\n"
+                       "    options: { match: sleepy, mode: hang }\n");
+    assert_int_equal(run(&err, "%s run %s --workers 2 & pid=$!; sleep 1; kill -TERM $pid; "
+                               "wait $pid", TRANCHE_BIN, path), 1);
+    assert_contains(err, "interrupted by signal SIGTERM");
+    free(err);
+    assert_clean("term", path);
+    /* the same in-process, where the flag is checked between partitions and read buffers */
+    path = job("term2", "  - plugin: " TEST_PLUGIN_DIR "/failer.so\n"
+                        "    options: { match: some, mode: slow }\n");
+    assert_int_equal(run(&err, "%s run %s --in-process & pid=$!; sleep 1; kill -INT $pid; "
+                               "wait $pid", TRANCHE_BIN, path), 1);
+    assert_contains(err, "interrupted by signal SIGINT");
+    free(err);
+    assert_clean("term2", path);
+}
+
+static void
+test_errors__closed_stdout_stops_quietly(void **state)
+{
+    char *err = NULL;
+    const char *path;
+
+    (void)state;
+    assert_int_equal(run(NULL, "cd '%s' && seq 1 300000 > many.txt", dir), 0);
+    path = job("pipe", "  - plugin: upper\n");
+    /* head leaves after one line; tranche stops with SIGPIPE's status and says nothing */
+    assert_int_equal(run(&err, "cd '%s' && { %s run %s --input many.txt --output - "
+                               "--workers 2; echo $? > pipe.rc; } | head -n 1 > /dev/null; "
+                               "grep -qx 141 pipe.rc", dir, TRANCHE_BIN, path), 0);
+    assert_string_equal(err, "");
+    free(err);
+    assert_clean("pipe", path);
+}
+
+static void
+test_errors__emit_outside_a_partition_is_refused(void **state)
+{
+    char *err = NULL;
+    const char *path;
+
+    (void)state;
+    make_input();
+    path = job("init_emit", "  - plugin: " TEST_PLUGIN_DIR "/failer.so\n"
+                            "    options: { match: x, mode: init_emit }\n");
+    assert_int_equal(run(&err, "%s validate %s", TRANCHE_BIN, path), 2);
+    assert_contains(err, "emit called outside record() and end_partition()");
+    free(err);
+}
+
 int
 main(void)
 {
@@ -447,6 +513,9 @@ main(void)
         cmocka_unit_test(test_errors__cli_usage),
         cmocka_unit_test(test_errors__end_partition_emits_once_per_partition),
         cmocka_unit_test(test_errors__readme_plugin_builds_out_of_tree),
+        cmocka_unit_test(test_errors__signal_stops_the_job_cleanly),
+        cmocka_unit_test(test_errors__closed_stdout_stops_quietly),
+        cmocka_unit_test(test_errors__emit_outside_a_partition_is_refused),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -15,7 +15,9 @@ enum failer_mode {
     MODE_ABORT,
     MODE_EXIT,
     MODE_STDERR,
-    MODE_HANG
+    MODE_HANG,
+    MODE_INIT_EMIT,
+    MODE_SLOW
 };
 
 struct failer_state {
@@ -27,12 +29,14 @@ struct failer_state {
 
 static const struct tranche_host *host;
 
-static const char *const mode_names[] = {"error", "crash", "abort", "exit", "stderr", "hang"};
+static const char *const mode_names[] = {"error", "crash", "abort", "exit", "stderr", "hang",
+                                         "init_emit", "slow"};
 
 static const struct tranche_option failer_options[] = {
     {"match", TRANCHE_OPT_STRING, NULL, 1, "substring of the record to fail on"},
     {"mode", TRANCHE_OPT_STRING, "error", 0,
-     "how to fail: error, crash, abort, exit, stderr or hang"},
+     "how to fail: error, crash, abort, exit, stderr, hang, init_emit (emit from init), or "
+     "slow (1 ms per record from then on)"},
     {NULL, 0, NULL, 0, NULL},
 };
 
@@ -73,6 +77,14 @@ failer_init(tranche_ctx *ctx, const struct tranche_host *h, void **state)
         return host->error(ctx, "unknown mode '%s'", mode);
     }
     *state = s;
+    if (s->mode == MODE_INIT_EMIT) {
+        int rc = host->emit(ctx, "from init", 9); /* not allowed: the host must refuse it */
+        if (rc != TRANCHE_OK) {
+            free(s); /* a failed init gets no fini */
+            *state = NULL;
+        }
+        return rc;
+    }
     return TRANCHE_OK;
 }
 
@@ -103,6 +115,10 @@ fail(struct failer_state *s, tranche_ctx *ctx, const char *data, size_t len)
         for (;;) {
             pause();
         }
+    case MODE_INIT_EMIT:
+        break;
+    case MODE_SLOW:
+        return TRANCHE_OK;
     }
     return TRANCHE_ERROR;
 }
@@ -112,6 +128,9 @@ failer_record(void *state, tranche_ctx *ctx, char *data, size_t len)
 {
     struct failer_state *s = state;
 
+    if (s->hit && s->mode == MODE_SLOW) {
+        usleep(1000);
+    }
     if (!s->hit && memmem(data, len, s->match, s->match_len) != NULL) {
         s->hit = 1;
         if (fail(s, ctx, data, len) != TRANCHE_OK) {
@@ -124,6 +143,8 @@ failer_record(void *state, tranche_ctx *ctx, char *data, size_t len)
 static void
 failer_fini(void *state)
 {
+    /* Lands in the worker's log: tests check that fini runs after a failure too. */
+    fprintf(stderr, "failer: fini\n");
     free(state);
 }
 

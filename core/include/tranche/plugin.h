@@ -132,8 +132,10 @@ struct tranche_host {
  * end_partition (optional): after the last record of each partition; may emit (a per-partition
  *   summary, say). Partitions of one worker are not contiguous: keep no state across them that
  *   must be in input order.
- * fini (optional): once per step per worker, after the last partition or after a failure.
- *   Release *state here. It may not emit.
+ * fini (optional): once per step per worker whose init() succeeded, after the last partition or
+ *   after a failure. Release *state here. It may not emit. An init() that fails gets no fini():
+ *   it releases what it allocated itself.
+ * emit is refused (TRANCHE_ERROR, and the job fails) outside record() and end_partition().
  */
 struct tranche_plugin {
     uint32_t abi_major;
