@@ -1,7 +1,4 @@
-/*
- * core/merge.c: appending part files in order with copy_file_range (the data stays in the kernel),
- * falling back to read/write where the kernel or the target (a pipe, a terminal) refuses it.
- */
+/* core/merge.c: appending part files to the output in order, and committing it atomically. */
 #include "merge.h"
 
 #include <errno.h>
@@ -9,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -82,87 +78,53 @@ write_failed(struct merge *m, struct error *err)
     return error_errno(err, "cannot write the output %s", m->output);
 }
 
-/* The portable path: pread from the part, write to the output. */
-static int
-copy_range_plain(struct merge *m, int in, off_t off, uint64_t len, const char *name,
-                 struct error *err)
-{
-    static char buf[1 << 20];
-
-    while (len > 0) {
-        size_t want = len < sizeof(buf) ? (size_t)len : sizeof(buf);
-        ssize_t n = pread(in, buf, want, off), done = 0;
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            return n < 0 ? error_errno(err, "cannot read %s", name)
-                         : error_set(err, "%s is shorter than expected", name);
-        }
-        while (done < n) {
-            ssize_t w = write(m->fd, buf + done, (size_t)(n - done));
-            if (w < 0 && errno == EINTR) {
-                continue;
-            }
-            if (w < 0) {
-                return write_failed(m, err);
-            }
-            done += w;
-        }
-        off += n;
-        len -= (uint64_t)n;
-    }
-    return 0;
-}
-
 int
-merge_append_fd(struct merge *m, int fd, uint64_t len, const char *name, struct error *err)
+merge_write(struct merge *m, const void *data, size_t len, struct error *err)
 {
-    off_t off = 0;
-    uint64_t total = len;
+    const char *p = data;
 
-    /* sendfile copies inside the kernel, from the part's pages to the output's, and takes an
-     * explicit offset, so the file offset the worker writes with is left alone. */
     while (len > 0) {
-        size_t want = len < (1u << 30) ? (size_t)len : (1u << 30);
-        ssize_t n = sendfile(m->fd, fd, &off, want);
-        if (n < 0 && errno == EINTR) {
+        ssize_t w = write(m->fd, p, len);
+        if (w < 0 && errno == EINTR) {
             continue;
         }
-        if (n < 0 && (errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP)) {
-            if (copy_range_plain(m, fd, off, len, name, err) != 0) {
-                return -1;
-            }
-            break;
-        }
-        if (n < 0) {
+        if (w < 0) {
             return write_failed(m, err);
         }
-        if (n == 0) {
-            return error_set(err, "%s is shorter than expected", name);
-        }
-        len -= (uint64_t)n;
+        p += w;
+        len -= (size_t)w;
     }
-    m->bytes += total;
     return 0;
 }
 
 int
 merge_append(struct merge *m, const char *part_path, struct error *err)
 {
+    static char buf[1 << 20];
     int in = open(part_path, O_RDONLY | O_CLOEXEC);
-    struct stat st;
     int rc = -1;
 
     if (in < 0) {
         return error_errno(err, "cannot open part file %s", part_path);
     }
-    if (fstat(in, &st) != 0) {
-        error_errno(err, "cannot stat part file %s", part_path);
-    } else if (merge_append_fd(m, in, (uint64_t)st.st_size, part_path, err) == 0) {
-        rc = unlink(part_path) == 0 ? 0 : error_errno(err, "cannot remove part file %s",
-                                                         part_path);
+    for (;;) {
+        ssize_t n = read(in, buf, sizeof(buf));
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            error_errno(err, "cannot read part file %s", part_path);
+            goto out;
+        }
+        if (n == 0) {
+            break;
+        }
+        if (merge_write(m, buf, (size_t)n, err) != 0) {
+            goto out;
+        }
     }
+    rc = unlink(part_path) == 0 ? 0 : error_errno(err, "cannot remove part file %s", part_path);
+out:
     close(in);
     return rc;
 }

@@ -1,11 +1,12 @@
 /*
- * core/merge.h: the ordered merge. Part files are appended to a temporary file beside the output
- * as soon as every earlier part is in, removed once copied, and the temporary file is renamed over
- * the output only when the whole job succeeded. Standard output ("-") is written directly.
+ * core/merge.h: the output of a job. It is written to a temporary file beside the output, in
+ * partition order, and renamed over the output only when the whole job succeeded; standard output
+ * ("-") is written directly.
  */
 #ifndef TRANCHE_MERGE_H
 #define TRANCHE_MERGE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "error.h"
@@ -14,16 +15,15 @@ struct merge {
     char *output;   /* the final path, or "-" */
     char *tmp_path; /* NULL for standard output */
     int fd;
-    uint64_t bytes;
     int broken_pipe; /* standard output's reader went away (EPIPE) */
 };
 
 /* Creates the temporary file (or takes standard output). On failure nothing is left behind. */
 int merge_open(struct merge *m, const char *output, struct error *err);
 
-/* Appends the first len bytes of the open file fd (from offset 0; its file offset is left as
- * it is) to the output. `name` describes fd in messages. */
-int merge_append_fd(struct merge *m, int fd, uint64_t len, const char *name, struct error *err);
+/* Appends len bytes to the output. Safe in a forked worker that inherited the merge: the output
+ * descriptor's offset is shared, so appends from several processes must take turns. */
+int merge_write(struct merge *m, const void *data, size_t len, struct error *err);
 
 /* Appends the whole of part_path to the output, then removes part_path. */
 int merge_append(struct merge *m, const char *part_path, struct error *err);

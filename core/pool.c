@@ -1,20 +1,25 @@
 /*
- * core/pool.c: the forked worker pool and the ordered merge.
+ * core/pool.c: the forked worker pool and the ordered output.
  *
  * Protocol: each worker has a report pipe (worker -> parent) and a command pipe (parent ->
- * worker). A worker says READY after its steps' init, then gets one partition at a time and
- * answers DONE or FAILED with a fixed-size report (smaller than PIPE_BUF, so each write is
- * atomic).
+ * worker). A worker says READY after its steps' init, then is given one partition at a time
+ * (ASSIGN) and answers with fixed-size reports, smaller than PIPE_BUF so each write is atomic.
+ * The parent learns of a death from EOF on the report pipe and waitpid(), never by waiting
+ * forever; a worker never runs the parent's error paths, it reports and _exit()s.
  *
- * Part files live in memory: each worker owns SLOTS memory files (memfd), created by the parent
- * before fork. A partition's output goes into a free slot of its worker; the parent appends it to
- * the output with sendfile as soon as every earlier partition is in, and the slot is free again.
- * Writing a part to disk and copying it again costs about twice the write path; a memory part is
- * written once. A worker with no free slot waits: at most SLOTS unmerged partitions per worker, so
- * memory stays bounded, and a part that grows past SPILL_AFTER continues in a part file on disk
- * beside the output. The parent learns of a death from EOF on the report pipe and waitpid(), never by
- * waiting forever; a worker never runs the parent's error paths, it reports and _exit()s.
- * Shared memory per worker says which partition, step and record it was in, for crash reports.
+ * The output: partitions are written in order, by the workers themselves, into the temporary
+ * output file they inherited. Shared memory holds `head`, the partition whose turn it is. The
+ * worker running the head partition writes its output straight to the output as it goes; the
+ * others keep theirs in their partition buffer (a part file in memory; past SPILL_AFTER bytes it
+ * continues in a part file on disk beside the output) and say DONE. When the head's worker says
+ * WRITTEN, the parent moves `head` on: a worker still running that partition notices at its next
+ * 1 MiB of output and switches to writing directly; one that already said DONE is sent GRANT,
+ * writes its buffer and says WRITTEN. No data passes through the parent, each byte of output is
+ * copied into the output once, and each worker holds at most one unwritten partition, which
+ * bounds memory and disk whatever the input size.
+ *
+ * Shared memory per worker also says which partition, step and record it was in, so that the
+ * parent can say where a worker that died of a signal was.
  */
 #include "pool.h"
 
@@ -38,29 +43,37 @@
 #include "merge.h"
 #include "worker.h"
 
-enum report_kind { REPORT_READY = 1, REPORT_DONE = 2, REPORT_FAILED = 3 };
+enum report_kind { REPORT_READY = 1, REPORT_DONE = 2, REPORT_WRITTEN = 3, REPORT_FAILED = 4 };
+enum command_kind { CMD_ASSIGN = 1, CMD_GRANT = 2, CMD_STOP = 3 };
 
-#define SLOTS 3
-#define SPILL_AFTER (64ull << 20)
-#define SLOT_KEEP (32ull << 20) /* a slot that held more is truncated after the merge */
-
-#define CMD_STOP UINT64_MAX
+/* A partition's output past this many bytes, while not its turn, goes on to a part file on disk. */
+#define SPILL_AFTER (48u << 20)
 
 struct command {
-    uint64_t partition; /* or CMD_STOP */
-    uint32_t slot;
+    uint32_t kind;
     uint32_t unused;
+    uint64_t partition;
 };
 
 struct report {
     uint32_t kind;
     int32_t step;       /* FAILED: the step, or -1 for I/O */
-    uint64_t partition; /* DONE/FAILED; UINT64_MAX when failing in init */
+    uint64_t partition; /* UINT64_MAX when failing in init */
+    int32_t broken_pipe; /* FAILED: standard output's reader went away */
+    int32_t spilled;     /* DONE/WRITTEN: part of the output went through a part file on disk */
     struct partition_stats stats;
     char msg[2048];
 };
 
 _Static_assert(sizeof(struct report) < PIPE_BUF, "a report must be written atomically");
+
+/* Memory shared by the parent and every worker. */
+struct shared {
+    uint64_t head; /* the partition whose output is written now; all before it are written */
+    struct worker_progress progress[];
+};
+
+enum part_state { PART_WAITING = 0, PART_RUNNING, PART_DONE, PART_WRITTEN };
 
 struct worker {
     pid_t pid;
@@ -70,10 +83,7 @@ struct worker {
     char *log_path;
     int64_t assigned; /* partition index, or -1 */
     int stopping;     /* sent CMD_STOP */
-    int waiting;      /* ready for work, but every slot holds an unmerged part */
     int alive;
-    int slot_fd[SLOTS];
-    int64_t slot_part[SLOTS]; /* the partition whose output is in the slot, or -1 */
 };
 
 struct pool {
@@ -84,17 +94,16 @@ struct pool {
     const struct pool_options *opt;
     struct worker *workers;
     int n_workers;
-    struct worker_progress *progress; /* shared mapping, one per worker */
+    struct shared *shared;
+    size_t shared_size;
     char *part_dir;
     int log_fd;
-    size_t next;   /* next partition to hand out */
-    size_t merged; /* partitions 0..merged-1 are in the output */
-    unsigned char *done;
-    struct partition_stats *stats; /* per partition, from its DONE report */
-    int *part_worker;              /* per partition: the worker, and its slot */
-    int *part_slot;
+    size_t next;          /* next partition to hand out */
+    unsigned char *state; /* enum part_state, per partition */
+    int *owner;           /* per partition: the worker it was given to */
     struct merge merge;
     uint64_t records_in, records_out;
+    size_t spilled;
     sigset_t old_mask; /* the signal mask to restore, and to wait with */
 };
 
@@ -121,18 +130,6 @@ stop_signal_set(sigset_t *set)
     for (i = 0; i < sizeof(stop_signals) / sizeof(stop_signals[0]); i++) {
         sigaddset(set, stop_signals[i]);
     }
-}
-
-static void
-part_path(const struct pool *pl, size_t index, char *buf, size_t size)
-{
-    snprintf(buf, size, "%s/part-%06zu", pl->part_dir, index);
-}
-
-static void
-slot_name(size_t index, char *buf, size_t size)
-{
-    snprintf(buf, size, "the in-memory part file of partition %zu", index);
 }
 
 static int
@@ -186,30 +183,169 @@ describe_partition(const struct pool *pl, const struct partition *p, char *buf, 
              p->end, input_path(pl, p));
 }
 
+/* What a worker knows about the partition it runs, for its sink. */
+struct part_writer {
+    struct pool *pl;
+    size_t partition;
+    int head;     /* its turn: output goes straight to the output */
+    int spill_fd; /* the part file on disk, or -1 */
+    char spill_path[PATH_MAX + 32];
+};
+
+static int
+spill(struct part_writer *pw, const char *data, size_t len, struct error *err)
+{
+    if (pw->spill_fd < 0) {
+        pw->spill_fd = open(pw->spill_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (pw->spill_fd < 0) {
+            return error_errno(err, "cannot create part file %s", pw->spill_path);
+        }
+    }
+    if (write_all(pw->spill_fd, data, len) != 0) {
+        return error_errno(err, "cannot write part file %s", pw->spill_path);
+    }
+    return 0;
+}
+
+/* On its turn: the part file on disk first, if there is one. */
+static int
+take_turn(struct part_writer *pw, struct error *err)
+{
+    int fd = pw->spill_fd;
+
+    pw->head = 1;
+    if (fd < 0) {
+        return 0;
+    }
+    pw->spill_fd = -1;
+    if (close(fd) != 0) {
+        return error_errno(err, "cannot write part file %s", pw->spill_path);
+    }
+    return merge_append(&pw->pl->merge, pw->spill_path, err);
+}
+
+/* The chain's sink in a worker: write when it is this partition's turn, otherwise keep the
+ * output, spilling to disk once it is large. */
+static int
+worker_drain(void *arg, const char *data, size_t len, int last, size_t *taken, struct error *err)
+{
+    struct part_writer *pw = arg;
+
+    (void)last;
+    *taken = 0;
+    if (!pw->head && __atomic_load_n(&pw->pl->shared->head, __ATOMIC_ACQUIRE) == pw->partition &&
+        take_turn(pw, err) != 0) {
+        return -1;
+    }
+    if (pw->head) {
+        if (merge_write(&pw->pl->merge, data, len, err) != 0) {
+            return -1;
+        }
+        *taken = len;
+    } else if (len >= SPILL_AFTER) {
+        if (spill(pw, data, len, err) != 0) {
+            return -1;
+        }
+        *taken = len;
+    }
+    return 0;
+}
+
+/* Reports a failure and ends the worker; fini runs first, as plugin.h promises. */
+static void __attribute__((noreturn))
+worker_fail(struct pool *pl, int w, struct chain *chain, struct report *rep, int step,
+            const struct error *err)
+{
+    int fd = pl->workers[w].report_fd;
+
+    rep->kind = REPORT_FAILED;
+    rep->step = step;
+    rep->broken_pipe = pl->merge.broken_pipe;
+    snprintf(rep->msg, sizeof(rep->msg), "%s", err->msg);
+    if (rep->partition != UINT64_MAX) {
+        const struct partition *p = &pl->plan->parts[rep->partition];
+        log_line(pl->workers[w].log_fd, "worker %d: partition %" PRIu64 " [%" PRIu64 ", %" PRIu64
+                 ") failed in %s: %s", w + 1, rep->partition, p->start, p->end,
+                 step >= 0 ? pl->steps[step].label : "I/O", err->msg);
+    } else {
+        log_line(pl->workers[w].log_fd, "worker %d: init failed: %s", w + 1, err->msg);
+    }
+    chain_free(chain);
+    write_all(fd, rep, sizeof(*rep));
+    _exit(1);
+}
+
+/* Runs one partition in a worker; writes its output now if it is its turn, else on GRANT. */
+static void
+worker_partition(struct pool *pl, int w, struct chain *chain, size_t k)
+{
+    struct worker *me = &pl->workers[w];
+    const struct partition *p = &pl->plan->parts[k];
+    struct part_writer pw;
+    struct chain_sink sink = {worker_drain, &pw};
+    struct report rep;
+    struct command cmd;
+    struct error err;
+    const char *pending;
+    size_t pending_len;
+    int failed_step = -1;
+
+    memset(&rep, 0, sizeof(rep));
+    rep.partition = k;
+    memset(&pw, 0, sizeof(pw));
+    pw.pl = pl;
+    pw.partition = k;
+    pw.spill_fd = -1;
+    snprintf(pw.spill_path, sizeof(pw.spill_path), "%s/part-%06zu", pl->part_dir, k);
+    if (chain_run(chain, p, pl->inputs->fds[p->file], input_path(pl, p), &sink, &rep.stats,
+                  &failed_step, &err) != 0) {
+        worker_fail(pl, w, chain, &rep, failed_step, &err);
+    }
+    rep.spilled = pw.spill_fd >= 0;
+    if (!pw.head) {
+        rep.kind = REPORT_DONE;
+        if (write_all(me->report_fd, &rep, sizeof(rep)) != 0 ||
+            read_all(me->cmd_fd, &cmd, sizeof(cmd)) != 0) {
+            _exit(1);
+        }
+        if (cmd.kind != CMD_GRANT || cmd.partition != k) {
+            error_set(&err, "worker %d: expected the turn of partition %zu", w + 1, k);
+            worker_fail(pl, w, chain, &rep, -1, &err);
+        }
+        chain_pending(chain, &pending, &pending_len);
+        if (take_turn(&pw, &err) != 0 || merge_write(&pl->merge, pending, pending_len, &err) != 0) {
+            worker_fail(pl, w, chain, &rep, -1, &err);
+        }
+    }
+    log_line(me->log_fd,
+             "worker %d: partition %zu [%" PRIu64 ", %" PRIu64 ") of %s: records in %" PRIu64
+             ", out %" PRIu64 ", %" PRIu64 " bytes out%s, %.3fs", w + 1, k, p->start, p->end,
+             input_path(pl, p), rep.stats.records_in, rep.stats.records_out, rep.stats.bytes_out,
+             rep.spilled ? " (spilled to a part file on disk)" : "", rep.stats.nanos / 1e9);
+    rep.kind = REPORT_WRITTEN;
+    if (write_all(me->report_fd, &rep, sizeof(rep)) != 0) {
+        _exit(1);
+    }
+}
+
 /* The body of a forked worker. Never returns, never touches the parent's cleanup. */
 static void __attribute__((noreturn))
 worker_main(struct pool *pl, int w)
 {
     struct worker *me = &pl->workers[w];
-    struct worker_progress *progress = &pl->progress[w];
     struct chain *chain = NULL;
     struct report rep;
-    struct error err;
-    int failed_step, i, k, report_fd = me->report_fd, cmd_fd = me->cmd_fd;
     struct command cmd;
-    struct chain_output out;
-    char path[PATH_MAX + 32], name[96];
+    struct error err;
+    int failed_step, i;
 
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     signal(SIGHUP, SIG_DFL);
-    signal(SIGPIPE, SIG_DFL);
+    signal(SIGPIPE, SIG_IGN); /* a closed standard output is EPIPE, reported like any error */
     sigprocmask(SIG_SETMASK, &pl->old_mask, NULL);
-    /* Only this worker's own descriptors stay open. */
+    /* Only this worker's own descriptors (and the output) stay open. */
     close(pl->log_fd);
-    if (pl->merge.tmp_path != NULL) {
-        close(pl->merge.fd);
-    }
     for (i = 0; i < pl->n_workers; i++) {
         if (i != w && pl->workers[i].log_fd >= 0) {
             close(pl->workers[i].log_fd);
@@ -218,69 +354,25 @@ worker_main(struct pool *pl, int w)
             close(pl->workers[i].report_fd);
             close(pl->workers[i].cmd_fd);
         }
-        for (k = 0; i != w && k < SLOTS; k++) {
-            close(pl->workers[i].slot_fd[k]);
-        }
     }
     /* Whatever a plugin prints goes to this worker's log, never to the job's output. */
-    dup2(me->log_fd, STDOUT_FILENO);
     dup2(me->log_fd, STDERR_FILENO);
+    if (pl->merge.fd != STDOUT_FILENO) {
+        dup2(me->log_fd, STDOUT_FILENO);
+    }
     memset(&rep, 0, sizeof(rep));
-    if (chain_new(pl->steps, pl->job->n_steps, pl->job->delimiter, w + 1, me->log_fd, progress,
-                  &chain, &failed_step, &err) != 0) {
-        rep.kind = REPORT_FAILED;
-        rep.step = failed_step;
-        rep.partition = UINT64_MAX;
-        snprintf(rep.msg, sizeof(rep.msg), "%s", err.msg);
-        log_line(me->log_fd, "worker %d: init failed: %s", w + 1, err.msg);
-        write_all(report_fd, &rep, sizeof(rep));
-        _exit(1);
+    rep.partition = UINT64_MAX;
+    if (chain_new(pl->steps, pl->job->n_steps, pl->job->delimiter, w + 1, me->log_fd,
+                  &pl->shared->progress[w], &chain, &failed_step, &err) != 0) {
+        worker_fail(pl, w, NULL, &rep, failed_step, &err);
     }
     log_line(me->log_fd, "worker %d (pid %ld) started", w + 1, (long)getpid());
     rep.kind = REPORT_READY;
-    if (write_all(report_fd, &rep, sizeof(rep)) != 0) {
+    if (write_all(me->report_fd, &rep, sizeof(rep)) != 0) {
         _exit(1);
     }
-    while (read_all(cmd_fd, &cmd, sizeof(cmd)) == 0 && cmd.partition != CMD_STOP) {
-        const struct partition *p = &pl->plan->parts[cmd.partition];
-        int rc;
-
-        memset(&rep, 0, sizeof(rep));
-        rep.partition = cmd.partition;
-        part_path(pl, (size_t)cmd.partition, path, sizeof(path));
-        slot_name((size_t)cmd.partition, name, sizeof(name));
-        out.fd = me->slot_fd[cmd.slot];
-        out.name = name;
-        out.spill_after = SPILL_AFTER;
-        out.spill_path = path;
-        if (lseek(out.fd, 0, SEEK_SET) != 0) {
-            rc = error_errno(&err, "cannot rewind %s", name);
-            failed_step = -1;
-        } else {
-            rc = chain_run(chain, p, pl->inputs->fds[p->file], input_path(pl, p), &out,
-                           &rep.stats, &failed_step, &err);
-        }
-        if (rc != 0) {
-            rep.kind = REPORT_FAILED;
-            rep.step = failed_step;
-            snprintf(rep.msg, sizeof(rep.msg), "%s", err.msg);
-            log_line(me->log_fd, "worker %d: partition %" PRIu64 " [%" PRIu64 ", %" PRIu64
-                     ") failed in %s: %s", w + 1, cmd.partition, p->start, p->end,
-                     failed_step >= 0 ? pl->steps[failed_step].label : "I/O", err.msg);
-            chain_free(chain); /* fini runs after a failure too, as plugin.h promises */
-            write_all(report_fd, &rep, sizeof(rep));
-            _exit(1);
-        }
-        log_line(me->log_fd,
-                 "worker %d: partition %" PRIu64 " [%" PRIu64 ", %" PRIu64 ") of %s: records in %"
-                 PRIu64 ", out %" PRIu64 ", %" PRIu64 " bytes out%s, %.3fs",
-                 w + 1, cmd.partition, p->start, p->end, input_path(pl, p), rep.stats.records_in,
-                 rep.stats.records_out, rep.stats.bytes_out,
-                 rep.stats.spilled ? " (spilled to disk)" : "", rep.stats.nanos / 1e9);
-        rep.kind = REPORT_DONE;
-        if (write_all(report_fd, &rep, sizeof(rep)) != 0) {
-            _exit(1);
-        }
+    while (read_all(me->cmd_fd, &cmd, sizeof(cmd)) == 0 && cmd.kind == CMD_ASSIGN) {
+        worker_partition(pl, w, chain, (size_t)cmd.partition);
     }
     chain_free(chain);
     log_line(me->log_fd, "worker %d finished", w + 1);
@@ -327,68 +419,30 @@ spawn(struct pool *pl, int w, struct error *err)
     return 0;
 }
 
-/* Gives a worker its next partition and a free slot, STOP when there is none left, or parks it
- * until one of its slots is merged. */
 static int
-assign(struct pool *pl, struct worker *wk)
+send_command(struct worker *wk, enum command_kind kind, uint64_t partition)
 {
     struct command cmd;
-    int k, slot = -1;
 
     memset(&cmd, 0, sizeof(cmd));
-    wk->waiting = 0;
-    wk->assigned = -1;
-    for (k = 0; k < SLOTS && slot < 0; k++) {
-        if (wk->slot_part[k] < 0) {
-            slot = k;
-        }
-    }
-    if (pl->next >= pl->plan->n_parts) {
-        cmd.partition = CMD_STOP;
-        wk->stopping = 1;
-    } else if (slot < 0) {
-        wk->waiting = 1;
-        return 0;
-    } else {
-        cmd.partition = pl->next++;
-        cmd.slot = (uint32_t)slot;
-        wk->assigned = (int64_t)cmd.partition;
-        wk->slot_part[slot] = (int64_t)cmd.partition;
-        pl->part_worker[cmd.partition] = (int)(wk - pl->workers);
-        pl->part_slot[cmd.partition] = slot;
-    }
+    cmd.kind = kind;
+    cmd.partition = partition;
     return write_all(wk->cmd_fd, &cmd, sizeof(cmd));
 }
 
-/* Appends every finished partition that follows the merged ones, in order, freeing slots. */
+/* Gives a free worker its next partition, or STOP when there is none left. */
 static int
-merge_ready(struct pool *pl, struct error *err)
+assign(struct pool *pl, struct worker *wk)
 {
-    char path[PATH_MAX + 32], name[96];
-
-    while (pl->merged < pl->plan->n_parts && pl->done[pl->merged]) {
-        size_t k = pl->merged;
-        struct worker *wk = &pl->workers[pl->part_worker[k]];
-        int slot = pl->part_slot[k];
-
-        slot_name(k, name, sizeof(name));
-        if (merge_append_fd(&pl->merge, wk->slot_fd[slot], pl->stats[k].bytes_first, name,
-                            err) != 0) {
-            return -1;
-        }
-        if (pl->stats[k].spilled) {
-            part_path(pl, k, path, sizeof(path));
-            if (merge_append(&pl->merge, path, err) != 0) {
-                return -1;
-            }
-        }
-        if (pl->stats[k].bytes_first > SLOT_KEEP && ftruncate(wk->slot_fd[slot], 0) != 0) {
-            return error_errno(err, "cannot truncate %s", name);
-        }
-        wk->slot_part[slot] = -1;
-        pl->merged++;
+    if (pl->next >= pl->plan->n_parts) {
+        wk->stopping = 1;
+        wk->assigned = -1;
+        return send_command(wk, CMD_STOP, 0);
     }
-    return 0;
+    wk->assigned = (int64_t)pl->next;
+    pl->state[pl->next] = PART_RUNNING;
+    pl->owner[pl->next] = (int)(wk - pl->workers);
+    return send_command(wk, CMD_ASSIGN, pl->next++);
 }
 
 static void
@@ -432,7 +486,7 @@ report_failure(struct pool *pl, int w, const struct report *rep, struct error *e
 static void
 death_failure(struct pool *pl, int w, int status, struct error *err)
 {
-    const struct worker_progress *pr = &pl->progress[w];
+    const struct worker_progress *pr = &pl->shared->progress[w];
     char how[256], where[PATH_MAX + 128];
     int32_t step = pr->step;
     int64_t part = pr->partition;
@@ -520,58 +574,77 @@ reap(struct pool *pl, int w, struct error *err)
     return -1;
 }
 
-/* assign(), and when the worker cannot be told (it died while parked), reap() it. */
+/* Sends a command, and when the worker cannot hear it (it died), reaps it. */
 static int
-assign_or_reap(struct pool *pl, int w, struct error *err)
+command_or_reap(struct pool *pl, int w, enum command_kind kind, uint64_t partition,
+                struct error *err)
 {
-    if (assign(pl, &pl->workers[w]) == 0) {
+    int rc = kind == CMD_ASSIGN ? assign(pl, &pl->workers[w])
+                                : send_command(&pl->workers[w], kind, partition);
+    if (rc == 0) {
         return 0;
     }
     pl->workers[w].stopping = 0; /* whatever it was told, it did not hear it */
     return reap(pl, w, err);
 }
 
+/* Moves the turn on after partition k is written, and grants it to a partition already done. */
+static int
+advance_head(struct pool *pl, size_t k, struct error *err)
+{
+    size_t head = k + 1;
+
+    __atomic_store_n(&pl->shared->head, (uint64_t)head, __ATOMIC_RELEASE);
+    if (head < pl->plan->n_parts && pl->state[head] == PART_DONE) {
+        return command_or_reap(pl, pl->owner[head], CMD_GRANT, head, err);
+    }
+    return 0;
+}
+
 /* Handles one report or EOF from worker w. Returns 0 to go on, -1 on job failure. */
 static int
 service(struct pool *pl, int w, struct error *err)
 {
+    struct worker *wk = &pl->workers[w];
     struct report rep;
 
-    if (read_all(pl->workers[w].report_fd, &rep, sizeof(rep)) != 0) {
+    if (read_all(wk->report_fd, &rep, sizeof(rep)) != 0) {
         return reap(pl, w, err);
+    }
+    if ((rep.kind == REPORT_DONE || rep.kind == REPORT_WRITTEN) &&
+        (int64_t)rep.partition != wk->assigned) {
+        return error_set(err, "worker %d reported partition %" PRIu64 " but was given %" PRId64,
+                         w + 1, rep.partition, wk->assigned);
     }
     switch (rep.kind) {
     case REPORT_READY:
-        break;
+        return command_or_reap(pl, w, CMD_ASSIGN, 0, err);
     case REPORT_DONE:
-        if ((int64_t)rep.partition != pl->workers[w].assigned) {
-            return error_set(err, "worker %d reported partition %" PRIu64 " but was given %" PRId64,
-                             w + 1, rep.partition, pl->workers[w].assigned);
+        pl->state[rep.partition] = PART_DONE;
+        if (rep.partition == __atomic_load_n(&pl->shared->head, __ATOMIC_ACQUIRE)) {
+            return command_or_reap(pl, w, CMD_GRANT, rep.partition, err);
         }
-        pl->done[rep.partition] = 1;
-        pl->stats[rep.partition] = rep.stats;
+        return 0;
+    case REPORT_WRITTEN:
+        if (rep.partition != __atomic_load_n(&pl->shared->head, __ATOMIC_ACQUIRE)) {
+            return error_set(err, "worker %d wrote partition %" PRIu64 " out of turn", w + 1,
+                             rep.partition);
+        }
+        pl->state[rep.partition] = PART_WRITTEN;
         pl->records_in += rep.stats.records_in;
         pl->records_out += rep.stats.records_out;
-        break;
+        pl->spilled += rep.spilled != 0;
+        if (advance_head(pl, (size_t)rep.partition, err) != 0) {
+            return -1;
+        }
+        return command_or_reap(pl, w, CMD_ASSIGN, 0, err);
     case REPORT_FAILED:
+        pl->merge.broken_pipe |= rep.broken_pipe;
         report_failure(pl, w, &rep, err);
         return -1;
     default:
         return error_set(err, "worker %d sent a report of unknown kind %" PRIu32, w + 1, rep.kind);
     }
-    /* Hand out the next partition before merging, so the worker is not idle during the copy. */
-    if (assign_or_reap(pl, w, err) != 0) {
-        return -1;
-    }
-    if (merge_ready(pl, err) != 0) {
-        return -1;
-    }
-    for (w = 0; w < pl->n_workers; w++) {
-        if (pl->workers[w].waiting && assign_or_reap(pl, w, err) != 0) {
-            return -1;
-        }
-    }
-    return 0;
 }
 
 static int
@@ -616,9 +689,8 @@ event_loop(struct pool *pl, struct error *err)
             }
         }
     }
-    if (pl->merged != pl->plan->n_parts) {
-        error_set(err, "internal error: %zu of %zu partitions merged", pl->merged,
-                  pl->plan->n_parts);
+    if (pl->plan->n_parts > 0 && pl->state[pl->plan->n_parts - 1] != PART_WRITTEN) {
+        error_set(err, "internal error: the workers stopped before the last partition was written");
         goto out;
     }
     rc = 0;
@@ -658,55 +730,32 @@ make_part_dir(struct pool *pl, struct error *err)
 static int
 run_forked(struct pool *pl, struct error *err)
 {
-    int w, k, rc = POOL_NOT_STARTED;
+    int w, rc = POOL_NOT_STARTED;
     char name[64];
 
     pl->n_workers = pl->opt->workers;
     if ((size_t)pl->n_workers > pl->plan->n_parts) {
         pl->n_workers = (int)pl->plan->n_parts;
     }
-    pl->workers = calloc((size_t)pl->n_workers + 1, sizeof(*pl->workers));
-    pl->done = calloc(pl->plan->n_parts + 1, 1);
-    pl->stats = calloc(pl->plan->n_parts + 1, sizeof(*pl->stats));
-    pl->part_worker = calloc(pl->plan->n_parts + 1, sizeof(*pl->part_worker));
-    pl->part_slot = calloc(pl->plan->n_parts + 1, sizeof(*pl->part_slot));
-    if (pl->workers == NULL || pl->done == NULL || pl->stats == NULL || pl->part_worker == NULL ||
-        pl->part_slot == NULL) {
-        free(pl->workers);
-        free(pl->done);
-        free(pl->stats);
-        free(pl->part_worker);
-        free(pl->part_slot);
+    pl->workers = calloc((size_t)pl->n_workers, sizeof(*pl->workers));
+    pl->state = calloc(pl->plan->n_parts, sizeof(*pl->state));
+    pl->owner = calloc(pl->plan->n_parts, sizeof(*pl->owner));
+    pl->shared_size = sizeof(*pl->shared) + (size_t)pl->n_workers * sizeof(struct worker_progress);
+    pl->shared = mmap(NULL, pl->shared_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+                      -1, 0);
+    if (pl->shared == MAP_FAILED) {
+        pl->shared = NULL;
+    }
+    if (pl->workers == NULL || pl->state == NULL || pl->owner == NULL || pl->shared == NULL) {
         error_set(err, "out of memory");
-        return POOL_NOT_STARTED;
-    }
-    for (w = 0; w < pl->n_workers; w++) {
-        pl->workers[w].log_fd = -1;
-        pl->workers[w].report_fd = pl->workers[w].cmd_fd = -1;
-        for (k = 0; k < SLOTS; k++) {
-            pl->workers[w].slot_fd[k] = -1;
-            pl->workers[w].slot_part[k] = -1;
-        }
-    }
-    pl->progress = mmap(NULL, sizeof(*pl->progress) * ((size_t)pl->n_workers + 1),
-                        PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (pl->progress == MAP_FAILED) {
-        pl->progress = NULL;
-        error_errno(err, "cannot map shared memory");
         goto out;
     }
     for (w = 0; w < pl->n_workers; w++) {
-        for (k = 0; k < SLOTS; k++) {
-            pl->workers[w].slot_fd[k] = memfd_create("tranche-part", MFD_CLOEXEC);
-            if (pl->workers[w].slot_fd[k] < 0) {
-                error_errno(err, "cannot create an in-memory part file");
-                goto out;
-            }
-        }
+        pl->workers[w].log_fd = pl->workers[w].report_fd = pl->workers[w].cmd_fd = -1;
+        pl->shared->progress[w].partition = -1;
+        pl->shared->progress[w].step = -1;
     }
     for (w = 0; w < pl->n_workers; w++) {
-        pl->progress[w].partition = -1;
-        pl->progress[w].step = -1;
         snprintf(name, sizeof(name), "worker-%d.log", w + 1);
         if (asprintf(&pl->workers[w].log_path, "%s/%s", pl->opt->log_dir, name) < 0) {
             pl->workers[w].log_path = NULL;
@@ -728,9 +777,13 @@ run_forked(struct pool *pl, struct error *err)
                  (long)pl->workers[w].pid, pl->workers[w].log_path);
     }
     rc = event_loop(pl, err) == 0 ? POOL_OK : POOL_FAILED;
+    if (rc == POOL_OK && pl->spilled > 0) {
+        log_line(pl->log_fd, "%zu partition(s) went through a part file on disk (their output "
+                 "passed %u MiB before their turn)", pl->spilled, SPILL_AFTER >> 20);
+    }
 out:
     stop_all(pl);
-    for (w = 0; w < pl->n_workers; w++) {
+    for (w = 0; pl->workers != NULL && w < pl->n_workers; w++) {
         if (pl->workers[w].report_fd >= 0) {
             close(pl->workers[w].report_fd);
         }
@@ -740,24 +793,26 @@ out:
         if (pl->workers[w].log_fd >= 0) {
             close(pl->workers[w].log_fd);
         }
-        for (k = 0; k < SLOTS; k++) {
-            if (pl->workers[w].slot_fd[k] >= 0) {
-                close(pl->workers[w].slot_fd[k]);
-            }
-        }
         free(pl->workers[w].log_path);
     }
     remove_part_dir(pl);
     free(pl->part_dir);
     free(pl->workers);
-    free(pl->done);
-    free(pl->stats);
-    free(pl->part_worker);
-    free(pl->part_slot);
-    if (pl->progress != NULL) {
-        munmap(pl->progress, sizeof(*pl->progress) * ((size_t)pl->n_workers + 1));
+    free(pl->state);
+    free(pl->owner);
+    if (pl->shared != NULL) {
+        munmap(pl->shared, pl->shared_size);
     }
     return rc;
+}
+
+/* The sink of the in-process mode: every partition runs in order, so it is always its turn. */
+static int
+direct_drain(void *arg, const char *data, size_t len, int last, size_t *taken, struct error *err)
+{
+    (void)last;
+    *taken = len;
+    return merge_write(arg, data, len, err);
 }
 
 /* Runs partitions [first, last) one after another in this process, straight into the output. */
@@ -766,7 +821,7 @@ run_in_process(struct pool *pl, size_t first, size_t last, struct error *err)
 {
     struct chain *chain = NULL;
     struct partition_stats stats;
-    struct chain_output out = {pl->merge.fd, pl->merge.output, 0, NULL};
+    struct chain_sink sink = {direct_drain, &pl->merge};
     int failed_step, rc = -1;
     char where[PATH_MAX + 128];
     size_t k;
@@ -784,7 +839,7 @@ run_in_process(struct pool *pl, size_t first, size_t last, struct error *err)
             error_set(err, "interrupted by signal SIG%s", sigabbrev_np((int)interrupted));
             goto out;
         }
-        if (chain_run(chain, p, pl->inputs->fds[p->file], input_path(pl, p), &out, &stats,
+        if (chain_run(chain, p, pl->inputs->fds[p->file], input_path(pl, p), &sink, &stats,
                       &failed_step, err) != 0) {
             describe_partition(pl, p, where, sizeof(where));
             if (failed_step >= 0) {

@@ -5,7 +5,6 @@
 #include "worker.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -18,7 +17,7 @@
 #include "log.h"
 
 #define READ_BUF_SIZE (1u << 20)
-#define WRITE_BUF_SIZE (1u << 20)
+#define DRAIN_STEP (1u << 20) /* offer the output to the sink every time it grows this much */
 
 struct tranche_ctx {
     struct chain *chain;
@@ -42,11 +41,11 @@ struct chain {
 
     /* The partition being run; NULL outside chain_run. */
     const struct partition *part;
-    const struct chain_output *out;
-    int out_fd; /* out->fd, or the spill file once spilled */
-    const char *out_path;
-    char *out_buf;
+    const struct chain_sink *sink;
+    char *out_buf; /* output not yet taken by the sink; grows while the sink declines it */
     size_t out_len;
+    size_t out_cap;
+    size_t drain_at; /* offer to the sink when out_len reaches this */
     struct partition_stats stats;
 
     /* The first failure of the partition; a later one does not overwrite it. */
@@ -99,70 +98,53 @@ io_failure(struct chain *c, const char *fmt, ...)
     return TRANCHE_ERROR;
 }
 
-/* Switches the output to the spill file when the in-memory part would grow past its bound. */
+/* Offers the collected output to the sink; keeps it when the sink declines. */
 static int
-maybe_spill(struct chain *c)
+drain(struct chain *c, int last)
 {
-    int fd;
+    size_t taken = 0;
+    struct error err;
 
-    if (c->stats.spilled || c->out->spill_after == 0 ||
-        c->stats.bytes_first + c->out_len <= c->out->spill_after) {
-        return TRANCHE_OK;
-    }
-    fd = open(c->out->spill_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        return io_failure(c, "cannot create part file %s", c->out->spill_path);
-    }
-    c->stats.spilled = 1;
-    c->out_fd = fd;
-    c->out_path = c->out->spill_path;
-    return TRANCHE_OK;
-}
-
-static int
-flush_out(struct chain *c)
-{
-    size_t off = 0, len = c->out_len;
-
-    c->out_len = 0;
-    if (maybe_spill(c) != TRANCHE_OK) {
+    if (c->sink->drain(c->sink->arg, c->out_buf, c->out_len, last, &taken, &err) != 0) {
+        set_failure(c, -1, "%s", err.msg);
         return TRANCHE_ERROR;
     }
-    if (!c->stats.spilled) {
-        c->stats.bytes_first += len;
+    if (taken == c->out_len) {
+        c->out_len = 0;
+    } else if (taken > 0) {
+        memmove(c->out_buf, c->out_buf + taken, c->out_len - taken);
+        c->out_len -= taken;
     }
-    while (off < len) {
-        ssize_t n = write(c->out_fd, c->out_buf + off, len - off);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            return io_failure(c, "cannot write %s", c->out_path);
-        }
-        off += (size_t)n;
-    }
+    c->drain_at = c->out_len + DRAIN_STEP;
     return TRANCHE_OK;
 }
 
-/* Appends one output record and its delimiter; a record larger than the buffer goes in pieces. */
+/* Appends one output record and its delimiter. */
 static int
 sink_write(struct chain *c, const char *p, size_t len)
 {
     c->stats.records_out++;
     c->stats.bytes_out += len + 1;
-    while (len >= WRITE_BUF_SIZE - c->out_len) {
-        size_t room = WRITE_BUF_SIZE - c->out_len;
-        memcpy(c->out_buf + c->out_len, p, room);
-        c->out_len += room;
-        p += room;
-        len -= room;
-        if (flush_out(c) != TRANCHE_OK) {
+    if (len + 1 > c->out_cap - c->out_len) {
+        size_t cap = c->out_cap * 2;
+        char *grown;
+        while (cap - c->out_len < len + 1) {
+            cap *= 2;
+        }
+        grown = realloc(c->out_buf, cap);
+        if (grown == NULL) {
+            set_failure(c, -1, "out of memory for %zu bytes of output", cap);
             return TRANCHE_ERROR;
         }
+        c->out_buf = grown;
+        c->out_cap = cap;
     }
     memcpy(c->out_buf + c->out_len, p, len);
     c->out_len += len;
-    c->out_buf[c->out_len++] = (char)c->delimiter; /* len < room above, so this fits */
+    c->out_buf[c->out_len++] = (char)c->delimiter;
+    if (c->out_len >= c->drain_at) {
+        return drain(c, 0);
+    }
     return TRANCHE_OK;
 }
 
@@ -351,7 +333,8 @@ chain_new(const struct step *steps, size_t n_steps, unsigned char delimiter, int
     c->progress->partition = -1;
     c->progress->step = -1;
     c->ctx = calloc(n_steps, sizeof(*c->ctx));
-    c->out_buf = malloc(WRITE_BUF_SIZE);
+    c->out_cap = 2 * DRAIN_STEP;
+    c->out_buf = malloc(c->out_cap);
     if (c->ctx == NULL || c->out_buf == NULL) {
         chain_free(c);
         return error_set(err, "out of memory");
@@ -509,28 +492,23 @@ end_steps(struct chain *c)
 
 int
 chain_run(struct chain *c, const struct partition *p, int in_fd, const char *in_path,
-          const struct chain_output *out, struct partition_stats *stats, int *failed_step,
+          const struct chain_sink *sink, struct partition_stats *stats, int *failed_step,
           struct error *err)
 {
     uint64_t start_ns = now_nanos();
     int rc = -1;
 
     c->part = p;
-    c->out = out;
-    c->out_fd = out->fd;
-    c->out_path = out->name;
+    c->sink = sink;
     c->out_len = 0;
+    c->drain_at = DRAIN_STEP;
     c->failed = 0;
     c->failed_step = -1;
     memset(&c->stats, 0, sizeof(c->stats));
     c->progress->partition = (int64_t)p->index;
     if (read_partition(c, p, in_fd, in_path) == 0 && end_steps(c) == 0 &&
-        flush_out(c) == TRANCHE_OK) {
+        drain(c, 1) == TRANCHE_OK) {
         rc = 0;
-    }
-    if (c->stats.spilled && close(c->out_fd) != 0) {
-        io_failure(c, "cannot write part file %s", c->out->spill_path);
-        rc = -1;
     }
     c->stats.nanos = now_nanos() - start_ns;
     *stats = c->stats;
@@ -542,6 +520,13 @@ chain_run(struct chain *c, const struct partition *p, int in_fd, const char *in_
         error_set(err, "%s", c->err.msg);
     }
     return rc;
+}
+
+void
+chain_pending(const struct chain *c, const char **data, size_t *len)
+{
+    *data = c->out_buf;
+    *len = c->out_len;
 }
 
 void

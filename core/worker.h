@@ -30,22 +30,22 @@ struct worker_progress {
 struct partition_stats {
     uint64_t records_in;
     uint64_t records_out;
-    uint64_t bytes_out;   /* all output bytes, delimiters included */
-    uint64_t bytes_first; /* of which written to the output's fd (the rest is in the spill file) */
+    uint64_t bytes_out; /* delimiters included */
     uint64_t nanos;
-    int spilled;          /* the output went past spill_after: the rest is in spill_path */
 };
 
 /*
- * Where a partition's output goes: `fd` from its current offset, named `name` in messages. When
- * spill_after > 0 and the output would pass that many bytes, the rest goes to a new file at
- * spill_path instead (so an in-memory part file stays bounded).
+ * Where a partition's output goes. The chain collects output in a buffer of its own and offers
+ * what it holds to drain() each time the buffer has grown by about 1 MiB since the last offer, and
+ * once more at the end of the partition (last = 1). drain() takes all of it (*taken = len) or
+ * nothing (*taken = 0: the chain keeps it and offers it again, grown, later). It returns 0, or -1
+ * with err set, which fails the partition as an I/O failure. What is left after the last offer
+ * stays readable through chain_pending() until the next chain_run().
  */
-struct chain_output {
-    int fd;
-    const char *name;
-    uint64_t spill_after;
-    const char *spill_path;
+struct chain_sink {
+    int (*drain)(void *arg, const char *data, size_t len, int last, size_t *taken,
+                 struct error *err);
+    void *arg;
 };
 
 struct chain;
@@ -61,13 +61,16 @@ int chain_new(const struct step *steps, size_t n_steps, unsigned char delimiter,
 
 /*
  * Runs one partition: reads [p->start, p->end) of in_fd, feeds every record through the steps,
- * calls end_partition() of each step, and writes the output as `out` says. On failure returns
+ * calls end_partition() of each step, and hands the output to `sink`. On failure returns
  * -1, err holds the message (a plugin's, or the I/O error), and *failed_step is the step's index
  * or -1 when the failure was reading or writing.
  */
 int chain_run(struct chain *c, const struct partition *p, int in_fd, const char *in_path,
-              const struct chain_output *out, struct partition_stats *stats, int *failed_step,
+              const struct chain_sink *sink, struct partition_stats *stats, int *failed_step,
               struct error *err);
+
+/* The output the sink did not take at the end of the last partition run. */
+void chain_pending(const struct chain *c, const char **data, size_t *len);
 
 /* Makes chain_run give up (as a failure, "interrupted") once *stop is non-zero; it is checked
  * between read buffers. `stop` is borrowed; NULL turns the check off. */

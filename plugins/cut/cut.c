@@ -66,7 +66,7 @@ parse_range(const char *piece, struct field_range *r)
     size_t last = parse_number(&p, &overflow);
 
     if (*piece == '\0') {
-        return "empty field list";
+        return "empty field spec";
     }
     if (*p != '\0' || (!has_first && !has_last)) {
         return "expected N, N-M, -M or N-";
@@ -143,8 +143,12 @@ add_item(struct cut_state *s, tranche_ctx *ctx, const char *item)
         char *piece = strsep(&rest, ",");
         const char *why = parse_range(piece, &s->ranges[s->count]);
 
+        if (why != NULL && pieces > 1) {
+            rc = host->error(ctx, "bad fields item '%s': '%s': %s", item, piece, why);
+            break;
+        }
         if (why != NULL) {
-            rc = host->error(ctx, "bad fields item '%s': %s", pieces > 1 ? piece : item, why);
+            rc = host->error(ctx, "bad fields item '%s': %s", item, why);
             break;
         }
         s->count++;
@@ -233,7 +237,7 @@ cut_record(void *state, tranche_ctx *ctx, char *data, size_t len)
     size_t field = 1;
     size_t out = 0;
     int wrote = 0; /* a kept span may be empty, so `out` cannot tell */
-    int more = 1; /* whether field number `field` exists */
+    int more = 1;  /* whether field number `field` exists */
 
     if (memchr(data, delim, len) == NULL) {
         return host->emit(ctx, data, len);

@@ -86,7 +86,6 @@ TRANCHE_PLUGIN = {
     .name = "upper",
     .version = "1.0",
     .description = "converts ASCII a-z to A-Z, like LC_ALL=C tr a-z A-Z",
-    .options = NULL,
     .init = upper_init,
     .record = upper_record,
 };

@@ -333,19 +333,24 @@ test_run__offsets_beyond_4GiB(void **state)
 static void
 test_run__large_partition_spills_to_disk(void **state)
 {
-    /* One partition whose output passes the in-memory part limit (64 MiB): the rest goes to a
-     * part file on disk, merged after the memory part, and removed. */
+    /* Two files, so two partitions: the first is slow (1 ms a record from its first record on),
+     * so the second, 70 MiB, passes the in-memory limit (48 MiB) long before its turn and goes
+     * on in a part file on disk, written after the first partition and then removed. */
     const char *job;
 
     (void)state;
-    sh(0, "%s --kind access --size 70M --seed 3 --output '%s/big.log'", TRANCHE_GEN, dir);
-    job = write_job("spill.yaml", "input:\n  path: big.log\noutput:\n  path: spill/out.log\n"
+    sh(0, "cd '%s' && seq 1 1500 | sed 's/^/slow /' > slow.log && %s --kind access --size 70M "
+          "--seed 3 --output big.log", dir, TRANCHE_GEN);
+    job = write_job("spill.yaml", "input:\n  path: [slow.log, big.log]\n"
+                                  "output:\n  path: spill/out.log\n"
                                   "partition_size: 1GiB\nlog_dir: spill-logs\n"
-                                  "steps:\n  - plugin: upper\n");
+                                  "steps:\n  - plugin: %s/failer.so\n"
+                                  "    options: { match: slow, mode: slow }\n"
+                                  "  - plugin: upper\n", TEST_PLUGIN_DIR);
     sh(0, "%s run %s --workers 2", TRANCHE_BIN, job);
-    sh(0, "cd '%s' && grep -q 'spilled to disk' spill-logs/worker-1.log && tr a-z A-Z < big.log | "
-          "cmp - spill/out.log && [ \"$(ls -A spill)\" = out.log ] && rm big.log spill/out.log",
-       dir);
+    sh(0, "cd '%s' && grep -q 'spilled to a part file on disk' spill-logs/worker-*.log && "
+          "cat slow.log big.log | tr a-z A-Z | cmp - spill/out.log && "
+          "[ \"$(ls -A spill)\" = out.log ] && rm big.log spill/out.log", dir);
 }
 
 int

@@ -32,8 +32,7 @@ typed_init(tranche_ctx *ctx, const struct tranche_host *h, void **state)
     for (size_t i = 0; i < items; i++) {
         const char *item = host->opt_list_item(ctx, "items", i);
 
-        host->log(ctx, TRANCHE_LOG_INFO, "typed: items[%zu]=%s", i,
-                  item != NULL ? item : "(null)");
+        host->log(ctx, TRANCHE_LOG_INFO, "typed: items[%zu]=%s", i, item != NULL ? item : "(null)");
     }
     return TRANCHE_OK;
 }
