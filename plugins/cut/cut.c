@@ -217,7 +217,7 @@ cut_init(tranche_ctx *ctx, const struct tranche_host *h, void **state)
     *state = s;
     return TRANCHE_OK;
 fail:
-    /* The host may not call fini after a failed init, so clean up here. */
+    /* A failed init gets no fini(), so it releases what it holds itself. */
     cut_fini(s);
     return TRANCHE_ERROR;
 }

@@ -146,11 +146,10 @@ bracket_end(const char *p, size_t len, size_t open)
 static size_t
 anchored_form(const char *p, size_t len, char *out)
 {
-    size_t n = 0;
+    size_t n = 4;
     size_t depth = 0;
 
     memcpy(out, "^.*(", 4);
-    n = 4;
     for (size_t i = 0; i < len; i++) {
         size_t from = i;
 
@@ -305,7 +304,7 @@ grep_init(tranche_ctx *ctx, const struct tranche_host *h, void **state)
         size_t len = nl != NULL ? (size_t)(nl - p) : strlen(p);
 
         if (matcher_init(&s->matchers[i], ctx, p, len, fixed, s->ignore_case) != TRANCHE_OK) {
-            /* The host may not call fini after a failed init, so clean up here. */
+            /* A failed init gets no fini(), so it releases what it holds itself. */
             grep_fini(s);
             return TRANCHE_ERROR;
         }
