@@ -425,11 +425,30 @@ type_word(enum tranche_option_type t)
     return "?";
 }
 
+/* text with tabs and newlines written as \t and \n, so a default of white space shows. */
+static const char *
+escaped(const char *text, char *buf, size_t size)
+{
+    size_t n = 0;
+
+    for (; *text != '\0' && n + 3 < size; text++) {
+        if (*text == '\t' || *text == '\n') {
+            buf[n++] = '\\';
+            buf[n++] = *text == '\t' ? 't' : 'n';
+        } else {
+            buf[n++] = *text;
+        }
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
 static void
 describe_plugin(const struct plugin *p)
 {
     const struct tranche_plugin *d = p->desc;
     const struct tranche_option *o;
+    char shown[64];
 
     printf("%s %s: %s\n", d->name, d->version != NULL ? d->version : "",
            d->description != NULL ? d->description : "");
@@ -443,7 +462,7 @@ describe_plugin(const struct plugin *p)
         printf("    %-14s %-7s %-9s", o->name, type_word(o->type),
                o->required ? "required" : "optional");
         if (o->default_value != NULL) {
-            printf(" default %-8s", o->default_value);
+            printf(" default %-8s", escaped(o->default_value, shown, sizeof(shown)));
         }
         printf("  %s\n", o->help != NULL ? o->help : "");
     }
