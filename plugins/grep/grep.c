@@ -20,6 +20,7 @@ struct matcher {
     enum match_kind kind;
     char *literal; /* case-folded to lower when ignore_case; unused for MATCH_REGEX */
     size_t literal_len;
+    size_t anchor1, anchor2; /* MATCH_SUBSTRING of 2+ bytes: the positions contains() filters on */
     regex_t regex;
     regex_t anchored; /* `^.*(R)` for regex R, for long records; set if has_anchored */
     int has_anchored;
@@ -198,6 +199,85 @@ compile_anchored(struct matcher *m, const char *p, size_t len, int ignore_case)
     m->has_anchored = 1;
 }
 
+/* How common a byte is in typical text and logs: spaces and lowercase letters most. */
+static int
+commonness(unsigned char c)
+{
+    if (c == ' ') {
+        return 4;
+    }
+    if (c >= 'a' && c <= 'z') {
+        return 3;
+    }
+    if ((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) {
+        return 2;
+    }
+    return 1;
+}
+
+/* Picks the two needle positions whose bytes are least common, for contains()'s filter. */
+static void
+pick_anchors(const char *needle, size_t n, size_t *p1, size_t *p2)
+{
+    size_t i, a = 0, b = n - 1;
+
+    for (i = 0; i < n; i++) {
+        if (commonness((unsigned char)needle[i]) < commonness((unsigned char)needle[a])) {
+            a = i;
+        }
+    }
+    b = a == n - 1 ? 0 : n - 1;
+    for (i = 0; i < n; i++) {
+        if (i != a && commonness((unsigned char)needle[i]) < commonness((unsigned char)needle[b])) {
+            b = i;
+        }
+    }
+    *p1 = a < b ? a : b;
+    *p2 = a < b ? b : a;
+}
+
+/*
+ * Whether `needle` (n >= 2 bytes) occurs in hay[0, len). Records are short (a few hundred bytes),
+ * where glibc's memmem spends most of its time setting up; this compares two of the needle's
+ * bytes (its least common ones, p1 < p2) against 16 candidate positions at once and compares the
+ * whole needle only where both agree.
+ */
+static int
+contains(const char *hay, size_t len, const char *needle, size_t n, size_t p1, size_t p2)
+{
+    typedef char bytes16 __attribute__((vector_size(16)));
+    typedef char bytes16u __attribute__((vector_size(16), aligned(1)));
+    const bytes16 c1 = (bytes16){0} + needle[p1];
+    const bytes16 c2 = (bytes16){0} + needle[p2];
+    size_t i = 0, k;
+
+    if (len < n) {
+        return 0;
+    }
+    for (; i + 16 + n - 1 <= len; i += 16) {
+        bytes16 hit = (*(const bytes16u *)(hay + i + p1) == c1) &
+                      (*(const bytes16u *)(hay + i + p2) == c2);
+        uint64_t lo, hi;
+
+        memcpy(&lo, &hit, 8);
+        memcpy(&hi, (char *)&hit + 8, 8);
+        if ((lo | hi) == 0) {
+            continue;
+        }
+        for (k = 0; k < 16; k++) {
+            if (hit[k] && memcmp(hay + i + k, needle, n) == 0) {
+                return 1;
+            }
+        }
+    }
+    for (; i + n <= len; i++) {
+        if (memcmp(hay + i, needle, n) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* Sets m up for one newline-free pattern; on failure m holds nothing to free. */
 static int
 matcher_init(struct matcher *m, tranche_ctx *ctx, const char *p, size_t len, int fixed,
@@ -225,6 +305,9 @@ matcher_init(struct matcher *m, tranche_ctx *ctx, const char *p, size_t len, int
             m->literal[i] = ignore_case ? lower_byte(p[start + i]) : p[start + i];
         }
         m->literal[m->literal_len] = '\0';
+        if (m->literal_len >= 2) {
+            pick_anchors(m->literal, m->literal_len, &m->anchor1, &m->anchor2);
+        }
         m->kind = anchor_start ? (anchor_end ? MATCH_WHOLE : MATCH_PREFIX)
                                : (anchor_end ? MATCH_SUFFIX : MATCH_SUBSTRING);
         return TRANCHE_OK;
@@ -325,7 +408,10 @@ matcher_test(struct matcher *m, tranche_ctx *ctx, const char *data, const char *
 
     switch (m->kind) {
     case MATCH_SUBSTRING:
-        return n == 0 || memmem(hay, len, m->literal, n) != NULL;
+        if (n <= 1) {
+            return n == 0 || memchr(hay, m->literal[0], len) != NULL;
+        }
+        return contains(hay, len, m->literal, n, m->anchor1, m->anchor2);
     case MATCH_PREFIX:
         return len >= n && memcmp(hay, m->literal, n) == 0;
     case MATCH_SUFFIX:
