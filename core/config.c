@@ -27,8 +27,8 @@
  * - Every scalar is kept as text, whatever its tag or style: `workers: "4"` is 4, and the option
  *   `fixed: true` is the text "true". An empty value (`log_dir:`) is the empty string, which no
  *   field accepts.
- * - input.compression, output.compression and output.level are reserved for gzip support: they
- *   are validated here so that a job written today keeps its meaning, and otherwise ignored.
+ * - input.compression, output.compression and output.level are read here; the runner decides
+ *   what it can do with them (gzip is not supported yet, and is refused rather than ignored).
  * - A stream must hold exactly one YAML document.
  */
 
@@ -428,9 +428,10 @@ add_input(const struct ctx *c, const yaml_node_t *node, struct job *job)
     }
 }
 
-/* One of auto, none, gzip: reserved for compressed input and output, checked and then ignored. */
+/* One of auto, none, gzip (in enum config_compression's order). */
 static int
-check_compression(const struct ctx *c, const yaml_node_t *node, const char *what)
+read_compression(const struct ctx *c, const yaml_node_t *node, const char *what,
+                 enum config_compression *out)
 {
     static const char *const allowed[] = {"auto", "none", "gzip"};
     size_t i;
@@ -438,6 +439,7 @@ check_compression(const struct ctx *c, const yaml_node_t *node, const char *what
     if (node->type == YAML_SCALAR_NODE && !has_nul(node)) {
         for (i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
             if (strcmp((const char *)node->data.scalar.value, allowed[i]) == 0) {
+                *out = (enum config_compression)i;
                 return 0;
             }
         }
@@ -445,12 +447,13 @@ check_compression(const struct ctx *c, const yaml_node_t *node, const char *what
     return bad_value(c, node, what, "auto, none or gzip");
 }
 
-/* output.level: 1 to 9, reserved for gzip output, checked and then ignored. */
+/* output.level: 1 to 9. */
 static int
-check_level(const struct ctx *c, const yaml_node_t *node)
+read_level(const struct ctx *c, const yaml_node_t *node, int *out)
 {
     if (node->type == YAML_SCALAR_NODE && node->data.scalar.length == 1 &&
         node->data.scalar.value[0] >= '1' && node->data.scalar.value[0] <= '9') {
+        *out = node->data.scalar.value[0] - '0';
         return 0;
     }
     return bad_value(c, node, "output.level", "an integer from 1 to 9");
@@ -529,7 +532,8 @@ read_input(const struct ctx *c, const yaml_node_t *node, struct job *job)
     if (f[1].value != NULL && read_delimiter(c, f[1].value, &job->delimiter) != 0) {
         return -1;
     }
-    if (f[2].value != NULL && check_compression(c, f[2].value, "input.compression") != 0) {
+    if (f[2].value != NULL &&
+        read_compression(c, f[2].value, "input.compression", &job->input_compression) != 0) {
         return -1;
     }
     return 0;
@@ -560,10 +564,13 @@ read_output(const struct ctx *c, const yaml_node_t *node, struct job *job)
     if (job->output == NULL) {
         return out_of_memory(c);
     }
-    if (f[1].value != NULL && check_compression(c, f[1].value, "output.compression") != 0) {
-        return -1;
+    if (f[1].value != NULL) {
+        job->output_compression_pos = pos_of(f[1].value);
+        if (read_compression(c, f[1].value, "output.compression", &job->output_compression) != 0) {
+            return -1;
+        }
     }
-    if (f[2].value != NULL && check_level(c, f[2].value) != 0) {
+    if (f[2].value != NULL && read_level(c, f[2].value, &job->output_level) != 0) {
         return -1;
     }
     return 0;

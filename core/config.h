@@ -37,6 +37,13 @@ struct config_step {
 
 #define CONFIG_DEFAULT_PARTITION_SIZE (32ull << 20)
 
+/* input.compression / output.compression. */
+enum config_compression {
+    CONFIG_COMPRESSION_AUTO = 0, /* input: by the gzip magic bytes; output: by a .gz name */
+    CONFIG_COMPRESSION_NONE,
+    CONFIG_COMPRESSION_GZIP
+};
+
 struct job {
     char *file; /* the job file's path as given */
 
@@ -44,9 +51,13 @@ struct job {
     size_t n_inputs;
     struct config_pos input_pos;
     unsigned char delimiter; /* default '\n' */
+    enum config_compression input_compression;
 
     char *output; /* resolved path, or "-" for standard output */
     struct config_pos output_pos;
+    enum config_compression output_compression;
+    struct config_pos output_compression_pos; /* 0:0 when not given */
+    int output_level; /* 1-9, 0 when not given */
 
     int workers; /* > 0; 0 means auto (online CPUs) */
     uint64_t partition_size; /* > 0; default CONFIG_DEFAULT_PARTITION_SIZE */

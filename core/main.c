@@ -162,6 +162,42 @@ parse_cli(int argc, char **argv, struct cli *cli)
     return 0;
 }
 
+/* gzip is not supported yet: refuse it rather than write a plain file under a .gz name. */
+static int
+check_output_compression(const struct job *job, struct error *err)
+{
+    size_t len = strlen(job->output);
+    int gz = job->output_compression == CONFIG_COMPRESSION_GZIP ||
+             (job->output_compression == CONFIG_COMPRESSION_AUTO && len > 3 &&
+              strcmp(job->output + len - 3, ".gz") == 0);
+    struct config_pos pos =
+        job->output_compression_pos.line > 0 ? job->output_compression_pos : job->output_pos;
+
+    if (!gz) {
+        return 0;
+    }
+    return error_set(err, "%s:%d:%d: gzip output (%s) is not supported yet: write a plain output "
+                     "and compress it (gzip, bgzip), or set output.compression: none to write a "
+                     "plain file under this name", job->file, pos.line, pos.column, job->output);
+}
+
+/* The same for an input: gzip by its magic bytes (with compression auto) or by the job's word. */
+static int
+check_input_compression(const struct job *job, size_t i, int fd, struct error *err)
+{
+    unsigned char magic[2];
+    int gz = job->input_compression == CONFIG_COMPRESSION_GZIP ||
+             (job->input_compression == CONFIG_COMPRESSION_AUTO &&
+              pread(fd, magic, 2, 0) == 2 && magic[0] == 0x1f && magic[1] == 0x8b);
+
+    if (!gz) {
+        return 0;
+    }
+    return error_set(err, "input %s is gzip-compressed, and gzip input is not supported yet: "
+                     "decompress it first (zcat %s > FILE), or set input.compression: none to "
+                     "read its bytes as they are", job->inputs[i], job->inputs[i]);
+}
+
 /* Loads the job and applies the command-line overrides. */
 static int
 load_job(const struct cli *cli, struct job *job, struct error *err)
@@ -201,7 +237,7 @@ load_job(const struct cli *cli, struct job *job, struct error *err)
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         job->workers = n > 0 ? (int)n : 1;
     }
-    return 0;
+    return check_output_compression(job, err);
 }
 
 /* Opens every input and plans its partitions. fds has job->n_inputs slots. */
@@ -222,6 +258,9 @@ open_and_plan(const struct job *job, int *fds, struct plan *plan, struct error *
         }
         if (!S_ISREG(st.st_mode)) {
             return error_set(err, "input %s is not a regular file", job->inputs[i]);
+        }
+        if (check_input_compression(job, i, fds[i], err) != 0) {
+            return -1;
         }
         if (have_out && st.st_dev == out_st.st_dev && st.st_ino == out_st.st_ino) {
             return error_set(err, "the output %s is also input %zu (%s): refusing to overwrite "
@@ -318,6 +357,10 @@ cmd_job(enum command cmd, int argc, char **argv)
             if (fds[i] < 0) {
                 fprintf(stderr, "tranche: cannot open input %s: %s\n", job.inputs[i],
                         strerror(errno));
+                goto out;
+            }
+            if (check_input_compression(&job, i, fds[i], &err) != 0) {
+                fprintf(stderr, "tranche: %s\n", err.msg);
                 goto out;
             }
         }

@@ -498,6 +498,46 @@ test_errors__emit_outside_a_partition_is_refused(void **state)
     free(err);
 }
 
+static void
+test_errors__gzip_is_refused_until_supported(void **state)
+{
+    char *err = NULL;
+    const char *path;
+
+    (void)state;
+    make_input();
+    assert_int_equal(run(NULL, "cd '%s' && gzip -c input.txt > input.gz", dir), 0);
+    path = job("gz", "  - plugin: upper\n");
+    /* a gzip input, recognised by its magic bytes, not its name */
+    assert_int_equal(run(NULL, "cd '%s' && cp input.gz disguised.txt", dir), 0);
+    assert_int_equal(run(&err, "%s run %s --input '%s/disguised.txt'", TRANCHE_BIN, path, dir), 2);
+    assert_contains(err, "disguised.txt is gzip-compressed");
+    assert_contains(err, "not supported yet");
+    free(err);
+    assert_int_equal(run(&err, "%s validate %s --input '%s/input.gz'", TRANCHE_BIN, path, dir),
+                     2);
+    assert_contains(err, "input.gz is gzip-compressed");
+    free(err);
+    /* a .gz output name means gzip output, refused too */
+    assert_int_equal(run(&err, "%s run %s --output '%s/out/x.gz'", TRANCHE_BIN, path, dir), 2);
+    assert_contains(err, "gzip output");
+    free(err);
+    assert_clean("gz", path);
+    /* compression: none reads the bytes as they are, and writes plain under any name */
+    {
+        char jobpath[1024];
+        const char *text = "input:\n  path: input.gz\n  compression: none\noutput:\n"
+                           "  path: raw.gz\n  compression: none\nlog_dir: logs/raw\n"
+                           "steps:\n  - plugin: upper\n";
+        snprintf(jobpath, sizeof(jobpath), "%s/raw.yaml", dir);
+        tu_write_file(jobpath, text, strlen(text));
+        assert_int_equal(run(NULL, "cd '%s' && %s run raw.yaml --workers 2 --partition-size 100 "
+                                   "&& { cat input.gz; "
+                                   "[ \"$(tail -c1 input.gz | od -An -tx1)\" = \" 0a\" ] || echo; } "
+                                   "| LC_ALL=C tr a-z A-Z | cmp - raw.gz", dir, TRANCHE_BIN), 0);
+    }
+}
+
 int
 main(void)
 {
@@ -516,6 +556,7 @@ main(void)
         cmocka_unit_test(test_errors__signal_stops_the_job_cleanly),
         cmocka_unit_test(test_errors__closed_stdout_stops_quietly),
         cmocka_unit_test(test_errors__emit_outside_a_partition_is_refused),
+        cmocka_unit_test(test_errors__gzip_is_refused_until_supported),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -160,8 +160,8 @@ check_transforms(const char *input, const size_t *sizes, size_t n_sizes)
     size_t t, s, w;
 
     /* Reference tools see the input with a final newline, as tranche ends every record. */
-    sh(0, "{ cat '%s'; [ -z \"$(tail -c1 '%s')\" ] || echo; } > '%s/normalized'", input, input,
-       dir);
+    sh(0, "{ cat '%s'; [ \"$(tail -c1 '%s' | od -An -tx1)\" = \" 0a\" ] || echo; } "
+          "> '%s/normalized'", input, input, dir);
     for (t = 0; t < sizeof(transforms) / sizeof(transforms[0]); t++) {
         const struct transform *tr = &transforms[t];
         const char *job = write_job("job.yaml",
