@@ -215,20 +215,23 @@ commonness(unsigned char c)
     return 1;
 }
 
-/* Picks the two needle positions whose bytes are least common, for contains()'s filter. */
+/* Picks the two needle positions whose bytes are least common, for contains()'s filter; between
+ * equally common ones, the farthest apart, as neighbouring bytes tend to come together. */
 static void
 pick_anchors(const char *needle, size_t n, size_t *p1, size_t *p2)
 {
-    size_t i, a = 0, b = n - 1;
+    size_t i, a = 0, b;
 
     for (i = 0; i < n; i++) {
         if (commonness((unsigned char)needle[i]) < commonness((unsigned char)needle[a])) {
             a = i;
         }
     }
-    b = a == n - 1 ? 0 : n - 1;
+    b = a == 0 ? 1 : 0;
     for (i = 0; i < n; i++) {
-        if (i != a && commonness((unsigned char)needle[i]) < commonness((unsigned char)needle[b])) {
+        int ci = commonness((unsigned char)needle[i]), cb = commonness((unsigned char)needle[b]);
+        size_t di = i > a ? i - a : a - i, db = b > a ? b - a : a - b;
+        if (i != a && (ci < cb || (ci == cb && di > db))) {
             b = i;
         }
     }
@@ -236,11 +239,28 @@ pick_anchors(const char *needle, size_t n, size_t *p1, size_t *p2)
     *p2 = a < b ? b : a;
 }
 
+/* memcmp(a, b, n) == 0, inline: needles are short, and a call costs more than the compare. */
+static inline int
+same(const char *a, const char *b, size_t n)
+{
+    size_t i;
+
+    if (n > 16) {
+        return memcmp(a, b, n) == 0;
+    }
+    for (i = 0; i < n; i++) {
+        if (a[i] != b[i]) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /*
  * Whether `needle` (n >= 2 bytes) occurs in hay[0, len). Records are short (a few hundred bytes),
  * where glibc's memmem spends most of its time setting up; this compares two of the needle's
- * bytes (its least common ones, p1 < p2) against 16 candidate positions at once and compares the
- * whole needle only where both agree.
+ * bytes (its least common ones, p1 < p2) against 16 candidate positions at once (GCC vector
+ * types: SSE2 on x86-64, NEON on arm64) and compares the whole needle only where both agree.
  */
 static int
 contains(const char *hay, size_t len, const char *needle, size_t n, size_t p1, size_t p2)
@@ -265,13 +285,13 @@ contains(const char *hay, size_t len, const char *needle, size_t n, size_t p1, s
             continue;
         }
         for (k = 0; k < 16; k++) {
-            if (hit[k] && memcmp(hay + i + k, needle, n) == 0) {
+            if (hit[k] && same(hay + i + k, needle, n)) {
                 return 1;
             }
         }
     }
     for (; i + n <= len; i++) {
-        if (memcmp(hay + i, needle, n) == 0) {
+        if (same(hay + i, needle, n)) {
             return 1;
         }
     }
