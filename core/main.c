@@ -17,6 +17,7 @@
 #include <yaml.h>
 #include <zlib.h>
 
+#include "bgzf.h"
 #include "config.h"
 #include "error.h"
 #include "partition.h"
@@ -162,26 +163,23 @@ parse_cli(int argc, char **argv, struct cli *cli)
     return 0;
 }
 
-/* gzip is not supported yet: refuse it rather than write a plain file under a .gz name. */
+/* The output's gzip level: gzip when asked for, or with compression auto for a .gz name. */
 static int
-check_output_compression(const struct job *job, struct error *err)
+output_gzip_level(const struct job *job)
 {
     size_t len = strlen(job->output);
     int gz = job->output_compression == CONFIG_COMPRESSION_GZIP ||
              (job->output_compression == CONFIG_COMPRESSION_AUTO && len > 3 &&
               strcmp(job->output + len - 3, ".gz") == 0);
-    struct config_pos pos =
-        job->output_compression_pos.line > 0 ? job->output_compression_pos : job->output_pos;
 
     if (!gz) {
         return 0;
     }
-    return error_set(err, "%s:%d:%d: gzip output (%s) is not supported yet: write a plain output "
-                     "and compress it (gzip, bgzip), or set output.compression: none to write a "
-                     "plain file under this name", job->file, pos.line, pos.column, job->output);
+    return job->output_level > 0 ? job->output_level : 6;
 }
 
-/* The same for an input: gzip by its magic bytes (with compression auto) or by the job's word. */
+/* gzip input is not supported yet: refuse it rather than read compressed bytes as records. */
+/* gzip by its magic bytes (with compression auto) or by the job's word. */
 static int
 check_input_compression(const struct job *job, size_t i, int fd, struct error *err)
 {
@@ -237,7 +235,7 @@ load_job(const struct cli *cli, struct job *job, struct error *err)
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         job->workers = n > 0 ? (int)n : 1;
     }
-    return check_output_compression(job, err);
+    return 0;
 }
 
 /* Opens every input and plans its partitions. fds has job->n_inputs slots. */
@@ -408,6 +406,7 @@ cmd_job(enum command cmd, int argc, char **argv)
     opt.in_process = cli.in_process;
     opt.only_partition = cli.only_partition;
     opt.quiet = cli.quiet;
+    opt.gzip_level = output_gzip_level(&job);
     inputs.paths = job.inputs;
     inputs.fds = fds;
     inputs.n = job.n_inputs;
@@ -602,6 +601,7 @@ print_version(void)
     printf("tranche %s\n", TRANCHE_VERSION);
     printf("plugin ABI %d.%d\n", TRANCHE_ABI_MAJOR, TRANCHE_ABI_MINOR);
     printf("libyaml %s, zlib %s\n", yaml_get_version_string(), zlibVersion());
+    printf("gzip output compressed with %s\n", bgzf_codec());
 }
 
 int

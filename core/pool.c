@@ -39,6 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bgzf.h"
 #include "log.h"
 #include "merge.h"
 #include "worker.h"
@@ -48,6 +49,9 @@ enum command_kind { CMD_ASSIGN = 1, CMD_GRANT = 2, CMD_STOP = 3 };
 
 /* A partition's output past this many bytes, while not its turn, goes on to a part file on disk. */
 #define SPILL_AFTER (48u << 20)
+
+/* Compressed blocks are gathered up to this much before a write. */
+#define STAGE_SIZE (1u << 20)
 
 struct command {
     uint32_t kind;
@@ -183,9 +187,95 @@ describe_partition(const struct pool *pl, const struct partition *p, char *buf, 
              p->end, input_path(pl, p));
 }
 
+/*
+ * Output on its way to the output file or to a part file on disk: as it is, or (gzip output) as
+ * BGZF blocks, so that a partition's output is a run of whole blocks wherever it is written and
+ * the output is their concatenation, ended by the parent with the empty end-of-file block.
+ */
+struct out_stage {
+    struct bgzf_encoder *enc; /* NULL: plain output */
+    unsigned char *buf;       /* compressed blocks not yet handed on */
+    size_t len;
+};
+
+typedef int (*put_fn)(void *arg, const void *data, size_t len, struct error *err);
+
+static int
+stage_init(struct out_stage *st, int gzip_level, struct error *err)
+{
+    memset(st, 0, sizeof(*st));
+    if (gzip_level == 0) {
+        return 0;
+    }
+    st->buf = malloc(STAGE_SIZE + BGZF_MAX_BLOCK);
+    if (st->buf == NULL) {
+        return error_set(err, "out of memory");
+    }
+    if (bgzf_encoder_new(gzip_level, &st->enc, err) != 0) {
+        free(st->buf);
+        st->buf = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+static void
+stage_release(struct out_stage *st)
+{
+    bgzf_encoder_free(st->enc);
+    free(st->buf);
+    memset(st, 0, sizeof(*st));
+}
+
+/*
+ * Hands data on to put(). Plain output goes as it is, all of it. Compressed output goes as whole
+ * blocks of BGZF_MAX_INPUT input bytes, the rest too when `last`; *taken says how much of data
+ * was used (the chain keeps the rest for the next call).
+ */
+static int
+stage_put(struct out_stage *st, put_fn put, void *arg, const char *data, size_t len, int last,
+          size_t *taken, struct error *err)
+{
+    size_t off = 0;
+
+    *taken = 0;
+    if (st->enc == NULL) {
+        *taken = len;
+        return put(arg, data, len, err);
+    }
+    while (len - off >= BGZF_MAX_INPUT || (last && off < len)) {
+        size_t n = len - off < BGZF_MAX_INPUT ? len - off : BGZF_MAX_INPUT, block;
+        if (st->len > STAGE_SIZE) {
+            if (put(arg, st->buf, st->len, err) != 0) {
+                return -1;
+            }
+            st->len = 0;
+        }
+        block = bgzf_encode_block(st->enc, data + off, n, st->buf + st->len, err);
+        if (block == 0) {
+            return -1;
+        }
+        st->len += block;
+        off += n;
+    }
+    if (st->len > 0 && put(arg, st->buf, st->len, err) != 0) {
+        return -1;
+    }
+    st->len = 0;
+    *taken = off;
+    return 0;
+}
+
+static int
+put_output(void *merge, const void *data, size_t len, struct error *err)
+{
+    return merge_write(merge, data, len, err);
+}
+
 /* What a worker knows about the partition it runs, for its sink. */
 struct part_writer {
     struct pool *pl;
+    struct out_stage *stage;
     size_t partition;
     int head;     /* its turn: output goes straight to the output */
     int spill_fd; /* the part file on disk, or -1 */
@@ -193,8 +283,10 @@ struct part_writer {
 };
 
 static int
-spill(struct part_writer *pw, const char *data, size_t len, struct error *err)
+spill(void *arg, const void *data, size_t len, struct error *err)
 {
+    struct part_writer *pw = arg;
+
     if (pw->spill_fd < 0) {
         pw->spill_fd = open(pw->spill_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         if (pw->spill_fd < 0) {
@@ -231,22 +323,16 @@ worker_drain(void *arg, const char *data, size_t len, int last, size_t *taken, s
 {
     struct part_writer *pw = arg;
 
-    (void)last;
     *taken = 0;
     if (!pw->head && __atomic_load_n(&pw->pl->shared->head, __ATOMIC_ACQUIRE) == pw->partition &&
         take_turn(pw, err) != 0) {
         return -1;
     }
     if (pw->head) {
-        if (merge_write(&pw->pl->merge, data, len, err) != 0) {
-            return -1;
-        }
-        *taken = len;
-    } else if (len >= SPILL_AFTER) {
-        if (spill(pw, data, len, err) != 0) {
-            return -1;
-        }
-        *taken = len;
+        return stage_put(pw->stage, put_output, &pw->pl->merge, data, len, last, taken, err);
+    }
+    if (len >= SPILL_AFTER) {
+        return stage_put(pw->stage, spill, pw, data, len, 0, taken, err);
     }
     return 0;
 }
@@ -277,7 +363,7 @@ worker_fail(struct pool *pl, int w, struct chain *chain, struct report *rep, int
 
 /* Runs one partition in a worker; writes its output now if it is its turn, else on GRANT. */
 static void
-worker_partition(struct pool *pl, int w, struct chain *chain, size_t k)
+worker_partition(struct pool *pl, int w, struct chain *chain, struct out_stage *stage, size_t k)
 {
     struct worker *me = &pl->workers[w];
     const struct partition *p = &pl->plan->parts[k];
@@ -287,13 +373,14 @@ worker_partition(struct pool *pl, int w, struct chain *chain, size_t k)
     struct command cmd;
     struct error err;
     const char *pending;
-    size_t pending_len;
+    size_t pending_len, taken;
     int failed_step = -1;
 
     memset(&rep, 0, sizeof(rep));
     rep.partition = k;
     memset(&pw, 0, sizeof(pw));
     pw.pl = pl;
+    pw.stage = stage;
     pw.partition = k;
     pw.spill_fd = -1;
     snprintf(pw.spill_path, sizeof(pw.spill_path), "%s/part-%06zu", pl->part_dir, k);
@@ -313,7 +400,8 @@ worker_partition(struct pool *pl, int w, struct chain *chain, size_t k)
             worker_fail(pl, w, chain, &rep, -1, &err);
         }
         chain_pending(chain, &pending, &pending_len);
-        if (take_turn(&pw, &err) != 0 || merge_write(&pl->merge, pending, pending_len, &err) != 0) {
+        if (take_turn(&pw, &err) != 0 || stage_put(stage, put_output, &pl->merge, pending,
+                                                   pending_len, 1, &taken, &err) != 0) {
             worker_fail(pl, w, chain, &rep, -1, &err);
         }
     }
@@ -334,6 +422,7 @@ worker_main(struct pool *pl, int w)
 {
     struct worker *me = &pl->workers[w];
     struct chain *chain = NULL;
+    struct out_stage stage;
     struct report rep;
     struct command cmd;
     struct error err;
@@ -362,6 +451,9 @@ worker_main(struct pool *pl, int w)
     }
     memset(&rep, 0, sizeof(rep));
     rep.partition = UINT64_MAX;
+    if (stage_init(&stage, pl->opt->gzip_level, &err) != 0) {
+        worker_fail(pl, w, NULL, &rep, -1, &err);
+    }
     if (chain_new(pl->steps, pl->job->n_steps, pl->job->delimiter, w + 1, me->log_fd,
                   &pl->shared->progress[w], &chain, &failed_step, &err) != 0) {
         worker_fail(pl, w, NULL, &rep, failed_step, &err);
@@ -372,9 +464,10 @@ worker_main(struct pool *pl, int w)
         _exit(1);
     }
     while (read_all(me->cmd_fd, &cmd, sizeof(cmd)) == 0 && cmd.kind == CMD_ASSIGN) {
-        worker_partition(pl, w, chain, (size_t)cmd.partition);
+        worker_partition(pl, w, chain, &stage, (size_t)cmd.partition);
     }
     chain_free(chain);
+    stage_release(&stage);
     log_line(me->log_fd, "worker %d finished", w + 1);
     _exit(0);
 }
@@ -806,13 +899,18 @@ out:
     return rc;
 }
 
+struct direct {
+    struct merge *merge;
+    struct out_stage stage;
+};
+
 /* The sink of the in-process mode: every partition runs in order, so it is always its turn. */
 static int
 direct_drain(void *arg, const char *data, size_t len, int last, size_t *taken, struct error *err)
 {
-    (void)last;
-    *taken = len;
-    return merge_write(arg, data, len, err);
+    struct direct *d = arg;
+
+    return stage_put(&d->stage, put_output, d->merge, data, len, last, taken, err);
 }
 
 /* Runs partitions [first, last) one after another in this process, straight into the output. */
@@ -821,13 +919,18 @@ run_in_process(struct pool *pl, size_t first, size_t last, struct error *err)
 {
     struct chain *chain = NULL;
     struct partition_stats stats;
-    struct chain_sink sink = {direct_drain, &pl->merge};
+    struct direct direct = {&pl->merge, {NULL, NULL, 0}};
+    struct chain_sink sink = {direct_drain, &direct};
     int failed_step, rc = -1;
     char where[PATH_MAX + 128];
     size_t k;
 
+    if (stage_init(&direct.stage, pl->opt->gzip_level, err) != 0) {
+        return -1;
+    }
     if (chain_new(pl->steps, pl->job->n_steps, pl->job->delimiter, 0, pl->log_fd, NULL, &chain,
                   &failed_step, err) != 0) {
+        stage_release(&direct.stage);
         return error_prefix(err, "%s failed to start",
                             failed_step >= 0 ? pl->steps[failed_step].label : "a step");
     }
@@ -858,6 +961,7 @@ run_in_process(struct pool *pl, size_t first, size_t last, struct error *err)
     rc = 0;
 out:
     chain_free(chain);
+    stage_release(&direct.stage);
     return rc;
 }
 
@@ -925,6 +1029,11 @@ pool_run(const struct job *job, const struct step *steps, const struct plan *pla
         sigprocmask(SIG_BLOCK, &stop_set, NULL);
         rc = run_forked(&pl, err);
         sigprocmask(SIG_SETMASK, &pl.old_mask, NULL);
+    }
+    /* gzip output ends with BGZF's empty end-of-file block, written once every part is in. */
+    if (rc == POOL_OK && opt->gzip_level > 0 &&
+        merge_write(&pl.merge, bgzf_eof_block, BGZF_EOF_SIZE, err) != 0) {
+        rc = POOL_FAILED;
     }
     if (rc == POOL_OK && merge_commit(&pl.merge, err) != 0) {
         rc = POOL_FAILED;

@@ -20,6 +20,7 @@ struct pool_options {
     int in_process;      /* run every partition in this process, no fork */
     long only_partition; /* >= 0: run just this partition (in-process); -1: all */
     int quiet;           /* no summary line on stderr */
+    int gzip_level;      /* 1-9: write the output as BGZF (gzip) at this level; 0: plain */
 };
 
 /* What the inputs are at run time: the job's paths, opened read-only by the caller. */

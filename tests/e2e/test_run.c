@@ -350,7 +350,95 @@ test_run__large_partition_spills_to_disk(void **state)
     sh(0, "%s run %s --workers 2", TRANCHE_BIN, job);
     sh(0, "cd '%s' && grep -q 'spilled to a part file on disk' spill-logs/worker-*.log && "
           "cat slow.log big.log | tr a-z A-Z | cmp - spill/out.log && "
-          "[ \"$(ls -A spill)\" = out.log ] && rm big.log spill/out.log", dir);
+          "[ \"$(ls -A spill)\" = out.log ]", dir);
+    /* the same with gzip output: the part file on disk holds whole compressed blocks */
+    sh(0, "%s run %s --workers 2 --output '%s/spill/out.gz'", TRANCHE_BIN, job, dir);
+    sh(0, "cd '%s' && grep -q 'spilled to a part file on disk' spill-logs/worker-*.log && "
+          "gzip -t spill/out.gz && zcat spill/out.gz | cmp - spill/out.log && "
+          "[ \"$(ls -A spill | sort | tr '\\n' ' ')\" = 'out.gz out.log ' ] && "
+          "rm big.log spill/out.log spill/out.gz", dir);
+}
+
+/* Checks that path is a BGZF file: whole blocks, each with the BC extra field giving its size,
+ * none over 64 KiB, ending with the empty end-of-file block. Returns the number of blocks. */
+static size_t
+check_bgzf(const char *path)
+{
+    static const unsigned char eof[28] = {0x1f, 0x8b, 8, 4, 0, 0, 0, 0, 0, 0xff, 6, 0, 'B', 'C',
+                                          2, 0, 0x1b, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    size_t len, off = 0, blocks = 0;
+    unsigned char *data = (unsigned char *)tu_read_file(path, &len);
+
+    assert_non_null(data);
+    while (off < len) {
+        size_t size;
+        assert_true(len - off >= 28);
+        assert_int_equal(data[off], 0x1f);
+        assert_int_equal(data[off + 1], 0x8b);
+        assert_int_equal(data[off + 3], 4); /* FEXTRA */
+        assert_int_equal(data[off + 10] | data[off + 11] << 8, 6);
+        assert_int_equal(data[off + 12], 'B');
+        assert_int_equal(data[off + 13], 'C');
+        size = (size_t)(data[off + 16] | data[off + 17] << 8) + 1;
+        assert_true(size <= 65536 && off + size <= len);
+        off += size;
+        blocks++;
+    }
+    assert_true(len >= 28 && memcmp(data + len - 28, eof, 28) == 0);
+    free(data);
+    return blocks;
+}
+
+static void
+test_run__gzip_output_is_bgzf_for_any_split(void **state)
+{
+    static const size_t sizes[] = {1, 4096, 1 << 20};
+    static const int workers[] = {1, 2, 7};
+    char input[1024], out[1024];
+    const char *job;
+    size_t s, w;
+
+    (void)state;
+    snprintf(input, sizeof(input), "%s/gz-edge.txt", dir);
+    snprintf(out, sizeof(out), "%s/out.gz", dir);
+    write_edge_input(input, 400000, 1, 1);
+    sh(0, "cd '%s' && { cat gz-edge.txt; echo; } | tr a-z A-Z > gz-ref", dir);
+    job = write_job("gz.yaml", "input:\n  path: gz-edge.txt\noutput:\n  path: out.gz\n"
+                               "log_dir: logs\nsteps:\n  - plugin: upper\n");
+    for (s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+        for (w = 0; w < sizeof(workers) / sizeof(workers[0]); w++) {
+            unlink(out);
+            sh(0, "%s run %s --workers %d --partition-size %zu", TRANCHE_BIN, job, workers[w],
+               sizes[s]);
+            /* every gzip reader: gzip -t, zcat, bgzip -d, and the block structure itself */
+            sh(0, "cd '%s' && gzip -t out.gz && zcat out.gz | cmp - gz-ref && "
+                  "bgzip -d -c out.gz | cmp - gz-ref", dir);
+            assert_true(check_bgzf(out) >= 2);
+        }
+    }
+    /* output.level: 9 compresses smaller than 1 */
+    job = write_job("l1.yaml", "input:\n  path: gz-edge.txt\noutput:\n  path: l1.gz\n  level: 1\n"
+                               "log_dir: logs\nsteps:\n  - plugin: upper\n");
+    sh(0, "%s run %s", TRANCHE_BIN, job);
+    job = write_job("l9.yaml", "input:\n  path: gz-edge.txt\noutput:\n  path: l9.gz\n  level: 9\n"
+                               "log_dir: logs\nsteps:\n  - plugin: upper\n");
+    sh(0, "%s run %s", TRANCHE_BIN, job);
+    sh(0, "cd '%s' && zcat l9.gz | cmp - gz-ref && [ $(stat -c %%s l9.gz) -lt $(stat -c %%s l1.gz) ]",
+       dir);
+    /* compression: gzip without a .gz name; none with one */
+    job = write_job("gz-named.yaml", "input:\n  path: gz-edge.txt\noutput:\n  path: out.bin\n"
+                                     "  compression: gzip\n  level: 1\nlog_dir: logs\n"
+                                     "steps:\n  - plugin: upper\n");
+    sh(0, "%s run %s --workers 2 && zcat '%s/out.bin' | cmp - '%s/gz-ref'", TRANCHE_BIN, job, dir,
+       dir);
+    job = write_job("plain-named.yaml", "input:\n  path: gz-edge.txt\noutput:\n  path: p.gz\n"
+                                        "  compression: none\nlog_dir: logs\n"
+                                        "steps:\n  - plugin: upper\n");
+    sh(0, "%s run %s && cmp '%s/p.gz' '%s/gz-ref'", TRANCHE_BIN, job, dir, dir);
+    /* an empty input gives a valid, empty gzip file: just the end-of-file block */
+    sh(0, "cd '%s' && : > empty.txt && %s run gz.yaml --input empty.txt --output e.gz && "
+          "[ $(stat -c %%s e.gz) -eq 28 ] && gzip -t e.gz && [ -z \"$(zcat e.gz)\" ]", dir,
+       TRANCHE_BIN);
 }
 
 int
@@ -366,6 +454,7 @@ main(void)
         cmocka_unit_test(test_run__stdout_in_process_and_single_partition),
         cmocka_unit_test(test_run__offsets_beyond_4GiB),
         cmocka_unit_test(test_run__large_partition_spills_to_disk),
+        cmocka_unit_test(test_run__gzip_output_is_bgzf_for_any_split),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
