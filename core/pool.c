@@ -196,6 +196,11 @@ struct out_stage {
     struct bgzf_encoder *enc; /* NULL: plain output */
     unsigned char *buf;       /* compressed blocks not yet handed on */
     size_t len;
+    /* Compressed output held while it is not the partition's turn: compressing as the
+     * partition runs keeps the workers compressing in parallel, not each in its turn. */
+    unsigned char *hold;
+    size_t hold_len;
+    size_t hold_cap;
 };
 
 typedef int (*put_fn)(void *arg, const void *data, size_t len, struct error *err);
@@ -224,6 +229,7 @@ stage_release(struct out_stage *st)
 {
     bgzf_encoder_free(st->enc);
     free(st->buf);
+    free(st->hold);
     memset(st, 0, sizeof(*st));
 }
 
@@ -272,6 +278,30 @@ put_output(void *merge, const void *data, size_t len, struct error *err)
     return merge_write(merge, data, len, err);
 }
 
+/* put_fn that keeps compressed output in the stage's hold buffer. */
+static int
+put_hold(void *arg, const void *data, size_t len, struct error *err)
+{
+    struct out_stage *st = arg;
+
+    if (len > st->hold_cap - st->hold_len) {
+        size_t cap = st->hold_cap > 0 ? st->hold_cap : STAGE_SIZE;
+        unsigned char *grown;
+        while (cap - st->hold_len < len) {
+            cap *= 2;
+        }
+        grown = realloc(st->hold, cap);
+        if (grown == NULL) {
+            return error_set(err, "out of memory holding %zu bytes of compressed output", cap);
+        }
+        st->hold = grown;
+        st->hold_cap = cap;
+    }
+    memcpy(st->hold + st->hold_len, data, len);
+    st->hold_len += len;
+    return 0;
+}
+
 /* What a worker knows about the partition it runs, for its sink. */
 struct part_writer {
     struct pool *pl;
@@ -299,21 +329,29 @@ spill(void *arg, const void *data, size_t len, struct error *err)
     return 0;
 }
 
-/* On its turn: the part file on disk first, if there is one. */
+/* On its turn: the part file on disk first, if there is one, then what is held in memory. */
 static int
 take_turn(struct part_writer *pw, struct error *err)
 {
     int fd = pw->spill_fd;
 
     pw->head = 1;
-    if (fd < 0) {
-        return 0;
+    if (fd >= 0) {
+        pw->spill_fd = -1;
+        if (close(fd) != 0) {
+            return error_errno(err, "cannot write part file %s", pw->spill_path);
+        }
+        if (merge_append(&pw->pl->merge, pw->spill_path, err) != 0) {
+            return -1;
+        }
     }
-    pw->spill_fd = -1;
-    if (close(fd) != 0) {
-        return error_errno(err, "cannot write part file %s", pw->spill_path);
+    if (pw->stage->hold_len > 0) {
+        if (merge_write(&pw->pl->merge, pw->stage->hold, pw->stage->hold_len, err) != 0) {
+            return -1;
+        }
+        pw->stage->hold_len = 0;
     }
-    return merge_append(&pw->pl->merge, pw->spill_path, err);
+    return 0;
 }
 
 /* The chain's sink in a worker: write when it is this partition's turn, otherwise keep the
@@ -330,6 +368,18 @@ worker_drain(void *arg, const char *data, size_t len, int last, size_t *taken, s
     }
     if (pw->head) {
         return stage_put(pw->stage, put_output, &pw->pl->merge, data, len, last, taken, err);
+    }
+    if (pw->stage->enc != NULL) {
+        if (stage_put(pw->stage, put_hold, pw->stage, data, len, 0, taken, err) != 0) {
+            return -1;
+        }
+        if (pw->stage->hold_len >= SPILL_AFTER) {
+            if (spill(pw, pw->stage->hold, pw->stage->hold_len, err) != 0) {
+                return -1;
+            }
+            pw->stage->hold_len = 0;
+        }
+        return 0;
     }
     if (len >= SPILL_AFTER) {
         return stage_put(pw->stage, spill, pw, data, len, 0, taken, err);
@@ -389,6 +439,10 @@ worker_partition(struct pool *pl, int w, struct chain *chain, struct out_stage *
         worker_fail(pl, w, chain, &rep, failed_step, &err);
     }
     rep.spilled = pw.spill_fd >= 0;
+    if (pw.head && stage->hold_len > 0) {
+        error_set(&err, "internal error: compressed output held after the turn");
+        worker_fail(pl, w, chain, &rep, -1, &err);
+    }
     if (!pw.head) {
         rep.kind = REPORT_DONE;
         if (write_all(me->report_fd, &rep, sizeof(rep)) != 0 ||
@@ -919,7 +973,7 @@ run_in_process(struct pool *pl, size_t first, size_t last, struct error *err)
 {
     struct chain *chain = NULL;
     struct partition_stats stats;
-    struct direct direct = {&pl->merge, {NULL, NULL, 0}};
+    struct direct direct = {.merge = &pl->merge};
     struct chain_sink sink = {direct_drain, &direct};
     int failed_step, rc = -1;
     char where[PATH_MAX + 128];
