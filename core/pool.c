@@ -309,6 +309,7 @@ struct part_writer {
     size_t partition;
     int head;     /* its turn: output goes straight to the output */
     int spill_fd; /* the part file on disk, or -1 */
+    int spilled;  /* a part file on disk was used */
     char spill_path[PATH_MAX + 32];
 };
 
@@ -322,6 +323,7 @@ spill(void *arg, const void *data, size_t len, struct error *err)
         if (pw->spill_fd < 0) {
             return error_errno(err, "cannot create part file %s", pw->spill_path);
         }
+        pw->spilled = 1;
     }
     if (write_all(pw->spill_fd, data, len) != 0) {
         return error_errno(err, "cannot write part file %s", pw->spill_path);
@@ -438,7 +440,7 @@ worker_partition(struct pool *pl, int w, struct chain *chain, struct out_stage *
                   &failed_step, &err) != 0) {
         worker_fail(pl, w, chain, &rep, failed_step, &err);
     }
-    rep.spilled = pw.spill_fd >= 0;
+    rep.spilled = pw.spilled;
     if (pw.head && stage->hold_len > 0) {
         error_set(&err, "internal error: compressed output held after the turn");
         worker_fail(pl, w, chain, &rep, -1, &err);

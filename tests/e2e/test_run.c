@@ -330,38 +330,47 @@ test_run__offsets_beyond_4GiB(void **state)
     sh(0, "cd '%s' && printf 'HELLO\\nWORLD\\nLAST\\n' | cmp - big.out", dir);
 }
 
+/* Runs the spill job in the background, waits until the second partition's part file is on
+ * disk (while the first partition is held back by the failer's wait mode), then lets it go. */
+static void
+run_spill_job(const char *job, const char *output)
+{
+    sh(0, "cd '%s' && rm -f release && { %s run %s --workers 2 --output %s & } && "
+          "for i in $(seq 600); do ls spill/.tranche-parts-*/part-000001 >/dev/null 2>&1 && "
+          "break; sleep 0.1; done; touch release; wait $!", dir, TRANCHE_BIN, job, output);
+}
+
 static void
 test_run__large_partition_spills_to_disk(void **state)
 {
-    /* Two files, so two partitions: the first is slow (1 ms a record from its first record on;
-     * "slow " cannot occur in the second file, access log lines or base64),
-     * so the second, 70 MiB, passes the in-memory limit (48 MiB) long before its turn and goes
-     * on in a part file on disk, written after the first partition and then removed. */
+    /* Two files, so two partitions. The first waits until the test says so; meanwhile the
+     * second, over 48 MiB of output, goes on in a part file on disk, which is written after the
+     * first partition and then removed. */
     const char *job;
 
     (void)state;
-    sh(0, "cd '%s' && seq 1 1500 | sed 's/^/slow /' > slow.log && %s --kind access --size 70M "
-          "--seed 3 --output big.log", dir, TRANCHE_GEN);
-    job = write_job("spill.yaml", "input:\n  path: [slow.log, big.log]\n"
+    sh(0, "cd '%s' && mkdir -p spill && seq 1 1500 | sed 's/^/wait /' > wait.log && "
+          "%s --kind access --size 70M --seed 3 --output big.log", dir, TRANCHE_GEN);
+    job = write_job("spill.yaml", "input:\n  path: [wait.log, big.log]\n"
                                   "output:\n  path: spill/out.log\n"
                                   "partition_size: 1GiB\nlog_dir: spill-logs\n"
                                   "steps:\n  - plugin: %s/failer.so\n"
-                                  "    options: { match: \"slow \", mode: slow }\n"
-                                  "  - plugin: upper\n", TEST_PLUGIN_DIR);
-    sh(0, "%s run %s --workers 2", TRANCHE_BIN, job);
+                                  "    options: { match: \"wait \", mode: wait, release: %s/release }\n"
+                                  "  - plugin: upper\n", TEST_PLUGIN_DIR, dir);
+    run_spill_job(job, "spill/out.log");
     sh(0, "cd '%s' && grep -q 'spilled to a part file on disk' spill-logs/worker-*.log && "
-          "cat slow.log big.log | tr a-z A-Z | cmp - spill/out.log && "
+          "cat wait.log big.log | tr a-z A-Z | cmp - spill/out.log && "
           "[ \"$(ls -A spill)\" = out.log ]", dir);
     /* The same with gzip output, where what waits is compressed: base64 of random bytes
      * compresses to about 3/4, so 80 MiB of it still passes 48 MiB and the part file on disk
      * holds whole compressed blocks. */
     sh(0, "cd '%s' && head -c 60M /dev/urandom | base64 > big.log && "
-          "cat slow.log big.log | tr a-z A-Z > spill/ref", dir);
-    sh(0, "%s run %s --workers 2 --output '%s/spill/out.gz'", TRANCHE_BIN, job, dir);
+          "cat wait.log big.log | tr a-z A-Z > ref", dir);
+    run_spill_job(job, "spill/out.gz");
     sh(0, "cd '%s' && grep -q 'spilled to a part file on disk' spill-logs/worker-*.log && "
-          "gzip -t spill/out.gz && zcat spill/out.gz | cmp - spill/ref && "
-          "[ \"$(ls -A spill | sort | tr '\\n' ' ')\" = 'out.gz out.log ref ' ] && "
-          "rm big.log spill/out.log spill/out.gz spill/ref", dir);
+          "gzip -t spill/out.gz && zcat spill/out.gz | cmp - ref && "
+          "[ \"$(ls -A spill | sort | tr '\\n' ' ')\" = 'out.gz out.log ' ] && "
+          "rm big.log ref spill/out.log spill/out.gz", dir);
 }
 
 /* Checks that path is a BGZF file: whole blocks, each with the BC extra field giving its size,

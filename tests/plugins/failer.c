@@ -17,10 +17,12 @@ enum failer_mode {
     MODE_STDERR,
     MODE_HANG,
     MODE_INIT_EMIT,
-    MODE_SLOW
+    MODE_SLOW,
+    MODE_WAIT
 };
 
 struct failer_state {
+    const char *release;
     const char *match;
     size_t match_len;
     enum failer_mode mode;
@@ -30,13 +32,14 @@ struct failer_state {
 static const struct tranche_host *host;
 
 static const char *const mode_names[] = {"error", "crash", "abort", "exit", "stderr", "hang",
-                                         "init_emit", "slow"};
+                                         "init_emit", "slow", "wait"};
 
 static const struct tranche_option failer_options[] = {
     {"match", TRANCHE_OPT_STRING, NULL, 1, "substring of the record to fail on"},
     {"mode", TRANCHE_OPT_STRING, "error", 0,
      "how to fail: error, crash, abort, exit, stderr, hang, init_emit (emit from init), or "
-     "slow (1 ms per record from then on)"},
+     "slow (1 ms per record from then on), or wait (until the file `release` exists)"},
+    {"release", TRANCHE_OPT_STRING, NULL, 0, "wait mode: the file whose creation lets it go on"},
     {NULL, 0, NULL, 0, NULL},
 };
 
@@ -70,6 +73,7 @@ failer_init(tranche_ctx *ctx, const struct tranche_host *h, void **state)
         return host->error(ctx, "out of memory");
     }
     s->match = match;
+    s->release = host->opt_string(ctx, "release");
     s->match_len = strlen(match);
     s->mode = MODE_ERROR;
     if (mode != NULL && parse_mode(mode, &s->mode) != 0) {
@@ -118,6 +122,11 @@ fail(struct failer_state *s, tranche_ctx *ctx, const char *data, size_t len)
     case MODE_INIT_EMIT:
         break;
     case MODE_SLOW:
+        return TRANCHE_OK;
+    case MODE_WAIT:
+        while (s->release != NULL && access(s->release, F_OK) != 0) {
+            usleep(10000);
+        }
         return TRANCHE_OK;
     }
     return TRANCHE_ERROR;
