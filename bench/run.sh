@@ -183,6 +183,11 @@ measure() {
             out=
         elif [[ $expect == ref ]]; then
             cmp -s -- "$out" "$REF_DIR/$transform.out" || fail "FAIL (not deterministic)"
+        elif [[ $expect == gz:* ]]; then
+            # compressed output: what it decompresses to must be the reference
+            if ! zcat -- "$out" | cmp -s - "${expect#gz:}"; then
+                fail "FAIL (does not decompress to ${expect#gz:})"
+            fi
         elif [[ $expect != none ]]; then
             if [[ ! -f $expect ]]; then
                 fail "FAIL (no reference output)"
@@ -329,6 +334,59 @@ run_transform() {
 
 # ---- the report --------------------------------------------------------------------------------
 
+# gzip output: compressing the input unchanged, at level 6, against pigz and bgzip with as many
+# threads as tranche has workers. tranche's step is grep with an empty fixed pattern, which keeps
+# every record: the work measured is reading, compressing and writing.
+run_gzip_output() {
+    local w job=$RUN_DIR/jobs/gzip-out.yaml
+    if command -v pigz >/dev/null; then
+        measure "pigz -p$WORKERS" gzip-out "$WORKERS" "gz:$IN" \
+            "pigz -p$WORKERS -6 -c -- \"\$IN\" >\"\$OUT\""
+    else
+        skip "pigz -p$WORKERS" gzip-out "$WORKERS" 'pigz missing'
+    fi
+    if command -v bgzip >/dev/null; then
+        measure "bgzip -@$WORKERS" gzip-out "$WORKERS" "gz:$IN" \
+            "bgzip -@$WORKERS -l 6 -c -- \"\$IN\" >\"\$OUT\""
+    else
+        skip "bgzip -@$WORKERS" gzip-out "$WORKERS" 'bgzip missing'
+    fi
+    cat >"$job" <<EOF
+input:
+  path: $(yaml_quote "$IN")
+output:
+  path: $(yaml_quote "$RUN_DIR/unused.out")
+  compression: gzip
+  level: 6
+partition_size: 32MiB
+log_dir: $(yaml_quote "$WORKDIR/logs/gzip-out")
+steps:
+  - plugin: grep
+    options: { pattern: "", fixed: true }
+EOF
+    for w in 1 "$WORKERS"; do
+        if [[ -x $TRANCHE ]]; then
+            measure tranche gzip-out "$w" "gz:$IN" \
+                "\"\$TRANCHE\" run $(printf %q "$job") --workers $w --output \"\$OUT\""
+        else
+            skip tranche gzip-out "$w" "${TRANCHE#"$REPO"/} missing"
+        fi
+    done
+}
+
+print_gzip_ratios() {
+    local w=$WORKERS
+    printf '\n%-34s %11s   target\n' "gzip output (level 6)" gzip-out
+    printf '%-34s %11s   >= 1.5\n' "tranche ${w}w speedup vs pigz -p$w" \
+        "$(ratio_cell "pigz -p$w|gzip-out|$w" "tranche|gzip-out|$w")"
+    printf '%-34s %11s\n' "tranche ${w}w speedup vs bgzip -@$w" \
+        "$(ratio_cell "bgzip -@$w|gzip-out|$w" "tranche|gzip-out|$w")"
+    printf '%-34s %11s\n' "tranche ${w}w speedup vs 1w" \
+        "$(ratio_cell "tranche|gzip-out|1" "tranche|gzip-out|$w")"
+    printf '(tranche compresses with: %s)\n' \
+        "$("$TRANCHE" --version 2>/dev/null | sed -n 's/^gzip output compressed with //p')"
+}
+
 print_table() {
     local row tool transform workers us rss status fmt='%-16s %-11s %7s %9s %9s %9s  %s\n'
     # shellcheck disable=SC2059 # the format is the one above
@@ -439,12 +497,14 @@ run_limits
 for t in "${TRANSFORMS[@]}"; do
     run_transform "$t"
 done
+run_gzip_output
 
 RESULTS=$WORKDIR/results-$SIZE-$(date -u +%Y%m%dT%H%M%SZ).txt
 {
     print_header
     print_table
     print_ratios
+    print_gzip_ratios
 } >"$RESULTS"
 cp -- "$RESULTS" "$WORKDIR/results.txt"
 echo >&2
