@@ -41,7 +41,9 @@ demo: build
 	    $(BUILD)/bin/tranche run $$job; \
 	done; \
 	for out in out/*; do [ -f "$$out" ] || continue; \
-	    echo "== $$out ($$(wc -l < $$out) records)"; head -n 3 "$$out"; done
+	    case "$$out" in *.gz) echo "== $$out ($$(zcat $$out | wc -l) records, gzip)"; \
+	        zcat "$$out" | head -n 3;; \
+	    *) echo "== $$out ($$(wc -l < $$out) records)"; head -n 3 "$$out";; esac; done
 	@echo "== the same jobs with the reference tools (LC_ALL=C), compared byte for byte:"
 	@set -e; export LC_ALL=C; \
 	grep -F ' 404 ' sample-data/access.log | tr a-z A-Z | cmp - out/access-404-upper.log; \
@@ -49,7 +51,11 @@ demo: build
 	grep -E '" (5[0-9][0-9]) ' sample-data/access.log | cut -d ' ' -f 1,4,9 | cmp - out/access-errors.log; \
 	echo "out/access-errors.log    = grep -E '\" (5[0-9][0-9]) ' | cut -d ' ' -f 1,4,9"; \
 	cut -d , -f 1,3-5 sample-data/orders.csv | cmp - out/orders-cut.csv; \
-	echo "out/orders-cut.csv       = cut -d , -f 1,3-5"
+	echo "out/orders-cut.csv       = cut -d , -f 1,3-5"; \
+	gzip -t out/access-5xx.log.gz; \
+	zcat out/access-5xx.log.gz > out/.5xx; grep -E '" 5[0-9][0-9] ' sample-data/access.log | cmp - out/.5xx; \
+	rm -f out/.5xx; \
+	echo "out/access-5xx.log.gz    = grep -E '\" 5[0-9][0-9] ' | gzip (checked with zcat)"
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
