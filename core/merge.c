@@ -135,6 +135,10 @@ merge_commit(struct merge *m, struct error *err)
     int rc = 0;
 
     if (m->tmp_path == NULL) {
+        if (m->fd > STDERR_FILENO) {
+            close(m->fd); /* standard output, moved off descriptor 1 for the run */
+        }
+        m->fd = -1;
         free(m->output);
         m->output = NULL;
         return 0;
@@ -168,6 +172,8 @@ merge_abort(struct merge *m)
         unlink(m->tmp_path);
         free(m->tmp_path);
         m->tmp_path = NULL;
+    } else if (m->fd > STDERR_FILENO) {
+        close(m->fd);
     }
     m->fd = -1;
     free(m->output);

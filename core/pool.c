@@ -319,6 +319,9 @@ spill(void *arg, const void *data, size_t len, struct error *err)
     struct part_writer *pw = arg;
 
     if (pw->spill_fd < 0) {
+        if (mkdir(pw->pl->part_dir, 0700) != 0 && errno != EEXIST) {
+            return error_errno(err, "cannot create the part file directory %s", pw->pl->part_dir);
+        }
         pw->spill_fd = open(pw->spill_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         if (pw->spill_fd < 0) {
             return error_errno(err, "cannot create part file %s", pw->spill_path);
@@ -389,6 +392,15 @@ worker_drain(void *arg, const char *data, size_t len, int last, size_t *taken, s
     return 0;
 }
 
+/* Ends a worker. What plugins left in their stdio buffers goes to the log first: _exit would
+ * drop it. */
+static void __attribute__((noreturn))
+worker_exit(int status)
+{
+    fflush(NULL);
+    _exit(status);
+}
+
 /* Reports a failure and ends the worker; fini runs first, as plugin.h promises. */
 static void __attribute__((noreturn))
 worker_fail(struct pool *pl, int w, struct chain *chain, struct report *rep, int step,
@@ -410,7 +422,7 @@ worker_fail(struct pool *pl, int w, struct chain *chain, struct report *rep, int
     }
     chain_free(chain);
     write_all(fd, rep, sizeof(*rep));
-    _exit(1);
+    worker_exit(1);
 }
 
 /* Runs one partition in a worker; writes its output now if it is its turn, else on GRANT. */
@@ -449,7 +461,7 @@ worker_partition(struct pool *pl, int w, struct chain *chain, struct out_stage *
         rep.kind = REPORT_DONE;
         if (write_all(me->report_fd, &rep, sizeof(rep)) != 0 ||
             read_all(me->cmd_fd, &cmd, sizeof(cmd)) != 0) {
-            _exit(1);
+            worker_exit(1);
         }
         if (cmd.kind != CMD_GRANT || cmd.partition != k) {
             error_set(&err, "worker %d: expected the turn of partition %zu", w + 1, k);
@@ -468,7 +480,7 @@ worker_partition(struct pool *pl, int w, struct chain *chain, struct out_stage *
              rep.spilled ? " (spilled to a part file on disk)" : "", rep.stats.nanos / 1e9);
     rep.kind = REPORT_WRITTEN;
     if (write_all(me->report_fd, &rep, sizeof(rep)) != 0) {
-        _exit(1);
+        worker_exit(1);
     }
 }
 
@@ -500,11 +512,11 @@ worker_main(struct pool *pl, int w)
             close(pl->workers[i].cmd_fd);
         }
     }
-    /* Whatever a plugin prints goes to this worker's log, never to the job's output. */
+    /* Whatever a plugin prints goes to this worker's log, never to the job's output (which
+     * pool_run moved off descriptors 0-2), line by line so that it interleaves with log lines. */
+    dup2(me->log_fd, STDOUT_FILENO);
     dup2(me->log_fd, STDERR_FILENO);
-    if (pl->merge.fd != STDOUT_FILENO) {
-        dup2(me->log_fd, STDOUT_FILENO);
-    }
+    setvbuf(stdout, NULL, _IOLBF, 0);
     memset(&rep, 0, sizeof(rep));
     rep.partition = UINT64_MAX;
     if (stage_init(&stage, pl->opt->gzip_level, &err) != 0) {
@@ -517,7 +529,7 @@ worker_main(struct pool *pl, int w)
     log_line(me->log_fd, "worker %d (pid %ld) started", w + 1, (long)getpid());
     rep.kind = REPORT_READY;
     if (write_all(me->report_fd, &rep, sizeof(rep)) != 0) {
-        _exit(1);
+        worker_exit(1);
     }
     while (read_all(me->cmd_fd, &cmd, sizeof(cmd)) == 0 && cmd.kind == CMD_ASSIGN) {
         worker_partition(pl, w, chain, &stage, (size_t)cmd.partition);
@@ -525,7 +537,7 @@ worker_main(struct pool *pl, int w)
     chain_free(chain);
     stage_release(&stage);
     log_line(me->log_fd, "worker %d finished", w + 1);
-    _exit(0);
+    worker_exit(0);
 }
 
 static int
@@ -799,6 +811,7 @@ service(struct pool *pl, int w, struct error *err)
 static int
 event_loop(struct pool *pl, struct error *err)
 {
+    sigset_t pending;
     struct pollfd *fds = calloc((size_t)pl->n_workers, sizeof(*fds));
     int *which = calloc((size_t)pl->n_workers, sizeof(*which));
     int rc = -1;
@@ -821,6 +834,16 @@ event_loop(struct pool *pl, struct error *err)
             break;
         }
         ready = ppoll(fds, (nfds_t)n, NULL, &pl->old_mask);
+        /* A Ctrl-C reaches the workers too: when their deaths come in with the signal still
+         * pending here, say "interrupted" rather than report the deaths. */
+        if (!interrupted && ready > 0 && sigpending(&pending) == 0) {
+            size_t k;
+            for (k = 0; k < sizeof(stop_signals) / sizeof(stop_signals[0]); k++) {
+                if (sigismember(&pending, stop_signals[k])) {
+                    interrupted = stop_signals[k];
+                }
+            }
+        }
         if (interrupted) {
             error_set(err, "interrupted by signal SIG%s", sigabbrev_np((int)interrupted));
             goto out;
@@ -849,30 +872,26 @@ out:
     return rc;
 }
 
+/* Names the directory for part files on disk. Only named: the first worker that spills creates it
+ * (most jobs never do), and the parent removes it at the end if it exists. */
 static int
-make_part_dir(struct pool *pl, struct error *err)
+name_part_dir(struct pool *pl, struct error *err)
 {
-    char *dir;
     const char *tmp = getenv("TMPDIR");
+    char *dir;
 
     if (strcmp(pl->job->output, "-") == 0) {
         dir = strdup(tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
     } else {
-        /* Beside the output, so the merge copies within one file system. */
+        /* Beside the output: the same file system, which a part file is copied into. */
         dir = merge_dirname(pl->job->output);
     }
-    if (dir == NULL || asprintf(&pl->part_dir, "%s/.tranche-parts-XXXXXX", dir) < 0) {
+    if (dir == NULL || asprintf(&pl->part_dir, "%s/.tranche-parts-%ld", dir, (long)getpid()) < 0) {
         pl->part_dir = NULL;
         free(dir);
         return error_set(err, "out of memory");
     }
     free(dir);
-    if (mkdtemp(pl->part_dir) == NULL) {
-        error_errno(err, "cannot create a directory for part files at %s", pl->part_dir);
-        free(pl->part_dir);
-        pl->part_dir = NULL;
-        return -1;
-    }
     return 0;
 }
 
@@ -915,7 +934,7 @@ run_forked(struct pool *pl, struct error *err)
             goto out;
         }
     }
-    if (make_part_dir(pl, err) != 0) {
+    if (name_part_dir(pl, err) != 0) {
         goto out;
     }
     for (w = 0; w < pl->n_workers; w++) {
@@ -1021,6 +1040,36 @@ out:
     return rc;
 }
 
+/*
+ * Moves the output's descriptor above 2, so that nothing a plugin prints can reach it: workers
+ * point their stdout at their log, and for an output on standard output the in-process mode
+ * points stdout at stderr for the run. *saved_stdout is set (and restored by the caller) then.
+ */
+static int
+keep_output_off_stdio(struct merge *m, int *saved_stdout, struct error *err)
+{
+    int moved;
+
+    if (m->fd > STDERR_FILENO) {
+        return 0;
+    }
+    moved = fcntl(m->fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+    if (moved < 0) {
+        return error_errno(err, "cannot move the output's descriptor");
+    }
+    if (m->fd == STDOUT_FILENO && m->tmp_path == NULL) {
+        *saved_stdout = dup(STDOUT_FILENO);
+        if (*saved_stdout < 0 || dup2(STDERR_FILENO, STDOUT_FILENO) < 0) {
+            close(moved);
+            return error_errno(err, "cannot redirect standard output");
+        }
+    } else {
+        close(m->fd); /* a file that got a standard descriptor because that one was closed */
+    }
+    m->fd = moved;
+    return 0;
+}
+
 int
 pool_run(const struct job *job, const struct step *steps, const struct plan *plan,
          const struct pool_inputs *inputs, const struct pool_options *opt, struct error *err)
@@ -1030,7 +1079,7 @@ pool_run(const struct job *job, const struct step *steps, const struct plan *pla
     struct timespec t0, t1;
     sigset_t stop_set;
     size_t i;
-    int rc = POOL_NOT_STARTED;
+    int rc = POOL_NOT_STARTED, saved_stdout = -1;
 
     memset(&pl, 0, sizeof(pl));
     pl.job = job;
@@ -1076,6 +1125,10 @@ pool_run(const struct job *job, const struct step *steps, const struct plan *pla
     if (merge_open(&pl.merge, job->output, err) != 0) {
         goto out;
     }
+    if (keep_output_off_stdio(&pl.merge, &saved_stdout, err) != 0) {
+        merge_abort(&pl.merge);
+        goto out;
+    }
     if (opt->only_partition >= 0) {
         rc = run_in_process(&pl, (size_t)opt->only_partition, (size_t)opt->only_partition + 1,
                             err);
@@ -1111,6 +1164,11 @@ out:
         sigaction(stop_signals[i], &old_action[i], NULL);
     }
     sigaction(SIGPIPE, &old_pipe, NULL);
+    if (saved_stdout >= 0) {
+        fflush(stdout);
+        dup2(saved_stdout, STDOUT_FILENO);
+        close(saved_stdout);
+    }
     close(pl.log_fd);
     return rc;
 }

@@ -534,6 +534,28 @@ test_errors__gzip_input_is_refused_until_supported(void **state)
     }
 }
 
+static void
+test_errors__plugin_stdout_never_reaches_the_output(void **state)
+{
+    const char *path;
+
+    (void)state;
+    make_input();
+    /* a plugin that printf()s every record to stdout: with the output on standard output, the
+     * output must still be exactly the job's, and every line printed must be in a worker log */
+    path = job("print", "  - plugin: " TEST_PLUGIN_DIR "/failer.so\n"
+                        "    options: { match: some, mode: print }\n");
+    assert_int_equal(run(NULL, "cd '%s' && %s run %s --workers 2 --output - > print.out && "
+                               "cmp print.out input.txt && "
+                               "[ $(cat logs/print/worker-*.log | grep -c '^failer: print') -eq "
+                               "3000 ]", dir, TRANCHE_BIN, path), 0);
+    /* in-process, the prints go to stderr */
+    assert_int_equal(run(NULL, "cd '%s' && %s run %s --in-process --output - > print2.out "
+                               "2> print2.err && cmp print2.out input.txt && "
+                               "[ $(grep -c '^failer: print' print2.err) -eq 3000 ]", dir,
+                         TRANCHE_BIN, path), 0);
+}
+
 int
 main(void)
 {
@@ -553,6 +575,7 @@ main(void)
         cmocka_unit_test(test_errors__closed_stdout_stops_quietly),
         cmocka_unit_test(test_errors__emit_outside_a_partition_is_refused),
         cmocka_unit_test(test_errors__gzip_input_is_refused_until_supported),
+        cmocka_unit_test(test_errors__plugin_stdout_never_reaches_the_output),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -18,7 +18,8 @@ enum failer_mode {
     MODE_HANG,
     MODE_INIT_EMIT,
     MODE_SLOW,
-    MODE_WAIT
+    MODE_WAIT,
+    MODE_PRINT
 };
 
 struct failer_state {
@@ -32,13 +33,14 @@ struct failer_state {
 static const struct tranche_host *host;
 
 static const char *const mode_names[] = {"error", "crash", "abort", "exit", "stderr", "hang",
-                                         "init_emit", "slow", "wait"};
+                                         "init_emit", "slow", "wait", "print"};
 
 static const struct tranche_option failer_options[] = {
     {"match", TRANCHE_OPT_STRING, NULL, 1, "substring of the record to fail on"},
     {"mode", TRANCHE_OPT_STRING, "error", 0,
      "how to fail: error, crash, abort, exit, stderr, hang, init_emit (emit from init), or "
-     "slow (1 ms per record from then on), or wait (until the file `release` exists)"},
+     "slow (1 ms per record from then on), wait (until the file `release` exists), or print "
+     "(printf every record from then on to stdout)"},
     {"release", TRANCHE_OPT_STRING, NULL, 0, "wait mode: the file whose creation lets it go on"},
     {NULL, 0, NULL, 0, NULL},
 };
@@ -123,6 +125,8 @@ fail(struct failer_state *s, tranche_ctx *ctx, const char *data, size_t len)
         break;
     case MODE_SLOW:
         return TRANCHE_OK;
+    case MODE_PRINT:
+        return TRANCHE_OK;
     case MODE_WAIT:
         while (s->release != NULL && access(s->release, F_OK) != 0) {
             usleep(10000);
@@ -139,6 +143,9 @@ failer_record(void *state, tranche_ctx *ctx, char *data, size_t len)
 
     if (s->hit && s->mode == MODE_SLOW) {
         usleep(1000);
+    }
+    if ((s->hit || memmem(data, len, s->match, s->match_len) != NULL) && s->mode == MODE_PRINT) {
+        printf("failer: print %.*s\n", (int)len, data);
     }
     if (!s->hit && memmem(data, len, s->match, s->match_len) != NULL) {
         s->hit = 1;
