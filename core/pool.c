@@ -14,9 +14,12 @@
  * continues in a part file on disk beside the output) and say DONE. When the head's worker says
  * WRITTEN, the parent moves `head` on: a worker still running that partition notices at its next
  * 1 MiB of output and switches to writing directly; one that already said DONE is sent GRANT,
- * writes its buffer and says WRITTEN. No data passes through the parent, each byte of output is
- * copied into the output once, and each worker holds at most one unwritten partition, which
- * bounds memory and disk whatever the input size.
+ * writes its buffer and says WRITTEN. A worker that waits for its GRANT longer than its
+ * partition took (at least PARK_AFTER_MS) parks the output in its part file on disk, says PARKED
+ * and takes more work; the parent writes a parked partition itself when its turn comes, and hands
+ * out no more work while 2 x workers + 2 are parked. So a slow partition does not hold the
+ * others, in the usual case no data passes through the parent and each byte of output is copied
+ * into the output once, and memory and disk stay bounded whatever the input size.
  *
  * Shared memory per worker also says which partition, step and record it was in, so that the
  * parent can say where a worker that died of a signal was.
@@ -44,7 +47,13 @@
 #include "merge.h"
 #include "worker.h"
 
-enum report_kind { REPORT_READY = 1, REPORT_DONE = 2, REPORT_WRITTEN = 3, REPORT_FAILED = 4 };
+enum report_kind {
+    REPORT_READY = 1,
+    REPORT_DONE = 2,
+    REPORT_WRITTEN = 3,
+    REPORT_FAILED = 4,
+    REPORT_PARKED = 5
+};
 enum command_kind { CMD_ASSIGN = 1, CMD_GRANT = 2, CMD_STOP = 3 };
 
 /* A partition's output past this many bytes, while not its turn, goes on to a part file on disk. */
@@ -52,6 +61,11 @@ enum command_kind { CMD_ASSIGN = 1, CMD_GRANT = 2, CMD_STOP = 3 };
 
 /* Compressed blocks are gathered up to this much before a write. */
 #define STAGE_SIZE (1u << 20)
+
+/* A worker whose finished partition is not yet due waits this long (or as long as the partition
+ * took, if longer) for its turn, then parks the output in a part file on disk and takes more
+ * work, so that a slow partition does not hold the others. */
+#define PARK_AFTER_MS 100
 
 struct command {
     uint32_t kind;
@@ -77,7 +91,7 @@ struct shared {
     struct worker_progress progress[];
 };
 
-enum part_state { PART_WAITING = 0, PART_RUNNING, PART_DONE, PART_WRITTEN };
+enum part_state { PART_WAITING = 0, PART_RUNNING, PART_DONE, PART_PARKED, PART_WRITTEN };
 
 struct worker {
     pid_t pid;
@@ -87,6 +101,7 @@ struct worker {
     char *log_path;
     int64_t assigned; /* partition index, or -1 */
     int stopping;     /* sent CMD_STOP */
+    int idle;         /* free, but not given work while too many partitions are parked */
     int alive;
 };
 
@@ -108,6 +123,9 @@ struct pool {
     struct merge merge;
     uint64_t records_in, records_out;
     size_t spilled;
+    size_t parked;      /* partitions whose output waits in a part file for the parent to write */
+    size_t park_limit;  /* at most this many at once: disk use stays bounded */
+    size_t parked_total;
     sigset_t old_mask; /* the signal mask to restore, and to wait with */
 };
 
@@ -425,7 +443,74 @@ worker_fail(struct pool *pl, int w, struct chain *chain, struct report *rep, int
     worker_exit(1);
 }
 
-/* Runs one partition in a worker; writes its output now if it is its turn, else on GRANT. */
+static void
+log_partition(struct pool *pl, int w, size_t k, const struct report *rep, const char *note)
+{
+    const struct partition *p = &pl->plan->parts[k];
+
+    log_line(pl->workers[w].log_fd,
+             "worker %d: partition %zu [%" PRIu64 ", %" PRIu64 ") of %s: records in %" PRIu64
+             ", out %" PRIu64 ", %" PRIu64 " bytes out%s, %.3fs", w + 1, k, p->start, p->end,
+             input_path(pl, p), rep->stats.records_in, rep->stats.records_out,
+             rep->stats.bytes_out, note, rep->stats.nanos / 1e9);
+}
+
+/* Waits for the GRANT of partition k, as long as the partition took to run and at least
+ * PARK_AFTER_MS. Returns 1 when granted, 0 when the wait is over (the caller parks). */
+static int
+wait_for_turn(int cmd_fd, size_t k, uint64_t nanos)
+{
+    struct pollfd pfd = {cmd_fd, POLLIN, 0};
+    struct command cmd;
+    uint64_t ms = nanos / 1000000;
+    int ready;
+
+    if (ms < PARK_AFTER_MS) {
+        ms = PARK_AFTER_MS;
+    }
+    do {
+        ready = poll(&pfd, 1, ms > INT32_MAX ? INT32_MAX : (int)ms);
+    } while (ready < 0 && errno == EINTR);
+    if (ready <= 0) {
+        return 0;
+    }
+    if (read_all(cmd_fd, &cmd, sizeof(cmd)) != 0 || cmd.kind != CMD_GRANT ||
+        cmd.partition != k) {
+        worker_exit(1); /* the parent is gone, or broke the protocol: nothing sane to do */
+    }
+    return 1;
+}
+
+/* Moves everything partition k still holds into its part file on disk, in order, and closes it:
+ * the parent writes it to the output when the partition's turn comes. */
+static int
+park(struct part_writer *pw, const char *pending, size_t len, struct error *err)
+{
+    size_t taken;
+    int fd;
+
+    if (spill(pw, "", 0, err) != 0) { /* creates the part file even for an empty output */
+        return -1;
+    }
+    if (pw->stage->hold_len > 0) {
+        if (spill(pw, pw->stage->hold, pw->stage->hold_len, err) != 0) {
+            return -1;
+        }
+        pw->stage->hold_len = 0;
+    }
+    if (stage_put(pw->stage, spill, pw, pending, len, 1, &taken, err) != 0) {
+        return -1;
+    }
+    fd = pw->spill_fd;
+    pw->spill_fd = -1;
+    if (close(fd) != 0) {
+        return error_errno(err, "cannot write part file %s", pw->spill_path);
+    }
+    return 0;
+}
+
+/* Runs one partition in a worker; writes its output now if it is its turn, else on GRANT, or
+ * parks it if the turn is long in coming. */
 static void
 worker_partition(struct pool *pl, int w, struct chain *chain, struct out_stage *stage, size_t k)
 {
@@ -434,7 +519,6 @@ worker_partition(struct pool *pl, int w, struct chain *chain, struct out_stage *
     struct part_writer pw;
     struct chain_sink sink = {worker_drain, &pw};
     struct report rep;
-    struct command cmd;
     struct error err;
     const char *pending;
     size_t pending_len, taken;
@@ -459,25 +543,28 @@ worker_partition(struct pool *pl, int w, struct chain *chain, struct out_stage *
     }
     if (!pw.head) {
         rep.kind = REPORT_DONE;
-        if (write_all(me->report_fd, &rep, sizeof(rep)) != 0 ||
-            read_all(me->cmd_fd, &cmd, sizeof(cmd)) != 0) {
+        if (write_all(me->report_fd, &rep, sizeof(rep)) != 0) {
             worker_exit(1);
         }
-        if (cmd.kind != CMD_GRANT || cmd.partition != k) {
-            error_set(&err, "worker %d: expected the turn of partition %zu", w + 1, k);
-            worker_fail(pl, w, chain, &rep, -1, &err);
-        }
         chain_pending(chain, &pending, &pending_len);
+        if (!wait_for_turn(me->cmd_fd, k, rep.stats.nanos)) {
+            if (park(&pw, pending, pending_len, &err) != 0) {
+                worker_fail(pl, w, chain, &rep, -1, &err);
+            }
+            log_partition(pl, w, k, &rep, " (parked in a part file on disk until its turn)");
+            rep.kind = REPORT_PARKED;
+            rep.spilled = 1;
+            if (write_all(me->report_fd, &rep, sizeof(rep)) != 0) {
+                worker_exit(1);
+            }
+            return;
+        }
         if (take_turn(&pw, &err) != 0 || stage_put(stage, put_output, &pl->merge, pending,
                                                    pending_len, 1, &taken, &err) != 0) {
             worker_fail(pl, w, chain, &rep, -1, &err);
         }
     }
-    log_line(me->log_fd,
-             "worker %d: partition %zu [%" PRIu64 ", %" PRIu64 ") of %s: records in %" PRIu64
-             ", out %" PRIu64 ", %" PRIu64 " bytes out%s, %.3fs", w + 1, k, p->start, p->end,
-             input_path(pl, p), rep.stats.records_in, rep.stats.records_out, rep.stats.bytes_out,
-             rep.spilled ? " (spilled to a part file on disk)" : "", rep.stats.nanos / 1e9);
+    log_partition(pl, w, k, &rep, rep.spilled ? " (spilled to a part file on disk)" : "");
     rep.kind = REPORT_WRITTEN;
     if (write_all(me->report_fd, &rep, sizeof(rep)) != 0) {
         worker_exit(1);
@@ -531,8 +618,12 @@ worker_main(struct pool *pl, int w)
     if (write_all(me->report_fd, &rep, sizeof(rep)) != 0) {
         worker_exit(1);
     }
-    while (read_all(me->cmd_fd, &cmd, sizeof(cmd)) == 0 && cmd.kind == CMD_ASSIGN) {
-        worker_partition(pl, w, chain, &stage, (size_t)cmd.partition);
+    while (read_all(me->cmd_fd, &cmd, sizeof(cmd)) == 0 && cmd.kind != CMD_STOP) {
+        /* A GRANT here is for a partition this worker parked as it was sent: the parent
+         * writes that one itself. */
+        if (cmd.kind == CMD_ASSIGN) {
+            worker_partition(pl, w, chain, &stage, (size_t)cmd.partition);
+        }
     }
     chain_free(chain);
     stage_release(&stage);
@@ -591,10 +682,17 @@ send_command(struct worker *wk, enum command_kind kind, uint64_t partition)
     return write_all(wk->cmd_fd, &cmd, sizeof(cmd));
 }
 
-/* Gives a free worker its next partition, or STOP when there is none left. */
+/* Gives a free worker its next partition, or STOP when there is none left; with too many
+ * partitions parked, the worker stays idle until the output catches up. */
 static int
 assign(struct pool *pl, struct worker *wk)
 {
+    wk->idle = 0;
+    wk->assigned = -1;
+    if (pl->next < pl->plan->n_parts && pl->parked >= pl->park_limit) {
+        wk->idle = 1;
+        return 0;
+    }
     if (pl->next >= pl->plan->n_parts) {
         wk->stopping = 1;
         wk->assigned = -1;
@@ -749,15 +847,32 @@ command_or_reap(struct pool *pl, int w, enum command_kind kind, uint64_t partiti
     return reap(pl, w, err);
 }
 
-/* Moves the turn on after partition k is written, and grants it to a partition already done. */
+/* Moves the turn on from `head`: parked partitions the parent writes itself, from their part
+ * files; a partition already done is granted its turn. Then idle workers get work again. */
 static int
-advance_head(struct pool *pl, size_t k, struct error *err)
+advance_head(struct pool *pl, size_t head, struct error *err)
 {
-    size_t head = k + 1;
+    char path[PATH_MAX + 32];
+    int w;
 
+    while (head < pl->plan->n_parts && pl->state[head] == PART_PARKED) {
+        __atomic_store_n(&pl->shared->head, (uint64_t)head, __ATOMIC_RELEASE);
+        snprintf(path, sizeof(path), "%s/part-%06zu", pl->part_dir, head);
+        if (merge_append(&pl->merge, path, err) != 0) {
+            return -1;
+        }
+        pl->state[head++] = PART_WRITTEN;
+        pl->parked--;
+    }
     __atomic_store_n(&pl->shared->head, (uint64_t)head, __ATOMIC_RELEASE);
-    if (head < pl->plan->n_parts && pl->state[head] == PART_DONE) {
-        return command_or_reap(pl, pl->owner[head], CMD_GRANT, head, err);
+    if (head < pl->plan->n_parts && pl->state[head] == PART_DONE &&
+        command_or_reap(pl, pl->owner[head], CMD_GRANT, head, err) != 0) {
+        return -1;
+    }
+    for (w = 0; w < pl->n_workers; w++) {
+        if (pl->workers[w].idle && command_or_reap(pl, w, CMD_ASSIGN, 0, err) != 0) {
+            return -1;
+        }
     }
     return 0;
 }
@@ -772,7 +887,7 @@ service(struct pool *pl, int w, struct error *err)
     if (read_all(wk->report_fd, &rep, sizeof(rep)) != 0) {
         return reap(pl, w, err);
     }
-    if ((rep.kind == REPORT_DONE || rep.kind == REPORT_WRITTEN) &&
+    if ((rep.kind == REPORT_DONE || rep.kind == REPORT_WRITTEN || rep.kind == REPORT_PARKED) &&
         (int64_t)rep.partition != wk->assigned) {
         return error_set(err, "worker %d reported partition %" PRIu64 " but was given %" PRId64,
                          w + 1, rep.partition, wk->assigned);
@@ -795,10 +910,25 @@ service(struct pool *pl, int w, struct error *err)
         pl->records_in += rep.stats.records_in;
         pl->records_out += rep.stats.records_out;
         pl->spilled += rep.spilled != 0;
-        if (advance_head(pl, (size_t)rep.partition, err) != 0) {
+        if (command_or_reap(pl, w, CMD_ASSIGN, 0, err) != 0) {
             return -1;
         }
-        return command_or_reap(pl, w, CMD_ASSIGN, 0, err);
+        return advance_head(pl, (size_t)rep.partition + 1, err);
+    case REPORT_PARKED:
+        /* Its output is in its part file; the parent writes it when its turn comes (now, if it
+         * has come: a GRANT sent meanwhile is ignored by the worker). */
+        pl->state[rep.partition] = PART_PARKED;
+        pl->parked++;
+        pl->parked_total++;
+        pl->records_in += rep.stats.records_in;
+        pl->records_out += rep.stats.records_out;
+        if (command_or_reap(pl, w, CMD_ASSIGN, 0, err) != 0) {
+            return -1;
+        }
+        if (rep.partition == __atomic_load_n(&pl->shared->head, __ATOMIC_ACQUIRE)) {
+            return advance_head(pl, (size_t)rep.partition, err);
+        }
+        return 0;
     case REPORT_FAILED:
         pl->merge.broken_pipe |= rep.broken_pipe;
         report_failure(pl, w, &rep, err);
@@ -905,6 +1035,7 @@ run_forked(struct pool *pl, struct error *err)
     if ((size_t)pl->n_workers > pl->plan->n_parts) {
         pl->n_workers = (int)pl->plan->n_parts;
     }
+    pl->park_limit = 2 * (size_t)pl->n_workers + 2;
     pl->workers = calloc((size_t)pl->n_workers, sizeof(*pl->workers));
     pl->state = calloc(pl->plan->n_parts, sizeof(*pl->state));
     pl->owner = calloc(pl->plan->n_parts, sizeof(*pl->owner));
@@ -945,6 +1076,10 @@ run_forked(struct pool *pl, struct error *err)
                  (long)pl->workers[w].pid, pl->workers[w].log_path);
     }
     rc = event_loop(pl, err) == 0 ? POOL_OK : POOL_FAILED;
+    if (rc == POOL_OK && pl->parked_total > 0) {
+        log_line(pl->log_fd, "%zu partition(s) parked in a part file on disk while an earlier one "
+                 "was still running", pl->parked_total);
+    }
     if (rc == POOL_OK && pl->spilled > 0) {
         log_line(pl->log_fd, "%zu partition(s) went through a part file on disk (their output "
                  "passed %u MiB before their turn)", pl->spilled, SPILL_AFTER >> 20);

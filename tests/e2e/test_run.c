@@ -373,6 +373,36 @@ test_run__large_partition_spills_to_disk(void **state)
           "rm big.log ref spill/out.log spill/out.gz", dir);
 }
 
+static void
+test_run__a_slow_partition_does_not_hold_the_others(void **state)
+{
+    /* Partition 0 waits until released. With two workers, the other four partitions must all
+     * be run meanwhile (parked in part files on disk, as their turn has not come), and the
+     * output must still come out in order, plain and gzip. */
+    const char *job;
+
+    (void)state;
+    sh(0, "cd '%s' && mkdir -p park && seq 1 100 | sed 's/^/wait /' > park/0.log && "
+          "for i in 1 2 3 4; do seq $i 500 | sed \"s/^/part $i line /\" > park/$i.log; done && "
+          "cat park/0.log park/1.log park/2.log park/3.log park/4.log | tr a-z A-Z > park-ref",
+       dir);
+    job = write_job("park.yaml", "input:\n  path: park/*.log\noutput:\n  path: park-out/x.log\n"
+                                 "partition_size: 1GiB\nlog_dir: park-logs\n"
+                                 "steps:\n  - plugin: %s/failer.so\n"
+                                 "    options: { match: \"wait \", mode: wait, release: %s/go }\n"
+                                 "  - plugin: upper\n", TEST_PLUGIN_DIR, dir);
+    sh(0, "cd '%s' && rm -f go && { %s run %s --workers 2 & } && "
+          "for i in $(seq 600); do [ $(cat park-logs/worker-*.log 2>/dev/null | grep -c parked) "
+          "-eq 4 ] && break; sleep 0.1; done; touch go; wait $! && "
+          "grep -q '4 partition(s) parked' park-logs/tranche.log && cmp park-out/x.log park-ref",
+       dir, TRANCHE_BIN, job);
+    sh(0, "cd '%s' && rm -f go && { %s run %s --workers 2 --output park-out/x.gz & } && "
+          "for i in $(seq 600); do [ $(cat park-logs/worker-*.log 2>/dev/null | grep -c parked) "
+          "-eq 4 ] && break; sleep 0.1; done; touch go; wait $! && "
+          "zcat park-out/x.gz | cmp - park-ref && [ -z \"$(ls -A park-out | grep -v '^x')\" ]",
+       dir, TRANCHE_BIN, job);
+}
+
 /* Checks that path is a BGZF file: whole blocks, each with the BC extra field giving its size,
  * none over 64 KiB, ending with the empty end-of-file block. Returns the number of blocks. */
 static size_t
@@ -469,6 +499,7 @@ main(void)
         cmocka_unit_test(test_run__offsets_beyond_4GiB),
         cmocka_unit_test(test_run__large_partition_spills_to_disk),
         cmocka_unit_test(test_run__gzip_output_is_bgzf_for_any_split),
+        cmocka_unit_test(test_run__a_slow_partition_does_not_hold_the_others),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
