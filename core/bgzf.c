@@ -2,10 +2,12 @@
  * then CRC-32 and the input size. */
 #include "bgzf.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #ifdef TRANCHE_HAVE_LIBDEFLATE
@@ -151,4 +153,252 @@ bgzf_codec(void)
     snprintf(name, sizeof(name), "zlib %s", zlibVersion());
 #endif
     return name;
+}
+
+/* ---- reading ---------------------------------------------------------------------------- */
+
+struct bgzf_decoder {
+#ifdef TRANCHE_HAVE_LIBDEFLATE
+    struct libdeflate_decompressor *decompressor;
+#else
+    z_stream stream;
+#endif
+    unsigned char in[BGZF_MAX_BLOCK];
+};
+
+static uint32_t
+get_le16(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8;
+}
+
+static uint32_t
+get_le32(const unsigned char *p)
+{
+    return get_le16(p) | get_le16(p + 2) << 16;
+}
+
+static int
+read_exact(int fd, void *buf, size_t len, uint64_t off)
+{
+    size_t done = 0;
+
+    while (done < len) {
+        ssize_t n = pread(fd, (char *)buf + done, len - done, (off_t)(off + done));
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return n < 0 ? -1 : 1;
+        }
+        done += (size_t)n;
+    }
+    return 0;
+}
+
+/* The BC subfield's BSIZE in a header's extra field, or -1 when there is none. */
+static long
+find_bsize(const unsigned char *extra, size_t xlen)
+{
+    size_t i = 0;
+
+    while (i + 4 <= xlen) {
+        size_t slen = get_le16(extra + i + 2);
+        if (extra[i] == 'B' && extra[i + 1] == 'C' && slen == 2 && i + 6 <= xlen) {
+            return (long)get_le16(extra + i + 4);
+        }
+        i += 4 + slen;
+    }
+    return -1;
+}
+
+static int
+push_block(struct bgzf_index *idx, size_t *cap, const struct bgzf_block *b)
+{
+    if (idx->n == *cap) {
+        size_t grown_cap = *cap ? *cap * 2 : 1024;
+        struct bgzf_block *grown = realloc(idx->blocks, grown_cap * sizeof(*grown));
+        if (grown == NULL) {
+            return -1;
+        }
+        idx->blocks = grown;
+        *cap = grown_cap;
+    }
+    idx->blocks[idx->n++] = *b;
+    return 0;
+}
+
+int
+bgzf_index_build(int fd, const char *path, uint64_t size, struct bgzf_index *out,
+                 struct error *err)
+{
+    struct bgzf_index idx = {NULL, 0, 0};
+    unsigned char head[12 + 65535 + 8];
+    size_t cap = 0;
+    uint64_t off = 0;
+    int rc = -1;
+
+    while (off < size) {
+        struct bgzf_block b;
+        size_t xlen;
+        long bsize;
+        int r;
+
+        memset(head, 0, 12);
+        r = read_exact(fd, head, size - off < 12 ? (size_t)(size - off) : 12, off);
+        if (r < 0) {
+            error_errno(err, "%s: cannot read at compressed offset %llu", path,
+                        (unsigned long long)off);
+            goto out;
+        }
+        if (head[0] != 0x1f || head[1] != 0x8b) {
+            error_set(err, "%s: %s at compressed offset %llu", path,
+                      off == 0 ? "not a gzip file" : "garbage after the last member, or corrupt",
+                      (unsigned long long)off);
+            goto out;
+        }
+        if (size - off < 18) {
+            error_set(err, "%s: truncated gzip member at compressed offset %llu", path,
+                      (unsigned long long)off);
+            goto out;
+        }
+        if (head[2] != 8 || (head[3] & 0xe0) != 0) {
+            error_set(err, "%s: bad gzip header at compressed offset %llu", path,
+                      (unsigned long long)off);
+            goto out;
+        }
+        xlen = (head[3] & 4) ? get_le16(head + 10) : 0;
+        r = xlen > 0 && off + 12 + xlen <= size ? read_exact(fd, head + 12, xlen, off + 12) : -1;
+        bsize = (r == 0 && xlen > 0) ? find_bsize(head + 12, xlen) : -1;
+        if (bsize < 0) {
+            if (off == 0) {
+                rc = BGZF_NOT_BGZF;
+            } else {
+                error_set(err, "%s: the gzip member at compressed offset %llu is not a BGZF block "
+                          "(no BC field), though the file starts as BGZF", path,
+                          (unsigned long long)off);
+            }
+            goto out;
+        }
+        b.offset = off;
+        b.size = (uint32_t)bsize + 1;
+        if (b.size < 12 + xlen + 8 || off + b.size > size) {
+            error_set(err, "%s: truncated or corrupt BGZF block at compressed offset %llu", path,
+                      (unsigned long long)off);
+            goto out;
+        }
+        if (read_exact(fd, head, 4, off + b.size - 4) != 0) {
+            error_errno(err, "%s: cannot read at compressed offset %llu", path,
+                        (unsigned long long)(off + b.size - 4));
+            goto out;
+        }
+        b.isize = get_le32(head);
+        if (b.isize > BGZF_MAX_BLOCK) {
+            error_set(err, "%s: corrupt BGZF block at compressed offset %llu (it claims %u "
+                      "bytes of data, more than a block holds)", path, (unsigned long long)off,
+                      b.isize);
+            goto out;
+        }
+        b.ustart = idx.usize;
+        if (push_block(&idx, &cap, &b) != 0) {
+            error_set(err, "out of memory indexing %s", path);
+            goto out;
+        }
+        idx.usize += b.isize;
+        off += b.size;
+    }
+    *out = idx;
+    idx.blocks = NULL;
+    rc = 0;
+out:
+    free(idx.blocks);
+    return rc;
+}
+
+void
+bgzf_index_release(struct bgzf_index *idx)
+{
+    free(idx->blocks);
+    idx->blocks = NULL;
+    idx->n = 0;
+    idx->usize = 0;
+}
+
+int
+bgzf_decoder_new(struct bgzf_decoder **out, struct error *err)
+{
+    struct bgzf_decoder *d = calloc(1, sizeof(*d));
+
+    if (d == NULL) {
+        return error_set(err, "out of memory");
+    }
+#ifdef TRANCHE_HAVE_LIBDEFLATE
+    d->decompressor = libdeflate_alloc_decompressor();
+    if (d->decompressor == NULL) {
+        free(d);
+        return error_set(err, "cannot set up libdeflate");
+    }
+#else
+    if (inflateInit2(&d->stream, -15) != Z_OK) {
+        free(d);
+        return error_set(err, "cannot set up zlib");
+    }
+#endif
+    *out = d;
+    return 0;
+}
+
+void
+bgzf_decoder_free(struct bgzf_decoder *d)
+{
+    if (d == NULL) {
+        return;
+    }
+#ifdef TRANCHE_HAVE_LIBDEFLATE
+    libdeflate_free_decompressor(d->decompressor);
+#else
+    inflateEnd(&d->stream);
+#endif
+    free(d);
+}
+
+int
+bgzf_decode_block(struct bgzf_decoder *d, int fd, const char *path, const struct bgzf_block *b,
+                  unsigned char *out, struct error *err)
+{
+    size_t hdr, clen;
+    uint32_t crc;
+    int ok;
+
+    if (read_exact(fd, d->in, b->size, b->offset) != 0) {
+        return error_set(err, "%s: cannot read the BGZF block at compressed offset %llu", path,
+                         (unsigned long long)b->offset);
+    }
+    hdr = 12 + get_le16(d->in + 10);
+    clen = b->size - hdr - 8;
+#ifdef TRANCHE_HAVE_LIBDEFLATE
+    ok = libdeflate_deflate_decompress(d->decompressor, d->in + hdr, clen, out, b->isize, NULL) ==
+         LIBDEFLATE_SUCCESS;
+    crc = ok ? libdeflate_crc32(0, out, b->isize) : 0;
+#else
+    ok = inflateReset(&d->stream) == Z_OK;
+    if (ok) {
+        d->stream.next_in = d->in + hdr;
+        d->stream.avail_in = (uInt)clen;
+        d->stream.next_out = out;
+        d->stream.avail_out = b->isize;
+        ok = inflate(&d->stream, Z_FINISH) == Z_STREAM_END && d->stream.avail_out == 0 &&
+             d->stream.avail_in == 0;
+    }
+    crc = ok ? (uint32_t)crc32(crc32(0, Z_NULL, 0), out, b->isize) : 0;
+#endif
+    if (!ok) {
+        return error_set(err, "%s: corrupt deflate data in the BGZF block at compressed offset "
+                         "%llu", path, (unsigned long long)b->offset);
+    }
+    if (crc != get_le32(d->in + b->size - 8)) {
+        return error_set(err, "%s: CRC mismatch in the BGZF block at compressed offset %llu", path,
+                         (unsigned long long)b->offset);
+    }
+    return 0;
 }

@@ -8,6 +8,7 @@
 #define TRANCHE_BGZF_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "error.h"
 
@@ -34,5 +35,43 @@ size_t bgzf_encode_block(struct bgzf_encoder *e, const void *in, size_t len, uns
 
 /* "libdeflate 1.14" or "zlib 1.2.13": what compresses, for --version. */
 const char *bgzf_codec(void);
+
+
+/* ---- reading ---------------------------------------------------------------------------- */
+
+/* One block of a BGZF file: where it is, and where its data falls in the decompressed stream. */
+struct bgzf_block {
+    uint64_t offset; /* compressed offset of the block's header */
+    uint64_t ustart; /* decompressed offset of its first byte */
+    uint32_t size;   /* compressed size, header and footer included */
+    uint32_t isize;  /* decompressed size */
+};
+
+struct bgzf_index {
+    struct bgzf_block *blocks; /* NULL: the input is not compressed */
+    size_t n;
+    uint64_t usize; /* the decompressed size of the whole file */
+};
+
+/*
+ * Walks the members of a gzip file by their headers alone (never by looking for magic bytes in
+ * compressed data): every member must be a BGZF block, whose BC field gives its size, and the
+ * last must end exactly at `size`. Returns 0 and fills idx (free with bgzf_index_release); -1 with
+ * err naming the file and the compressed offset of the first bad byte; BGZF_NOT_BGZF when the
+ * first member is a gzip member without the BC field (plain gzip: not splittable this way).
+ */
+#define BGZF_NOT_BGZF (-2)
+int bgzf_index_build(int fd, const char *path, uint64_t size, struct bgzf_index *idx,
+                     struct error *err);
+void bgzf_index_release(struct bgzf_index *idx);
+
+struct bgzf_decoder;
+int bgzf_decoder_new(struct bgzf_decoder **out, struct error *err);
+void bgzf_decoder_free(struct bgzf_decoder *d);
+
+/* Reads block b of fd and decompresses it into out (room for b->isize bytes), checking its
+ * CRC-32 and size; err names the file and the block's compressed offset on failure. */
+int bgzf_decode_block(struct bgzf_decoder *d, int fd, const char *path, const struct bgzf_block *b,
+                      unsigned char *out, struct error *err);
 
 #endif

@@ -178,22 +178,35 @@ output_gzip_level(const struct job *job)
     return job->output_level > 0 ? job->output_level : 6;
 }
 
-/* gzip input is not supported yet: refuse it rather than read compressed bytes as records. */
-/* gzip by its magic bytes (with compression auto) or by the job's word. */
+/* Whether input i is to be read as gzip: by the job's word, or (auto) by its magic bytes. */
 static int
-check_input_compression(const struct job *job, size_t i, int fd, struct error *err)
+input_is_gzip(const struct job *job, int fd)
 {
     unsigned char magic[2];
-    int gz = job->input_compression == CONFIG_COMPRESSION_GZIP ||
-             (job->input_compression == CONFIG_COMPRESSION_AUTO &&
-              pread(fd, magic, 2, 0) == 2 && magic[0] == 0x1f && magic[1] == 0x8b);
 
-    if (!gz) {
-        return 0;
+    if (job->input_compression != CONFIG_COMPRESSION_AUTO) {
+        return job->input_compression == CONFIG_COMPRESSION_GZIP;
     }
-    return error_set(err, "input %s is gzip-compressed, and gzip input is not supported yet: "
-                     "decompress it first (zcat %s > FILE), or set input.compression: none to "
-                     "read its bytes as they are", job->inputs[i], job->inputs[i]);
+    return pread(fd, magic, 2, 0) == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
+}
+
+/*
+ * Indexes a gzip input's BGZF blocks. Returns 0, EXIT_USAGE for a gzip file that is not BGZF
+ * (not supported yet), or EXIT_JOB_FAILED for a corrupt one; err says which and where.
+ */
+static int
+index_gzip_input(const struct job *job, size_t i, int fd, uint64_t size, struct bgzf_index *gz,
+                 struct error *err)
+{
+    int rc = bgzf_index_build(fd, job->inputs[i], size, gz, err);
+
+    if (rc == BGZF_NOT_BGZF) {
+        error_set(err, "input %s is gzip but not BGZF: only BGZF input (bgzip, htslib, tranche's "
+                  "own .gz output) is supported yet; recompress it with bgzip, or decompress it "
+                  "first (zcat %s > FILE)", job->inputs[i], job->inputs[i]);
+        return EXIT_USAGE;
+    }
+    return rc == 0 ? 0 : EXIT_JOB_FAILED;
 }
 
 /* Loads the job and applies the command-line overrides. */
@@ -238,9 +251,11 @@ load_job(const struct cli *cli, struct job *job, struct error *err)
     return 0;
 }
 
-/* Opens every input and plans its partitions. fds has job->n_inputs slots. */
+/* Opens every input and plans its partitions. fds and gz have job->n_inputs slots. Returns 0,
+ * an exit status (a corrupt compressed input fails the job), or -1 for a usage error. */
 static int
-open_and_plan(const struct job *job, int *fds, struct plan *plan, struct error *err)
+open_and_plan(const struct job *job, int *fds, struct bgzf_index *gz, struct plan *plan,
+              struct error *err)
 {
     struct stat out_st, st;
     int have_out = strcmp(job->output, "-") != 0 && stat(job->output, &out_st) == 0;
@@ -257,17 +272,23 @@ open_and_plan(const struct job *job, int *fds, struct plan *plan, struct error *
         if (!S_ISREG(st.st_mode)) {
             return error_set(err, "input %s is not a regular file", job->inputs[i]);
         }
-        if (check_input_compression(job, i, fds[i], err) != 0) {
-            return -1;
-        }
         if (have_out && st.st_dev == out_st.st_dev && st.st_ino == out_st.st_ino) {
             return error_set(err, "the output %s is also input %zu (%s): refusing to overwrite "
                              "an input", job->output, i + 1, job->inputs[i]);
         }
         posix_fadvise(fds[i], 0, 0, POSIX_FADV_SEQUENTIAL);
-        if (partition_plan_file(plan, i, job->inputs[i], fds[i], (uint64_t)st.st_size,
-                                job->partition_size, job->delimiter, err) != 0) {
-            return -1;
+        if (input_is_gzip(job, fds[i])) {
+            int rc = index_gzip_input(job, i, fds[i], (uint64_t)st.st_size, &gz[i], err);
+            if (rc != 0) {
+                return rc;
+            }
+            if (partition_plan_bgzf(plan, i, job->inputs[i], &gz[i], job->partition_size,
+                                    err) != 0) {
+                return EXIT_USAGE;
+            }
+        } else if (partition_plan_file(plan, i, job->inputs[i], fds[i], (uint64_t)st.st_size,
+                                       job->partition_size, job->delimiter, err) != 0) {
+            return EXIT_USAGE;
         }
     }
     return 0;
@@ -326,6 +347,7 @@ cmd_job(enum command cmd, int argc, char **argv)
     struct error err;
     struct pool_options opt;
     struct pool_inputs inputs;
+    struct bgzf_index *gz = NULL;
     int *fds = NULL, status = EXIT_USAGE, rc;
     size_t i;
 
@@ -341,7 +363,8 @@ cmd_job(enum command cmd, int argc, char **argv)
         goto out;
     }
     fds = malloc(job.n_inputs * sizeof(*fds));
-    if (fds == NULL) {
+    gz = calloc(job.n_inputs, sizeof(*gz));
+    if (fds == NULL || gz == NULL) {
         fprintf(stderr, "tranche: out of memory\n");
         goto out;
     }
@@ -357,9 +380,15 @@ cmd_job(enum command cmd, int argc, char **argv)
                         strerror(errno));
                 goto out;
             }
-            if (check_input_compression(&job, i, fds[i], &err) != 0) {
-                fprintf(stderr, "tranche: %s\n", err.msg);
-                goto out;
+            if (input_is_gzip(&job, fds[i])) {
+                struct stat st;
+                int rc = fstat(fds[i], &st) != 0 ? EXIT_USAGE
+                         : index_gzip_input(&job, i, fds[i], (uint64_t)st.st_size, &gz[i], &err);
+                if (rc != 0) {
+                    fprintf(stderr, "tranche: %s\n", err.msg);
+                    status = rc;
+                    goto out;
+                }
             }
         }
         printf("%s: ok: %zu input file(s), %zu step(s):", job.file, job.n_inputs, job.n_steps);
@@ -370,8 +399,10 @@ cmd_job(enum command cmd, int argc, char **argv)
         status = 0;
         goto out;
     }
-    if (open_and_plan(&job, fds, &plan, &err) != 0) {
+    rc = open_and_plan(&job, fds, gz, &plan, &err);
+    if (rc != 0) {
         fprintf(stderr, "tranche: %s\n", err.msg);
+        status = rc > 0 ? rc : EXIT_USAGE;
         goto out;
     }
     if (cli.only_partition >= 0 && (size_t)cli.only_partition >= plan.n_parts) {
@@ -409,6 +440,7 @@ cmd_job(enum command cmd, int argc, char **argv)
     opt.gzip_level = output_gzip_level(&job);
     inputs.paths = job.inputs;
     inputs.fds = fds;
+    inputs.gz = gz;
     inputs.n = job.n_inputs;
     switch (pool_run(&job, steps, &plan, &inputs, &opt, &err)) {
     case POOL_OK:
@@ -445,6 +477,10 @@ out:
         }
     }
     free(fds);
+    for (i = 0; gz != NULL && i < job.n_inputs; i++) {
+        bgzf_index_release(&gz[i]);
+    }
+    free(gz);
     partition_plan_release(&plan);
     steps_free(steps, job.n_steps);
     config_release(&job);

@@ -6,6 +6,8 @@
  */
 #include "partition.h"
 
+#include "bgzf.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +56,8 @@ next_boundary(int fd, const char *path, uint64_t from, uint64_t size, unsigned c
 static int
 push(struct plan *plan, size_t file, uint64_t start, uint64_t end)
 {
+    struct partition *p;
+
     if (plan->n_parts == plan->cap) {
         size_t cap = plan->cap ? plan->cap * 2 : 64;
         struct partition *grown = realloc(plan->parts, cap * sizeof(*grown));
@@ -63,10 +67,12 @@ push(struct plan *plan, size_t file, uint64_t start, uint64_t end)
         plan->parts = grown;
         plan->cap = cap;
     }
-    plan->parts[plan->n_parts].index = plan->n_parts;
-    plan->parts[plan->n_parts].file = file;
-    plan->parts[plan->n_parts].start = start;
-    plan->parts[plan->n_parts].end = end;
+    p = &plan->parts[plan->n_parts];
+    memset(p, 0, sizeof(*p));
+    p->index = plan->n_parts;
+    p->file = file;
+    p->start = start;
+    p->end = end;
     plan->n_parts++;
     return 0;
 }
@@ -90,6 +96,40 @@ partition_plan_file(struct plan *plan, size_t file, const char *path, int fd, ui
             return error_set(err, "out of memory planning %s", path);
         }
         start = end;
+    }
+    return 0;
+}
+
+int
+partition_plan_bgzf(struct plan *plan, size_t file, const char *path,
+                    const struct bgzf_index *idx, uint64_t target, struct error *err)
+{
+    size_t first = 0, b;
+    uint64_t bytes = 0;
+
+    if (target == 0) {
+        target = 1;
+    }
+    for (b = 0; b < idx->n; b++) {
+        bytes += idx->blocks[b].isize;
+        if (bytes < target && b + 1 < idx->n) {
+            continue;
+        }
+        if (bytes == 0) {
+            /* Empty blocks at the end (the EOF block) join the partition before them. */
+            if (plan->n_parts > 0 && plan->parts[plan->n_parts - 1].file == file) {
+                plan->parts[plan->n_parts - 1].end_block = b + 1;
+            }
+        } else {
+            if (push(plan, file, idx->blocks[first].ustart,
+                     idx->blocks[first].ustart + bytes) != 0) {
+                return error_set(err, "out of memory planning %s", path);
+            }
+            plan->parts[plan->n_parts - 1].first_block = first;
+            plan->parts[plan->n_parts - 1].end_block = b + 1;
+        }
+        first = b + 1;
+        bytes = 0;
     }
     return 0;
 }

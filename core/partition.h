@@ -16,6 +16,10 @@ struct partition {
     size_t file;   /* index into the plan's inputs */
     uint64_t start;
     uint64_t end;  /* exclusive; end > start always */
+    /* A BGZF input: the blocks [first_block, end_block) hold [start, end) of the decompressed
+     * stream, which is not cut at records: the partition owns the records that start in it. */
+    size_t first_block;
+    size_t end_block;
 };
 
 struct plan {
@@ -31,6 +35,16 @@ struct plan {
  */
 int partition_plan_file(struct plan *plan, size_t file, const char *path, int fd, uint64_t size,
                         uint64_t target, unsigned char delimiter, struct error *err);
+
+struct bgzf_index;
+
+/*
+ * Appends the partitions of a BGZF file: runs of whole blocks of about `target` decompressed
+ * bytes. Records are not aligned to blocks; a worker finds its records' boundaries as it
+ * decodes (a partition owns the records that start in [start, end)). Returns 0 or -1.
+ */
+int partition_plan_bgzf(struct plan *plan, size_t file, const char *path,
+                        const struct bgzf_index *idx, uint64_t target, struct error *err);
 
 /* Frees the plan's array; safe on a zeroed plan, and leaves it zeroed. */
 void partition_plan_release(struct plan *plan);

@@ -532,8 +532,8 @@ worker_partition(struct pool *pl, int w, struct chain *chain, struct out_stage *
     pw.partition = k;
     pw.spill_fd = -1;
     snprintf(pw.spill_path, sizeof(pw.spill_path), "%s/part-%06zu", pl->part_dir, k);
-    if (chain_run(chain, p, pl->inputs->fds[p->file], input_path(pl, p), &sink, &rep.stats,
-                  &failed_step, &err) != 0) {
+    if (chain_run(chain, p, pl->inputs->fds[p->file], input_path(pl, p),
+                  &pl->inputs->gz[p->file], &sink, &rep.stats, &failed_step, &err) != 0) {
         worker_fail(pl, w, chain, &rep, failed_step, &err);
     }
     rep.spilled = pw.spilled;
@@ -1152,8 +1152,8 @@ run_in_process(struct pool *pl, size_t first, size_t last, struct error *err)
             error_set(err, "interrupted by signal SIG%s", sigabbrev_np((int)interrupted));
             goto out;
         }
-        if (chain_run(chain, p, pl->inputs->fds[p->file], input_path(pl, p), &sink, &stats,
-                      &failed_step, err) != 0) {
+        if (chain_run(chain, p, pl->inputs->fds[p->file], input_path(pl, p),
+                      &pl->inputs->gz[p->file], &sink, &stats, &failed_step, err) != 0) {
             describe_partition(pl, p, where, sizeof(where));
             if (failed_step >= 0) {
                 error_prefix(err, "%s failed in %s", where, pl->steps[failed_step].label);

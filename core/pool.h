@@ -14,6 +14,8 @@
 #include "partition.h"
 #include "plugin.h"
 
+struct bgzf_index;
+
 struct pool_options {
     int workers;         /* > 0 */
     const char *log_dir; /* where tranche.log and worker-N.log go */
@@ -27,6 +29,7 @@ struct pool_options {
 struct pool_inputs {
     char *const *paths;
     const int *fds;
+    const struct bgzf_index *gz; /* per input: its blocks when BGZF, else blocks == NULL */
     size_t n;
 };
 

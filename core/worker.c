@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bgzf.h"
 #include "log.h"
 
 #define READ_BUF_SIZE (1u << 20)
@@ -38,6 +39,7 @@ struct chain {
     struct worker_progress *progress;
     struct worker_progress local_progress;
     const volatile sig_atomic_t *stop; /* non-zero: give up between buffers */
+    struct bgzf_decoder *decoder;      /* for BGZF inputs, made on first use */
 
     /* The partition being run; NULL outside chain_run. */
     const struct partition *part;
@@ -467,6 +469,137 @@ out:
     return rc;
 }
 
+/* Grows buf so that `room` more bytes fit after `have`. */
+static int
+reserve(struct chain *c, char **buf, size_t *cap, size_t have, size_t room)
+{
+    size_t want = *cap;
+    char *grown;
+
+    if (*cap - have >= room) {
+        return 0;
+    }
+    while (want - have < room) {
+        want *= 2;
+    }
+    grown = realloc(*buf, want + 1);
+    if (grown == NULL) {
+        set_failure(c, -1, "out of memory for %zu bytes of input", want);
+        return -1;
+    }
+    *buf = grown;
+    *cap = want;
+    return 0;
+}
+
+/*
+ * A partition of a BGZF input: decodes its blocks and feeds the records that start in
+ * [p->start, p->end), as the plan's ownership rule for plain files would cut them. The partition
+ * begins at a record boundary only if the byte before it ends a record, so the block before is
+ * decoded for its last byte; the last record may run on into the blocks after the partition.
+ */
+static int
+read_partition_bgzf(struct chain *c, const struct partition *p, int in_fd, const char *in_path,
+                    const struct bgzf_index *gz)
+{
+    const unsigned char delim = c->delimiter;
+    size_t cap = READ_BUF_SIZE, have = 0, consumed, b = p->first_block;
+    char *buf = malloc(cap + 1), *hit;
+    uint64_t base = p->start; /* decompressed offset of buf[0] */
+    int skipping = 0, finishing = 0, rc = -1;
+    struct error err;
+
+    if (buf == NULL) {
+        set_failure(c, -1, "out of memory");
+        return -1;
+    }
+    if (c->decoder == NULL && bgzf_decoder_new(&c->decoder, &err) != 0) {
+        set_failure(c, -1, "%s", err.msg);
+        goto out;
+    }
+    /* Does a record start at p->start? Only after a delimiter (or at the very beginning). */
+    if (p->first_block > 0) {
+        size_t k = p->first_block;
+        while (k > 0 && gz->blocks[k - 1].isize == 0) {
+            k--;
+        }
+        if (k > 0) {
+            if (reserve(c, &buf, &cap, 0, gz->blocks[k - 1].isize) != 0 ||
+                bgzf_decode_block(c->decoder, in_fd, in_path, &gz->blocks[k - 1],
+                                  (unsigned char *)buf, &err) != 0) {
+                set_failure(c, -1, "%s", err.msg);
+                goto out;
+            }
+            skipping = (unsigned char)buf[gz->blocks[k - 1].isize - 1] != delim;
+        }
+    }
+    for (; b < gz->n; b++) {
+        const struct bgzf_block *blk = &gz->blocks[b];
+        size_t from;
+
+        if (c->stop != NULL && *c->stop) {
+            set_failure(c, -1, "interrupted");
+            goto out;
+        }
+        if (reserve(c, &buf, &cap, have, blk->isize) != 0) {
+            goto out;
+        }
+        if (bgzf_decode_block(c->decoder, in_fd, in_path, blk, (unsigned char *)buf + have,
+                              &err) != 0) {
+            set_failure(c, -1, "%s", err.msg);
+            goto out;
+        }
+        have += blk->isize;
+        if (skipping) {
+            /* The first record starts after the first delimiter, if that is still ours. */
+            hit = memchr(buf, delim, have);
+            if (hit == NULL) {
+                base += have;
+                have = 0;
+                if (base >= p->end) {
+                    break; /* no record starts in this partition */
+                }
+                continue;
+            }
+            consumed = (size_t)(hit - buf) + 1;
+            base += consumed;
+            memmove(buf, buf + consumed, have - consumed);
+            have -= consumed;
+            skipping = 0;
+            if (base >= p->end) {
+                have = 0;
+                break;
+            }
+        }
+        if (base + have >= p->end) {
+            /* Past the partition: the last record ends at the first delimiter from end - 1. */
+            from = p->end - 1 >= base ? (size_t)(p->end - 1 - base) : 0;
+            hit = memchr(buf + from, delim, have - from);
+            if (hit != NULL) {
+                have = (size_t)(hit - buf) + 1;
+                finishing = 1;
+            }
+        }
+        if (feed(c, buf, have, base, finishing, &consumed) != 0) {
+            goto out;
+        }
+        base += consumed;
+        memmove(buf, buf + consumed, have - consumed);
+        have -= consumed;
+        if (finishing) {
+            break;
+        }
+    }
+    /* The end of the file ends the last record, delimiter or not. */
+    if (have > 0 && (feed(c, buf, have, base, 1, &consumed) != 0)) {
+        goto out;
+    }
+    rc = 0;
+out:
+    free(buf);
+    return rc;
+}
+
 /* Calls each step's end_partition, in chain order, so what step i emits there still flows
  * through the steps after it before their own end_partition. */
 static int
@@ -492,8 +625,8 @@ end_steps(struct chain *c)
 
 int
 chain_run(struct chain *c, const struct partition *p, int in_fd, const char *in_path,
-          const struct chain_sink *sink, struct partition_stats *stats, int *failed_step,
-          struct error *err)
+          const struct bgzf_index *gz, const struct chain_sink *sink,
+          struct partition_stats *stats, int *failed_step, struct error *err)
 {
     uint64_t start_ns = now_nanos();
     int rc = -1;
@@ -506,8 +639,9 @@ chain_run(struct chain *c, const struct partition *p, int in_fd, const char *in_
     c->failed_step = -1;
     memset(&c->stats, 0, sizeof(c->stats));
     c->progress->partition = (int64_t)p->index;
-    if (read_partition(c, p, in_fd, in_path) == 0 && end_steps(c) == 0 &&
-        drain(c, 1) == TRANCHE_OK) {
+    if ((gz != NULL && gz->blocks != NULL ? read_partition_bgzf(c, p, in_fd, in_path, gz)
+                                          : read_partition(c, p, in_fd, in_path)) == 0 &&
+        end_steps(c) == 0 && drain(c, 1) == TRANCHE_OK) {
         rc = 0;
     }
     c->stats.nanos = now_nanos() - start_ns;
@@ -552,5 +686,6 @@ chain_free(struct chain *c)
     }
     free(c->ctx);
     free(c->out_buf);
+    bgzf_decoder_free(c->decoder);
     free(c);
 }

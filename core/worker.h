@@ -16,6 +16,8 @@
 #include "partition.h"
 #include "plugin.h"
 
+struct bgzf_index;
+
 /*
  * Where a worker is, kept in memory shared with the parent so that when a worker dies of a
  * signal the parent can still say which partition, step and record it was in.
@@ -60,14 +62,15 @@ int chain_new(const struct step *steps, size_t n_steps, unsigned char delimiter,
               struct error *err);
 
 /*
- * Runs one partition: reads [p->start, p->end) of in_fd, feeds every record through the steps,
+ * Runs one partition: reads [p->start, p->end) of in_fd (decoding its blocks when gz indexes a
+ * BGZF input; NULL or an empty index: plain), feeds every record through the steps,
  * calls end_partition() of each step, and hands the output to `sink`. On failure returns
  * -1, err holds the message (a plugin's, or the I/O error), and *failed_step is the step's index
  * or -1 when the failure was reading or writing.
  */
 int chain_run(struct chain *c, const struct partition *p, int in_fd, const char *in_path,
-              const struct chain_sink *sink, struct partition_stats *stats, int *failed_step,
-              struct error *err);
+              const struct bgzf_index *gz, const struct chain_sink *sink,
+              struct partition_stats *stats, int *failed_step, struct error *err);
 
 /* The output the sink did not take at the end of the last partition run. */
 void chain_pending(const struct chain *c, const char **data, size_t *len);

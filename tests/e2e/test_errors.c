@@ -499,7 +499,7 @@ test_errors__emit_outside_a_partition_is_refused(void **state)
 }
 
 static void
-test_errors__gzip_input_is_refused_until_supported(void **state)
+test_errors__plain_gzip_input_is_refused_until_supported(void **state)
 {
     char *err = NULL;
     const char *path;
@@ -511,12 +511,12 @@ test_errors__gzip_input_is_refused_until_supported(void **state)
     /* a gzip input, recognised by its magic bytes, not its name */
     assert_int_equal(run(NULL, "cd '%s' && cp input.gz disguised.txt", dir), 0);
     assert_int_equal(run(&err, "%s run %s --input '%s/disguised.txt'", TRANCHE_BIN, path, dir), 2);
-    assert_contains(err, "disguised.txt is gzip-compressed");
-    assert_contains(err, "not supported yet");
+    assert_contains(err, "disguised.txt is gzip but not BGZF");
+    assert_contains(err, "only BGZF input");
     free(err);
     assert_int_equal(run(&err, "%s validate %s --input '%s/input.gz'", TRANCHE_BIN, path, dir),
                      2);
-    assert_contains(err, "input.gz is gzip-compressed");
+    assert_contains(err, "input.gz is gzip but not BGZF");
     free(err);
     assert_clean("gz", path);
     /* compression: none reads the bytes as they are (and writes plain under any name) */
@@ -574,7 +574,7 @@ main(void)
         cmocka_unit_test(test_errors__signal_stops_the_job_cleanly),
         cmocka_unit_test(test_errors__closed_stdout_stops_quietly),
         cmocka_unit_test(test_errors__emit_outside_a_partition_is_refused),
-        cmocka_unit_test(test_errors__gzip_input_is_refused_until_supported),
+        cmocka_unit_test(test_errors__plain_gzip_input_is_refused_until_supported),
         cmocka_unit_test(test_errors__plugin_stdout_never_reaches_the_output),
     };
 

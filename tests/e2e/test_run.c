@@ -91,6 +91,21 @@ write_job(const char *name, const char *fmt, ...)
     return path;
 }
 
+/* Runs a formatted shell command; returns its exit status and (malloc'd) stderr. */
+static int
+tu_run_fmt(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int
+tu_run_fmt(char **err, const char *fmt, ...)
+{
+    char cmd[8192];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    va_end(ap);
+    return tu_run(cmd, err);
+}
+
 /* Runs a shell command and asserts it exits with `expect`. */
 static void
 sh(int expect, const char *fmt, ...)
@@ -403,6 +418,113 @@ test_run__a_slow_partition_does_not_hold_the_others(void **state)
        dir, TRANCHE_BIN, job);
 }
 
+static void
+test_run__bgzf_input_matches_zcat(void **state)
+{
+    static const size_t sizes[] = {1, 5000, 70000, 1 << 20};
+    static const int workers[] = {1, 2, 7};
+    char out[1024], ref[1024];
+    const char *job;
+    size_t s, w;
+
+    (void)state;
+    snprintf(out, sizeof(out), "%s/bgzf.out", dir);
+    snprintf(ref, sizeof(ref), "%s/bgzf.ref", dir);
+    /* records longer than a block, NUL bytes, no final newline; two bgzip files concatenated
+     * (each with its end-of-file block), as `cat a.gz b.gz` makes */
+    snprintf(out, sizeof(out), "%s/bgzf-a.txt", dir);
+    write_edge_input(out, 300000, 1, 1);
+    sh(0, "cd '%s' && printf 'tail one\\ntail two\\n' > bgzf-b.txt && bgzip -c bgzf-a.txt > "
+          "in.bgz && bgzip -c bgzf-b.txt >> in.bgz && { zcat in.bgz | "
+          "{ cat; }; } > plain.txt && tr a-z A-Z < plain.txt > bgzf.ref", dir);
+    snprintf(out, sizeof(out), "%s/bgzf.out", dir);
+    job = write_job("bgzf.yaml", "input:\n  path: in.bgz\noutput:\n  path: bgzf.out\n"
+                                 "log_dir: logs\nsteps:\n  - plugin: upper\n");
+    for (s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+        for (w = 0; w < sizeof(workers) / sizeof(workers[0]); w++) {
+            unlink(out);
+            sh(0, "%s run %s --workers %d --partition-size %zu", TRANCHE_BIN, job, workers[w],
+               sizes[s]);
+            if (!tu_files_equal(out, ref)) {
+                fail_msg("BGZF input: %d workers, partition size %zu differs from zcat | tr",
+                         workers[w], sizes[s]);
+            }
+        }
+    }
+    /* tranche's own gzip output reads back the same, and so does grep over it */
+    sh(0, "cd '%s' && %s run bgzf.yaml --output round.gz --partition-size 10000 && "
+          "%s run bgzf.yaml --input round.gz --output round.out --workers 2 && "
+          "tr a-z A-Z < bgzf.ref | cmp - round.out", dir, TRANCHE_BIN, TRANCHE_BIN);
+    /* plain gzip is not BGZF: refused (exit 2) until it is supported */
+    sh(2, "cd '%s' && gzip -c plain.txt > plain.gz && %s run bgzf.yaml --input plain.gz "
+          "--output nope.out", dir, TRANCHE_BIN);
+    sh(0, "[ ! -e '%s/nope.out' ]", dir);
+}
+
+static void
+test_run__corrupt_bgzf_fails_with_the_offset(void **state)
+{
+    /* One byte changed at offsets all over the file: either the job fails (exit 1, a message
+     * with the compressed offset, no output) or the byte did not matter (a header's time or OS
+     * field) and the output is exact. Never a silent wrong output. */
+    const char *job;
+    long size, off;
+    char *err = NULL;
+    int rc, failures = 0;
+
+    (void)state;
+    sh(0, "cd '%s' && seq 1 200000 | sed 's/$/ corrupt me/' > c.txt && bgzip -c c.txt > c.bgz && "
+          "tr a-z A-Z < c.txt > c.ref", dir);
+    /* compression: gzip, so that a changed magic byte is a corrupt gzip file, not a plain one */
+    job = write_job("c.yaml", "input:\n  path: bad.bgz\n  compression: gzip\noutput:\n"
+                              "  path: c.out\nlog_dir: logs\nsteps:\n  - plugin: upper\n");
+    {
+        char path[1024];
+        size_t len;
+        char *data;
+        snprintf(path, sizeof(path), "%s/c.bgz", dir);
+        data = tu_read_file(path, &len);
+        assert_non_null(data);
+        size = (long)len;
+        for (off = 0; off < size; off += size / 37 + 1) {
+            char bad[1024];
+            data[off] ^= 0x5a;
+            snprintf(bad, sizeof(bad), "%s/bad.bgz", dir);
+            tu_write_file(bad, data, len);
+            data[off] ^= 0x5a;
+            sh(0, "rm -f '%s/c.out'", dir);
+            rc = tu_run_fmt(&err, "%s run %s --workers 2 --partition-size 100000", TRANCHE_BIN,
+                            job);
+            if (rc == 1) {
+                failures++;
+                if (strstr(err, "compressed offset") == NULL) {
+                    fail_msg("offset %ld: the message names no compressed offset: %s", off, err);
+                }
+                sh(0, "[ ! -e '%s/c.out' ] && [ -z \"$(ls -A '%s' | grep tranche)\" ]", dir,
+                   dir);
+            } else if (rc == 0) {
+                sh(0, "cmp '%s/c.out' '%s/c.ref'", dir, dir);
+            } else {
+                fail_msg("offset %ld: exit %d: %s", off, rc, err);
+            }
+            free(err);
+            err = NULL;
+        }
+        free(data);
+    }
+    assert_true(failures > 30);
+    /* truncated, and garbage after the last member */
+    sh(0, "cd '%s' && head -c -100 c.bgz > bad.bgz", dir);
+    rc = tu_run_fmt(&err, "%s run %s", TRANCHE_BIN, job);
+    assert_int_equal(rc, 1);
+    free(err);
+    sh(0, "cd '%s' && { cat c.bgz; echo garbage; } > bad.bgz", dir);
+    rc = tu_run_fmt(&err, "%s run %s", TRANCHE_BIN, job);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(err, "garbage after the last member"));
+    free(err);
+}
+
 /* Checks that path is a BGZF file: whole blocks, each with the BC extra field giving its size,
  * none over 64 KiB, ending with the empty end-of-file block. Returns the number of blocks. */
 static size_t
@@ -500,6 +622,8 @@ main(void)
         cmocka_unit_test(test_run__large_partition_spills_to_disk),
         cmocka_unit_test(test_run__gzip_output_is_bgzf_for_any_split),
         cmocka_unit_test(test_run__a_slow_partition_does_not_hold_the_others),
+        cmocka_unit_test(test_run__bgzf_input_matches_zcat),
+        cmocka_unit_test(test_run__corrupt_bgzf_fails_with_the_offset),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
