@@ -55,6 +55,8 @@ demo: build
 	gzip -t out/access-5xx.log.gz; \
 	zcat out/access-5xx.log.gz > out/.5xx; grep -E '" 5[0-9][0-9] ' sample-data/access.log | cmp - out/.5xx; \
 	rm -f out/.5xx; \
+	zcat out/access-404.log.gz | cmp - out/access-404-upper.log; \
+	echo "out/access-404.log.gz    = zcat access.log.gz | grep -F ' 404 ' | tr a-z A-Z | gzip"; \
 	echo "out/access-5xx.log.gz    = grep -E '\" 5[0-9][0-9] ' | gzip (checked with zcat)"
 
 test: build

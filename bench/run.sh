@@ -374,6 +374,43 @@ EOF
     done
 }
 
+# BGZF input: upper over the log compressed with bgzip, against bgzip's own parallel decoder
+# piped to tr; checked against tr's output on the plain file.
+run_bgzf_input() {
+    local w job=$RUN_DIR/jobs/bgzf-in.yaml bgz=$WORKDIR/access-$SIZE-seed1.log.bgz
+    if ! command -v bgzip >/dev/null; then
+        skip "bgzip -dc | tr" bgzf-in "$WORKERS" 'bgzip missing'
+        return
+    fi
+    if [[ ! -f $bgz ]]; then
+        echo "compressing $IN with bgzip" >&2
+        bgzip -@"$(nproc)" -l 6 -c -- "$IN" >"$bgz.tmp"
+        mv -- "$bgz.tmp" "$bgz"
+    fi
+    export BGZ=$bgz
+    cat -- "$bgz" >/dev/null
+    measure "bgzip -dc -@$WORKERS | tr" bgzf-in "$WORKERS" "$REF_DIR/upper.out" \
+        "bgzip -dc -@$WORKERS -- \"\$BGZ\" | LC_ALL=C tr a-z A-Z >\"\$OUT\""
+    cat >"$job" <<EOF
+input:
+  path: $(yaml_quote "$bgz")
+output:
+  path: $(yaml_quote "$RUN_DIR/unused.out")
+partition_size: 32MiB
+log_dir: $(yaml_quote "$WORKDIR/logs/bgzf-in")
+steps:
+  - plugin: upper
+EOF
+    for w in 1 "$WORKERS"; do
+        if [[ -x $TRANCHE ]]; then
+            measure tranche bgzf-in "$w" "$REF_DIR/upper.out" \
+                "\"\$TRANCHE\" run $(printf %q "$job") --workers $w --output \"\$OUT\""
+        else
+            skip tranche bgzf-in "$w" "${TRANCHE#"$REPO"/} missing"
+        fi
+    done
+}
+
 print_gzip_ratios() {
     local w=$WORKERS
     printf '\n%-34s %11s   target\n' "gzip output (level 6)" gzip-out
@@ -383,6 +420,10 @@ print_gzip_ratios() {
         "$(ratio_cell "bgzip -@$w|gzip-out|$w" "tranche|gzip-out|$w")"
     printf '%-34s %11s\n' "tranche ${w}w speedup vs 1w" \
         "$(ratio_cell "tranche|gzip-out|1" "tranche|gzip-out|$w")"
+    printf '%-34s %11s   >= 1.8\n' "upper over BGZF: tranche ${w}w vs 1w" \
+        "$(ratio_cell "tranche|bgzf-in|1" "tranche|bgzf-in|$w")"
+    printf '%-34s %11s   >= 1\n' "upper over BGZF: vs bgzip -dc -@$w|tr" \
+        "$(ratio_cell "bgzip -dc -@$w | tr|bgzf-in|$w" "tranche|bgzf-in|$w")"
     printf '(tranche compresses with: %s)\n' \
         "$("$TRANCHE" --version 2>/dev/null | sed -n 's/^gzip output compressed with //p')"
 }
@@ -498,6 +539,7 @@ for t in "${TRANSFORMS[@]}"; do
     run_transform "$t"
 done
 run_gzip_output
+run_bgzf_input
 
 RESULTS=$WORKDIR/results-$SIZE-$(date -u +%Y%m%dT%H%M%SZ).txt
 {
