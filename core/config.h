@@ -1,7 +1,8 @@
 /*
  * core/config.h: the job file (YAML) turned into a struct job, with every mistake reported as
  * "FILE:LINE:COLUMN: what is wrong". Plugin options are kept as text with their positions here;
- * they are checked against each plugin's option table by plugin.c, which reports at those positions.
+ * they are checked against each plugin's option table by plugin.c, which reports at those
+ * positions.
  */
 #ifndef TRANCHE_CONFIG_H
 #define TRANCHE_CONFIG_H
@@ -11,7 +12,7 @@
 
 #include "error.h"
 
-/* A position in the job file, 1-based (libyaml's marks are 0-based). 0 means "not from the file". */
+/* A position in the job file, 1-based (libyaml's marks are 0-based); 0: not from the file. */
 struct config_pos {
     int line;
     int column;

@@ -40,9 +40,9 @@ struct partition_stats {
  * Where a partition's output goes. The chain collects output in a buffer of its own and offers
  * what it holds to drain() each time the buffer has grown by about 1 MiB since the last offer, and
  * once more at the end of the partition (last = 1). drain() takes a prefix of it (*taken bytes,
- * possibly none or all); the chain keeps the rest and offers it again, grown, later. It returns 0, or -1
- * with err set, which fails the partition as an I/O failure. What is left after the last offer
- * stays readable through chain_pending() until the next chain_run().
+ * possibly none or all); the chain keeps the rest and offers it again, grown, later. It returns
+ * 0, or -1 with err set, which fails the partition as an I/O failure. What is left after the
+ * last offer stays readable through chain_pending() until the next chain_run().
  */
 struct chain_sink {
     int (*drain)(void *arg, const char *data, size_t len, int last, size_t *taken,

@@ -36,19 +36,6 @@ teardown(void **state)
     return 0;
 }
 
-/* Runs a command; returns its exit code and its stderr (caller frees). */
-static int
-run(char **err, const char *fmt, ...)
-{
-    char cmd[8192];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
-    va_end(ap);
-    return tu_run(cmd, err);
-}
-
 static void
 assert_contains(const char *haystack, const char *needle)
 {
@@ -115,7 +102,7 @@ failing_job(const char *mode, int workers, int expect_rc)
     make_input();
     snprintf(steps, sizeof(steps), failer_steps, mode);
     path = job(mode, steps);
-    assert_int_equal(run(&err, "%s run %s --workers %d", TRANCHE_BIN, path, workers), expect_rc);
+    assert_int_equal(tu_runf(&err, "%s run %s --workers %d", TRANCHE_BIN, path, workers), expect_rc);
     if (expect_rc != 0) {
         assert_clean(mode, path);
     }
@@ -136,7 +123,7 @@ test_errors__plugin_error_names_partition_step_and_log(void **state)
     assert_contains(err, "job failed");
     free(err);
     /* fini runs in the failed worker too: its line is in one of the worker logs */
-    assert_int_equal(run(NULL, "cd '%s' && grep -q 'failer: fini' logs/error/worker-*.log", dir),
+    assert_int_equal(tu_runf(NULL, "cd '%s' && grep -q 'failer: fini' logs/error/worker-*.log", dir),
                      0);
 }
 
@@ -150,7 +137,7 @@ test_errors__crash_names_signal_and_record_offset(void **state)
     assert_contains(err, "SIGSEGV");
     assert_contains(err, "step 2 (");
     /* The record's byte offset, as grep -b gives it. */
-    assert_int_equal(run(NULL, "cd '%s' && grep -b boom input.txt | cut -d: -f1 > boom.off", dir),
+    assert_int_equal(tu_runf(NULL, "cd '%s' && grep -b boom input.txt | cut -d: -f1 > boom.off", dir),
                      0);
     snprintf(expect, sizeof(expect), "%s/boom.off", dir);
     offset = tu_read_file(expect, NULL);
@@ -187,7 +174,7 @@ test_errors__failure_stops_a_hung_worker(void **state)
                        "    options: { match: sleepy, mode: hang }\n"
                        "  - plugin: " TEST_PLUGIN_DIR "/failer.so\n"
                        "    options: { match: 300 some, mode: error }\n");
-    assert_int_equal(run(&err, "timeout 60 %s run %s --workers 2", TRANCHE_BIN, path), 1);
+    assert_int_equal(tu_runf(&err, "timeout 60 %s run %s --workers 2", TRANCHE_BIN, path), 1);
     assert_contains(err, "step 2 (");
     assert_contains(err, "failer hit record '300 some text'");
     assert_clean("hang", path);
@@ -210,7 +197,7 @@ test_errors__plugin_stderr_lands_in_worker_log(void **state)
     assert_contains(log, "records in ");
     free(log);
     /* the job's output is complete despite the noise */
-    assert_int_equal(run(NULL, "cd '%s' && tr a-z A-Z < input.txt | cmp - out/stderr.out && "
+    assert_int_equal(tu_runf(NULL, "cd '%s' && tr a-z A-Z < input.txt | cmp - out/stderr.out && "
                                "rm out/stderr.out", dir), 0);
 }
 
@@ -262,7 +249,7 @@ test_errors__plugin_loading_and_options_exit_2(void **state)
         char *err = NULL;
         int rc;
 
-        rc = run(&err, "cd '%s' && %s validate %s", dir, TRANCHE_BIN, path);
+        rc = tu_runf(&err, "cd '%s' && %s validate %s", dir, TRANCHE_BIN, path);
         if (rc != 2) {
             fail_msg("%s: validate exit %d, expected 2: %s", cases[i].name, rc, err);
         }
@@ -274,9 +261,9 @@ test_errors__plugin_loading_and_options_exit_2(void **state)
         assert_contains(err, path);
         free(err);
         /* run refuses the same way, before reading any input or creating anything */
-        rc = run(&err, "cd '%s' && %s run %s", dir, TRANCHE_BIN, path);
+        rc = tu_runf(&err, "cd '%s' && %s run %s", dir, TRANCHE_BIN, path);
         assert_int_equal(rc, 2);
-        assert_int_equal(run(NULL, "[ ! -e '%s/logs/%s' ]", dir, cases[i].name), 0);
+        assert_int_equal(tu_runf(NULL, "[ ! -e '%s/logs/%s' ]", dir, cases[i].name), 0);
         free(err);
         assert_clean(cases[i].name, path);
     }
@@ -291,34 +278,34 @@ test_errors__bad_inputs_and_outputs(void **state)
     (void)state;
     make_input();
     path = job("inputs", "  - plugin: upper\n");
-    assert_int_equal(run(&err, "%s run %s --input '%s/none.txt'", TRANCHE_BIN, path, dir), 2);
+    assert_int_equal(tu_runf(&err, "%s run %s --input '%s/none.txt'", TRANCHE_BIN, path, dir), 2);
     assert_contains(err, "cannot open input");
     assert_contains(err, "none.txt: No such file or directory");
     free(err);
-    assert_int_equal(run(&err, "%s run %s --input '%s/out'", TRANCHE_BIN, path, dir), 2);
+    assert_int_equal(tu_runf(&err, "%s run %s --input '%s/out'", TRANCHE_BIN, path, dir), 2);
     assert_contains(err, "is not a regular file");
     free(err);
     if (geteuid() != 0) {
-        assert_int_equal(run(NULL, "cd '%s' && cp input.txt secret && chmod 000 secret", dir), 0);
-        assert_int_equal(run(&err, "%s run %s --input '%s/secret'", TRANCHE_BIN, path, dir), 2);
+        assert_int_equal(tu_runf(NULL, "cd '%s' && cp input.txt secret && chmod 000 secret", dir), 0);
+        assert_int_equal(tu_runf(&err, "%s run %s --input '%s/secret'", TRANCHE_BIN, path, dir), 2);
         assert_contains(err, "Permission denied");
         free(err);
     }
-    assert_int_equal(run(&err, "%s run %s --output '%s/input.txt'", TRANCHE_BIN, path, dir), 2);
+    assert_int_equal(tu_runf(&err, "%s run %s --output '%s/input.txt'", TRANCHE_BIN, path, dir), 2);
     assert_contains(err, "refusing to overwrite an input");
     free(err);
     /* A missing output directory is created; one that cannot be is an error. */
-    assert_int_equal(run(&err, "%s run %s --output '%s/out/new/dir/x'", TRANCHE_BIN, path, dir),
+    assert_int_equal(tu_runf(&err, "%s run %s --output '%s/out/new/dir/x'", TRANCHE_BIN, path, dir),
                      0);
-    assert_int_equal(run(NULL, "cd '%s' && tr a-z A-Z < input.txt | cmp - out/new/dir/x && "
+    assert_int_equal(tu_runf(NULL, "cd '%s' && tr a-z A-Z < input.txt | cmp - out/new/dir/x && "
                                "rm -r out/new", dir), 0);
     free(err);
-    assert_int_equal(run(&err, "%s run %s --output '%s/input.txt/x'", TRANCHE_BIN, path, dir),
+    assert_int_equal(tu_runf(&err, "%s run %s --output '%s/input.txt/x'", TRANCHE_BIN, path, dir),
                      2);
     assert_contains(err, "input.txt/x");
     assert_contains(err, "Not a directory");
     free(err);
-    assert_int_equal(run(&err, "%s run %s --log-dir '%s/input.txt/logs'", TRANCHE_BIN, path, dir),
+    assert_int_equal(tu_runf(&err, "%s run %s --log-dir '%s/input.txt/logs'", TRANCHE_BIN, path, dir),
                      2);
     assert_contains(err, "input.txt/logs");
     free(err);
@@ -336,7 +323,7 @@ test_errors__full_disk_leaves_nothing(void **state)
     /* A file size limit of 8 KiB (ulimit -f counts 1024-byte blocks) makes writes fail with EFBIG
      * as a full disk would with ENOSPC; SIGXFSZ is ignored so the write returns the error. */
     path = job("full", "  - plugin: upper\n");
-    assert_int_equal(run(&err, "cd '%s' && (trap '' XFSZ; ulimit -f 8; exec %s run %s "
+    assert_int_equal(tu_runf(&err, "cd '%s' && (trap '' XFSZ; ulimit -f 8; exec %s run %s "
                                "--workers 2)", dir, TRANCHE_BIN, path), 1);
     assert_contains(err, "File too large");
     assert_contains(err, "out/");
@@ -355,47 +342,47 @@ test_errors__cli_usage(void **state)
     make_input();
     path = job("cli", "  - plugin: upper\n");
     snprintf(outpath, sizeof(outpath), "%s/cli.txt", dir);
-    assert_int_equal(run(NULL, "%s --version > '%s'", TRANCHE_BIN, outpath), 0);
+    assert_int_equal(tu_runf(NULL, "%s --version > '%s'", TRANCHE_BIN, outpath), 0);
     out = tu_read_file(outpath, NULL);
     assert_contains(out, "tranche ");
     assert_contains(out, "plugin ABI 1.0");
     assert_contains(out, "libyaml 0.");
     assert_contains(out, "zlib 1.");
     free(out);
-    assert_int_equal(run(NULL, "%s plugins > '%s'", TRANCHE_BIN, outpath), 0);
+    assert_int_equal(tu_runf(NULL, "%s plugins > '%s'", TRANCHE_BIN, outpath), 0);
     out = tu_read_file(outpath, NULL);
     assert_contains(out, "upper");
     assert_contains(out, "grep");
     assert_contains(out, "cut");
     free(out);
-    assert_int_equal(run(NULL, "%s plugins grep > '%s'", TRANCHE_BIN, outpath), 0);
+    assert_int_equal(tu_runf(NULL, "%s plugins grep > '%s'", TRANCHE_BIN, outpath), 0);
     out = tu_read_file(outpath, NULL);
     assert_contains(out, "pattern");
     assert_contains(out, "invert");
     free(out);
-    assert_int_equal(run(NULL, "TRANCHE_PLUGIN_PATH='%s' %s plugins summary > '%s'",
+    assert_int_equal(tu_runf(NULL, "TRANCHE_PLUGIN_PATH='%s' %s plugins summary > '%s'",
                          TEST_PLUGIN_DIR, TRANCHE_BIN, outpath), 0);
-    assert_int_equal(run(NULL, "%s --help | grep -q 'tranche run'", TRANCHE_BIN), 0);
-    assert_int_equal(run(NULL, "%s run --help | grep -q -- '--partition-size'", TRANCHE_BIN), 0);
-    assert_int_equal(run(&err, "%s frobnicate", TRANCHE_BIN), 2);
+    assert_int_equal(tu_runf(NULL, "%s --help | grep -q 'tranche run'", TRANCHE_BIN), 0);
+    assert_int_equal(tu_runf(NULL, "%s run --help | grep -q -- '--partition-size'", TRANCHE_BIN), 0);
+    assert_int_equal(tu_runf(&err, "%s frobnicate", TRANCHE_BIN), 2);
     assert_contains(err, "unknown command 'frobnicate'");
     free(err);
-    assert_int_equal(run(&err, "%s run", TRANCHE_BIN), 2);
+    assert_int_equal(tu_runf(&err, "%s run", TRANCHE_BIN), 2);
     assert_contains(err, "missing job file");
     free(err);
-    assert_int_equal(run(&err, "%s run %s --workers 0", TRANCHE_BIN, path), 2);
+    assert_int_equal(tu_runf(&err, "%s run %s --workers 0", TRANCHE_BIN, path), 2);
     assert_contains(err, "--workers");
     free(err);
-    assert_int_equal(run(&err, "%s run %s --partition-size 12XB", TRANCHE_BIN, path), 2);
+    assert_int_equal(tu_runf(&err, "%s run %s --partition-size 12XB", TRANCHE_BIN, path), 2);
     assert_contains(err, "--partition-size");
     free(err);
-    assert_int_equal(run(&err, "%s run %s --bogus", TRANCHE_BIN, path), 2);
+    assert_int_equal(tu_runf(&err, "%s run %s --bogus", TRANCHE_BIN, path), 2);
     assert_contains(err, "unknown option '--bogus'");
     free(err);
-    assert_int_equal(run(&err, "%s run '%s/nope.yaml'", TRANCHE_BIN, dir), 2);
+    assert_int_equal(tu_runf(&err, "%s run '%s/nope.yaml'", TRANCHE_BIN, dir), 2);
     assert_contains(err, "nope.yaml");
     free(err);
-    assert_int_equal(run(NULL, "%s validate %s | grep -q ': ok'", TRANCHE_BIN, path), 0);
+    assert_int_equal(tu_runf(NULL, "%s validate %s | grep -q ': ok'", TRANCHE_BIN, path), 0);
     assert_clean("cli", path);
 }
 
@@ -407,10 +394,10 @@ test_errors__end_partition_emits_once_per_partition(void **state)
     (void)state;
     make_input();
     path = job("summary", "  - plugin: " TEST_PLUGIN_DIR "/summary.so\n");
-    assert_int_equal(run(NULL, "%s run %s --workers 2 --output '%s/summary.txt'", TRANCHE_BIN,
+    assert_int_equal(tu_runf(NULL, "%s run %s --workers 2 --output '%s/summary.txt'", TRANCHE_BIN,
                          path, dir), 0);
     /* one records=N line per partition, the Ns add up to the input's records */
-    assert_int_equal(run(NULL, "cd '%s' && [ $(grep -c '^records=' summary.txt) -eq "
+    assert_int_equal(tu_runf(NULL, "cd '%s' && [ $(grep -c '^records=' summary.txt) -eq "
                                "$(%s plan %s | wc -l) ] && [ $(grep '^records=' summary.txt | "
                                "cut -d= -f2 | awk '{ s += $1 } END { print s }') -eq 3000 ] && "
                                "grep -v '^records=' summary.txt | cmp - input.txt",
@@ -426,7 +413,7 @@ test_errors__readme_plugin_builds_out_of_tree(void **state)
     make_input();
     /* The README's example plugin, extracted as a user would copy it, built with nothing but
      * the installed header. */
-    assert_int_equal(run(NULL, "cd '%s' && sed -n '/^<!-- example-plugin -->/,/^<!-- end -->/p' "
+    assert_int_equal(tu_runf(NULL, "cd '%s' && sed -n '/^<!-- example-plugin -->/,/^<!-- end -->/p' "
                                "'%s/README.md' | sed '1,2d;$d' | sed '$d' > rev.c && "
                                "cc -std=c11 -Wall -Wextra -Werror -O2 -fPIC -shared "
                                "-I'%s/core/include' rev.c -o rev.so",
@@ -435,7 +422,7 @@ test_errors__readme_plugin_builds_out_of_tree(void **state)
                                        "log_dir: logs/rev\nsteps:\n  - plugin: ./rev.so\n");
     snprintf(jobpath, sizeof(jobpath), "%s/rev.yaml", dir);
     tu_write_file(jobpath, jobtext, strlen(jobtext));
-    assert_int_equal(run(NULL, "cd '%s' && %s run rev.yaml --workers 2 --partition-size 1000 && "
+    assert_int_equal(tu_runf(NULL, "cd '%s' && %s run rev.yaml --workers 2 --partition-size 1000 && "
                                "rev input.txt | cmp - rev.out", dir, TRANCHE_BIN), 0);
 }
 
@@ -450,7 +437,7 @@ test_errors__signal_stops_the_job_cleanly(void **state)
     /* The job hangs on record 11; SIGTERM must stop it, kill its workers and leave nothing. */
     path = job("term", "  - plugin: " TEST_PLUGIN_DIR "/failer.so\n"
                        "    options: { match: sleepy, mode: hang }\n");
-    assert_int_equal(run(&err, "%s run %s --workers 2 & pid=$!; sleep 1; kill -TERM $pid; "
+    assert_int_equal(tu_runf(&err, "%s run %s --workers 2 & pid=$!; sleep 1; kill -TERM $pid; "
                                "wait $pid", TRANCHE_BIN, path), 1);
     assert_contains(err, "interrupted by signal SIGTERM");
     free(err);
@@ -458,7 +445,7 @@ test_errors__signal_stops_the_job_cleanly(void **state)
     /* the same in-process, where the flag is checked between partitions and read buffers */
     path = job("term2", "  - plugin: " TEST_PLUGIN_DIR "/failer.so\n"
                         "    options: { match: some, mode: slow }\n");
-    assert_int_equal(run(&err, "%s run %s --in-process & pid=$!; sleep 1; kill -INT $pid; "
+    assert_int_equal(tu_runf(&err, "%s run %s --in-process & pid=$!; sleep 1; kill -INT $pid; "
                                "wait $pid", TRANCHE_BIN, path), 1);
     assert_contains(err, "interrupted by signal SIGINT");
     free(err);
@@ -472,10 +459,10 @@ test_errors__closed_stdout_stops_quietly(void **state)
     const char *path;
 
     (void)state;
-    assert_int_equal(run(NULL, "cd '%s' && seq 1 300000 > many.txt", dir), 0);
+    assert_int_equal(tu_runf(NULL, "cd '%s' && seq 1 300000 > many.txt", dir), 0);
     path = job("pipe", "  - plugin: upper\n");
     /* head leaves after one line; tranche stops with SIGPIPE's status and says nothing */
-    assert_int_equal(run(&err, "cd '%s' && { %s run %s --input many.txt --output - "
+    assert_int_equal(tu_runf(&err, "cd '%s' && { %s run %s --input many.txt --output - "
                                "--workers 2; echo $? > pipe.rc; } | head -n 1 > /dev/null; "
                                "grep -qx 141 pipe.rc", dir, TRANCHE_BIN, path), 0);
     assert_string_equal(err, "");
@@ -493,7 +480,7 @@ test_errors__emit_outside_a_partition_is_refused(void **state)
     make_input();
     path = job("init_emit", "  - plugin: " TEST_PLUGIN_DIR "/failer.so\n"
                             "    options: { match: x, mode: init_emit }\n");
-    assert_int_equal(run(&err, "%s validate %s", TRANCHE_BIN, path), 2);
+    assert_int_equal(tu_runf(&err, "%s validate %s", TRANCHE_BIN, path), 2);
     assert_contains(err, "emit called outside record() and end_partition()");
     free(err);
 }
@@ -506,15 +493,15 @@ test_errors__plain_gzip_input_is_refused_until_supported(void **state)
 
     (void)state;
     make_input();
-    assert_int_equal(run(NULL, "cd '%s' && gzip -c input.txt > input.gz", dir), 0);
+    assert_int_equal(tu_runf(NULL, "cd '%s' && gzip -c input.txt > input.gz", dir), 0);
     path = job("gz", "  - plugin: upper\n");
     /* a gzip input, recognised by its magic bytes, not its name */
-    assert_int_equal(run(NULL, "cd '%s' && cp input.gz disguised.txt", dir), 0);
-    assert_int_equal(run(&err, "%s run %s --input '%s/disguised.txt'", TRANCHE_BIN, path, dir), 2);
+    assert_int_equal(tu_runf(NULL, "cd '%s' && cp input.gz disguised.txt", dir), 0);
+    assert_int_equal(tu_runf(&err, "%s run %s --input '%s/disguised.txt'", TRANCHE_BIN, path, dir), 2);
     assert_contains(err, "disguised.txt is gzip but not BGZF");
     assert_contains(err, "only BGZF input");
     free(err);
-    assert_int_equal(run(&err, "%s validate %s --input '%s/input.gz'", TRANCHE_BIN, path, dir),
+    assert_int_equal(tu_runf(&err, "%s validate %s --input '%s/input.gz'", TRANCHE_BIN, path, dir),
                      2);
     assert_contains(err, "input.gz is gzip but not BGZF");
     free(err);
@@ -527,7 +514,7 @@ test_errors__plain_gzip_input_is_refused_until_supported(void **state)
                            "steps:\n  - plugin: upper\n";
         snprintf(jobpath, sizeof(jobpath), "%s/raw.yaml", dir);
         tu_write_file(jobpath, text, strlen(text));
-        assert_int_equal(run(NULL, "cd '%s' && %s run raw.yaml --workers 2 --partition-size 100 "
+        assert_int_equal(tu_runf(NULL, "cd '%s' && %s run raw.yaml --workers 2 --partition-size 100 "
                                    "&& { cat input.gz; "
                                    "[ \"$(tail -c1 input.gz | od -An -tx1)\" = \" 0a\" ] || echo; } "
                                    "| LC_ALL=C tr a-z A-Z | cmp - raw.gz", dir, TRANCHE_BIN), 0);
@@ -545,12 +532,12 @@ test_errors__plugin_stdout_never_reaches_the_output(void **state)
      * output must still be exactly the job's, and every line printed must be in a worker log */
     path = job("print", "  - plugin: " TEST_PLUGIN_DIR "/failer.so\n"
                         "    options: { match: some, mode: print }\n");
-    assert_int_equal(run(NULL, "cd '%s' && %s run %s --workers 2 --output - > print.out && "
+    assert_int_equal(tu_runf(NULL, "cd '%s' && %s run %s --workers 2 --output - > print.out && "
                                "cmp print.out input.txt && "
                                "[ $(cat logs/print/worker-*.log | grep -c '^failer: print') -eq "
                                "3000 ]", dir, TRANCHE_BIN, path), 0);
     /* in-process, the prints go to stderr */
-    assert_int_equal(run(NULL, "cd '%s' && %s run %s --in-process --output - > print2.out "
+    assert_int_equal(tu_runf(NULL, "cd '%s' && %s run %s --in-process --output - > print2.out "
                                "2> print2.err && cmp print2.out input.txt && "
                                "[ $(grep -c '^failer: print' print2.err) -eq 3000 ]", dir,
                          TRANCHE_BIN, path), 0);

@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,6 +120,24 @@ tu_run(const char *command, char **stderr_out)
         return 128 + WTERMSIG(status);
     }
     return -1;
+}
+
+int
+tu_runf(char **stderr_out, const char *fmt, ...)
+{
+    char *cmd;
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    rc = vasprintf(&cmd, fmt, ap);
+    va_end(ap);
+    if (rc < 0) {
+        abort();
+    }
+    rc = tu_run(cmd, stderr_out);
+    free(cmd);
+    return rc;
 }
 
 int

@@ -21,6 +21,9 @@ char *tu_read_file(const char *path, size_t *len);
  * command's stderr is captured to `stderr_out` (malloc'd, may be NULL) when that is not NULL. */
 int tu_run(const char *command, char **stderr_out);
 
+/* tu_run with a printf-style command. */
+int tu_runf(char **stderr_out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* 1 if two files have the same bytes, else 0 (prints where they differ to stderr). */
 int tu_files_equal(const char *a, const char *b);
 
