@@ -102,7 +102,8 @@ failing_job(const char *mode, int workers, int expect_rc)
     make_input();
     snprintf(steps, sizeof(steps), failer_steps, mode);
     path = job(mode, steps);
-    assert_int_equal(tu_runf(&err, "%s run %s --workers %d", TRANCHE_BIN, path, workers), expect_rc);
+    assert_int_equal(tu_runf(&err, "%s run %s --workers %d", TRANCHE_BIN, path, workers),
+                     expect_rc);
     if (expect_rc != 0) {
         assert_clean(mode, path);
     }
@@ -116,15 +117,15 @@ test_errors__plugin_error_names_partition_step_and_log(void **state)
 
     (void)state;
     assert_contains(err, "partition ");
-    assert_contains(err, "of " );
+    assert_contains(err, "of ");
     assert_contains(err, "step 2 (");
     assert_contains(err, "failer hit record '2001 BOOM SOME TEXT'");
     assert_contains(err, "logs/error/worker-");
     assert_contains(err, "job failed");
     free(err);
     /* fini runs in the failed worker too: its line is in one of the worker logs */
-    assert_int_equal(tu_runf(NULL, "cd '%s' && grep -q 'failer: fini' logs/error/worker-*.log", dir),
-                     0);
+    assert_int_equal(
+        tu_runf(NULL, "cd '%s' && grep -q 'failer: fini' logs/error/worker-*.log", dir), 0);
 }
 
 static void
@@ -137,8 +138,8 @@ test_errors__crash_names_signal_and_record_offset(void **state)
     assert_contains(err, "SIGSEGV");
     assert_contains(err, "step 2 (");
     /* The record's byte offset, as grep -b gives it. */
-    assert_int_equal(tu_runf(NULL, "cd '%s' && grep -b boom input.txt | cut -d: -f1 > boom.off", dir),
-                     0);
+    assert_int_equal(
+        tu_runf(NULL, "cd '%s' && grep -b boom input.txt | cut -d: -f1 > boom.off", dir), 0);
     snprintf(expect, sizeof(expect), "%s/boom.off", dir);
     offset = tu_read_file(expect, NULL);
     assert_non_null(offset);
@@ -197,8 +198,11 @@ test_errors__plugin_stderr_lands_in_worker_log(void **state)
     assert_contains(log, "records in ");
     free(log);
     /* the job's output is complete despite the noise */
-    assert_int_equal(tu_runf(NULL, "cd '%s' && tr a-z A-Z < input.txt | cmp - out/stderr.out && "
-                               "rm out/stderr.out", dir), 0);
+    assert_int_equal(tu_runf(NULL,
+                             "cd '%s' && tr a-z A-Z < input.txt | cmp - out/stderr.out && "
+                             "rm out/stderr.out",
+                             dir),
+                     0);
 }
 
 struct load_case {
@@ -211,23 +215,31 @@ static void
 test_errors__plugin_loading_and_options_exit_2(void **state)
 {
     static const struct load_case cases[] = {
-        {"missing", "  - plugin: upper\n  - plugin: nosuchplugin\n",
+        {"missing",
+         "  - plugin: upper\n  - plugin: nosuchplugin\n",
          {":9:5: step 2 (nosuchplugin)", "plugin 'nosuchplugin' not found", "TRANCHE_PLUGIN_PATH"}},
         {"missing-path", "  - plugin: ./nope/x.so\n", {":8:5: step 1", "x.so", "No such file"}},
-        {"bad-major", "  - plugin: " TEST_PLUGIN_DIR "/bad_major.so\n",
+        {"bad-major",
+         "  - plugin: " TEST_PLUGIN_DIR "/bad_major.so\n",
          {":8:5: step 1", "bad_major.so was built for plugin ABI 2.0", "ABI 1.0"}},
-        {"new-minor", "  - plugin: " TEST_PLUGIN_DIR "/new_minor.so\n",
+        {"new-minor",
+         "  - plugin: " TEST_PLUGIN_DIR "/new_minor.so\n",
          {":8:5: step 1", "new_minor.so needs plugin ABI 1.1", "ABI 1.0"}},
-        {"small-size", "  - plugin: " TEST_PLUGIN_DIR "/small_size.so\n",
+        {"small-size",
+         "  - plugin: " TEST_PLUGIN_DIR "/small_size.so\n",
          {":8:5: step 1", "small_size.so has a descriptor of 8 bytes", "too small"}},
-        {"no-symbol", "  - plugin: " TEST_PLUGIN_DIR "/no_symbol.so\n",
+        {"no-symbol",
+         "  - plugin: " TEST_PLUGIN_DIR "/no_symbol.so\n",
          {":8:5: step 1", "no_symbol.so is not a tranche plugin", "tranche_plugin"}},
         {"not-so", "  - plugin: ./input.txt\n", {":8:5: step 1", "cannot load plugin", ""}},
-        {"unknown-option", "  - plugin: grep\n    options: { patern: x }\n",
+        {"unknown-option",
+         "  - plugin: grep\n    options: { patern: x }\n",
          {":9:16: step 1 (grep)", "no option 'patern'", "pattern"}},
-        {"missing-required", "  - plugin: " TEST_PLUGIN_DIR "/typed.so\n",
+        {"missing-required",
+         "  - plugin: " TEST_PLUGIN_DIR "/typed.so\n",
          {":8:5: step 1", "needs option 'count'", ""}},
-        {"bad-int", "  - plugin: " TEST_PLUGIN_DIR "/typed.so\n    options: { count: ten }\n",
+        {"bad-int",
+         "  - plugin: " TEST_PLUGIN_DIR "/typed.so\n    options: { count: ten }\n",
          {":9:23: step 1", "option 'count'", "must be an integer, not 'ten'"}},
         {"bad-bool",
          "  - plugin: " TEST_PLUGIN_DIR "/typed.so\n    options: { count: 1, flag: maybe }\n",
@@ -235,9 +247,11 @@ test_errors__plugin_loading_and_options_exit_2(void **state)
         {"list-for-string",
          "  - plugin: " TEST_PLUGIN_DIR "/typed.so\n    options: { count: 1, name: [a, b] }\n",
          {"step 1", "option 'name'", "not a list"}},
-        {"bad-regex", "  - plugin: grep\n    options: { pattern: 'a(b' }\n",
+        {"bad-regex",
+         "  - plugin: grep\n    options: { pattern: 'a(b' }\n",
          {":8:5: step 1 (grep)", "a(b", ""}},
-        {"bad-fields", "  - plugin: cut\n    options: { fields: [\"0\"] }\n",
+        {"bad-fields",
+         "  - plugin: cut\n    options: { fields: [\"0\"] }\n",
          {":8:5: step 1 (cut)", "0", ""}},
     };
     size_t i, k;
@@ -286,7 +300,8 @@ test_errors__bad_inputs_and_outputs(void **state)
     assert_contains(err, "is not a regular file");
     free(err);
     if (geteuid() != 0) {
-        assert_int_equal(tu_runf(NULL, "cd '%s' && cp input.txt secret && chmod 000 secret", dir), 0);
+        assert_int_equal(tu_runf(NULL, "cd '%s' && cp input.txt secret && chmod 000 secret", dir),
+                         0);
         assert_int_equal(tu_runf(&err, "%s run %s --input '%s/secret'", TRANCHE_BIN, path, dir), 2);
         assert_contains(err, "Permission denied");
         free(err);
@@ -297,16 +312,19 @@ test_errors__bad_inputs_and_outputs(void **state)
     /* A missing output directory is created; one that cannot be is an error. */
     assert_int_equal(tu_runf(&err, "%s run %s --output '%s/out/new/dir/x'", TRANCHE_BIN, path, dir),
                      0);
-    assert_int_equal(tu_runf(NULL, "cd '%s' && tr a-z A-Z < input.txt | cmp - out/new/dir/x && "
-                               "rm -r out/new", dir), 0);
+    assert_int_equal(tu_runf(NULL,
+                             "cd '%s' && tr a-z A-Z < input.txt | cmp - out/new/dir/x && "
+                             "rm -r out/new",
+                             dir),
+                     0);
     free(err);
     assert_int_equal(tu_runf(&err, "%s run %s --output '%s/input.txt/x'", TRANCHE_BIN, path, dir),
                      2);
     assert_contains(err, "input.txt/x");
     assert_contains(err, "Not a directory");
     free(err);
-    assert_int_equal(tu_runf(&err, "%s run %s --log-dir '%s/input.txt/logs'", TRANCHE_BIN, path, dir),
-                     2);
+    assert_int_equal(
+        tu_runf(&err, "%s run %s --log-dir '%s/input.txt/logs'", TRANCHE_BIN, path, dir), 2);
     assert_contains(err, "input.txt/logs");
     free(err);
     assert_clean("inputs", path);
@@ -323,8 +341,11 @@ test_errors__full_disk_leaves_nothing(void **state)
     /* A file size limit of 8 KiB (ulimit -f counts 1024-byte blocks) makes writes fail with EFBIG
      * as a full disk would with ENOSPC; SIGXFSZ is ignored so the write returns the error. */
     path = job("full", "  - plugin: upper\n");
-    assert_int_equal(tu_runf(&err, "cd '%s' && (trap '' XFSZ; ulimit -f 8; exec %s run %s "
-                               "--workers 2)", dir, TRANCHE_BIN, path), 1);
+    assert_int_equal(tu_runf(&err,
+                             "cd '%s' && (trap '' XFSZ; ulimit -f 8; exec %s run %s "
+                             "--workers 2)",
+                             dir, TRANCHE_BIN, path),
+                     1);
     assert_contains(err, "File too large");
     assert_contains(err, "out/");
     free(err);
@@ -361,9 +382,11 @@ test_errors__cli_usage(void **state)
     assert_contains(out, "invert");
     free(out);
     assert_int_equal(tu_runf(NULL, "TRANCHE_PLUGIN_PATH='%s' %s plugins summary > '%s'",
-                         TEST_PLUGIN_DIR, TRANCHE_BIN, outpath), 0);
+                             TEST_PLUGIN_DIR, TRANCHE_BIN, outpath),
+                     0);
     assert_int_equal(tu_runf(NULL, "%s --help | grep -q 'tranche run'", TRANCHE_BIN), 0);
-    assert_int_equal(tu_runf(NULL, "%s run --help | grep -q -- '--partition-size'", TRANCHE_BIN), 0);
+    assert_int_equal(tu_runf(NULL, "%s run --help | grep -q -- '--partition-size'", TRANCHE_BIN),
+                     0);
     assert_int_equal(tu_runf(&err, "%s frobnicate", TRANCHE_BIN), 2);
     assert_contains(err, "unknown command 'frobnicate'");
     free(err);
@@ -394,14 +417,17 @@ test_errors__end_partition_emits_once_per_partition(void **state)
     (void)state;
     make_input();
     path = job("summary", "  - plugin: " TEST_PLUGIN_DIR "/summary.so\n");
-    assert_int_equal(tu_runf(NULL, "%s run %s --workers 2 --output '%s/summary.txt'", TRANCHE_BIN,
-                         path, dir), 0);
+    assert_int_equal(
+        tu_runf(NULL, "%s run %s --workers 2 --output '%s/summary.txt'", TRANCHE_BIN, path, dir),
+        0);
     /* one records=N line per partition, the Ns add up to the input's records */
-    assert_int_equal(tu_runf(NULL, "cd '%s' && [ $(grep -c '^records=' summary.txt) -eq "
-                               "$(%s plan %s | wc -l) ] && [ $(grep '^records=' summary.txt | "
-                               "cut -d= -f2 | awk '{ s += $1 } END { print s }') -eq 3000 ] && "
-                               "grep -v '^records=' summary.txt | cmp - input.txt",
-                         dir, TRANCHE_BIN, path), 0);
+    assert_int_equal(tu_runf(NULL,
+                             "cd '%s' && [ $(grep -c '^records=' summary.txt) -eq "
+                             "$(%s plan %s | wc -l) ] && [ $(grep '^records=' summary.txt | "
+                             "cut -d= -f2 | awk '{ s += $1 } END { print s }') -eq 3000 ] && "
+                             "grep -v '^records=' summary.txt | cmp - input.txt",
+                             dir, TRANCHE_BIN, path),
+                     0);
 }
 
 static void
@@ -413,17 +439,23 @@ test_errors__readme_plugin_builds_out_of_tree(void **state)
     make_input();
     /* The README's example plugin, extracted as a user would copy it, built with nothing but
      * the installed header. */
-    assert_int_equal(tu_runf(NULL, "cd '%s' && sed -n '/^<!-- example-plugin -->/,/^<!-- end -->/p' "
-                               "'%s/README.md' | sed '1,2d;$d' | sed '$d' > rev.c && "
-                               "cc -std=c11 -Wall -Wextra -Werror -O2 -fPIC -shared "
-                               "-I'%s/core/include' rev.c -o rev.so",
-                         dir, SOURCE_DIR, SOURCE_DIR), 0);
-    snprintf(jobtext, sizeof(jobtext), "input:\n  path: input.txt\noutput:\n  path: rev.out\n"
-                                       "log_dir: logs/rev\nsteps:\n  - plugin: ./rev.so\n");
+    assert_int_equal(tu_runf(NULL,
+                             "cd '%s' && sed -n '/^<!-- example-plugin -->/,/^<!-- end -->/p' "
+                             "'%s/README.md' | sed '1,2d;$d' | sed '$d' > rev.c && "
+                             "cc -std=c11 -Wall -Wextra -Werror -O2 -fPIC -shared "
+                             "-I'%s/core/include' rev.c -o rev.so",
+                             dir, SOURCE_DIR, SOURCE_DIR),
+                     0);
+    snprintf(jobtext, sizeof(jobtext),
+             "input:\n  path: input.txt\noutput:\n  path: rev.out\n"
+             "log_dir: logs/rev\nsteps:\n  - plugin: ./rev.so\n");
     snprintf(jobpath, sizeof(jobpath), "%s/rev.yaml", dir);
     tu_write_file(jobpath, jobtext, strlen(jobtext));
-    assert_int_equal(tu_runf(NULL, "cd '%s' && %s run rev.yaml --workers 2 --partition-size 1000 && "
-                               "rev input.txt | cmp - rev.out", dir, TRANCHE_BIN), 0);
+    assert_int_equal(tu_runf(NULL,
+                             "cd '%s' && %s run rev.yaml --workers 2 --partition-size 1000 && "
+                             "rev input.txt | cmp - rev.out",
+                             dir, TRANCHE_BIN),
+                     0);
 }
 
 static void
@@ -437,16 +469,22 @@ test_errors__signal_stops_the_job_cleanly(void **state)
     /* The job hangs on record 11; SIGTERM must stop it, kill its workers and leave nothing. */
     path = job("term", "  - plugin: " TEST_PLUGIN_DIR "/failer.so\n"
                        "    options: { match: sleepy, mode: hang }\n");
-    assert_int_equal(tu_runf(&err, "%s run %s --workers 2 & pid=$!; sleep 1; kill -TERM $pid; "
-                               "wait $pid", TRANCHE_BIN, path), 1);
+    assert_int_equal(tu_runf(&err,
+                             "%s run %s --workers 2 & pid=$!; sleep 1; kill -TERM $pid; "
+                             "wait $pid",
+                             TRANCHE_BIN, path),
+                     1);
     assert_contains(err, "interrupted by signal SIGTERM");
     free(err);
     assert_clean("term", path);
     /* the same in-process, where the flag is checked between partitions and read buffers */
     path = job("term2", "  - plugin: " TEST_PLUGIN_DIR "/failer.so\n"
                         "    options: { match: some, mode: slow }\n");
-    assert_int_equal(tu_runf(&err, "%s run %s --in-process & pid=$!; sleep 1; kill -INT $pid; "
-                               "wait $pid", TRANCHE_BIN, path), 1);
+    assert_int_equal(tu_runf(&err,
+                             "%s run %s --in-process & pid=$!; sleep 1; kill -INT $pid; "
+                             "wait $pid",
+                             TRANCHE_BIN, path),
+                     1);
     assert_contains(err, "interrupted by signal SIGINT");
     free(err);
     assert_clean("term2", path);
@@ -462,9 +500,12 @@ test_errors__closed_stdout_stops_quietly(void **state)
     assert_int_equal(tu_runf(NULL, "cd '%s' && seq 1 300000 > many.txt", dir), 0);
     path = job("pipe", "  - plugin: upper\n");
     /* head leaves after one line; tranche stops with SIGPIPE's status and says nothing */
-    assert_int_equal(tu_runf(&err, "cd '%s' && { %s run %s --input many.txt --output - "
-                               "--workers 2; echo $? > pipe.rc; } | head -n 1 > /dev/null; "
-                               "grep -qx 141 pipe.rc", dir, TRANCHE_BIN, path), 0);
+    assert_int_equal(tu_runf(&err,
+                             "cd '%s' && { %s run %s --input many.txt --output - "
+                             "--workers 2; echo $? > pipe.rc; } | head -n 1 > /dev/null; "
+                             "grep -qx 141 pipe.rc",
+                             dir, TRANCHE_BIN, path),
+                     0);
     assert_string_equal(err, "");
     free(err);
     assert_clean("pipe", path);
@@ -497,7 +538,8 @@ test_errors__plain_gzip_input_is_refused_until_supported(void **state)
     path = job("gz", "  - plugin: upper\n");
     /* a gzip input, recognised by its magic bytes, not its name */
     assert_int_equal(tu_runf(NULL, "cd '%s' && cp input.gz disguised.txt", dir), 0);
-    assert_int_equal(tu_runf(&err, "%s run %s --input '%s/disguised.txt'", TRANCHE_BIN, path, dir), 2);
+    assert_int_equal(tu_runf(&err, "%s run %s --input '%s/disguised.txt'", TRANCHE_BIN, path, dir),
+                     2);
     assert_contains(err, "disguised.txt is gzip but not BGZF");
     assert_contains(err, "only BGZF input");
     free(err);
@@ -514,10 +556,13 @@ test_errors__plain_gzip_input_is_refused_until_supported(void **state)
                            "steps:\n  - plugin: upper\n";
         snprintf(jobpath, sizeof(jobpath), "%s/raw.yaml", dir);
         tu_write_file(jobpath, text, strlen(text));
-        assert_int_equal(tu_runf(NULL, "cd '%s' && %s run raw.yaml --workers 2 --partition-size 100 "
-                                   "&& { cat input.gz; "
-                                   "[ \"$(tail -c1 input.gz | od -An -tx1)\" = \" 0a\" ] || echo; } "
-                                   "| LC_ALL=C tr a-z A-Z | cmp - raw.gz", dir, TRANCHE_BIN), 0);
+        assert_int_equal(tu_runf(NULL,
+                                 "cd '%s' && %s run raw.yaml --workers 2 --partition-size 100 "
+                                 "&& { cat input.gz; "
+                                 "[ \"$(tail -c1 input.gz | od -An -tx1)\" = \" 0a\" ] || echo; } "
+                                 "| LC_ALL=C tr a-z A-Z | cmp - raw.gz",
+                                 dir, TRANCHE_BIN),
+                         0);
     }
 }
 
@@ -532,15 +577,20 @@ test_errors__plugin_stdout_never_reaches_the_output(void **state)
      * output must still be exactly the job's, and every line printed must be in a worker log */
     path = job("print", "  - plugin: " TEST_PLUGIN_DIR "/failer.so\n"
                         "    options: { match: some, mode: print }\n");
-    assert_int_equal(tu_runf(NULL, "cd '%s' && %s run %s --workers 2 --output - > print.out && "
-                               "cmp print.out input.txt && "
-                               "[ $(cat logs/print/worker-*.log | grep -c '^failer: print') -eq "
-                               "3000 ]", dir, TRANCHE_BIN, path), 0);
+    assert_int_equal(tu_runf(NULL,
+                             "cd '%s' && %s run %s --workers 2 --output - > print.out && "
+                             "cmp print.out input.txt && "
+                             "[ $(cat logs/print/worker-*.log | grep -c '^failer: print') -eq "
+                             "3000 ]",
+                             dir, TRANCHE_BIN, path),
+                     0);
     /* in-process, the prints go to stderr */
-    assert_int_equal(tu_runf(NULL, "cd '%s' && %s run %s --in-process --output - > print2.out "
-                               "2> print2.err && cmp print2.out input.txt && "
-                               "[ $(grep -c '^failer: print' print2.err) -eq 3000 ]", dir,
-                         TRANCHE_BIN, path), 0);
+    assert_int_equal(tu_runf(NULL,
+                             "cd '%s' && %s run %s --in-process --output - > print2.out "
+                             "2> print2.err && cmp print2.out input.txt && "
+                             "[ $(grep -c '^failer: print' print2.err) -eq 3000 ]",
+                             dir, TRANCHE_BIN, path),
+                     0);
 }
 
 int

@@ -355,7 +355,8 @@ test_run__large_partition_spills_to_disk(void **state)
                                   "output:\n  path: spill/out.log\n"
                                   "partition_size: 1GiB\nlog_dir: spill-logs\n"
                                   "steps:\n  - plugin: %s/failer.so\n"
-                                  "    options: { match: \"wait \", mode: wait, release: %s/release }\n"
+                                  "    options: { match: \"wait \", mode: wait, "
+                                  "release: %s/release }\n"
                                   "  - plugin: upper\n", TEST_PLUGIN_DIR, dir);
     run_spill_job(job, "spill/out.log");
     sh(0, "cd '%s' && grep -q 'spilled to a part file on disk' spill-logs/worker-*.log && "
@@ -573,8 +574,8 @@ test_run__gzip_output_is_bgzf_for_any_split(void **state)
     job = write_job("l9.yaml", "input:\n  path: gz-edge.txt\noutput:\n  path: l9.gz\n  level: 9\n"
                                "log_dir: logs\nsteps:\n  - plugin: upper\n");
     sh(0, "%s run %s", TRANCHE_BIN, job);
-    sh(0, "cd '%s' && zcat l9.gz | cmp - gz-ref && [ $(stat -c %%s l9.gz) -lt $(stat -c %%s l1.gz) ]",
-       dir);
+    sh(0, "cd '%s' && zcat l9.gz | cmp - gz-ref && "
+          "[ $(stat -c %%s l9.gz) -lt $(stat -c %%s l1.gz) ]", dir);
     /* compression: gzip without a .gz name; none with one */
     job = write_job("gz-named.yaml", "input:\n  path: gz-edge.txt\noutput:\n  path: out.bin\n"
                                      "  compression: gzip\n  level: 1\nlog_dir: logs\n"
