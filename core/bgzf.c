@@ -233,6 +233,7 @@ bgzf_index_build(int fd, const char *path, uint64_t size, struct bgzf_index *out
                  struct error *err)
 {
     struct bgzf_index idx = {NULL, 0, 0};
+    struct bgzf_decoder *empty = NULL;
     unsigned char head[12 + 65535 + 8];
     size_t cap = 0;
     uint64_t off = 0;
@@ -267,16 +268,34 @@ bgzf_index_build(int fd, const char *path, uint64_t size, struct bgzf_index *out
                       (unsigned long long)off);
             goto out;
         }
+        if (off > 0 && (head[3] & 0x1a) != 0) {
+            /* FHCRC, FNAME or FCOMMENT: valid gzip, but no BGZF writer sets them */
+            error_set(err, "%s: the gzip member at compressed offset %llu has a file name, comment "
+                      "or header CRC, which BGZF input does not support yet", path,
+                      (unsigned long long)off);
+            rc = BGZF_UNSUPPORTED;
+            goto out;
+        }
         xlen = (head[3] & 4) ? get_le16(head + 10) : 0;
-        r = xlen > 0 && off + 12 + xlen <= size ? read_exact(fd, head + 12, xlen, off + 12) : -1;
-        bsize = (r == 0 && xlen > 0) ? find_bsize(head + 12, xlen) : -1;
+        if (off + 12 + xlen > size) {
+            error_set(err, "%s: truncated gzip header at compressed offset %llu", path,
+                      (unsigned long long)off);
+            goto out;
+        }
+        if (xlen > 0 && read_exact(fd, head + 12, xlen, off + 12) != 0) {
+            error_errno(err, "%s: cannot read at compressed offset %llu", path,
+                        (unsigned long long)off);
+            goto out;
+        }
+        bsize = xlen > 0 && (head[3] & 0x1a) == 0 ? find_bsize(head + 12, xlen) : -1;
         if (bsize < 0) {
             if (off == 0) {
                 rc = BGZF_NOT_BGZF;
             } else {
                 error_set(err, "%s: the gzip member at compressed offset %llu is not a BGZF block "
-                          "(no BC field), though the file starts as BGZF", path,
-                          (unsigned long long)off);
+                          "(no BC field), though the file starts as BGZF; mixed BGZF and plain "
+                          "gzip input is not supported yet", path, (unsigned long long)off);
+                rc = BGZF_UNSUPPORTED;
             }
             goto out;
         }
@@ -300,6 +319,16 @@ bgzf_index_build(int fd, const char *path, uint64_t size, struct bgzf_index *out
             goto out;
         }
         b.ustart = idx.usize;
+        /* Empty blocks (the end-of-file block) hold no records, so no worker reads them: check
+         * them here, or a block that lies about being empty would pass unnoticed. */
+        if (b.isize == 0) {
+            if (empty == NULL && bgzf_decoder_new(&empty, err) != 0) {
+                goto out;
+            }
+            if (bgzf_decode_block(empty, fd, path, &b, NULL, err) != 0) {
+                goto out;
+            }
+        }
         if (push_block(&idx, &cap, &b) != 0) {
             error_set(err, "out of memory indexing %s", path);
             goto out;
@@ -312,6 +341,7 @@ bgzf_index_build(int fd, const char *path, uint64_t size, struct bgzf_index *out
     rc = 0;
 out:
     free(idx.blocks);
+    bgzf_decoder_free(empty);
     return rc;
 }
 
@@ -375,17 +405,28 @@ bgzf_decode_block(struct bgzf_decoder *d, int fd, const char *path, const struct
                          (unsigned long long)b->offset);
     }
     hdr = 12 + get_le16(d->in + 10);
+    if (d->in[0] != 0x1f || d->in[1] != 0x8b || hdr + 8 > b->size) {
+        return error_set(err, "%s: the BGZF block at compressed offset %llu is not where the index "
+                         "found it (did the file change during the job?)", path,
+                         (unsigned long long)b->offset);
+    }
     clen = b->size - hdr - 8;
 #ifdef TRANCHE_HAVE_LIBDEFLATE
-    ok = libdeflate_deflate_decompress(d->decompressor, d->in + hdr, clen, out, b->isize, NULL) ==
-         LIBDEFLATE_SUCCESS;
+    {
+        size_t used = 0;
+        unsigned char none;
+        /* _ex: the deflate data must use the whole block, as zlib's check below requires */
+        ok = libdeflate_deflate_decompress_ex(d->decompressor, d->in + hdr, clen,
+                                              out != NULL ? out : &none, b->isize, &used,
+                                              NULL) == LIBDEFLATE_SUCCESS && used == clen;
+    }
     crc = ok ? libdeflate_crc32(0, out, b->isize) : 0;
 #else
     ok = inflateReset(&d->stream) == Z_OK;
     if (ok) {
         d->stream.next_in = d->in + hdr;
         d->stream.avail_in = (uInt)clen;
-        d->stream.next_out = out;
+        d->stream.next_out = out != NULL ? out : (unsigned char *)d->in; /* isize 0: unused */
         d->stream.avail_out = b->isize;
         ok = inflate(&d->stream, Z_FINISH) == Z_STREAM_END && d->stream.avail_out == 0 &&
              d->stream.avail_in == 0;

@@ -58,9 +58,12 @@ struct bgzf_index {
  * compressed data): every member must be a BGZF block, whose BC field gives its size, and the
  * last must end exactly at `size`. Returns 0 and fills idx (free with bgzf_index_release); -1 with
  * err naming the file and the compressed offset of the first bad byte; BGZF_NOT_BGZF when the
- * first member is a gzip member without the BC field (plain gzip: not splittable this way).
+ * first member is a gzip member without the BC field (plain gzip: not splittable this way);
+ * BGZF_UNSUPPORTED, with err, for valid gzip this does not read yet (a later plain member, a
+ * block with a file name, comment or header CRC). Empty blocks are decoded and checked here.
  */
 #define BGZF_NOT_BGZF (-2)
+#define BGZF_UNSUPPORTED (-3) /* valid gzip this reader does not handle yet; err says what */
 int bgzf_index_build(int fd, const char *path, uint64_t size, struct bgzf_index *idx,
                      struct error *err);
 void bgzf_index_release(struct bgzf_index *idx);
@@ -69,8 +72,9 @@ struct bgzf_decoder;
 int bgzf_decoder_new(struct bgzf_decoder **out, struct error *err);
 void bgzf_decoder_free(struct bgzf_decoder *d);
 
-/* Reads block b of fd and decompresses it into out (room for b->isize bytes), checking its
- * CRC-32 and size; err names the file and the block's compressed offset on failure. */
+/* Reads block b of fd and decompresses it into out (room for b->isize bytes; may be NULL when
+ * that is 0), checking that the deflate data fills the block, its CRC-32 and size; err names the
+ * file and the block's compressed offset on failure. */
 int bgzf_decode_block(struct bgzf_decoder *d, int fd, const char *path, const struct bgzf_block *b,
                       unsigned char *out, struct error *err);
 

@@ -202,6 +202,9 @@ index_gzip_input(const struct job *job, size_t i, int fd, uint64_t size, struct 
 {
     int rc = bgzf_index_build(fd, job->inputs[i], size, gz, err);
 
+    if (rc == BGZF_UNSUPPORTED) {
+        return EXIT_USAGE;
+    }
     if (rc == BGZF_NOT_BGZF) {
         error_set(err, "input %s is gzip but not BGZF: only BGZF input (bgzip, htslib, tranche's "
                   "own .gz output) is supported yet; recompress it with bgzip, or decompress it "

@@ -508,6 +508,22 @@ test_run__corrupt_bgzf_fails_with_the_offset(void **state)
     assert_int_equal(rc, 1);
     assert_non_null(strstr(err, "garbage after the last member"));
     free(err);
+    /* a data block whose size field says it is empty: no worker would read it, so the index
+     * must notice, not lose its records */
+    sh(0, "cd '%s' && printf 'ab\\ncd\\n' | bgzip -c > small.bgz && cp small.bgz bad.bgz && "
+          "size=$(( $(od -An -tu2 -j16 -N2 small.bgz | tr -d ' ') + 1 )) && "
+          "printf '\\0\\0\\0\\0' | dd of=bad.bgz bs=1 seek=$((size - 4)) conv=notrunc "
+          "2>/dev/null", dir);
+    rc = tu_runf(&err, "%s run %s", TRANCHE_BIN, job);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(err, "compressed offset 0"));
+    free(err);
+    /* BGZF followed by a plain gzip member: valid gzip, not supported yet (exit 2) */
+    sh(0, "cd '%s' && { cat small.bgz; printf 'ef\\n' | gzip -c; } > bad.bgz", dir);
+    rc = tu_runf(&err, "%s run %s", TRANCHE_BIN, job);
+    assert_int_equal(rc, 2);
+    assert_non_null(strstr(err, "not a BGZF block"));
+    free(err);
 }
 
 /* Checks that path is a BGZF file: whole blocks, each with the BC extra field giving its size,
