@@ -299,7 +299,7 @@ run_limits() {
 }
 
 run_transform() {
-    local t=$1 ref=$REF_DIR/$1.out job
+    local t=$1 ref=$REF_DIR/$1.out
     export FILTER_CMD=${FILTER[$t]}
 
     measure "${TOOL_NAME[$t]}" "$t" 1 ref "{ ${FILTER[$t]}; } <\"\$IN\" >\"\$OUT\""
@@ -319,12 +319,16 @@ run_transform() {
         skip 'parallel -k' "$t" "$WORKERS" 'GNU parallel missing'
     fi
 
-    local w counts=(1)
+    measure_tranche "$t" "$ref" "$(write_job "$t")"
+}
+
+# The tranche rows of a transform: JOB run with 1 worker and with $WORKERS, checked as EXPECT.
+measure_tranche() {
+    local t=$1 expect=$2 job=$3 w counts=(1)
     [[ $WORKERS -eq 1 ]] || counts+=("$WORKERS")
     for w in "${counts[@]}"; do
         if [[ -x $TRANCHE ]]; then
-            job=$(write_job "$t")
-            measure tranche "$t" "$w" "$ref" \
+            measure tranche "$t" "$w" "$expect" \
                 "\"\$TRANCHE\" run $(printf %q "$job") --workers $w --output \"\$OUT\""
         else
             skip tranche "$t" "$w" "${TRANCHE#"$REPO"/} missing"
@@ -338,7 +342,7 @@ run_transform() {
 # threads as tranche has workers. tranche's step is grep with an empty fixed pattern, which keeps
 # every record: the work measured is reading, compressing and writing.
 run_gzip_output() {
-    local w job=$RUN_DIR/jobs/gzip-out.yaml
+    local job=$RUN_DIR/jobs/gzip-out.yaml
     if command -v pigz >/dev/null; then
         measure "pigz -p$WORKERS" gzip-out "$WORKERS" "gz:$IN" \
             "pigz -p$WORKERS -6 -c -- \"\$IN\" >\"\$OUT\""
@@ -364,20 +368,13 @@ steps:
   - plugin: grep
     options: { pattern: "", fixed: true }
 EOF
-    for w in 1 "$WORKERS"; do
-        if [[ -x $TRANCHE ]]; then
-            measure tranche gzip-out "$w" "gz:$IN" \
-                "\"\$TRANCHE\" run $(printf %q "$job") --workers $w --output \"\$OUT\""
-        else
-            skip tranche gzip-out "$w" "${TRANCHE#"$REPO"/} missing"
-        fi
-    done
+    measure_tranche gzip-out "gz:$IN" "$job"
 }
 
 # BGZF input: upper over the log compressed with bgzip, against bgzip's own parallel decoder
 # piped to tr; checked against tr's output on the plain file.
 run_bgzf_input() {
-    local w job=$RUN_DIR/jobs/bgzf-in.yaml bgz=$WORKDIR/access-$SIZE-seed1.log.bgz
+    local job=$RUN_DIR/jobs/bgzf-in.yaml bgz=$WORKDIR/access-$SIZE-seed1.log.bgz
     if ! command -v bgzip >/dev/null; then
         skip "bgzip -dc | tr" bgzf-in "$WORKERS" 'bgzip missing'
         return
@@ -401,14 +398,7 @@ log_dir: $(yaml_quote "$WORKDIR/logs/bgzf-in")
 steps:
   - plugin: upper
 EOF
-    for w in 1 "$WORKERS"; do
-        if [[ -x $TRANCHE ]]; then
-            measure tranche bgzf-in "$w" "$REF_DIR/upper.out" \
-                "\"\$TRANCHE\" run $(printf %q "$job") --workers $w --output \"\$OUT\""
-        else
-            skip tranche bgzf-in "$w" "${TRANCHE#"$REPO"/} missing"
-        fi
-    done
+    measure_tranche bgzf-in "$REF_DIR/upper.out" "$job"
 }
 
 print_gzip_ratios() {

@@ -441,7 +441,6 @@ cmd_job(enum command cmd, int argc, char **argv)
     opt.log_dir = job.log_dir;
     opt.in_process = cli.in_process;
     opt.only_partition = cli.only_partition;
-    opt.quiet = cli.quiet;
     opt.gzip_level = output_gzip_level(&job);
     inputs.paths = job.inputs;
     inputs.fds = fds;

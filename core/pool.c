@@ -553,7 +553,6 @@ worker_partition(struct pool *pl, int w, struct chain *chain, struct out_stage *
             }
             log_partition(pl, w, k, &rep, " (parked in a part file on disk until its turn)");
             rep.kind = REPORT_PARKED;
-            rep.spilled = 1;
             if (write_all(me->report_fd, &rep, sizeof(rep)) != 0) {
                 worker_exit(1);
             }
@@ -695,7 +694,6 @@ assign(struct pool *pl, struct worker *wk)
     }
     if (pl->next >= pl->plan->n_parts) {
         wk->stopping = 1;
-        wk->assigned = -1;
         return send_command(wk, CMD_STOP, 0);
     }
     wk->assigned = (int64_t)pl->next;

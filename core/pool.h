@@ -21,7 +21,6 @@ struct pool_options {
     const char *log_dir; /* where tranche.log and worker-N.log go */
     int in_process;      /* run every partition in this process, no fork */
     long only_partition; /* >= 0: run just this partition (in-process); -1: all */
-    int quiet;           /* no summary line on stderr */
     int gzip_level;      /* 1-9: write the output as BGZF (gzip) at this level; 0: plain */
 };
 
