@@ -1,6 +1,7 @@
 /* core/bgzf.c: BGZF blocks: an 18-byte gzip header with the BC extra field, raw deflate data,
  * then CRC-32 and the input size. */
 #include "bgzf.h"
+#include "io.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -142,6 +143,23 @@ bgzf_encode_block(struct bgzf_encoder *e, const void *in, size_t len, unsigned c
     return HEADER_SIZE + clen + FOOTER_SIZE;
 }
 
+uint32_t
+bgzf_crc32(uint32_t crc, const void *data, size_t len)
+{
+#ifdef TRANCHE_HAVE_LIBDEFLATE
+    return libdeflate_crc32(crc, data, len);
+#else
+    const unsigned char *p = data;
+    while (len > 0) {
+        uInt n = len > (1u << 30) ? (1u << 30) : (uInt)len;
+        crc = (uint32_t)crc32(crc, p, n);
+        p += n;
+        len -= n;
+    }
+    return crc;
+#endif
+}
+
 const char *
 bgzf_codec(void)
 {
@@ -176,24 +194,6 @@ static uint32_t
 get_le32(const unsigned char *p)
 {
     return get_le16(p) | get_le16(p + 2) << 16;
-}
-
-static int
-read_exact(int fd, void *buf, size_t len, uint64_t off)
-{
-    size_t done = 0;
-
-    while (done < len) {
-        ssize_t n = pread(fd, (char *)buf + done, len - done, (off_t)(off + done));
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            return n < 0 ? -1 : 1;
-        }
-        done += (size_t)n;
-    }
-    return 0;
 }
 
 /* The BC subfield's BSIZE in a header's extra field, or -1 when there is none. */
@@ -246,7 +246,7 @@ bgzf_index_build(int fd, const char *path, uint64_t size, struct bgzf_index *out
         int r;
 
         memset(head, 0, 12);
-        r = read_exact(fd, head, size - off < 12 ? (size_t)(size - off) : 12, off);
+        r = io_pread_all(fd, head, size - off < 12 ? (size_t)(size - off) : 12, off);
         if (r < 0) {
             error_errno(err, "%s: cannot read at compressed offset %llu", path,
                         (unsigned long long)off);
@@ -282,7 +282,7 @@ bgzf_index_build(int fd, const char *path, uint64_t size, struct bgzf_index *out
                       (unsigned long long)off);
             goto out;
         }
-        if (xlen > 0 && read_exact(fd, head + 12, xlen, off + 12) != 0) {
+        if (xlen > 0 && io_pread_all(fd, head + 12, xlen, off + 12) != 0) {
             error_errno(err, "%s: cannot read at compressed offset %llu", path,
                         (unsigned long long)off);
             goto out;
@@ -306,7 +306,7 @@ bgzf_index_build(int fd, const char *path, uint64_t size, struct bgzf_index *out
                       (unsigned long long)off);
             goto out;
         }
-        if (read_exact(fd, head, 4, off + b.size - 4) != 0) {
+        if (io_pread_all(fd, head, 4, off + b.size - 4) != 0) {
             error_errno(err, "%s: cannot read at compressed offset %llu", path,
                         (unsigned long long)(off + b.size - 4));
             goto out;
@@ -400,7 +400,7 @@ bgzf_decode_block(struct bgzf_decoder *d, int fd, const char *path, const struct
     uint32_t crc;
     int ok;
 
-    if (read_exact(fd, d->in, b->size, b->offset) != 0) {
+    if (io_pread_all(fd, d->in, b->size, b->offset) != 0) {
         return error_set(err, "%s: cannot read the BGZF block at compressed offset %llu", path,
                          (unsigned long long)b->offset);
     }

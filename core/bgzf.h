@@ -33,6 +33,10 @@ void bgzf_encoder_free(struct bgzf_encoder *e);
 size_t bgzf_encode_block(struct bgzf_encoder *e, const void *in, size_t len, unsigned char *out,
                          struct error *err);
 
+/* CRC-32 (gzip's) of data, continuing from crc (0 to start): libdeflate's where the build found
+ * it (several times faster), else zlib's. */
+uint32_t bgzf_crc32(uint32_t crc, const void *data, size_t len);
+
 /* "libdeflate 1.14" or "zlib 1.2.13": what compresses, for --version. */
 const char *bgzf_codec(void);
 

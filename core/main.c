@@ -20,6 +20,8 @@
 #include "bgzf.h"
 #include "config.h"
 #include "error.h"
+#include "gzindex.h"
+#include "gzread.h"
 #include "partition.h"
 #include "plugin.h"
 #include "pool.h"
@@ -40,6 +42,10 @@ static const char usage_text[] =
     "  validate JOB.yaml [OPTIONS]  check the job file, its plugins and their options;\n"
     "                               runs nothing\n"
     "  plugins [NAME]               list the plugins found, or describe one and its options\n"
+    "  index [--spacing SIZE] FILE.gz...\n"
+    "                               build the access-point index of gzip files that are not\n"
+    "                               BGZF, so that runs decode them in parallel (a run over such\n"
+    "                               a file builds it too)\n"
     "  --version                    version, plugin ABI, and the libraries built with\n"
     "  --help, help [COMMAND]       this text, or the options of a command\n"
     "\n"
@@ -192,26 +198,43 @@ input_is_gzip(const struct job *job, int fd)
     return pread(fd, magic, 2, 0) == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
 }
 
+/* What the inputs are, once opened; every array has one slot per input. */
+struct opened {
+    int *fds;
+    struct stat *st;
+    struct bgzf_index *gz;   /* BGZF: its blocks */
+    struct gz_index *gzi;    /* other gzip with a current index: its access points */
+    unsigned char *stream;   /* other gzip without one: decoded by the parent as the job runs */
+};
+
 /*
- * Indexes a gzip input's BGZF blocks. Returns 0, EXIT_USAGE for a gzip file that is not BGZF
- * (not supported yet), or EXIT_JOB_FAILED for a corrupt one; err says which and where.
+ * Works out how a gzip input is read: BGZF (its blocks are indexed from the headers), through
+ * its access-point index, or as a stream. Returns 0, or EXIT_JOB_FAILED for corrupt BGZF (err says
+ * where), or -1 (memory).
  */
 static int
-index_gzip_input(const struct job *job, size_t i, int fd, uint64_t size, struct bgzf_index *gz,
-                 struct error *err)
+classify_gzip_input(const char *path, struct opened *o, size_t i, struct error *err)
 {
-    int rc = bgzf_index_build(fd, job->inputs[i], size, gz, err);
+    char note[1200];
+    int rc = bgzf_index_build(o->fds[i], path, (uint64_t)o->st[i].st_size, &o->gz[i], err);
 
-    if (rc == BGZF_UNSUPPORTED) {
-        return EXIT_USAGE;
+    if (rc == 0) {
+        return 0;
     }
-    if (rc == BGZF_NOT_BGZF) {
-        error_set(err, "input %s is gzip but not BGZF: only BGZF input (bgzip, htslib, tranche's "
-                  "own .gz output) is supported yet; recompress it with bgzip, or decompress it "
-                  "first (zcat %s > FILE)", job->inputs[i], job->inputs[i]);
-        return EXIT_USAGE;
+    if (rc != BGZF_NOT_BGZF && rc != BGZF_UNSUPPORTED) {
+        return EXIT_JOB_FAILED;
     }
-    return rc == 0 ? 0 : EXIT_JOB_FAILED;
+    rc = gz_index_load(path, &o->st[i], &o->gzi[i], note, sizeof(note), err);
+    if (rc < 0) {
+        return -1;
+    }
+    if (rc == 0) {
+        if (note[0] != '\0') {
+            fprintf(stderr, "tranche: %s; it will be written again\n", note);
+        }
+        o->stream[i] = 1;
+    }
+    return 0;
 }
 
 /* Loads the job and applies the command-line overrides. */
@@ -256,14 +279,14 @@ load_job(const struct cli *cli, struct job *job, struct error *err)
     return 0;
 }
 
-/* Opens every input and plans its partitions. fds and gz have job->n_inputs slots. Returns 0,
+/* Opens every input and plans its partitions (a stream's are cut as it is decoded). Returns 0,
  * an exit status (a corrupt compressed input fails the job), or -1 for a usage error. */
 static int
-open_and_plan(const struct job *job, int *fds, struct bgzf_index *gz, struct plan *plan,
-              struct error *err)
+open_and_plan(const struct job *job, struct opened *o, struct plan *plan, struct error *err)
 {
     struct stat out_st, st;
     int have_out = strcmp(job->output, "-") != 0 && stat(job->output, &out_st) == 0;
+    int *fds = o->fds;
     size_t i;
 
     for (i = 0; i < job->n_inputs; i++) {
@@ -274,6 +297,7 @@ open_and_plan(const struct job *job, int *fds, struct bgzf_index *gz, struct pla
         if (fstat(fds[i], &st) != 0) {
             return error_errno(err, "cannot stat input %s", job->inputs[i]);
         }
+        o->st[i] = st;
         if (!S_ISREG(st.st_mode)) {
             return error_set(err, "input %s is not a regular file", job->inputs[i]);
         }
@@ -283,12 +307,18 @@ open_and_plan(const struct job *job, int *fds, struct bgzf_index *gz, struct pla
         }
         posix_fadvise(fds[i], 0, 0, POSIX_FADV_SEQUENTIAL);
         if (input_is_gzip(job, fds[i])) {
-            int rc = index_gzip_input(job, i, fds[i], (uint64_t)st.st_size, &gz[i], err);
+            int rc = classify_gzip_input(job->inputs[i], o, i, err);
             if (rc != 0) {
                 return rc;
             }
-            if (partition_plan_bgzf(plan, i, job->inputs[i], &gz[i], job->partition_size,
+            if (o->gz[i].blocks != NULL &&
+                partition_plan_bgzf(plan, i, job->inputs[i], &o->gz[i], job->partition_size,
                                     err) != 0) {
+                return EXIT_USAGE;
+            }
+            if (o->gzi[i].n > 0 &&
+                partition_plan_gzindex(plan, i, job->inputs[i], &o->gzi[i], job->partition_size,
+                                       err) != 0) {
                 return EXIT_USAGE;
             }
         } else if (partition_plan_file(plan, i, job->inputs[i], fds[i], (uint64_t)st.st_size,
@@ -352,12 +382,13 @@ cmd_job(enum command cmd, int argc, char **argv)
     struct error err;
     struct pool_options opt;
     struct pool_inputs inputs;
-    struct bgzf_index *gz = NULL;
-    int *fds = NULL, status = EXIT_USAGE, rc;
+    struct opened o;
+    int *fds = NULL, status = EXIT_USAGE, rc, streams = 0;
     size_t i;
 
     memset(&job, 0, sizeof(job));
     memset(&plan, 0, sizeof(plan));
+    memset(&o, 0, sizeof(o));
     rc = parse_cli(argc, argv, &cli);
     if (rc != 0) {
         return rc;
@@ -367,14 +398,18 @@ cmd_job(enum command cmd, int argc, char **argv)
         fprintf(stderr, "tranche: %s\n", err.msg);
         goto out;
     }
-    fds = malloc(job.n_inputs * sizeof(*fds));
-    gz = calloc(job.n_inputs, sizeof(*gz));
-    if (fds == NULL || gz == NULL) {
+    fds = o.fds = malloc(job.n_inputs * sizeof(*fds));
+    o.st = calloc(job.n_inputs, sizeof(*o.st));
+    o.gz = calloc(job.n_inputs, sizeof(*o.gz));
+    o.gzi = calloc(job.n_inputs, sizeof(*o.gzi));
+    o.stream = calloc(job.n_inputs, sizeof(*o.stream));
+    if (fds == NULL || o.st == NULL || o.gz == NULL || o.gzi == NULL || o.stream == NULL) {
         fprintf(stderr, "tranche: out of memory\n");
         goto out;
     }
     for (i = 0; i < job.n_inputs; i++) {
         fds[i] = -1;
+        o.gzi[i].fd = -1;
     }
     if (cmd == CMD_VALIDATE) {
         /* Check that every input opens, without reading it. */
@@ -386,12 +421,12 @@ cmd_job(enum command cmd, int argc, char **argv)
                 goto out;
             }
             if (input_is_gzip(&job, fds[i])) {
-                struct stat st;
-                int rc = fstat(fds[i], &st) != 0 ? EXIT_USAGE
-                         : index_gzip_input(&job, i, fds[i], (uint64_t)st.st_size, &gz[i], &err);
+                int rc = fstat(fds[i], &o.st[i]) != 0
+                             ? error_errno(&err, "cannot stat input %s", job.inputs[i])
+                             : classify_gzip_input(job.inputs[i], &o, i, &err);
                 if (rc != 0) {
                     fprintf(stderr, "tranche: %s\n", err.msg);
-                    status = rc;
+                    status = rc > 0 ? rc : EXIT_USAGE;
                     goto out;
                 }
             }
@@ -404,13 +439,26 @@ cmd_job(enum command cmd, int argc, char **argv)
         status = 0;
         goto out;
     }
-    rc = open_and_plan(&job, fds, gz, &plan, &err);
+    rc = open_and_plan(&job, &o, &plan, &err);
     if (rc != 0) {
         fprintf(stderr, "tranche: %s\n", err.msg);
         status = rc > 0 ? rc : EXIT_USAGE;
         goto out;
     }
-    if (cli.only_partition >= 0 && (size_t)cli.only_partition >= plan.n_parts) {
+    for (i = 0; i < job.n_inputs; i++) {
+        streams += o.stream[i];
+    }
+    if (cmd == CMD_PLAN && streams > 0) {
+        for (i = 0; i < job.n_inputs; i++) {
+            if (o.stream[i]) {
+                fprintf(stderr, "tranche: %s is gzip without an index: its partitions are cut as "
+                        "it is decoded, and are not listed (tranche index %s plans them "
+                        "ahead, and lets the workers decode it in parallel)\n", job.inputs[i],
+                        job.inputs[i]);
+            }
+        }
+    }
+    if (streams == 0 && cli.only_partition >= 0 && (size_t)cli.only_partition >= plan.n_parts) {
         fprintf(stderr, "tranche: --partition %ld: the plan has %zu partition(s)%s\n",
                 cli.only_partition, plan.n_parts,
                 plan.n_parts > 0 ? ", numbered from 0 (see tranche plan)" : "");
@@ -444,7 +492,11 @@ cmd_job(enum command cmd, int argc, char **argv)
     opt.gzip_level = output_gzip_level(&job);
     inputs.paths = job.inputs;
     inputs.fds = fds;
-    inputs.gz = gz;
+    inputs.st = o.st;
+    inputs.gz = o.gz;
+    inputs.gzi = o.gzi;
+    inputs.stream = o.stream;
+    inputs.index_spacing = GZ_INDEX_SPACING;
     inputs.n = job.n_inputs;
     switch (pool_run(&job, steps, &plan, &inputs, &opt, &err)) {
     case POOL_OK:
@@ -470,8 +522,8 @@ cmd_job(enum command cmd, int argc, char **argv)
         goto out;
     }
     if (!cli.quiet && isatty(STDERR_FILENO)) {
-        fprintf(stderr, "tranche: %s: %zu partition(s) done, output %s, logs in %s\n", job.file,
-                plan.n_parts, job.output, job.log_dir);
+        fprintf(stderr, "tranche: %s: done, output %s, logs in %s\n", job.file, job.output,
+                job.log_dir);
     }
     status = 0;
 out:
@@ -481,13 +533,124 @@ out:
         }
     }
     free(fds);
-    for (i = 0; gz != NULL && i < job.n_inputs; i++) {
-        bgzf_index_release(&gz[i]);
+    for (i = 0; o.gz != NULL && i < job.n_inputs; i++) {
+        bgzf_index_release(&o.gz[i]);
     }
-    free(gz);
+    for (i = 0; o.gzi != NULL && i < job.n_inputs; i++) {
+        gz_index_release(&o.gzi[i]);
+    }
+    free(o.gz);
+    free(o.gzi);
+    free(o.st);
+    free(o.stream);
     partition_plan_release(&plan);
     steps_free(steps, job.n_steps);
     config_release(&job);
+    return status;
+}
+
+static const char index_help[] =
+    "usage: tranche index [--spacing SIZE] FILE.gz...\n"
+    "\n"
+    "Decodes each gzip file once and writes its access-point index: a point (a deflate block\n"
+    "boundary and the 32 KiB of output before it) about every SIZE decompressed bytes (default\n"
+    "4MiB; smaller makes more, smaller partitions possible and a larger index). A run then starts\n"
+    "each worker at its own point, and the file is decoded in parallel.\n"
+    "\n"
+    "The index goes beside the file (FILE.gz" GZ_INDEX_SUFFIX "), or where that directory is not\n"
+    "writable, into $TRANCHE_CACHE_DIR (default $XDG_CACHE_HOME/tranche, else ~/.cache/tranche).\n"
+    "It records the file's size and modification time: a changed file is decoded as a stream\n"
+    "again, and its index rewritten. BGZF files (bgzip, tranche's own output) need no index.\n"
+    "Exit status: 0 done; 1 a file is corrupt; 2 usage, or a file that is not gzip.\n";
+
+/* tranche index: decodes each file once, writing its index. */
+static int
+cmd_index(int argc, char **argv)
+{
+    uint64_t spacing = GZ_INDEX_SPACING;
+    static unsigned char buf[1u << 20];
+    int i, status = 0;
+
+    for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(index_help, stdout);
+            return 0;
+        }
+        if (strcmp(argv[i], "--spacing") == 0 && i + 1 < argc) {
+            if (config_parse_size(argv[++i], &spacing) != 0 || spacing == 0) {
+                return usage_error("--spacing: expected a size such as 1MiB, not '%s'", argv[i]);
+            }
+        } else if (strcmp(argv[i], "--") == 0) {
+            i++;
+            break;
+        } else {
+            return usage_error("tranche index: unknown option '%s' (see tranche index --help)",
+                               argv[i]);
+        }
+    }
+    if (i >= argc) {
+        return usage_error("usage: tranche index [--spacing SIZE] FILE.gz...%s", "");
+    }
+    for (; i < argc; i++) {
+        const char *path = argv[i];
+        struct gz_reader *r = NULL;
+        struct gz_index_writer *w = NULL;
+        struct bgzf_index bgzf;
+        struct stat st;
+        struct error err;
+        unsigned char magic[2];
+        char *where = NULL;
+        ssize_t n;
+        int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
+
+        if (fd < 0 || fstat(fd, &st) != 0) {
+            fprintf(stderr, "tranche: cannot open %s: %s\n", path, strerror(errno));
+            status = EXIT_USAGE;
+            goto next;
+        }
+        if (pread(fd, magic, 2, 0) != 2 || magic[0] != 0x1f || magic[1] != 0x8b) {
+            fprintf(stderr, "tranche: %s is not gzip\n", path);
+            status = EXIT_USAGE;
+            goto next;
+        }
+        memset(&bgzf, 0, sizeof(bgzf));
+        rc = bgzf_index_build(fd, path, (uint64_t)st.st_size, &bgzf, &err);
+        bgzf_index_release(&bgzf);
+        if (rc == 0) {
+            printf("%s: BGZF: runs split it at its blocks; no index needed\n", path);
+            goto next;
+        }
+        if (gz_reader_new(fd, path, (uint64_t)st.st_size, &r, &err) != 0 ||
+            gz_index_writer_new(path, &st, spacing, &w, &err) != 0) {
+            fprintf(stderr, "tranche: %s\n", err.msg);
+            status = EXIT_JOB_FAILED;
+            goto next;
+        }
+        gz_reader_track(r, spacing, gz_index_writer_add, w);
+        while ((n = gz_reader_read(r, buf, sizeof(buf), &err)) > 0) {
+        }
+        if (n < 0) {
+            fprintf(stderr, "tranche: %s\n", err.msg);
+            status = EXIT_JOB_FAILED;
+            goto next;
+        }
+        rc = gz_index_writer_commit(w, gz_reader_offset(r), &where, &err);
+        w = NULL;
+        if (rc != 0) {
+            fprintf(stderr, "tranche: %s\n", err.msg);
+            status = EXIT_JOB_FAILED;
+            goto next;
+        }
+        printf("%s: %" PRIu64 " member(s), %" PRIu64 " bytes decompressed; index written to %s\n",
+               path, gz_reader_members(r), gz_reader_offset(r), where);
+    next:
+        free(where);
+        gz_index_writer_abort(w);
+        gz_reader_free(r);
+        if (fd >= 0) {
+            close(fd);
+        }
+    }
     return status;
 }
 
@@ -658,7 +821,9 @@ main(int argc, char **argv)
         return 0;
     }
     if (strcmp(cmd, "help") == 0) {
-        if (argc > 2 && strcmp(argv[2], "plugins") == 0) {
+        if (argc > 2 && strcmp(argv[2], "index") == 0) {
+            fputs(index_help, stdout);
+        } else if (argc > 2 && strcmp(argv[2], "plugins") == 0) {
             printf("usage: tranche plugins [NAME]\n  without NAME: every plugin found, one per "
                    "line\n  with NAME: its file, ABI and options\n");
         } else if (argc > 2) {
@@ -683,6 +848,9 @@ main(int argc, char **argv)
     }
     if (strcmp(cmd, "plugins") == 0) {
         return cmd_plugins(argc - 1, argv + 1);
+    }
+    if (strcmp(cmd, "index") == 0) {
+        return cmd_index(argc - 1, argv + 1);
     }
     return usage_error("unknown command '%s'", cmd);
 }

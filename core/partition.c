@@ -7,6 +7,7 @@
 #include "partition.h"
 
 #include "bgzf.h"
+#include "gzindex.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -53,8 +54,8 @@ next_boundary(int fd, const char *path, uint64_t from, uint64_t size, unsigned c
     return 0;
 }
 
-static int
-push(struct plan *plan, size_t file, uint64_t start, uint64_t end)
+struct partition *
+partition_push(struct plan *plan, size_t file, uint64_t start, uint64_t end)
 {
     struct partition *p;
 
@@ -62,7 +63,7 @@ push(struct plan *plan, size_t file, uint64_t start, uint64_t end)
         size_t cap = plan->cap ? plan->cap * 2 : 64;
         struct partition *grown = realloc(plan->parts, cap * sizeof(*grown));
         if (grown == NULL) {
-            return -1;
+            return NULL;
         }
         plan->parts = grown;
         plan->cap = cap;
@@ -74,7 +75,13 @@ push(struct plan *plan, size_t file, uint64_t start, uint64_t end)
     p->start = start;
     p->end = end;
     plan->n_parts++;
-    return 0;
+    return p;
+}
+
+static int
+push(struct plan *plan, size_t file, uint64_t start, uint64_t end)
+{
+    return partition_push(plan, file, start, end) != NULL ? 0 : -1;
 }
 
 int
@@ -130,6 +137,38 @@ partition_plan_bgzf(struct plan *plan, size_t file, const char *path,
         }
         first = b + 1;
         bytes = 0;
+    }
+    return 0;
+}
+
+int
+partition_plan_gzindex(struct plan *plan, size_t file, const char *path,
+                       const struct gz_index *idx, uint64_t target, struct error *err)
+{
+    size_t first = 0, k;
+    struct partition *p;
+
+    if (target == 0) {
+        target = 1;
+    }
+    for (k = 1; k <= idx->n; k++) {
+        uint64_t end = k < idx->n ? idx->points[k].out : idx->usize;
+        if (k < idx->n && end - idx->points[first].out < target) {
+            continue;
+        }
+        if (end == idx->points[first].out) {
+            break; /* only an empty tail (members without data) is left: the last one reads it */
+        }
+        p = partition_push(plan, file, idx->points[first].out, end);
+        if (p == NULL) {
+            return error_set(err, "out of memory planning %s", path);
+        }
+        p->first_block = first;
+        p->end_block = k;
+        first = k;
+    }
+    if (plan->n_parts > 0 && plan->parts[plan->n_parts - 1].file == file) {
+        plan->parts[plan->n_parts - 1].end_block = idx->n; /* the last reads to the end */
     }
     return 0;
 }

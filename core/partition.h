@@ -20,6 +20,10 @@ struct partition {
      * stream, which is not cut at records: the partition owns the records that start in it. */
     size_t first_block;
     size_t end_block;
+    /* A gzip input read through its index: first_block and end_block are access points, and the
+     * partition owns the records that start in [start, end) likewise. A gzip input decoded by
+     * the parent as it runs: the partition's bytes are in the ring at ring position ring_at. */
+    uint64_t ring_at;
 };
 
 struct plan {
@@ -45,6 +49,19 @@ struct bgzf_index;
  */
 int partition_plan_bgzf(struct plan *plan, size_t file, const char *path,
                         const struct bgzf_index *idx, uint64_t target, struct error *err);
+
+struct gz_index;
+
+/*
+ * Appends the partitions of a gzip file read through its access-point index: runs of points
+ * about `target` decompressed bytes long; the last partition runs to the end of the file, so that
+ * its worker checks the last member and that nothing follows it. Returns 0 or -1.
+ */
+int partition_plan_gzindex(struct plan *plan, size_t file, const char *path,
+                           const struct gz_index *idx, uint64_t target, struct error *err);
+
+/* Appends one partition [start, end) of `file`, numbered in order; NULL when out of memory. */
+struct partition *partition_push(struct plan *plan, size_t file, uint64_t start, uint64_t end);
 
 /* Frees the plan's array; safe on a zeroed plan, and leaves it zeroed. */
 void partition_plan_release(struct plan *plan);

@@ -43,8 +43,11 @@
 #include <unistd.h>
 
 #include "bgzf.h"
+#include "gzindex.h"
+#include "io.h"
 #include "log.h"
 #include "merge.h"
+#include "stream.h"
 #include "worker.h"
 
 enum report_kind {
@@ -71,6 +74,7 @@ struct command {
     uint32_t kind;
     uint32_t unused;
     uint64_t partition;
+    struct partition part; /* ASSIGN: the partition (the worker's copy of the plan is old) */
 };
 
 struct report {
@@ -108,7 +112,18 @@ struct worker {
 struct pool {
     const struct job *job;
     const struct step *steps;
-    const struct plan *plan;
+    const struct plan *fixed; /* the caller's plan: every input's partitions but the streams' */
+    struct plan live;         /* the partitions known so far, in output order */
+    const struct plan *plan;  /* &live */
+    size_t plan_file;         /* the next input to plan */
+    size_t fixed_next;        /* the next partition of `fixed` to take */
+    int planned_all;          /* every partition of every input is in `live` */
+    struct stream *stream;    /* the ring the parent decodes streams into; NULL without streams */
+    int stream_active;        /* input plan_file is being decoded */
+    int stream_full;          /* the ring is full: decode again once partitions are done */
+    size_t release_next;      /* the first partition whose input may still be in use */
+    size_t tracked;           /* partitions state and owner have room for */
+    struct partition part;    /* in a worker: the partition it runs */
     const struct pool_inputs *inputs;
     const struct pool_options *opt;
     struct worker *workers;
@@ -125,6 +140,7 @@ struct pool {
     size_t spilled;
     size_t parked;      /* partitions whose output waits in a part file for the parent to write */
     size_t park_limit;  /* at most this many at once: disk use stays bounded */
+    uint64_t stream_target; /* partition size for streams: several fit in the ring */
     size_t parked_total;
     sigset_t old_mask; /* the signal mask to restore, and to wait with */
 };
@@ -155,25 +171,6 @@ stop_signal_set(sigset_t *set)
 }
 
 static int
-write_all(int fd, const void *data, size_t len)
-{
-    const char *p = data;
-
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            return -1;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-static int
 read_all(int fd, void *data, size_t len)
 {
     char *p = data;
@@ -198,11 +195,138 @@ input_path(const struct pool *pl, const struct partition *p)
     return pl->inputs->paths[p->file];
 }
 
+static int
+is_compressed(const struct pool *pl, size_t file)
+{
+    return pl->inputs->stream[file] || pl->inputs->gz[file].blocks != NULL ||
+           pl->inputs->gzi[file].n > 0;
+}
+
 static void
 describe_partition(const struct pool *pl, const struct partition *p, char *buf, size_t size)
 {
-    snprintf(buf, size, "partition %zu (bytes %" PRIu64 "-%" PRIu64 " of %s)", p->index, p->start,
-             p->end, input_path(pl, p));
+    snprintf(buf, size, "partition %zu (%sbytes %" PRIu64 "-%" PRIu64 " of %s)", p->index,
+             is_compressed(pl, p->file) ? "decompressed " : "", p->start, p->end,
+             input_path(pl, p));
+}
+
+/* Where partition p's bytes come from. */
+static void
+input_of(const struct pool *pl, const struct partition *p, struct chain_input *in)
+{
+    memset(in, 0, sizeof(*in));
+    in->fd = pl->inputs->fds[p->file];
+    in->path = input_path(pl, p);
+    in->size = (uint64_t)pl->inputs->st[p->file].st_size;
+    in->bgzf = &pl->inputs->gz[p->file];
+    in->gzi = &pl->inputs->gzi[p->file];
+    if (pl->inputs->stream[p->file]) {
+        in->mem = stream_data(pl->stream, p);
+    }
+}
+
+/* Grows the per-partition state to the plan's size. */
+static int
+track_parts(struct pool *pl, struct error *err)
+{
+    size_t cap = pl->live.cap, k;
+    unsigned char *state;
+    int *owner;
+
+    if (pl->live.n_parts <= pl->tracked) {
+        return 0;
+    }
+    state = realloc(pl->state, cap * sizeof(*state));
+    if (state != NULL) {
+        pl->state = state;
+    }
+    owner = realloc(pl->owner, cap * sizeof(*owner));
+    if (owner != NULL) {
+        pl->owner = owner;
+    }
+    if (state == NULL || owner == NULL) {
+        return error_set(err, "out of memory");
+    }
+    for (k = pl->tracked; k < cap; k++) {
+        pl->state[k] = PART_WAITING;
+        pl->owner[k] = -1;
+    }
+    pl->tracked = cap;
+    return 0;
+}
+
+/* Decode about this much of a stream between looks at the workers. */
+#define DECODE_BUDGET (1u << 20)
+
+/*
+ * Plans more partitions: the next inputs' planned partitions, or about `budget` more bytes of
+ * the stream being decoded. Sets planned_all after the last input.
+ */
+static int
+plan_more(struct pool *pl, size_t budget, struct error *err)
+{
+    const struct pool_inputs *in = pl->inputs;
+
+    while (!pl->planned_all) {
+        size_t f = pl->plan_file;
+
+        if (pl->stream_active) {
+            int rc = stream_step(pl->stream, &pl->live, budget, err);
+            if (rc < 0) {
+                return -1;
+            }
+            pl->stream_full = rc == STREAM_FULL;
+            if (rc != STREAM_END) {
+                break;
+            }
+            if (stream_index_note(pl->stream)[0] != '\0') {
+                log_line(pl->log_fd, "%s: %s", in->paths[f], stream_index_note(pl->stream));
+            }
+            pl->stream_active = 0;
+            pl->plan_file++;
+            continue;
+        }
+        if (f >= in->n) {
+            pl->planned_all = 1;
+            break;
+        }
+        if (in->stream[f]) {
+            if (stream_start(pl->stream, f, in->fds[f], in->paths[f], &in->st[f],
+                             pl->stream_target, pl->job->delimiter, in->index_spacing, err) != 0) {
+                return -1;
+            }
+            log_line(pl->log_fd, "%s: gzip without a usable index: decoding it here, cut into "
+                     "partitions of about %" PRIu64 " bytes as it goes", in->paths[f],
+                     pl->stream_target);
+            pl->stream_active = 1;
+            continue;
+        }
+        while (pl->fixed_next < pl->fixed->n_parts &&
+               pl->fixed->parts[pl->fixed_next].file == f) {
+            const struct partition *q = &pl->fixed->parts[pl->fixed_next++];
+            struct partition *p = partition_push(&pl->live, q->file, q->start, q->end);
+            if (p == NULL) {
+                return error_set(err, "out of memory");
+            }
+            p->first_block = q->first_block;
+            p->end_block = q->end_block;
+        }
+        pl->plan_file++;
+    }
+    return track_parts(pl, err);
+}
+
+/* Frees the ring behind every partition no worker reads any more. */
+static void
+release_ring(struct pool *pl)
+{
+    while (pl->release_next < pl->live.n_parts && pl->state[pl->release_next] >= PART_DONE) {
+        const struct partition *p = &pl->live.parts[pl->release_next++];
+        if (pl->inputs->stream[p->file]) {
+            stream_release(pl->stream, p->ring_at + (p->end - p->start));
+            pl->stream_full = 0;
+        }
+    }
 }
 
 /*
@@ -346,7 +470,7 @@ spill(void *arg, const void *data, size_t len, struct error *err)
         }
         pw->spilled = 1;
     }
-    if (write_all(pw->spill_fd, data, len) != 0) {
+    if (io_write_all(pw->spill_fd, data, len) != 0) {
         return error_errno(err, "cannot write part file %s", pw->spill_path);
     }
     return 0;
@@ -431,7 +555,7 @@ worker_fail(struct pool *pl, int w, struct chain *chain, struct report *rep, int
     rep->broken_pipe = pl->merge.broken_pipe;
     snprintf(rep->msg, sizeof(rep->msg), "%s", err->msg);
     if (rep->partition != UINT64_MAX) {
-        const struct partition *p = &pl->plan->parts[rep->partition];
+        const struct partition *p = &pl->part;
         log_line(pl->workers[w].log_fd, "worker %d: partition %" PRIu64 " [%" PRIu64 ", %" PRIu64
                  ") failed in %s: %s", w + 1, rep->partition, p->start, p->end,
                  step >= 0 ? pl->steps[step].label : "I/O", err->msg);
@@ -439,14 +563,14 @@ worker_fail(struct pool *pl, int w, struct chain *chain, struct report *rep, int
         log_line(pl->workers[w].log_fd, "worker %d: init failed: %s", w + 1, err->msg);
     }
     chain_free(chain);
-    write_all(fd, rep, sizeof(*rep));
+    io_write_all(fd, rep, sizeof(*rep));
     worker_exit(1);
 }
 
 static void
 log_partition(struct pool *pl, int w, size_t k, const struct report *rep, const char *note)
 {
-    const struct partition *p = &pl->plan->parts[k];
+    const struct partition *p = &pl->part;
 
     log_line(pl->workers[w].log_fd,
              "worker %d: partition %zu [%" PRIu64 ", %" PRIu64 ") of %s: records in %" PRIu64
@@ -515,7 +639,8 @@ static void
 worker_partition(struct pool *pl, int w, struct chain *chain, struct out_stage *stage, size_t k)
 {
     struct worker *me = &pl->workers[w];
-    const struct partition *p = &pl->plan->parts[k];
+    const struct partition *p = &pl->part;
+    struct chain_input in;
     struct part_writer pw;
     struct chain_sink sink = {worker_drain, &pw};
     struct report rep;
@@ -532,8 +657,8 @@ worker_partition(struct pool *pl, int w, struct chain *chain, struct out_stage *
     pw.partition = k;
     pw.spill_fd = -1;
     snprintf(pw.spill_path, sizeof(pw.spill_path), "%s/part-%06zu", pl->part_dir, k);
-    if (chain_run(chain, p, pl->inputs->fds[p->file], input_path(pl, p),
-                  &pl->inputs->gz[p->file], &sink, &rep.stats, &failed_step, &err) != 0) {
+    input_of(pl, p, &in);
+    if (chain_run(chain, p, &in, &sink, &rep.stats, &failed_step, &err) != 0) {
         worker_fail(pl, w, chain, &rep, failed_step, &err);
     }
     rep.spilled = pw.spilled;
@@ -543,7 +668,7 @@ worker_partition(struct pool *pl, int w, struct chain *chain, struct out_stage *
     }
     if (!pw.head) {
         rep.kind = REPORT_DONE;
-        if (write_all(me->report_fd, &rep, sizeof(rep)) != 0) {
+        if (io_write_all(me->report_fd, &rep, sizeof(rep)) != 0) {
             worker_exit(1);
         }
         chain_pending(chain, &pending, &pending_len);
@@ -553,7 +678,7 @@ worker_partition(struct pool *pl, int w, struct chain *chain, struct out_stage *
             }
             log_partition(pl, w, k, &rep, " (parked in a part file on disk until its turn)");
             rep.kind = REPORT_PARKED;
-            if (write_all(me->report_fd, &rep, sizeof(rep)) != 0) {
+            if (io_write_all(me->report_fd, &rep, sizeof(rep)) != 0) {
                 worker_exit(1);
             }
             return;
@@ -565,7 +690,7 @@ worker_partition(struct pool *pl, int w, struct chain *chain, struct out_stage *
     }
     log_partition(pl, w, k, &rep, rep.spilled ? " (spilled to a part file on disk)" : "");
     rep.kind = REPORT_WRITTEN;
-    if (write_all(me->report_fd, &rep, sizeof(rep)) != 0) {
+    if (io_write_all(me->report_fd, &rep, sizeof(rep)) != 0) {
         worker_exit(1);
     }
 }
@@ -614,13 +739,14 @@ worker_main(struct pool *pl, int w)
     }
     log_line(me->log_fd, "worker %d (pid %ld) started", w + 1, (long)getpid());
     rep.kind = REPORT_READY;
-    if (write_all(me->report_fd, &rep, sizeof(rep)) != 0) {
+    if (io_write_all(me->report_fd, &rep, sizeof(rep)) != 0) {
         worker_exit(1);
     }
     while (read_all(me->cmd_fd, &cmd, sizeof(cmd)) == 0 && cmd.kind != CMD_STOP) {
         /* A GRANT here is for a partition this worker parked as it was sent: the parent
          * writes that one itself. */
         if (cmd.kind == CMD_ASSIGN) {
+            pl->part = cmd.part;
             worker_partition(pl, w, chain, &stage, (size_t)cmd.partition);
         }
     }
@@ -671,36 +797,42 @@ spawn(struct pool *pl, int w, struct error *err)
 }
 
 static int
-send_command(struct worker *wk, enum command_kind kind, uint64_t partition)
+send_command(struct pool *pl, struct worker *wk, enum command_kind kind, uint64_t partition)
 {
     struct command cmd;
 
     memset(&cmd, 0, sizeof(cmd));
     cmd.kind = kind;
     cmd.partition = partition;
-    return write_all(wk->cmd_fd, &cmd, sizeof(cmd));
+    if (kind == CMD_ASSIGN) {
+        cmd.part = pl->plan->parts[partition];
+    }
+    return io_write_all(wk->cmd_fd, &cmd, sizeof(cmd));
 }
 
 /* Gives a free worker its next partition, or STOP when there is none left; with too many
- * partitions parked, the worker stays idle until the output catches up. */
+ * partitions parked, or none ready yet (a stream still decoding), the worker stays idle. */
 static int
 assign(struct pool *pl, struct worker *wk)
 {
     wk->idle = 0;
     wk->assigned = -1;
-    if (pl->next < pl->plan->n_parts && pl->parked >= pl->park_limit) {
+    if (pl->next < pl->plan->n_parts ? pl->parked >= pl->park_limit : !pl->planned_all) {
         wk->idle = 1;
         return 0;
     }
     if (pl->next >= pl->plan->n_parts) {
         wk->stopping = 1;
-        return send_command(wk, CMD_STOP, 0);
+        return send_command(pl, wk, CMD_STOP, 0);
     }
     wk->assigned = (int64_t)pl->next;
     pl->state[pl->next] = PART_RUNNING;
     pl->owner[pl->next] = (int)(wk - pl->workers);
-    return send_command(wk, CMD_ASSIGN, pl->next++);
+    return send_command(pl, wk, CMD_ASSIGN, pl->next++);
 }
+
+/* Hands work to the workers waiting for it. */
+static int wake_idle(struct pool *pl, struct error *err);
 
 static void
 describe_status(int status, char *buf, size_t size)
@@ -837,7 +969,7 @@ command_or_reap(struct pool *pl, int w, enum command_kind kind, uint64_t partiti
                 struct error *err)
 {
     int rc = kind == CMD_ASSIGN ? assign(pl, &pl->workers[w])
-                                : send_command(&pl->workers[w], kind, partition);
+                                : send_command(pl, &pl->workers[w], kind, partition);
     if (rc == 0) {
         return 0;
     }
@@ -851,7 +983,6 @@ static int
 advance_head(struct pool *pl, size_t head, struct error *err)
 {
     char path[PATH_MAX + 32];
-    int w;
 
     while (head < pl->plan->n_parts && pl->state[head] == PART_PARKED) {
         __atomic_store_n(&pl->shared->head, (uint64_t)head, __ATOMIC_RELEASE);
@@ -867,6 +998,14 @@ advance_head(struct pool *pl, size_t head, struct error *err)
         command_or_reap(pl, pl->owner[head], CMD_GRANT, head, err) != 0) {
         return -1;
     }
+    return wake_idle(pl, err);
+}
+
+static int
+wake_idle(struct pool *pl, struct error *err)
+{
+    int w;
+
     for (w = 0; w < pl->n_workers; w++) {
         if (pl->workers[w].idle && command_or_reap(pl, w, CMD_ASSIGN, 0, err) != 0) {
             return -1;
@@ -949,8 +1088,18 @@ event_loop(struct pool *pl, struct error *err)
         goto out;
     }
     for (;;) {
-        int n = 0, w, ready;
+        static const struct timespec no_wait = {0, 0};
+        int n = 0, w, ready, decoding;
 
+        /* A stream being decoded: decode a little, hand out what it completed, then only look
+         * at the workers (no wait) before decoding more. */
+        decoding = !pl->planned_all && !pl->stream_full;
+        if (decoding) {
+            if (plan_more(pl, DECODE_BUDGET, err) != 0 || wake_idle(pl, err) != 0) {
+                goto out;
+            }
+            decoding = !pl->planned_all && !pl->stream_full;
+        }
         for (w = 0; w < pl->n_workers; w++) {
             if (pl->workers[w].alive) {
                 fds[n].fd = pl->workers[w].report_fd;
@@ -961,7 +1110,7 @@ event_loop(struct pool *pl, struct error *err)
         if (n == 0) {
             break;
         }
-        ready = ppoll(fds, (nfds_t)n, NULL, &pl->old_mask);
+        ready = ppoll(fds, (nfds_t)n, decoding ? &no_wait : NULL, &pl->old_mask);
         /* A Ctrl-C reaches the workers too: when their deaths come in with the signal still
          * pending here, say "interrupted" rather than report the deaths. */
         if (!interrupted && ready > 0 && sigpending(&pending) == 0) {
@@ -988,6 +1137,7 @@ event_loop(struct pool *pl, struct error *err)
                 goto out;
             }
         }
+        release_ring(pl);
     }
     if (pl->plan->n_parts > 0 && pl->state[pl->plan->n_parts - 1] != PART_WRITTEN) {
         error_set(err, "internal error: the workers stopped before the last partition was written");
@@ -1030,20 +1180,18 @@ run_forked(struct pool *pl, struct error *err)
     char name[64];
 
     pl->n_workers = pl->opt->workers;
-    if ((size_t)pl->n_workers > pl->plan->n_parts) {
+    if (pl->planned_all && (size_t)pl->n_workers > pl->plan->n_parts) {
         pl->n_workers = (int)pl->plan->n_parts;
     }
     pl->park_limit = 2 * (size_t)pl->n_workers + 2;
     pl->workers = calloc((size_t)pl->n_workers, sizeof(*pl->workers));
-    pl->state = calloc(pl->plan->n_parts, sizeof(*pl->state));
-    pl->owner = calloc(pl->plan->n_parts, sizeof(*pl->owner));
     pl->shared_size = sizeof(*pl->shared) + (size_t)pl->n_workers * sizeof(struct worker_progress);
     pl->shared = mmap(NULL, pl->shared_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
                       -1, 0);
     if (pl->shared == MAP_FAILED) {
         pl->shared = NULL;
     }
-    if (pl->workers == NULL || pl->state == NULL || pl->owner == NULL || pl->shared == NULL) {
+    if (pl->workers == NULL || pl->shared == NULL) {
         error_set(err, "out of memory");
         goto out;
     }
@@ -1099,8 +1247,6 @@ out:
     remove_part_dir(pl);
     free(pl->part_dir);
     free(pl->workers);
-    free(pl->state);
-    free(pl->owner);
     if (pl->shared != NULL) {
         munmap(pl->shared, pl->shared_size);
     }
@@ -1121,9 +1267,10 @@ direct_drain(void *arg, const char *data, size_t len, int last, size_t *taken, s
     return stage_put(&d->stage, put_output, d->merge, data, len, last, taken, err);
 }
 
-/* Runs partitions [first, last) one after another in this process, straight into the output. */
+/* Runs every partition (or only `only`, when >= 0) one after another in this process, straight
+ * into the output; a stream is decoded as the partitions run. */
 static int
-run_in_process(struct pool *pl, size_t first, size_t last, struct error *err)
+run_in_process(struct pool *pl, long only, struct error *err)
 {
     struct chain *chain = NULL;
     struct partition_stats stats;
@@ -1143,15 +1290,33 @@ run_in_process(struct pool *pl, size_t first, size_t last, struct error *err)
                             failed_step >= 0 ? pl->steps[failed_step].label : "a step");
     }
     chain_set_stop(chain, &interrupted);
-    for (k = first; k < last; k++) {
-        const struct partition *p = &pl->plan->parts[k];
+    for (k = 0;; k++) {
+        const struct partition *p;
+        struct chain_input in;
 
+        while (k >= pl->plan->n_parts && !pl->planned_all && !interrupted) {
+            if (plan_more(pl, DECODE_BUDGET, err) != 0) {
+                goto out;
+            }
+        }
         if (interrupted) {
             error_set(err, "interrupted by signal SIG%s", sigabbrev_np((int)interrupted));
             goto out;
         }
-        if (chain_run(chain, p, pl->inputs->fds[p->file], input_path(pl, p),
-                      &pl->inputs->gz[p->file], &sink, &stats, &failed_step, err) != 0) {
+        if (k >= pl->plan->n_parts) {
+            break;
+        }
+        p = &pl->plan->parts[k];
+        if (only >= 0 && k != (size_t)only) {
+            pl->state[k] = PART_WRITTEN;
+            release_ring(pl);
+            if (k > (size_t)only) {
+                break;
+            }
+            continue;
+        }
+        input_of(pl, p, &in);
+        if (chain_run(chain, p, &in, &sink, &stats, &failed_step, err) != 0) {
             describe_partition(pl, p, where, sizeof(where));
             if (failed_step >= 0) {
                 error_prefix(err, "%s failed in %s", where, pl->steps[failed_step].label);
@@ -1165,12 +1330,44 @@ run_in_process(struct pool *pl, size_t first, size_t last, struct error *err)
         log_line(pl->log_fd, "in-process: partition %zu [%" PRIu64 ", %" PRIu64 ") of %s: records"
                  " in %" PRIu64 ", out %" PRIu64 ", %.3fs", k, p->start, p->end,
                  input_path(pl, p), stats.records_in, stats.records_out, stats.nanos / 1e9);
+        pl->state[k] = PART_WRITTEN;
+        release_ring(pl);
+    }
+    if (only >= 0 && (size_t)only >= pl->plan->n_parts) {
+        error_set(err, "--partition %ld: the job has %zu partition(s), numbered from 0", only,
+                  pl->plan->n_parts);
+        goto out;
     }
     rc = 0;
 out:
     chain_free(chain);
     stage_release(&direct.stage);
     return rc;
+}
+
+/* Maps the ring when an input is a stream, and plans up to the first stream (decoding nothing
+ * yet: that happens once the workers are there to take partitions). */
+static int
+start_planning(struct pool *pl, struct error *err)
+{
+    size_t i;
+    int streams = 0;
+
+    for (i = 0; i < pl->inputs->n; i++) {
+        streams |= pl->inputs->stream[i];
+    }
+    if (streams) {
+        int slots = (pl->opt->in_process || pl->opt->only_partition >= 0) ? 4
+                                                                           : pl->opt->workers + 2;
+        if (stream_new(STREAM_RING_SIZE, &pl->stream, err) != 0) {
+            return -1;
+        }
+        pl->stream_target = STREAM_RING_SIZE / (uint64_t)slots;
+        if (pl->stream_target > pl->job->partition_size) {
+            pl->stream_target = pl->job->partition_size;
+        }
+    }
+    return plan_more(pl, 0, err);
 }
 
 /*
@@ -1217,7 +1414,8 @@ pool_run(const struct job *job, const struct step *steps, const struct plan *pla
     memset(&pl, 0, sizeof(pl));
     pl.job = job;
     pl.steps = steps;
-    pl.plan = plan;
+    pl.fixed = plan;
+    pl.plan = &pl.live;
     pl.inputs = inputs;
     pl.opt = opt;
     pl.log_fd = -1;
@@ -1262,11 +1460,14 @@ pool_run(const struct job *job, const struct step *steps, const struct plan *pla
         merge_abort(&pl.merge);
         goto out;
     }
+    if (start_planning(&pl, err) != 0) {
+        merge_abort(&pl.merge);
+        goto out;
+    }
     if (opt->only_partition >= 0) {
-        rc = run_in_process(&pl, (size_t)opt->only_partition, (size_t)opt->only_partition + 1,
-                            err);
-    } else if (opt->in_process || plan->n_parts == 0) {
-        rc = run_in_process(&pl, 0, plan->n_parts, err);
+        rc = run_in_process(&pl, opt->only_partition, err);
+    } else if (opt->in_process || (pl.planned_all && pl.plan->n_parts == 0)) {
+        rc = run_in_process(&pl, -1, err);
     } else {
         sigprocmask(SIG_BLOCK, &stop_set, NULL);
         rc = run_forked(&pl, err);
@@ -1303,5 +1504,9 @@ out:
         close(saved_stdout);
     }
     close(pl.log_fd);
+    stream_free(pl.stream);
+    partition_plan_release(&pl.live);
+    free(pl.state);
+    free(pl.owner);
     return rc;
 }

@@ -8,6 +8,8 @@
 #define TRANCHE_POOL_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
 
 #include "config.h"
 #include "error.h"
@@ -15,6 +17,7 @@
 #include "plugin.h"
 
 struct bgzf_index;
+struct gz_index;
 
 struct pool_options {
     int workers;         /* > 0 */
@@ -28,7 +31,11 @@ struct pool_options {
 struct pool_inputs {
     char *const *paths;
     const int *fds;
+    const struct stat *st;
     const struct bgzf_index *gz; /* per input: its blocks when BGZF, else blocks == NULL */
+    const struct gz_index *gzi;  /* per input: its access points when read by index, else n == 0 */
+    const unsigned char *stream; /* per input: 1 for gzip decoded by the parent as the job runs */
+    uint64_t index_spacing;      /* > 0: a stream leaves an index with points this far apart */
     size_t n;
 };
 
@@ -40,7 +47,9 @@ enum pool_result {
 };
 
 /*
- * Runs the job. `steps` are loaded (not initialized): init runs in each worker after fork.
+ * Runs the job. `steps` are loaded (not initialized): init runs in each worker after fork. The
+ * plan holds the partitions of every input but the streams, whose partitions are cut as the
+ * parent decodes them; they are numbered in input order all the same.
  * Returns POOL_OK when every partition succeeded and the output is in place; otherwise a
  * pool_result, with err naming the partition, byte range, step, what happened and the worker's
  * log. On failure nothing

@@ -15,9 +15,12 @@
 #include <unistd.h>
 
 #include "bgzf.h"
+#include "gzindex.h"
+#include "gzread.h"
 #include "log.h"
 
 #define READ_BUF_SIZE (1u << 20)
+#define TAIL_STEP (64u << 10) /* read past a partition in steps this small */
 #define DRAIN_STEP (1u << 20) /* offer the output to the sink every time it grows this much */
 
 struct tranche_ctx {
@@ -40,6 +43,9 @@ struct chain {
     struct worker_progress local_progress;
     const volatile sig_atomic_t *stop; /* non-zero: give up between buffers */
     struct bgzf_decoder *decoder;      /* for BGZF inputs, made on first use */
+    struct gz_reader *reader;          /* for indexed gzip inputs: the last one read */
+    int reader_fd;
+    unsigned char *window;
 
     /* The partition being run; NULL outside chain_run. */
     const struct partition *part;
@@ -493,6 +499,56 @@ reserve(struct chain *c, char **buf, size_t *cap, size_t have, size_t room)
 }
 
 /*
+ * The ownership rule over decoded bytes, which do not start or end at records: buf[0, *have)
+ * holds the decompressed bytes from offset *base on. While *skipping, drops the bytes up to the
+ * first delimiter (a record that began before the partition). Then feeds the complete records;
+ * when `bounded`, the last is the one that starts before p->end (wherever it ends). Keeps an
+ * incomplete record at the start of buf. Returns 1 when every record that starts in the partition
+ * has been fed, 0 to read more, -1 on failure.
+ */
+static int
+feed_owned(struct chain *c, const struct partition *p, char *buf, size_t *have, uint64_t *base,
+           int *skipping, int bounded)
+{
+    const unsigned char delim = c->delimiter;
+    size_t consumed, from;
+    int finishing = 0;
+    char *hit;
+
+    if (*skipping) {
+        hit = memchr(buf, delim, *have);
+        consumed = hit != NULL ? (size_t)(hit - buf) + 1 : *have;
+        *base += consumed;
+        memmove(buf, buf + consumed, *have - consumed);
+        *have -= consumed;
+        *skipping = hit == NULL;
+        if (*base >= p->end && bounded) {
+            *have = 0;
+            return 1; /* no record starts in this partition */
+        }
+        if (*skipping) {
+            return 0;
+        }
+    }
+    if (bounded && *base + *have >= p->end) {
+        /* Past the partition: the last record ends at the first delimiter from end - 1. */
+        from = p->end - 1 >= *base ? (size_t)(p->end - 1 - *base) : 0;
+        hit = memchr(buf + from, delim, *have - from);
+        if (hit != NULL) {
+            *have = (size_t)(hit - buf) + 1;
+            finishing = 1;
+        }
+    }
+    if (feed(c, buf, *have, *base, finishing, &consumed) != 0) {
+        return -1;
+    }
+    *base += consumed;
+    memmove(buf, buf + consumed, *have - consumed);
+    *have -= consumed;
+    return finishing;
+}
+
+/*
  * A partition of a BGZF input: decodes its blocks and feeds the records that start in
  * [p->start, p->end), as the plan's ownership rule for plain files would cut them. The partition
  * begins at a record boundary only if the byte before it ends a record, so the block before is
@@ -504,9 +560,9 @@ read_partition_bgzf(struct chain *c, const struct partition *p, int in_fd, const
 {
     const unsigned char delim = c->delimiter;
     size_t cap = READ_BUF_SIZE, have = 0, consumed, b = p->first_block;
-    char *buf = malloc(cap + 1), *hit;
+    char *buf = malloc(cap + 1);
     uint64_t base = p->start; /* decompressed offset of buf[0] */
-    int skipping = 0, finishing = 0, rc = -1;
+    int skipping = 0, rc = -1;
     struct error err;
 
     if (buf == NULL) {
@@ -535,7 +591,7 @@ read_partition_bgzf(struct chain *c, const struct partition *p, int in_fd, const
     }
     for (; b < gz->n; b++) {
         const struct bgzf_block *blk = &gz->blocks[b];
-        size_t from;
+        int done;
 
         if (c->stop != NULL && *c->stop) {
             set_failure(c, -1, "interrupted");
@@ -550,43 +606,11 @@ read_partition_bgzf(struct chain *c, const struct partition *p, int in_fd, const
             goto out;
         }
         have += blk->isize;
-        if (skipping) {
-            /* The first record starts after the first delimiter, if that is still ours. */
-            hit = memchr(buf, delim, have);
-            if (hit == NULL) {
-                base += have;
-                have = 0;
-                if (base >= p->end) {
-                    break; /* no record starts in this partition */
-                }
-                continue;
-            }
-            consumed = (size_t)(hit - buf) + 1;
-            base += consumed;
-            memmove(buf, buf + consumed, have - consumed);
-            have -= consumed;
-            skipping = 0;
-            if (base >= p->end) {
-                have = 0;
-                break;
-            }
-        }
-        if (base + have >= p->end) {
-            /* Past the partition: the last record ends at the first delimiter from end - 1. */
-            from = p->end - 1 >= base ? (size_t)(p->end - 1 - base) : 0;
-            hit = memchr(buf + from, delim, have - from);
-            if (hit != NULL) {
-                have = (size_t)(hit - buf) + 1;
-                finishing = 1;
-            }
-        }
-        if (feed(c, buf, have, base, finishing, &consumed) != 0) {
+        done = feed_owned(c, p, buf, &have, &base, &skipping, 1);
+        if (done < 0) {
             goto out;
         }
-        base += consumed;
-        memmove(buf, buf + consumed, have - consumed);
-        have -= consumed;
-        if (finishing) {
+        if (done) {
             break;
         }
     }
@@ -598,6 +622,108 @@ read_partition_bgzf(struct chain *c, const struct partition *p, int in_fd, const
 out:
     free(buf);
     return rc;
+}
+
+/*
+ * A partition of a gzip input read through its index: starts decoding at access point
+ * p->first_block and owns the records that start in [p->start, p->end), as for BGZF. On reaching
+ * p->end it checks the decoder against the index's next point (the CRC-32 so far, or a member's
+ * trailer); the last partition decodes to the end of the file, so every member is checked.
+ */
+static int
+read_partition_gzi(struct chain *c, const struct partition *p, const struct chain_input *in)
+{
+    const struct gz_index *gzi = in->gzi;
+    const unsigned char delim = c->delimiter;
+    const int last_part = p->end_block >= gzi->n;
+    size_t cap = READ_BUF_SIZE, have = 0, consumed;
+    char *buf = malloc(cap + 1);
+    uint64_t base = p->start;
+    int skipping, done, verified = last_part, rc = -1;
+    struct error err;
+
+    if (buf == NULL) {
+        set_failure(c, -1, "out of memory");
+        return -1;
+    }
+    if (c->reader == NULL || c->reader_fd != in->fd) {
+        gz_reader_free(c->reader);
+        c->reader = NULL;
+        if ((c->window == NULL && (c->window = malloc(GZ_WINDOW)) == NULL) ||
+            gz_reader_new(in->fd, in->path, in->size, &c->reader, &err) != 0) {
+            set_failure(c, -1, "%s", c->window == NULL ? "out of memory" : err.msg);
+            goto out;
+        }
+        c->reader_fd = in->fd;
+    }
+    if (gz_index_window(gzi, p->first_block, c->window, &err) != 0 ||
+        gz_reader_seek(c->reader, &gzi->points[p->first_block], c->window, &err) != 0) {
+        set_failure(c, -1, "%s", err.msg);
+        goto out;
+    }
+    skipping = p->start > 0 && gzi->points[p->first_block].prev_byte != delim;
+    for (;;) {
+        size_t room;
+        ssize_t n;
+
+        if (c->stop != NULL && *c->stop) {
+            set_failure(c, -1, "interrupted");
+            goto out;
+        }
+        if (have == cap && reserve(c, &buf, &cap, have, cap) != 0) {
+            goto out;
+        }
+        room = cap - have;
+        if (!verified && room > p->end - (base + have)) {
+            room = (size_t)(p->end - (base + have));
+        } else if (verified && !last_part && room > TAIL_STEP) {
+            room = TAIL_STEP; /* only the end of the last record is wanted from here on */
+        }
+        n = gz_reader_read(c->reader, (unsigned char *)buf + have, room, &err);
+        if (n < 0) {
+            set_failure(c, -1, "%s", err.msg);
+            goto out;
+        }
+        if (n == 0) {
+            if (!verified) {
+                set_failure(c, -1, "%s ends at decompressed byte %" PRIu64 ", before its index "
+                            "%s says", in->path, base + have, gzi->path);
+                goto out;
+            }
+            break;
+        }
+        have += (size_t)n;
+        if (!verified && base + have == p->end) {
+            if (gz_reader_verify(c->reader, &gzi->points[p->end_block], &err) != 0) {
+                set_failure(c, -1, "%s (index %s)", err.msg, gzi->path);
+                goto out;
+            }
+            verified = 1;
+        }
+        done = feed_owned(c, p, buf, &have, &base, &skipping, !last_part);
+        if (done < 0) {
+            goto out;
+        }
+        if (done && verified) {
+            break;
+        }
+    }
+    if (have > 0 && (feed(c, buf, have, base, 1, &consumed) != 0)) {
+        goto out;
+    }
+    rc = 0;
+out:
+    free(buf);
+    return rc;
+}
+
+/* A partition decoded by the parent: whole records, in memory. */
+static int
+read_partition_mem(struct chain *c, const struct partition *p, char *mem)
+{
+    size_t consumed;
+
+    return feed(c, mem, (size_t)(p->end - p->start), p->start, 1, &consumed);
 }
 
 /* Calls each step's end_partition, in chain order, so what step i emits there still flows
@@ -623,10 +749,25 @@ end_steps(struct chain *c)
     return 0;
 }
 
+static int
+read_input(struct chain *c, const struct partition *p, const struct chain_input *in)
+{
+    if (in->mem != NULL) {
+        return read_partition_mem(c, p, in->mem);
+    }
+    if (in->gzi != NULL && in->gzi->n > 0) {
+        return read_partition_gzi(c, p, in);
+    }
+    if (in->bgzf != NULL && in->bgzf->blocks != NULL) {
+        return read_partition_bgzf(c, p, in->fd, in->path, in->bgzf);
+    }
+    return read_partition(c, p, in->fd, in->path);
+}
+
 int
-chain_run(struct chain *c, const struct partition *p, int in_fd, const char *in_path,
-          const struct bgzf_index *gz, const struct chain_sink *sink,
-          struct partition_stats *stats, int *failed_step, struct error *err)
+chain_run(struct chain *c, const struct partition *p, const struct chain_input *in,
+          const struct chain_sink *sink, struct partition_stats *stats, int *failed_step,
+          struct error *err)
 {
     uint64_t start_ns = now_nanos();
     int rc = -1;
@@ -639,9 +780,7 @@ chain_run(struct chain *c, const struct partition *p, int in_fd, const char *in_
     c->failed_step = -1;
     memset(&c->stats, 0, sizeof(c->stats));
     c->progress->partition = (int64_t)p->index;
-    if ((gz != NULL && gz->blocks != NULL ? read_partition_bgzf(c, p, in_fd, in_path, gz)
-                                          : read_partition(c, p, in_fd, in_path)) == 0 &&
-        end_steps(c) == 0 && drain(c, 1) == TRANCHE_OK) {
+    if (read_input(c, p, in) == 0 && end_steps(c) == 0 && drain(c, 1) == TRANCHE_OK) {
         rc = 0;
     }
     c->stats.nanos = now_nanos() - start_ns;
@@ -687,5 +826,7 @@ chain_free(struct chain *c)
     free(c->ctx);
     free(c->out_buf);
     bgzf_decoder_free(c->decoder);
+    gz_reader_free(c->reader);
+    free(c->window);
     free(c);
 }

@@ -17,6 +17,17 @@
 #include "plugin.h"
 
 struct bgzf_index;
+struct gz_index;
+
+/* Where a partition's bytes come from. */
+struct chain_input {
+    int fd;
+    const char *path;
+    uint64_t size;                 /* the file's size */
+    const struct bgzf_index *bgzf; /* a BGZF input: its blocks (NULL or no blocks: not BGZF) */
+    const struct gz_index *gzi;    /* a gzip input read through its index: the access points */
+    char *mem;                     /* the partition's bytes are here (decoded by the parent) */
+};
 
 /*
  * Where a worker is, kept in memory shared with the parent so that when a worker dies of a
@@ -62,15 +73,16 @@ int chain_new(const struct step *steps, size_t n_steps, unsigned char delimiter,
               struct error *err);
 
 /*
- * Runs one partition: reads [p->start, p->end) of in_fd (decoding its blocks when gz indexes a
- * BGZF input; NULL or an empty index: plain), feeds every record through the steps,
+ * Runs one partition: reads [p->start, p->end) of the input (plain, or decoding its BGZF blocks,
+ * or decoding from its access points; or takes it from memory), feeds every record through the
+ * steps,
  * calls end_partition() of each step, and hands the output to `sink`. On failure returns
  * -1, err holds the message (a plugin's, or the I/O error), and *failed_step is the step's index
  * or -1 when the failure was reading or writing.
  */
-int chain_run(struct chain *c, const struct partition *p, int in_fd, const char *in_path,
-              const struct bgzf_index *gz, const struct chain_sink *sink,
-              struct partition_stats *stats, int *failed_step, struct error *err);
+int chain_run(struct chain *c, const struct partition *p, const struct chain_input *in,
+              const struct chain_sink *sink, struct partition_stats *stats, int *failed_step,
+              struct error *err);
 
 /* The output the sink did not take at the end of the last partition run. */
 void chain_pending(const struct chain *c, const char **data, size_t *len);

@@ -1,0 +1,466 @@
+/* core/gzindex.c: writing, finding and loading access-point indexes of gzip files. */
+#include "gzindex.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bgzf.h"
+#include "io.h"
+#include "log.h"
+#include "merge.h"
+
+#define MAGIC "TRANCHE GZINDEX\n"
+#define END_MAGIC "GZINDEX\n"
+#define VERSION 1
+#define HEADER_SIZE 64
+#define ENTRY_SIZE 48
+#define FOOTER_SIZE 40
+
+struct gz_index_writer {
+    int fd;
+    char *tmp_path;
+    char *path;
+    uint64_t pos; /* bytes written so far */
+    unsigned char header[HEADER_SIZE];
+    struct gz_point *points;
+    size_t n, cap;
+};
+
+static void
+put64(unsigned char *p, uint64_t v)
+{
+    int i;
+
+    for (i = 0; i < 8; i++) {
+        p[i] = (unsigned char)(v >> (8 * i));
+    }
+}
+
+static uint64_t
+get64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    int i;
+
+    for (i = 0; i < 8; i++) {
+        v |= (uint64_t)p[i] << (8 * i);
+    }
+    return v;
+}
+
+static void
+put32(unsigned char *p, uint32_t v)
+{
+    int i;
+
+    for (i = 0; i < 4; i++) {
+        p[i] = (unsigned char)(v >> (8 * i));
+    }
+}
+
+static uint32_t
+get32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void
+make_header(unsigned char *h, const struct stat *st, uint64_t spacing)
+{
+    memset(h, 0, HEADER_SIZE);
+    memcpy(h, MAGIC, 16);
+    put32(h + 16, VERSION);
+    put32(h + 20, HEADER_SIZE);
+    put64(h + 24, (uint64_t)st->st_size);
+    put64(h + 32, (uint64_t)st->st_mtim.tv_sec);
+    put64(h + 40, (uint64_t)st->st_mtim.tv_nsec);
+    put64(h + 48, spacing);
+}
+
+static void
+encode_point(unsigned char *e, const struct gz_point *pt)
+{
+    memset(e, 0, ENTRY_SIZE);
+    put64(e, pt->in);
+    put64(e + 8, pt->out);
+    put64(e + 16, pt->member_out);
+    put64(e + 24, pt->window_at);
+    put32(e + 32, pt->crc);
+    put32(e + 36, pt->window_len);
+    e[40] = pt->bits;
+    e[41] = pt->at_header;
+    e[42] = pt->prev_byte;
+}
+
+static void
+decode_point(const unsigned char *e, struct gz_point *pt)
+{
+    memset(pt, 0, sizeof(*pt));
+    pt->in = get64(e);
+    pt->out = get64(e + 8);
+    pt->member_out = get64(e + 16);
+    pt->window_at = get64(e + 24);
+    pt->crc = get32(e + 32);
+    pt->window_len = get32(e + 36);
+    pt->bits = e[40];
+    pt->at_header = e[41];
+    pt->prev_byte = e[42];
+}
+
+static uint64_t
+fnv1a(const char *s)
+{
+    uint64_t h = 14695981039346656037ull;
+
+    for (; *s != '\0'; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+static char *
+cache_dir(void)
+{
+    const char *env = getenv("TRANCHE_CACHE_DIR");
+    char *dir = NULL;
+
+    if (env != NULL && *env != '\0') {
+        return strdup(env);
+    }
+    env = getenv("XDG_CACHE_HOME");
+    if (env != NULL && *env == '/') {
+        return asprintf(&dir, "%s/tranche", env) < 0 ? NULL : dir;
+    }
+    env = getenv("HOME");
+    if (env != NULL && *env == '/') {
+        return asprintf(&dir, "%s/.cache/tranche", env) < 0 ? NULL : dir;
+    }
+    return NULL;
+}
+
+int
+gz_index_paths(const char *gz_path, char **beside, char **cached, struct error *err)
+{
+    char resolved[PATH_MAX];
+    const char *base = strrchr(gz_path, '/');
+    char *dir;
+
+    *beside = *cached = NULL;
+    if (asprintf(beside, "%s%s", gz_path, GZ_INDEX_SUFFIX) < 0) {
+        *beside = NULL;
+        return error_set(err, "out of memory");
+    }
+    dir = cache_dir();
+    if (dir != NULL && realpath(gz_path, resolved) != NULL) {
+        base = base != NULL ? base + 1 : gz_path;
+        if (asprintf(cached, "%s/%s-%016" PRIx64 "%s", dir, base, fnv1a(resolved),
+                     GZ_INDEX_SUFFIX) < 0) {
+            *cached = NULL;
+        }
+    }
+    free(dir);
+    return 0;
+}
+
+/* Loads one candidate index file. 1 loaded, 0 absent or not usable (note says why), -1. */
+static int
+load_one(const char *path, const struct stat *st, struct gz_index *idx, char *note,
+         size_t note_size, struct error *err)
+{
+    unsigned char header[HEADER_SIZE], want[HEADER_SIZE], footer[FOOTER_SIZE], *table = NULL;
+    struct stat ist;
+    uint64_t table_at, n, usize, crc, i;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    const char *why = NULL;
+
+    if (fd < 0) {
+        return 0;
+    }
+    make_header(want, st, 0);
+    if (fstat(fd, &ist) != 0 || ist.st_size < HEADER_SIZE + FOOTER_SIZE ||
+        io_pread_all(fd, header, HEADER_SIZE, 0) != 0 ||
+        io_pread_all(fd, footer, FOOTER_SIZE, (uint64_t)ist.st_size - FOOTER_SIZE) != 0 ||
+        memcmp(header, MAGIC, 16) != 0 || memcmp(footer + 32, END_MAGIC, 8) != 0) {
+        why = "it is not a tranche index, or is cut short";
+        goto out;
+    }
+    if (get32(header + 16) != VERSION) {
+        why = "it was written by another version of tranche";
+        goto out;
+    }
+    if (memcmp(header + 24, want + 24, 24) != 0) {
+        why = "the gzip file changed since (size or modification time)";
+        goto out;
+    }
+    table_at = get64(footer);
+    n = get64(footer + 8);
+    usize = get64(footer + 16);
+    if (n == 0 || n > ((uint64_t)ist.st_size) / ENTRY_SIZE || table_at < HEADER_SIZE ||
+        table_at + n * ENTRY_SIZE + FOOTER_SIZE != (uint64_t)ist.st_size) {
+        why = "its table is damaged";
+        goto out;
+    }
+    table = malloc(n * ENTRY_SIZE);
+    idx->points = calloc(n, sizeof(*idx->points));
+    if (table == NULL || idx->points == NULL) {
+        free(table);
+        close(fd);
+        gz_index_release(idx);
+        return error_set(err, "out of memory for an index of %" PRIu64 " points", n);
+    }
+    crc = bgzf_crc32(0, header, HEADER_SIZE);
+    if (io_pread_all(fd, table, n * ENTRY_SIZE, table_at) != 0 ||
+        bgzf_crc32((uint32_t)crc, table, n * ENTRY_SIZE) != get32(footer + 24)) {
+        why = "its CRC-32 does not match (damaged)";
+        goto out;
+    }
+    for (i = 0; i < n; i++) {
+        struct gz_point *pt = &idx->points[i], *prev = i > 0 ? pt - 1 : NULL;
+        decode_point(table + i * ENTRY_SIZE, pt);
+        if (pt->bits > 7 || pt->window_len > GZ_WINDOW || pt->out > usize ||
+            pt->in > (uint64_t)st->st_size || pt->member_out > pt->out ||
+            pt->window_at + pt->window_len > table_at ||
+            (i == 0 && (pt->in != 0 || pt->out != 0 || !pt->at_header)) ||
+            (prev != NULL && (pt->out <= prev->out || pt->in <= prev->in))) {
+            why = "its points are inconsistent (damaged)";
+            goto out;
+        }
+    }
+    free(table);
+    idx->n = (size_t)n;
+    idx->usize = usize;
+    idx->spacing = get64(header + 48);
+    idx->fd = fd;
+    idx->path = strdup(path);
+    if (idx->path == NULL) {
+        gz_index_release(idx);
+        return error_set(err, "out of memory");
+    }
+    return 1;
+out:
+    free(table);
+    free(idx->points);
+    idx->points = NULL;
+    close(fd);
+    if (why != NULL && note != NULL && note_size > 0) {
+        snprintf(note, note_size, "ignoring the index %s: %s", path, why);
+    }
+    return 0;
+}
+
+int
+gz_index_load(const char *gz_path, const struct stat *st, struct gz_index *idx, char *note,
+              size_t note_size, struct error *err)
+{
+    char *beside, *cached;
+    int rc;
+
+    memset(idx, 0, sizeof(*idx));
+    idx->fd = -1;
+    if (note != NULL && note_size > 0) {
+        note[0] = '\0';
+    }
+    if (gz_index_paths(gz_path, &beside, &cached, err) != 0) {
+        return -1;
+    }
+    rc = load_one(beside, st, idx, note, note_size, err);
+    if (rc == 0 && cached != NULL) {
+        rc = load_one(cached, st, idx, note, note_size, err);
+    }
+    free(beside);
+    free(cached);
+    return rc;
+}
+
+int
+gz_index_window(const struct gz_index *idx, size_t k, unsigned char *buf, struct error *err)
+{
+    const struct gz_point *pt = &idx->points[k];
+
+    if (pt->window_len > 0 && io_pread_all(idx->fd, buf, pt->window_len, pt->window_at) != 0) {
+        return error_errno(err, "cannot read the index %s at byte offset %" PRIu64, idx->path,
+                           pt->window_at);
+    }
+    return 0;
+}
+
+void
+gz_index_release(struct gz_index *idx)
+{
+    if (idx->fd >= 0 && idx->path != NULL) {
+        close(idx->fd);
+    }
+    free(idx->points);
+    free(idx->path);
+    memset(idx, 0, sizeof(*idx));
+    idx->fd = -1;
+}
+
+/* Opens the temporary file for final path `path`; 0, or -1 with errno set. */
+static int
+open_tmp(struct gz_index_writer *w, const char *path)
+{
+    free(w->tmp_path);
+    if (asprintf(&w->tmp_path, "%s.tmp-%ld", path, (long)getpid()) < 0) {
+        w->tmp_path = NULL;
+        errno = ENOMEM;
+        return -1;
+    }
+    w->fd = open(w->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (w->fd < 0) {
+        return -1;
+    }
+    w->path = strdup(path);
+    return w->path != NULL ? 0 : -1;
+}
+
+int
+gz_index_writer_new(const char *gz_path, const struct stat *st, uint64_t spacing,
+                    struct gz_index_writer **out, struct error *err)
+{
+    struct gz_index_writer *w = calloc(1, sizeof(*w));
+    char *beside = NULL, *cached = NULL, *dir;
+    int rc = -1;
+
+    if (w == NULL) {
+        return error_set(err, "out of memory");
+    }
+    w->fd = -1;
+    if (gz_index_paths(gz_path, &beside, &cached, err) != 0) {
+        free(w);
+        return -1;
+    }
+    if (open_tmp(w, beside) != 0) {
+        if (cached == NULL) {
+            error_errno(err, "cannot write an index beside %s, and there is no cache directory "
+                        "(set TRANCHE_CACHE_DIR or HOME)", gz_path);
+            goto out;
+        }
+        dir = merge_dirname(cached);
+        if (dir == NULL || log_mkdirs(dir, err) != 0) {
+            free(dir);
+            error_prefix(err, "cannot write an index beside %s or in the cache", gz_path);
+            goto out;
+        }
+        free(dir);
+        if (open_tmp(w, cached) != 0) {
+            error_errno(err, "cannot write an index beside %s, nor %s", gz_path, w->tmp_path);
+            goto out;
+        }
+    }
+    make_header(w->header, st, spacing);
+    if (io_write_all(w->fd, w->header, HEADER_SIZE) != 0) {
+        error_errno(err, "cannot write the index %s", w->tmp_path);
+        goto out;
+    }
+    w->pos = HEADER_SIZE;
+    *out = w;
+    w = NULL;
+    rc = 0;
+out:
+    free(beside);
+    free(cached);
+    gz_index_writer_abort(w);
+    return rc;
+}
+
+int
+gz_index_writer_add(void *arg, const struct gz_point *pt, const unsigned char *window,
+                    struct error *err)
+{
+    struct gz_index_writer *w = arg;
+
+    if (w->n == w->cap) {
+        size_t cap = w->cap ? 2 * w->cap : 64;
+        struct gz_point *grown = realloc(w->points, cap * sizeof(*grown));
+        if (grown == NULL) {
+            return error_set(err, "out of memory for the index");
+        }
+        w->points = grown;
+        w->cap = cap;
+    }
+    w->points[w->n] = *pt;
+    w->points[w->n].window_at = w->pos;
+    if (pt->window_len > 0 && io_write_all(w->fd, window, pt->window_len) != 0) {
+        return error_errno(err, "cannot write the index %s", w->tmp_path);
+    }
+    w->pos += pt->window_len;
+    w->n++;
+    return 0;
+}
+
+int
+gz_index_writer_commit(struct gz_index_writer *w, uint64_t usize, char **path, struct error *err)
+{
+    unsigned char footer[FOOTER_SIZE], *table = NULL;
+    uint32_t crc;
+    size_t i;
+    int rc = -1;
+
+    table = malloc(w->n * ENTRY_SIZE + 1);
+    if (table == NULL) {
+        error_set(err, "out of memory");
+        goto out;
+    }
+    for (i = 0; i < w->n; i++) {
+        encode_point(table + i * ENTRY_SIZE, &w->points[i]);
+    }
+    crc = bgzf_crc32(bgzf_crc32(0, w->header, HEADER_SIZE), table, w->n * ENTRY_SIZE);
+    memset(footer, 0, sizeof(footer));
+    put64(footer, w->pos);
+    put64(footer + 8, w->n);
+    put64(footer + 16, usize);
+    put32(footer + 24, crc);
+    memcpy(footer + 32, END_MAGIC, 8);
+    if (io_write_all(w->fd, table, w->n * ENTRY_SIZE) != 0 ||
+        io_write_all(w->fd, footer, FOOTER_SIZE) != 0) {
+        error_errno(err, "cannot write the index %s", w->tmp_path);
+        goto out;
+    }
+    if (close(w->fd) != 0) {
+        w->fd = -1;
+        error_errno(err, "cannot write the index %s", w->tmp_path);
+        goto out;
+    }
+    w->fd = -1;
+    if (rename(w->tmp_path, w->path) != 0) {
+        error_errno(err, "cannot rename %s to %s", w->tmp_path, w->path);
+        goto out;
+    }
+    free(w->tmp_path);
+    w->tmp_path = NULL;
+    if (path != NULL) {
+        *path = w->path;
+        w->path = NULL;
+    }
+    rc = 0;
+out:
+    free(table);
+    gz_index_writer_abort(w);
+    return rc;
+}
+
+void
+gz_index_writer_abort(struct gz_index_writer *w)
+{
+    if (w == NULL) {
+        return;
+    }
+    if (w->fd >= 0) {
+        close(w->fd);
+    }
+    if (w->tmp_path != NULL) {
+        unlink(w->tmp_path);
+    }
+    free(w->tmp_path);
+    free(w->path);
+    free(w->points);
+    free(w);
+}

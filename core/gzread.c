@@ -1,0 +1,504 @@
+/*
+ * core/gzread.c: a gzip reader over zlib's raw inflate. The member headers and trailers are
+ * parsed here rather than by zlib's gzip mode, so that a reader can start again in the middle of
+ * a member (an access point), and so that the CRC-32 can be libdeflate's where the build has it.
+ */
+#include "gzread.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "bgzf.h"
+
+#define IN_SIZE (256u << 10)
+
+#define FLG_FHCRC 0x02
+#define FLG_FEXTRA 0x04
+#define FLG_FNAME 0x08
+#define FLG_FCOMMENT 0x10
+#define FLG_RESERVED 0xe0
+
+enum gz_state { ST_HEADER, ST_DATA, ST_END };
+
+struct gz_reader {
+    int fd;
+    char *path;
+    uint64_t size;
+    z_stream zs;
+    int zs_ready;
+    unsigned char *in;
+    uint64_t in_off; /* file offset of in[0]; zs.next_in points into in[] */
+    enum gz_state state;
+    uint64_t out;        /* decompressed offset of the next byte */
+    uint64_t member_out; /* decompressed offset where the current member's data began */
+    uint64_t member_in;  /* compressed offset of the current member's header */
+    uint32_t crc;        /* of the current member's data so far */
+    uint64_t members;
+    unsigned char last_byte;
+
+    /* Access points: recorded through fn every `spacing` bytes when fn is set. */
+    gz_point_fn fn;
+    void *fn_arg;
+    uint64_t spacing;
+    uint64_t last_point_out;
+    int have_point;
+    unsigned char *window;
+};
+
+static uint64_t
+position(const struct gz_reader *r)
+{
+    return r->in_off + (uint64_t)(r->zs.next_in - r->in);
+}
+
+/* Reads more compressed input at the current position. Returns 0 (maybe with nothing more: the
+ * end of the file) or -1. */
+static int
+refill(struct gz_reader *r, struct error *err)
+{
+    uint64_t pos = position(r);
+    size_t have = 0, want = IN_SIZE;
+
+    if (want > r->size - pos) {
+        want = (size_t)(r->size - pos);
+    }
+    while (have < want) {
+        ssize_t n = pread(r->fd, r->in + have, want - have, (off_t)(pos + have));
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            return error_errno(err, "cannot read %s at byte offset %" PRIu64, r->path,
+                               pos + have);
+        }
+        if (n == 0) {
+            return error_set(err, "%s ended at byte offset %" PRIu64 " while reading (did the "
+                             "file change during the job?)", r->path, pos + have);
+        }
+        have += (size_t)n;
+    }
+    r->in_off = pos;
+    r->zs.next_in = r->in;
+    r->zs.avail_in = (uInt)have;
+    return 0;
+}
+
+/* The next compressed byte into *c: 0, 1 at the end of the file, or -1. */
+static int
+next_byte(struct gz_reader *r, unsigned *c, struct error *err)
+{
+    if (r->zs.avail_in == 0) {
+        if (refill(r, err) != 0) {
+            return -1;
+        }
+        if (r->zs.avail_in == 0) {
+            return 1;
+        }
+    }
+    *c = *r->zs.next_in++;
+    r->zs.avail_in--;
+    return 0;
+}
+
+/* Reads n header bytes (n <= 4) into *value (little-endian), adding them to the header CRC. */
+static int
+header_bytes(struct gz_reader *r, unsigned n, uint32_t *value, uint32_t *hcrc, struct error *err)
+{
+    unsigned i, c;
+    unsigned char b;
+    int rc;
+
+    *value = 0;
+    for (i = 0; i < n; i++) {
+        rc = next_byte(r, &c, err);
+        if (rc != 0) {
+            return rc < 0 ? -1
+                          : error_set(err, "%s is truncated: it ends at compressed offset %" PRIu64
+                                      ", inside the gzip header that begins at compressed offset %"
+                                      PRIu64, r->path, r->size, r->member_in);
+        }
+        b = (unsigned char)c;
+        *hcrc = (uint32_t)crc32(*hcrc, &b, 1);
+        *value |= (uint32_t)c << (8 * i);
+    }
+    return 0;
+}
+
+/* Skips a zero-terminated header string (the file name or the comment). */
+static int
+header_string(struct gz_reader *r, uint32_t *hcrc, struct error *err)
+{
+    uint32_t c;
+
+    do {
+        if (header_bytes(r, 1, &c, hcrc, err) != 0) {
+            return -1;
+        }
+    } while (c != 0);
+    return 0;
+}
+
+static int
+emit_point(struct gz_reader *r, struct gz_point *pt, const unsigned char *window,
+           struct error *err)
+{
+    pt->out = r->out;
+    pt->member_out = r->member_out;
+    pt->prev_byte = r->last_byte;
+    pt->window_at = 0;
+    r->last_point_out = r->out;
+    r->have_point = 1;
+    return r->fn(r->fn_arg, pt, window, err);
+}
+
+static int
+point_due(const struct gz_reader *r)
+{
+    return r->fn != NULL && (!r->have_point || r->out - r->last_point_out >= r->spacing);
+}
+
+/* Parses a member header at the current position, or notes the end of the file. */
+static int
+begin_member(struct gz_reader *r, struct error *err)
+{
+    uint32_t id = 0, cm, flg, skip, xlen, check, hcrc = 0;
+    int rc;
+
+    r->member_in = position(r);
+    if (r->member_in == r->size && r->members > 0) {
+        r->state = ST_END;
+        return 0;
+    }
+    if (r->member_in == r->size) {
+        return error_set(err, "%s is empty: not a gzip file", r->path);
+    }
+    if (point_due(r)) {
+        struct gz_point pt;
+        memset(&pt, 0, sizeof(pt));
+        pt.in = r->member_in;
+        pt.member_out = r->out;
+        pt.at_header = 1;
+        r->member_out = r->out;
+        if (emit_point(r, &pt, NULL, err) != 0) {
+            return -1;
+        }
+    }
+    rc = next_byte(r, &id, err);
+    if (rc == 0) {
+        unsigned id2;
+        rc = next_byte(r, &id2, err);
+        id |= id2 << 8;
+        if (rc == 1) {
+            id = 0; /* one lone byte: garbage */
+        }
+    }
+    if (rc < 0) {
+        return -1;
+    }
+    hcrc = (uint32_t)crc32(0, (const unsigned char *)"\x1f\x8b", 2);
+    if (id != 0x8b1f) {
+        if (r->members == 0) {
+            return error_set(err, "%s is not gzip: no gzip magic bytes at compressed offset 0", r->path);
+        }
+        return error_set(err, "%s has %" PRIu64 " bytes of garbage after its last gzip member, "
+                         "at compressed offset %" PRIu64, r->path, r->size - r->member_in, r->member_in);
+    }
+    if (header_bytes(r, 1, &cm, &hcrc, err) != 0 || header_bytes(r, 1, &flg, &hcrc, err) != 0 ||
+        header_bytes(r, 4, &skip, &hcrc, err) != 0 || header_bytes(r, 2, &skip, &hcrc, err) != 0) {
+        return -1;
+    }
+    if (cm != 8) {
+        return error_set(err, "%s: the gzip header at compressed offset %" PRIu64 " names compression "
+                         "method %" PRIu32 " (only deflate, 8, exists)", r->path, r->member_in, cm);
+    }
+    if (flg & FLG_RESERVED) {
+        return error_set(err, "%s: the gzip header at compressed offset %" PRIu64 " has reserved flag "
+                         "bits set (0x%02" PRIx32 ")", r->path, r->member_in, flg);
+    }
+    if (flg & FLG_FEXTRA) {
+        if (header_bytes(r, 2, &xlen, &hcrc, err) != 0) {
+            return -1;
+        }
+        while (xlen-- > 0) {
+            if (header_bytes(r, 1, &skip, &hcrc, err) != 0) {
+                return -1;
+            }
+        }
+    }
+    if (((flg & FLG_FNAME) && header_string(r, &hcrc, err) != 0) ||
+        ((flg & FLG_FCOMMENT) && header_string(r, &hcrc, err) != 0)) {
+        return -1;
+    }
+    if (flg & FLG_FHCRC) {
+        uint32_t want = hcrc & 0xffff;
+        if (header_bytes(r, 2, &check, &hcrc, err) != 0) {
+            return -1;
+        }
+        if (check != want) {
+            return error_set(err, "%s: the header CRC of the gzip member at compressed offset %" PRIu64
+                             " does not match its header", r->path, r->member_in);
+        }
+    }
+    if (inflateReset(&r->zs) != Z_OK) {
+        return error_set(err, "inflateReset failed");
+    }
+    r->crc = 0;
+    r->member_out = r->out;
+    r->members++;
+    r->state = ST_DATA;
+    return 0;
+}
+
+/* Reads and checks the trailer of the member whose deflate data just ended. */
+static int
+end_member(struct gz_reader *r, struct error *err)
+{
+    uint64_t at = position(r);
+    uint32_t want[2] = {0, 0};
+    unsigned i, c;
+    int rc;
+
+    for (i = 0; i < 8; i++) {
+        rc = next_byte(r, &c, err);
+        if (rc != 0) {
+            return rc < 0 ? -1
+                          : error_set(err, "%s is truncated: it ends at compressed offset %" PRIu64
+                                      ", inside the trailer of the gzip member that begins at "
+                                      "compressed offset %" PRIu64, r->path, r->size, r->member_in);
+        }
+        want[i / 4] |= (uint32_t)c << (8 * (i % 4));
+    }
+    if (want[0] != r->crc) {
+        return error_set(err, "%s: CRC-32 mismatch in the gzip member ending at compressed offset %"
+                         PRIu64 " (the data is corrupt)", r->path, at + 8);
+    }
+    if (want[1] != (uint32_t)(r->out - r->member_out)) {
+        return error_set(err, "%s: length mismatch in the gzip member ending at compressed offset %"
+                         PRIu64 " (the data is corrupt)", r->path, at + 8);
+    }
+    r->state = ST_HEADER;
+    return 0;
+}
+
+/* Inflates into out[0, room) until it is full or the member ends; *got is what was produced. */
+static int
+inflate_some(struct gz_reader *r, unsigned char *out, size_t room, size_t *got,
+             struct error *err)
+{
+    int flush = point_due(r) ? Z_BLOCK : Z_NO_FLUSH;
+    size_t done = 0;
+
+    r->zs.next_out = out;
+    r->zs.avail_out = (uInt)(room > (1u << 30) ? (1u << 30) : room);
+    while (r->zs.avail_out > 0) {
+        uint64_t at;
+        size_t before = r->zs.avail_out, n;
+        int rc;
+
+        if (r->zs.avail_in == 0) {
+            if (refill(r, err) != 0) {
+                return -1;
+            }
+            if (r->zs.avail_in == 0) {
+                return error_set(err, "%s is truncated: it ends at compressed offset %" PRIu64 ", inside "
+                                 "the gzip member that begins at compressed offset %" PRIu64, r->path,
+                                 r->size, r->member_in);
+            }
+        }
+        at = position(r);
+        rc = inflate(&r->zs, flush);
+        if (rc == Z_BUF_ERROR && position(r) == at && r->zs.avail_out == before) {
+            return error_set(err, "%s: inflate made no progress at compressed offset %" PRIu64, r->path,
+                             at);
+        }
+        n = before - r->zs.avail_out;
+        if (n > 0) {
+            r->crc = bgzf_crc32(r->crc, out + done, n);
+            r->last_byte = out[done + n - 1];
+            r->out += n;
+            done += n;
+        }
+        if (rc == Z_STREAM_END) {
+            *got = done;
+            return end_member(r, err);
+        }
+        if (rc != Z_OK && rc != Z_BUF_ERROR) {
+            return error_set(err, "%s: corrupt deflate data in the gzip member that begins at "
+                             "compressed offset %" PRIu64 ", near %" PRIu64 " (%s)",
+                             r->path, r->member_in, at, r->zs.msg != NULL ? r->zs.msg : "?");
+        }
+        if (flush == Z_BLOCK && (r->zs.data_type & 128) && !(r->zs.data_type & 64) &&
+            r->out > r->member_out) {
+            struct gz_point pt;
+            uInt len = 0;
+
+            memset(&pt, 0, sizeof(pt));
+            pt.in = position(r);
+            pt.bits = (uint8_t)(r->zs.data_type & 7);
+            pt.crc = r->crc;
+            if (inflateGetDictionary(&r->zs, r->window, &len) != Z_OK) {
+                return error_set(err, "inflateGetDictionary failed");
+            }
+            pt.window_len = len;
+            if (emit_point(r, &pt, r->window, err) != 0) {
+                return -1;
+            }
+            flush = Z_NO_FLUSH;
+        }
+    }
+    *got = done;
+    return 0;
+}
+
+int
+gz_reader_new(int fd, const char *path, uint64_t size, struct gz_reader **out, struct error *err)
+{
+    struct gz_reader *r = calloc(1, sizeof(*r));
+
+    if (r == NULL || (r->path = strdup(path)) == NULL || (r->in = malloc(IN_SIZE)) == NULL) {
+        gz_reader_free(r);
+        return error_set(err, "out of memory");
+    }
+    r->fd = fd;
+    r->size = size;
+    if (inflateInit2(&r->zs, -15) != Z_OK) {
+        gz_reader_free(r);
+        return error_set(err, "cannot start zlib's inflate");
+    }
+    r->zs_ready = 1;
+    r->zs.next_in = r->in;
+    r->state = ST_HEADER;
+    *out = r;
+    return 0;
+}
+
+void
+gz_reader_free(struct gz_reader *r)
+{
+    if (r == NULL) {
+        return;
+    }
+    if (r->zs_ready) {
+        inflateEnd(&r->zs);
+    }
+    free(r->window);
+    free(r->in);
+    free(r->path);
+    free(r);
+}
+
+void
+gz_reader_track(struct gz_reader *r, uint64_t spacing, gz_point_fn fn, void *arg)
+{
+    if (r->window == NULL) {
+        r->window = malloc(GZ_WINDOW);
+    }
+    r->fn = r->window != NULL ? fn : NULL;
+    r->fn_arg = arg;
+    r->spacing = spacing > 0 ? spacing : 1;
+}
+
+int
+gz_reader_seek(struct gz_reader *r, const struct gz_point *pt, const unsigned char *window,
+               struct error *err)
+{
+    unsigned c;
+
+    if (inflateReset(&r->zs) != Z_OK) {
+        return error_set(err, "inflateReset failed");
+    }
+    r->in_off = pt->in - (pt->bits != 0);
+    r->zs.next_in = r->in;
+    r->zs.avail_in = 0;
+    r->out = pt->out;
+    r->member_out = pt->member_out;
+    r->member_in = pt->in; /* near enough for messages: the header is not known */
+    r->crc = pt->crc;
+    r->last_byte = pt->prev_byte;
+    r->members = 0;
+    if (pt->at_header) {
+        r->state = ST_HEADER;
+        return 0;
+    }
+    r->members = 1;
+    r->state = ST_DATA;
+    if (pt->bits != 0) {
+        if (next_byte(r, &c, err) != 0) {
+            return error_set(err, "%s is shorter than its index says", r->path);
+        }
+        if (inflatePrime(&r->zs, pt->bits, (int)(c >> (8 - pt->bits))) != Z_OK) {
+            return error_set(err, "inflatePrime failed");
+        }
+    }
+    if (pt->window_len > 0 &&
+        inflateSetDictionary(&r->zs, window, (uInt)pt->window_len) != Z_OK) {
+        return error_set(err, "inflateSetDictionary failed");
+    }
+    return 0;
+}
+
+ssize_t
+gz_reader_read(struct gz_reader *r, unsigned char *out, size_t room, struct error *err)
+{
+    size_t got = 0;
+
+    while (got == 0) {
+        switch (r->state) {
+        case ST_END:
+            return 0;
+        case ST_HEADER:
+            if (begin_member(r, err) != 0) {
+                return -1;
+            }
+            break;
+        case ST_DATA:
+            if (inflate_some(r, out, room, &got, err) != 0) {
+                return -1;
+            }
+            break;
+        }
+    }
+    return (ssize_t)got;
+}
+
+int
+gz_reader_verify(struct gz_reader *r, const struct gz_point *pt, struct error *err)
+{
+    unsigned char probe;
+    size_t got = 0;
+
+    if (r->out != pt->out) {
+        return error_set(err, "internal error: verifying at %" PRIu64 ", not %" PRIu64, r->out,
+                         pt->out);
+    }
+    if (pt->at_header) {
+        /* The member before ends here: make the reader see its end and check its trailer. */
+        if (r->state == ST_DATA && inflate_some(r, &probe, 1, &got, err) != 0) {
+            return -1;
+        }
+        if (got == 0 && r->state != ST_DATA && position(r) == pt->in) {
+            return 0;
+        }
+    } else if (r->state == ST_DATA && r->member_out == pt->member_out && r->crc == pt->crc) {
+        return 0;
+    }
+    return error_set(err, "%s does not match its index at decompressed byte offset %" PRIu64
+                     " (compressed offset %" PRIu64 "): the file is corrupt, or changed without "
+                     "changing its size and time", r->path, pt->out, pt->in);
+}
+
+uint64_t
+gz_reader_offset(const struct gz_reader *r)
+{
+    return r->out;
+}
+
+uint64_t
+gz_reader_members(const struct gz_reader *r)
+{
+    return r->members;
+}

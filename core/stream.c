@@ -1,0 +1,234 @@
+/* core/stream.c: decoding a gzip file into a shared ring and cutting it into partitions. */
+#include "stream.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "gzindex.h"
+#include "gzread.h"
+
+struct stream {
+    char *base; /* the ring, mapped twice in a row: base[i] and base[i + size] are one byte */
+    size_t size;
+    uint64_t head; /* ring position of the next byte decoded */
+    uint64_t tail; /* ring position of the first byte still in use */
+
+    /* The file being decoded. */
+    size_t file;
+    char *path;
+    struct gz_reader *reader;
+    struct gz_index_writer *index;
+    uint64_t target;
+    unsigned char delimiter;
+    uint64_t cut;       /* ring position where the partition being decoded begins */
+    uint64_t cut_out;   /* its decompressed offset in the file */
+    uint64_t scan;      /* ring position from which to look for its end */
+    char note[ERROR_MSG_MAX + 64];
+};
+
+int
+stream_new(size_t size, struct stream **out, struct error *err)
+{
+    struct stream *s = calloc(1, sizeof(*s));
+    char *base;
+    int fd;
+
+    if (s == NULL) {
+        return error_set(err, "out of memory");
+    }
+    fd = memfd_create("tranche-ring", MFD_CLOEXEC);
+    if (fd < 0 || ftruncate(fd, (off_t)size) != 0) {
+        error_errno(err, "cannot create the decoding ring of %zu MiB", size >> 20);
+        goto fail;
+    }
+    base = mmap(NULL, 2 * size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (base == MAP_FAILED) {
+        error_errno(err, "cannot map the decoding ring");
+        goto fail;
+    }
+    s->base = base;
+    s->size = size;
+    if (mmap(base, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) == MAP_FAILED ||
+        mmap(base + size, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) ==
+            MAP_FAILED) {
+        error_errno(err, "cannot map the decoding ring");
+        goto fail;
+    }
+    close(fd);
+    *out = s;
+    return 0;
+fail:
+    if (fd >= 0) {
+        close(fd);
+    }
+    stream_free(s);
+    return -1;
+}
+
+void
+stream_free(struct stream *s)
+{
+    if (s == NULL) {
+        return;
+    }
+    if (s->base != NULL) {
+        munmap(s->base, 2 * s->size);
+    }
+    gz_reader_free(s->reader);
+    gz_index_writer_abort(s->index);
+    free(s->path);
+    free(s);
+}
+
+char *
+stream_data(const struct stream *s, const struct partition *p)
+{
+    return s->base + (size_t)(p->ring_at % s->size);
+}
+
+int
+stream_start(struct stream *s, size_t file, int fd, const char *path, const struct stat *st,
+             uint64_t target, unsigned char delimiter, uint64_t index_spacing,
+             struct error *err)
+{
+    struct error ierr;
+
+    gz_reader_free(s->reader);
+    s->reader = NULL;
+    gz_index_writer_abort(s->index);
+    s->index = NULL;
+    free(s->path);
+    s->path = strdup(path);
+    if (s->path == NULL) {
+        return error_set(err, "out of memory");
+    }
+    if (gz_reader_new(fd, path, (uint64_t)st->st_size, &s->reader, err) != 0) {
+        return -1;
+    }
+    s->note[0] = '\0';
+    if (index_spacing > 0) {
+        if (gz_index_writer_new(path, st, index_spacing, &s->index, &ierr) == 0) {
+            gz_reader_track(s->reader, index_spacing, gz_index_writer_add, s->index);
+        } else {
+            snprintf(s->note, sizeof(s->note), "no index written: %s", ierr.msg);
+        }
+    }
+    s->file = file;
+    s->target = target > 0 ? target : 1;
+    s->delimiter = delimiter;
+    s->cut = s->scan = s->head;
+    s->cut_out = 0;
+    return 0;
+}
+
+static int
+publish(struct stream *s, struct plan *plan, uint64_t end, struct error *err)
+{
+    struct partition *p = partition_push(plan, s->file, s->cut_out, s->cut_out + (end - s->cut));
+
+    if (p == NULL) {
+        return error_set(err, "out of memory");
+    }
+    p->ring_at = s->cut;
+    s->cut_out += end - s->cut;
+    s->cut = s->scan = end;
+    return 0;
+}
+
+/* Cuts every partition that is complete in the ring. */
+static int
+cut_partitions(struct stream *s, struct plan *plan, struct error *err)
+{
+    while (s->head - s->cut >= s->target) {
+        uint64_t from = s->cut + s->target - 1;
+        const char *hit;
+
+        if (s->scan > from) {
+            from = s->scan;
+        }
+        hit = memchr(s->base + (size_t)(from % s->size), s->delimiter, (size_t)(s->head - from));
+        if (hit == NULL) {
+            s->scan = s->head;
+            return 0;
+        }
+        if (publish(s, plan, from + (uint64_t)(hit - (s->base + (size_t)(from % s->size))) + 1,
+                    err) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int
+stream_step(struct stream *s, struct plan *plan, size_t budget, struct error *err)
+{
+    size_t done = 0;
+
+    while (done < budget) {
+        size_t room = s->size - (size_t)(s->head - s->tail);
+        ssize_t n;
+
+        if (room == 0) {
+            if (s->cut == s->tail) {
+                return error_set(err, "%s has a record longer than the %zu MiB a gzip stream "
+                                 "decoded in one process can hold; build its index first "
+                                 "(tranche index %s), and each worker decodes on its own",
+                                 s->path, s->size >> 20, s->path);
+            }
+            return STREAM_FULL;
+        }
+        if (room > budget - done) {
+            room = budget - done;
+        }
+        n = gz_reader_read(s->reader, (unsigned char *)s->base + (size_t)(s->head % s->size),
+                           room, err);
+        if (n < 0) {
+            return -1;
+        }
+        if (n == 0) {
+            if (s->head > s->cut && publish(s, plan, s->head, err) != 0) {
+                return -1;
+            }
+            if (s->index != NULL) {
+                char *where = NULL;
+                struct error ierr;
+                struct gz_index_writer *w = s->index;
+                s->index = NULL;
+                if (gz_index_writer_commit(w, gz_reader_offset(s->reader), &where, &ierr) == 0) {
+                    snprintf(s->note, sizeof(s->note), "index written to %s", where);
+                } else {
+                    snprintf(s->note, sizeof(s->note), "no index written: %s", ierr.msg);
+                }
+                free(where);
+            }
+            gz_reader_free(s->reader);
+            s->reader = NULL;
+            return STREAM_END;
+        }
+        s->head += (uint64_t)n;
+        done += (size_t)n;
+        if (cut_partitions(s, plan, err) != 0) {
+            return -1;
+        }
+    }
+    return STREAM_MORE;
+}
+
+void
+stream_release(struct stream *s, uint64_t upto)
+{
+    if (upto > s->tail) {
+        s->tail = upto;
+    }
+}
+
+const char *
+stream_index_note(const struct stream *s)
+{
+    return s->note;
+}

@@ -1,0 +1,56 @@
+/*
+ * core/stream.h: a gzip file that cannot be split ahead (one member, or members of unknown size,
+ * with no index yet) is decoded once, by the parent, into a ring of shared memory, and cut into
+ * partitions at record boundaries as it decodes. Workers run those partitions straight from the
+ * ring (it is mapped twice in a row, so a partition that wraps is still contiguous), while the
+ * parent decodes the next ones. The decoder records access points as it goes and leaves an index
+ * (gzindex.h), so that the next run over the same file decodes in parallel.
+ */
+#ifndef TRANCHE_STREAM_H
+#define TRANCHE_STREAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "error.h"
+#include "partition.h"
+
+#define STREAM_RING_SIZE (32u << 20)
+
+struct stream;
+
+/* Maps the ring (shared: make it before fork) of `size` bytes, a multiple of the page size. */
+int stream_new(size_t size, struct stream **out, struct error *err);
+void stream_free(struct stream *s);
+
+/* Where partition p (with p->ring_at set) lies in memory. */
+char *stream_data(const struct stream *s, const struct partition *p);
+
+/*
+ * Starts decoding input `file` (fd, path, size bytes, stat st), cutting partitions of at least
+ * `target` bytes that end after a delimiter. index_spacing > 0: also write an index with access
+ * points that far apart (failing to write one is not an error; *note says why).
+ */
+int stream_start(struct stream *s, size_t file, int fd, const char *path, const struct stat *st,
+                 uint64_t target, unsigned char delimiter, uint64_t index_spacing,
+                 struct error *err);
+
+enum stream_status { STREAM_MORE = 0, STREAM_FULL = 1, STREAM_END = 2 };
+
+/*
+ * Decodes up to about `budget` more bytes and appends the partitions it completes to plan.
+ * Returns STREAM_MORE, STREAM_FULL (the ring is full: release some before calling again),
+ * STREAM_END (the file is decoded, checked, and its last partition appended; the index, if any,
+ * is written), or -1 with err naming the file and compressed offset, or a record too long for
+ * the ring.
+ */
+int stream_step(struct stream *s, struct plan *plan, size_t budget, struct error *err);
+
+/* Frees the ring up to ring position `upto` (the end of a partition no worker still reads). */
+void stream_release(struct stream *s, uint64_t upto);
+
+/* After STREAM_END: what happened to the index ("written to PATH", or why not); "" if none. */
+const char *stream_index_note(const struct stream *s);
+
+#endif
