@@ -7,7 +7,7 @@ ASAN_BUILD ?= build-asan
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 # libdeflate-dev is optional (gzip output falls back to zlib without it); tabix gives the tests
 # bgzip, one of the readers gzip output is checked with.
-PACKAGES = cmake make gcc pkg-config libyaml-dev zlib1g-dev libcmocka-dev libdeflate-dev tabix
+PACKAGES = cmake make gcc pkg-config libyaml-dev zlib1g-dev libcmocka-dev libdeflate-dev tabix pigz
 
 .PHONY: all deps build demo test test-sanitize bench clean
 

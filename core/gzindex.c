@@ -27,6 +27,7 @@ struct gz_index_writer {
     char *tmp_path;
     char *path;
     uint64_t pos; /* bytes written so far */
+    uint32_t windows_crc;
     unsigned char header[HEADER_SIZE];
     struct gz_point *points;
     size_t n, cap;
@@ -169,6 +170,26 @@ gz_index_paths(const char *gz_path, char **beside, char **cached, struct error *
     return 0;
 }
 
+/* The CRC-32 of the windows, bytes [HEADER_SIZE, end) of the index; a read error gives a CRC
+ * that will not match. */
+static uint32_t
+windows_crc(int fd, uint64_t end)
+{
+    unsigned char buf[1u << 16];
+    uint64_t pos = HEADER_SIZE;
+    uint32_t crc = 0;
+
+    while (pos < end) {
+        size_t n = end - pos < sizeof(buf) ? (size_t)(end - pos) : sizeof(buf);
+        if (io_pread_all(fd, buf, n, pos) != 0) {
+            return ~crc;
+        }
+        crc = bgzf_crc32(crc, buf, n);
+        pos += n;
+    }
+    return crc;
+}
+
 /* Loads one candidate index file. 1 loaded, 0 absent or not usable (note says why), -1. */
 static int
 load_one(const char *path, const struct stat *st, struct gz_index *idx, char *note,
@@ -228,10 +249,14 @@ load_one(const char *path, const struct stat *st, struct gz_index *idx, char *no
             pt->in > (uint64_t)st->st_size || pt->member_out > pt->out ||
             pt->window_at + pt->window_len > table_at ||
             (i == 0 && (pt->in != 0 || pt->out != 0 || !pt->at_header)) ||
-            (prev != NULL && (pt->out <= prev->out || pt->in <= prev->in))) {
+            (prev != NULL && (pt->out <= prev->out || pt->in < prev->in))) {
             why = "its points are inconsistent (damaged)";
             goto out;
         }
+    }
+    if (windows_crc(fd, table_at) != get32(footer + 28)) {
+        why = "the CRC-32 of its windows does not match (damaged)";
+        goto out;
     }
     free(table);
     idx->n = (size_t)n;
@@ -392,6 +417,7 @@ gz_index_writer_add(void *arg, const struct gz_point *pt, const unsigned char *w
         return error_errno(err, "cannot write the index %s", w->tmp_path);
     }
     w->pos += pt->window_len;
+    w->windows_crc = bgzf_crc32(w->windows_crc, window, pt->window_len);
     w->n++;
     return 0;
 }
@@ -418,6 +444,7 @@ gz_index_writer_commit(struct gz_index_writer *w, uint64_t usize, char **path, s
     put64(footer + 8, w->n);
     put64(footer + 16, usize);
     put32(footer + 24, crc);
+    put32(footer + 28, w->windows_crc);
     memcpy(footer + 32, END_MAGIC, 8);
     if (io_write_all(w->fd, table, w->n * ENTRY_SIZE) != 0 ||
         io_write_all(w->fd, footer, FOOTER_SIZE) != 0) {

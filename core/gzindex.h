@@ -11,7 +11,8 @@
  *
  * Layout (little-endian): a 64-byte header (magic, version, the gzip file's size and mtime, the
  * spacing), the windows one after another, the table of points (48 bytes each), a 40-byte footer
- * (where the table is, how many points, the decompressed size, the CRC-32, magic).
+ * (where the table is, how many points, the decompressed size, the CRC-32 of the header and
+ * table, the CRC-32 of the windows, magic). A damaged index is never used.
  */
 #ifndef TRANCHE_GZINDEX_H
 #define TRANCHE_GZINDEX_H

@@ -289,15 +289,23 @@ static int
 inflate_some(struct gz_reader *r, unsigned char *out, size_t room, size_t *got,
              struct error *err)
 {
-    int flush = point_due(r) ? Z_BLOCK : Z_NO_FLUSH;
     size_t done = 0;
 
-    r->zs.next_out = out;
-    r->zs.avail_out = (uInt)(room > (1u << 30) ? (1u << 30) : room);
-    while (r->zs.avail_out > 0) {
+    if (room > (1u << 30)) {
+        room = 1u << 30;
+    }
+    while (done < room) {
+        int flush = point_due(r) ? Z_BLOCK : Z_NO_FLUSH, rc;
+        size_t before = room - done, n;
         uint64_t at;
-        size_t before = r->zs.avail_out, n;
-        int rc;
+
+        /* Tracking points: stop where the next one falls due, to look for a block boundary. */
+        if (r->fn != NULL && flush == Z_NO_FLUSH &&
+            before > r->spacing - (r->out - r->last_point_out)) {
+            before = (size_t)(r->spacing - (r->out - r->last_point_out));
+        }
+        r->zs.next_out = out + done;
+        r->zs.avail_out = (uInt)before;
 
         if (r->zs.avail_in == 0) {
             if (refill(r, err) != 0) {
@@ -347,7 +355,6 @@ inflate_some(struct gz_reader *r, unsigned char *out, size_t room, size_t *got,
             if (emit_point(r, &pt, r->window, err) != 0) {
                 return -1;
             }
-            flush = Z_NO_FLUSH;
         }
     }
     *got = done;

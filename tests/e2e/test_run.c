@@ -18,63 +18,6 @@
 
 static char *dir;
 
-static uint64_t rng_state = 42;
-
-static uint64_t
-rnd(void)
-{
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static const char *const words[] = {"GET", "POST", " 404 ", " 200 ", "alpha", "Beta", "gamma",
-                                    "x", "", "a,b", "c\td", "zz", " 500 ", "ünï", "\r"};
-
-/*
- * Writes an input of about `size` bytes: short and empty records, records far longer than the
- * smallest partitions, tabs and commas for cut, CRLF ends, and (optionally) NUL bytes and a
- * last record without its delimiter.
- */
-static void
-write_edge_input(const char *path, size_t size, int with_nul, int unterminated)
-{
-    char *buf = malloc(size + 70000);
-    size_t len = 0;
-
-    assert_non_null(buf);
-    while (len < size) {
-        uint64_t kind = rnd() % 20;
-        if (kind == 0) {
-            size_t n = 1000 + rnd() % 60000, i;
-            for (i = 0; i < n; i++) {
-                buf[len++] = (char)('a' + rnd() % 26);
-            }
-        } else if (kind == 1) {
-            /* an empty record */
-        } else {
-            size_t n = 1 + rnd() % 8, i;
-            for (i = 0; i < n; i++) {
-                const char *w = words[rnd() % (sizeof(words) / sizeof(words[0]))];
-                memcpy(buf + len, w, strlen(w));
-                len += strlen(w);
-                buf[len++] = i % 3 == 0 ? '\t' : i % 3 == 1 ? ',' : ' ';
-                if (with_nul && rnd() % 30 == 0) {
-                    buf[len++] = '\0';
-                }
-            }
-        }
-        buf[len++] = '\n';
-    }
-    if (unterminated) {
-        memcpy(buf + len, "last record, no newline", 23);
-        len += 23;
-    }
-    tu_write_file(path, buf, len);
-    free(buf);
-}
-
 /* Writes a job file and returns its path (static buffer). */
 static const char *
 write_job(const char *name, const char *fmt, ...)
@@ -196,7 +139,7 @@ test_run__matches_reference_tools_on_edge_input(void **state)
 
     (void)state;
     snprintf(input, sizeof(input), "%s/edge.txt", dir);
-    write_edge_input(input, 300000, 0, 1);
+    tu_write_edge_input(input, 300000, 0, 1);
     check_transforms(input, sizes, sizeof(sizes) / sizeof(sizes[0]));
 }
 
@@ -208,7 +151,7 @@ test_run__nul_bytes_in_records(void **state)
 
     (void)state;
     snprintf(input, sizeof(input), "%s/nul.txt", dir);
-    write_edge_input(input, 100000, 1, 0);
+    tu_write_edge_input(input, 100000, 1, 0);
     check_transforms(input, sizes, sizeof(sizes) / sizeof(sizes[0]));
 }
 
@@ -417,7 +360,7 @@ test_run__bgzf_input_matches_zcat(void **state)
     /* records longer than a block, NUL bytes, no final newline; two bgzip files concatenated
      * (each with its end-of-file block), as `cat a.gz b.gz` makes */
     snprintf(out, sizeof(out), "%s/bgzf-a.txt", dir);
-    write_edge_input(out, 300000, 1, 1);
+    tu_write_edge_input(out, 300000, 1, 1);
     sh(0, "cd '%s' && printf 'tail one\\ntail two\\n' > bgzf-b.txt && bgzip -c bgzf-a.txt > "
           "in.bgz && bgzip -c bgzf-b.txt >> in.bgz && zcat in.bgz > plain.txt && "
           "tr a-z A-Z < plain.txt > bgzf.ref", dir);
@@ -563,7 +506,7 @@ test_run__gzip_output_is_bgzf_for_any_split(void **state)
     (void)state;
     snprintf(input, sizeof(input), "%s/gz-edge.txt", dir);
     snprintf(out, sizeof(out), "%s/out.gz", dir);
-    write_edge_input(input, 400000, 1, 1);
+    tu_write_edge_input(input, 400000, 1, 1);
     sh(0, "cd '%s' && { cat gz-edge.txt; echo; } | tr a-z A-Z > gz-ref", dir);
     job = write_job("gz.yaml", "input:\n  path: gz-edge.txt\noutput:\n  path: out.gz\n"
                                "log_dir: logs\nsteps:\n  - plugin: upper\n");

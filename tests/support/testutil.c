@@ -2,6 +2,7 @@
 #include "testutil.h"
 
 #include <dirent.h>
+#include <stdint.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -204,4 +205,64 @@ tu_process_with_arg(const char *arg)
     }
     closedir(d);
     return found;
+}
+
+static uint64_t rng_state = 42;
+
+
+static uint64_t
+rnd(void)
+{
+    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static const char *const words[] = {"GET", "POST", " 404 ", " 200 ", "alpha", "Beta", "gamma",
+                                    "x", "", "a,b", "c\td", "zz", " 500 ", "ünï", "\r"};
+
+/*
+ * Writes an input of about `size` bytes: short and empty records, records far longer than the
+ * smallest partitions, tabs and commas for cut, CRLF ends, and (optionally) NUL bytes and a
+ * last record without its delimiter.
+ */
+void
+tu_write_edge_input(const char *path, size_t size, int with_nul, int unterminated)
+{
+    char *buf = malloc(size + 70000);
+    size_t len = 0;
+
+    if (buf == NULL) {
+        abort();
+    }
+    while (len < size) {
+        uint64_t kind = rnd() % 20;
+        if (kind == 0) {
+            size_t n = 1000 + rnd() % 60000, i;
+            for (i = 0; i < n; i++) {
+                buf[len++] = (char)('a' + rnd() % 26);
+            }
+        } else if (kind == 1) {
+            /* an empty record */
+        } else {
+            size_t n = 1 + rnd() % 8, i;
+            for (i = 0; i < n; i++) {
+                const char *w = words[rnd() % (sizeof(words) / sizeof(words[0]))];
+                memcpy(buf + len, w, strlen(w));
+                len += strlen(w);
+                buf[len++] = i % 3 == 0 ? '\t' : i % 3 == 1 ? ',' : ' ';
+                if (with_nul && rnd() % 30 == 0) {
+                    buf[len++] = '\0';
+                }
+            }
+        }
+        buf[len++] = '\n';
+    }
+    if (unterminated) {
+        memcpy(buf + len, "last record, no newline", 23);
+        len += 23;
+    }
+    tu_write_file(path, buf, len);
+    free(buf);
 }

@@ -33,4 +33,11 @@ int tu_process_with_arg(const char *arg);
 /* 1 if the path exists. */
 int tu_exists(const char *path);
 
+/*
+ * Writes an input of about `size` bytes built to hit the edges: short and empty records, records
+ * of 1 KB to 60 KB (longer than small partitions), tabs and commas, CRLF ends, and optionally NUL
+ * bytes and a last record without its newline. The same calls give the same bytes (a fixed seed).
+ */
+void tu_write_edge_input(const char *path, size_t size, int with_nul, int unterminated);
+
 #endif

@@ -1,0 +1,563 @@
+/*
+ * tests/e2e/test_gzip.c: gzip input that is not BGZF, through the real CLI. Every kind of gzip
+ * file (gzip, pigz, concatenated members, empty members, hand-made headers with every optional
+ * field, BGZF followed by plain members) gives exactly `zcat FILE | tr a-z A-Z`, decoded as a
+ * stream by the parent (the first run) and through the access-point index (later runs), for
+ * several worker counts and partition sizes. Corrupt files fail with exit 1, the compressed
+ * offset and nothing at the output path.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <cmocka.h>
+
+#include "testutil.h"
+
+static char *dir;
+
+#define EDGE_SIZE 120000
+
+/* Runs a shell command in the test directory and asserts it exits with `expect`. */
+static void
+sh(int expect, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void
+sh(int expect, const char *fmt, ...)
+{
+    char cmd[8192], full[9000];
+    char *err = NULL;
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    va_end(ap);
+    snprintf(full, sizeof(full), "cd '%s' && %s", dir, cmd);
+    rc = tu_run(full, &err);
+    if (rc != expect) {
+        fail_msg("command: %s\nexit %d, expected %d\nstderr: %s", cmd, rc, expect,
+                 err != NULL ? err : "");
+    }
+    free(err);
+}
+
+/* Runs tranche with the arguments; returns its exit status and its stderr in *err. */
+static int
+tranche(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int
+tranche(char **err, const char *fmt, ...)
+{
+    char args[4096];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof(args), fmt, ap);
+    va_end(ap);
+    return tu_runf(err, "cd '%s' && %s %s", dir, TRANCHE_BIN, args);
+}
+
+static char *
+path_of(const char *name)
+{
+    static char path[2][1024];
+    static int which;
+
+    which ^= 1;
+    snprintf(path[which], sizeof(path[which]), "%s/%s", dir, name);
+    return path[which];
+}
+
+/* What a gzip member written by hand carries. */
+struct member_opts {
+    int extra, name, comment, hcrc; /* the optional header fields */
+    int bad_hcrc;                   /* a header CRC that does not match */
+    int level;
+    size_t flush_every; /* > 0: a full flush (a new deflate block) every so many bytes */
+};
+
+/* Appends one gzip member holding data[0, len) to f, its header built byte by byte. */
+static void
+put_member(FILE *f, const unsigned char *data, size_t len, const struct member_opts *o)
+{
+    unsigned char head[10] = {0x1f, 0x8b, 8, 0, 0x78, 0x56, 0x34, 0x12, 0, 3};
+    unsigned char out[65536], trailer[8];
+    static const unsigned char extra[] = {10, 0, 'A', 'B', 6, 0, 'h', 'e', 'l', 'l', 'o', '!'};
+    static const char name[] = "records.txt", comment[] = "made by hand for test_gzip";
+    uLong hcrc, crc = crc32(0, Z_NULL, 0);
+    z_stream z;
+    size_t pos = 0;
+    int flush, i;
+
+    head[3] = (unsigned char)((o->hcrc ? 2 : 0) | (o->extra ? 4 : 0) | (o->name ? 8 : 0) |
+                              (o->comment ? 16 : 0));
+    fwrite(head, 1, sizeof(head), f);
+    hcrc = crc32(crc32(0, Z_NULL, 0), head, sizeof(head));
+    if (o->extra) {
+        fwrite(extra, 1, sizeof(extra), f);
+        hcrc = crc32(hcrc, extra, sizeof(extra));
+    }
+    if (o->name) {
+        fwrite(name, 1, sizeof(name), f);
+        hcrc = crc32(hcrc, (const unsigned char *)name, sizeof(name));
+    }
+    if (o->comment) {
+        fwrite(comment, 1, sizeof(comment), f);
+        hcrc = crc32(hcrc, (const unsigned char *)comment, sizeof(comment));
+    }
+    if (o->hcrc) {
+        unsigned v = (unsigned)(hcrc & 0xffff) ^ (o->bad_hcrc ? 1u : 0u);
+        fputc((int)(v & 0xff), f);
+        fputc((int)(v >> 8), f);
+    }
+    memset(&z, 0, sizeof(z));
+    assert_int_equal(deflateInit2(&z, o->level > 0 ? o->level : 6, Z_DEFLATED, -15, 8,
+                                  Z_DEFAULT_STRATEGY),
+                     Z_OK);
+    do {
+        size_t step = o->flush_every > 0 ? o->flush_every : len;
+        if (step > len - pos) {
+            step = len - pos;
+        }
+        z.next_in = (unsigned char *)data + pos;
+        z.avail_in = (uInt)step;
+        pos += step;
+        flush = pos == len ? Z_FINISH : o->flush_every > 0 ? Z_FULL_FLUSH : Z_NO_FLUSH;
+        do {
+            z.next_out = out;
+            z.avail_out = sizeof(out);
+            deflate(&z, flush);
+            fwrite(out, 1, sizeof(out) - z.avail_out, f);
+        } while (z.avail_out == 0);
+    } while (flush != Z_FINISH);
+    deflateEnd(&z);
+    crc = crc32(crc, data, (uInt)len);
+    for (i = 0; i < 4; i++) {
+        trailer[i] = (unsigned char)(crc >> (8 * i));
+        trailer[4 + i] = (unsigned char)(len >> (8 * i));
+    }
+    fwrite(trailer, 1, sizeof(trailer), f);
+}
+
+/* The expected output of the upper job on gzip file `gz`: zcat, tr a-z A-Z, and a final
+ * newline where the last record has none (tranche ends every record with its delimiter). */
+static void
+make_reference(const char *gz, const char *ref)
+{
+    sh(0, "zcat '%s' | LC_ALL=C tr a-z A-Z > '%s' && if [ -s '%s' ] && "
+          "[ \"$(tail -c1 '%s' | od -An -tx1)\" != \" 0a\" ]; then echo >> '%s'; fi",
+       gz, ref, ref, ref, ref);
+}
+
+static const char *
+write_job(const char *name, const char *input, const char *output)
+{
+    static char path[1024];
+    char body[1024];
+
+    snprintf(body, sizeof(body), "input:\n  path: %s\noutput:\n  path: %s\nlog_dir: logs/%s\n"
+             "steps:\n  - plugin: upper\n", input, output, name);
+    snprintf(path, sizeof(path), "%s/%s.yaml", dir, name);
+    tu_write_file(path, body, strlen(body));
+    return path;
+}
+
+/* Builds every kind of gzip file from edge.txt and returns their names (NULL-terminated). */
+static const char *const *
+make_fixtures(void)
+{
+    static const char *const names[] = {"gzip.gz", "gzip1.gz", "pigz.gz", "concat.gz",
+                                        "fields.gz", "members.gz", "bgzf-then-gzip.gz",
+                                        "only-empty.gz", NULL};
+    struct member_opts o;
+    unsigned char *data;
+    size_t len, pos, k;
+    FILE *f;
+
+    tu_write_edge_input(path_of("edge.txt"), EDGE_SIZE, 1, 1);
+    data = (unsigned char *)tu_read_file(path_of("edge.txt"), &len);
+    assert_non_null(data);
+    sh(0, "gzip -c edge.txt > gzip.gz && gzip -1 -c edge.txt > gzip1.gz && "
+          "pigz -p 2 -c edge.txt > pigz.gz && "
+          "{ head -c 50000 edge.txt | gzip -c; tail -c +50001 edge.txt | head -c 1 | gzip -c; "
+          "tail -c +50002 edge.txt | gzip -9 -c; } > concat.gz && "
+          "{ gzip -c < /dev/null; gzip -c < /dev/null; } > only-empty.gz && "
+          "{ head -c 60000 edge.txt | bgzip -c; tail -c +60001 edge.txt | gzip -c; } "
+          "> bgzf-then-gzip.gz");
+    /* One member with every optional header field, and a deflate block every 3000 bytes (so
+     * the index has many points even in a small file). */
+    f = fopen(path_of("fields.gz"), "wb");
+    assert_non_null(f);
+    memset(&o, 0, sizeof(o));
+    o.extra = o.name = o.comment = o.hcrc = 1;
+    o.flush_every = 3000;
+    put_member(f, data, len, &o);
+    fclose(f);
+    /* Many members of assorted sizes and headers, empty ones among them. */
+    f = fopen(path_of("members.gz"), "wb");
+    assert_non_null(f);
+    for (pos = 0, k = 0; pos < len; k++) {
+        size_t n = k % 5 == 0 ? 0 : k % 5 == 1 ? 1 : 1000 + (k * 7919) % 20000;
+        if (n > len - pos) {
+            n = len - pos;
+        }
+        memset(&o, 0, sizeof(o));
+        o.extra = k % 2;
+        o.name = k % 3 == 0;
+        o.comment = k % 4 == 0;
+        o.hcrc = k % 3 == 1;
+        o.level = 1 + (int)(k % 9);
+        o.flush_every = k % 2 ? 700 : 0;
+        put_member(f, data + pos, n, &o);
+        pos += n;
+    }
+    fclose(f);
+    free(data);
+    return names;
+}
+
+static void
+check_one(const char *fixture, const char *mode, int workers, const char *size)
+{
+    char *err = NULL;
+    int rc;
+
+    if (strcmp(mode, "stream") == 0) {
+        sh(0, "rm -f in.gz.tranche-index");
+    }
+    rc = tranche(&err, "run gz.yaml --workers %d --partition-size %s", workers, size);
+    if (rc != 0) {
+        fail_msg("%s, %s, %d workers, partition size %s: exit %d: %s", fixture, mode, workers,
+                 size, rc, err);
+    }
+    free(err);
+    if (!tu_files_equal(path_of("out.txt"), path_of("ref.txt"))) {
+        fail_msg("%s, %s, %d workers, partition size %s: differs from zcat | tr", fixture, mode,
+                 workers, size);
+    }
+}
+
+static void
+test_gzip__every_kind_matches_zcat(void **state)
+{
+    static const char *const sizes[] = {"1", "1000", "100000"};
+    const char *const *fixture;
+    size_t s;
+    int w;
+
+    (void)state;
+    write_job("gz", "in.gz", "out.txt");
+    for (fixture = make_fixtures(); *fixture != NULL; fixture++) {
+        sh(0, "cp '%s' in.gz && rm -f in.gz.tranche-index", *fixture);
+        make_reference("in.gz", "ref.txt");
+        /* First runs: decoded by the parent as a stream. */
+        for (w = 1; w <= 3; w += 2) {
+            for (s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+                check_one(*fixture, "stream", w, sizes[s]);
+            }
+        }
+        check_one(*fixture, "stream", 7, "5000");
+        /* Through the index: a point at every deflate block boundary and member header. */
+        sh(0, "rm -f in.gz.tranche-index && %s index --spacing 1 in.gz > /dev/null",
+           TRANCHE_BIN);
+        for (w = 1; w <= 3; w += 2) {
+            for (s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+                check_one(*fixture, "index", w, sizes[s]);
+            }
+        }
+        check_one(*fixture, "index", 7, "5000");
+        sh(0, "rm -f in.gz.tranche-index && %s index --spacing 20000 in.gz > /dev/null",
+           TRANCHE_BIN);
+        check_one(*fixture, "sparse index", 2, "1");
+        check_one(*fixture, "sparse index", 2, "30000");
+        /* The in-process mode decodes the stream as it goes too. */
+        sh(0, "rm -f in.gz.tranche-index && %s run gz.yaml --in-process --partition-size 7000 "
+              "&& cmp out.txt ref.txt", TRANCHE_BIN);
+    }
+}
+
+static void
+test_gzip__the_first_run_leaves_an_index_the_next_uses(void **state)
+{
+    char *err = NULL, *log;
+    size_t len;
+
+    (void)state;
+    /* 12 MB decompressed: more than two access points at the default spacing (4 MiB). */
+    sh(0, "%s --kind access --seed 5 --size 12MiB | gzip -1 > big.gz && zcat big.gz | "
+          "LC_ALL=C tr a-z A-Z > big.ref", TRANCHE_GEN);
+    write_job("big", "big.gz", "big.out");
+    sh(0, "rm -f big.gz.tranche-index && %s run big.yaml --workers 2 --partition-size 4MiB && "
+          "cmp big.out big.ref && [ -s big.gz.tranche-index ]", TRANCHE_BIN);
+    log = tu_read_file(path_of("logs/big/tranche.log"), &len);
+    assert_non_null(log);
+    assert_non_null(strstr(log, "decoding it here"));
+    assert_non_null(strstr(log, "index written to"));
+    free(log);
+    /* The second run plans partitions at the index's points and says nothing of decoding. */
+    sh(0, "%s plan big.yaml --partition-size 4MiB | wc -l | grep -qx 3", TRANCHE_BIN);
+    sh(0, "rm -f big.out && %s run big.yaml --workers 2 --partition-size 4MiB && "
+          "cmp big.out big.ref", TRANCHE_BIN);
+    log = tu_read_file(path_of("logs/big/tranche.log"), &len);
+    assert_non_null(log);
+    assert_null(strstr(log, "decoding it here"));
+    free(log);
+    /* A changed file (its time moved) never uses the old index: it is noted and rewritten. */
+    sh(0, "touch -d '2001-01-01' big.gz");
+    assert_int_equal(tranche(&err, "run big.yaml --workers 2"), 0);
+    assert_non_null(strstr(err, "changed since"));
+    free(err);
+    sh(0, "cmp big.out big.ref && %s plan big.yaml --partition-size 4MiB 2>&1 | wc -l | "
+          "grep -qx 3", TRANCHE_BIN);
+    /* A damaged index is ignored (and rewritten), never trusted. */
+    sh(0, "printf 'XXXX' | dd of=big.gz.tranche-index bs=1 seek=70 conv=notrunc 2>/dev/null");
+    assert_int_equal(tranche(&err, "run big.yaml --workers 2 --partition-size 1MiB"), 0);
+    assert_non_null(strstr(err, "ignoring the index"));
+    free(err);
+    sh(0, "cmp big.out big.ref");
+    /* `tranche plan` on a file without an index says why it lists nothing. */
+    sh(0, "rm big.gz.tranche-index && %s plan big.yaml 2>plan.err | wc -l | grep -qx 0 && "
+          "grep -q 'tranche index' plan.err", TRANCHE_BIN);
+}
+
+static void
+test_gzip__index_goes_to_the_cache_where_the_directory_is_read_only(void **state)
+{
+    char *err = NULL;
+
+    (void)state;
+    sh(0, "mkdir -p ro cache && %s --kind access --seed 9 --size 1MiB > ro.txt && gzip -c "
+          "ro.txt > ro/in.gz && LC_ALL=C tr a-z A-Z < ro.txt > ro.ref", TRANCHE_GEN);
+    write_job("ro", "ro/in.gz", "ro.out");
+    if (geteuid() != 0) {
+        /* root writes anywhere: this half only runs as another user */
+        sh(0, "chmod 555 ro && TRANCHE_CACHE_DIR=\"$PWD/cache\" %s run ro.yaml && cmp ro.out "
+              "ro.ref && [ ! -e ro/in.gz.tranche-index ] && ls cache | grep -q '^in.gz-'",
+           TRANCHE_BIN);
+        sh(0, "chmod 755 ro && rm -rf cache/*");
+    }
+    /* A path whose directory cannot hold files (/proc/self/fd) shows the same fallback as
+     * root; the cache name comes from the real path. */
+    sh(0, "TRANCHE_CACHE_DIR=\"$PWD/cache\" %s index --spacing 1 /proc/self/fd/3 3< ro/in.gz "
+          "| grep -q \"$PWD/cache/\"", TRANCHE_BIN);
+    sh(0, "TRANCHE_CACHE_DIR=\"$PWD/cache\" %s plan ro.yaml --partition-size 1 --input "
+          "/proc/self/fd/3 3< ro/in.gz | wc -l | awk '$1 < 2 { exit 1 }'", TRANCHE_BIN);
+    /* No writable place at all: the job still runs, and its log says why there is no index. */
+    assert_int_equal(tranche(&err, "run ro.yaml --input /proc/self/fd/3 3< ro/in.gz"), 0);
+    free(err);
+    sh(0, "rm -f ro.out && TRANCHE_CACHE_DIR=/proc/nowhere %s run ro.yaml --input "
+          "/proc/self/fd/3 3< ro/in.gz && cmp ro.out ro.ref && grep -q 'no index written' "
+          "logs/ro/tranche.log", TRANCHE_BIN);
+}
+
+/* Flips one byte of `src` at `off` into `dst`. */
+static void
+corrupt_copy(const char *src, const char *dst, size_t off)
+{
+    size_t len;
+    char *data = tu_read_file(path_of(src), &len);
+
+    assert_non_null(data);
+    assert_true(off < len);
+    data[off] ^= 0x5a;
+    tu_write_file(path_of(dst), data, len);
+    free(data);
+}
+
+static void
+expect_failure_or_exact(const char *what, size_t off, int *failures)
+{
+    char *err = NULL;
+    int rc = tranche(&err, "run bad.yaml --workers 2 --partition-size 20000");
+
+    if (rc == 1) {
+        (*failures)++;
+        if (strstr(err, "compressed offset") == NULL) {
+            fail_msg("%s, byte %zu: the message names no compressed offset: %s", what, off, err);
+        }
+        sh(0, "[ ! -e bad.out ] && [ -z \"$(ls -A | grep -e '\\.tmp' -e tranche-parts)\" ]");
+    } else if (rc == 0) {
+        sh(0, "cmp bad.out ref.txt");
+    } else {
+        fail_msg("%s, byte %zu: exit %d: %s", what, off, rc, err);
+    }
+    free(err);
+}
+
+static void
+test_gzip__corrupt_input_fails_with_the_offset(void **state)
+{
+    const char *job;
+    char *err = NULL;
+    size_t len, off;
+    int failures = 0, indexed;
+
+    (void)state;
+    tu_write_edge_input(path_of("edge.txt"), EDGE_SIZE, 1, 1);
+    sh(0, "gzip -c edge.txt > good.gz");
+    make_reference("good.gz", "ref.txt");
+    free(tu_read_file(path_of("good.gz"), &len));
+    /* compression: gzip, so that a changed magic byte is corrupt gzip, not a plain file */
+    job = "input:\n  path: bad.gz\n  compression: gzip\noutput:\n  path: bad.out\n"
+          "log_dir: logs/bad\nsteps:\n  - plugin: upper\n";
+    tu_write_file(path_of("bad.yaml"), job, strlen(job));
+    for (indexed = 0; indexed <= 1; indexed++) {
+        for (off = 0; off < len; off += len / 41 + 1) {
+            /* With an index made from the good file, and the bad file given the same time:
+             * the workers must notice through the CRC-32s the index recorded. */
+            sh(0, "rm -f bad.out bad.gz.tranche-index && cp -p good.gz bad.gz && "
+                  "{ [ %d = 0 ] || %s index --spacing 1 bad.gz > /dev/null; }",
+               indexed, TRANCHE_BIN);
+            corrupt_copy("good.gz", "bad.gz", off);
+            sh(0, "touch -r good.gz bad.gz");
+            expect_failure_or_exact(indexed ? "indexed" : "stream", off, &failures);
+        }
+    }
+    assert_true(failures > 60);
+    /* Truncated anywhere, garbage or zeros after the last member: exit 1, never output. */
+    sh(0, "rm -f bad.gz.tranche-index && head -c -1 good.gz > bad.gz");
+    assert_int_equal(tranche(&err, "run bad.yaml"), 1);
+    assert_non_null(strstr(err, "truncated"));
+    free(err);
+    sh(0, "head -c 5000 good.gz > bad.gz");
+    assert_int_equal(tranche(&err, "run bad.yaml"), 1);
+    assert_non_null(strstr(err, "truncated"));
+    free(err);
+    sh(0, "{ cat good.gz; printf 'tail'; } > bad.gz");
+    assert_int_equal(tranche(&err, "run bad.yaml"), 1);
+    assert_non_null(strstr(err, "4 bytes of garbage after its last gzip member"));
+    free(err);
+    sh(0, "{ cat good.gz; head -c 512 /dev/zero; } > bad.gz");
+    assert_int_equal(tranche(&err, "run bad.yaml"), 1);
+    assert_non_null(strstr(err, "garbage"));
+    free(err);
+    sh(0, "[ ! -e bad.out ]");
+}
+
+static void
+test_gzip__bad_headers_are_named(void **state)
+{
+    struct member_opts o;
+    const char *job;
+    char *err = NULL;
+    FILE *f;
+
+    (void)state;
+    job = "input:\n  path: hdr.gz\noutput:\n  path: hdr.out\nlog_dir: logs/hdr\n"
+          "steps:\n  - plugin: upper\n";
+    tu_write_file(path_of("hdr.yaml"), job, strlen(job));
+    /* A member whose header CRC does not match its header, after a good one. */
+    f = fopen(path_of("hdr.gz"), "wb");
+    assert_non_null(f);
+    memset(&o, 0, sizeof(o));
+    o.name = o.hcrc = 1;
+    put_member(f, (const unsigned char *)"good\n", 5, &o);
+    o.bad_hcrc = 1;
+    put_member(f, (const unsigned char *)"bad\n", 4, &o);
+    fclose(f);
+    assert_int_equal(tranche(&err, "run hdr.yaml"), 1);
+    assert_non_null(strstr(err, "header CRC of the gzip member at compressed offset"));
+    free(err);
+    /* A second member with reserved flag bits, and one with another compression method. */
+    sh(0, "{ printf 'a\\n' | gzip -n; printf 'b\\n' | gzip -n > m.gz; printf '\\340' | "
+          "dd of=m.gz bs=1 seek=3 conv=notrunc 2>/dev/null; cat m.gz; } > hdr.gz");
+    assert_int_equal(tranche(&err, "run hdr.yaml"), 1);
+    assert_non_null(strstr(err, "reserved flag bits"));
+    free(err);
+    sh(0, "{ printf 'a\\n' | gzip -n; printf 'b\\n' | gzip -n > m.gz; printf '\\007' | "
+          "dd of=m.gz bs=1 seek=2 conv=notrunc 2>/dev/null; cat m.gz; } > hdr.gz");
+    assert_int_equal(tranche(&err, "run hdr.yaml"), 1);
+    assert_non_null(strstr(err, "compression method 7"));
+    free(err);
+    sh(0, "[ ! -e hdr.out ]");
+}
+
+static void
+test_gzip__a_record_longer_than_the_ring_needs_the_index(void **state)
+{
+    char *err = NULL;
+
+    (void)state;
+    /* One 40 MB record: more than the parent's 32 MiB ring can hold while decoding. */
+    sh(0, "{ echo first; head -c 40000000 /dev/zero | tr '\\0' x; echo; echo last; } | "
+          "gzip -1 > long.gz");
+    write_job("long", "long.gz", "long.out");
+    assert_int_equal(tranche(&err, "run long.yaml --workers 2"), 1);
+    assert_non_null(strstr(err, "longer than the 32 MiB"));
+    assert_non_null(strstr(err, "tranche index long.gz"));
+    free(err);
+    sh(0, "[ ! -e long.out ] && %s index long.gz > /dev/null && %s run long.yaml --workers 2 && "
+          "zcat long.gz | LC_ALL=C tr a-z A-Z | cmp - long.out", TRANCHE_BIN, TRANCHE_BIN);
+}
+
+static void
+test_gzip__index_command(void **state)
+{
+    char *err = NULL;
+
+    (void)state;
+    sh(0, "seq 1 1000 > n.txt && gzip -c n.txt > n.gz && bgzip -c n.txt > n.bgz");
+    sh(0, "%s index --help | grep -q 'usage: tranche index' && %s help index | grep -q "
+          "spacing", TRANCHE_BIN, TRANCHE_BIN);
+    sh(0, "%s index n.gz | grep -q '1 member(s), 3893 bytes decompressed; index written to "
+          "n.gz.tranche-index'", TRANCHE_BIN);
+    sh(0, "%s index n.bgz | grep -q 'no index needed' && [ ! -e n.bgz.tranche-index ]",
+       TRANCHE_BIN);
+    assert_int_equal(tranche(&err, "index n.txt"), 2);
+    assert_non_null(strstr(err, "n.txt is not gzip"));
+    free(err);
+    assert_int_equal(tranche(&err, "index --spacing 0 n.gz"), 2);
+    free(err);
+    assert_int_equal(tranche(&err, "index --bogus n.gz"), 2);
+    free(err);
+    assert_int_equal(tranche(&err, "index"), 2);
+    free(err);
+    assert_int_equal(tranche(&err, "index missing.gz"), 2);
+    assert_non_null(strstr(err, "missing.gz"));
+    free(err);
+    sh(0, "head -c -3 n.gz > cut.gz");
+    assert_int_equal(tranche(&err, "index cut.gz"), 1);
+    assert_non_null(strstr(err, "truncated"));
+    free(err);
+    sh(0, "[ ! -e cut.gz.tranche-index ] && [ -z \"$(ls | grep '\\.tmp-')\" ]");
+}
+
+static int
+setup(void **state)
+{
+    (void)state;
+    dir = tu_mkdtemp();
+    /* Indexes that cannot go beside their file go here, never into the user's cache. */
+    setenv("TRANCHE_CACHE_DIR", path_of("cache"), 1);
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    (void)state;
+    tu_rmrf(dir);
+    free(dir);
+    return 0;
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_gzip__every_kind_matches_zcat),
+        cmocka_unit_test(test_gzip__the_first_run_leaves_an_index_the_next_uses),
+        cmocka_unit_test(test_gzip__index_goes_to_the_cache_where_the_directory_is_read_only),
+        cmocka_unit_test(test_gzip__corrupt_input_fails_with_the_offset),
+        cmocka_unit_test(test_gzip__bad_headers_are_named),
+        cmocka_unit_test(test_gzip__a_record_longer_than_the_ring_needs_the_index),
+        cmocka_unit_test(test_gzip__index_command),
+    };
+
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
