@@ -364,8 +364,10 @@ gz_index_writer_new(const char *gz_path, const struct stat *st, uint64_t spacing
     }
     if (open_tmp(w, beside) != 0) {
         if (cached == NULL) {
-            error_errno(err, "cannot write an index beside %s, and there is no cache directory "
-                        "(set TRANCHE_CACHE_DIR or HOME)", gz_path);
+            error_errno(err,
+                        "cannot write an index beside %s, and there is no cache directory "
+                        "(set TRANCHE_CACHE_DIR or HOME)",
+                        gz_path);
             goto out;
         }
         dir = merge_dirname(cached);

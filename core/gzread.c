@@ -72,12 +72,13 @@ refill(struct gz_reader *r, struct error *err)
             continue;
         }
         if (n < 0) {
-            return error_errno(err, "cannot read %s at byte offset %" PRIu64, r->path,
-                               pos + have);
+            return error_errno(err, "cannot read %s at byte offset %" PRIu64, r->path, pos + have);
         }
         if (n == 0) {
-            return error_set(err, "%s ended at byte offset %" PRIu64 " while reading (did the "
-                             "file change during the job?)", r->path, pos + have);
+            return error_set(err,
+                             "%s ended at byte offset %" PRIu64 " while reading (did the "
+                             "file change during the job?)",
+                             r->path, pos + have);
         }
         have += (size_t)n;
     }
@@ -116,10 +117,13 @@ header_bytes(struct gz_reader *r, unsigned n, uint32_t *value, uint32_t *hcrc, s
     for (i = 0; i < n; i++) {
         rc = next_byte(r, &c, err);
         if (rc != 0) {
-            return rc < 0 ? -1
-                          : error_set(err, "%s is truncated: it ends at compressed offset %" PRIu64
-                                      ", inside the gzip header that begins at compressed offset %"
-                                      PRIu64, r->path, r->size, r->member_in);
+            return rc < 0
+                       ? -1
+                       : error_set(
+                             err,
+                             "%s is truncated: it ends at compressed offset %" PRIu64
+                             ", inside the gzip header that begins at compressed offset %" PRIu64,
+                             r->path, r->size, r->member_in);
         }
         b = (unsigned char)c;
         *hcrc = (uint32_t)crc32(*hcrc, &b, 1);
@@ -143,8 +147,7 @@ header_string(struct gz_reader *r, uint32_t *hcrc, struct error *err)
 }
 
 static int
-emit_point(struct gz_reader *r, struct gz_point *pt, const unsigned char *window,
-           struct error *err)
+emit_point(struct gz_reader *r, struct gz_point *pt, const unsigned char *window, struct error *err)
 {
     pt->out = r->out;
     pt->member_out = r->member_out;
@@ -202,22 +205,29 @@ begin_member(struct gz_reader *r, struct error *err)
     hcrc = (uint32_t)crc32(0, (const unsigned char *)"\x1f\x8b", 2);
     if (id != 0x8b1f) {
         if (r->members == 0) {
-            return error_set(err, "%s is not gzip: no gzip magic bytes at compressed offset 0", r->path);
+            return error_set(err, "%s is not gzip: no gzip magic bytes at compressed offset 0",
+                             r->path);
         }
-        return error_set(err, "%s has %" PRIu64 " bytes of garbage after its last gzip member, "
-                         "at compressed offset %" PRIu64, r->path, r->size - r->member_in, r->member_in);
+        return error_set(err,
+                         "%s has %" PRIu64 " bytes of garbage after its last gzip member, "
+                         "at compressed offset %" PRIu64,
+                         r->path, r->size - r->member_in, r->member_in);
     }
     if (header_bytes(r, 1, &cm, &hcrc, err) != 0 || header_bytes(r, 1, &flg, &hcrc, err) != 0 ||
         header_bytes(r, 4, &skip, &hcrc, err) != 0 || header_bytes(r, 2, &skip, &hcrc, err) != 0) {
         return -1;
     }
     if (cm != 8) {
-        return error_set(err, "%s: the gzip header at compressed offset %" PRIu64 " names compression "
-                         "method %" PRIu32 " (only deflate, 8, exists)", r->path, r->member_in, cm);
+        return error_set(err,
+                         "%s: the gzip header at compressed offset %" PRIu64 " names compression "
+                         "method %" PRIu32 " (only deflate, 8, exists)",
+                         r->path, r->member_in, cm);
     }
     if (flg & FLG_RESERVED) {
-        return error_set(err, "%s: the gzip header at compressed offset %" PRIu64 " has reserved flag "
-                         "bits set (0x%02" PRIx32 ")", r->path, r->member_in, flg);
+        return error_set(err,
+                         "%s: the gzip header at compressed offset %" PRIu64 " has reserved flag "
+                         "bits set (0x%02" PRIx32 ")",
+                         r->path, r->member_in, flg);
     }
     if (flg & FLG_FEXTRA) {
         if (header_bytes(r, 2, &xlen, &hcrc, err) != 0) {
@@ -239,8 +249,10 @@ begin_member(struct gz_reader *r, struct error *err)
             return -1;
         }
         if (check != want) {
-            return error_set(err, "%s: the header CRC of the gzip member at compressed offset %" PRIu64
-                             " does not match its header", r->path, r->member_in);
+            return error_set(err,
+                             "%s: the header CRC of the gzip member at compressed offset %" PRIu64
+                             " does not match its header",
+                             r->path, r->member_in);
         }
     }
     if (inflateReset(&r->zs) != Z_OK) {
@@ -266,19 +278,27 @@ end_member(struct gz_reader *r, struct error *err)
         rc = next_byte(r, &c, err);
         if (rc != 0) {
             return rc < 0 ? -1
-                          : error_set(err, "%s is truncated: it ends at compressed offset %" PRIu64
+                          : error_set(err,
+                                      "%s is truncated: it ends at compressed offset %" PRIu64
                                       ", inside the trailer of the gzip member that begins at "
-                                      "compressed offset %" PRIu64, r->path, r->size, r->member_in);
+                                      "compressed offset %" PRIu64,
+                                      r->path, r->size, r->member_in);
         }
         want[i / 4] |= (uint32_t)c << (8 * (i % 4));
     }
     if (want[0] != r->crc) {
-        return error_set(err, "%s: CRC-32 mismatch in the gzip member ending at compressed offset %"
-                         PRIu64 " (the data is corrupt)", r->path, at + 8);
+        return error_set(
+            err,
+            "%s: CRC-32 mismatch in the gzip member ending at compressed offset %" PRIu64
+            " (the data is corrupt)",
+            r->path, at + 8);
     }
     if (want[1] != (uint32_t)(r->out - r->member_out)) {
-        return error_set(err, "%s: length mismatch in the gzip member ending at compressed offset %"
-                         PRIu64 " (the data is corrupt)", r->path, at + 8);
+        return error_set(
+            err,
+            "%s: length mismatch in the gzip member ending at compressed offset %" PRIu64
+            " (the data is corrupt)",
+            r->path, at + 8);
     }
     r->state = ST_HEADER;
     return 0;
@@ -286,8 +306,7 @@ end_member(struct gz_reader *r, struct error *err)
 
 /* Inflates into out[0, room) until it is full or the member ends; *got is what was produced. */
 static int
-inflate_some(struct gz_reader *r, unsigned char *out, size_t room, size_t *got,
-             struct error *err)
+inflate_some(struct gz_reader *r, unsigned char *out, size_t room, size_t *got, struct error *err)
 {
     size_t done = 0;
 
@@ -312,16 +331,18 @@ inflate_some(struct gz_reader *r, unsigned char *out, size_t room, size_t *got,
                 return -1;
             }
             if (r->zs.avail_in == 0) {
-                return error_set(err, "%s is truncated: it ends at compressed offset %" PRIu64 ", inside "
-                                 "the gzip member that begins at compressed offset %" PRIu64, r->path,
-                                 r->size, r->member_in);
+                return error_set(err,
+                                 "%s is truncated: it ends at compressed offset %" PRIu64
+                                 ", inside "
+                                 "the gzip member that begins at compressed offset %" PRIu64,
+                                 r->path, r->size, r->member_in);
             }
         }
         at = position(r);
         rc = inflate(&r->zs, flush);
         if (rc == Z_BUF_ERROR && position(r) == at && r->zs.avail_out == before) {
-            return error_set(err, "%s: inflate made no progress at compressed offset %" PRIu64, r->path,
-                             at);
+            return error_set(err, "%s: inflate made no progress at compressed offset %" PRIu64,
+                             r->path, at);
         }
         n = before - r->zs.avail_out;
         if (n > 0) {
@@ -335,7 +356,8 @@ inflate_some(struct gz_reader *r, unsigned char *out, size_t room, size_t *got,
             return end_member(r, err);
         }
         if (rc != Z_OK && rc != Z_BUF_ERROR) {
-            return error_set(err, "%s: corrupt deflate data in the gzip member that begins at "
+            return error_set(err,
+                             "%s: corrupt deflate data in the gzip member that begins at "
                              "compressed offset %" PRIu64 ", near %" PRIu64 " (%s)",
                              r->path, r->member_in, at, r->zs.msg != NULL ? r->zs.msg : "?");
         }
@@ -441,8 +463,7 @@ gz_reader_seek(struct gz_reader *r, const struct gz_point *pt, const unsigned ch
             return error_set(err, "inflatePrime failed");
         }
     }
-    if (pt->window_len > 0 &&
-        inflateSetDictionary(&r->zs, window, (uInt)pt->window_len) != Z_OK) {
+    if (pt->window_len > 0 && inflateSetDictionary(&r->zs, window, (uInt)pt->window_len) != Z_OK) {
         return error_set(err, "inflateSetDictionary failed");
     }
     return 0;
@@ -493,9 +514,11 @@ gz_reader_verify(struct gz_reader *r, const struct gz_point *pt, struct error *e
     } else if (r->state == ST_DATA && r->member_out == pt->member_out && r->crc == pt->crc) {
         return 0;
     }
-    return error_set(err, "%s does not match its index at decompressed byte offset %" PRIu64
+    return error_set(err,
+                     "%s does not match its index at decompressed byte offset %" PRIu64
                      " (compressed offset %" PRIu64 "): the file is corrupt, or changed without "
-                     "changing its size and time", r->path, pt->out, pt->in);
+                     "changing its size and time",
+                     r->path, pt->out, pt->in);
 }
 
 uint64_t

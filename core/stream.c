@@ -25,9 +25,9 @@ struct stream {
     struct gz_index_writer *index;
     uint64_t target;
     unsigned char delimiter;
-    uint64_t cut;       /* ring position where the partition being decoded begins */
-    uint64_t cut_out;   /* its decompressed offset in the file */
-    uint64_t scan;      /* ring position from which to look for its end */
+    uint64_t cut;     /* ring position where the partition being decoded begins */
+    uint64_t cut_out; /* its decompressed offset in the file */
+    uint64_t scan;    /* ring position from which to look for its end */
     char note[ERROR_MSG_MAX + 64];
 };
 
@@ -93,8 +93,7 @@ stream_data(const struct stream *s, const struct partition *p)
 
 int
 stream_start(struct stream *s, size_t file, int fd, const char *path, const struct stat *st,
-             uint64_t target, unsigned char delimiter, uint64_t index_spacing,
-             struct error *err)
+             uint64_t target, unsigned char delimiter, uint64_t index_spacing, struct error *err)
 {
     struct error ierr;
 
@@ -175,7 +174,8 @@ stream_step(struct stream *s, struct plan *plan, size_t budget, struct error *er
 
         if (room == 0) {
             if (s->cut == s->tail) {
-                return error_set(err, "%s has a record longer than the %zu MiB a gzip stream "
+                return error_set(err,
+                                 "%s has a record longer than the %zu MiB a gzip stream "
                                  "decoded in one process can hold; build its index first "
                                  "(tranche index %s), and each worker decodes on its own",
                                  s->path, s->size >> 20, s->path);
@@ -185,8 +185,8 @@ stream_step(struct stream *s, struct plan *plan, size_t budget, struct error *er
         if (room > budget - done) {
             room = budget - done;
         }
-        n = gz_reader_read(s->reader, (unsigned char *)s->base + (size_t)(s->head % s->size),
-                           room, err);
+        n = gz_reader_read(s->reader, (unsigned char *)s->base + (size_t)(s->head % s->size), room,
+                           err);
         if (n < 0) {
             return -1;
         }

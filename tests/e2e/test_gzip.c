@@ -25,8 +25,7 @@ static char *dir;
 #define EDGE_SIZE 120000
 
 /* Runs a shell command in the test directory and asserts it exits with `expect`. */
-static void
-sh(int expect, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sh(int expect, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void
 sh(int expect, const char *fmt, ...)
 {
@@ -48,8 +47,7 @@ sh(int expect, const char *fmt, ...)
 }
 
 /* Runs tranche with the arguments; returns its exit status and its stderr in *err. */
-static int
-tranche(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int tranche(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int
 tranche(char **err, const char *fmt, ...)
 {
@@ -116,9 +114,9 @@ put_member(FILE *f, const unsigned char *data, size_t len, const struct member_o
         fputc((int)(v >> 8), f);
     }
     memset(&z, 0, sizeof(z));
-    assert_int_equal(deflateInit2(&z, o->level > 0 ? o->level : 6, Z_DEFLATED, -15, 8,
-                                  Z_DEFAULT_STRATEGY),
-                     Z_OK);
+    assert_int_equal(
+        deflateInit2(&z, o->level > 0 ? o->level : 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY),
+        Z_OK);
     do {
         size_t step = o->flush_every > 0 ? o->flush_every : len;
         if (step > len - pos) {
@@ -149,8 +147,9 @@ put_member(FILE *f, const unsigned char *data, size_t len, const struct member_o
 static void
 make_reference(const char *gz, const char *ref)
 {
-    sh(0, "zcat '%s' | LC_ALL=C tr a-z A-Z > '%s' && if [ -s '%s' ] && "
-          "[ \"$(tail -c1 '%s' | od -An -tx1)\" != \" 0a\" ]; then echo >> '%s'; fi",
+    sh(0,
+       "zcat '%s' | LC_ALL=C tr a-z A-Z > '%s' && if [ -s '%s' ] && "
+       "[ \"$(tail -c1 '%s' | od -An -tx1)\" != \" 0a\" ]; then echo >> '%s'; fi",
        gz, ref, ref, ref, ref);
 }
 
@@ -160,8 +159,10 @@ write_job(const char *name, const char *input, const char *output)
     static char path[1024];
     char body[1024];
 
-    snprintf(body, sizeof(body), "input:\n  path: %s\noutput:\n  path: %s\nlog_dir: logs/%s\n"
-             "steps:\n  - plugin: upper\n", input, output, name);
+    snprintf(body, sizeof(body),
+             "input:\n  path: %s\noutput:\n  path: %s\nlog_dir: logs/%s\n"
+             "steps:\n  - plugin: upper\n",
+             input, output, name);
     snprintf(path, sizeof(path), "%s/%s.yaml", dir, name);
     tu_write_file(path, body, strlen(body));
     return path;
@@ -171,9 +172,9 @@ write_job(const char *name, const char *input, const char *output)
 static const char *const *
 make_fixtures(void)
 {
-    static const char *const names[] = {"gzip.gz", "gzip1.gz", "pigz.gz", "concat.gz",
-                                        "fields.gz", "members.gz", "bgzf-then-gzip.gz",
-                                        "only-empty.gz", NULL};
+    static const char *const names[] = {"gzip.gz",           "gzip1.gz",      "pigz.gz",
+                                        "concat.gz",         "fields.gz",     "members.gz",
+                                        "bgzf-then-gzip.gz", "only-empty.gz", NULL};
     struct member_opts o;
     unsigned char *data;
     size_t len, pos, k;
@@ -232,8 +233,8 @@ check_one(const char *fixture, const char *mode, int workers, const char *size)
     }
     rc = tranche(&err, "run gz.yaml --workers %d --partition-size %s", workers, size);
     if (rc != 0) {
-        fail_msg("%s, %s, %d workers, partition size %s: exit %d: %s", fixture, mode, workers,
-                 size, rc, err);
+        fail_msg("%s, %s, %d workers, partition size %s: exit %d: %s", fixture, mode, workers, size,
+                 rc, err);
     }
     free(err);
     if (!tu_files_equal(path_of("out.txt"), path_of("ref.txt"))) {
@@ -263,8 +264,7 @@ test_gzip__every_kind_matches_zcat(void **state)
         }
         check_one(*fixture, "stream", 7, "5000");
         /* Through the index: a point at every deflate block boundary and member header. */
-        sh(0, "rm -f in.gz.tranche-index && %s index --spacing 1 in.gz > /dev/null",
-           TRANCHE_BIN);
+        sh(0, "rm -f in.gz.tranche-index && %s index --spacing 1 in.gz > /dev/null", TRANCHE_BIN);
         for (w = 1; w <= 3; w += 2) {
             for (s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
                 check_one(*fixture, "index", w, sizes[s]);
@@ -276,8 +276,10 @@ test_gzip__every_kind_matches_zcat(void **state)
         check_one(*fixture, "sparse index", 2, "1");
         check_one(*fixture, "sparse index", 2, "30000");
         /* The in-process mode decodes the stream as it goes too. */
-        sh(0, "rm -f in.gz.tranche-index && %s run gz.yaml --in-process --partition-size 7000 "
-              "&& cmp out.txt ref.txt", TRANCHE_BIN);
+        sh(0,
+           "rm -f in.gz.tranche-index && %s run gz.yaml --in-process --partition-size 7000 "
+           "&& cmp out.txt ref.txt",
+           TRANCHE_BIN);
     }
 }
 
@@ -289,11 +291,15 @@ test_gzip__the_first_run_leaves_an_index_the_next_uses(void **state)
 
     (void)state;
     /* 12 MB decompressed: more than two access points at the default spacing (4 MiB). */
-    sh(0, "%s --kind access --seed 5 --size 12MiB | gzip -1 > big.gz && zcat big.gz | "
-          "LC_ALL=C tr a-z A-Z > big.ref", TRANCHE_GEN);
+    sh(0,
+       "%s --kind access --seed 5 --size 12MiB | gzip -1 > big.gz && zcat big.gz | "
+       "LC_ALL=C tr a-z A-Z > big.ref",
+       TRANCHE_GEN);
     write_job("big", "big.gz", "big.out");
-    sh(0, "rm -f big.gz.tranche-index && %s run big.yaml --workers 2 --partition-size 4MiB && "
-          "cmp big.out big.ref && [ -s big.gz.tranche-index ]", TRANCHE_BIN);
+    sh(0,
+       "rm -f big.gz.tranche-index && %s run big.yaml --workers 2 --partition-size 4MiB && "
+       "cmp big.out big.ref && [ -s big.gz.tranche-index ]",
+       TRANCHE_BIN);
     log = tu_read_file(path_of("logs/big/tranche.log"), &len);
     assert_non_null(log);
     assert_non_null(strstr(log, "decoding it here"));
@@ -301,8 +307,10 @@ test_gzip__the_first_run_leaves_an_index_the_next_uses(void **state)
     free(log);
     /* The second run plans partitions at the index's points and says nothing of decoding. */
     sh(0, "%s plan big.yaml --partition-size 4MiB | wc -l | grep -qx 3", TRANCHE_BIN);
-    sh(0, "rm -f big.out && %s run big.yaml --workers 2 --partition-size 4MiB && "
-          "cmp big.out big.ref", TRANCHE_BIN);
+    sh(0,
+       "rm -f big.out && %s run big.yaml --workers 2 --partition-size 4MiB && "
+       "cmp big.out big.ref",
+       TRANCHE_BIN);
     log = tu_read_file(path_of("logs/big/tranche.log"), &len);
     assert_non_null(log);
     assert_null(strstr(log, "decoding it here"));
@@ -312,8 +320,10 @@ test_gzip__the_first_run_leaves_an_index_the_next_uses(void **state)
     assert_int_equal(tranche(&err, "run big.yaml --workers 2"), 0);
     assert_non_null(strstr(err, "changed since"));
     free(err);
-    sh(0, "cmp big.out big.ref && %s plan big.yaml --partition-size 4MiB 2>&1 | wc -l | "
-          "grep -qx 3", TRANCHE_BIN);
+    sh(0,
+       "cmp big.out big.ref && %s plan big.yaml --partition-size 4MiB 2>&1 | wc -l | "
+       "grep -qx 3",
+       TRANCHE_BIN);
     /* A damaged index is ignored (and rewritten), never trusted. */
     sh(0, "printf 'XXXX' | dd of=big.gz.tranche-index bs=1 seek=70 conv=notrunc 2>/dev/null");
     assert_int_equal(tranche(&err, "run big.yaml --workers 2 --partition-size 1MiB"), 0);
@@ -321,8 +331,10 @@ test_gzip__the_first_run_leaves_an_index_the_next_uses(void **state)
     free(err);
     sh(0, "cmp big.out big.ref");
     /* `tranche plan` on a file without an index says why it lists nothing. */
-    sh(0, "rm big.gz.tranche-index && %s plan big.yaml 2>plan.err | wc -l | grep -qx 0 && "
-          "grep -q 'tranche index' plan.err", TRANCHE_BIN);
+    sh(0,
+       "rm big.gz.tranche-index && %s plan big.yaml 2>plan.err | wc -l | grep -qx 0 && "
+       "grep -q 'tranche index' plan.err",
+       TRANCHE_BIN);
 }
 
 static void
@@ -331,28 +343,37 @@ test_gzip__index_goes_to_the_cache_where_the_directory_is_read_only(void **state
     char *err = NULL;
 
     (void)state;
-    sh(0, "mkdir -p ro cache && %s --kind access --seed 9 --size 1MiB > ro.txt && gzip -c "
-          "ro.txt > ro/in.gz && LC_ALL=C tr a-z A-Z < ro.txt > ro.ref", TRANCHE_GEN);
+    sh(0,
+       "mkdir -p ro cache && %s --kind access --seed 9 --size 1MiB > ro.txt && gzip -c "
+       "ro.txt > ro/in.gz && LC_ALL=C tr a-z A-Z < ro.txt > ro.ref",
+       TRANCHE_GEN);
     write_job("ro", "ro/in.gz", "ro.out");
     if (geteuid() != 0) {
         /* root writes anywhere: this half only runs as another user */
-        sh(0, "chmod 555 ro && TRANCHE_CACHE_DIR=\"$PWD/cache\" %s run ro.yaml && cmp ro.out "
-              "ro.ref && [ ! -e ro/in.gz.tranche-index ] && ls cache | grep -q '^in.gz-'",
+        sh(0,
+           "chmod 555 ro && TRANCHE_CACHE_DIR=\"$PWD/cache\" %s run ro.yaml && cmp ro.out "
+           "ro.ref && [ ! -e ro/in.gz.tranche-index ] && ls cache | grep -q '^in.gz-'",
            TRANCHE_BIN);
         sh(0, "chmod 755 ro && rm -rf cache/*");
     }
     /* A path whose directory cannot hold files (/proc/self/fd) shows the same fallback as
      * root; the cache name comes from the real path. */
-    sh(0, "TRANCHE_CACHE_DIR=\"$PWD/cache\" %s index --spacing 1 /proc/self/fd/3 3< ro/in.gz "
-          "| grep -q \"$PWD/cache/\"", TRANCHE_BIN);
-    sh(0, "TRANCHE_CACHE_DIR=\"$PWD/cache\" %s plan ro.yaml --partition-size 1 --input "
-          "/proc/self/fd/3 3< ro/in.gz | wc -l | awk '$1 < 2 { exit 1 }'", TRANCHE_BIN);
+    sh(0,
+       "TRANCHE_CACHE_DIR=\"$PWD/cache\" %s index --spacing 1 /proc/self/fd/3 3< ro/in.gz "
+       "| grep -q \"$PWD/cache/\"",
+       TRANCHE_BIN);
+    sh(0,
+       "TRANCHE_CACHE_DIR=\"$PWD/cache\" %s plan ro.yaml --partition-size 1 --input "
+       "/proc/self/fd/3 3< ro/in.gz | wc -l | awk '$1 < 2 { exit 1 }'",
+       TRANCHE_BIN);
     /* No writable place at all: the job still runs, and its log says why there is no index. */
     assert_int_equal(tranche(&err, "run ro.yaml --input /proc/self/fd/3 3< ro/in.gz"), 0);
     free(err);
-    sh(0, "rm -f ro.out && TRANCHE_CACHE_DIR=/proc/nowhere %s run ro.yaml --input "
-          "/proc/self/fd/3 3< ro/in.gz && cmp ro.out ro.ref && grep -q 'no index written' "
-          "logs/ro/tranche.log", TRANCHE_BIN);
+    sh(0,
+       "rm -f ro.out && TRANCHE_CACHE_DIR=/proc/nowhere %s run ro.yaml --input "
+       "/proc/self/fd/3 3< ro/in.gz && cmp ro.out ro.ref && grep -q 'no index written' "
+       "logs/ro/tranche.log",
+       TRANCHE_BIN);
 }
 
 /* Flips one byte of `src` at `off` into `dst`. */
@@ -410,8 +431,9 @@ test_gzip__corrupt_input_fails_with_the_offset(void **state)
         for (off = 0; off < len; off += len / 41 + 1) {
             /* With an index made from the good file, and the bad file given the same time:
              * the workers must notice through the CRC-32s the index recorded. */
-            sh(0, "rm -f bad.out bad.gz.tranche-index && cp -p good.gz bad.gz && "
-                  "{ [ %d = 0 ] || %s index --spacing 1 bad.gz > /dev/null; }",
+            sh(0,
+               "rm -f bad.out bad.gz.tranche-index && cp -p good.gz bad.gz && "
+               "{ [ %d = 0 ] || %s index --spacing 1 bad.gz > /dev/null; }",
                indexed, TRANCHE_BIN);
             corrupt_copy("good.gz", "bad.gz", off);
             sh(0, "touch -r good.gz bad.gz");
@@ -491,8 +513,10 @@ test_gzip__a_record_longer_than_the_ring_needs_the_index(void **state)
     assert_non_null(strstr(err, "longer than the 32 MiB"));
     assert_non_null(strstr(err, "tranche index long.gz"));
     free(err);
-    sh(0, "[ ! -e long.out ] && %s index long.gz > /dev/null && %s run long.yaml --workers 2 && "
-          "zcat long.gz | LC_ALL=C tr a-z A-Z | cmp - long.out", TRANCHE_BIN, TRANCHE_BIN);
+    sh(0,
+       "[ ! -e long.out ] && %s index long.gz > /dev/null && %s run long.yaml --workers 2 && "
+       "zcat long.gz | LC_ALL=C tr a-z A-Z | cmp - long.out",
+       TRANCHE_BIN, TRANCHE_BIN);
 }
 
 static void
@@ -502,10 +526,14 @@ test_gzip__index_command(void **state)
 
     (void)state;
     sh(0, "seq 1 1000 > n.txt && gzip -c n.txt > n.gz && bgzip -c n.txt > n.bgz");
-    sh(0, "%s index --help | grep -q 'usage: tranche index' && %s help index | grep -q "
-          "spacing", TRANCHE_BIN, TRANCHE_BIN);
-    sh(0, "%s index n.gz | grep -q '1 member(s), 3893 bytes decompressed; index written to "
-          "n.gz.tranche-index'", TRANCHE_BIN);
+    sh(0,
+       "%s index --help | grep -q 'usage: tranche index' && %s help index | grep -q "
+       "spacing",
+       TRANCHE_BIN, TRANCHE_BIN);
+    sh(0,
+       "%s index n.gz | grep -q '1 member(s), 3893 bytes decompressed; index written to "
+       "n.gz.tranche-index'",
+       TRANCHE_BIN);
     sh(0, "%s index n.bgz | grep -q 'no index needed' && [ ! -e n.bgz.tranche-index ]",
        TRANCHE_BIN);
     assert_int_equal(tranche(&err, "index n.txt"), 2);

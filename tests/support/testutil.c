@@ -207,16 +207,22 @@ tu_process_with_arg(const char *arg)
     return found;
 }
 
-static uint64_t rng_state = 42;
+uint64_t
+tu_rand(uint64_t *state)
+{
+    /* splitmix64: deterministic, so a failure reproduces. */
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
 
+static uint64_t rng_state = 42;
 
 static uint64_t
 rnd(void)
 {
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
+    return tu_rand(&rng_state);
 }
 
 static const char *const words[] = {"GET", "POST", " 404 ", " 200 ", "alpha", "Beta", "gamma",

@@ -3,6 +3,7 @@
 #define TRANCHE_TESTUTIL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Creates a fresh directory under $TMPDIR (or /tmp) and returns its malloc'd path (the caller
  * frees it). Aborts the test on failure. */
@@ -32,6 +33,9 @@ int tu_process_with_arg(const char *arg);
 
 /* 1 if the path exists. */
 int tu_exists(const char *path);
+
+/* The next number of a splitmix64 sequence whose state is *state. */
+uint64_t tu_rand(uint64_t *state);
 
 /*
  * Writes an input of about `size` bytes built to hit the edges: short and empty records, records
