@@ -55,6 +55,9 @@ demo: build
 	gzip -t out/access-5xx.log.gz; \
 	zcat out/access-5xx.log.gz > out/.5xx; grep -E '" 5[0-9][0-9] ' sample-data/access.log | cmp - out/.5xx; \
 	rm -f out/.5xx; \
+	zcat sample-data/access-single.log.gz | cmp - sample-data/access.log; \
+	cmp out/access-errors-single.log out/access-errors.log; \
+	echo "out/access-errors-single.log = the same, from plain gzip (zcat | grep -E | cut)"; \
 	zcat out/access-404.log.gz | cmp - out/access-404-upper.log; \
 	echo "out/access-404.log.gz    = zcat access.log.gz | grep -F ' 404 ' | tr a-z A-Z | gzip"; \
 	echo "out/access-5xx.log.gz    = grep -E '\" 5[0-9][0-9] ' | gzip (checked with zcat)"

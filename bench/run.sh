@@ -401,6 +401,60 @@ EOF
     measure_tranche bgzf-in "$REF_DIR/upper.out" "$job"
 }
 
+# gzip input that is not BGZF: upper over the log compressed as one member (pigz writes one, as
+# gzip does, only faster), against the single-stream decoders. tranche's first run decodes it in
+# one process while the workers transform, and leaves an index (removed before each first run, so
+# each is a first run); then, with the index, every worker decodes from its own access points.
+run_gzip_input() {
+    local job=$RUN_DIR/jobs/gzip-in.yaml gz=$WORKDIR/access-$SIZE-seed1.log.gz w
+    if ! command -v pigz >/dev/null; then
+        skip "pigz -dc | tr" gzip-in "$WORKERS" 'pigz missing'
+        return
+    fi
+    if [[ ! -f $gz ]]; then
+        echo "compressing $IN with pigz -6 (one gzip member)" >&2
+        pigz -p"$(nproc)" -6 -c -- "$IN" >"$gz.tmp"
+        mv -- "$gz.tmp" "$gz"
+    fi
+    export GZ=$gz
+    cat -- "$gz" >/dev/null
+    measure "gzip -dc" gzip-in 1 none "gzip -dc -- \"\$GZ\" >/dev/null"
+    measure "pigz -dc" gzip-in "$WORKERS" none "pigz -dc -p$WORKERS -- \"\$GZ\" >/dev/null"
+    if command -v libdeflate-gunzip >/dev/null; then
+        measure "libdeflate-gunzip" gzip-in 1 none "libdeflate-gunzip -c -- \"\$GZ\" >/dev/null"
+    else
+        skip "libdeflate-gunzip" gzip-in 1 'libdeflate-gunzip missing (libdeflate-tools)'
+    fi
+    measure "zcat | tr" gzip-in 1 "$REF_DIR/upper.out" \
+        "zcat -- \"\$GZ\" | LC_ALL=C tr a-z A-Z >\"\$OUT\""
+    measure "pigz -dc | tr" gzip-in "$WORKERS" "$REF_DIR/upper.out" \
+        "pigz -dc -p$WORKERS -- \"\$GZ\" | LC_ALL=C tr a-z A-Z >\"\$OUT\""
+    cat >"$job" <<EOF
+input:
+  path: $(yaml_quote "$gz")
+output:
+  path: $(yaml_quote "$RUN_DIR/unused.out")
+partition_size: 32MiB
+log_dir: $(yaml_quote "$WORKDIR/logs/gzip-in")
+steps:
+  - plugin: upper
+EOF
+    if [[ ! -x $TRANCHE ]]; then
+        skip "tranche first" gzip-in "$WORKERS" "${TRANCHE#"$REPO"/} missing"
+        return
+    fi
+    measure "tranche first" gzip-in "$WORKERS" "$REF_DIR/upper.out" \
+        "rm -f -- \"\$GZ.tranche-index\" && \"\$TRANCHE\" run $(printf %q "$job") \
+            --workers $WORKERS --output \"\$OUT\""
+    "$TRANCHE" index -- "$gz" >&2
+    for w in 1 "$WORKERS"; do
+        measure "tranche indexed" gzip-in "$w" "$REF_DIR/upper.out" \
+            "\"\$TRANCHE\" run $(printf %q "$job") --workers $w --output \"\$OUT\""
+        [[ $WORKERS -eq 1 ]] && break
+    done
+    rm -f -- "$gz.tranche-index"
+}
+
 print_gzip_ratios() {
     local w=$WORKERS
     printf '\n%-34s %11s   target\n' "gzip output (level 6)" gzip-out
@@ -414,6 +468,16 @@ print_gzip_ratios() {
         "$(ratio_cell "tranche|bgzf-in|1" "tranche|bgzf-in|$w")"
     printf '%-34s %11s   >= 1\n' "upper over BGZF: vs bgzip -dc -@$w|tr" \
         "$(ratio_cell "bgzip -dc -@$w | tr|bgzf-in|$w" "tranche|bgzf-in|$w")"
+    printf '%-34s %11s   >= 1\n' "gzip in, first run vs pigz -dc|tr" \
+        "$(ratio_cell "pigz -dc | tr|gzip-in|$w" "tranche first|gzip-in|$w")"
+    printf '%-34s %11s\n' "gzip in, first run vs zcat|tr" \
+        "$(ratio_cell "zcat | tr|gzip-in|1" "tranche first|gzip-in|$w")"
+    printf '%-34s %11s\n' "gzip in, first run vs pigz -dc" \
+        "$(ratio_cell "pigz -dc|gzip-in|$w" "tranche first|gzip-in|$w")"
+    printf '%-34s %11s   >= 1.8\n' "gzip in, indexed ${w}w vs first run" \
+        "$(ratio_cell "tranche first|gzip-in|$w" "tranche indexed|gzip-in|$w")"
+    printf '%-34s %11s\n' "gzip in, indexed ${w}w vs 1w" \
+        "$(ratio_cell "tranche indexed|gzip-in|1" "tranche indexed|gzip-in|$w")"
     printf '(tranche compresses with: %s)\n' \
         "$("$TRANCHE" --version 2>/dev/null | sed -n 's/^gzip output compressed with //p')"
 }
@@ -530,6 +594,7 @@ for t in "${TRANSFORMS[@]}"; do
 done
 run_gzip_output
 run_bgzf_input
+run_gzip_input
 
 RESULTS=$WORKDIR/results-$SIZE-$(date -u +%Y%m%dT%H%M%SZ).txt
 {

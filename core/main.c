@@ -496,7 +496,13 @@ cmd_job(enum command cmd, int argc, char **argv)
     inputs.gz = o.gz;
     inputs.gzi = o.gzi;
     inputs.stream = o.stream;
-    inputs.index_spacing = GZ_INDEX_SPACING;
+    /* Points as close as the partitions (so that the next run can cut partitions that small),
+     * but no closer than 256 KiB: each costs 32 KiB of index. */
+    inputs.index_spacing = job.partition_size < GZ_INDEX_SPACING ? job.partition_size
+                                                                 : GZ_INDEX_SPACING;
+    if (inputs.index_spacing < (256u << 10)) {
+        inputs.index_spacing = 256u << 10;
+    }
     inputs.n = job.n_inputs;
     switch (pool_run(&job, steps, &plan, &inputs, &opt, &err)) {
     case POOL_OK:
