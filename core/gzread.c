@@ -12,7 +12,12 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#ifdef TRANCHE_HAVE_LIBDEFLATE
+#include <libdeflate.h>
+#endif
+
 #include "bgzf.h"
+#include "io.h"
 
 #define IN_SIZE (256u << 10)
 
@@ -521,6 +526,20 @@ gz_reader_verify(struct gz_reader *r, const struct gz_point *pt, struct error *e
                      r->path, pt->out, pt->in);
 }
 
+int
+gz_reader_data_start(struct gz_reader *r, const struct gz_point *pt, struct gz_point *data,
+                     struct error *err)
+{
+    if (!pt->at_header || gz_reader_seek(r, pt, NULL, err) != 0 || begin_member(r, err) != 0 ||
+        r->state != ST_DATA) {
+        return -1;
+    }
+    *data = *pt;
+    data->in = position(r);
+    data->at_header = 0;
+    return 0;
+}
+
 uint64_t
 gz_reader_offset(const struct gz_reader *r)
 {
@@ -531,4 +550,215 @@ uint64_t
 gz_reader_members(const struct gz_reader *r)
 {
     return r->members;
+}
+
+/* ---- decoding a whole segment with libdeflate ------------------------------------------- */
+
+/* Segments past this many decompressed bytes are left to the reader (memory stays bounded). */
+#define SEGMENT_MAX (16u << 20)
+
+struct gz_segment_decoder {
+#ifdef TRANCHE_HAVE_LIBDEFLATE
+    struct libdeflate_decompressor *d;
+#endif
+    unsigned char *in; /* the synthetic deflate stream */
+    size_t in_cap;
+    unsigned char *raw; /* the compressed bytes of the segment as they are in the file */
+    size_t raw_cap;
+    unsigned char *out; /* the window, then the segment */
+    size_t out_cap;
+};
+
+int
+gz_segment_decoder_new(struct gz_segment_decoder **out, struct error *err)
+{
+#ifdef TRANCHE_HAVE_LIBDEFLATE
+    struct gz_segment_decoder *s = calloc(1, sizeof(*s));
+
+    if (s == NULL || (s->d = libdeflate_alloc_decompressor()) == NULL) {
+        free(s);
+        return error_set(err, "cannot set up libdeflate");
+    }
+    *out = s;
+    return 0;
+#else
+    (void)err;
+    *out = NULL;
+    return 0;
+#endif
+}
+
+void
+gz_segment_decoder_free(struct gz_segment_decoder *s)
+{
+    if (s == NULL) {
+        return;
+    }
+#ifdef TRANCHE_HAVE_LIBDEFLATE
+    libdeflate_free_decompressor(s->d);
+#endif
+    free(s->in);
+    free(s->raw);
+    free(s->out);
+    free(s);
+}
+
+int
+gz_segment_fits(const struct gz_segment_decoder *s, const struct gz_point *a,
+                const struct gz_point *b)
+{
+    return s != NULL && !a->at_header && !b->at_header && a->member_out == b->member_out &&
+           b->out > a->out && b->out - a->out <= SEGMENT_MAX && b->in >= a->in;
+}
+
+static int
+grow(unsigned char **buf, size_t *cap, size_t want)
+{
+    unsigned char *p;
+
+    if (*cap >= want) {
+        return 0;
+    }
+    p = realloc(*buf, want);
+    if (p == NULL) {
+        return -1;
+    }
+    *buf = p;
+    *cap = want;
+    return 0;
+}
+
+/* Writing deflate bits, least significant first. */
+struct bit_writer {
+    unsigned char *p;
+    uint64_t acc;
+    unsigned n;
+};
+
+static void
+put_bits(struct bit_writer *w, uint32_t value, unsigned n)
+{
+    w->acc |= (uint64_t)value << w->n;
+    w->n += n;
+    while (w->n >= 8) {
+        *w->p++ = (unsigned char)w->acc;
+        w->acc >>= 8;
+        w->n -= 8;
+    }
+}
+
+/* The fixed Huffman code of each literal byte, bit-reversed (Huffman codes go most significant
+ * bit first), and its length: 8 bits for 0-143, 9 for 144-255. */
+static uint32_t fixed_code[256];
+static unsigned char fixed_len[256];
+
+static void
+init_fixed_codes(void)
+{
+    unsigned v, i;
+
+    for (v = 0; v < 256; v++) {
+        uint32_t code = v < 144 ? 0x30 + v : 0x190 + (v - 144), rev = 0;
+        unsigned len = v < 144 ? 8 : 9;
+        for (i = 0; i < len; i++) {
+            rev |= ((code >> i) & 1u) << (len - 1 - i);
+        }
+        fixed_code[v] = rev;
+        fixed_len[v] = (unsigned char)len;
+    }
+}
+
+ssize_t
+gz_segment_decode(struct gz_segment_decoder *s, int fd, const char *path, const struct gz_point *a,
+                  const unsigned char *window, const struct gz_point *b, unsigned char **data,
+                  struct error *err)
+{
+#ifdef TRANCHE_HAVE_LIBDEFLATE
+    /* The segment's bits are [from, to) of the file. Stored blocks inside it are aligned to the
+     * file's bytes, so they are copied as they are, at the same bit position in their byte: what
+     * goes in front must end `lead` bits into a byte. */
+    uint64_t from = a->in * 8 - a->bits, to = b->in * 8 - b->bits;
+    uint64_t first = from / 8, last = (to + 7) / 8; /* the file's bytes [first, last) */
+    unsigned lead = (unsigned)(from % 8), junk, i;
+    size_t seg = (size_t)(b->out - a->out), prefix_max = 8 + 2 * (size_t)a->window_len + 16;
+    uint64_t window_bits = 0, end;
+    struct bit_writer w;
+    enum libdeflate_result rc;
+    size_t len, out_len;
+    int r;
+
+    if (fixed_len[0] == 0) {
+        init_fixed_codes();
+    }
+    if (grow(&s->raw, &s->raw_cap, (size_t)(last - first) + 1) != 0 ||
+        grow(&s->in, &s->in_cap, prefix_max + (size_t)(last - first) + 8) != 0 ||
+        grow(&s->out, &s->out_cap, 8 + a->window_len + seg) != 0) {
+        return error_set(err, "out of memory decoding %s", path);
+    }
+    r = io_pread_all(fd, s->raw, (size_t)(last - first), first);
+    if (r != 0) {
+        return r < 0 ? error_errno(err, "cannot read %s at compressed offset %" PRIu64, path, first)
+                     : error_set(err,
+                                 "%s ends before compressed offset %" PRIu64 " (its index "
+                                 "says more)",
+                                 path, last);
+    }
+    /* In front: a fixed-Huffman block of `junk` literals, whose only purpose is to make what
+     * follows end `lead` bits into a byte (9-bit literals: one more moves the end by one bit),
+     * then the window as literals in a second block, for the segment's matches to reach back
+     * into. Both are decoded and then skipped. */
+    for (i = 0; i < a->window_len; i++) {
+        window_bits += fixed_len[window[i]];
+    }
+    junk = (unsigned)((lead + 8 * 8 - (20 + window_bits) % 8) % 8);
+    w.p = s->in;
+    w.acc = 0;
+    w.n = 0;
+    put_bits(&w, 2, 3); /* BFINAL 0, BTYPE 01 (fixed Huffman) */
+    for (i = 0; i < junk; i++) {
+        put_bits(&w, fixed_code[0x90], 9);
+    }
+    put_bits(&w, 0, 7); /* end of block */
+    put_bits(&w, 2, 3);
+    for (i = 0; i < a->window_len; i++) {
+        put_bits(&w, fixed_code[window[i]], fixed_len[window[i]]);
+    }
+    put_bits(&w, 0, 7);
+    if (w.n != lead) {
+        return error_set(err, "internal error: segment prefix ends at bit %u, not %u", w.n, lead);
+    }
+    /* The segment's bytes as they are; the first shares its low bits with the prefix. */
+    len = (size_t)(w.p - s->in);
+    memcpy(s->in + len, s->raw, (size_t)(last - first));
+    s->in[len] =
+        (unsigned char)((w.acc & ((1u << lead) - 1)) | (s->raw[0] & (unsigned char)(0xff << lead)));
+    /* Then, where the segment ends, an empty final block: BFINAL 1, BTYPE 01, end of block. */
+    end = (uint64_t)len * 8 + lead + (to - from);
+    len = (size_t)((end + 10 + 7) / 8);
+    s->in[end / 8] &= (unsigned char)((1u << (end % 8)) - 1);
+    memset(s->in + end / 8 + 1, 0, len - (size_t)(end / 8) - 1);
+    s->in[end / 8] |= (unsigned char)(1u << (end % 8));
+    s->in[(end + 1) / 8] |= (unsigned char)(1u << ((end + 1) % 8));
+    out_len = junk + a->window_len + seg;
+    rc = libdeflate_deflate_decompress(s->d, s->in, len, s->out, out_len, NULL);
+    if (rc != LIBDEFLATE_SUCCESS) {
+        return error_set(err,
+                         "%s: corrupt deflate data between compressed offsets %" PRIu64
+                         " and %" PRIu64 " (libdeflate: %s)",
+                         path, a->in, b->in,
+                         rc == LIBDEFLATE_BAD_DATA ? "bad data" : "wrong length");
+    }
+    *data = s->out + junk + a->window_len;
+    if (bgzf_crc32(a->crc, *data, seg) != b->crc) {
+        return error_set(err,
+                         "%s does not match its index at decompressed byte offset %" PRIu64
+                         " (compressed offset %" PRIu64 "): the file is corrupt, or changed "
+                         "without changing its size and time",
+                         path, b->out, b->in);
+    }
+    return (ssize_t)seg;
+#else
+    (void)s, (void)fd, (void)a, (void)window, (void)b, (void)data;
+    return error_set(err, "internal error: %s: no libdeflate in this build", path);
+#endif
 }

@@ -66,8 +66,40 @@ ssize_t gz_reader_read(struct gz_reader *r, unsigned char *out, size_t room, str
  */
 int gz_reader_verify(struct gz_reader *r, const struct gz_point *pt, struct error *err);
 
+/* For a point at a member header: *data becomes the same point at the start of that member's
+ * deflate data (parsing the header with r). Returns 0, or -1 (err set when the header is bad). */
+int gz_reader_data_start(struct gz_reader *r, const struct gz_point *pt, struct gz_point *data,
+                         struct error *err);
+
 /* The decompressed offset of the next byte read, and the members begun so far. */
 uint64_t gz_reader_offset(const struct gz_reader *r);
 uint64_t gz_reader_members(const struct gz_reader *r);
+
+/*
+ * Decoding whole segments between two access points with libdeflate (several times faster than
+ * zlib's inflate, which cannot start mid-stream by itself): the window goes into a stored block
+ * in front of the segment's blocks, moved to start on a byte, and an empty final block follows
+ * them. A build without libdeflate has no segment decoder (NULL): use a gz_reader.
+ */
+struct gz_segment_decoder;
+
+/* *out is NULL (and 0 returned) in a build without libdeflate. */
+int gz_segment_decoder_new(struct gz_segment_decoder **out, struct error *err);
+void gz_segment_decoder_free(struct gz_segment_decoder *s);
+
+/* Whether the segment [a, b) can be decoded this way: s is not NULL, both points are block
+ * boundaries inside one member, and the segment is not too long. */
+int gz_segment_fits(const struct gz_segment_decoder *s, const struct gz_point *a,
+                    const struct gz_point *b);
+
+/*
+ * Decodes the segment from point a (whose window is `window`) to point b, checks its CRC-32
+ * against b's, and sets *data to the b->out - a->out bytes, which stay valid (and writable) until
+ * the next call; the a->window_len bytes before them are scratch the caller may overwrite.
+ * Returns their number, or -1 with err naming the file and the compressed offsets.
+ */
+ssize_t gz_segment_decode(struct gz_segment_decoder *s, int fd, const char *path,
+                          const struct gz_point *a, const unsigned char *window,
+                          const struct gz_point *b, unsigned char **data, struct error *err);
 
 #endif
