@@ -17,7 +17,7 @@
 
 #define MAGIC "TRANCHE GZINDEX\n"
 #define END_MAGIC "GZINDEX\n"
-#define VERSION 1
+#define VERSION 2
 #define HEADER_SIZE 64
 #define ENTRY_SIZE 48
 #define FOOTER_SIZE 40
@@ -238,7 +238,8 @@ load_one(const char *path, const struct stat *st, struct gz_index *idx, char *no
     }
     crc = bgzf_crc32(0, header, HEADER_SIZE);
     if (io_pread_all(fd, table, n * ENTRY_SIZE, table_at) != 0 ||
-        bgzf_crc32((uint32_t)crc, table, n * ENTRY_SIZE) != get32(footer + 24)) {
+        bgzf_crc32(bgzf_crc32((uint32_t)crc, table, n * ENTRY_SIZE), footer, 24) !=
+            get32(footer + 24)) {
         why = "its CRC-32 does not match (damaged)";
         goto out;
     }
@@ -247,7 +248,10 @@ load_one(const char *path, const struct stat *st, struct gz_index *idx, char *no
         decode_point(table + i * ENTRY_SIZE, pt);
         if (pt->bits > 7 || pt->window_len > GZ_WINDOW || pt->out > usize ||
             pt->in > (uint64_t)st->st_size || pt->member_out > pt->out ||
-            pt->window_at + pt->window_len > table_at ||
+            pt->window_len > pt->out - pt->member_out ||
+            (pt->at_header &&
+             (pt->bits != 0 || pt->window_len != 0 || pt->crc != 0 || pt->member_out != pt->out)) ||
+            pt->window_at < HEADER_SIZE || pt->window_at + pt->window_len > table_at ||
             (i == 0 && (pt->in != 0 || pt->out != 0 || !pt->at_header)) ||
             (prev != NULL && (pt->out <= prev->out || pt->in < prev->in))) {
             why = "its points are inconsistent (damaged)";
@@ -262,12 +266,13 @@ load_one(const char *path, const struct stat *st, struct gz_index *idx, char *no
     idx->n = (size_t)n;
     idx->usize = usize;
     idx->spacing = get64(header + 48);
-    idx->fd = fd;
     idx->path = strdup(path);
     if (idx->path == NULL) {
+        close(fd);
         gz_index_release(idx);
         return error_set(err, "out of memory");
     }
+    idx->fd = fd;
     return 1;
 out:
     free(table);
@@ -308,10 +313,17 @@ int
 gz_index_window(const struct gz_index *idx, size_t k, unsigned char *buf, struct error *err)
 {
     const struct gz_point *pt = &idx->points[k];
+    int rc = pt->window_len > 0 ? io_pread_all(idx->fd, buf, pt->window_len, pt->window_at) : 0;
 
-    if (pt->window_len > 0 && io_pread_all(idx->fd, buf, pt->window_len, pt->window_at) != 0) {
+    if (rc < 0) {
         return error_errno(err, "cannot read the index %s at byte offset %" PRIu64, idx->path,
                            pt->window_at);
+    }
+    if (rc > 0) {
+        return error_set(err,
+                         "the index %s ends before byte offset %" PRIu64 " (was it "
+                         "changed during the job?)",
+                         idx->path, pt->window_at + pt->window_len);
     }
     return 0;
 }
@@ -338,12 +350,14 @@ open_tmp(struct gz_index_writer *w, const char *path)
         errno = ENOMEM;
         return -1;
     }
-    w->fd = open(w->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (w->fd < 0) {
+    free(w->path);
+    w->path = strdup(path);
+    if (w->path == NULL) {
+        errno = ENOMEM;
         return -1;
     }
-    w->path = strdup(path);
-    return w->path != NULL ? 0 : -1;
+    w->fd = open(w->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    return w->fd < 0 ? -1 : 0;
 }
 
 int
@@ -440,12 +454,12 @@ gz_index_writer_commit(struct gz_index_writer *w, uint64_t usize, char **path, s
     for (i = 0; i < w->n; i++) {
         encode_point(table + i * ENTRY_SIZE, &w->points[i]);
     }
-    crc = bgzf_crc32(bgzf_crc32(0, w->header, HEADER_SIZE), table, w->n * ENTRY_SIZE);
     memset(footer, 0, sizeof(footer));
     put64(footer, w->pos);
     put64(footer + 8, w->n);
     put64(footer + 16, usize);
-    put32(footer + 24, crc);
+    crc = bgzf_crc32(bgzf_crc32(0, w->header, HEADER_SIZE), table, w->n * ENTRY_SIZE);
+    put32(footer + 24, bgzf_crc32(crc, footer, 24));
     put32(footer + 28, w->windows_crc);
     memcpy(footer + 32, END_MAGIC, 8);
     if (io_write_all(w->fd, table, w->n * ENTRY_SIZE) != 0 ||

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -40,8 +41,11 @@ struct gz_reader {
     enum gz_state state;
     uint64_t out;        /* decompressed offset of the next byte */
     uint64_t member_out; /* decompressed offset where the current member's data began */
-    uint64_t member_in;  /* compressed offset of the current member's header */
-    uint32_t crc;        /* of the current member's data so far */
+    uint64_t member_in;  /* compressed offset of the current member's header (or of the point
+                          * decoding started from, when member_known is 0) */
+    int member_known;
+    int from_index; /* started at an access point: a missing header is the index's fault */
+    uint32_t crc;   /* of the current member's data so far */
     uint64_t members;
     unsigned char last_byte;
 
@@ -53,6 +57,18 @@ struct gz_reader {
     int have_point;
     unsigned char *window;
 };
+
+/* "the gzip member that begins at compressed offset N", or where the reader started from. */
+static const char *
+member_words(const struct gz_reader *r, char *buf, size_t size)
+{
+    snprintf(buf, size,
+             r->member_known ? "the gzip member that begins at compressed offset %" PRIu64
+                             : "a gzip member (read from the index's access point at compressed "
+                               "offset %" PRIu64 ")",
+             r->member_in);
+    return buf;
+}
 
 static uint64_t
 position(const struct gz_reader *r)
@@ -209,6 +225,13 @@ begin_member(struct gz_reader *r, struct error *err)
     }
     hcrc = (uint32_t)crc32(0, (const unsigned char *)"\x1f\x8b", 2);
     if (id != 0x8b1f) {
+        if (r->from_index && r->members == 0) {
+            return error_set(err,
+                             "%s does not match its index: no gzip member header at "
+                             "compressed offset %" PRIu64 " (the file is corrupt, or changed "
+                             "without changing its size and time)",
+                             r->path, r->member_in);
+        }
         if (r->members == 0) {
             return error_set(err, "%s is not gzip: no gzip magic bytes at compressed offset 0",
                              r->path);
@@ -261,10 +284,11 @@ begin_member(struct gz_reader *r, struct error *err)
         }
     }
     if (inflateReset(&r->zs) != Z_OK) {
-        return error_set(err, "inflateReset failed");
+        return error_set(err, "%s: zlib's inflateReset failed", r->path);
     }
     r->crc = 0;
     r->member_out = r->out;
+    r->member_known = 1;
     r->members++;
     r->state = ST_DATA;
     return 0;
@@ -277,6 +301,7 @@ end_member(struct gz_reader *r, struct error *err)
     uint64_t at = position(r);
     uint32_t want[2] = {0, 0};
     unsigned i, c;
+    char words[160];
     int rc;
 
     for (i = 0; i < 8; i++) {
@@ -285,9 +310,8 @@ end_member(struct gz_reader *r, struct error *err)
             return rc < 0 ? -1
                           : error_set(err,
                                       "%s is truncated: it ends at compressed offset %" PRIu64
-                                      ", inside the trailer of the gzip member that begins at "
-                                      "compressed offset %" PRIu64,
-                                      r->path, r->size, r->member_in);
+                                      ", inside the trailer of %s",
+                                      r->path, r->size, member_words(r, words, sizeof(words)));
         }
         want[i / 4] |= (uint32_t)c << (8 * (i % 4));
     }
@@ -314,6 +338,7 @@ static int
 inflate_some(struct gz_reader *r, unsigned char *out, size_t room, size_t *got, struct error *err)
 {
     size_t done = 0;
+    char words[160];
 
     if (room > (1u << 30)) {
         room = 1u << 30;
@@ -336,11 +361,9 @@ inflate_some(struct gz_reader *r, unsigned char *out, size_t room, size_t *got, 
                 return -1;
             }
             if (r->zs.avail_in == 0) {
-                return error_set(err,
-                                 "%s is truncated: it ends at compressed offset %" PRIu64
-                                 ", inside "
-                                 "the gzip member that begins at compressed offset %" PRIu64,
-                                 r->path, r->size, r->member_in);
+                return error_set(
+                    err, "%s is truncated: it ends at compressed offset %" PRIu64 ", inside %s",
+                    r->path, r->size, member_words(r, words, sizeof(words)));
             }
         }
         at = position(r);
@@ -361,10 +384,10 @@ inflate_some(struct gz_reader *r, unsigned char *out, size_t room, size_t *got, 
             return end_member(r, err);
         }
         if (rc != Z_OK && rc != Z_BUF_ERROR) {
-            return error_set(err,
-                             "%s: corrupt deflate data in the gzip member that begins at "
-                             "compressed offset %" PRIu64 ", near %" PRIu64 " (%s)",
-                             r->path, r->member_in, at, r->zs.msg != NULL ? r->zs.msg : "?");
+            return error_set(
+                err, "%s: corrupt deflate data in %s, near compressed offset %" PRIu64 " (%s)",
+                r->path, member_words(r, words, sizeof(words)), at,
+                r->zs.msg != NULL ? r->zs.msg : "?");
         }
         if (flush == Z_BLOCK && (r->zs.data_type & 128) && !(r->zs.data_type & 64) &&
             r->out > r->member_out) {
@@ -376,7 +399,7 @@ inflate_some(struct gz_reader *r, unsigned char *out, size_t room, size_t *got, 
             pt.bits = (uint8_t)(r->zs.data_type & 7);
             pt.crc = r->crc;
             if (inflateGetDictionary(&r->zs, r->window, &len) != Z_OK) {
-                return error_set(err, "inflateGetDictionary failed");
+                return error_set(err, "%s: zlib's inflateGetDictionary failed", r->path);
             }
             pt.window_len = len;
             if (emit_point(r, &pt, r->window, err) != 0) {
@@ -428,6 +451,10 @@ gz_reader_free(struct gz_reader *r)
 void
 gz_reader_track(struct gz_reader *r, uint64_t spacing, gz_point_fn fn, void *arg)
 {
+    if (fn == NULL) {
+        r->fn = NULL;
+        return;
+    }
     if (r->window == NULL) {
         r->window = malloc(GZ_WINDOW);
     }
@@ -443,14 +470,16 @@ gz_reader_seek(struct gz_reader *r, const struct gz_point *pt, const unsigned ch
     unsigned c;
 
     if (inflateReset(&r->zs) != Z_OK) {
-        return error_set(err, "inflateReset failed");
+        return error_set(err, "%s: zlib's inflateReset failed", r->path);
     }
     r->in_off = pt->in - (pt->bits != 0);
     r->zs.next_in = r->in;
     r->zs.avail_in = 0;
     r->out = pt->out;
     r->member_out = pt->member_out;
-    r->member_in = pt->in; /* near enough for messages: the header is not known */
+    r->member_in = pt->in;
+    r->member_known = pt->at_header;
+    r->from_index = 1;
     r->crc = pt->crc;
     r->last_byte = pt->prev_byte;
     r->members = 0;
@@ -462,14 +491,17 @@ gz_reader_seek(struct gz_reader *r, const struct gz_point *pt, const unsigned ch
     r->state = ST_DATA;
     if (pt->bits != 0) {
         if (next_byte(r, &c, err) != 0) {
-            return error_set(err, "%s is shorter than its index says", r->path);
+            return error_set(err,
+                             "%s ends before compressed offset %" PRIu64 ", where its "
+                             "index has an access point",
+                             r->path, pt->in);
         }
         if (inflatePrime(&r->zs, pt->bits, (int)(c >> (8 - pt->bits))) != Z_OK) {
-            return error_set(err, "inflatePrime failed");
+            return error_set(err, "%s: zlib's inflatePrime failed", r->path);
         }
     }
     if (pt->window_len > 0 && inflateSetDictionary(&r->zs, window, (uInt)pt->window_len) != Z_OK) {
-        return error_set(err, "inflateSetDictionary failed");
+        return error_set(err, "%s: zlib's inflateSetDictionary failed", r->path);
     }
     return 0;
 }
@@ -516,7 +548,9 @@ gz_reader_verify(struct gz_reader *r, const struct gz_point *pt, struct error *e
         if (got == 0 && r->state != ST_DATA && position(r) == pt->in) {
             return 0;
         }
-    } else if (r->state == ST_DATA && r->member_out == pt->member_out && r->crc == pt->crc) {
+    } else if (r->member_out == pt->member_out && r->crc == pt->crc) {
+        /* (The member may have ended right here, before an empty final block: then the reader
+         * has already checked its trailer, and still holds its CRC-32.) */
         return 0;
     }
     return error_set(err,
@@ -611,6 +645,7 @@ gz_segment_fits(const struct gz_segment_decoder *s, const struct gz_point *a,
            b->out > a->out && b->out - a->out <= SEGMENT_MAX && b->in >= a->in;
 }
 
+#ifdef TRANCHE_HAVE_LIBDEFLATE
 static int
 grow(unsigned char **buf, size_t *cap, size_t want)
 {
@@ -667,6 +702,7 @@ init_fixed_codes(void)
         fixed_len[v] = (unsigned char)len;
     }
 }
+#endif
 
 ssize_t
 gz_segment_decode(struct gz_segment_decoder *s, int fd, const char *path, const struct gz_point *a,

@@ -44,7 +44,8 @@ int gz_reader_new(int fd, const char *path, uint64_t size, struct gz_reader **ou
 void gz_reader_free(struct gz_reader *r);
 
 /* Records an access point at the start and then about every `spacing` decompressed bytes (at
- * the first deflate block boundary or member header after that), through fn. */
+ * the first deflate block boundary or member header after that), through fn; fn NULL stops
+ * (fn may call this itself). */
 void gz_reader_track(struct gz_reader *r, uint64_t spacing, gz_point_fn fn, void *arg);
 
 /* Starts decoding again at pt, whose window (pt->window_len bytes) is `window`. */

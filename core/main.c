@@ -228,6 +228,11 @@ classify_gzip_input(const char *path, struct opened *o, size_t i, struct error *
     if (rc < 0) {
         return -1;
     }
+    if (rc == 1 && o->gzi[i].usize == 0) {
+        /* Nothing to split: decoding it here is cheap, and checks it. */
+        gz_index_release(&o->gzi[i]);
+        rc = 0;
+    }
     if (rc == 0) {
         if (note[0] != '\0') {
             fprintf(stderr, "tranche: %s; it will be written again\n", note);
@@ -569,13 +574,32 @@ static const char index_help[] =
     "again, and its index rewritten. BGZF files (bgzip, tranche's own output) need no index.\n"
     "Exit status: 0 done; 1 a file is corrupt; 2 usage, or a file that is not gzip.\n";
 
+static volatile sig_atomic_t index_interrupted;
+
+static void
+on_index_signal(int sig)
+{
+    index_interrupted = sig;
+}
+
 /* tranche index: decodes each file once, writing its index. */
 static int
 cmd_index(int argc, char **argv)
 {
     uint64_t spacing = GZ_INDEX_SPACING;
     static unsigned char buf[1u << 20];
+    static const int stop[] = {SIGINT, SIGTERM, SIGHUP};
+    struct sigaction sa;
     int i, status = 0;
+    size_t s;
+
+    /* A stopped index leaves no temporary file behind. */
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_index_signal;
+    sigemptyset(&sa.sa_mask);
+    for (s = 0; s < sizeof(stop) / sizeof(stop[0]); s++) {
+        sigaction(stop[s], &sa, NULL);
+    }
 
     for (i = 1; i < argc && argv[i][0] == '-'; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -606,7 +630,7 @@ cmd_index(int argc, char **argv)
         struct error err;
         unsigned char magic[2];
         char *where = NULL;
-        ssize_t n;
+        ssize_t n = 0;
         int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
 
         if (fd < 0 || fstat(fd, &st) != 0) {
@@ -633,7 +657,17 @@ cmd_index(int argc, char **argv)
             goto next;
         }
         gz_reader_track(r, spacing, gz_index_writer_add, w);
-        while ((n = gz_reader_read(r, buf, sizeof(buf), &err)) > 0) {
+        while (!index_interrupted && (n = gz_reader_read(r, buf, sizeof(buf), &err)) > 0) {
+        }
+        if (index_interrupted) {
+            fprintf(stderr, "tranche: %s: interrupted by signal SIG%s; no index written\n", path,
+                    sigabbrev_np((int)index_interrupted));
+            status = EXIT_JOB_FAILED;
+            gz_index_writer_abort(w);
+            w = NULL;
+            gz_reader_free(r);
+            close(fd);
+            break;
         }
         if (n < 0) {
             fprintf(stderr, "tranche: %s\n", err.msg);

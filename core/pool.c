@@ -220,6 +220,7 @@ input_of(const struct pool *pl, const struct partition *p, struct chain_input *i
     in->size = (uint64_t)pl->inputs->st[p->file].st_size;
     in->bgzf = &pl->inputs->gz[p->file];
     in->gzi = &pl->inputs->gzi[p->file];
+    in->check_tail = pl->opt->only_partition >= 0;
     if (pl->inputs->stream[p->file]) {
         in->mem = stream_data(pl->stream, p);
     }

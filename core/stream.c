@@ -36,38 +36,28 @@ stream_new(size_t size, struct stream **out, struct error *err)
 {
     struct stream *s = calloc(1, sizeof(*s));
     char *base;
-    int fd;
 
     if (s == NULL) {
         return error_set(err, "out of memory");
     }
-    fd = memfd_create("tranche-ring", MFD_CLOEXEC);
-    if (fd < 0 || ftruncate(fd, (off_t)size) != 0) {
-        error_errno(err, "cannot create the decoding ring of %zu MiB", size >> 20);
-        goto fail;
-    }
+    /* Shared anonymous memory (not a memfd, which a file size limit would refuse), mapped a
+     * second time right after itself: mremap with old_size 0 maps the same pages again. */
     base = mmap(NULL, 2 * size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (base == MAP_FAILED) {
-        error_errno(err, "cannot map the decoding ring");
-        goto fail;
+        free(s);
+        return error_errno(err, "cannot map the decoding ring of %zu MiB", size >> 20);
     }
     s->base = base;
     s->size = size;
-    if (mmap(base, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) == MAP_FAILED ||
-        mmap(base + size, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) ==
-            MAP_FAILED) {
-        error_errno(err, "cannot map the decoding ring");
-        goto fail;
+    if (mmap(base, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1, 0) ==
+            MAP_FAILED ||
+        mremap(base, 0, size, MREMAP_MAYMOVE | MREMAP_FIXED, base + size) == MAP_FAILED) {
+        error_errno(err, "cannot map the decoding ring of %zu MiB", size >> 20);
+        stream_free(s);
+        return -1;
     }
-    close(fd);
     *out = s;
     return 0;
-fail:
-    if (fd >= 0) {
-        close(fd);
-    }
-    stream_free(s);
-    return -1;
 }
 
 void
@@ -91,6 +81,24 @@ stream_data(const struct stream *s, const struct partition *p)
     return s->base + (size_t)(p->ring_at % s->size);
 }
 
+/* The reader's access points go to the index; failing to write it (a full disk, a quota) only
+ * ends the index, not the job. */
+static int
+record_point(void *arg, const struct gz_point *pt, const unsigned char *window, struct error *err)
+{
+    struct stream *s = arg;
+    struct error ierr;
+
+    (void)err;
+    if (s->index != NULL && gz_index_writer_add(s->index, pt, window, &ierr) != 0) {
+        snprintf(s->note, sizeof(s->note), "no index written: %s", ierr.msg);
+        gz_index_writer_abort(s->index);
+        s->index = NULL;
+        gz_reader_track(s->reader, 0, NULL, NULL);
+    }
+    return 0;
+}
+
 int
 stream_start(struct stream *s, size_t file, int fd, const char *path, const struct stat *st,
              uint64_t target, unsigned char delimiter, uint64_t index_spacing, struct error *err)
@@ -112,7 +120,7 @@ stream_start(struct stream *s, size_t file, int fd, const char *path, const stru
     s->note[0] = '\0';
     if (index_spacing > 0) {
         if (gz_index_writer_new(path, st, index_spacing, &s->index, &ierr) == 0) {
-            gz_reader_track(s->reader, index_spacing, gz_index_writer_add, s->index);
+            gz_reader_track(s->reader, index_spacing, record_point, s);
         } else {
             snprintf(s->note, sizeof(s->note), "no index written: %s", ierr.msg);
         }

@@ -705,6 +705,53 @@ fast_segments(struct chain *c, const struct partition *p, const struct chain_inp
 }
 
 /*
+ * Decodes on from where the reader is, past the end of partition p, to the next access point (or
+ * the end of the file), and checks it there: the bytes that ended p's last record are then
+ * checked even though the partition after it does not run (--partition K). buf is scratch.
+ */
+static int
+check_tail(struct chain *c, const struct partition *p, const struct gz_index *gzi, char *buf,
+           size_t cap)
+{
+    uint64_t at = gz_reader_offset(c->reader);
+    size_t j = p->end_block;
+    struct error err;
+
+    while (j < gzi->n && gzi->points[j].out < at) {
+        j++;
+    }
+    for (;;) {
+        size_t room = cap;
+        ssize_t n;
+
+        if (j < gzi->n && at == gzi->points[j].out) {
+            if (gz_reader_verify(c->reader, &gzi->points[j], &err) != 0) {
+                set_failure(c, -1, "%s (index %s)", err.msg, gzi->path);
+                return -1;
+            }
+            return 0;
+        }
+        if (j < gzi->n && room > gzi->points[j].out - at) {
+            room = (size_t)(gzi->points[j].out - at);
+        }
+        n = gz_reader_read(c->reader, (unsigned char *)buf, room, &err);
+        if (n < 0) {
+            set_failure(c, -1, "%s", err.msg);
+            return -1;
+        }
+        if (n == 0) {
+            if (j < gzi->n) {
+                set_failure(c, -1, "%s ends at decompressed byte %" PRIu64 ", before its index "
+                            "%s says", gzi->path, at, gzi->path);
+                return -1;
+            }
+            return 0; /* the end of the file, every member checked */
+        }
+        at += (uint64_t)n;
+    }
+}
+
+/*
  * A partition of a gzip input read through its index: starts decoding at access point
  * p->first_block and owns the records that start in [p->start, p->end), as for BGZF. On reaching
  * p->end it checks the decoder against the index's next point (the CRC-32 so far, or a member's
@@ -777,9 +824,10 @@ read_partition_gzi(struct chain *c, const struct partition *p, const struct chai
             goto out;
         }
         if (n == 0) {
-            if (!verified) {
-                set_failure(c, -1, "%s ends at decompressed byte %" PRIu64 ", before its index "
-                            "%s says", in->path, base + have, gzi->path);
+            if (!verified || (last_part && base + have != p->end)) {
+                set_failure(c, -1, "%s ends at decompressed byte %" PRIu64 ", not where its "
+                            "index %s says (%" PRIu64 ")", in->path, base + have, gzi->path,
+                            p->end);
                 goto out;
             }
             break;
@@ -803,7 +851,7 @@ read_partition_gzi(struct chain *c, const struct partition *p, const struct chai
     if (have > 0 && (feed(c, buf, have, base, 1, &consumed) != 0)) {
         goto out;
     }
-    rc = 0;
+    rc = in->check_tail && !last_part ? check_tail(c, p, gzi, buf, cap) : 0;
 out:
     free(buf);
     return rc;

@@ -27,6 +27,8 @@ struct chain_input {
     const struct bgzf_index *bgzf; /* a BGZF input: its blocks (NULL or no blocks: not BGZF) */
     const struct gz_index *gzi;    /* a gzip input read through its index: the access points */
     char *mem;                     /* the partition's bytes are here (decoded by the parent) */
+    int check_tail; /* indexed gzip: also check what was decoded past the partition (to end its
+                     * last record) up to the next point, as no other partition will */
 };
 
 /*

@@ -76,7 +76,8 @@ struct member_opts {
     int extra, name, comment, hcrc; /* the optional header fields */
     int bad_hcrc;                   /* a header CRC that does not match */
     int level;
-    size_t flush_every; /* > 0: a full flush (a new deflate block) every so many bytes */
+    size_t flush_every;   /* > 0: a full flush (a new deflate block) every so many bytes */
+    int sync_then_finish; /* the data with sync flushes, then an empty final block */
 };
 
 /* Appends one gzip member holding data[0, len) to f, its header built byte by byte. */
@@ -125,14 +126,29 @@ put_member(FILE *f, const unsigned char *data, size_t len, const struct member_o
         z.next_in = (unsigned char *)data + pos;
         z.avail_in = (uInt)step;
         pos += step;
-        flush = pos == len ? Z_FINISH : o->flush_every > 0 ? Z_FULL_FLUSH : Z_NO_FLUSH;
+        flush = pos == len && !o->sync_then_finish ? Z_FINISH
+                : o->flush_every > 0               ? Z_FULL_FLUSH
+                : o->sync_then_finish              ? Z_SYNC_FLUSH
+                                                   : Z_NO_FLUSH;
         do {
             z.next_out = out;
             z.avail_out = sizeof(out);
             deflate(&z, flush);
             fwrite(out, 1, sizeof(out) - z.avail_out, f);
         } while (z.avail_out == 0);
-    } while (flush != Z_FINISH);
+    } while (pos < len);
+    if (o->sync_then_finish) {
+        /* Go's compress/flate and others end this way: the last data block is not final, an
+         * empty final block follows it. */
+        z.next_in = NULL;
+        z.avail_in = 0;
+        do {
+            z.next_out = out;
+            z.avail_out = sizeof(out);
+            deflate(&z, Z_FINISH);
+            fwrite(out, 1, sizeof(out) - z.avail_out, f);
+        } while (z.avail_out == 0);
+    }
     deflateEnd(&z);
     crc = crc32(crc, data, (uInt)len);
     for (i = 0; i < 4; i++) {
@@ -172,9 +188,9 @@ write_job(const char *name, const char *input, const char *output)
 static const char *const *
 make_fixtures(void)
 {
-    static const char *const names[] = {"gzip.gz",           "gzip1.gz",      "pigz.gz",
-                                        "concat.gz",         "fields.gz",     "members.gz",
-                                        "bgzf-then-gzip.gz", "only-empty.gz", NULL};
+    static const char *const names[] = {
+        "gzip.gz",    "gzip1.gz",          "pigz.gz",       "concat.gz",      "fields.gz",
+        "members.gz", "bgzf-then-gzip.gz", "only-empty.gz", "sync-finish.gz", NULL};
     struct member_opts o;
     unsigned char *data;
     size_t len, pos, k;
@@ -214,6 +230,21 @@ make_fixtures(void)
         o.hcrc = k % 3 == 1;
         o.level = 1 + (int)(k % 9);
         o.flush_every = k % 2 ? 700 : 0;
+        put_member(f, data + pos, n, &o);
+        pos += n;
+    }
+    fclose(f);
+    /* Members whose last data block is not final: an empty final block follows it. */
+    f = fopen(path_of("sync-finish.gz"), "wb");
+    assert_non_null(f);
+    for (pos = 0, k = 0; pos < len; k++) {
+        size_t n = 5000 + (k * 7919) % 30000;
+        if (n > len - pos) {
+            n = len - pos;
+        }
+        memset(&o, 0, sizeof(o));
+        o.sync_then_finish = 1;
+        o.flush_every = k % 2 ? 1500 : 0;
         put_member(f, data + pos, n, &o);
         pos += n;
     }
@@ -330,9 +361,23 @@ test_gzip__the_first_run_leaves_an_index_the_next_uses(void **state)
     assert_non_null(strstr(err, "ignoring the index"));
     free(err);
     sh(0, "cmp big.out big.ref");
+    /* Nor is one whose footer (the decompressed size) was damaged. */
+    sh(0, "size=$(stat -c %%s big.gz.tranche-index) && printf 'X' | dd of=big.gz.tranche-index "
+          "bs=1 seek=$((size - 40 + 17)) conv=notrunc 2>/dev/null");
+    assert_int_equal(tranche(&err, "run big.yaml --workers 2 --partition-size 1MiB"), 0);
+    assert_non_null(strstr(err, "ignoring the index"));
+    free(err);
+    sh(0, "cmp big.out big.ref");
+    /* An index that cannot be written in full (a file size limit standing in for a full disk)
+     * is given up, and the job goes on: its output is complete, its log says why. */
+    sh(0,
+       "rm -f big.gz.tranche-index && (trap '' XFSZ; ulimit -f 64; %s run big.yaml -o - "
+       "--partition-size 256KiB --log-dir logs/fsize) | cmp - big.ref && grep -q 'no index "
+       "written' logs/fsize/tranche.log && [ -z \"$(ls | grep big.gz.tranche-index)\" ]",
+       TRANCHE_BIN);
     /* `tranche plan` on a file without an index says why it lists nothing. */
     sh(0,
-       "rm big.gz.tranche-index && %s plan big.yaml 2>plan.err | wc -l | grep -qx 0 && "
+       "rm -f big.gz.tranche-index && %s plan big.yaml 2>plan.err | wc -l | grep -qx 0 && "
        "grep -q 'tranche index' plan.err",
        TRANCHE_BIN);
 }
@@ -462,6 +507,66 @@ test_gzip__corrupt_input_fails_with_the_offset(void **state)
 }
 
 static void
+test_gzip__one_partition_checks_what_it_decodes(void **state)
+{
+    /* --partition K decodes past its partition to end its last record; with a corrupt file and
+     * the good file's index, each partition must either fail or give exactly what it gives on
+     * the good file: the bytes past its end are checked too, though partition K+1 never runs. */
+    struct member_opts o;
+    const char *job;
+    char *err = NULL, *text;
+    unsigned char *data;
+    size_t len, off, k, n_parts;
+    int failures = 0, rc;
+    FILE *f;
+
+    (void)state;
+    tu_write_edge_input(path_of("edge.txt"), EDGE_SIZE, 0, 0);
+    data = (unsigned char *)tu_read_file(path_of("edge.txt"), &len);
+    f = fopen(path_of("good.gz"), "wb");
+    assert_non_null(data);
+    assert_non_null(f);
+    memset(&o, 0, sizeof(o));
+    o.flush_every = 2000;
+    put_member(f, data, len, &o);
+    fclose(f);
+    free(data);
+    job = "input:\n  path: one.gz\noutput:\n  path: one.out\nlog_dir: logs/one\n"
+          "partition_size: 9000\nsteps:\n  - plugin: upper\n";
+    tu_write_file(path_of("one.yaml"), job, strlen(job));
+    sh(0,
+       "cp -p good.gz one.gz && %s index --spacing 1 one.gz > /dev/null && "
+       "%s plan one.yaml | wc -l > parts.txt",
+       TRANCHE_BIN, TRANCHE_BIN);
+    text = tu_read_file(path_of("parts.txt"), &len);
+    assert_non_null(text);
+    n_parts = strtoul(text, NULL, 10);
+    free(text);
+    assert_true(n_parts > 5);
+    for (k = 0; k < n_parts; k++) {
+        sh(0, "%s run one.yaml --partition %zu -o good-%zu.out", TRANCHE_BIN, k, k);
+    }
+    free(tu_read_file(path_of("good.gz"), &len));
+    for (off = 300; off + 100 < len; off += len / 7) {
+        corrupt_copy("good.gz", "one.gz", off);
+        sh(0, "touch -r good.gz one.gz");
+        for (k = 0; k < n_parts; k++) {
+            rc = tranche(&err, "run one.yaml --partition %zu -o bad.out", k);
+            if (rc == 0) {
+                sh(0, "cmp bad.out good-%zu.out", k);
+            } else if (rc != 1) {
+                fail_msg("byte %zu, partition %zu: exit %d: %s", off, k, rc, err);
+            } else {
+                failures++;
+            }
+            free(err);
+            err = NULL;
+        }
+    }
+    assert_true(failures > 0);
+}
+
+static void
 test_gzip__bad_headers_are_named(void **state)
 {
     struct member_opts o;
@@ -582,6 +687,7 @@ main(void)
         cmocka_unit_test(test_gzip__the_first_run_leaves_an_index_the_next_uses),
         cmocka_unit_test(test_gzip__index_goes_to_the_cache_where_the_directory_is_read_only),
         cmocka_unit_test(test_gzip__corrupt_input_fails_with_the_offset),
+        cmocka_unit_test(test_gzip__one_partition_checks_what_it_decodes),
         cmocka_unit_test(test_gzip__bad_headers_are_named),
         cmocka_unit_test(test_gzip__a_record_longer_than_the_ring_needs_the_index),
         cmocka_unit_test(test_gzip__index_command),
