@@ -845,6 +845,8 @@ print_version(void)
     printf("plugin ABI %d.%d\n", TRANCHE_ABI_MAJOR, TRANCHE_ABI_MINOR);
     printf("libyaml %s, zlib %s\n", yaml_get_version_string(), zlibVersion());
     printf("gzip output compressed with %s\n", bgzf_codec());
+    printf("gzip input decoded with %s (BGZF blocks, indexed segments) and zlib %s (streams)\n",
+           bgzf_codec(), zlibVersion());
 }
 
 int
