@@ -17,25 +17,6 @@
 
 #include "testutil.h"
 
-static char *dir;
-
-static int
-setup(void **state)
-{
-    (void)state;
-    dir = tu_mkdtemp();
-    return 0;
-}
-
-static int
-teardown(void **state)
-{
-    (void)state;
-    tu_rmrf(dir);
-    free(dir);
-    return 0;
-}
-
 static void
 assert_contains(const char *haystack, const char *needle)
 {
@@ -44,7 +25,7 @@ assert_contains(const char *haystack, const char *needle)
     }
 }
 
-/* Writes job NAME.yaml in the test dir with the given steps and returns its path. */
+/* Writes job NAME.yaml in the test directory with the given steps and returns its path. */
 static const char *
 job(const char *name, const char *steps)
 {
@@ -55,7 +36,7 @@ job(const char *name, const char *steps)
              "input:\n  path: input.txt\noutput:\n  path: out/%s.out\nlog_dir: logs/%s\n"
              "partition_size: 2KiB\nsteps:\n%s",
              name, name, steps);
-    snprintf(path, sizeof(path), "%s/%s.yaml", dir, name);
+    snprintf(path, sizeof(path), "%s/%s.yaml", tu_dir, name);
     tu_write_file(path, body, strlen(body));
     return path;
 }
@@ -69,7 +50,7 @@ make_input(void)
     snprintf(cmd, sizeof(cmd),
              "cd '%s' && mkdir -p out && seq 1 3000 | sed -e 's/^2001$/2001 boom/' "
              "-e 's/^11$/11 sleepy/' -e 's/$/ some text/' > input.txt",
-             dir);
+             tu_dir);
     assert_int_equal(tu_run(cmd, NULL), 0);
 }
 
@@ -79,9 +60,9 @@ assert_clean(const char *name, const char *job_path)
 {
     char cmd[2048];
 
-    snprintf(cmd, sizeof(cmd), "cd '%s/out' && [ -z \"$(ls -A)\" ]", dir);
+    snprintf(cmd, sizeof(cmd), "cd '%s/out' && [ -z \"$(ls -A)\" ]", tu_dir);
     if (tu_run(cmd, NULL) != 0) {
-        snprintf(cmd, sizeof(cmd), "ls -la '%s/out' >&2", dir);
+        snprintf(cmd, sizeof(cmd), "ls -la '%s/out' >&2", tu_dir);
         tu_run(cmd, NULL);
         fail_msg("%s: files left in the output directory", name);
     }
@@ -125,7 +106,7 @@ test_errors__plugin_error_names_partition_step_and_log(void **state)
     free(err);
     /* fini runs in the failed worker too: its line is in one of the worker logs */
     assert_int_equal(
-        tu_runf(NULL, "cd '%s' && grep -q 'failer: fini' logs/error/worker-*.log", dir), 0);
+        tu_runf(NULL, "cd '%s' && grep -q 'failer: fini' logs/error/worker-*.log", tu_dir), 0);
 }
 
 static void
@@ -139,8 +120,8 @@ test_errors__crash_names_signal_and_record_offset(void **state)
     assert_contains(err, "step 2 (");
     /* The record's byte offset, as grep -b gives it. */
     assert_int_equal(
-        tu_runf(NULL, "cd '%s' && grep -b boom input.txt | cut -d: -f1 > boom.off", dir), 0);
-    snprintf(expect, sizeof(expect), "%s/boom.off", dir);
+        tu_runf(NULL, "cd '%s' && grep -b boom input.txt | cut -d: -f1 > boom.off", tu_dir), 0);
+    snprintf(expect, sizeof(expect), "%s/boom.off", tu_dir);
     offset = tu_read_file(expect, NULL);
     assert_non_null(offset);
     offset[strcspn(offset, "\n")] = '\0';
@@ -190,7 +171,7 @@ test_errors__plugin_stderr_lands_in_worker_log(void **state)
 
     (void)state;
     free(err);
-    snprintf(path, sizeof(path), "%s/logs/stderr/worker-1.log", dir);
+    snprintf(path, sizeof(path), "%s/logs/stderr/worker-1.log", tu_dir);
     log = tu_read_file(path, NULL);
     assert_non_null(log);
     assert_contains(log, "failer: stderr line for 2001 BOOM SOME TEXT");
@@ -201,7 +182,7 @@ test_errors__plugin_stderr_lands_in_worker_log(void **state)
     assert_int_equal(tu_runf(NULL,
                              "cd '%s' && tr a-z A-Z < input.txt | cmp - out/stderr.out && "
                              "rm out/stderr.out",
-                             dir),
+                             tu_dir),
                      0);
 }
 
@@ -263,7 +244,7 @@ test_errors__plugin_loading_and_options_exit_2(void **state)
         char *err = NULL;
         int rc;
 
-        rc = tu_runf(&err, "cd '%s' && %s validate %s", dir, TRANCHE_BIN, path);
+        rc = tu_runf(&err, "cd '%s' && %s validate %s", tu_dir, TRANCHE_BIN, path);
         if (rc != 2) {
             fail_msg("%s: validate exit %d, expected 2: %s", cases[i].name, rc, err);
         }
@@ -275,9 +256,9 @@ test_errors__plugin_loading_and_options_exit_2(void **state)
         assert_contains(err, path);
         free(err);
         /* run refuses the same way, before reading any input or creating anything */
-        rc = tu_runf(&err, "cd '%s' && %s run %s", dir, TRANCHE_BIN, path);
+        rc = tu_runf(&err, "cd '%s' && %s run %s", tu_dir, TRANCHE_BIN, path);
         assert_int_equal(rc, 2);
-        assert_int_equal(tu_runf(NULL, "[ ! -e '%s/logs/%s' ]", dir, cases[i].name), 0);
+        assert_int_equal(tu_runf(NULL, "[ ! -e '%s/logs/%s' ]", tu_dir, cases[i].name), 0);
         free(err);
         assert_clean(cases[i].name, path);
     }
@@ -292,39 +273,42 @@ test_errors__bad_inputs_and_outputs(void **state)
     (void)state;
     make_input();
     path = job("inputs", "  - plugin: upper\n");
-    assert_int_equal(tu_runf(&err, "%s run %s --input '%s/none.txt'", TRANCHE_BIN, path, dir), 2);
+    assert_int_equal(tu_runf(&err, "%s run %s --input '%s/none.txt'", TRANCHE_BIN, path, tu_dir),
+                     2);
     assert_contains(err, "cannot open input");
     assert_contains(err, "none.txt: No such file or directory");
     free(err);
-    assert_int_equal(tu_runf(&err, "%s run %s --input '%s/out'", TRANCHE_BIN, path, dir), 2);
+    assert_int_equal(tu_runf(&err, "%s run %s --input '%s/out'", TRANCHE_BIN, path, tu_dir), 2);
     assert_contains(err, "is not a regular file");
     free(err);
     if (geteuid() != 0) {
-        assert_int_equal(tu_runf(NULL, "cd '%s' && cp input.txt secret && chmod 000 secret", dir),
-                         0);
-        assert_int_equal(tu_runf(&err, "%s run %s --input '%s/secret'", TRANCHE_BIN, path, dir), 2);
+        assert_int_equal(
+            tu_runf(NULL, "cd '%s' && cp input.txt secret && chmod 000 secret", tu_dir), 0);
+        assert_int_equal(tu_runf(&err, "%s run %s --input '%s/secret'", TRANCHE_BIN, path, tu_dir),
+                         2);
         assert_contains(err, "Permission denied");
         free(err);
     }
-    assert_int_equal(tu_runf(&err, "%s run %s --output '%s/input.txt'", TRANCHE_BIN, path, dir), 2);
+    assert_int_equal(tu_runf(&err, "%s run %s --output '%s/input.txt'", TRANCHE_BIN, path, tu_dir),
+                     2);
     assert_contains(err, "refusing to overwrite an input");
     free(err);
     /* A missing output directory is created; one that cannot be is an error. */
-    assert_int_equal(tu_runf(&err, "%s run %s --output '%s/out/new/dir/x'", TRANCHE_BIN, path, dir),
-                     0);
+    assert_int_equal(
+        tu_runf(&err, "%s run %s --output '%s/out/new/dir/x'", TRANCHE_BIN, path, tu_dir), 0);
     assert_int_equal(tu_runf(NULL,
                              "cd '%s' && tr a-z A-Z < input.txt | cmp - out/new/dir/x && "
                              "rm -r out/new",
-                             dir),
+                             tu_dir),
                      0);
     free(err);
-    assert_int_equal(tu_runf(&err, "%s run %s --output '%s/input.txt/x'", TRANCHE_BIN, path, dir),
-                     2);
+    assert_int_equal(
+        tu_runf(&err, "%s run %s --output '%s/input.txt/x'", TRANCHE_BIN, path, tu_dir), 2);
     assert_contains(err, "input.txt/x");
     assert_contains(err, "Not a directory");
     free(err);
     assert_int_equal(
-        tu_runf(&err, "%s run %s --log-dir '%s/input.txt/logs'", TRANCHE_BIN, path, dir), 2);
+        tu_runf(&err, "%s run %s --log-dir '%s/input.txt/logs'", TRANCHE_BIN, path, tu_dir), 2);
     assert_contains(err, "input.txt/logs");
     free(err);
     assert_clean("inputs", path);
@@ -344,7 +328,7 @@ test_errors__full_disk_leaves_nothing(void **state)
     assert_int_equal(tu_runf(&err,
                              "cd '%s' && (trap '' XFSZ; ulimit -f 8; exec %s run %s "
                              "--workers 2)",
-                             dir, TRANCHE_BIN, path),
+                             tu_dir, TRANCHE_BIN, path),
                      1);
     assert_contains(err, "File too large");
     assert_contains(err, "out/");
@@ -362,7 +346,7 @@ test_errors__cli_usage(void **state)
     (void)state;
     make_input();
     path = job("cli", "  - plugin: upper\n");
-    snprintf(outpath, sizeof(outpath), "%s/cli.txt", dir);
+    snprintf(outpath, sizeof(outpath), "%s/cli.txt", tu_dir);
     assert_int_equal(tu_runf(NULL, "%s --version > '%s'", TRANCHE_BIN, outpath), 0);
     out = tu_read_file(outpath, NULL);
     assert_contains(out, "tranche ");
@@ -402,7 +386,7 @@ test_errors__cli_usage(void **state)
     assert_int_equal(tu_runf(&err, "%s run %s --bogus", TRANCHE_BIN, path), 2);
     assert_contains(err, "unknown option '--bogus'");
     free(err);
-    assert_int_equal(tu_runf(&err, "%s run '%s/nope.yaml'", TRANCHE_BIN, dir), 2);
+    assert_int_equal(tu_runf(&err, "%s run '%s/nope.yaml'", TRANCHE_BIN, tu_dir), 2);
     assert_contains(err, "nope.yaml");
     free(err);
     assert_int_equal(tu_runf(NULL, "%s validate %s | grep -q ': ok'", TRANCHE_BIN, path), 0);
@@ -418,7 +402,7 @@ test_errors__end_partition_emits_once_per_partition(void **state)
     make_input();
     path = job("summary", "  - plugin: " TEST_PLUGIN_DIR "/summary.so\n");
     assert_int_equal(
-        tu_runf(NULL, "%s run %s --workers 2 --output '%s/summary.txt'", TRANCHE_BIN, path, dir),
+        tu_runf(NULL, "%s run %s --workers 2 --output '%s/summary.txt'", TRANCHE_BIN, path, tu_dir),
         0);
     /* one records=N line per partition, the Ns add up to the input's records */
     assert_int_equal(tu_runf(NULL,
@@ -426,7 +410,7 @@ test_errors__end_partition_emits_once_per_partition(void **state)
                              "$(%s plan %s | wc -l) ] && [ $(grep '^records=' summary.txt | "
                              "cut -d= -f2 | awk '{ s += $1 } END { print s }') -eq 3000 ] && "
                              "grep -v '^records=' summary.txt | cmp - input.txt",
-                             dir, TRANCHE_BIN, path),
+                             tu_dir, TRANCHE_BIN, path),
                      0);
 }
 
@@ -444,17 +428,17 @@ test_errors__readme_plugin_builds_out_of_tree(void **state)
                              "'%s/README.md' | sed '1,2d;$d' | sed '$d' > rev.c && "
                              "cc -std=c11 -Wall -Wextra -Werror -O2 -fPIC -shared "
                              "-I'%s/core/include' rev.c -o rev.so",
-                             dir, SOURCE_DIR, SOURCE_DIR),
+                             tu_dir, SOURCE_DIR, SOURCE_DIR),
                      0);
     snprintf(jobtext, sizeof(jobtext),
              "input:\n  path: input.txt\noutput:\n  path: rev.out\n"
              "log_dir: logs/rev\nsteps:\n  - plugin: ./rev.so\n");
-    snprintf(jobpath, sizeof(jobpath), "%s/rev.yaml", dir);
+    snprintf(jobpath, sizeof(jobpath), "%s/rev.yaml", tu_dir);
     tu_write_file(jobpath, jobtext, strlen(jobtext));
     assert_int_equal(tu_runf(NULL,
                              "cd '%s' && %s run rev.yaml --workers 2 --partition-size 1000 && "
                              "rev input.txt | cmp - rev.out",
-                             dir, TRANCHE_BIN),
+                             tu_dir, TRANCHE_BIN),
                      0);
 }
 
@@ -497,14 +481,14 @@ test_errors__closed_stdout_stops_quietly(void **state)
     const char *path;
 
     (void)state;
-    assert_int_equal(tu_runf(NULL, "cd '%s' && seq 1 300000 > many.txt", dir), 0);
+    assert_int_equal(tu_runf(NULL, "cd '%s' && seq 1 300000 > many.txt", tu_dir), 0);
     path = job("pipe", "  - plugin: upper\n");
     /* head leaves after one line; tranche stops with SIGPIPE's status and says nothing */
     assert_int_equal(tu_runf(&err,
                              "cd '%s' && { %s run %s --input many.txt --output - "
                              "--workers 2; echo $? > pipe.rc; } | head -n 1 > /dev/null; "
                              "grep -qx 141 pipe.rc",
-                             dir, TRANCHE_BIN, path),
+                             tu_dir, TRANCHE_BIN, path),
                      0);
     assert_string_equal(err, "");
     free(err);
@@ -533,30 +517,31 @@ test_errors__gzip_is_recognised_by_its_magic_bytes(void **state)
 
     (void)state;
     make_input();
-    assert_int_equal(tu_runf(NULL, "cd '%s' && gzip -c input.txt > input.gz", dir), 0);
+    assert_int_equal(tu_runf(NULL, "cd '%s' && gzip -c input.txt > input.gz", tu_dir), 0);
     path = job("gz", "  - plugin: upper\n");
     /* a gzip input, recognised by its magic bytes, not its name */
-    assert_int_equal(tu_runf(NULL, "cd '%s' && cp input.gz disguised.txt", dir), 0);
-    assert_int_equal(tu_runf(NULL, "%s run %s --input '%s/disguised.txt' && LC_ALL=C tr a-z A-Z "
-                                   "< '%s/input.txt' | cmp - '%s/out/gz.out'",
-                             TRANCHE_BIN, path, dir, dir, dir),
+    assert_int_equal(tu_runf(NULL, "cd '%s' && cp input.gz disguised.txt", tu_dir), 0);
+    assert_int_equal(tu_runf(NULL,
+                             "%s run %s --input '%s/disguised.txt' && LC_ALL=C tr a-z A-Z "
+                             "< '%s/input.txt' | cmp - '%s/out/gz.out'",
+                             TRANCHE_BIN, path, tu_dir, tu_dir, tu_dir),
                      0);
-    assert_int_equal(tu_runf(NULL, "%s validate %s --input '%s/input.gz'", TRANCHE_BIN, path, dir),
-                     0);
+    assert_int_equal(
+        tu_runf(NULL, "%s validate %s --input '%s/input.gz'", TRANCHE_BIN, path, tu_dir), 0);
     /* compression: none reads the bytes as they are (and writes plain under any name) */
     {
         char jobpath[1024];
         const char *text = "input:\n  path: input.gz\n  compression: none\noutput:\n"
                            "  path: raw.gz\n  compression: none\nlog_dir: logs/raw\n"
                            "steps:\n  - plugin: upper\n";
-        snprintf(jobpath, sizeof(jobpath), "%s/raw.yaml", dir);
+        snprintf(jobpath, sizeof(jobpath), "%s/raw.yaml", tu_dir);
         tu_write_file(jobpath, text, strlen(text));
         assert_int_equal(tu_runf(NULL,
                                  "cd '%s' && %s run raw.yaml --workers 2 --partition-size 100 "
                                  "&& { cat input.gz; "
                                  "[ \"$(tail -c1 input.gz | od -An -tx1)\" = \" 0a\" ] || echo; } "
                                  "| LC_ALL=C tr a-z A-Z | cmp - raw.gz",
-                                 dir, TRANCHE_BIN),
+                                 tu_dir, TRANCHE_BIN),
                          0);
     }
 }
@@ -577,14 +562,14 @@ test_errors__plugin_stdout_never_reaches_the_output(void **state)
                              "cmp print.out input.txt && "
                              "[ $(cat logs/print/worker-*.log | grep -c '^failer: print') -eq "
                              "3000 ]",
-                             dir, TRANCHE_BIN, path),
+                             tu_dir, TRANCHE_BIN, path),
                      0);
     /* in-process, the prints go to stderr */
     assert_int_equal(tu_runf(NULL,
                              "cd '%s' && %s run %s --in-process --output - > print2.out "
                              "2> print2.err && cmp print2.out input.txt && "
                              "[ $(grep -c '^failer: print' print2.err) -eq 3000 ]",
-                             dir, TRANCHE_BIN, path),
+                             tu_dir, TRANCHE_BIN, path),
                      0);
 }
 
@@ -610,5 +595,5 @@ main(void)
         cmocka_unit_test(test_errors__plugin_stdout_never_reaches_the_output),
     };
 
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, tu_group_setup, tu_group_teardown);
 }

@@ -16,8 +16,6 @@
 
 #include "testutil.h"
 
-static char *dir;
-
 /* Writes a job file and returns its path (static buffer). */
 static const char *
 write_job(const char *name, const char *fmt, ...)
@@ -29,7 +27,7 @@ write_job(const char *name, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(body, sizeof(body), fmt, ap);
     va_end(ap);
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    snprintf(path, sizeof(path), "%s/%s", tu_dir, name);
     tu_write_file(path, body, strlen(body));
     return path;
 }
@@ -78,23 +76,6 @@ static const struct transform transforms[] = {
      "grep -a -F ' 200 ' | tr a-z A-Z"},
 };
 
-static int
-setup(void **state)
-{
-    (void)state;
-    dir = tu_mkdtemp();
-    return 0;
-}
-
-static int
-teardown(void **state)
-{
-    (void)state;
-    tu_rmrf(dir);
-    free(dir);
-    return 0;
-}
-
 /* Runs every transform for several worker counts and partition sizes against the reference. */
 static void
 check_transforms(const char *input, const size_t *sizes, size_t n_sizes)
@@ -103,20 +84,22 @@ check_transforms(const char *input, const size_t *sizes, size_t n_sizes)
     size_t t, s, w;
 
     /* Reference tools see the input with a final newline, as tranche ends every record. */
-    sh(0, "{ cat '%s'; [ \"$(tail -c1 '%s' | od -An -tx1)\" = \" 0a\" ] || echo; } "
-          "> '%s/normalized'", input, input, dir);
+    sh(0,
+       "{ cat '%s'; [ \"$(tail -c1 '%s' | od -An -tx1)\" = \" 0a\" ] || echo; } "
+       "> '%s/normalized'",
+       input, input, tu_dir);
     for (t = 0; t < sizeof(transforms) / sizeof(transforms[0]); t++) {
         const struct transform *tr = &transforms[t];
         const char *job = write_job("job.yaml",
                                     "input:\n  path: %s\noutput:\n  path: %s/out\nlog_dir: %s/logs"
                                     "\nsteps:\n%s",
-                                    input, dir, dir, tr->steps);
+                                    input, tu_dir, tu_dir, tr->steps);
         char ref[1024], out[1024];
 
-        snprintf(ref, sizeof(ref), "%s/ref-%s", dir, tr->name);
-        snprintf(out, sizeof(out), "%s/out", dir);
+        snprintf(ref, sizeof(ref), "%s/ref-%s", tu_dir, tr->name);
+        snprintf(out, sizeof(out), "%s/out", tu_dir);
         sh(0, "LC_ALL=C sh -c \"%s\" < '%s/normalized' > '%s' || [ $? -eq 1 ]", tr->reference,
-           dir, ref);
+           tu_dir, ref);
         for (s = 0; s < n_sizes; s++) {
             for (w = 0; w < sizeof(workers) / sizeof(workers[0]); w++) {
                 unlink(out);
@@ -138,7 +121,7 @@ test_run__matches_reference_tools_on_edge_input(void **state)
     char input[1024];
 
     (void)state;
-    snprintf(input, sizeof(input), "%s/edge.txt", dir);
+    snprintf(input, sizeof(input), "%s/edge.txt", tu_dir);
     tu_write_edge_input(input, 300000, 0, 1);
     check_transforms(input, sizes, sizeof(sizes) / sizeof(sizes[0]));
 }
@@ -150,7 +133,7 @@ test_run__nul_bytes_in_records(void **state)
     char input[1024];
 
     (void)state;
-    snprintf(input, sizeof(input), "%s/nul.txt", dir);
+    snprintf(input, sizeof(input), "%s/nul.txt", tu_dir);
     tu_write_edge_input(input, 100000, 1, 0);
     check_transforms(input, sizes, sizeof(sizes) / sizeof(sizes[0]));
 }
@@ -176,13 +159,15 @@ test_run__empty_and_tiny_inputs(void **state)
     (void)state;
     for (i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++) {
         char path[1024];
-        snprintf(path, sizeof(path), "%s/tiny", dir);
+        snprintf(path, sizeof(path), "%s/tiny", tu_dir);
         tu_write_file(path, inputs[i], strlen(inputs[i]));
         job = write_job("tiny.yaml", "input:\n  path: tiny\noutput:\n  path: tiny.out\n"
                                      "log_dir: logs\nsteps:\n  - plugin: upper\n");
         sh(0, "%s run %s --workers 7 --partition-size 1", TRANCHE_BIN, job);
-        sh(0, "cd '%s' && { cat tiny; [ -z \"$(tail -c1 tiny)\" ] || echo; } | tr a-z A-Z | "
-              "cmp - tiny.out", dir);
+        sh(0,
+           "cd '%s' && { cat tiny; [ -z \"$(tail -c1 tiny)\" ] || echo; } | tr a-z A-Z | "
+           "cmp - tiny.out",
+           tu_dir);
     }
 }
 
@@ -192,18 +177,19 @@ test_run__many_files_glob_and_list_keep_order(void **state)
     const char *job;
 
     (void)state;
-    sh(0, "cd '%s' && mkdir -p parts && printf 'b1\\nb2' > parts/b.log && printf 'a1\\na2\\n' > "
-          "parts/a.log && : > parts/c.log && printf 'd1\\n' > parts/d.log",
-       dir);
+    sh(0,
+       "cd '%s' && mkdir -p parts && printf 'b1\\nb2' > parts/b.log && printf 'a1\\na2\\n' > "
+       "parts/a.log && : > parts/c.log && printf 'd1\\n' > parts/d.log",
+       tu_dir);
     job = write_job("glob.yaml", "input:\n  path: parts/*.log\noutput:\n  path: glob.out\n"
                                  "log_dir: logs\nsteps:\n  - plugin: upper\n");
     sh(0, "%s run %s --workers 2 --partition-size 1", TRANCHE_BIN, job);
-    sh(0, "cd '%s' && printf 'A1\\nA2\\nB1\\nB2\\nD1\\n' | cmp - glob.out", dir);
+    sh(0, "cd '%s' && printf 'A1\\nA2\\nB1\\nB2\\nD1\\n' | cmp - glob.out", tu_dir);
     job = write_job("list.yaml", "input:\n  path: [parts/d.log, parts/b.log, parts/a.log]\n"
                                  "output:\n  path: list.out\nlog_dir: logs\n"
                                  "steps:\n  - plugin: upper\n");
     sh(0, "%s run %s --workers 3 --partition-size 2", TRANCHE_BIN, job);
-    sh(0, "cd '%s' && printf 'D1\\nB1\\nB2\\nA1\\nA2\\n' | cmp - list.out", dir);
+    sh(0, "cd '%s' && printf 'D1\\nB1\\nB2\\nA1\\nA2\\n' | cmp - list.out", tu_dir);
     /* plan names the file when there are several */
     sh(0, "%s plan %s --partition-size 100 | grep -c 'parts/' | grep -qx 3", TRANCHE_BIN, job);
 }
@@ -214,15 +200,15 @@ test_run__other_delimiters(void **state)
     const char *job;
 
     (void)state;
-    sh(0, "cd '%s' && printf 'ab\\0cd\\0\\0ef' > nul.in && printf 'x,y,,z' > comma.in", dir);
+    sh(0, "cd '%s' && printf 'ab\\0cd\\0\\0ef' > nul.in && printf 'x,y,,z' > comma.in", tu_dir);
     job = write_job("nuld.yaml", "input:\n  path: nul.in\n  delimiter: \"\\0\"\noutput:\n"
                                  "  path: nul.out\nlog_dir: logs\nsteps:\n  - plugin: upper\n");
     sh(0, "%s run %s --workers 2 --partition-size 1", TRANCHE_BIN, job);
-    sh(0, "cd '%s' && printf 'AB\\0CD\\0\\0EF\\0' | cmp - nul.out", dir);
+    sh(0, "cd '%s' && printf 'AB\\0CD\\0\\0EF\\0' | cmp - nul.out", tu_dir);
     job = write_job("comma.yaml", "input:\n  path: comma.in\n  delimiter: \",\"\noutput:\n"
                                   "  path: comma.out\nlog_dir: logs\nsteps:\n  - plugin: upper\n");
     sh(0, "%s run %s --workers 2 --partition-size 1", TRANCHE_BIN, job);
-    sh(0, "cd '%s' && printf 'X,Y,,Z,' | cmp - comma.out", dir);
+    sh(0, "cd '%s' && printf 'X,Y,,Z,' | cmp - comma.out", tu_dir);
 }
 
 static void
@@ -231,23 +217,24 @@ test_run__stdout_in_process_and_single_partition(void **state)
     const char *job;
 
     (void)state;
-    sh(0, "cd '%s' && seq 1 5000 | sed 's/$/ line/' > nums", dir);
+    sh(0, "cd '%s' && seq 1 5000 | sed 's/$/ line/' > nums", tu_dir);
     job = write_job("nums.yaml", "input:\n  path: nums\noutput:\n  path: nums.out\n"
                                  "log_dir: logs\nsteps:\n  - plugin: upper\n");
-    sh(0, "cd '%s' && tr a-z A-Z < nums > nums.ref", dir);
+    sh(0, "cd '%s' && tr a-z A-Z < nums > nums.ref", tu_dir);
     sh(0, "%s run %s --output - --workers 2 --partition-size 1000 > '%s/stdout.out'", TRANCHE_BIN,
-       job, dir);
-    sh(0, "cmp '%s/stdout.out' '%s/nums.ref'", dir, dir);
-    sh(0, "%s run %s --in-process --partition-size 1000 --output '%s/inproc.out'", TRANCHE_BIN,
-       job, dir);
-    sh(0, "cmp '%s/inproc.out' '%s/nums.ref'", dir, dir);
+       job, tu_dir);
+    sh(0, "cmp '%s/stdout.out' '%s/nums.ref'", tu_dir, tu_dir);
+    sh(0, "%s run %s --in-process --partition-size 1000 --output '%s/inproc.out'", TRANCHE_BIN, job,
+       tu_dir);
+    sh(0, "cmp '%s/inproc.out' '%s/nums.ref'", tu_dir, tu_dir);
     /* --partition K gives exactly the bytes of partition K, as `plan` gives them */
-    sh(0, "cd '%s' && line=$(%s plan %s --partition-size 1000 | sed -n 4p) && set -- $line && "
-          "%s run %s --partition-size 1000 --partition 3 --output p3.out && "
-          "tail -c +$(($2 + 1)) nums | head -c $(($3 - $2)) | tr a-z A-Z | cmp - p3.out",
-       dir, TRANCHE_BIN, job, TRANCHE_BIN, job);
+    sh(0,
+       "cd '%s' && line=$(%s plan %s --partition-size 1000 | sed -n 4p) && set -- $line && "
+       "%s run %s --partition-size 1000 --partition 3 --output p3.out && "
+       "tail -c +$(($2 + 1)) nums | head -c $(($3 - $2)) | tr a-z A-Z | cmp - p3.out",
+       tu_dir, TRANCHE_BIN, job, TRANCHE_BIN, job);
     sh(2, "%s run %s --partition-size 1000 --partition 99999 --output '%s/px.out'", TRANCHE_BIN,
-       job, dir);
+       job, tu_dir);
 }
 
 static void
@@ -259,18 +246,20 @@ test_run__offsets_beyond_4GiB(void **state)
 
     (void)state;
     if (tu_run("cd \"$TMPDIR\" 2>/dev/null || cd /tmp; truncate -s 1G probe.sparse && "
-               "rm probe.sparse", NULL) != 0) {
+               "rm probe.sparse",
+               NULL) != 0) {
         skip();
     }
-    sh(0, "cd '%s' && truncate -s $((4 * 1024 * 1024 * 1024 - 1)) big && printf '\\nhello\\n"
-          "world\\nlast' >> big",
-       dir);
+    sh(0,
+       "cd '%s' && truncate -s $((4 * 1024 * 1024 * 1024 - 1)) big && printf '\\nhello\\n"
+       "world\\nlast' >> big",
+       tu_dir);
     job = write_job("big.yaml", "input:\n  path: big\noutput:\n  path: big.out\n"
                                 "partition_size: 4GiB\nlog_dir: logs\n"
                                 "steps:\n  - plugin: upper\n");
     sh(0, "%s plan %s | tail -n 1 | grep -qx '1 4294967296 4294967312'", TRANCHE_BIN, job);
     sh(0, "%s run %s --partition 1", TRANCHE_BIN, job);
-    sh(0, "cd '%s' && printf 'HELLO\\nWORLD\\nLAST\\n' | cmp - big.out", dir);
+    sh(0, "cd '%s' && printf 'HELLO\\nWORLD\\nLAST\\n' | cmp - big.out", tu_dir);
 }
 
 /* Runs the spill job in the background, waits until the second partition's part file is on
@@ -278,9 +267,11 @@ test_run__offsets_beyond_4GiB(void **state)
 static void
 run_spill_job(const char *job, const char *output)
 {
-    sh(0, "cd '%s' && rm -f release && { %s run %s --workers 2 --output %s & } && "
-          "for i in $(seq 600); do ls spill/.tranche-parts-*/part-000001 >/dev/null 2>&1 && "
-          "break; sleep 0.1; done; touch release; wait $!", dir, TRANCHE_BIN, job, output);
+    sh(0,
+       "cd '%s' && rm -f release && { %s run %s --workers 2 --output %s & } && "
+       "for i in $(seq 600); do ls spill/.tranche-parts-*/part-000001 >/dev/null 2>&1 && "
+       "break; sleep 0.1; done; touch release; wait $!",
+       tu_dir, TRANCHE_BIN, job, output);
 }
 
 static void
@@ -292,29 +283,39 @@ test_run__large_partition_spills_to_disk(void **state)
     const char *job;
 
     (void)state;
-    sh(0, "cd '%s' && mkdir -p spill && seq 1 1500 | sed 's/^/wait /' > wait.log && "
-          "%s --kind access --size 70M --seed 3 --output big.log", dir, TRANCHE_GEN);
-    job = write_job("spill.yaml", "input:\n  path: [wait.log, big.log]\n"
-                                  "output:\n  path: spill/out.log\n"
-                                  "partition_size: 1GiB\nlog_dir: spill-logs\n"
-                                  "steps:\n  - plugin: %s/failer.so\n"
-                                  "    options: { match: \"wait \", mode: wait, "
-                                  "release: %s/release }\n"
-                                  "  - plugin: upper\n", TEST_PLUGIN_DIR, dir);
+    sh(0,
+       "cd '%s' && mkdir -p spill && seq 1 1500 | sed 's/^/wait /' > wait.log && "
+       "%s --kind access --size 70M --seed 3 --output big.log",
+       tu_dir, TRANCHE_GEN);
+    job = write_job("spill.yaml",
+                    "input:\n  path: [wait.log, big.log]\n"
+                    "output:\n  path: spill/out.log\n"
+                    "partition_size: 1GiB\nlog_dir: spill-logs\n"
+                    "steps:\n  - plugin: %s/failer.so\n"
+                    "    options: { match: \"wait \", mode: wait, "
+                    "release: %s/release }\n"
+                    "  - plugin: upper\n",
+                    TEST_PLUGIN_DIR, tu_dir);
     run_spill_job(job, "spill/out.log");
-    sh(0, "cd '%s' && grep -q 'spilled to a part file on disk' spill-logs/worker-*.log && "
-          "cat wait.log big.log | tr a-z A-Z | cmp - spill/out.log && "
-          "[ \"$(ls -A spill)\" = out.log ]", dir);
+    sh(0,
+       "cd '%s' && grep -q 'spilled to a part file on disk' spill-logs/worker-*.log && "
+       "cat wait.log big.log | tr a-z A-Z | cmp - spill/out.log && "
+       "[ \"$(ls -A spill)\" = out.log ]",
+       tu_dir);
     /* The same with gzip output, where what waits is compressed: base64 of random bytes
      * compresses to about 3/4, so 80 MiB of it still passes 48 MiB and the part file on disk
      * holds whole compressed blocks. */
-    sh(0, "cd '%s' && head -c 60M /dev/urandom | base64 > big.log && "
-          "cat wait.log big.log | tr a-z A-Z > ref", dir);
+    sh(0,
+       "cd '%s' && head -c 60M /dev/urandom | base64 > big.log && "
+       "cat wait.log big.log | tr a-z A-Z > ref",
+       tu_dir);
     run_spill_job(job, "spill/out.gz");
-    sh(0, "cd '%s' && grep -q 'spilled to a part file on disk' spill-logs/worker-*.log && "
-          "gzip -t spill/out.gz && zcat spill/out.gz | cmp - ref && "
-          "[ \"$(ls -A spill | sort | tr '\\n' ' ')\" = 'out.gz out.log ' ] && "
-          "rm big.log ref spill/out.log spill/out.gz", dir);
+    sh(0,
+       "cd '%s' && grep -q 'spilled to a part file on disk' spill-logs/worker-*.log && "
+       "gzip -t spill/out.gz && zcat spill/out.gz | cmp - ref && "
+       "[ \"$(ls -A spill | sort | tr '\\n' ' ')\" = 'out.gz out.log ' ] && "
+       "rm big.log ref spill/out.log spill/out.gz",
+       tu_dir);
 }
 
 static void
@@ -326,25 +327,30 @@ test_run__a_slow_partition_does_not_hold_the_others(void **state)
     const char *job;
 
     (void)state;
-    sh(0, "cd '%s' && mkdir -p park && seq 1 100 | sed 's/^/wait /' > park/0.log && "
-          "for i in 1 2 3 4; do seq $i 500 | sed \"s/^/part $i line /\" > park/$i.log; done && "
-          "cat park/0.log park/1.log park/2.log park/3.log park/4.log | tr a-z A-Z > park-ref",
-       dir);
-    job = write_job("park.yaml", "input:\n  path: park/*.log\noutput:\n  path: park-out/x.log\n"
-                                 "partition_size: 1GiB\nlog_dir: park-logs\n"
-                                 "steps:\n  - plugin: %s/failer.so\n"
-                                 "    options: { match: \"wait \", mode: wait, release: %s/go }\n"
-                                 "  - plugin: upper\n", TEST_PLUGIN_DIR, dir);
-    sh(0, "cd '%s' && rm -f go && { %s run %s --workers 2 & } && "
-          "for i in $(seq 600); do [ $(cat park-logs/worker-*.log 2>/dev/null | grep -c parked) "
-          "-eq 4 ] && break; sleep 0.1; done; touch go; wait $! && "
-          "grep -q '4 partition(s) parked' park-logs/tranche.log && cmp park-out/x.log park-ref",
-       dir, TRANCHE_BIN, job);
-    sh(0, "cd '%s' && rm -f go && { %s run %s --workers 2 --output park-out/x.gz & } && "
-          "for i in $(seq 600); do [ $(cat park-logs/worker-*.log 2>/dev/null | grep -c parked) "
-          "-eq 4 ] && break; sleep 0.1; done; touch go; wait $! && "
-          "zcat park-out/x.gz | cmp - park-ref && [ -z \"$(ls -A park-out | grep -v '^x')\" ]",
-       dir, TRANCHE_BIN, job);
+    sh(0,
+       "cd '%s' && mkdir -p park && seq 1 100 | sed 's/^/wait /' > park/0.log && "
+       "for i in 1 2 3 4; do seq $i 500 | sed \"s/^/part $i line /\" > park/$i.log; done && "
+       "cat park/0.log park/1.log park/2.log park/3.log park/4.log | tr a-z A-Z > park-ref",
+       tu_dir);
+    job = write_job("park.yaml",
+                    "input:\n  path: park/*.log\noutput:\n  path: park-out/x.log\n"
+                    "partition_size: 1GiB\nlog_dir: park-logs\n"
+                    "steps:\n  - plugin: %s/failer.so\n"
+                    "    options: { match: \"wait \", mode: wait, release: %s/go }\n"
+                    "  - plugin: upper\n",
+                    TEST_PLUGIN_DIR, tu_dir);
+    sh(0,
+       "cd '%s' && rm -f go && { %s run %s --workers 2 & } && "
+       "for i in $(seq 600); do [ $(cat park-logs/worker-*.log 2>/dev/null | grep -c parked) "
+       "-eq 4 ] && break; sleep 0.1; done; touch go; wait $! && "
+       "grep -q '4 partition(s) parked' park-logs/tranche.log && cmp park-out/x.log park-ref",
+       tu_dir, TRANCHE_BIN, job);
+    sh(0,
+       "cd '%s' && rm -f go && { %s run %s --workers 2 --output park-out/x.gz & } && "
+       "for i in $(seq 600); do [ $(cat park-logs/worker-*.log 2>/dev/null | grep -c parked) "
+       "-eq 4 ] && break; sleep 0.1; done; touch go; wait $! && "
+       "zcat park-out/x.gz | cmp - park-ref && [ -z \"$(ls -A park-out | grep -v '^x')\" ]",
+       tu_dir, TRANCHE_BIN, job);
 }
 
 static void
@@ -359,13 +365,15 @@ test_run__bgzf_input_matches_zcat(void **state)
     (void)state;
     /* records longer than a block, NUL bytes, no final newline; two bgzip files concatenated
      * (each with its end-of-file block), as `cat a.gz b.gz` makes */
-    snprintf(out, sizeof(out), "%s/bgzf-a.txt", dir);
+    snprintf(out, sizeof(out), "%s/bgzf-a.txt", tu_dir);
     tu_write_edge_input(out, 300000, 1, 1);
-    sh(0, "cd '%s' && printf 'tail one\\ntail two\\n' > bgzf-b.txt && bgzip -c bgzf-a.txt > "
-          "in.bgz && bgzip -c bgzf-b.txt >> in.bgz && zcat in.bgz > plain.txt && "
-          "tr a-z A-Z < plain.txt > bgzf.ref", dir);
-    snprintf(out, sizeof(out), "%s/bgzf.out", dir);
-    snprintf(ref, sizeof(ref), "%s/bgzf.ref", dir);
+    sh(0,
+       "cd '%s' && printf 'tail one\\ntail two\\n' > bgzf-b.txt && bgzip -c bgzf-a.txt > "
+       "in.bgz && bgzip -c bgzf-b.txt >> in.bgz && zcat in.bgz > plain.txt && "
+       "tr a-z A-Z < plain.txt > bgzf.ref",
+       tu_dir);
+    snprintf(out, sizeof(out), "%s/bgzf.out", tu_dir);
+    snprintf(ref, sizeof(ref), "%s/bgzf.ref", tu_dir);
     job = write_job("bgzf.yaml", "input:\n  path: in.bgz\noutput:\n  path: bgzf.out\n"
                                  "log_dir: logs\nsteps:\n  - plugin: upper\n");
     for (s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
@@ -380,9 +388,11 @@ test_run__bgzf_input_matches_zcat(void **state)
         }
     }
     /* tranche's own gzip output reads back the same, and so does grep over it */
-    sh(0, "cd '%s' && %s run bgzf.yaml --output round.gz --partition-size 10000 && "
-          "%s run bgzf.yaml --input round.gz --output round.out --workers 2 && "
-          "tr a-z A-Z < bgzf.ref | cmp - round.out", dir, TRANCHE_BIN, TRANCHE_BIN);
+    sh(0,
+       "cd '%s' && %s run bgzf.yaml --output round.gz --partition-size 10000 && "
+       "%s run bgzf.yaml --input round.gz --output round.out --workers 2 && "
+       "tr a-z A-Z < bgzf.ref | cmp - round.out",
+       tu_dir, TRANCHE_BIN, TRANCHE_BIN);
 }
 
 static void
@@ -397,8 +407,10 @@ test_run__corrupt_bgzf_fails_with_the_offset(void **state)
     int rc, failures = 0;
 
     (void)state;
-    sh(0, "cd '%s' && seq 1 200000 | sed 's/$/ corrupt me/' > c.txt && bgzip -c c.txt > c.bgz && "
-          "tr a-z A-Z < c.txt > c.ref", dir);
+    sh(0,
+       "cd '%s' && seq 1 200000 | sed 's/$/ corrupt me/' > c.txt && bgzip -c c.txt > c.bgz && "
+       "tr a-z A-Z < c.txt > c.ref",
+       tu_dir);
     /* compression: gzip, so that a changed magic byte is a corrupt gzip file, not a plain one */
     job = write_job("c.yaml", "input:\n  path: bad.bgz\n  compression: gzip\noutput:\n"
                               "  path: c.out\nlog_dir: logs\nsteps:\n  - plugin: upper\n");
@@ -406,19 +418,18 @@ test_run__corrupt_bgzf_fails_with_the_offset(void **state)
         char path[1024];
         size_t len;
         char *data;
-        snprintf(path, sizeof(path), "%s/c.bgz", dir);
+        snprintf(path, sizeof(path), "%s/c.bgz", tu_dir);
         data = tu_read_file(path, &len);
         assert_non_null(data);
         size = (long)len;
         for (off = 0; off < size; off += size / 37 + 1) {
             char bad[1024];
             data[off] ^= 0x5a;
-            snprintf(bad, sizeof(bad), "%s/bad.bgz", dir);
+            snprintf(bad, sizeof(bad), "%s/bad.bgz", tu_dir);
             tu_write_file(bad, data, len);
             data[off] ^= 0x5a;
-            sh(0, "rm -f '%s/c.out'", dir);
-            rc = tu_runf(&err, "%s run %s --workers 2 --partition-size 100000", TRANCHE_BIN,
-                            job);
+            sh(0, "rm -f '%s/c.out'", tu_dir);
+            rc = tu_runf(&err, "%s run %s --workers 2 --partition-size 100000", TRANCHE_BIN, job);
             if (rc == 1) {
                 failures++;
                 if (strstr(err, "compressed offset") == NULL) {
@@ -426,10 +437,12 @@ test_run__corrupt_bgzf_fails_with_the_offset(void **state)
                 }
                 /* (a byte that only spoils the BC field leaves valid gzip, which is then read as
                  * a stream and indexed: that index is not debris) */
-                sh(0, "[ ! -e '%s/c.out' ] && [ -z \"$(ls -A '%s' | grep tranche | "
-                      "grep -v '^bad.bgz.tranche-index$')\" ]", dir, dir);
+                sh(0,
+                   "[ ! -e '%s/c.out' ] && [ -z \"$(ls -A '%s' | grep tranche | "
+                   "grep -v '^bad.bgz.tranche-index$')\" ]",
+                   tu_dir, tu_dir);
             } else if (rc == 0) {
-                sh(0, "cmp '%s/c.out' '%s/c.ref'", dir, dir);
+                sh(0, "cmp '%s/c.out' '%s/c.ref'", tu_dir, tu_dir);
             } else {
                 fail_msg("offset %ld: exit %d: %s", off, rc, err);
             }
@@ -440,28 +453,32 @@ test_run__corrupt_bgzf_fails_with_the_offset(void **state)
     }
     assert_true(failures > 30);
     /* truncated, and garbage after the last member */
-    sh(0, "cd '%s' && head -c -100 c.bgz > bad.bgz", dir);
+    sh(0, "cd '%s' && head -c -100 c.bgz > bad.bgz", tu_dir);
     rc = tu_runf(&err, "%s run %s", TRANCHE_BIN, job);
     assert_int_equal(rc, 1);
     free(err);
-    sh(0, "cd '%s' && { cat c.bgz; echo garbage; } > bad.bgz", dir);
+    sh(0, "cd '%s' && { cat c.bgz; echo garbage; } > bad.bgz", tu_dir);
     rc = tu_runf(&err, "%s run %s", TRANCHE_BIN, job);
     assert_int_equal(rc, 1);
     assert_non_null(strstr(err, "garbage after the last member"));
     free(err);
     /* a data block whose size field says it is empty: no worker would read it, so the index
      * must notice, not lose its records */
-    sh(0, "cd '%s' && printf 'ab\\ncd\\n' | bgzip -c > small.bgz && cp small.bgz bad.bgz && "
-          "size=$(( $(od -An -tu2 -j16 -N2 small.bgz | tr -d ' ') + 1 )) && "
-          "printf '\\0\\0\\0\\0' | dd of=bad.bgz bs=1 seek=$((size - 4)) conv=notrunc "
-          "2>/dev/null", dir);
+    sh(0,
+       "cd '%s' && printf 'ab\\ncd\\n' | bgzip -c > small.bgz && cp small.bgz bad.bgz && "
+       "size=$(( $(od -An -tu2 -j16 -N2 small.bgz | tr -d ' ') + 1 )) && "
+       "printf '\\0\\0\\0\\0' | dd of=bad.bgz bs=1 seek=$((size - 4)) conv=notrunc "
+       "2>/dev/null",
+       tu_dir);
     rc = tu_runf(&err, "%s run %s", TRANCHE_BIN, job);
     assert_int_equal(rc, 1);
     assert_non_null(strstr(err, "compressed offset 0"));
     free(err);
     /* BGZF followed by a plain gzip member: valid gzip, read as a stream */
-    sh(0, "cd '%s' && { cat small.bgz; printf 'ef\\n' | gzip -c; } > bad.bgz && %s run %s && "
-          "printf 'AB\\nCD\\nEF\\n' | cmp - c.out", dir, TRANCHE_BIN, job);
+    sh(0,
+       "cd '%s' && { cat small.bgz; printf 'ef\\n' | gzip -c; } > bad.bgz && %s run %s && "
+       "printf 'AB\\nCD\\nEF\\n' | cmp - c.out",
+       tu_dir, TRANCHE_BIN, job);
 }
 
 /* Checks that path is a BGZF file: whole blocks, each with the BC extra field giving its size,
@@ -469,8 +486,8 @@ test_run__corrupt_bgzf_fails_with_the_offset(void **state)
 static size_t
 check_bgzf(const char *path)
 {
-    static const unsigned char eof[28] = {0x1f, 0x8b, 8, 4, 0, 0, 0, 0, 0, 0xff, 6, 0, 'B', 'C',
-                                          2, 0, 0x1b, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    static const unsigned char eof[28] = {0x1f, 0x8b, 8,    4, 0, 0, 0, 0, 0, 0xff, 6, 0, 'B', 'C',
+                                          2,    0,    0x1b, 0, 3, 0, 0, 0, 0, 0,    0, 0, 0,   0};
     size_t len, off = 0, blocks = 0;
     unsigned char *data = (unsigned char *)tu_read_file(path, &len);
 
@@ -504,10 +521,10 @@ test_run__gzip_output_is_bgzf_for_any_split(void **state)
     size_t s, w;
 
     (void)state;
-    snprintf(input, sizeof(input), "%s/gz-edge.txt", dir);
-    snprintf(out, sizeof(out), "%s/out.gz", dir);
+    snprintf(input, sizeof(input), "%s/gz-edge.txt", tu_dir);
+    snprintf(out, sizeof(out), "%s/out.gz", tu_dir);
     tu_write_edge_input(input, 400000, 1, 1);
-    sh(0, "cd '%s' && { cat gz-edge.txt; echo; } | tr a-z A-Z > gz-ref", dir);
+    sh(0, "cd '%s' && { cat gz-edge.txt; echo; } | tr a-z A-Z > gz-ref", tu_dir);
     job = write_job("gz.yaml", "input:\n  path: gz-edge.txt\noutput:\n  path: out.gz\n"
                                "log_dir: logs\nsteps:\n  - plugin: upper\n");
     for (s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
@@ -516,8 +533,10 @@ test_run__gzip_output_is_bgzf_for_any_split(void **state)
             sh(0, "%s run %s --workers %d --partition-size %zu", TRANCHE_BIN, job, workers[w],
                sizes[s]);
             /* every gzip reader: gzip -t, zcat, bgzip -d, and the block structure itself */
-            sh(0, "cd '%s' && gzip -t out.gz && zcat out.gz | cmp - gz-ref && "
-                  "bgzip -d -c out.gz | cmp - gz-ref", dir);
+            sh(0,
+               "cd '%s' && gzip -t out.gz && zcat out.gz | cmp - gz-ref && "
+               "bgzip -d -c out.gz | cmp - gz-ref",
+               tu_dir);
             assert_true(check_bgzf(out) >= 2);
         }
     }
@@ -528,22 +547,25 @@ test_run__gzip_output_is_bgzf_for_any_split(void **state)
     job = write_job("l9.yaml", "input:\n  path: gz-edge.txt\noutput:\n  path: l9.gz\n  level: 9\n"
                                "log_dir: logs\nsteps:\n  - plugin: upper\n");
     sh(0, "%s run %s", TRANCHE_BIN, job);
-    sh(0, "cd '%s' && zcat l9.gz | cmp - gz-ref && "
-          "[ $(stat -c %%s l9.gz) -lt $(stat -c %%s l1.gz) ]", dir);
+    sh(0,
+       "cd '%s' && zcat l9.gz | cmp - gz-ref && "
+       "[ $(stat -c %%s l9.gz) -lt $(stat -c %%s l1.gz) ]",
+       tu_dir);
     /* compression: gzip without a .gz name; none with one */
     job = write_job("gz-named.yaml", "input:\n  path: gz-edge.txt\noutput:\n  path: out.bin\n"
                                      "  compression: gzip\n  level: 1\nlog_dir: logs\n"
                                      "steps:\n  - plugin: upper\n");
-    sh(0, "%s run %s --workers 2 && zcat '%s/out.bin' | cmp - '%s/gz-ref'", TRANCHE_BIN, job, dir,
-       dir);
+    sh(0, "%s run %s --workers 2 && zcat '%s/out.bin' | cmp - '%s/gz-ref'", TRANCHE_BIN, job,
+       tu_dir, tu_dir);
     job = write_job("plain-named.yaml", "input:\n  path: gz-edge.txt\noutput:\n  path: p.gz\n"
                                         "  compression: none\nlog_dir: logs\n"
                                         "steps:\n  - plugin: upper\n");
-    sh(0, "%s run %s && cmp '%s/p.gz' '%s/gz-ref'", TRANCHE_BIN, job, dir, dir);
+    sh(0, "%s run %s && cmp '%s/p.gz' '%s/gz-ref'", TRANCHE_BIN, job, tu_dir, tu_dir);
     /* an empty input gives a valid, empty gzip file: just the end-of-file block */
-    sh(0, "cd '%s' && : > empty.txt && %s run gz.yaml --input empty.txt --output e.gz && "
-          "[ $(stat -c %%s e.gz) -eq 28 ] && gzip -t e.gz && [ -z \"$(zcat e.gz)\" ]", dir,
-       TRANCHE_BIN);
+    sh(0,
+       "cd '%s' && : > empty.txt && %s run gz.yaml --input empty.txt --output e.gz && "
+       "[ $(stat -c %%s e.gz) -eq 28 ] && gzip -t e.gz && [ -z \"$(zcat e.gz)\" ]",
+       tu_dir, TRANCHE_BIN);
 }
 
 int
@@ -565,5 +587,5 @@ main(void)
         cmocka_unit_test(test_run__corrupt_bgzf_fails_with_the_offset),
     };
 
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, tu_group_setup, tu_group_teardown);
 }

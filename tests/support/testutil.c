@@ -2,9 +2,9 @@
 #include "testutil.h"
 
 #include <dirent.h>
-#include <stdint.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -225,8 +225,8 @@ rnd(void)
     return tu_rand(&rng_state);
 }
 
-static const char *const words[] = {"GET", "POST", " 404 ", " 200 ", "alpha", "Beta", "gamma",
-                                    "x", "", "a,b", "c\td", "zz", " 500 ", "ünï", "\r"};
+static const char *const words[] = {"GET", "POST", " 404 ", " 200 ", "alpha", "Beta", "gamma", "x",
+                                    "",    "a,b",  "c\td",  "zz",    " 500 ", "ünï",  "\r"};
 
 /*
  * Writes an input of about `size` bytes: short and empty records, records far longer than the
@@ -271,4 +271,24 @@ tu_write_edge_input(const char *path, size_t size, int with_nul, int unterminate
     }
     tu_write_file(path, buf, len);
     free(buf);
+}
+
+char *tu_dir;
+
+int
+tu_group_setup(void **state)
+{
+    (void)state;
+    tu_dir = tu_mkdtemp();
+    return 0;
+}
+
+int
+tu_group_teardown(void **state)
+{
+    (void)state;
+    tu_rmrf(tu_dir);
+    free(tu_dir);
+    tu_dir = NULL;
+    return 0;
 }

@@ -1,4 +1,5 @@
-/* tests/support/testutil.h: small helpers shared by the test binaries (temp dirs, files, commands). */
+/* tests/support/testutil.h: small helpers shared by the test binaries (temp dirs, files, commands).
+ */
 #ifndef TRANCHE_TESTUTIL_H
 #define TRANCHE_TESTUTIL_H
 
@@ -8,6 +9,12 @@
 /* Creates a fresh directory under $TMPDIR (or /tmp) and returns its malloc'd path (the caller
  * frees it). Aborts the test on failure. */
 char *tu_mkdtemp(void);
+
+/* The scratch directory of the running test group: made by tu_group_setup, removed with all it
+ * holds by tu_group_teardown (CMocka group fixtures). */
+extern char *tu_dir;
+int tu_group_setup(void **state);
+int tu_group_teardown(void **state);
 
 /* Removes a directory tree (rm -rf). */
 void tu_rmrf(const char *path);
