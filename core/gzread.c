@@ -588,8 +588,9 @@ gz_reader_members(const struct gz_reader *r)
 
 /* ---- decoding a whole segment with libdeflate ------------------------------------------- */
 
-/* Segments past this many decompressed bytes are left to the reader (memory stays bounded). */
-#define SEGMENT_MAX (16u << 20)
+/* Segments past this many bytes, decompressed or compressed, are left to the reader: the
+ * decoder's buffers stay within twice this (memory stays bounded whatever the index says). */
+#define SEGMENT_MAX (8u << 20)
 
 struct gz_segment_decoder {
 #ifdef TRANCHE_HAVE_LIBDEFLATE
@@ -597,8 +598,6 @@ struct gz_segment_decoder {
 #endif
     unsigned char *in; /* the synthetic deflate stream */
     size_t in_cap;
-    unsigned char *raw; /* the compressed bytes of the segment as they are in the file */
-    size_t raw_cap;
     unsigned char *out; /* the window, then the segment */
     size_t out_cap;
 };
@@ -632,7 +631,6 @@ gz_segment_decoder_free(struct gz_segment_decoder *s)
     libdeflate_free_decompressor(s->d);
 #endif
     free(s->in);
-    free(s->raw);
     free(s->out);
     free(s);
 }
@@ -642,7 +640,8 @@ gz_segment_fits(const struct gz_segment_decoder *s, const struct gz_point *a,
                 const struct gz_point *b)
 {
     return s != NULL && !a->at_header && !b->at_header && a->member_out == b->member_out &&
-           b->out > a->out && b->out - a->out <= SEGMENT_MAX && b->in >= a->in;
+           b->out > a->out && b->out - a->out <= SEGMENT_MAX && (a->bits == 0 || a->in > 0) &&
+           b->in * 8 - b->bits > a->in * 8 - a->bits && b->in - a->in <= SEGMENT_MAX;
 }
 
 #ifdef TRANCHE_HAVE_LIBDEFLATE
@@ -726,18 +725,9 @@ gz_segment_decode(struct gz_segment_decoder *s, int fd, const char *path, const 
     if (fixed_len[0] == 0) {
         init_fixed_codes();
     }
-    if (grow(&s->raw, &s->raw_cap, (size_t)(last - first) + 1) != 0 ||
-        grow(&s->in, &s->in_cap, prefix_max + (size_t)(last - first) + 8) != 0 ||
+    if (grow(&s->in, &s->in_cap, prefix_max + (size_t)(last - first) + 8) != 0 ||
         grow(&s->out, &s->out_cap, 8 + a->window_len + seg) != 0) {
         return error_set(err, "out of memory decoding %s", path);
-    }
-    r = io_pread_all(fd, s->raw, (size_t)(last - first), first);
-    if (r != 0) {
-        return r < 0 ? error_errno(err, "cannot read %s at compressed offset %" PRIu64, path, first)
-                     : error_set(err,
-                                 "%s ends before compressed offset %" PRIu64 " (its index "
-                                 "says more)",
-                                 path, last);
     }
     /* In front: a fixed-Huffman block of `junk` literals, whose only purpose is to make what
      * follows end `lead` bits into a byte (9-bit literals: one more moves the end by one bit),
@@ -765,9 +755,16 @@ gz_segment_decode(struct gz_segment_decoder *s, int fd, const char *path, const 
     }
     /* The segment's bytes as they are; the first shares its low bits with the prefix. */
     len = (size_t)(w.p - s->in);
-    memcpy(s->in + len, s->raw, (size_t)(last - first));
-    s->in[len] =
-        (unsigned char)((w.acc & ((1u << lead) - 1)) | (s->raw[0] & (unsigned char)(0xff << lead)));
+    r = io_pread_all(fd, s->in + len, (size_t)(last - first), first);
+    if (r != 0) {
+        return r < 0 ? error_errno(err, "cannot read %s at compressed offset %" PRIu64, path, first)
+                     : error_set(err,
+                                 "%s ends before compressed offset %" PRIu64 " (its index "
+                                 "says more)",
+                                 path, last);
+    }
+    s->in[len] = (unsigned char)((w.acc & ((1u << lead) - 1)) |
+                                 (s->in[len] & (unsigned char)(0xff << lead)));
     /* Then, where the segment ends, an empty final block: BFINAL 1, BTYPE 01, end of block. */
     end = (uint64_t)len * 8 + lead + (to - from);
     len = (size_t)((end + 10 + 7) / 8);

@@ -78,9 +78,11 @@ uint64_t gz_reader_members(const struct gz_reader *r);
 
 /*
  * Decoding whole segments between two access points with libdeflate (several times faster than
- * zlib's inflate, which cannot start mid-stream by itself): the window goes into a stored block
- * in front of the segment's blocks, moved to start on a byte, and an empty final block follows
- * them. A build without libdeflate has no segment decoder (NULL): use a gz_reader.
+ * zlib's inflate; it cannot start mid-stream by itself): in front of the segment's own bytes go
+ * two fixed-Huffman blocks, a few junk literals that make them end at the bit where the segment
+ * begins in its first byte, then the window as literals; after the segment, an empty final
+ * block. The segment's bytes are not moved, so stored blocks in it keep their alignment. A build
+ * without libdeflate has no segment decoder (NULL): use a gz_reader.
  */
 struct gz_segment_decoder;
 
@@ -96,7 +98,8 @@ int gz_segment_fits(const struct gz_segment_decoder *s, const struct gz_point *a
 /*
  * Decodes the segment from point a (whose window is `window`) to point b, checks its CRC-32
  * against b's, and sets *data to the b->out - a->out bytes, which stay valid (and writable) until
- * the next call; the a->window_len bytes before them are scratch the caller may overwrite.
+ * the next call; (at least) the a->window_len bytes before them are scratch the caller may
+ * overwrite.
  * Returns their number, or -1 with err naming the file and the compressed offsets.
  */
 ssize_t gz_segment_decode(struct gz_segment_decoder *s, int fd, const char *path,

@@ -448,8 +448,10 @@ read_partition(struct chain *c, const struct partition *p, int in_fd, const char
                 goto out;
             }
             if (n == 0) {
-                set_failure(c, -1, "%s ended at byte offset %" PRIu64 " while reading (did the "
-                            "file change during the job?)", in_path, pos);
+                set_failure(c, -1,
+                            "%s ended at byte offset %" PRIu64 " while reading (did the "
+                            "file change during the job?)",
+                            in_path, pos);
                 goto out;
             }
             have += (size_t)n;
@@ -602,8 +604,8 @@ read_partition_bgzf(struct chain *c, const struct partition *p, int in_fd, const
         if (reserve(c, &buf, &cap, have, blk->isize) != 0) {
             goto out;
         }
-        if (bgzf_decode_block(c->decoder, in_fd, in_path, blk, (unsigned char *)buf + have,
-                              &err) != 0) {
+        if (bgzf_decode_block(c->decoder, in_fd, in_path, blk, (unsigned char *)buf + have, &err) !=
+            0) {
             set_failure(c, -1, "%s", err.msg);
             goto out;
         }
@@ -636,8 +638,8 @@ out:
  * point *k, -1 on failure.
  */
 static int
-fast_segments(struct chain *c, const struct partition *p, const struct chain_input *in,
-              char **buf, size_t *cap, size_t *have, uint64_t *base, int *skipping, size_t *k)
+fast_segments(struct chain *c, const struct partition *p, const struct chain_input *in, char **buf,
+              size_t *cap, size_t *have, uint64_t *base, int *skipping, size_t *k)
 {
     const struct gz_index *gzi = in->gzi;
     const int bounded = p->end_block < gzi->n;
@@ -661,8 +663,8 @@ fast_segments(struct chain *c, const struct partition *p, const struct chain_inp
             set_failure(c, -1, "interrupted");
             return -1;
         }
-        if ((from.at_header && gz_reader_data_start(c->reader, &gzi->points[*k], &from,
-                                                    &err) != 0) ||
+        if ((from.at_header &&
+             gz_reader_data_start(c->reader, &gzi->points[*k], &from, &err) != 0) ||
             !gz_segment_fits(c->segments, &from, &gzi->points[*k + 1])) {
             break;
         }
@@ -670,8 +672,8 @@ fast_segments(struct chain *c, const struct partition *p, const struct chain_inp
             set_failure(c, -1, "%s", err.msg);
             return -1;
         }
-        n = gz_segment_decode(c->segments, in->fd, in->path, &from, c->window,
-                              &gzi->points[*k + 1], &data, &err);
+        n = gz_segment_decode(c->segments, in->fd, in->path, &from, c->window, &gzi->points[*k + 1],
+                              &data, &err);
         if (n < 0) {
             break;
         }
@@ -710,8 +712,8 @@ fast_segments(struct chain *c, const struct partition *p, const struct chain_inp
  * checked even though the partition after it does not run (--partition K). buf is scratch.
  */
 static int
-check_tail(struct chain *c, const struct partition *p, const struct gz_index *gzi, char *buf,
-           size_t cap)
+check_tail(struct chain *c, const struct partition *p, const struct gz_index *gzi, const char *path,
+           char *buf, size_t cap)
 {
     uint64_t at = gz_reader_offset(c->reader);
     size_t j = p->end_block;
@@ -741,8 +743,10 @@ check_tail(struct chain *c, const struct partition *p, const struct gz_index *gz
         }
         if (n == 0) {
             if (j < gzi->n) {
-                set_failure(c, -1, "%s ends at decompressed byte %" PRIu64 ", before its index "
-                            "%s says", gzi->path, at, gzi->path);
+                set_failure(c, -1,
+                            "%s ends at decompressed byte %" PRIu64 ", before its index "
+                            "%s says",
+                            path, at, gzi->path);
                 return -1;
             }
             return 0; /* the end of the file, every member checked */
@@ -825,9 +829,10 @@ read_partition_gzi(struct chain *c, const struct partition *p, const struct chai
         }
         if (n == 0) {
             if (!verified || (last_part && base + have != p->end)) {
-                set_failure(c, -1, "%s ends at decompressed byte %" PRIu64 ", not where its "
-                            "index %s says (%" PRIu64 ")", in->path, base + have, gzi->path,
-                            p->end);
+                set_failure(c, -1,
+                            "%s ends at decompressed byte %" PRIu64 ", not where its "
+                            "index %s says (%" PRIu64 ")",
+                            in->path, base + have, gzi->path, p->end);
                 goto out;
             }
             break;
@@ -851,7 +856,7 @@ read_partition_gzi(struct chain *c, const struct partition *p, const struct chai
     if (have > 0 && (feed(c, buf, have, base, 1, &consumed) != 0)) {
         goto out;
     }
-    rc = in->check_tail && !last_part ? check_tail(c, p, gzi, buf, cap) : 0;
+    rc = in->check_tail && !last_part ? check_tail(c, p, gzi, in->path, buf, cap) : 0;
 out:
     free(buf);
     return rc;

@@ -39,7 +39,9 @@ collect(void *arg, const struct gz_point *pt, const unsigned char *window, struc
     ps->pt[ps->n] = *pt;
     ps->window[ps->n] = malloc(pt->window_len + 1);
     assert_non_null(ps->window[ps->n]);
-    memcpy(ps->window[ps->n], window, pt->window_len);
+    if (pt->window_len > 0) {
+        memcpy(ps->window[ps->n], window, pt->window_len);
+    }
     ps->n++;
     return 0;
 }
