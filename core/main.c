@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <yaml.h>
 #include <zlib.h>
@@ -42,7 +43,7 @@ static const char usage_text[] =
     "  validate JOB.yaml [OPTIONS]  check the job file, its plugins and their options;\n"
     "                               runs nothing\n"
     "  plugins [NAME]               list the plugins found, or describe one and its options\n"
-    "  index [--spacing SIZE] FILE.gz...\n"
+    "  index [--spacing SIZE] [--jobs N] FILE.gz...\n"
     "                               build the access-point index of gzip files that are not\n"
     "                               BGZF, so that runs decode them in parallel (a run over such\n"
     "                               a file builds it too)\n"
@@ -453,6 +454,12 @@ cmd_job(enum command cmd, int argc, char **argv)
     for (i = 0; i < job.n_inputs; i++) {
         streams += o.stream[i];
     }
+    if (cmd == CMD_RUN && streams > 1 && job.workers > 1 && cli.only_partition < 0 &&
+        !cli.in_process) {
+        fprintf(stderr, "tranche: %d gzip inputs have no index yet: this run decodes them one "
+                "after another (and indexes them); 'tranche index --jobs N FILE.gz...' would "
+                "index them in parallel first\n", streams);
+    }
     if (cmd == CMD_PLAN && streams > 0) {
         for (i = 0; i < job.n_inputs; i++) {
             if (o.stream[i]) {
@@ -561,7 +568,7 @@ out:
 }
 
 static const char index_help[] =
-    "usage: tranche index [--spacing SIZE] FILE.gz...\n"
+    "usage: tranche index [--spacing SIZE] [--jobs N] FILE.gz...\n"
     "\n"
     "Decodes each gzip file once and writes its access-point index: a point (a deflate block\n"
     "boundary and the 32 KiB of output before it) about every SIZE decompressed bytes (default\n"
@@ -572,6 +579,9 @@ static const char index_help[] =
     "writable, into $TRANCHE_CACHE_DIR (default $XDG_CACHE_HOME/tranche, else ~/.cache/tranche).\n"
     "It records the file's size and modification time: a changed file is decoded as a stream\n"
     "again, and its index rewritten. BGZF files (bgzip, tranche's own output) need no index.\n"
+    "Several files are indexed at once, by up to N processes (--jobs, default: the online\n"
+    "CPUs): a job's first run decodes its gzip inputs one after another, so indexing many\n"
+    "files ahead of it is faster.\n"
     "Exit status: 0 done; 1 a file is corrupt; 2 usage, or a file that is not gzip.\n";
 
 static volatile sig_atomic_t index_interrupted;
@@ -582,15 +592,152 @@ on_index_signal(int sig)
     index_interrupted = sig;
 }
 
+/* Indexes one file. Returns 0, EXIT_USAGE (cannot open it, not gzip) or EXIT_JOB_FAILED
+ * (corrupt, the index cannot be written, interrupted); says why on stderr. */
+static int
+index_one(const char *path, uint64_t spacing)
+{
+    static unsigned char buf[1u << 20];
+    struct gz_reader *r = NULL;
+    struct gz_index_writer *w = NULL;
+    struct bgzf_index bgzf;
+    struct stat st;
+    struct error err;
+    unsigned char magic[2];
+    char *where = NULL;
+    ssize_t n = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC), rc, status = 0;
+
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        fprintf(stderr, "tranche: cannot open %s: %s\n", path, strerror(errno));
+        status = EXIT_USAGE;
+        goto out;
+    }
+    if (pread(fd, magic, 2, 0) != 2 || magic[0] != 0x1f || magic[1] != 0x8b) {
+        fprintf(stderr, "tranche: %s is not gzip\n", path);
+        status = EXIT_USAGE;
+        goto out;
+    }
+    memset(&bgzf, 0, sizeof(bgzf));
+    rc = bgzf_index_build(fd, path, (uint64_t)st.st_size, &bgzf, &err);
+    bgzf_index_release(&bgzf);
+    if (rc == 0) {
+        printf("%s: BGZF: runs split it at its blocks; no index needed\n", path);
+        goto out;
+    }
+    if (gz_reader_new(fd, path, (uint64_t)st.st_size, &r, &err) != 0 ||
+        gz_index_writer_new(path, &st, spacing, &w, &err) != 0) {
+        fprintf(stderr, "tranche: %s\n", err.msg);
+        status = EXIT_JOB_FAILED;
+        goto out;
+    }
+    gz_reader_track(r, spacing, gz_index_writer_add, w);
+    while (!index_interrupted && (n = gz_reader_read(r, buf, sizeof(buf), &err)) > 0) {
+    }
+    if (index_interrupted) {
+        fprintf(stderr, "tranche: %s: interrupted by signal SIG%s; no index written\n", path,
+                sigabbrev_np((int)index_interrupted));
+        status = EXIT_JOB_FAILED;
+        goto out;
+    }
+    if (n < 0) {
+        fprintf(stderr, "tranche: %s\n", err.msg);
+        status = EXIT_JOB_FAILED;
+        goto out;
+    }
+    rc = gz_index_writer_commit(w, gz_reader_offset(r), &where, &err);
+    w = NULL;
+    if (rc != 0) {
+        fprintf(stderr, "tranche: %s\n", err.msg);
+        status = EXIT_JOB_FAILED;
+        goto out;
+    }
+    printf("%s: %" PRIu64 " member(s), %" PRIu64 " bytes decompressed; index written to %s\n",
+           path, gz_reader_members(r), gz_reader_offset(r), where);
+out:
+    free(where);
+    gz_index_writer_abort(w);
+    gz_reader_free(r);
+    if (fd >= 0) {
+        close(fd);
+    }
+    fflush(stdout);
+    return status;
+}
+
+/* Indexes files[0, n) with up to `jobs` forked processes at once; returns the worst status. */
+static int
+index_parallel(char **files, int n, int jobs, uint64_t spacing)
+{
+    pid_t *pids = calloc((size_t)jobs, sizeof(*pids));
+    int next = 0, running = 0, status = 0, k, ws;
+
+    if (pids == NULL) {
+        fprintf(stderr, "tranche: out of memory\n");
+        return EXIT_JOB_FAILED;
+    }
+    while (next < n || running > 0) {
+        pid_t pid;
+
+        while (running < jobs && next < n && !index_interrupted) {
+            for (k = 0; pids[k] != 0; k++) {
+            }
+            fflush(NULL);
+            pid = fork();
+            if (pid < 0) {
+                fprintf(stderr, "tranche: cannot fork: %s\n", strerror(errno));
+                status = EXIT_JOB_FAILED;
+                next = n;
+                break;
+            }
+            if (pid == 0) {
+                _exit(index_one(files[next], spacing));
+            }
+            pids[k] = pid;
+            running++;
+            next++;
+        }
+        if (running == 0) {
+            break;
+        }
+        pid = waitpid(-1, &ws, 0);
+        if (pid < 0) {
+            if (errno == EINTR && index_interrupted) {
+                /* The children may not have had the signal (kill of this process alone):
+                 * pass it on, so each removes its temporary file. */
+                for (k = 0; k < jobs; k++) {
+                    if (pids[k] != 0) {
+                        kill(pids[k], SIGTERM);
+                    }
+                }
+                next = n;
+            }
+            continue;
+        }
+        for (k = 0; k < jobs && pids[k] != pid; k++) {
+        }
+        if (k < jobs) {
+            pids[k] = 0;
+            running--;
+        }
+        k = WIFEXITED(ws) ? WEXITSTATUS(ws) : EXIT_JOB_FAILED;
+        if (k > status) {
+            status = k;
+        }
+    }
+    free(pids);
+    return index_interrupted && status == 0 ? EXIT_JOB_FAILED : status;
+}
+
 /* tranche index: decodes each file once, writing its index. */
 static int
 cmd_index(int argc, char **argv)
 {
     uint64_t spacing = GZ_INDEX_SPACING;
-    static unsigned char buf[1u << 20];
     static const int stop[] = {SIGINT, SIGTERM, SIGHUP};
     struct sigaction sa;
-    int i, status = 0;
+    long jobs = sysconf(_SC_NPROCESSORS_ONLN);
+    int i, status = 0, rc;
     size_t s;
 
     /* A stopped index leaves no temporary file behind. */
@@ -600,7 +747,6 @@ cmd_index(int argc, char **argv)
     for (s = 0; s < sizeof(stop) / sizeof(stop[0]); s++) {
         sigaction(stop[s], &sa, NULL);
     }
-
     for (i = 1; i < argc && argv[i][0] == '-'; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             fputs(index_help, stdout);
@@ -609,6 +755,15 @@ cmd_index(int argc, char **argv)
         if (strcmp(argv[i], "--spacing") == 0 && i + 1 < argc) {
             if (config_parse_size(argv[++i], &spacing) != 0 || spacing == 0) {
                 return usage_error("--spacing: expected a size such as 1MiB, not '%s'", argv[i]);
+            }
+        } else if ((strcmp(argv[i], "--jobs") == 0 || strcmp(argv[i], "-j") == 0) &&
+                   i + 1 < argc) {
+            char *end;
+            errno = 0;
+            jobs = strtol(argv[++i], &end, 10);
+            if (errno != 0 || *end != '\0' || jobs < 1 || jobs > 1024) {
+                return usage_error("--jobs: expected a number of processes (1-1024), not '%s'",
+                                   argv[i]);
             }
         } else if (strcmp(argv[i], "--") == 0) {
             i++;
@@ -619,76 +774,19 @@ cmd_index(int argc, char **argv)
         }
     }
     if (i >= argc) {
-        return usage_error("usage: tranche index [--spacing SIZE] FILE.gz...%s", "");
+        return usage_error("usage: tranche index [--spacing SIZE] [--jobs N] FILE.gz...%s", "");
     }
-    for (; i < argc; i++) {
-        const char *path = argv[i];
-        struct gz_reader *r = NULL;
-        struct gz_index_writer *w = NULL;
-        struct bgzf_index bgzf;
-        struct stat st;
-        struct error err;
-        unsigned char magic[2];
-        char *where = NULL;
-        ssize_t n = 0;
-        int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
-
-        if (fd < 0 || fstat(fd, &st) != 0) {
-            fprintf(stderr, "tranche: cannot open %s: %s\n", path, strerror(errno));
-            status = EXIT_USAGE;
-            goto next;
-        }
-        if (pread(fd, magic, 2, 0) != 2 || magic[0] != 0x1f || magic[1] != 0x8b) {
-            fprintf(stderr, "tranche: %s is not gzip\n", path);
-            status = EXIT_USAGE;
-            goto next;
-        }
-        memset(&bgzf, 0, sizeof(bgzf));
-        rc = bgzf_index_build(fd, path, (uint64_t)st.st_size, &bgzf, &err);
-        bgzf_index_release(&bgzf);
-        if (rc == 0) {
-            printf("%s: BGZF: runs split it at its blocks; no index needed\n", path);
-            goto next;
-        }
-        if (gz_reader_new(fd, path, (uint64_t)st.st_size, &r, &err) != 0 ||
-            gz_index_writer_new(path, &st, spacing, &w, &err) != 0) {
-            fprintf(stderr, "tranche: %s\n", err.msg);
-            status = EXIT_JOB_FAILED;
-            goto next;
-        }
-        gz_reader_track(r, spacing, gz_index_writer_add, w);
-        while (!index_interrupted && (n = gz_reader_read(r, buf, sizeof(buf), &err)) > 0) {
-        }
-        if (index_interrupted) {
-            fprintf(stderr, "tranche: %s: interrupted by signal SIG%s; no index written\n", path,
-                    sigabbrev_np((int)index_interrupted));
-            status = EXIT_JOB_FAILED;
-            gz_index_writer_abort(w);
-            w = NULL;
-            gz_reader_free(r);
-            close(fd);
-            break;
-        }
-        if (n < 0) {
-            fprintf(stderr, "tranche: %s\n", err.msg);
-            status = EXIT_JOB_FAILED;
-            goto next;
-        }
-        rc = gz_index_writer_commit(w, gz_reader_offset(r), &where, &err);
-        w = NULL;
-        if (rc != 0) {
-            fprintf(stderr, "tranche: %s\n", err.msg);
-            status = EXIT_JOB_FAILED;
-            goto next;
-        }
-        printf("%s: %" PRIu64 " member(s), %" PRIu64 " bytes decompressed; index written to %s\n",
-               path, gz_reader_members(r), gz_reader_offset(r), where);
-    next:
-        free(where);
-        gz_index_writer_abort(w);
-        gz_reader_free(r);
-        if (fd >= 0) {
-            close(fd);
+    if (jobs < 1) {
+        jobs = 1;
+    }
+    if (jobs > 1 && argc - i > 1) {
+        return index_parallel(argv + i, argc - i, jobs < argc - i ? (int)jobs : argc - i,
+                              spacing);
+    }
+    for (; i < argc && !index_interrupted; i++) {
+        rc = index_one(argv[i], spacing);
+        if (rc > status) {
+            status = rc;
         }
     }
     return status;

@@ -684,6 +684,26 @@ test_gzip__index_command(void **state)
     assert_int_equal(tranche(&err, "index missing.gz"), 2);
     assert_non_null(strstr(err, "missing.gz"));
     free(err);
+    /* Several files at once: each indexed, a corrupt one failing alone. */
+    sh(0, "for k in 1 2 3 4; do seq $k 9000 | gzip > m$k.gz; done && head -c -5 m4.gz > m5.gz && "
+          "rm -f m*.gz.tranche-index");
+    assert_int_equal(tranche(&err, "index --jobs 3 m1.gz m2.gz m3.gz m5.gz m4.gz n.bgz"), 1);
+    assert_non_null(strstr(err, "m5.gz is truncated"));
+    free(err);
+    sh(0, "for k in 1 2 3 4; do [ -s m$k.gz.tranche-index ] || exit 1; done && "
+          "[ ! -e m5.gz.tranche-index ] && [ -z \"$(ls | grep '\\.tmp-')\" ]");
+    assert_int_equal(tranche(&err, "index --jobs 0 n.gz"), 2);
+    free(err);
+    /* A job over several of them without indexes says how to index them in parallel. */
+    sh(0, "rm -f m*.gz.tranche-index && printf 'input:\\n  path: \"m[1-3].gz\"\\noutput:\\n  "
+          "path: m.out\\nsteps:\\n  - plugin: upper\\n' > m.yaml");
+    assert_int_equal(tranche(&err, "run m.yaml --workers 2"), 0);
+    assert_non_null(strstr(err, "3 gzip inputs have no index yet"));
+    free(err);
+    sh(0, "zcat m1.gz m2.gz m3.gz | cmp - m.out");
+    assert_int_equal(tranche(&err, "run m.yaml --workers 2"), 0);
+    assert_null(strstr(err, "no index yet"));
+    free(err);
     sh(0, "head -c -3 n.gz > cut.gz");
     assert_int_equal(tranche(&err, "index cut.gz"), 1);
     assert_non_null(strstr(err, "truncated"));
