@@ -81,7 +81,7 @@ out_put(struct out *o, const char *data, size_t len)
     }
     if (len > BLOCK) {
         /* A record longer than the buffer goes straight out. */
-        struct out big = { (char *)data, len };
+        struct out big = {(char *)data, len};
         out_flush(&big);
         return;
     }
@@ -159,7 +159,7 @@ record(struct job *j, struct out *o, char *rec, size_t len)
         }
         break;
     case T_GREP_REGEX: {
-        regmatch_t m = { .rm_so = 0, .rm_eo = (regoff_t)len };
+        regmatch_t m = {.rm_so = 0, .rm_eo = (regoff_t)len};
 
         if (regexec(&j->regex, rec, 1, &m, REG_STARTEND) == 0) {
             emit(o, rec, len);
@@ -180,7 +180,7 @@ run(struct job *j, int fd)
     size_t cap = 2 * BLOCK;
     char *buf = malloc(cap);
     size_t have = 0;
-    struct out o = { malloc(BLOCK), 0 };
+    struct out o = {malloc(BLOCK), 0};
 
     if (buf == NULL || o.buf == NULL) {
         die("malloc");
@@ -242,7 +242,7 @@ parse_fields(struct job *j, const char *list)
     }
     j->last_field = 1;
     for (char *item = strtok_r(copy, ",", &save); item != NULL; item = strtok_r(NULL, ",", &save)) {
-        struct range r = { 1, 0 };
+        struct range r = {1, 0};
         char *dash = strchr(item, '-');
         char *end;
 
@@ -295,7 +295,7 @@ usage(void)
 int
 main(int argc, char **argv)
 {
-    struct job j = { 0 };
+    struct job j = {0};
     const char *path;
     int fd;
 

@@ -19,8 +19,8 @@
 #define FOOTER_SIZE 8
 
 const unsigned char bgzf_eof_block[BGZF_EOF_SIZE] = {
-    0x1f, 0x8b, 0x08, 0x04, 0, 0, 0, 0, 0, 0xff, 0x06, 0, 'B', 'C', 0x02, 0,
-    0x1b, 0, 0x03, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0x1f, 0x8b, 0x08, 0x04, 0,    0, 0, 0, 0, 0xff, 0x06, 0, 'B', 'C',
+    0x02, 0,    0x1b, 0,    0x03, 0, 0, 0, 0, 0,    0,    0, 0,   0,
 };
 
 struct bgzf_encoder {
@@ -128,8 +128,8 @@ bgzf_encode_block(struct bgzf_encoder *e, const void *in, size_t len, unsigned c
     }
     out[0] = 0x1f;
     out[1] = 0x8b;
-    out[2] = 8;    /* deflate */
-    out[3] = 4;    /* FEXTRA */
+    out[2] = 8;           /* deflate */
+    out[3] = 4;           /* FEXTRA */
     put_le32(out + 4, 0); /* no modification time */
     out[8] = 0;
     out[9] = 0xff; /* unknown OS, as bgzip writes */
@@ -229,8 +229,7 @@ push_block(struct bgzf_index *idx, size_t *cap, const struct bgzf_block *b)
 }
 
 int
-bgzf_index_build(int fd, const char *path, uint64_t size, struct bgzf_index *out,
-                 struct error *err)
+bgzf_index_build(int fd, const char *path, uint64_t size, struct bgzf_index *out, struct error *err)
 {
     struct bgzf_index idx = {NULL, 0, 0};
     struct bgzf_decoder *empty = NULL;
@@ -270,9 +269,10 @@ bgzf_index_build(int fd, const char *path, uint64_t size, struct bgzf_index *out
         }
         if (off > 0 && (head[3] & 0x1a) != 0) {
             /* FHCRC, FNAME or FCOMMENT: valid gzip, but no BGZF writer sets them */
-            error_set(err, "%s: the gzip member at compressed offset %llu has a file name, comment "
-                      "or header CRC, which BGZF input does not support yet", path,
-                      (unsigned long long)off);
+            error_set(err,
+                      "%s: the gzip member at compressed offset %llu has a file name, comment "
+                      "or header CRC, which BGZF input does not support yet",
+                      path, (unsigned long long)off);
             rc = BGZF_UNSUPPORTED;
             goto out;
         }
@@ -292,9 +292,11 @@ bgzf_index_build(int fd, const char *path, uint64_t size, struct bgzf_index *out
             if (off == 0) {
                 rc = BGZF_NOT_BGZF;
             } else {
-                error_set(err, "%s: the gzip member at compressed offset %llu is not a BGZF block "
+                error_set(err,
+                          "%s: the gzip member at compressed offset %llu is not a BGZF block "
                           "(no BC field), though the file starts as BGZF; mixed BGZF and plain "
-                          "gzip input is not supported yet", path, (unsigned long long)off);
+                          "gzip input is not supported yet",
+                          path, (unsigned long long)off);
                 rc = BGZF_UNSUPPORTED;
             }
             goto out;
@@ -313,9 +315,10 @@ bgzf_index_build(int fd, const char *path, uint64_t size, struct bgzf_index *out
         }
         b.isize = get_le32(head);
         if (b.isize > BGZF_MAX_BLOCK) {
-            error_set(err, "%s: corrupt BGZF block at compressed offset %llu (it claims %u "
-                      "bytes of data, more than a block holds)", path, (unsigned long long)off,
-                      b.isize);
+            error_set(err,
+                      "%s: corrupt BGZF block at compressed offset %llu (it claims %u "
+                      "bytes of data, more than a block holds)",
+                      path, (unsigned long long)off, b.isize);
             goto out;
         }
         b.ustart = idx.usize;
@@ -406,9 +409,10 @@ bgzf_decode_block(struct bgzf_decoder *d, int fd, const char *path, const struct
     }
     hdr = 12 + get_le16(d->in + 10);
     if (d->in[0] != 0x1f || d->in[1] != 0x8b || hdr + 8 > b->size) {
-        return error_set(err, "%s: the BGZF block at compressed offset %llu is not where the index "
-                         "found it (did the file change during the job?)", path,
-                         (unsigned long long)b->offset);
+        return error_set(err,
+                         "%s: the BGZF block at compressed offset %llu is not where the index "
+                         "found it (did the file change during the job?)",
+                         path, (unsigned long long)b->offset);
     }
     clen = b->size - hdr - 8;
 #ifdef TRANCHE_HAVE_LIBDEFLATE
@@ -418,7 +422,8 @@ bgzf_decode_block(struct bgzf_decoder *d, int fd, const char *path, const struct
         /* _ex: the deflate data must use the whole block, as zlib's check below requires */
         ok = libdeflate_deflate_decompress_ex(d->decompressor, d->in + hdr, clen,
                                               out != NULL ? out : &none, b->isize, &used,
-                                              NULL) == LIBDEFLATE_SUCCESS && used == clen;
+                                              NULL) == LIBDEFLATE_SUCCESS &&
+             used == clen;
     }
     crc = ok ? libdeflate_crc32(0, out, b->isize) : 0;
 #else
@@ -434,8 +439,10 @@ bgzf_decode_block(struct bgzf_decoder *d, int fd, const char *path, const struct
     crc = ok ? (uint32_t)crc32(crc32(0, Z_NULL, 0), out, b->isize) : 0;
 #endif
     if (!ok) {
-        return error_set(err, "%s: corrupt deflate data in the BGZF block at compressed offset "
-                         "%llu", path, (unsigned long long)b->offset);
+        return error_set(err,
+                         "%s: corrupt deflate data in the BGZF block at compressed offset "
+                         "%llu",
+                         path, (unsigned long long)b->offset);
     }
     if (crc != get_le32(d->in + b->size - 8)) {
         return error_set(err, "%s: CRC mismatch in the BGZF block at compressed offset %llu", path,

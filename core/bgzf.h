@@ -40,7 +40,6 @@ uint32_t bgzf_crc32(uint32_t crc, const void *data, size_t len);
 /* "libdeflate 1.14" or "zlib 1.2.13": what compresses, for --version. */
 const char *bgzf_codec(void);
 
-
 /* ---- reading ---------------------------------------------------------------------------- */
 
 /* One block of a BGZF file: where it is, and where its data falls in the decompressed stream. */

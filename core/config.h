@@ -58,11 +58,11 @@ struct job {
     struct config_pos output_pos;
     enum config_compression output_compression;
     struct config_pos output_compression_pos; /* 0:0 when not given */
-    int output_level; /* 1-9, 0 when not given */
+    int output_level;                         /* 1-9, 0 when not given */
 
-    int workers; /* > 0; 0 means auto (online CPUs) */
+    int workers;             /* > 0; 0 means auto (online CPUs) */
     uint64_t partition_size; /* > 0; default CONFIG_DEFAULT_PARTITION_SIZE */
-    char *log_dir; /* resolved path, or NULL when not set */
+    char *log_dir;           /* resolved path, or NULL when not set */
 
     struct config_step *steps; /* at least one */
     size_t n_steps;

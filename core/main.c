@@ -203,9 +203,9 @@ input_is_gzip(const struct job *job, int fd)
 struct opened {
     int *fds;
     struct stat *st;
-    struct bgzf_index *gz;   /* BGZF: its blocks */
-    struct gz_index *gzi;    /* other gzip with a current index: its access points */
-    unsigned char *stream;   /* other gzip without one: decoded by the parent as the job runs */
+    struct bgzf_index *gz; /* BGZF: its blocks */
+    struct gz_index *gzi;  /* other gzip with a current index: its access points */
+    unsigned char *stream; /* other gzip without one: decoded by the parent as the job runs */
 };
 
 /*
@@ -256,8 +256,10 @@ load_job(const struct cli *cli, struct job *job, struct error *err)
     }
     if (cli->partition_size != NULL &&
         config_parse_size(cli->partition_size, &job->partition_size) != 0) {
-        return error_set(err, "--partition-size: expected a size such as 65536, 256KiB or 32MiB, "
-                         "not '%s'", cli->partition_size);
+        return error_set(err,
+                         "--partition-size: expected a size such as 65536, 256KiB or 32MiB, "
+                         "not '%s'",
+                         cli->partition_size);
     }
     if (cli->input != NULL && config_set_input(job, cli->input, err) != 0) {
         return -1;
@@ -308,8 +310,10 @@ open_and_plan(const struct job *job, struct opened *o, struct plan *plan, struct
             return error_set(err, "input %s is not a regular file", job->inputs[i]);
         }
         if (have_out && st.st_dev == out_st.st_dev && st.st_ino == out_st.st_ino) {
-            return error_set(err, "the output %s is also input %zu (%s): refusing to overwrite "
-                             "an input", job->output, i + 1, job->inputs[i]);
+            return error_set(err,
+                             "the output %s is also input %zu (%s): refusing to overwrite "
+                             "an input",
+                             job->output, i + 1, job->inputs[i]);
         }
         posix_fadvise(fds[i], 0, 0, POSIX_FADV_SEQUENTIAL);
         if (input_is_gzip(job, fds[i])) {
@@ -317,14 +321,12 @@ open_and_plan(const struct job *job, struct opened *o, struct plan *plan, struct
             if (rc != 0) {
                 return rc;
             }
-            if (o->gz[i].blocks != NULL &&
-                partition_plan_bgzf(plan, i, job->inputs[i], &o->gz[i], job->partition_size,
-                                    err) != 0) {
+            if (o->gz[i].blocks != NULL && partition_plan_bgzf(plan, i, job->inputs[i], &o->gz[i],
+                                                               job->partition_size, err) != 0) {
                 return EXIT_USAGE;
             }
-            if (o->gzi[i].n > 0 &&
-                partition_plan_gzindex(plan, i, job->inputs[i], &o->gzi[i], job->partition_size,
-                                       err) != 0) {
+            if (o->gzi[i].n > 0 && partition_plan_gzindex(plan, i, job->inputs[i], &o->gzi[i],
+                                                          job->partition_size, err) != 0) {
                 return EXIT_USAGE;
             }
         } else if (partition_plan_file(plan, i, job->inputs[i], fds[i], (uint64_t)st.st_size,
@@ -343,8 +345,8 @@ check_init(const struct job *job, const struct step *steps, struct error *err)
     struct chain *chain = NULL;
     int failed_step;
 
-    if (chain_new(steps, job->n_steps, job->delimiter, 0, -1, NULL, &chain, &failed_step, err)
-        != 0) {
+    if (chain_new(steps, job->n_steps, job->delimiter, 0, -1, NULL, &chain, &failed_step, err) !=
+        0) {
         if (failed_step >= 0) {
             const struct config_step *cs = &job->steps[failed_step];
             error_prefix(err, "%s:%d:%d: %s", job->file, cs->pos.line, cs->pos.column,
@@ -456,17 +458,20 @@ cmd_job(enum command cmd, int argc, char **argv)
     }
     if (cmd == CMD_RUN && streams > 1 && job.workers > 1 && cli.only_partition < 0 &&
         !cli.in_process) {
-        fprintf(stderr, "tranche: %d gzip inputs have no index yet: this run decodes them one "
+        fprintf(stderr,
+                "tranche: %d gzip inputs have no index yet: this run decodes them one "
                 "after another (and indexes them); 'tranche index --jobs N FILE.gz...' would "
-                "index them in parallel first\n", streams);
+                "index them in parallel first\n",
+                streams);
     }
     if (cmd == CMD_PLAN && streams > 0) {
         for (i = 0; i < job.n_inputs; i++) {
             if (o.stream[i]) {
-                fprintf(stderr, "tranche: %s is gzip without an index: its partitions are cut as "
+                fprintf(stderr,
+                        "tranche: %s is gzip without an index: its partitions are cut as "
                         "it is decoded, and are not listed (tranche index %s plans them "
-                        "ahead, and lets the workers decode it in parallel)\n", job.inputs[i],
-                        job.inputs[i]);
+                        "ahead, and lets the workers decode it in parallel)\n",
+                        job.inputs[i], job.inputs[i]);
             }
         }
     }
@@ -510,8 +515,8 @@ cmd_job(enum command cmd, int argc, char **argv)
     inputs.stream = o.stream;
     /* Points as close as the partitions (so that the next run can cut partitions that small),
      * but no closer than 256 KiB: each costs 32 KiB of index. */
-    inputs.index_spacing = job.partition_size < GZ_INDEX_SPACING ? job.partition_size
-                                                                 : GZ_INDEX_SPACING;
+    inputs.index_spacing =
+        job.partition_size < GZ_INDEX_SPACING ? job.partition_size : GZ_INDEX_SPACING;
     if (inputs.index_spacing < (256u << 10)) {
         inputs.index_spacing = 256u << 10;
     }
@@ -533,8 +538,7 @@ cmd_job(enum command cmd, int argc, char **argv)
             fprintf(stderr, "tranche: nothing was written to %s; logs in %s\n", job.output,
                     job.log_dir);
         } else {
-            fprintf(stderr, "tranche: standard output is incomplete; logs in %s\n",
-                    job.log_dir);
+            fprintf(stderr, "tranche: standard output is incomplete; logs in %s\n", job.log_dir);
         }
         status = EXIT_JOB_FAILED;
         goto out;
@@ -652,8 +656,8 @@ index_one(const char *path, uint64_t spacing)
         status = EXIT_JOB_FAILED;
         goto out;
     }
-    printf("%s: %" PRIu64 " member(s), %" PRIu64 " bytes decompressed; index written to %s\n",
-           path, gz_reader_members(r), gz_reader_offset(r), where);
+    printf("%s: %" PRIu64 " member(s), %" PRIu64 " bytes decompressed; index written to %s\n", path,
+           gz_reader_members(r), gz_reader_offset(r), where);
 out:
     free(where);
     gz_index_writer_abort(w);
@@ -756,8 +760,7 @@ cmd_index(int argc, char **argv)
             if (config_parse_size(argv[++i], &spacing) != 0 || spacing == 0) {
                 return usage_error("--spacing: expected a size such as 1MiB, not '%s'", argv[i]);
             }
-        } else if ((strcmp(argv[i], "--jobs") == 0 || strcmp(argv[i], "-j") == 0) &&
-                   i + 1 < argc) {
+        } else if ((strcmp(argv[i], "--jobs") == 0 || strcmp(argv[i], "-j") == 0) && i + 1 < argc) {
             char *end;
             errno = 0;
             jobs = strtol(argv[++i], &end, 10);
@@ -780,8 +783,7 @@ cmd_index(int argc, char **argv)
         jobs = 1;
     }
     if (jobs > 1 && argc - i > 1) {
-        return index_parallel(argv + i, argc - i, jobs < argc - i ? (int)jobs : argc - i,
-                              spacing);
+        return index_parallel(argv + i, argc - i, jobs < argc - i ? (int)jobs : argc - i, spacing);
     }
     for (; i < argc && !index_interrupted; i++) {
         rc = index_one(argv[i], spacing);
@@ -906,8 +908,8 @@ cmd_plugins(int argc, char **argv)
                     return EXIT_JOB_FAILED;
                 }
             }
-            if (asprintf(&names[n], "%.*s\t%s/%s", (int)(len - 3), e->d_name, dirs[i],
-                         e->d_name) >= 0) {
+            if (asprintf(&names[n], "%.*s\t%s/%s", (int)(len - 3), e->d_name, dirs[i], e->d_name) >=
+                0) {
                 n++;
             }
         }
@@ -923,8 +925,9 @@ cmd_plugins(int argc, char **argv)
             printf("%-10s (not loadable: %s)\n", "?", err.msg);
             status = EXIT_JOB_FAILED;
         } else {
-            printf("%-10s %-8s %s\n", p->desc->name, p->desc->version != NULL ? p->desc->version
-                   : "", p->desc->description != NULL ? p->desc->description : "");
+            printf("%-10s %-8s %s\n", p->desc->name,
+                   p->desc->version != NULL ? p->desc->version : "",
+                   p->desc->description != NULL ? p->desc->description : "");
             plugin_free(p);
         }
         free(names[i]);

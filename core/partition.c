@@ -40,8 +40,8 @@ next_boundary(int fd, const char *path, uint64_t from, uint64_t size, unsigned c
                                (unsigned long long)pos);
         }
         if (got == 0) {
-            return error_set(err, "%s: file shrank while planning (end at byte offset %llu)",
-                             path, (unsigned long long)pos);
+            return error_set(err, "%s: file shrank while planning (end at byte offset %llu)", path,
+                             (unsigned long long)pos);
         }
         hit = memchr(buf, delimiter, (size_t)got);
         if (hit != NULL) {
@@ -108,8 +108,8 @@ partition_plan_file(struct plan *plan, size_t file, const char *path, int fd, ui
 }
 
 int
-partition_plan_bgzf(struct plan *plan, size_t file, const char *path,
-                    const struct bgzf_index *idx, uint64_t target, struct error *err)
+partition_plan_bgzf(struct plan *plan, size_t file, const char *path, const struct bgzf_index *idx,
+                    uint64_t target, struct error *err)
 {
     size_t first = 0, b;
     uint64_t bytes = 0;
@@ -128,8 +128,8 @@ partition_plan_bgzf(struct plan *plan, size_t file, const char *path,
                 plan->parts[plan->n_parts - 1].end_block = b + 1;
             }
         } else {
-            if (push(plan, file, idx->blocks[first].ustart,
-                     idx->blocks[first].ustart + bytes) != 0) {
+            if (push(plan, file, idx->blocks[first].ustart, idx->blocks[first].ustart + bytes) !=
+                0) {
                 return error_set(err, "out of memory planning %s", path);
             }
             plan->parts[plan->n_parts - 1].first_block = first;
@@ -142,8 +142,8 @@ partition_plan_bgzf(struct plan *plan, size_t file, const char *path,
 }
 
 int
-partition_plan_gzindex(struct plan *plan, size_t file, const char *path,
-                       const struct gz_index *idx, uint64_t target, struct error *err)
+partition_plan_gzindex(struct plan *plan, size_t file, const char *path, const struct gz_index *idx,
+                       uint64_t target, struct error *err)
 {
     size_t first = 0, k;
     struct partition *p;

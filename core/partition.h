@@ -12,10 +12,10 @@
 #include "error.h"
 
 struct partition {
-    size_t index;  /* global, in output order: file order, then offset order */
-    size_t file;   /* index into the plan's inputs */
+    size_t index; /* global, in output order: file order, then offset order */
+    size_t file;  /* index into the plan's inputs */
     uint64_t start;
-    uint64_t end;  /* exclusive; end > start always */
+    uint64_t end; /* exclusive; end > start always */
     /* A BGZF input: the blocks [first_block, end_block) hold [start, end) of the decompressed
      * stream, which is not cut at records: the partition owns the records that start in it. */
     size_t first_block;

@@ -31,8 +31,8 @@ struct step_option {
 
 /* A step of the chain: a loaded plugin and its validated options. */
 struct step {
-    size_t index;  /* 0-based position in the chain */
-    char *label;   /* "step 2 (grep)" for messages */
+    size_t index; /* 0-based position in the chain */
+    char *label;  /* "step 2 (grep)" for messages */
     struct plugin *plugin;
     struct step_option *options; /* one per entry of the plugin's option table, in its order */
     size_t n_options;

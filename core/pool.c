@@ -79,8 +79,8 @@ struct command {
 
 struct report {
     uint32_t kind;
-    int32_t step;       /* FAILED: the step, or -1 for I/O */
-    uint64_t partition; /* UINT64_MAX when failing in init */
+    int32_t step;        /* FAILED: the step, or -1 for I/O */
+    uint64_t partition;  /* UINT64_MAX when failing in init */
     int32_t broken_pipe; /* FAILED: standard output's reader went away */
     int32_t spilled;     /* DONE/WRITTEN: part of the output went through a part file on disk */
     struct partition_stats stats;
@@ -138,8 +138,8 @@ struct pool {
     struct merge merge;
     uint64_t records_in, records_out;
     size_t spilled;
-    size_t parked;      /* partitions whose output waits in a part file for the parent to write */
-    size_t park_limit;  /* at most this many at once: disk use stays bounded */
+    size_t parked;     /* partitions whose output waits in a part file for the parent to write */
+    size_t park_limit; /* at most this many at once: disk use stays bounded */
     uint64_t stream_target; /* partition size for streams: several fit in the ring */
     size_t parked_total;
     sigset_t old_mask; /* the signal mask to restore, and to wait with */
@@ -292,18 +292,18 @@ plan_more(struct pool *pl, size_t budget, struct error *err)
             break;
         }
         if (in->stream[f]) {
-            if (stream_start(pl->stream, f, in->fds[f], in->paths[f], &in->st[f],
-                             pl->stream_target, pl->job->delimiter, in->index_spacing, err) != 0) {
+            if (stream_start(pl->stream, f, in->fds[f], in->paths[f], &in->st[f], pl->stream_target,
+                             pl->job->delimiter, in->index_spacing, err) != 0) {
                 return -1;
             }
-            log_line(pl->log_fd, "%s: gzip without a usable index: decoding it here, cut into "
-                     "partitions of about %" PRIu64 " bytes as it goes", in->paths[f],
-                     pl->stream_target);
+            log_line(pl->log_fd,
+                     "%s: gzip without a usable index: decoding it here, cut into "
+                     "partitions of about %" PRIu64 " bytes as it goes",
+                     in->paths[f], pl->stream_target);
             pl->stream_active = 1;
             continue;
         }
-        while (pl->fixed_next < pl->fixed->n_parts &&
-               pl->fixed->parts[pl->fixed_next].file == f) {
+        while (pl->fixed_next < pl->fixed->n_parts && pl->fixed->parts[pl->fixed_next].file == f) {
             const struct partition *q = &pl->fixed->parts[pl->fixed_next++];
             struct partition *p = partition_push(&pl->live, q->file, q->start, q->end);
             if (p == NULL) {
@@ -537,8 +537,7 @@ worker_drain(void *arg, const char *data, size_t len, int last, size_t *taken, s
 
 /* Ends a worker. What plugins left in their stdio buffers goes to the log first: _exit would
  * drop it. */
-static void __attribute__((noreturn))
-worker_exit(int status)
+static void __attribute__((noreturn)) worker_exit(int status)
 {
     fflush(NULL);
     _exit(status);
@@ -557,9 +556,10 @@ worker_fail(struct pool *pl, int w, struct chain *chain, struct report *rep, int
     snprintf(rep->msg, sizeof(rep->msg), "%s", err->msg);
     if (rep->partition != UINT64_MAX) {
         const struct partition *p = &pl->part;
-        log_line(pl->workers[w].log_fd, "worker %d: partition %" PRIu64 " [%" PRIu64 ", %" PRIu64
-                 ") failed in %s: %s", w + 1, rep->partition, p->start, p->end,
-                 step >= 0 ? pl->steps[step].label : "I/O", err->msg);
+        log_line(pl->workers[w].log_fd,
+                 "worker %d: partition %" PRIu64 " [%" PRIu64 ", %" PRIu64 ") failed in %s: %s",
+                 w + 1, rep->partition, p->start, p->end, step >= 0 ? pl->steps[step].label : "I/O",
+                 err->msg);
     } else {
         log_line(pl->workers[w].log_fd, "worker %d: init failed: %s", w + 1, err->msg);
     }
@@ -575,9 +575,9 @@ log_partition(struct pool *pl, int w, size_t k, const struct report *rep, const 
 
     log_line(pl->workers[w].log_fd,
              "worker %d: partition %zu [%" PRIu64 ", %" PRIu64 ") of %s: records in %" PRIu64
-             ", out %" PRIu64 ", %" PRIu64 " bytes out%s, %.3fs", w + 1, k, p->start, p->end,
-             input_path(pl, p), rep->stats.records_in, rep->stats.records_out,
-             rep->stats.bytes_out, note, rep->stats.nanos / 1e9);
+             ", out %" PRIu64 ", %" PRIu64 " bytes out%s, %.3fs",
+             w + 1, k, p->start, p->end, input_path(pl, p), rep->stats.records_in,
+             rep->stats.records_out, rep->stats.bytes_out, note, rep->stats.nanos / 1e9);
 }
 
 /* Waits for the GRANT of partition k, as long as the partition took to run and at least
@@ -599,8 +599,7 @@ wait_for_turn(int cmd_fd, size_t k, uint64_t nanos)
     if (ready <= 0) {
         return 0;
     }
-    if (read_all(cmd_fd, &cmd, sizeof(cmd)) != 0 || cmd.kind != CMD_GRANT ||
-        cmd.partition != k) {
+    if (read_all(cmd_fd, &cmd, sizeof(cmd)) != 0 || cmd.kind != CMD_GRANT || cmd.partition != k) {
         worker_exit(1); /* the parent is gone, or broke the protocol: nothing sane to do */
     }
     return 1;
@@ -684,8 +683,8 @@ worker_partition(struct pool *pl, int w, struct chain *chain, struct out_stage *
             }
             return;
         }
-        if (take_turn(&pw, &err) != 0 || stage_put(stage, put_output, &pl->merge, pending,
-                                                   pending_len, 1, &taken, &err) != 0) {
+        if (take_turn(&pw, &err) != 0 ||
+            stage_put(stage, put_output, &pl->merge, pending, pending_len, 1, &taken, &err) != 0) {
             worker_fail(pl, w, chain, &rep, -1, &err);
         }
     }
@@ -697,8 +696,7 @@ worker_partition(struct pool *pl, int w, struct chain *chain, struct out_stage *
 }
 
 /* The body of a forked worker. Never returns, never touches the parent's cleanup. */
-static void __attribute__((noreturn))
-worker_main(struct pool *pl, int w)
+static void __attribute__((noreturn)) worker_main(struct pool *pl, int w)
 {
     struct worker *me = &pl->workers[w];
     struct chain *chain = NULL;
@@ -888,15 +886,17 @@ death_failure(struct pool *pl, int w, int status, struct error *err)
                   "worker %d (pid %ld) %s in %s, %s, at the record starting at byte %" PRIu64
                   "\n  worker %d's log: %s",
                   w + 1, (long)pl->workers[w].pid, how, where,
-                  step >= 0 ? pl->steps[step].label : "outside any step", pr->record_start,
-                  w + 1, pl->workers[w].log_path);
+                  step >= 0 ? pl->steps[step].label : "outside any step", pr->record_start, w + 1,
+                  pl->workers[w].log_path);
     } else if (step >= 0) {
-        error_set(err, "worker %d (pid %ld) %s in %s, outside any partition (init or fini)"
-                  "\n  worker %d's log: %s", w + 1, (long)pl->workers[w].pid, how,
-                  pl->steps[step].label, w + 1, pl->workers[w].log_path);
+        error_set(err,
+                  "worker %d (pid %ld) %s in %s, outside any partition (init or fini)"
+                  "\n  worker %d's log: %s",
+                  w + 1, (long)pl->workers[w].pid, how, pl->steps[step].label, w + 1,
+                  pl->workers[w].log_path);
     } else {
-        error_set(err, "worker %d (pid %ld) %s between partitions\n  worker %d's log: %s",
-                  w + 1, (long)pl->workers[w].pid, how, w + 1, pl->workers[w].log_path);
+        error_set(err, "worker %d (pid %ld) %s between partitions\n  worker %d's log: %s", w + 1,
+                  (long)pl->workers[w].pid, how, w + 1, pl->workers[w].log_path);
     }
 }
 
@@ -1187,8 +1187,8 @@ run_forked(struct pool *pl, struct error *err)
     pl->park_limit = 2 * (size_t)pl->n_workers + 2;
     pl->workers = calloc((size_t)pl->n_workers, sizeof(*pl->workers));
     pl->shared_size = sizeof(*pl->shared) + (size_t)pl->n_workers * sizeof(struct worker_progress);
-    pl->shared = mmap(NULL, pl->shared_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-                      -1, 0);
+    pl->shared =
+        mmap(NULL, pl->shared_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (pl->shared == MAP_FAILED) {
         pl->shared = NULL;
     }
@@ -1219,17 +1219,21 @@ run_forked(struct pool *pl, struct error *err)
         if (spawn(pl, w, err) != 0) {
             goto out;
         }
-        log_line(pl->log_fd, "started worker %d, pid %ld, log %s", w + 1,
-                 (long)pl->workers[w].pid, pl->workers[w].log_path);
+        log_line(pl->log_fd, "started worker %d, pid %ld, log %s", w + 1, (long)pl->workers[w].pid,
+                 pl->workers[w].log_path);
     }
     rc = event_loop(pl, err) == 0 ? POOL_OK : POOL_FAILED;
     if (rc == POOL_OK && pl->parked_total > 0) {
-        log_line(pl->log_fd, "%zu partition(s) parked in a part file on disk while an earlier one "
-                 "was still running", pl->parked_total);
+        log_line(pl->log_fd,
+                 "%zu partition(s) parked in a part file on disk while an earlier one "
+                 "was still running",
+                 pl->parked_total);
     }
     if (rc == POOL_OK && pl->spilled > 0) {
-        log_line(pl->log_fd, "%zu partition(s) went through a part file on disk (their output "
-                 "passed %u MiB before their turn)", pl->spilled, SPILL_AFTER >> 20);
+        log_line(pl->log_fd,
+                 "%zu partition(s) went through a part file on disk (their output "
+                 "passed %u MiB before their turn)",
+                 pl->spilled, SPILL_AFTER >> 20);
     }
 out:
     stop_all(pl);
@@ -1328,9 +1332,11 @@ run_in_process(struct pool *pl, long only, struct error *err)
         }
         pl->records_in += stats.records_in;
         pl->records_out += stats.records_out;
-        log_line(pl->log_fd, "in-process: partition %zu [%" PRIu64 ", %" PRIu64 ") of %s: records"
-                 " in %" PRIu64 ", out %" PRIu64 ", %.3fs", k, p->start, p->end,
-                 input_path(pl, p), stats.records_in, stats.records_out, stats.nanos / 1e9);
+        log_line(pl->log_fd,
+                 "in-process: partition %zu [%" PRIu64 ", %" PRIu64 ") of %s: records"
+                 " in %" PRIu64 ", out %" PRIu64 ", %.3fs",
+                 k, p->start, p->end, input_path(pl, p), stats.records_in, stats.records_out,
+                 stats.nanos / 1e9);
         pl->state[k] = PART_WRITTEN;
         release_ring(pl);
     }
@@ -1358,8 +1364,8 @@ start_planning(struct pool *pl, struct error *err)
         streams |= pl->inputs->stream[i];
     }
     if (streams) {
-        int slots = (pl->opt->in_process || pl->opt->only_partition >= 0) ? 4
-                                                                           : pl->opt->workers + 2;
+        int slots =
+            (pl->opt->in_process || pl->opt->only_partition >= 0) ? 4 : pl->opt->workers + 2;
         if (stream_new(STREAM_RING_SIZE, &pl->stream, err) != 0) {
             return -1;
         }
@@ -1423,8 +1429,8 @@ pool_run(const struct job *job, const struct step *steps, const struct plan *pla
     pl.merge.fd = -1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
 
-    if (log_mkdirs(opt->log_dir, err) != 0 || log_open(opt->log_dir, "tranche.log", &pl.log_fd,
-                                                       err) != 0) {
+    if (log_mkdirs(opt->log_dir, err) != 0 ||
+        log_open(opt->log_dir, "tranche.log", &pl.log_fd, err) != 0) {
         return POOL_NOT_STARTED;
     }
     log_line(pl.log_fd, "job %s: %zu input file(s), %zu partition(s), %d worker(s)%s, output %s",

@@ -26,7 +26,10 @@ struct str {
 };
 
 /* Builds a struct str from a string literal without a strlen at run time. */
-#define S(lit) { lit, sizeof(lit) - 1 }
+#define S(lit)                                                                                     \
+    {                                                                                              \
+        lit, sizeof(lit) - 1                                                                       \
+    }
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 /* ---- random numbers ------------------------------------------------------------------------ */
@@ -134,7 +137,7 @@ struct clock {
 static uint32_t
 days_in_month(uint32_t year, uint32_t month)
 {
-    static const uint8_t days[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+    static const uint8_t days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     int leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
 
     return days[month - 1] + (month == 2 && leap);
@@ -167,7 +170,7 @@ clock_tick(struct clock *c, uint32_t seconds)
 }
 
 /* The run starts at the same instant whatever the seed, so files of different seeds line up. */
-static const struct clock CLOCK_START = { 2026, 11, 26, 11, 9, 29 };
+static const struct clock CLOCK_START = {2026, 11, 26, 11, 9, 29};
 
 /* Apache's %t: [26/Nov/2026:11:09:29 +0000] (28 bytes). */
 static size_t
@@ -246,15 +249,16 @@ static const uint16_t USER_AGENT_WEIGHTS[] = {
 };
 
 static const struct str USER_NAMES[] = {
-    S("alice"), S("bob"), S("carol"), S("dave"), S("erin"), S("frank"), S("grace"), S("heidi"),
-    S("ivan"), S("judy"), S("mallory"), S("oscar"), S("peggy"), S("trent"), S("victor"), S("wendy"),
+    S("alice"), S("bob"),   S("carol"),  S("dave"),  S("erin"),    S("frank"),
+    S("grace"), S("heidi"), S("ivan"),   S("judy"),  S("mallory"), S("oscar"),
+    S("peggy"), S("trent"), S("victor"), S("wendy"),
 };
 
 /* Status codes with cumulative weights per 10000: ~4% 404, ~1% 5xx, some redirects and 304s.
  * (A successful POST becomes a 201 now and then; see access_record.) */
 static const struct str STATUS_TEXT[] = {
-    S("200"), S("304"), S("301"), S("302"), S("404"), S("403"), S("401"), S("500"), S("502"),
-    S("503"),
+    S("200"), S("304"), S("301"), S("302"), S("404"),
+    S("403"), S("401"), S("500"), S("502"), S("503"),
 };
 enum { ST_200, ST_304, ST_301, ST_302, ST_404, ST_403, ST_401, ST_500, ST_502, ST_503 };
 static const uint16_t STATUS_WEIGHTS[] = {
@@ -263,37 +267,51 @@ static const uint16_t STATUS_WEIGHTS[] = {
 static const struct str CREATED = S("201");
 
 static const struct str SEARCH_TERMS[] = {
-    S("usb-c+cable"), S("wireless+mouse"), S("running+shoes"), S("coffee+grinder"),
-    S("desk+lamp"), S("noise+cancelling+headphones"), S("yoga+mat"), S("water+bottle"),
-    S("mechanical+keyboard"), S("backpack"), S("phone+case"), S("air+fryer"),
+    S("usb-c+cable"),    S("wireless+mouse"), S("running+shoes"),
+    S("coffee+grinder"), S("desk+lamp"),      S("noise+cancelling+headphones"),
+    S("yoga+mat"),       S("water+bottle"),   S("mechanical+keyboard"),
+    S("backpack"),       S("phone+case"),     S("air+fryer"),
 };
 static const struct str SORT_ORDERS[] = {
     S("relevance"), S("price_asc"), S("price_desc"), S("rating"), S("newest"),
 };
 static const struct str BLOG_SLUGS[] = {
     S("how-to-choose-running-shoes"), S("spring-sale-announcement"), S("our-new-warehouse"),
-    S("caring-for-leather-goods"), S("top-10-gifts-under-50"), S("sustainable-packaging"),
+    S("caring-for-leather-goods"),    S("top-10-gifts-under-50"),    S("sustainable-packaging"),
 };
 static const struct str STATIC_ASSETS[] = {
-    S("/static/css/main.3f9a1c2e.css"), S("/static/js/app.8b41d0f7.js"),
-    S("/static/js/vendor.c27e9a13.js"), S("/static/fonts/inter-var.woff2"), S("/favicon.ico"),
+    S("/static/css/main.3f9a1c2e.css"),
+    S("/static/js/app.8b41d0f7.js"),
+    S("/static/js/vendor.c27e9a13.js"),
+    S("/static/fonts/inter-var.woff2"),
+    S("/favicon.ico"),
 };
 static const struct str PLAIN_PAGES[] = {
-    S("/"), S("/index.html"), S("/cart"), S("/login"), S("/account/orders"), S("/about"),
-    S("/contact"), S("/robots.txt"), S("/sitemap.xml"),
+    S("/"),      S("/index.html"), S("/cart"),       S("/login"),       S("/account/orders"),
+    S("/about"), S("/contact"),    S("/robots.txt"), S("/sitemap.xml"),
 };
 /* What scanners and stale links ask for: most 404s point here. */
 static const struct str MISSING_PATHS[] = {
-    S("/wp-login.php"), S("/.env"), S("/admin/config.php"), S("/old-catalog/index.html"),
-    S("/images/banner-2019.png"), S("/.git/config"), S("/xmlrpc.php"), S("/products/0"),
+    S("/wp-login.php"),
+    S("/.env"),
+    S("/admin/config.php"),
+    S("/old-catalog/index.html"),
+    S("/images/banner-2019.png"),
+    S("/.git/config"),
+    S("/xmlrpc.php"),
+    S("/products/0"),
 };
 static const struct str TRACKING[] = {
     S("utm_source=newsletter&utm_medium=email&utm_campaign=winter"),
-    S("utm_source=google&utm_medium=cpc"), S("ref=home"), S("ref=related"), S("gclid=Cj0KCQiA"),
+    S("utm_source=google&utm_medium=cpc"),
+    S("ref=home"),
+    S("ref=related"),
+    S("gclid=Cj0KCQiA"),
 };
 static const struct str REFERERS[] = {
-    S("https://www.google.com/"), S("https://www.bing.com/"), S("https://duckduckgo.com/"),
-    S("https://t.co/x7Kq2pLm"), S("https://www.facebook.com/"), S("https://news.ycombinator.com/"),
+    S("https://www.google.com/"),   S("https://www.bing.com/"),
+    S("https://duckduckgo.com/"),   S("https://t.co/x7Kq2pLm"),
+    S("https://www.facebook.com/"), S("https://news.ycombinator.com/"),
 };
 static const struct str SITE = S("https://shop.example.com");
 
@@ -365,8 +383,8 @@ access_path(char **pp, struct rng *r, int missing)
     } else if (roll < 42) {
         p = put(p, (struct str)S("/images/products/"));
         p = put_u64(p, rng_range(r, 1000, 59999));
-        p = put(p, rng_below(r, 2) ? (struct str)S("-800x800.jpg")
-                                   : (struct str)S("-200x200.webp"));
+        p = put(p,
+                rng_below(r, 2) ? (struct str)S("-800x800.jpg") : (struct str)S("-200x200.webp"));
         res = RES_IMAGE;
     } else if (roll < 57) {
         p = put(p, STATIC_ASSETS[rng_below(r, COUNT(STATIC_ASSETS))]);
@@ -477,7 +495,7 @@ access_record(struct access_gen *g, struct rng *r, char *p)
     *p++ = ' ';
     memcpy(p, g->stamp, g->stamp_len);
     p += g->stamp_len;
-    p = put(p, method < 90 ? (struct str)S(" \"GET ")
+    p = put(p, method < 90   ? (struct str)S(" \"GET ")
                : method < 98 ? (struct str)S(" \"POST ")
                              : (struct str)S(" \"HEAD "));
     res = access_path(&p, r, status == ST_404 && rng_below(r, 2) == 0);
@@ -515,8 +533,8 @@ access_record(struct access_gen *g, struct rng *r, char *p)
 static const struct str CSV_HEADER = S("id,timestamp,user,country,product,quantity,price,status\n");
 
 static const struct str COUNTRIES[] = {
-    S("US"), S("DE"), S("GB"), S("FR"), S("JP"), S("CA"), S("NL"), S("BR"), S("IN"), S("AU"),
-    S("ES"), S("IT"), S("SE"), S("PL"), S("MX"),
+    S("US"), S("DE"), S("GB"), S("FR"), S("JP"), S("CA"), S("NL"), S("BR"),
+    S("IN"), S("AU"), S("ES"), S("IT"), S("SE"), S("PL"), S("MX"),
 };
 static const uint16_t COUNTRY_WEIGHTS[] = {
     340, 450, 540, 610, 670, 730, 770, 810, 860, 900, 925, 950, 970, 985, 1000,
@@ -527,19 +545,19 @@ static const struct {
     struct str name;
     uint32_t cents;
 } PRODUCTS[] = {
-    { S("usb-c-cable-2m"), 1299 },         { S("wireless-mouse"), 2499 },
-    { S("mechanical-keyboard"), 8999 },    { S("noise-cancelling-headphones"), 19900 },
-    { S("running-shoes"), 11950 },         { S("yoga-mat"), 3495 },
-    { S("steel-water-bottle"), 1999 },     { S("coffee-grinder"), 5450 },
-    { S("desk-lamp"), 3999 },              { S("laptop-backpack"), 6900 },
-    { S("phone-case"), 1495 },             { S("air-fryer"), 9999 },
-    { S("hdmi-adapter"), 899 },            { S("webcam-1080p"), 4999 },
+    {S("usb-c-cable-2m"), 1299},      {S("wireless-mouse"), 2499},
+    {S("mechanical-keyboard"), 8999}, {S("noise-cancelling-headphones"), 19900},
+    {S("running-shoes"), 11950},      {S("yoga-mat"), 3495},
+    {S("steel-water-bottle"), 1999},  {S("coffee-grinder"), 5450},
+    {S("desk-lamp"), 3999},           {S("laptop-backpack"), 6900},
+    {S("phone-case"), 1495},          {S("air-fryer"), 9999},
+    {S("hdmi-adapter"), 899},         {S("webcam-1080p"), 4999},
 };
 
 static const struct str ORDER_STATUS[] = {
     S("delivered"), S("shipped"), S("paid"), S("pending"), S("cancelled"), S("refunded"),
 };
-static const uint16_t ORDER_STATUS_WEIGHTS[] = { 450, 650, 800, 900, 960, 1000 };
+static const uint16_t ORDER_STATUS_WEIGHTS[] = {450, 650, 800, 900, 960, 1000};
 
 struct csv_gen {
     uint64_t id;
@@ -712,7 +730,7 @@ parse_u64(const char *text, uint64_t *out)
 static int
 generate(int fd, enum kind kind, uint64_t seed, uint64_t size)
 {
-    struct rng r = { seed };
+    struct rng r = {seed};
     struct access_gen *access = NULL;
     struct csv_gen csv;
     char *buf = malloc(FLUSH_AT + MAX_RECORD);
@@ -757,9 +775,9 @@ int
 main(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        { "kind", required_argument, NULL, 'k' }, { "size", required_argument, NULL, 's' },
-        { "seed", required_argument, NULL, 'S' }, { "output", required_argument, NULL, 'o' },
-        { "help", no_argument, NULL, 'h' },       { NULL, 0, NULL, 0 },
+        {"kind", required_argument, NULL, 'k'}, {"size", required_argument, NULL, 's'},
+        {"seed", required_argument, NULL, 'S'}, {"output", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0},
     };
     const char *output = NULL;
     const char *kind_text = NULL;

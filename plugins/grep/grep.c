@@ -275,8 +275,8 @@ contains(const char *hay, size_t len, const char *needle, size_t n, size_t p1, s
         return 0;
     }
     for (; i + 16 + n - 1 <= len; i += 16) {
-        bytes16 hit = (*(const bytes16u *)(hay + i + p1) == c1) &
-                      (*(const bytes16u *)(hay + i + p2) == c2);
+        bytes16 hit =
+            (*(const bytes16u *)(hay + i + p1) == c1) & (*(const bytes16u *)(hay + i + p2) == c2);
         uint64_t lo, hi;
 
         memcpy(&lo, &hit, 8);

@@ -82,10 +82,7 @@ upper_record(void *state, tranche_ctx *ctx, char *data, size_t len)
 }
 
 TRANCHE_PLUGIN = {
-    TRANCHE_PLUGIN_ABI,
-    .name = "upper",
-    .version = "1.0",
-    .description = "converts ASCII a-z to A-Z, like LC_ALL=C tr a-z A-Z",
-    .init = upper_init,
-    .record = upper_record,
+    TRANCHE_PLUGIN_ABI, .name = "upper",
+    .version = "1.0",   .description = "converts ASCII a-z to A-Z, like LC_ALL=C tr a-z A-Z",
+    .init = upper_init, .record = upper_record,
 };

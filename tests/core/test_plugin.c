@@ -89,8 +89,8 @@ load_step(const char *dir, const char *step, struct step **steps, struct job *jo
     char path[1024], body[2048];
 
     snprintf(path, sizeof(path), "%s/job.yaml", dir);
-    snprintf(body, sizeof(body),
-             "input:\n  path: job.yaml\noutput:\n  path: out\nsteps:\n%s", step);
+    snprintf(body, sizeof(body), "input:\n  path: job.yaml\noutput:\n  path: out\nsteps:\n%s",
+             step);
     tu_write_file(path, body, strlen(body));
     memset(job, 0, sizeof(*job));
     assert_int_equal(config_load(path, job, err), 0);
@@ -107,9 +107,11 @@ test_plugin__options_validated_with_defaults(void **state)
     const struct step_option *o;
 
     (void)state;
-    assert_int_equal(load_step(dir, "  - plugin: " TEST_PLUGIN_DIR "/typed.so\n"
-                                    "    options: { count: -12, items: [a, \"b c\"] }\n",
-                               &steps, &job, &err), 0);
+    assert_int_equal(load_step(dir,
+                               "  - plugin: " TEST_PLUGIN_DIR "/typed.so\n"
+                               "    options: { count: -12, items: [a, \"b c\"] }\n",
+                               &steps, &job, &err),
+                     0);
     o = step_option_find(&steps[0], "count");
     assert_true(o->set);
     assert_int_equal(o->int_value, -12);
@@ -126,15 +128,17 @@ test_plugin__options_validated_with_defaults(void **state)
     steps_free(steps, job.n_steps);
     config_release(&job);
 
-    assert_int_equal(load_step(dir, "  - plugin: " TEST_PLUGIN_DIR "/typed.so\n"
-                                    "    options: { count: 1, flag: yes, name: [x] }\n",
-                               &steps, &job, &err), -1);
+    assert_int_equal(load_step(dir,
+                               "  - plugin: " TEST_PLUGIN_DIR "/typed.so\n"
+                               "    options: { count: 1, flag: yes, name: [x] }\n",
+                               &steps, &job, &err),
+                     -1);
     assert_contains(err.msg, "job.yaml:7:43: step 1");
     assert_contains(err.msg, "option 'name' of plugin typed must be a string, not a list");
     config_release(&job);
 
-    assert_int_equal(load_step(dir, "  - plugin: upper\n    options: { x: 1 }\n", &steps, &job,
-                               &err), -1);
+    assert_int_equal(
+        load_step(dir, "  - plugin: upper\n    options: { x: 1 }\n", &steps, &job, &err), -1);
     assert_contains(err.msg, "job.yaml:7:16: step 1 (upper): plugin upper has no option 'x'; it "
                              "takes no options");
     config_release(&job);

@@ -32,8 +32,8 @@ struct failer_state {
 
 static const struct tranche_host *host;
 
-static const char *const mode_names[] = {"error", "crash", "abort", "exit", "stderr", "hang",
-                                         "init_emit", "slow", "wait", "print"};
+static const char *const mode_names[] = {"error", "crash",     "abort", "exit", "stderr",
+                                         "hang",  "init_emit", "slow",  "wait", "print"};
 
 static const struct tranche_option failer_options[] = {
     {"match", TRANCHE_OPT_STRING, NULL, 1, "substring of the record to fail on"},

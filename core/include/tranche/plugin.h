@@ -153,14 +153,14 @@ struct tranche_plugin {
     void (*fini)(void *state);
 };
 
-#define TRANCHE_PLUGIN_ABI                                                                       \
-    .abi_major = TRANCHE_ABI_MAJOR, .abi_minor = TRANCHE_ABI_MINOR,                              \
+#define TRANCHE_PLUGIN_ABI                                                                         \
+    .abi_major = TRANCHE_ABI_MAJOR, .abi_minor = TRANCHE_ABI_MINOR,                                \
     .size = (uint32_t)sizeof(struct tranche_plugin)
 
 /* The symbol the host looks up. */
 #define TRANCHE_PLUGIN_SYMBOL "tranche_plugin"
 
-#define TRANCHE_PLUGIN                                                                           \
+#define TRANCHE_PLUGIN                                                                             \
     __attribute__((visibility("default"))) const struct tranche_plugin tranche_plugin
 
 #ifdef __cplusplus
