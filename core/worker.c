@@ -770,7 +770,7 @@ read_partition_gzi(struct chain *c, const struct partition *p, const struct chai
     size_t cap = READ_BUF_SIZE, have = 0, consumed, k;
     char *buf = malloc(cap + 1);
     uint64_t base = p->start;
-    int skipping, done, verified = last_part, rc = -1;
+    int skipping, done, tail = 0, rc = -1;
     struct error err;
 
     if (buf == NULL) {
@@ -789,74 +789,84 @@ read_partition_gzi(struct chain *c, const struct partition *p, const struct chai
     }
     skipping = p->start > 0 && gzi->points[p->first_block].prev_byte != delim;
     k = p->first_block;
-    done = fast_segments(c, p, in, &buf, &cap, &have, &base, &skipping, &k);
-    if (done < 0) {
-        goto out;
-    }
-    if (done) {
-        rc = 0;
-        goto out;
-    }
-    if (k > p->first_block && k == p->end_block) {
-        verified = 1; /* the segments' CRC-32s matched the index up to p->end */
-    }
-    if (gz_index_window(gzi, k, c->window, &err) != 0 ||
-        gz_reader_seek(c->reader, &gzi->points[k], c->window, &err) != 0) {
-        set_failure(c, -1, "%s", err.msg);
-        goto out;
-    }
     for (;;) {
-        size_t room;
-        ssize_t n;
+        /* Whole segments with libdeflate while they fit; then the reader, from point k to the
+         * next point (checked there), before trying libdeflate again; or, past p->end, only as
+         * far as the end of the last record; or, in the last partition, to the end of the
+         * file. */
+        size_t next;
+        int reached = 0;
+        ssize_t n = 1;
 
-        if (c->stop != NULL && *c->stop) {
-            set_failure(c, -1, "interrupted");
+        done = fast_segments(c, p, in, &buf, &cap, &have, &base, &skipping, &k);
+        if (done != 0) {
+            rc = done > 0 ? 0 : -1;
             goto out;
         }
-        if (have == cap && reserve(c, &buf, &cap, have, cap) != 0) {
-            goto out;
-        }
-        room = cap - have;
-        if (!verified && room > p->end - (base + have)) {
-            room = (size_t)(p->end - (base + have));
-        } else if (verified && !last_part && room > TAIL_STEP) {
-            room = TAIL_STEP; /* only the end of the last record is wanted from here on */
-        }
-        n = gz_reader_read(c->reader, (unsigned char *)buf + have, room, &err);
-        if (n < 0) {
+        next = last_part || k < p->end_block ? k + 1 : SIZE_MAX;
+        tail = next == SIZE_MAX;
+        if (gz_index_window(gzi, k, c->window, &err) != 0 ||
+            gz_reader_seek(c->reader, &gzi->points[k], c->window, &err) != 0) {
             set_failure(c, -1, "%s", err.msg);
             goto out;
         }
+        while (!reached) {
+            size_t room;
+
+            if (c->stop != NULL && *c->stop) {
+                set_failure(c, -1, "interrupted");
+                goto out;
+            }
+            if (have == cap && reserve(c, &buf, &cap, have, cap) != 0) {
+                goto out;
+            }
+            room = cap - have;
+            if (next < gzi->n && room > gzi->points[next].out - (base + have)) {
+                room = (size_t)(gzi->points[next].out - (base + have));
+            } else if (tail && room > TAIL_STEP) {
+                room = TAIL_STEP; /* only the end of the last record is wanted from here on */
+            }
+            n = gz_reader_read(c->reader, (unsigned char *)buf + have, room, &err);
+            if (n < 0) {
+                set_failure(c, -1, "%s", err.msg);
+                goto out;
+            }
+            if (n == 0) {
+                if (next < gzi->n || (last_part && base + have != p->end)) {
+                    set_failure(c, -1,
+                                "%s ends at decompressed byte %" PRIu64 ", not where its "
+                                "index %s says",
+                                in->path, base + have, gzi->path);
+                    goto out;
+                }
+                break;
+            }
+            have += (size_t)n;
+            if (next < gzi->n && base + have == gzi->points[next].out) {
+                if (gz_reader_verify(c->reader, &gzi->points[next], &err) != 0) {
+                    set_failure(c, -1, "%s (index %s)", err.msg, gzi->path);
+                    goto out;
+                }
+                reached = 1;
+            }
+            done = feed_owned(c, p, buf, &have, &base, &skipping, !last_part);
+            if (done < 0) {
+                goto out;
+            }
+            if (done) {
+                n = 0; /* every record of the partition is fed */
+                break;
+            }
+        }
         if (n == 0) {
-            if (!verified || (last_part && base + have != p->end)) {
-                set_failure(c, -1,
-                            "%s ends at decompressed byte %" PRIu64 ", not where its "
-                            "index %s says (%" PRIu64 ")",
-                            in->path, base + have, gzi->path, p->end);
-                goto out;
-            }
             break;
         }
-        have += (size_t)n;
-        if (!verified && base + have == p->end) {
-            if (gz_reader_verify(c->reader, &gzi->points[p->end_block], &err) != 0) {
-                set_failure(c, -1, "%s (index %s)", err.msg, gzi->path);
-                goto out;
-            }
-            verified = 1;
-        }
-        done = feed_owned(c, p, buf, &have, &base, &skipping, !last_part);
-        if (done < 0) {
-            goto out;
-        }
-        if (done && verified) {
-            break;
-        }
+        k = next;
     }
     if (have > 0 && (feed(c, buf, have, base, 1, &consumed) != 0)) {
         goto out;
     }
-    rc = in->check_tail && !last_part ? check_tail(c, p, gzi, in->path, buf, cap) : 0;
+    rc = in->check_tail && tail ? check_tail(c, p, gzi, in->path, buf, cap) : 0;
 out:
     free(buf);
     return rc;
