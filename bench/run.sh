@@ -455,6 +455,51 @@ EOF
     rm -f -- "$gz.tranche-index"
 }
 
+# gzip input of many members (64 MiB of the log each, compressed by pigz, concatenated, as
+# `cat a.gz b.gz` makes): a member boundary is one more thing the index has to cross.
+run_multi_input() {
+    local job=$RUN_DIR/jobs/gzip-multi.yaml gz=$WORKDIR/access-$SIZE-seed1.log.multi.gz w part
+    if ! command -v pigz >/dev/null || ! command -v split >/dev/null; then
+        skip "pigz -dc | tr" gzip-multi "$WORKERS" 'pigz missing'
+        return
+    fi
+    if [[ ! -f $gz ]]; then
+        echo "compressing $IN as 64 MiB gzip members" >&2
+        mkdir -p -- "$RUN_DIR/split"
+        split -b 64M -d -a 4 -- "$IN" "$RUN_DIR/split/part."
+        for part in "$RUN_DIR"/split/part.*; do
+            pigz -p"$(nproc)" -6 -c -- "$part"
+        done >"$gz.tmp"
+        rm -rf -- "$RUN_DIR/split"
+        mv -- "$gz.tmp" "$gz"
+    fi
+    export MGZ=$gz
+    cat -- "$gz" >/dev/null
+    measure "pigz -dc | tr" gzip-multi "$WORKERS" "$REF_DIR/upper.out" \
+        "pigz -dc -p$WORKERS -- \"\$MGZ\" | LC_ALL=C tr a-z A-Z >\"\$OUT\""
+    cat >"$job" <<EOF
+input:
+  path: $(yaml_quote "$gz")
+output:
+  path: $(yaml_quote "$RUN_DIR/unused.out")
+partition_size: 32MiB
+log_dir: $(yaml_quote "$WORKDIR/logs/gzip-multi")
+steps:
+  - plugin: upper
+EOF
+    if [[ ! -x $TRANCHE ]]; then
+        skip "tranche first" gzip-multi "$WORKERS" "${TRANCHE#"$REPO"/} missing"
+        return
+    fi
+    measure "tranche first" gzip-multi "$WORKERS" "$REF_DIR/upper.out" \
+        "rm -f -- \"\$MGZ.tranche-index\" && \"\$TRANCHE\" run $(printf %q "$job") \
+            --workers $WORKERS --output \"\$OUT\""
+    "$TRANCHE" index -- "$gz" >&2
+    measure "tranche indexed" gzip-multi "$WORKERS" "$REF_DIR/upper.out" \
+        "\"\$TRANCHE\" run $(printf %q "$job") --workers $WORKERS --output \"\$OUT\""
+    rm -f -- "$gz.tranche-index"
+}
+
 print_gzip_ratios() {
     local w=$WORKERS
     printf '\n%-34s %11s   target\n' "gzip output (level 6)" gzip-out
@@ -478,6 +523,10 @@ print_gzip_ratios() {
         "$(ratio_cell "tranche first|gzip-in|$w" "tranche indexed|gzip-in|$w")"
     printf '%-34s %11s\n' "gzip in, indexed ${w}w vs 1w" \
         "$(ratio_cell "tranche indexed|gzip-in|1" "tranche indexed|gzip-in|$w")"
+    printf '%-34s %11s   >= 1\n' "members, first run vs pigz -dc|tr" \
+        "$(ratio_cell "pigz -dc | tr|gzip-multi|$w" "tranche first|gzip-multi|$w")"
+    printf '%-34s %11s   >= 1.8\n' "members, indexed ${w}w vs first run" \
+        "$(ratio_cell "tranche first|gzip-multi|$w" "tranche indexed|gzip-multi|$w")"
     printf '(tranche compresses with: %s)\n' \
         "$("$TRANCHE" --version 2>/dev/null | sed -n 's/^gzip output compressed with //p')"
 }
@@ -595,6 +644,7 @@ done
 run_gzip_output
 run_bgzf_input
 run_gzip_input
+run_multi_input
 
 RESULTS=$WORKDIR/results-$SIZE-$(date -u +%Y%m%dT%H%M%SZ).txt
 {
