@@ -511,6 +511,9 @@ gz_reader_read(struct gz_reader *r, unsigned char *out, size_t room, struct erro
 {
     size_t got = 0;
 
+    if (room == 0) {
+        return error_set(err, "internal error: reading %s into no room", r->path);
+    }
     while (got == 0) {
         switch (r->state) {
         case ST_END:

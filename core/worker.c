@@ -507,12 +507,14 @@ reserve(struct chain *c, char **buf, size_t *cap, size_t have, size_t room)
  * holds the decompressed bytes from offset *base on. While *skipping, drops the bytes up to the
  * first delimiter (a record that began before the partition). Then feeds the complete records;
  * when `bounded`, the last is the one that starts before p->end (wherever it ends). Keeps an
- * incomplete record at the start of buf. Returns 1 when every record that starts in the partition
- * has been fed, 0 to read more, -1 on failure.
+ * incomplete record at the start of buf. *clean bytes at the start of buf are known to hold no
+ * delimiter (0 at first; kept up to date here), so a long record is not scanned again each time
+ * it grows. Returns 1 when every record that starts in the partition has been fed, 0 to read
+ * more, -1 on failure.
  */
 static int
 feed_owned(struct chain *c, const struct partition *p, char *buf, size_t *have, uint64_t *base,
-           int *skipping, int bounded)
+           int *skipping, size_t *clean, int bounded)
 {
     const unsigned char delim = c->delimiter;
     size_t consumed, from;
@@ -520,11 +522,12 @@ feed_owned(struct chain *c, const struct partition *p, char *buf, size_t *have, 
     char *hit;
 
     if (*skipping) {
-        hit = memchr(buf, delim, *have);
+        hit = memchr(buf + *clean, delim, *have - *clean);
         consumed = hit != NULL ? (size_t)(hit - buf) + 1 : *have;
         *base += consumed;
         memmove(buf, buf + consumed, *have - consumed);
         *have -= consumed;
+        *clean = 0;
         *skipping = hit == NULL;
         if (*base >= p->end && bounded) {
             *have = 0;
@@ -537,18 +540,26 @@ feed_owned(struct chain *c, const struct partition *p, char *buf, size_t *have, 
     if (bounded && *base + *have >= p->end) {
         /* Past the partition: the last record ends at the first delimiter from end - 1. */
         from = p->end - 1 >= *base ? (size_t)(p->end - 1 - *base) : 0;
-        hit = memchr(buf + from, delim, *have - from);
+        hit = memchr(buf + (from > *clean ? from : *clean), delim,
+                     *have - (from > *clean ? from : *clean));
         if (hit != NULL) {
             *have = (size_t)(hit - buf) + 1;
             finishing = 1;
         }
     }
+    if (!finishing && memchr(buf + *clean, delim, *have - *clean) == NULL) {
+        *clean = *have; /* no record ends yet: a long one is scanned once, not again each time */
+        return 0;
+    }
     if (feed(c, buf, *have, *base, finishing, &consumed) != 0) {
         return -1;
     }
     *base += consumed;
-    memmove(buf, buf + consumed, *have - consumed);
+    if (consumed > 0) {
+        memmove(buf, buf + consumed, *have - consumed);
+    }
     *have -= consumed;
+    *clean = *have; /* what feed left holds no delimiter */
     return finishing;
 }
 
@@ -566,6 +577,7 @@ read_partition_bgzf(struct chain *c, const struct partition *p, int in_fd, const
     size_t cap = READ_BUF_SIZE, have = 0, consumed, b = p->first_block;
     char *buf = malloc(cap + 1);
     uint64_t base = p->start; /* decompressed offset of buf[0] */
+    size_t clean = 0;
     int skipping = 0, rc = -1;
     struct error err;
 
@@ -610,7 +622,7 @@ read_partition_bgzf(struct chain *c, const struct partition *p, int in_fd, const
             goto out;
         }
         have += blk->isize;
-        done = feed_owned(c, p, buf, &have, &base, &skipping, 1);
+        done = feed_owned(c, p, buf, &have, &base, &skipping, &clean, 1);
         if (done < 0) {
             goto out;
         }
@@ -631,15 +643,17 @@ out:
 /*
  * The first part of an indexed partition: whole segments from point *k on, decoded by libdeflate
  * where they fit (gz_segment_fits), each checked against the next point's CRC-32, and fed with the
- * ownership rule. *k is left at the first point not reached this way (p->end_block when all
- * were). A segment libdeflate cannot decode is left to the reader, which decides whether the file
- * is corrupt and says where (a header point followed by an empty member fails here, legitimately).
+ * ownership rule. *k is left at the first point not reached this way (at most p->end_block, and
+ * in the last partition at most the last point). *moved is set when the reader or *k moved. A
+ * segment libdeflate cannot decode is left to the reader, which decides whether the file is
+ * corrupt and says where (a header point followed by an empty member fails here, legitimately).
  * Returns 1 when every record of the partition has been fed, 0 to go on with the reader from
  * point *k, -1 on failure.
  */
 static int
 fast_segments(struct chain *c, const struct partition *p, const struct chain_input *in, char **buf,
-              size_t *cap, size_t *have, uint64_t *base, int *skipping, size_t *k)
+              size_t *cap, size_t *have, uint64_t *base, int *skipping, size_t *clean, size_t *k,
+              int *moved)
 {
     const struct gz_index *gzi = in->gzi;
     const int bounded = p->end_block < gzi->n;
@@ -663,9 +677,18 @@ fast_segments(struct chain *c, const struct partition *p, const struct chain_inp
             set_failure(c, -1, "interrupted");
             return -1;
         }
-        if ((from.at_header &&
-             gz_reader_data_start(c->reader, &gzi->points[*k], &from, &err) != 0) ||
-            !gz_segment_fits(c->segments, &from, &gzi->points[*k + 1])) {
+        if (from.at_header) {
+            /* (what gz_segment_fits will ask of the pair, before the header is parsed for it) */
+            const struct gz_point *to = &gzi->points[*k + 1];
+            if (to->at_header || to->member_out != from.out) {
+                break;
+            }
+            *moved = 1;
+            if (gz_reader_data_start(c->reader, &gzi->points[*k], &from, &err) != 0) {
+                break;
+            }
+        }
+        if (!gz_segment_fits(c->segments, &from, &gzi->points[*k + 1])) {
             break;
         }
         if (gz_index_window(gzi, *k, c->window, &err) != 0) {
@@ -678,12 +701,13 @@ fast_segments(struct chain *c, const struct partition *p, const struct chain_inp
             break;
         }
         (*k)++;
+        *moved = 1;
         if (*have <= gzi->points[*k - 1].window_len) {
             /* The record carried over goes just in front of the new bytes: no copy of those. */
             region = (char *)data - *have;
             memcpy(region, *buf, *have);
             len = *have + (size_t)n;
-            done = feed_owned(c, p, region, &len, base, skipping, bounded);
+            done = feed_owned(c, p, region, &len, base, skipping, clean, bounded);
             if (done >= 0 && reserve(c, buf, cap, 0, len) != 0) {
                 return -1;
             }
@@ -697,7 +721,7 @@ fast_segments(struct chain *c, const struct partition *p, const struct chain_inp
             }
             memcpy(*buf + *have, data, (size_t)n);
             *have += (size_t)n;
-            done = feed_owned(c, p, *buf, have, base, skipping, bounded);
+            done = feed_owned(c, p, *buf, have, base, skipping, clean, bounded);
         }
         if (done != 0) {
             return done;
@@ -757,9 +781,10 @@ check_tail(struct chain *c, const struct partition *p, const struct gz_index *gz
 
 /*
  * A partition of a gzip input read through its index: starts decoding at access point
- * p->first_block and owns the records that start in [p->start, p->end), as for BGZF. On reaching
- * p->end it checks the decoder against the index's next point (the CRC-32 so far, or a member's
- * trailer); the last partition decodes to the end of the file, so every member is checked.
+ * p->first_block and owns the records that start in [p->start, p->end), as for BGZF. Every
+ * stretch between two points is checked against the index on reaching the second (the CRC-32 so
+ * far, or a member's trailer), whether libdeflate or the reader decoded it; the last partition
+ * decodes to the end of the file, so every member is checked and nothing may follow the last.
  */
 static int
 read_partition_gzi(struct chain *c, const struct partition *p, const struct chain_input *in)
@@ -767,10 +792,10 @@ read_partition_gzi(struct chain *c, const struct partition *p, const struct chai
     const struct gz_index *gzi = in->gzi;
     const unsigned char delim = c->delimiter;
     const int last_part = p->end_block >= gzi->n;
-    size_t cap = READ_BUF_SIZE, have = 0, consumed, k;
+    size_t cap = READ_BUF_SIZE, have = 0, consumed, clean = 0, k, reader_at = SIZE_MAX;
     char *buf = malloc(cap + 1);
     uint64_t base = p->start;
-    int skipping, done, tail = 0, rc = -1;
+    int skipping, done, tail = 0, eof = 0, rc = -1;
     struct error err;
 
     if (buf == NULL) {
@@ -795,18 +820,21 @@ read_partition_gzi(struct chain *c, const struct partition *p, const struct chai
          * far as the end of the last record; or, in the last partition, to the end of the
          * file. */
         size_t next;
-        int reached = 0;
+        int reached = 0, moved = 0;
         ssize_t n = 1;
 
-        done = fast_segments(c, p, in, &buf, &cap, &have, &base, &skipping, &k);
+        done = fast_segments(c, p, in, &buf, &cap, &have, &base, &skipping, &clean, &k, &moved);
         if (done != 0) {
             rc = done > 0 ? 0 : -1;
             goto out;
         }
         next = last_part || k < p->end_block ? k + 1 : SIZE_MAX;
         tail = next == SIZE_MAX;
-        if (gz_index_window(gzi, k, c->window, &err) != 0 ||
-            gz_reader_seek(c->reader, &gzi->points[k], c->window, &err) != 0) {
+        /* The reader goes on from where it checked the last point, unless libdeflate moved on
+         * (or used the reader to parse a header). */
+        if ((moved || reader_at != k) &&
+            (gz_index_window(gzi, k, c->window, &err) != 0 ||
+             gz_reader_seek(c->reader, &gzi->points[k], c->window, &err) != 0)) {
             set_failure(c, -1, "%s", err.msg);
             goto out;
         }
@@ -823,8 +851,10 @@ read_partition_gzi(struct chain *c, const struct partition *p, const struct chai
             room = cap - have;
             if (next < gzi->n && room > gzi->points[next].out - (base + have)) {
                 room = (size_t)(gzi->points[next].out - (base + have));
-            } else if (tail && room > TAIL_STEP) {
-                room = TAIL_STEP; /* only the end of the last record is wanted from here on */
+            } else if (tail && room > TAIL_STEP && room > have) {
+                /* Only the end of the last record is wanted from here on: read a little, then
+                 * as much again as it has grown (a long record costs twice its length). */
+                room = have > TAIL_STEP ? have : TAIL_STEP;
             }
             n = gz_reader_read(c->reader, (unsigned char *)buf + have, room, &err);
             if (n < 0) {
@@ -835,10 +865,12 @@ read_partition_gzi(struct chain *c, const struct partition *p, const struct chai
                 if (next < gzi->n || (last_part && base + have != p->end)) {
                     set_failure(c, -1,
                                 "%s ends at decompressed byte %" PRIu64 ", not where its "
-                                "index %s says",
-                                in->path, base + have, gzi->path);
+                                "index %s says (%" PRIu64 ")",
+                                in->path, base + have, gzi->path,
+                                next < gzi->n ? gzi->points[next].out : p->end);
                     goto out;
                 }
+                eof = 1; /* every member is checked, and nothing follows the last */
                 break;
             }
             have += (size_t)n;
@@ -849,7 +881,7 @@ read_partition_gzi(struct chain *c, const struct partition *p, const struct chai
                 }
                 reached = 1;
             }
-            done = feed_owned(c, p, buf, &have, &base, &skipping, !last_part);
+            done = feed_owned(c, p, buf, &have, &base, &skipping, &clean, !last_part);
             if (done < 0) {
                 goto out;
             }
@@ -862,11 +894,12 @@ read_partition_gzi(struct chain *c, const struct partition *p, const struct chai
             break;
         }
         k = next;
+        reader_at = next;
     }
     if (have > 0 && (feed(c, buf, have, base, 1, &consumed) != 0)) {
         goto out;
     }
-    rc = in->check_tail && tail ? check_tail(c, p, gzi, in->path, buf, cap) : 0;
+    rc = in->check_tail && tail && !eof ? check_tail(c, p, gzi, in->path, buf, cap) : 0;
 out:
     free(buf);
     return rc;

@@ -602,6 +602,52 @@ test_gzip__one_partition_checks_what_it_decodes(void **state)
 }
 
 static void
+test_gzip__one_partition_at_the_end_of_the_file(void **state)
+{
+    /* A last record that runs to the end of the file without a delimiter, then an empty member:
+     * the partitions before the last read on to the end of the file to finish that record,
+     * and each run alone (--partition K) must still succeed and give its part. */
+    struct member_opts o;
+    unsigned char *data = malloc(200002);
+    size_t k, n_parts, len;
+    char *text;
+    FILE *f;
+
+    (void)state;
+    assert_non_null(data);
+    memcpy(data, "x\n", 2);
+    memset(data + 2, 'y', 200000);
+    f = fopen(path_of("end.gz"), "wb");
+    assert_non_null(f);
+    memset(&o, 0, sizeof(o));
+    o.flush_every = 1000;
+    put_member(f, data, 200002, &o);
+    memset(&o, 0, sizeof(o));
+    put_member(f, data, 0, &o);
+    fclose(f);
+    free(data);
+    tu_write_file(path_of("end.yaml"),
+                  "input:\n  path: end.gz\noutput:\n  path: end.out\npartition_size: 20000\n"
+                  "steps:\n  - plugin: upper\n",
+                  strlen("input:\n  path: end.gz\noutput:\n  path: end.out\npartition_size: "
+                         "20000\nsteps:\n  - plugin: upper\n"));
+    sh(0,
+       "%s index --spacing 1 end.gz > /dev/null && %s run end.yaml && { zcat end.gz | "
+       "LC_ALL=C tr a-z A-Z; echo; } | cmp - end.out && %s plan end.yaml | wc -l > parts.txt",
+       TRANCHE_BIN, TRANCHE_BIN, TRANCHE_BIN);
+    text = tu_read_file(path_of("parts.txt"), &len);
+    assert_non_null(text);
+    n_parts = strtoul(text, NULL, 10);
+    free(text);
+    assert_true(n_parts > 3);
+    sh(0, "rm -f parts.out");
+    for (k = 0; k < n_parts; k++) {
+        sh(0, "%s run end.yaml --partition %zu -o - >> parts.out", TRANCHE_BIN, k);
+    }
+    sh(0, "cmp parts.out end.out");
+}
+
+static void
 test_gzip__bad_headers_are_named(void **state)
 {
     struct member_opts o;
@@ -733,6 +779,7 @@ main(void)
         cmocka_unit_test(test_gzip__index_goes_to_the_cache_where_the_directory_is_read_only),
         cmocka_unit_test(test_gzip__corrupt_input_fails_with_the_offset),
         cmocka_unit_test(test_gzip__one_partition_checks_what_it_decodes),
+        cmocka_unit_test(test_gzip__one_partition_at_the_end_of_the_file),
         cmocka_unit_test(test_gzip__bad_headers_are_named),
         cmocka_unit_test(test_gzip__a_record_longer_than_the_ring_needs_the_index),
         cmocka_unit_test(test_gzip__index_command),
