@@ -79,6 +79,10 @@ static const char run_help[] =
     "  -p, --partition K           run only partition K (see `tranche plan`), in-process\n"
     "  -q, --quiet                 no summary line on standard error\n"
     "\n"
+    "gzip inputs (found by their magic bytes): BGZF is split at its blocks; other gzip is decoded\n"
+    "by this process on a first run, which leaves an index (FILE.gz.tranche-index) so that later\n"
+    "runs decode it in parallel (see tranche help index).\n"
+    "\n"
     "Without log_dir or --log-dir, logs go to $TMPDIR/tranche-logs-UID/JOBNAME (TMPDIR: /tmp).\n";
 
 struct cli {
