@@ -648,6 +648,33 @@ test_gzip__one_partition_at_the_end_of_the_file(void **state)
 }
 
 static void
+test_gzip__a_signal_leaves_no_index_behind(void **state)
+{
+    char *err = NULL;
+
+    (void)state;
+    /* A first run stopped while a worker hangs on record 11, so that the ring (32 MiB) is full
+     * and the parent has not decoded the whole file: exit 1, no output, no index, and no
+     * temporary file of one. */
+    sh(0, "seq 1 6000000 | sed -e 's/^11$/11 sleepy/' | gzip -1 > sig.gz && "
+          "rm -f sig.gz.tranche-index");
+    tu_write_file(path_of("sig.yaml"),
+                  "input:\n  path: sig.gz\noutput:\n  path: sig.out\nlog_dir: logs/sig\n"
+                  "partition_size: 64KiB\nsteps:\n  - plugin: " TEST_PLUGIN_DIR "/failer.so\n"
+                  "    options: { match: sleepy, mode: hang }\n",
+                  strlen("input:\n  path: sig.gz\noutput:\n  path: sig.out\nlog_dir: logs/sig\n"
+                         "partition_size: 64KiB\nsteps:\n  - plugin: " TEST_PLUGIN_DIR
+                         "/failer.so\n    options: { match: sleepy, mode: hang }\n"));
+    assert_int_equal(tranche(&err, "run sig.yaml --workers 2 & pid=$!; sleep 1; kill -TERM $pid; "
+                                   "wait $pid"),
+                     1);
+    assert_non_null(strstr(err, "interrupted by signal SIGTERM"));
+    free(err);
+    sh(0,
+       "[ ! -e sig.out ] && [ -z \"$(ls -a | grep -e 'sig.gz.tranche-index' -e '^\\.tranche')\" ]");
+}
+
+static void
 test_gzip__bad_headers_are_named(void **state)
 {
     struct member_opts o;
@@ -780,6 +807,7 @@ main(void)
         cmocka_unit_test(test_gzip__corrupt_input_fails_with_the_offset),
         cmocka_unit_test(test_gzip__one_partition_checks_what_it_decodes),
         cmocka_unit_test(test_gzip__one_partition_at_the_end_of_the_file),
+        cmocka_unit_test(test_gzip__a_signal_leaves_no_index_behind),
         cmocka_unit_test(test_gzip__bad_headers_are_named),
         cmocka_unit_test(test_gzip__a_record_longer_than_the_ring_needs_the_index),
         cmocka_unit_test(test_gzip__index_command),
