@@ -401,12 +401,46 @@ EOF
     measure_tranche bgzf-in "$REF_DIR/upper.out" "$job"
 }
 
+# The rows every gzip file that is not BGZF gets, as transform T: pigz -dc | tr, tranche's first
+# run (the index removed before each run, so each is a first run: it decodes the file in one
+# process while the workers transform, and leaves an index), then tranche with the index (each
+# worker decodes from its own access points) with each of the worker counts given.
+measure_gzip_runs() { # transform gz-file indexed-worker-counts...
+    local t=$1 gz=$2 job=$RUN_DIR/jobs/$1.yaml w
+    shift 2
+    export GZ=$gz
+    measure "pigz -dc | tr" "$t" "$WORKERS" "$REF_DIR/upper.out" \
+        "pigz -dc -p$WORKERS -- \"\$GZ\" | LC_ALL=C tr a-z A-Z >\"\$OUT\""
+    cat >"$job" <<EOF
+input:
+  path: $(yaml_quote "$gz")
+output:
+  path: $(yaml_quote "$RUN_DIR/unused.out")
+partition_size: 32MiB
+log_dir: $(yaml_quote "$WORKDIR/logs/$t")
+steps:
+  - plugin: upper
+EOF
+    if [[ ! -x $TRANCHE ]]; then
+        skip "tranche first" "$t" "$WORKERS" "${TRANCHE#"$REPO"/} missing"
+        return
+    fi
+    measure "tranche first" "$t" "$WORKERS" "$REF_DIR/upper.out" \
+        "rm -f -- \"\$GZ.tranche-index\" && \"\$TRANCHE\" run $(printf %q "$job") \
+            --workers $WORKERS --output \"\$OUT\""
+    "$TRANCHE" index -- "$gz" >&2
+    for w in "$@"; do
+        measure "tranche indexed" "$t" "$w" "$REF_DIR/upper.out" \
+            "\"\$TRANCHE\" run $(printf %q "$job") --workers $w --output \"\$OUT\""
+    done
+    rm -f -- "$gz.tranche-index"
+}
+
 # gzip input that is not BGZF: upper over the log compressed as one member (pigz writes one, as
-# gzip does, only faster), against the single-stream decoders. tranche's first run decodes it in
-# one process while the workers transform, and leaves an index (removed before each first run, so
-# each is a first run); then, with the index, every worker decodes from its own access points.
+# gzip does, only faster), against the single-stream decoders.
 run_gzip_input() {
-    local job=$RUN_DIR/jobs/gzip-in.yaml gz=$WORKDIR/access-$SIZE-seed1.log.gz w
+    local gz=$WORKDIR/access-$SIZE-seed1.log.gz counts=(1)
+    [[ $WORKERS -eq 1 ]] || counts+=("$WORKERS")
     if ! command -v pigz >/dev/null; then
         skip "pigz -dc | tr" gzip-in "$WORKERS" 'pigz missing'
         return
@@ -427,38 +461,13 @@ run_gzip_input() {
     fi
     measure "zcat | tr" gzip-in 1 "$REF_DIR/upper.out" \
         "zcat -- \"\$GZ\" | LC_ALL=C tr a-z A-Z >\"\$OUT\""
-    measure "pigz -dc | tr" gzip-in "$WORKERS" "$REF_DIR/upper.out" \
-        "pigz -dc -p$WORKERS -- \"\$GZ\" | LC_ALL=C tr a-z A-Z >\"\$OUT\""
-    cat >"$job" <<EOF
-input:
-  path: $(yaml_quote "$gz")
-output:
-  path: $(yaml_quote "$RUN_DIR/unused.out")
-partition_size: 32MiB
-log_dir: $(yaml_quote "$WORKDIR/logs/gzip-in")
-steps:
-  - plugin: upper
-EOF
-    if [[ ! -x $TRANCHE ]]; then
-        skip "tranche first" gzip-in "$WORKERS" "${TRANCHE#"$REPO"/} missing"
-        return
-    fi
-    measure "tranche first" gzip-in "$WORKERS" "$REF_DIR/upper.out" \
-        "rm -f -- \"\$GZ.tranche-index\" && \"\$TRANCHE\" run $(printf %q "$job") \
-            --workers $WORKERS --output \"\$OUT\""
-    "$TRANCHE" index -- "$gz" >&2
-    for w in 1 "$WORKERS"; do
-        measure "tranche indexed" gzip-in "$w" "$REF_DIR/upper.out" \
-            "\"\$TRANCHE\" run $(printf %q "$job") --workers $w --output \"\$OUT\""
-        [[ $WORKERS -eq 1 ]] && break
-    done
-    rm -f -- "$gz.tranche-index"
+    measure_gzip_runs gzip-in "$gz" "${counts[@]}"
 }
 
 # gzip input of many members (64 MiB of the log each, compressed by pigz, concatenated, as
 # `cat a.gz b.gz` makes): a member boundary is one more thing the index has to cross.
 run_multi_input() {
-    local job=$RUN_DIR/jobs/gzip-multi.yaml gz=$WORKDIR/access-$SIZE-seed1.log.multi.gz w part
+    local gz=$WORKDIR/access-$SIZE-seed1.log.multi.gz part
     if ! command -v pigz >/dev/null || ! command -v split >/dev/null; then
         skip "pigz -dc | tr" gzip-multi "$WORKERS" 'pigz missing'
         return
@@ -473,31 +482,8 @@ run_multi_input() {
         rm -rf -- "$RUN_DIR/split"
         mv -- "$gz.tmp" "$gz"
     fi
-    export MGZ=$gz
     cat -- "$gz" >/dev/null
-    measure "pigz -dc | tr" gzip-multi "$WORKERS" "$REF_DIR/upper.out" \
-        "pigz -dc -p$WORKERS -- \"\$MGZ\" | LC_ALL=C tr a-z A-Z >\"\$OUT\""
-    cat >"$job" <<EOF
-input:
-  path: $(yaml_quote "$gz")
-output:
-  path: $(yaml_quote "$RUN_DIR/unused.out")
-partition_size: 32MiB
-log_dir: $(yaml_quote "$WORKDIR/logs/gzip-multi")
-steps:
-  - plugin: upper
-EOF
-    if [[ ! -x $TRANCHE ]]; then
-        skip "tranche first" gzip-multi "$WORKERS" "${TRANCHE#"$REPO"/} missing"
-        return
-    fi
-    measure "tranche first" gzip-multi "$WORKERS" "$REF_DIR/upper.out" \
-        "rm -f -- \"\$MGZ.tranche-index\" && \"\$TRANCHE\" run $(printf %q "$job") \
-            --workers $WORKERS --output \"\$OUT\""
-    "$TRANCHE" index -- "$gz" >&2
-    measure "tranche indexed" gzip-multi "$WORKERS" "$REF_DIR/upper.out" \
-        "\"\$TRANCHE\" run $(printf %q "$job") --workers $WORKERS --output \"\$OUT\""
-    rm -f -- "$gz.tranche-index"
+    measure_gzip_runs gzip-multi "$gz" "$WORKERS"
 }
 
 print_gzip_ratios() {
