@@ -46,42 +46,6 @@ collect(void *arg, const struct gz_point *pt, const unsigned char *window, struc
     return 0;
 }
 
-/* Appends one gzip member of data[0, len) to f: deflate at `level`, a flush of kind `flush`
- * every `every` bytes (0: none). */
-static void
-put_member(FILE *f, const unsigned char *data, size_t len, int level, int flush_kind, size_t every)
-{
-    static const unsigned char head[10] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3};
-    unsigned char out[1 << 16], trailer[8];
-    uLong crc = crc32(crc32(0, Z_NULL, 0), data, (uInt)len);
-    size_t pos = 0;
-    z_stream z;
-    int i, flush;
-
-    fwrite(head, 1, sizeof(head), f);
-    memset(&z, 0, sizeof(z));
-    assert_int_equal(deflateInit2(&z, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY), Z_OK);
-    do {
-        size_t step = every > 0 && every < len - pos ? every : len - pos;
-        z.next_in = (unsigned char *)data + pos;
-        z.avail_in = (uInt)step;
-        pos += step;
-        flush = pos == len ? Z_FINISH : every > 0 ? flush_kind : Z_NO_FLUSH;
-        do {
-            z.next_out = out;
-            z.avail_out = sizeof(out);
-            deflate(&z, flush);
-            fwrite(out, 1, sizeof(out) - z.avail_out, f);
-        } while (z.avail_out == 0);
-    } while (pos < len);
-    deflateEnd(&z);
-    for (i = 0; i < 4; i++) {
-        trailer[i] = (unsigned char)(crc >> (8 * i));
-        trailer[4 + i] = (unsigned char)(len >> (8 * i));
-    }
-    fwrite(trailer, 1, sizeof(trailer), f);
-}
-
 /* Data that compresses like logs (words, numbers), or not at all (random bytes). */
 static unsigned char *
 make_data(size_t len, int binary, uint64_t seed)
@@ -155,7 +119,12 @@ check_file(const unsigned char *data, size_t len, int members, int level, int fl
     assert_non_null(f);
     for (m = 0; m < (size_t)members; m++) {
         size_t from = len * m / (size_t)members, to = len * (m + 1) / (size_t)members;
-        put_member(f, data + from, to - from, level, flush_kind, every);
+        struct tu_member o;
+        memset(&o, 0, sizeof(o));
+        o.level = level;
+        o.flush_every = every;
+        o.flush = flush_kind;
+        tu_gzip_member(f, data + from, to - from, &o);
     }
     fclose(f);
     fd = open(path, O_RDONLY);

@@ -27,21 +27,11 @@ static void sh(int expect, const char *fmt, ...) __attribute__((format(printf, 2
 static void
 sh(int expect, const char *fmt, ...)
 {
-    char cmd[8192], full[9000];
-    char *err = NULL;
     va_list ap;
-    int rc;
 
     va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    tu_vsh(tu_dir, expect, fmt, ap);
     va_end(ap);
-    snprintf(full, sizeof(full), "cd '%s' && %s", tu_dir, cmd);
-    rc = tu_run(full, &err);
-    if (rc != expect) {
-        fail_msg("command: %s\nexit %d, expected %d\nstderr: %s", cmd, rc, expect,
-                 err != NULL ? err : "");
-    }
-    free(err);
 }
 
 /* Runs tranche with the arguments; returns its exit status and its stderr in *err. */
@@ -67,93 +57,6 @@ path_of(const char *name)
     which ^= 1;
     snprintf(path[which], sizeof(path[which]), "%s/%s", tu_dir, name);
     return path[which];
-}
-
-/* What a gzip member written by hand carries. */
-struct member_opts {
-    int extra, name, comment, hcrc; /* the optional header fields */
-    int bad_hcrc;                   /* a header CRC that does not match */
-    int level;
-    size_t flush_every;   /* > 0: a full flush (a new deflate block) every so many bytes */
-    int sync_then_finish; /* the data with sync flushes, then an empty final block */
-};
-
-/* Appends one gzip member holding data[0, len) to f, its header built byte by byte. */
-static void
-put_member(FILE *f, const unsigned char *data, size_t len, const struct member_opts *o)
-{
-    unsigned char head[10] = {0x1f, 0x8b, 8, 0, 0x78, 0x56, 0x34, 0x12, 0, 3};
-    unsigned char out[65536], trailer[8];
-    static const unsigned char extra[] = {10, 0, 'A', 'B', 6, 0, 'h', 'e', 'l', 'l', 'o', '!'};
-    static const char name[] = "records.txt", comment[] = "made by hand for test_gzip";
-    uLong hcrc, crc = crc32(0, Z_NULL, 0);
-    z_stream z;
-    size_t pos = 0;
-    int flush, i;
-
-    head[3] = (unsigned char)((o->hcrc ? 2 : 0) | (o->extra ? 4 : 0) | (o->name ? 8 : 0) |
-                              (o->comment ? 16 : 0));
-    fwrite(head, 1, sizeof(head), f);
-    hcrc = crc32(crc32(0, Z_NULL, 0), head, sizeof(head));
-    if (o->extra) {
-        fwrite(extra, 1, sizeof(extra), f);
-        hcrc = crc32(hcrc, extra, sizeof(extra));
-    }
-    if (o->name) {
-        fwrite(name, 1, sizeof(name), f);
-        hcrc = crc32(hcrc, (const unsigned char *)name, sizeof(name));
-    }
-    if (o->comment) {
-        fwrite(comment, 1, sizeof(comment), f);
-        hcrc = crc32(hcrc, (const unsigned char *)comment, sizeof(comment));
-    }
-    if (o->hcrc) {
-        unsigned v = (unsigned)(hcrc & 0xffff) ^ (o->bad_hcrc ? 1u : 0u);
-        fputc((int)(v & 0xff), f);
-        fputc((int)(v >> 8), f);
-    }
-    memset(&z, 0, sizeof(z));
-    assert_int_equal(
-        deflateInit2(&z, o->level > 0 ? o->level : 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY),
-        Z_OK);
-    do {
-        size_t step = o->flush_every > 0 ? o->flush_every : len;
-        if (step > len - pos) {
-            step = len - pos;
-        }
-        z.next_in = (unsigned char *)data + pos;
-        z.avail_in = (uInt)step;
-        pos += step;
-        flush = pos == len && !o->sync_then_finish ? Z_FINISH
-                : o->flush_every > 0               ? Z_FULL_FLUSH
-                : o->sync_then_finish              ? Z_SYNC_FLUSH
-                                                   : Z_NO_FLUSH;
-        do {
-            z.next_out = out;
-            z.avail_out = sizeof(out);
-            deflate(&z, flush);
-            fwrite(out, 1, sizeof(out) - z.avail_out, f);
-        } while (z.avail_out == 0);
-    } while (pos < len);
-    if (o->sync_then_finish) {
-        /* Go's compress/flate and others end this way: the last data block is not final, an
-         * empty final block follows it. */
-        z.next_in = NULL;
-        z.avail_in = 0;
-        do {
-            z.next_out = out;
-            z.avail_out = sizeof(out);
-            deflate(&z, Z_FINISH);
-            fwrite(out, 1, sizeof(out) - z.avail_out, f);
-        } while (z.avail_out == 0);
-    }
-    deflateEnd(&z);
-    crc = crc32(crc, data, (uInt)len);
-    for (i = 0; i < 4; i++) {
-        trailer[i] = (unsigned char)(crc >> (8 * i));
-        trailer[4 + i] = (unsigned char)(len >> (8 * i));
-    }
-    fwrite(trailer, 1, sizeof(trailer), f);
 }
 
 /* The expected output of the upper job on gzip file `gz`: zcat, tr a-z A-Z, and a final
@@ -189,7 +92,7 @@ make_fixtures(void)
     static const char *const names[] = {
         "gzip.gz",    "gzip1.gz",          "pigz.gz",       "concat.gz",      "fields.gz",
         "members.gz", "bgzf-then-gzip.gz", "only-empty.gz", "sync-finish.gz", NULL};
-    struct member_opts o;
+    struct tu_member o;
     unsigned char *data;
     size_t len, pos, k;
     FILE *f;
@@ -211,7 +114,8 @@ make_fixtures(void)
     memset(&o, 0, sizeof(o));
     o.extra = o.name = o.comment = o.hcrc = 1;
     o.flush_every = 3000;
-    put_member(f, data, len, &o);
+    o.flush = Z_FULL_FLUSH;
+    tu_gzip_member(f, data, len, &o);
     fclose(f);
     /* Many members of assorted sizes and headers, empty ones among them. */
     f = fopen(path_of("members.gz"), "wb");
@@ -228,7 +132,8 @@ make_fixtures(void)
         o.hcrc = k % 3 == 1;
         o.level = 1 + (int)(k % 9);
         o.flush_every = k % 2 ? 700 : 0;
-        put_member(f, data + pos, n, &o);
+        o.flush = Z_FULL_FLUSH;
+        tu_gzip_member(f, data + pos, n, &o);
         pos += n;
     }
     fclose(f);
@@ -243,7 +148,8 @@ make_fixtures(void)
         memset(&o, 0, sizeof(o));
         o.sync_then_finish = 1;
         o.flush_every = k % 2 ? 1500 : 0;
-        put_member(f, data + pos, n, &o);
+        o.flush = Z_FULL_FLUSH;
+        tu_gzip_member(f, data + pos, n, &o);
         pos += n;
     }
     fclose(f);
@@ -499,7 +405,7 @@ test_gzip__corrupt_input_fails_with_the_offset(void **state)
         if (fixture == 0) {
             sh(0, "gzip -c edge.txt > good.gz");
         } else {
-            struct member_opts o;
+            struct tu_member o;
             unsigned char *data = (unsigned char *)tu_read_file(path_of("edge.txt"), &len);
             FILE *f = fopen(path_of("good.gz"), "wb");
             size_t m;
@@ -507,8 +413,9 @@ test_gzip__corrupt_input_fails_with_the_offset(void **state)
             assert_non_null(f);
             memset(&o, 0, sizeof(o));
             o.flush_every = 2500;
+            o.flush = Z_FULL_FLUSH;
             for (m = 0; m < 3; m++) {
-                put_member(f, data + len * m / 3, len * (m + 1) / 3 - len * m / 3, &o);
+                tu_gzip_member(f, data + len * m / 3, len * (m + 1) / 3 - len * m / 3, &o);
             }
             fclose(f);
             free(data);
@@ -547,7 +454,7 @@ test_gzip__one_partition_checks_what_it_decodes(void **state)
     /* --partition K decodes past its partition to end its last record; with a corrupt file and
      * the good file's index, each partition must either fail or give exactly what it gives on
      * the good file: the bytes past its end are checked too, though partition K+1 never runs. */
-    struct member_opts o;
+    struct tu_member o;
     const char *job;
     char *err = NULL, *text;
     unsigned char *data;
@@ -563,7 +470,8 @@ test_gzip__one_partition_checks_what_it_decodes(void **state)
     assert_non_null(f);
     memset(&o, 0, sizeof(o));
     o.flush_every = 2000;
-    put_member(f, data, len, &o);
+    o.flush = Z_FULL_FLUSH;
+    tu_gzip_member(f, data, len, &o);
     fclose(f);
     free(data);
     job = "input:\n  path: one.gz\noutput:\n  path: one.out\nlog_dir: logs/one\n"
@@ -607,7 +515,7 @@ test_gzip__one_partition_at_the_end_of_the_file(void **state)
     /* A last record that runs to the end of the file without a delimiter, then an empty member:
      * the partitions before the last read on to the end of the file to finish that record,
      * and each run alone (--partition K) must still succeed and give its part. */
-    struct member_opts o;
+    struct tu_member o;
     unsigned char *data = malloc(200002);
     size_t k, n_parts, len;
     char *text;
@@ -621,9 +529,10 @@ test_gzip__one_partition_at_the_end_of_the_file(void **state)
     assert_non_null(f);
     memset(&o, 0, sizeof(o));
     o.flush_every = 1000;
-    put_member(f, data, 200002, &o);
+    o.flush = Z_FULL_FLUSH;
+    tu_gzip_member(f, data, 200002, &o);
     memset(&o, 0, sizeof(o));
-    put_member(f, data, 0, &o);
+    tu_gzip_member(f, data, 0, &o);
     fclose(f);
     free(data);
     tu_write_file(path_of("end.yaml"),
@@ -677,7 +586,7 @@ test_gzip__a_signal_leaves_no_index_behind(void **state)
 static void
 test_gzip__bad_headers_are_named(void **state)
 {
-    struct member_opts o;
+    struct tu_member o;
     const char *job;
     char *err = NULL;
     FILE *f;
@@ -691,9 +600,9 @@ test_gzip__bad_headers_are_named(void **state)
     assert_non_null(f);
     memset(&o, 0, sizeof(o));
     o.name = o.hcrc = 1;
-    put_member(f, (const unsigned char *)"good\n", 5, &o);
+    tu_gzip_member(f, "good\n", 5, &o);
     o.bad_hcrc = 1;
-    put_member(f, (const unsigned char *)"bad\n", 4, &o);
+    tu_gzip_member(f, "bad\n", 4, &o);
     fclose(f);
     assert_int_equal(tranche(&err, "run hdr.yaml"), 1);
     assert_non_null(strstr(err, "header CRC of the gzip member at compressed offset"));

@@ -36,21 +36,11 @@ write_job(const char *name, const char *fmt, ...)
 static void
 sh(int expect, const char *fmt, ...)
 {
-    char cmd[8192];
-    char *err = NULL;
     va_list ap;
-    int rc;
 
     va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    tu_vsh(NULL, expect, fmt, ap);
     va_end(ap);
-    rc = tu_run(cmd, &err);
-    if (rc != expect) {
-        fprintf(stderr, "command: %s\nexit %d, expected %d\nstderr: %s\n", cmd, rc, expect,
-                err != NULL ? err : "");
-    }
-    free(err);
-    assert_int_equal(rc, expect);
 }
 
 struct transform {

@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -11,6 +12,9 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <zlib.h>
+
+#include <cmocka.h>
 
 char *
 tu_mkdtemp(void)
@@ -291,4 +295,103 @@ tu_group_teardown(void **state)
     free(tu_dir);
     tu_dir = NULL;
     return 0;
+}
+
+void
+tu_gzip_member(FILE *f, const void *data, size_t len, const struct tu_member *o)
+{
+    unsigned char head[10] = {0x1f, 0x8b, 8, 0, 0x78, 0x56, 0x34, 0x12, 0, 3};
+    unsigned char out[65536], trailer[8];
+    static const unsigned char extra[] = {10, 0, 'A', 'B', 6, 0, 'h', 'e', 'l', 'l', 'o', '!'};
+    static const char name[] = "records.txt", comment[] = "made by hand for a test";
+    uLong hcrc, crc = crc32(0, Z_NULL, 0);
+    z_stream z;
+    size_t pos = 0;
+    int flush, i;
+
+    head[3] = (unsigned char)((o->hcrc ? 2 : 0) | (o->extra ? 4 : 0) | (o->name ? 8 : 0) |
+                              (o->comment ? 16 : 0));
+    fwrite(head, 1, sizeof(head), f);
+    hcrc = crc32(crc32(0, Z_NULL, 0), head, sizeof(head));
+    if (o->extra) {
+        fwrite(extra, 1, sizeof(extra), f);
+        hcrc = crc32(hcrc, extra, sizeof(extra));
+    }
+    if (o->name) {
+        fwrite(name, 1, sizeof(name), f);
+        hcrc = crc32(hcrc, (const unsigned char *)name, sizeof(name));
+    }
+    if (o->comment) {
+        fwrite(comment, 1, sizeof(comment), f);
+        hcrc = crc32(hcrc, (const unsigned char *)comment, sizeof(comment));
+    }
+    if (o->hcrc) {
+        unsigned v = (unsigned)(hcrc & 0xffff) ^ (o->bad_hcrc ? 1u : 0u);
+        fputc((int)(v & 0xff), f);
+        fputc((int)(v >> 8), f);
+    }
+    memset(&z, 0, sizeof(z));
+    if (deflateInit2(&z, o->level > 0 ? o->level : 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) !=
+        Z_OK) {
+        abort();
+    }
+    do {
+        size_t step = o->flush_every > 0 ? o->flush_every : len;
+        if (step > len - pos) {
+            step = len - pos;
+        }
+        z.next_in = (unsigned char *)data + pos;
+        z.avail_in = (uInt)step;
+        pos += step;
+        flush = pos == len && !o->sync_then_finish ? Z_FINISH
+                : o->flush_every > 0               ? o->flush
+                : o->sync_then_finish              ? Z_SYNC_FLUSH
+                                                   : Z_NO_FLUSH;
+        do {
+            z.next_out = out;
+            z.avail_out = sizeof(out);
+            deflate(&z, flush);
+            fwrite(out, 1, sizeof(out) - z.avail_out, f);
+        } while (z.avail_out == 0);
+    } while (pos < len);
+    if (o->sync_then_finish) {
+        /* Go's compress/flate and others end this way: the last data block is not final, an
+         * empty final block follows it. */
+        z.next_in = NULL;
+        z.avail_in = 0;
+        do {
+            z.next_out = out;
+            z.avail_out = sizeof(out);
+            deflate(&z, Z_FINISH);
+            fwrite(out, 1, sizeof(out) - z.avail_out, f);
+        } while (z.avail_out == 0);
+    }
+    deflateEnd(&z);
+    crc = crc32(crc, data, (uInt)len);
+    for (i = 0; i < 4; i++) {
+        trailer[i] = (unsigned char)(crc >> (8 * i));
+        trailer[4 + i] = (unsigned char)(len >> (8 * i));
+    }
+    fwrite(trailer, 1, sizeof(trailer), f);
+}
+
+void
+tu_vsh(const char *dir, int expect, const char *fmt, va_list ap)
+{
+    char cmd[8192], full[9000];
+    char *err = NULL;
+    int rc;
+
+    vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    if (dir != NULL) {
+        snprintf(full, sizeof(full), "cd '%s' && %s", dir, cmd);
+    } else {
+        snprintf(full, sizeof(full), "%s", cmd);
+    }
+    rc = tu_run(full, &err);
+    if (rc != expect) {
+        fail_msg("command: %s\nexit %d, expected %d\nstderr: %s", cmd, rc, expect,
+                 err != NULL ? err : "");
+    }
+    free(err);
 }

@@ -3,8 +3,10 @@
 #ifndef TRANCHE_TESTUTIL_H
 #define TRANCHE_TESTUTIL_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* Creates a fresh directory under $TMPDIR (or /tmp) and returns its malloc'd path (the caller
  * frees it). Aborts the test on failure. */
@@ -50,5 +52,23 @@ uint64_t tu_rand(uint64_t *state);
  * bytes and a last record without its newline. The same calls give the same bytes (a fixed seed).
  */
 void tu_write_edge_input(const char *path, size_t size, int with_nul, int unterminated);
+
+/* Runs a shell command (in dir, when not NULL) and fails the test, with the command and its
+ * stderr, unless it exits with `expect`. The body of each test file's sh(). */
+void tu_vsh(const char *dir, int expect, const char *fmt, va_list ap);
+
+/* What a gzip member written by tu_gzip_member carries. */
+struct tu_member {
+    int extra, name, comment, hcrc; /* the optional header fields */
+    int bad_hcrc;                   /* a header CRC that does not match */
+    int level;                      /* 1-9; 0: 6 */
+    size_t flush_every;             /* > 0: deflate(flush) every so many bytes */
+    int flush;                      /* that flush: Z_FULL_FLUSH, Z_SYNC_FLUSH, Z_BLOCK ... */
+    int sync_then_finish;           /* the data with sync flushes, then an empty final block */
+};
+
+/* Appends one gzip member holding data[0, len) to f, its header built byte by byte (so that
+ * tests have every optional field, and members zlib's own writers would not make). */
+void tu_gzip_member(FILE *f, const void *data, size_t len, const struct tu_member *o);
 
 #endif
