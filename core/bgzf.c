@@ -31,20 +31,6 @@ struct bgzf_encoder {
 #endif
 };
 
-static void
-put_le16(unsigned char *p, uint32_t v)
-{
-    p[0] = (unsigned char)(v & 0xff);
-    p[1] = (unsigned char)((v >> 8) & 0xff);
-}
-
-static void
-put_le32(unsigned char *p, uint32_t v)
-{
-    put_le16(p, v & 0xffff);
-    put_le16(p + 2, v >> 16);
-}
-
 int
 bgzf_encoder_new(int level, struct bgzf_encoder **out, struct error *err)
 {
@@ -89,8 +75,8 @@ static size_t
 store(const void *in, size_t len, unsigned char *out)
 {
     out[0] = 0x01;
-    put_le16(out + 1, (uint32_t)len);
-    put_le16(out + 3, (uint32_t)(~len & 0xffff));
+    io_put_le(out + 1, (uint32_t)len, 2);
+    io_put_le(out + 3, (uint32_t)(~len & 0xffff), 2);
     memcpy(out + 5, in, len);
     return len + 5;
 }
@@ -128,18 +114,18 @@ bgzf_encode_block(struct bgzf_encoder *e, const void *in, size_t len, unsigned c
     }
     out[0] = 0x1f;
     out[1] = 0x8b;
-    out[2] = 8;           /* deflate */
-    out[3] = 4;           /* FEXTRA */
-    put_le32(out + 4, 0); /* no modification time */
+    out[2] = 8;               /* deflate */
+    out[3] = 4;               /* FEXTRA */
+    io_put_le(out + 4, 0, 4); /* no modification time */
     out[8] = 0;
     out[9] = 0xff; /* unknown OS, as bgzip writes */
-    put_le16(out + 10, 6);
+    io_put_le(out + 10, 6, 2);
     out[12] = 'B';
     out[13] = 'C';
-    put_le16(out + 14, 2);
-    put_le16(out + 16, (uint32_t)(HEADER_SIZE + clen + FOOTER_SIZE - 1));
-    put_le32(data + clen, crc);
-    put_le32(data + clen + 4, (uint32_t)len);
+    io_put_le(out + 14, 2, 2);
+    io_put_le(out + 16, (uint32_t)(HEADER_SIZE + clen + FOOTER_SIZE - 1), 2);
+    io_put_le(data + clen, crc, 4);
+    io_put_le(data + clen + 4, (uint32_t)len, 4);
     return HEADER_SIZE + clen + FOOTER_SIZE;
 }
 
@@ -187,18 +173,6 @@ struct bgzf_decoder {
     unsigned char in[BGZF_MAX_BLOCK];
 };
 
-static uint32_t
-get_le16(const unsigned char *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8;
-}
-
-static uint32_t
-get_le32(const unsigned char *p)
-{
-    return get_le16(p) | get_le16(p + 2) << 16;
-}
-
 /* The BC subfield's BSIZE in a header's extra field, or -1 when there is none. */
 static long
 find_bsize(const unsigned char *extra, size_t xlen)
@@ -206,9 +180,9 @@ find_bsize(const unsigned char *extra, size_t xlen)
     size_t i = 0;
 
     while (i + 4 <= xlen) {
-        size_t slen = get_le16(extra + i + 2);
+        size_t slen = (size_t)io_get_le(extra + i + 2, 2);
         if (extra[i] == 'B' && extra[i + 1] == 'C' && slen == 2 && i + 6 <= xlen) {
-            return (long)get_le16(extra + i + 4);
+            return (long)io_get_le(extra + i + 4, 2);
         }
         i += 4 + slen;
     }
@@ -279,7 +253,7 @@ bgzf_index_build(int fd, const char *path, uint64_t size, struct bgzf_index *out
             rc = BGZF_UNSUPPORTED;
             goto out;
         }
-        xlen = (head[3] & 4) ? get_le16(head + 10) : 0;
+        xlen = (head[3] & 4) ? (uint32_t)io_get_le(head + 10, 2) : 0;
         if (off + 12 + xlen > size) {
             error_set(err, "%s: truncated gzip header at compressed offset %llu", path,
                       (unsigned long long)off);
@@ -316,7 +290,7 @@ bgzf_index_build(int fd, const char *path, uint64_t size, struct bgzf_index *out
                         (unsigned long long)(off + b.size - 4));
             goto out;
         }
-        b.isize = get_le32(head);
+        b.isize = (uint32_t)io_get_le(head, 4);
         if (b.isize > BGZF_MAX_BLOCK) {
             error_set(err,
                       "%s: corrupt BGZF block at compressed offset %llu (it claims %u "
@@ -410,7 +384,7 @@ bgzf_decode_block(struct bgzf_decoder *d, int fd, const char *path, const struct
         return error_set(err, "%s: cannot read the BGZF block at compressed offset %llu", path,
                          (unsigned long long)b->offset);
     }
-    hdr = 12 + get_le16(d->in + 10);
+    hdr = 12 + (uint32_t)io_get_le(d->in + 10, 2);
     if (d->in[0] != 0x1f || d->in[1] != 0x8b || hdr + 8 > b->size) {
         return error_set(err,
                          "%s: the BGZF block at compressed offset %llu is not where the index "
@@ -447,7 +421,7 @@ bgzf_decode_block(struct bgzf_decoder *d, int fd, const char *path, const struct
                          "%llu",
                          path, (unsigned long long)b->offset);
     }
-    if (crc != get_le32(d->in + b->size - 8)) {
+    if (crc != (uint32_t)io_get_le(d->in + b->size - 8, 4)) {
         return error_set(err, "%s: CRC mismatch in the BGZF block at compressed offset %llu", path,
                          (unsigned long long)b->offset);
     }

@@ -34,66 +34,28 @@ struct gz_index_writer {
 };
 
 static void
-put64(unsigned char *p, uint64_t v)
-{
-    int i;
-
-    for (i = 0; i < 8; i++) {
-        p[i] = (unsigned char)(v >> (8 * i));
-    }
-}
-
-static uint64_t
-get64(const unsigned char *p)
-{
-    uint64_t v = 0;
-    int i;
-
-    for (i = 0; i < 8; i++) {
-        v |= (uint64_t)p[i] << (8 * i);
-    }
-    return v;
-}
-
-static void
-put32(unsigned char *p, uint32_t v)
-{
-    int i;
-
-    for (i = 0; i < 4; i++) {
-        p[i] = (unsigned char)(v >> (8 * i));
-    }
-}
-
-static uint32_t
-get32(const unsigned char *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static void
 make_header(unsigned char *h, const struct stat *st, uint64_t spacing)
 {
     memset(h, 0, HEADER_SIZE);
     memcpy(h, MAGIC, 16);
-    put32(h + 16, VERSION);
-    put32(h + 20, HEADER_SIZE);
-    put64(h + 24, (uint64_t)st->st_size);
-    put64(h + 32, (uint64_t)st->st_mtim.tv_sec);
-    put64(h + 40, (uint64_t)st->st_mtim.tv_nsec);
-    put64(h + 48, spacing);
+    io_put_le(h + 16, VERSION, 4);
+    io_put_le(h + 20, HEADER_SIZE, 4);
+    io_put_le(h + 24, (uint64_t)st->st_size, 8);
+    io_put_le(h + 32, (uint64_t)st->st_mtim.tv_sec, 8);
+    io_put_le(h + 40, (uint64_t)st->st_mtim.tv_nsec, 8);
+    io_put_le(h + 48, spacing, 8);
 }
 
 static void
 encode_point(unsigned char *e, const struct gz_point *pt)
 {
     memset(e, 0, ENTRY_SIZE);
-    put64(e, pt->in);
-    put64(e + 8, pt->out);
-    put64(e + 16, pt->member_out);
-    put64(e + 24, pt->window_at);
-    put32(e + 32, pt->crc);
-    put32(e + 36, pt->window_len);
+    io_put_le(e, pt->in, 8);
+    io_put_le(e + 8, pt->out, 8);
+    io_put_le(e + 16, pt->member_out, 8);
+    io_put_le(e + 24, pt->window_at, 8);
+    io_put_le(e + 32, pt->crc, 4);
+    io_put_le(e + 36, pt->window_len, 4);
     e[40] = pt->bits;
     e[41] = pt->at_header;
     e[42] = pt->prev_byte;
@@ -103,12 +65,12 @@ static void
 decode_point(const unsigned char *e, struct gz_point *pt)
 {
     memset(pt, 0, sizeof(*pt));
-    pt->in = get64(e);
-    pt->out = get64(e + 8);
-    pt->member_out = get64(e + 16);
-    pt->window_at = get64(e + 24);
-    pt->crc = get32(e + 32);
-    pt->window_len = get32(e + 36);
+    pt->in = io_get_le(e, 8);
+    pt->out = io_get_le(e + 8, 8);
+    pt->member_out = io_get_le(e + 16, 8);
+    pt->window_at = io_get_le(e + 24, 8);
+    pt->crc = (uint32_t)io_get_le(e + 32, 4);
+    pt->window_len = (uint32_t)io_get_le(e + 36, 4);
     pt->bits = e[40];
     pt->at_header = e[41];
     pt->prev_byte = e[42];
@@ -212,7 +174,7 @@ load_one(const char *path, const struct stat *st, struct gz_index *idx, char *no
         why = "it is not a tranche index, or is cut short";
         goto out;
     }
-    if (get32(header + 16) != VERSION) {
+    if ((uint32_t)io_get_le(header + 16, 4) != VERSION) {
         why = "it was written by another version of tranche";
         goto out;
     }
@@ -220,9 +182,9 @@ load_one(const char *path, const struct stat *st, struct gz_index *idx, char *no
         why = "the gzip file changed since (size or modification time)";
         goto out;
     }
-    table_at = get64(footer);
-    n = get64(footer + 8);
-    usize = get64(footer + 16);
+    table_at = io_get_le(footer, 8);
+    n = io_get_le(footer + 8, 8);
+    usize = io_get_le(footer + 16, 8);
     if (n == 0 || n > ((uint64_t)ist.st_size) / ENTRY_SIZE || table_at < HEADER_SIZE ||
         table_at + n * ENTRY_SIZE + FOOTER_SIZE != (uint64_t)ist.st_size) {
         why = "its table is damaged";
@@ -239,7 +201,7 @@ load_one(const char *path, const struct stat *st, struct gz_index *idx, char *no
     crc = bgzf_crc32(0, header, HEADER_SIZE);
     if (io_pread_all(fd, table, n * ENTRY_SIZE, table_at) != 0 ||
         bgzf_crc32(bgzf_crc32((uint32_t)crc, table, n * ENTRY_SIZE), footer, 24) !=
-            get32(footer + 24)) {
+            (uint32_t)io_get_le(footer + 24, 4)) {
         why = "its CRC-32 does not match (damaged)";
         goto out;
     }
@@ -258,14 +220,14 @@ load_one(const char *path, const struct stat *st, struct gz_index *idx, char *no
             goto out;
         }
     }
-    if (windows_crc(fd, table_at) != get32(footer + 28)) {
+    if (windows_crc(fd, table_at) != (uint32_t)io_get_le(footer + 28, 4)) {
         why = "the CRC-32 of its windows does not match (damaged)";
         goto out;
     }
     free(table);
     idx->n = (size_t)n;
     idx->usize = usize;
-    idx->spacing = get64(header + 48);
+    idx->spacing = io_get_le(header + 48, 8);
     idx->path = strdup(path);
     if (idx->path == NULL) {
         close(fd);
@@ -455,12 +417,12 @@ gz_index_writer_commit(struct gz_index_writer *w, uint64_t usize, char **path, s
         encode_point(table + i * ENTRY_SIZE, &w->points[i]);
     }
     memset(footer, 0, sizeof(footer));
-    put64(footer, w->pos);
-    put64(footer + 8, w->n);
-    put64(footer + 16, usize);
+    io_put_le(footer, w->pos, 8);
+    io_put_le(footer + 8, w->n, 8);
+    io_put_le(footer + 16, usize, 8);
     crc = bgzf_crc32(bgzf_crc32(0, w->header, HEADER_SIZE), table, w->n * ENTRY_SIZE);
-    put32(footer + 24, bgzf_crc32(crc, footer, 24));
-    put32(footer + 28, w->windows_crc);
+    io_put_le(footer + 24, bgzf_crc32(crc, footer, 24), 4);
+    io_put_le(footer + 28, w->windows_crc, 4);
     memcpy(footer + 32, END_MAGIC, 8);
     if (io_write_all(w->fd, table, w->n * ENTRY_SIZE) != 0 ||
         io_write_all(w->fd, footer, FOOTER_SIZE) != 0) {

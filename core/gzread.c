@@ -5,7 +5,6 @@
  */
 #include "gzread.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,6 +69,17 @@ member_words(const struct gz_reader *r, char *buf, size_t size)
     return buf;
 }
 
+/* The data decoded up to point pt is not what the index recorded there. Returns -1. */
+static int
+index_mismatch(const char *path, const struct gz_point *pt, struct error *err)
+{
+    return error_set(err,
+                     "%s does not match its index at decompressed byte offset %" PRIu64
+                     " (compressed offset %" PRIu64 "): the file is corrupt, or changed without "
+                     "changing its size and time",
+                     path, pt->out, pt->in);
+}
+
 static uint64_t
 position(const struct gz_reader *r)
 {
@@ -82,30 +92,21 @@ static int
 refill(struct gz_reader *r, struct error *err)
 {
     uint64_t pos = position(r);
-    size_t have = 0, want = IN_SIZE;
+    size_t want = r->size - pos < IN_SIZE ? (size_t)(r->size - pos) : IN_SIZE;
+    int rc = io_pread_all(r->fd, r->in, want, pos);
 
-    if (want > r->size - pos) {
-        want = (size_t)(r->size - pos);
+    if (rc < 0) {
+        return error_errno(err, "cannot read %s at byte offset %" PRIu64, r->path, pos);
     }
-    while (have < want) {
-        ssize_t n = pread(r->fd, r->in + have, want - have, (off_t)(pos + have));
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            return error_errno(err, "cannot read %s at byte offset %" PRIu64, r->path, pos + have);
-        }
-        if (n == 0) {
-            return error_set(err,
-                             "%s ended at byte offset %" PRIu64 " while reading (did the "
-                             "file change during the job?)",
-                             r->path, pos + have);
-        }
-        have += (size_t)n;
+    if (rc > 0) {
+        return error_set(err,
+                         "%s ended before byte offset %" PRIu64 " while reading (did the file "
+                         "change during the job?)",
+                         r->path, pos + want);
     }
     r->in_off = pos;
     r->zs.next_in = r->in;
-    r->zs.avail_in = (uInt)have;
+    r->zs.avail_in = (uInt)want;
     return 0;
 }
 
@@ -556,11 +557,7 @@ gz_reader_verify(struct gz_reader *r, const struct gz_point *pt, struct error *e
          * has already checked its trailer, and still holds its CRC-32.) */
         return 0;
     }
-    return error_set(err,
-                     "%s does not match its index at decompressed byte offset %" PRIu64
-                     " (compressed offset %" PRIu64 "): the file is corrupt, or changed without "
-                     "changing its size and time",
-                     r->path, pt->out, pt->in);
+    return index_mismatch(r->path, pt, err);
 }
 
 int
@@ -786,11 +783,7 @@ gz_segment_decode(struct gz_segment_decoder *s, int fd, const char *path, const 
     }
     *data = s->out + junk + a->window_len;
     if (bgzf_crc32(a->crc, *data, seg) != b->crc) {
-        return error_set(err,
-                         "%s does not match its index at decompressed byte offset %" PRIu64
-                         " (compressed offset %" PRIu64 "): the file is corrupt, or changed "
-                         "without changing its size and time",
-                         path, b->out, b->in);
+        return index_mismatch(path, b, err);
     }
     return (ssize_t)seg;
 #else

@@ -644,7 +644,8 @@ out:
  * The first part of an indexed partition: whole segments from point *k on, decoded by libdeflate
  * where they fit (gz_segment_fits), each checked against the next point's CRC-32, and fed with the
  * ownership rule. *k is left at the first point not reached this way (at most p->end_block, and
- * in the last partition at most the last point). *moved is set when the reader or *k moved. A
+ * in the last partition at most the last point). *reader_at (the point the reader stands at)
+ * becomes SIZE_MAX when the reader is used to parse a header. A
  * segment libdeflate cannot decode is left to the reader, which decides whether the file is
  * corrupt and says where (a header point followed by an empty member fails here, legitimately).
  * Returns 1 when every record of the partition has been fed, 0 to go on with the reader from
@@ -653,7 +654,7 @@ out:
 static int
 fast_segments(struct chain *c, const struct partition *p, const struct chain_input *in, char **buf,
               size_t *cap, size_t *have, uint64_t *base, int *skipping, size_t *clean, size_t *k,
-              int *moved)
+              size_t *reader_at)
 {
     const struct gz_index *gzi = in->gzi;
     const int bounded = p->end_block < gzi->n;
@@ -683,7 +684,7 @@ fast_segments(struct chain *c, const struct partition *p, const struct chain_inp
             if (to->at_header || to->member_out != from.out) {
                 break;
             }
-            *moved = 1;
+            *reader_at = SIZE_MAX; /* it parses the header with the reader */
             if (gz_reader_data_start(c->reader, &gzi->points[*k], &from, &err) != 0) {
                 break;
             }
@@ -701,7 +702,6 @@ fast_segments(struct chain *c, const struct partition *p, const struct chain_inp
             break;
         }
         (*k)++;
-        *moved = 1;
         if (*have <= gzi->points[*k - 1].window_len) {
             /* The record carried over goes just in front of the new bytes: no copy of those. */
             region = (char *)data - *have;
@@ -820,10 +820,10 @@ read_partition_gzi(struct chain *c, const struct partition *p, const struct chai
          * far as the end of the last record; or, in the last partition, to the end of the
          * file. */
         size_t next;
-        int reached = 0, moved = 0;
+        int reached = 0;
         ssize_t n = 1;
 
-        done = fast_segments(c, p, in, &buf, &cap, &have, &base, &skipping, &clean, &k, &moved);
+        done = fast_segments(c, p, in, &buf, &cap, &have, &base, &skipping, &clean, &k, &reader_at);
         if (done != 0) {
             rc = done > 0 ? 0 : -1;
             goto out;
@@ -832,9 +832,8 @@ read_partition_gzi(struct chain *c, const struct partition *p, const struct chai
         tail = next == SIZE_MAX;
         /* The reader goes on from where it checked the last point, unless libdeflate moved on
          * (or used the reader to parse a header). */
-        if ((moved || reader_at != k) &&
-            (gz_index_window(gzi, k, c->window, &err) != 0 ||
-             gz_reader_seek(c->reader, &gzi->points[k], c->window, &err) != 0)) {
+        if (reader_at != k && (gz_index_window(gzi, k, c->window, &err) != 0 ||
+                               gz_reader_seek(c->reader, &gzi->points[k], c->window, &err) != 0)) {
             set_failure(c, -1, "%s", err.msg);
             goto out;
         }
