@@ -78,12 +78,6 @@ partition_push(struct plan *plan, size_t file, uint64_t start, uint64_t end)
     return p;
 }
 
-static int
-push(struct plan *plan, size_t file, uint64_t start, uint64_t end)
-{
-    return partition_push(plan, file, start, end) != NULL ? 0 : -1;
-}
-
 int
 partition_plan_file(struct plan *plan, size_t file, const char *path, int fd, uint64_t size,
                     uint64_t target, unsigned char delimiter, struct error *err)
@@ -99,7 +93,7 @@ partition_plan_file(struct plan *plan, size_t file, const char *path, int fd, ui
         } else if (next_boundary(fd, path, start + target - 1, size, delimiter, &end, err) != 0) {
             return -1;
         }
-        if (push(plan, file, start, end) != 0) {
+        if (partition_push(plan, file, start, end) == NULL) {
             return error_set(err, "out of memory planning %s", path);
         }
         start = end;
@@ -128,12 +122,13 @@ partition_plan_bgzf(struct plan *plan, size_t file, const char *path, const stru
                 plan->parts[plan->n_parts - 1].end_block = b + 1;
             }
         } else {
-            if (push(plan, file, idx->blocks[first].ustart, idx->blocks[first].ustart + bytes) !=
-                0) {
+            struct partition *p = partition_push(plan, file, idx->blocks[first].ustart,
+                                                 idx->blocks[first].ustart + bytes);
+            if (p == NULL) {
                 return error_set(err, "out of memory planning %s", path);
             }
-            plan->parts[plan->n_parts - 1].first_block = first;
-            plan->parts[plan->n_parts - 1].end_block = b + 1;
+            p->first_block = first;
+            p->end_block = b + 1;
         }
         first = b + 1;
         bytes = 0;

@@ -114,7 +114,6 @@ struct pool {
     const struct step *steps;
     const struct plan *fixed; /* the caller's plan: every input's partitions but the streams' */
     struct plan live;         /* the partitions known so far, in output order */
-    const struct plan *plan;  /* &live */
     size_t plan_file;         /* the next input to plan */
     size_t fixed_next;        /* the next partition of `fixed` to take */
     int planned_all;          /* every partition of every input is in `live` */
@@ -804,7 +803,7 @@ send_command(struct pool *pl, struct worker *wk, enum command_kind kind, uint64_
     cmd.kind = kind;
     cmd.partition = partition;
     if (kind == CMD_ASSIGN) {
-        cmd.part = pl->plan->parts[partition];
+        cmd.part = pl->live.parts[partition];
     }
     return io_write_all(wk->cmd_fd, &cmd, sizeof(cmd));
 }
@@ -816,11 +815,11 @@ assign(struct pool *pl, struct worker *wk)
 {
     wk->idle = 0;
     wk->assigned = -1;
-    if (pl->next < pl->plan->n_parts ? pl->parked >= pl->park_limit : !pl->planned_all) {
+    if (pl->next < pl->live.n_parts ? pl->parked >= pl->park_limit : !pl->planned_all) {
         wk->idle = 1;
         return 0;
     }
-    if (pl->next >= pl->plan->n_parts) {
+    if (pl->next >= pl->live.n_parts) {
         wk->stopping = 1;
         return send_command(pl, wk, CMD_STOP, 0);
     }
@@ -860,7 +859,7 @@ report_failure(struct pool *pl, int w, const struct report *rep, struct error *e
                   step != NULL ? step : "a step", w + 1, rep->msg, pl->workers[w].log_path);
         return;
     }
-    describe_partition(pl, &pl->plan->parts[rep->partition], where, sizeof(where));
+    describe_partition(pl, &pl->live.parts[rep->partition], where, sizeof(where));
     if (step != NULL) {
         error_set(err, "%s failed in %s: %s\n  worker %d's log: %s", where, step, rep->msg, w + 1,
                   pl->workers[w].log_path);
@@ -880,8 +879,8 @@ death_failure(struct pool *pl, int w, int status, struct error *err)
     int64_t part = pr->partition;
 
     describe_status(status, how, sizeof(how));
-    if (part >= 0 && (size_t)part < pl->plan->n_parts) {
-        describe_partition(pl, &pl->plan->parts[part], where, sizeof(where));
+    if (part >= 0 && (size_t)part < pl->live.n_parts) {
+        describe_partition(pl, &pl->live.parts[part], where, sizeof(where));
         error_set(err,
                   "worker %d (pid %ld) %s in %s, %s, at the record starting at byte %" PRIu64
                   "\n  worker %d's log: %s",
@@ -985,7 +984,7 @@ advance_head(struct pool *pl, size_t head, struct error *err)
 {
     char path[PATH_MAX + 32];
 
-    while (head < pl->plan->n_parts && pl->state[head] == PART_PARKED) {
+    while (head < pl->live.n_parts && pl->state[head] == PART_PARKED) {
         __atomic_store_n(&pl->shared->head, (uint64_t)head, __ATOMIC_RELEASE);
         snprintf(path, sizeof(path), "%s/part-%06zu", pl->part_dir, head);
         if (merge_append(&pl->merge, path, err) != 0) {
@@ -995,7 +994,7 @@ advance_head(struct pool *pl, size_t head, struct error *err)
         pl->parked--;
     }
     __atomic_store_n(&pl->shared->head, (uint64_t)head, __ATOMIC_RELEASE);
-    if (head < pl->plan->n_parts && pl->state[head] == PART_DONE &&
+    if (head < pl->live.n_parts && pl->state[head] == PART_DONE &&
         command_or_reap(pl, pl->owner[head], CMD_GRANT, head, err) != 0) {
         return -1;
     }
@@ -1140,7 +1139,7 @@ event_loop(struct pool *pl, struct error *err)
         }
         release_ring(pl);
     }
-    if (pl->plan->n_parts > 0 && pl->state[pl->plan->n_parts - 1] != PART_WRITTEN) {
+    if (pl->live.n_parts > 0 && pl->state[pl->live.n_parts - 1] != PART_WRITTEN) {
         error_set(err, "internal error: the workers stopped before the last partition was written");
         goto out;
     }
@@ -1181,8 +1180,8 @@ run_forked(struct pool *pl, struct error *err)
     char name[64];
 
     pl->n_workers = pl->opt->workers;
-    if (pl->planned_all && (size_t)pl->n_workers > pl->plan->n_parts) {
-        pl->n_workers = (int)pl->plan->n_parts;
+    if (pl->planned_all && (size_t)pl->n_workers > pl->live.n_parts) {
+        pl->n_workers = (int)pl->live.n_parts;
     }
     pl->park_limit = 2 * (size_t)pl->n_workers + 2;
     pl->workers = calloc((size_t)pl->n_workers, sizeof(*pl->workers));
@@ -1299,7 +1298,7 @@ run_in_process(struct pool *pl, long only, struct error *err)
         const struct partition *p;
         struct chain_input in;
 
-        while (k >= pl->plan->n_parts && !pl->planned_all && !interrupted) {
+        while (k >= pl->live.n_parts && !pl->planned_all && !interrupted) {
             if (plan_more(pl, DECODE_BUDGET, err) != 0) {
                 goto out;
             }
@@ -1308,10 +1307,10 @@ run_in_process(struct pool *pl, long only, struct error *err)
             error_set(err, "interrupted by signal SIG%s", sigabbrev_np((int)interrupted));
             goto out;
         }
-        if (k >= pl->plan->n_parts) {
+        if (k >= pl->live.n_parts) {
             break;
         }
-        p = &pl->plan->parts[k];
+        p = &pl->live.parts[k];
         if (only >= 0 && k != (size_t)only) {
             pl->state[k] = PART_WRITTEN;
             release_ring(pl);
@@ -1340,9 +1339,9 @@ run_in_process(struct pool *pl, long only, struct error *err)
         pl->state[k] = PART_WRITTEN;
         release_ring(pl);
     }
-    if (only >= 0 && (size_t)only >= pl->plan->n_parts) {
+    if (only >= 0 && (size_t)only >= pl->live.n_parts) {
         error_set(err, "--partition %ld: the job has %zu partition(s), numbered from 0", only,
-                  pl->plan->n_parts);
+                  pl->live.n_parts);
         goto out;
     }
     rc = 0;
@@ -1422,7 +1421,6 @@ pool_run(const struct job *job, const struct step *steps, const struct plan *pla
     pl.job = job;
     pl.steps = steps;
     pl.fixed = plan;
-    pl.plan = &pl.live;
     pl.inputs = inputs;
     pl.opt = opt;
     pl.log_fd = -1;
@@ -1473,7 +1471,7 @@ pool_run(const struct job *job, const struct step *steps, const struct plan *pla
     }
     if (opt->only_partition >= 0) {
         rc = run_in_process(&pl, opt->only_partition, err);
-    } else if (opt->in_process || (pl.planned_all && pl.plan->n_parts == 0)) {
+    } else if (opt->in_process || (pl.planned_all && pl.live.n_parts == 0)) {
         rc = run_in_process(&pl, -1, err);
     } else {
         sigprocmask(SIG_BLOCK, &stop_set, NULL);
