@@ -27,22 +27,45 @@ io_write_all(int fd, const void *data, size_t len)
     return 0;
 }
 
-int
-io_pread_all(int fd, void *buf, size_t len, uint64_t off)
+/* The read loop: pread when off is not NULL (and advances *off), else read. */
+static ssize_t
+read_loop(int fd, char *p, size_t len, uint64_t *off)
 {
-    char *p = buf;
+    size_t got = 0;
 
-    while (len > 0) {
-        ssize_t n = pread(fd, p, len, (off_t)off);
+    while (got < len) {
+        ssize_t n = off != NULL ? pread(fd, p + got, len - got, (off_t)(*off + got))
+                                : read(fd, p + got, len - got);
         if (n < 0 && errno == EINTR) {
             continue;
         }
-        if (n <= 0) {
-            return n < 0 ? -1 : 1;
+        if (n < 0) {
+            return -1;
         }
-        p += n;
-        len -= (size_t)n;
-        off += (uint64_t)n;
+        if (n == 0) {
+            break;
+        }
+        got += (size_t)n;
     }
-    return 0;
+    return (ssize_t)got;
+}
+
+ssize_t
+io_read_full(int fd, void *buf, size_t len)
+{
+    return read_loop(fd, buf, len, NULL);
+}
+
+ssize_t
+io_pread_full(int fd, void *buf, size_t len, uint64_t off)
+{
+    return read_loop(fd, buf, len, &off);
+}
+
+int
+io_pread_all(int fd, void *buf, size_t len, uint64_t off)
+{
+    ssize_t n = io_pread_full(fd, buf, len, off);
+
+    return n < 0 ? -1 : (size_t)n < len ? 1 : 0;
 }

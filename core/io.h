@@ -1,12 +1,21 @@
-/* core/io.h: whole reads and writes, retried on EINTR and short counts. */
+/* core/io.h: whole reads and writes, retried on EINTR and short counts: the one read loop and
+ * the one write loop of the core (git's read_in_full / write_in_full). */
 #ifndef TRANCHE_IO_H
 #define TRANCHE_IO_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* Writes all of data. Returns 0, or -1 with errno set. */
 int io_write_all(int fd, const void *data, size_t len);
+
+/* Reads len bytes from fd's offset (read), or up to the end of the file (or pipe). Returns how
+ * many were read (less than len only at the end), or -1 with errno set. */
+ssize_t io_read_full(int fd, void *buf, size_t len);
+
+/* The same at offset off (pread); fd's offset is not moved. */
+ssize_t io_pread_full(int fd, void *buf, size_t len, uint64_t off);
 
 /* Reads exactly len bytes at offset off (pread). Returns 0, 1 when the file ends first, or -1
  * with errno set. */

@@ -142,6 +142,8 @@ struct pool {
     uint64_t stream_target; /* partition size for streams: several fit in the ring */
     size_t parked_total;
     sigset_t old_mask; /* the signal mask to restore, and to wait with */
+    uint64_t spill_after;   /* SPILL_AFTER, or $TRANCHE_TEST_SPILL_AFTER */
+    uint64_t park_after_ms; /* PARK_AFTER_MS, or $TRANCHE_TEST_PARK_AFTER_MS */
 };
 
 /*
@@ -520,7 +522,7 @@ worker_drain(void *arg, const char *data, size_t len, int last, size_t *taken, s
         if (stage_put(pw->stage, put_hold, pw->stage, data, len, 0, taken, err) != 0) {
             return -1;
         }
-        if (pw->stage->hold_len >= SPILL_AFTER) {
+        if (pw->stage->hold_len >= pw->pl->spill_after) {
             if (spill(pw, pw->stage->hold, pw->stage->hold_len, err) != 0) {
                 return -1;
             }
@@ -528,7 +530,7 @@ worker_drain(void *arg, const char *data, size_t len, int last, size_t *taken, s
         }
         return 0;
     }
-    if (len >= SPILL_AFTER) {
+    if (len >= pw->pl->spill_after) {
         return stage_put(pw->stage, spill, pw, data, len, 0, taken, err);
     }
     return 0;
@@ -582,15 +584,15 @@ log_partition(struct pool *pl, int w, size_t k, const struct report *rep, const 
 /* Waits for the GRANT of partition k, as long as the partition took to run and at least
  * PARK_AFTER_MS. Returns 1 when granted, 0 when the wait is over (the caller parks). */
 static int
-wait_for_turn(int cmd_fd, size_t k, uint64_t nanos)
+wait_for_turn(int cmd_fd, size_t k, uint64_t nanos, uint64_t park_after_ms)
 {
     struct pollfd pfd = {cmd_fd, POLLIN, 0};
     struct command cmd;
     uint64_t ms = nanos / 1000000;
     int ready;
 
-    if (ms < PARK_AFTER_MS) {
-        ms = PARK_AFTER_MS;
+    if (ms < park_after_ms) {
+        ms = park_after_ms;
     }
     do {
         ready = poll(&pfd, 1, ms > INT32_MAX ? INT32_MAX : (int)ms);
@@ -671,7 +673,7 @@ worker_partition(struct pool *pl, int w, struct chain *chain, struct out_stage *
             worker_exit(1);
         }
         chain_pending(chain, &pending, &pending_len);
-        if (!wait_for_turn(me->cmd_fd, k, rep.stats.nanos)) {
+        if (!wait_for_turn(me->cmd_fd, k, rep.stats.nanos, pl->park_after_ms)) {
             if (park(&pw, pending, pending_len, &err) != 0) {
                 worker_fail(pl, w, chain, &rep, -1, &err);
             }
@@ -1232,7 +1234,7 @@ run_forked(struct pool *pl, struct error *err)
         log_line(pl->log_fd,
                  "%zu partition(s) went through a part file on disk (their output "
                  "passed %u MiB before their turn)",
-                 pl->spilled, SPILL_AFTER >> 20);
+                 pl->spilled, (unsigned)(pl->spill_after >> 20));
     }
 out:
     stop_all(pl);
@@ -1406,6 +1408,23 @@ keep_output_off_stdio(struct merge *m, int *saved_stdout, struct error *err)
     return 0;
 }
 
+/* A threshold the tests may lower through the environment (so that they need not build inputs
+ * sized against it): a decimal number, else `fallback`. */
+static uint64_t
+test_knob(const char *name, uint64_t fallback)
+{
+    const char *text = getenv(name);
+    char *end;
+    unsigned long long v;
+
+    if (text == NULL || *text == '\0') {
+        return fallback;
+    }
+    errno = 0;
+    v = strtoull(text, &end, 10);
+    return errno == 0 && *end == '\0' ? (uint64_t)v : fallback;
+}
+
 int
 pool_run(const struct job *job, const struct step *steps, const struct plan *plan,
          const struct pool_inputs *inputs, const struct pool_options *opt, struct error *err)
@@ -1425,6 +1444,8 @@ pool_run(const struct job *job, const struct step *steps, const struct plan *pla
     pl.opt = opt;
     pl.log_fd = -1;
     pl.merge.fd = -1;
+    pl.spill_after = test_knob("TRANCHE_TEST_SPILL_AFTER", SPILL_AFTER);
+    pl.park_after_ms = test_knob("TRANCHE_TEST_PARK_AFTER_MS", PARK_AFTER_MS);
     clock_gettime(CLOCK_MONOTONIC, &t0);
 
     if (log_mkdirs(opt->log_dir, err) != 0 ||
