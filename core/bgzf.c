@@ -1,14 +1,13 @@
 /* core/bgzf.c: BGZF blocks: an 18-byte gzip header with the BC extra field, raw deflate data,
  * then CRC-32 and the input size. */
 #include "bgzf.h"
+#include "codec.h"
+#include "grow.h"
 #include "io.h"
 
-#include <errno.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #ifdef TRANCHE_HAVE_LIBDEFLATE
@@ -96,7 +95,6 @@ bgzf_encode_block(struct bgzf_encoder *e, const void *in, size_t len, unsigned c
     }
 #ifdef TRANCHE_HAVE_LIBDEFLATE
     clen = libdeflate_deflate_compress(e->compressor, in, len, data, room);
-    crc = libdeflate_crc32(0, in, len);
 #else
     if (deflateReset(&e->stream) != Z_OK) {
         error_set(err, "zlib: %s", e->stream.msg != NULL ? e->stream.msg : "deflateReset failed");
@@ -107,8 +105,8 @@ bgzf_encode_block(struct bgzf_encoder *e, const void *in, size_t len, unsigned c
     e->stream.next_out = data;
     e->stream.avail_out = (uInt)room;
     clen = deflate(&e->stream, Z_FINISH) == Z_STREAM_END ? room - e->stream.avail_out : 0;
-    crc = (uint32_t)crc32(crc32(0, Z_NULL, 0), in, (uInt)len);
 #endif
+    crc = codec_crc32(0, in, len);
     if (clen == 0) {
         clen = store(in, len, data); /* fits: BGZF_MAX_INPUT + 5 < room */
     }
@@ -129,39 +127,6 @@ bgzf_encode_block(struct bgzf_encoder *e, const void *in, size_t len, unsigned c
     return HEADER_SIZE + clen + FOOTER_SIZE;
 }
 
-uint32_t
-bgzf_crc32(uint32_t crc, const void *data, size_t len)
-{
-    if (len == 0) {
-        return crc; /* (both libraries return their initial value 0 for a NULL buffer) */
-    }
-#ifdef TRANCHE_HAVE_LIBDEFLATE
-    return libdeflate_crc32(crc, data, len);
-#else
-    const unsigned char *p = data;
-    while (len > 0) {
-        uInt n = len > (1u << 30) ? (1u << 30) : (uInt)len;
-        crc = (uint32_t)crc32(crc, p, n);
-        p += n;
-        len -= n;
-    }
-    return crc;
-#endif
-}
-
-const char *
-bgzf_codec(void)
-{
-    static char name[64];
-
-#ifdef TRANCHE_HAVE_LIBDEFLATE
-    snprintf(name, sizeof(name), "libdeflate %s", LIBDEFLATE_VERSION_STRING);
-#else
-    snprintf(name, sizeof(name), "zlib %s", zlibVersion());
-#endif
-    return name;
-}
-
 /* ---- reading ---------------------------------------------------------------------------- */
 
 struct bgzf_decoder {
@@ -173,155 +138,210 @@ struct bgzf_decoder {
     unsigned char in[BGZF_MAX_BLOCK];
 };
 
-/* The BC subfield's BSIZE in a header's extra field, or -1 when there is none. */
-static long
-find_bsize(const unsigned char *extra, size_t xlen)
+/* A walk over a file's members by their headers, as bgzf_index_build does it. */
+struct walk {
+    int fd;
+    const char *path;
+    uint64_t size;
+    struct bgzf_index idx;          /* the blocks so far */
+    size_t cap;                     /* of idx.blocks */
+    struct bgzf_decoder *empty;     /* checks the empty blocks; made at the first one */
+    unsigned char head[12 + 65535]; /* a member's fixed header, then its extra field */
+};
+
+/* What the header of the member at `off` says. */
+struct member {
+    uint64_t off;
+    unsigned flags;
+    size_t xlen;   /* the extra field's length */
+    int is_block;  /* a BGZF block: a BC field, and no name, comment or header CRC */
+    uint32_t size; /* the block's size (BSIZE + 1), when is_block */
+};
+
+/* Whether a header's extra field has the BC subfield; *bsize is then its BSIZE. */
+static int
+find_bsize(const unsigned char *extra, size_t xlen, uint32_t *bsize)
 {
     size_t i = 0;
 
     while (i + 4 <= xlen) {
         size_t slen = (size_t)io_get_le(extra + i + 2, 2);
         if (extra[i] == 'B' && extra[i + 1] == 'C' && slen == 2 && i + 6 <= xlen) {
-            return (long)io_get_le(extra + i + 4, 2);
+            *bsize = (uint32_t)io_get_le(extra + i + 4, 2);
+            return 1;
         }
         i += 4 + slen;
     }
-    return -1;
+    return 0;
+}
+
+/* Reads the fixed 12 bytes of the header at m->off into w->head (zeros past the end of the file)
+ * and checks them: the magic bytes, room for a whole header, deflate, no reserved flags. */
+static int
+read_fixed_header(struct walk *w, struct member *m, struct error *err)
+{
+    uint64_t off = m->off;
+    size_t want = w->size - off < 12 ? (size_t)(w->size - off) : 12;
+
+    memset(w->head, 0, 12);
+    if (io_pread_full(w->fd, w->head, want, off) < 0) {
+        return error_errno(err, "%s: cannot read at compressed offset %llu", w->path,
+                           (unsigned long long)off);
+    }
+    if (w->head[0] != 0x1f || w->head[1] != 0x8b) {
+        return error_set(err, "%s: %s at compressed offset %llu", w->path,
+                         off == 0 ? "not a gzip file" : "garbage after the last member, or corrupt",
+                         (unsigned long long)off);
+    }
+    if (w->size - off < 18) {
+        return error_set(err, "%s: truncated gzip member at compressed offset %llu", w->path,
+                         (unsigned long long)off);
+    }
+    if (w->head[2] != 8 || (w->head[3] & 0xe0) != 0) {
+        return error_set(err, "%s: bad gzip header at compressed offset %llu", w->path,
+                         (unsigned long long)off);
+    }
+    m->flags = w->head[3];
+    return 0;
+}
+
+/* Reads the extra field of the header at m->off, and finds whether the member is a BGZF block.
+ * FHCRC, FNAME or FCOMMENT make it one this reader does not split: valid gzip, but no BGZF writer
+ * sets them (checked before the extra field after the first member, as the first member decides
+ * whether the file is BGZF at all). */
+static int
+read_extra_field(struct walk *w, struct member *m, struct error *err)
+{
+    const unsigned not_bgzf_flags = 0x1a; /* FHCRC | FNAME | FCOMMENT */
+    uint32_t bsize = 0;
+    ssize_t n;
+
+    m->is_block = 0;
+    if (m->off > 0 && (m->flags & not_bgzf_flags) != 0) {
+        return 0;
+    }
+    m->xlen = (m->flags & 4) ? (size_t)io_get_le(w->head + 10, 2) : 0;
+    if (m->off + 12 + m->xlen > w->size) {
+        return error_set(err, "%s: truncated gzip header at compressed offset %llu", w->path,
+                         (unsigned long long)m->off);
+    }
+    n = m->xlen > 0 ? io_pread_full(w->fd, w->head + 12, m->xlen, m->off + 12) : 0;
+    if (n < 0 || (size_t)n < m->xlen) {
+        return error_errno(err, "%s: cannot read at compressed offset %llu", w->path,
+                           (unsigned long long)m->off);
+    }
+    if (m->xlen > 0 && (m->flags & not_bgzf_flags) == 0 &&
+        find_bsize(w->head + 12, m->xlen, &bsize)) {
+        m->is_block = 1;
+        m->size = bsize + 1;
+    }
+    return 0;
+}
+
+/* Fills b for the block m: its place in the file, and its data size read from its trailer. */
+static int
+read_block_trailer(struct walk *w, const struct member *m, struct bgzf_block *b, struct error *err)
+{
+    unsigned char isize[4];
+    ssize_t n;
+
+    b->offset = m->off;
+    b->size = m->size;
+    if (b->size < 12 + m->xlen + 8 || m->off + b->size > w->size) {
+        return error_set(err, "%s: truncated or corrupt BGZF block at compressed offset %llu",
+                         w->path, (unsigned long long)m->off);
+    }
+    n = io_pread_full(w->fd, isize, 4, m->off + b->size - 4);
+    if (n != 4) {
+        return error_errno(err, "%s: cannot read at compressed offset %llu", w->path,
+                           (unsigned long long)(m->off + b->size - 4));
+    }
+    b->isize = (uint32_t)io_get_le(isize, 4);
+    if (b->isize > BGZF_MAX_BLOCK) {
+        return error_set(err,
+                         "%s: corrupt BGZF block at compressed offset %llu (it claims %u "
+                         "bytes of data, more than a block holds)",
+                         w->path, (unsigned long long)m->off, b->isize);
+    }
+    b->ustart = w->idx.usize;
+    return 0;
+}
+
+/* Empty blocks (the end-of-file block) hold no records, so no worker reads them: they are
+ * decoded and checked here, or a block that lies about being empty would pass unnoticed. */
+static int
+check_empty_block(struct walk *w, const struct bgzf_block *b, struct error *err)
+{
+    if (w->empty == NULL && bgzf_decoder_new(&w->empty, err) != 0) {
+        return -1;
+    }
+    return bgzf_decode_block(w->empty, w->fd, w->path, b, NULL, err);
 }
 
 static int
-push_block(struct bgzf_index *idx, size_t *cap, const struct bgzf_block *b)
+push_block(struct walk *w, const struct bgzf_block *b, struct error *err)
 {
-    if (idx->n == *cap) {
-        size_t grown_cap = *cap ? *cap * 2 : 1024;
-        struct bgzf_block *grown = realloc(idx->blocks, grown_cap * sizeof(*grown));
-        if (grown == NULL) {
-            return -1;
-        }
-        idx->blocks = grown;
-        *cap = grown_cap;
+    if (GROW(w->idx.blocks, w->cap, w->idx.n + 1) != 0) {
+        return error_set(err, "out of memory indexing %s", w->path);
     }
-    idx->blocks[idx->n++] = *b;
+    w->idx.blocks[w->idx.n++] = *b;
+    w->idx.usize += b->isize;
+    return 0;
+}
+
+/* Indexes the member at off: *is_block = 0 when it is not a BGZF block (nothing is added), else
+ * the block is checked and added, and *next is where the following member begins. */
+static int
+index_member(struct walk *w, uint64_t off, int *is_block, uint64_t *next, struct error *err)
+{
+    struct member m;
+    struct bgzf_block b;
+
+    memset(&m, 0, sizeof(m));
+    m.off = off;
+    if (read_fixed_header(w, &m, err) != 0 || read_extra_field(w, &m, err) != 0) {
+        return -1;
+    }
+    *is_block = m.is_block;
+    if (!m.is_block) {
+        return 0;
+    }
+    if (read_block_trailer(w, &m, &b, err) != 0) {
+        return -1;
+    }
+    if (b.isize == 0 && check_empty_block(w, &b, err) != 0) {
+        return -1;
+    }
+    if (push_block(w, &b, err) != 0) {
+        return -1;
+    }
+    *next = off + b.size;
     return 0;
 }
 
 int
-bgzf_index_build(int fd, const char *path, uint64_t size, struct bgzf_index *out, struct error *err)
+bgzf_index_build(int fd, const char *path, uint64_t size, struct bgzf_index *idx, int *is_bgzf,
+                 struct error *err)
 {
-    struct bgzf_index idx = {NULL, 0, 0};
-    struct bgzf_decoder *empty = NULL;
-    unsigned char head[12 + 65535 + 8];
-    size_t cap = 0;
+    struct walk w = {.fd = fd, .path = path, .size = size};
     uint64_t off = 0;
-    int rc = -1;
+    int is_block = 1, rc = -1;
 
-    while (off < size) {
-        struct bgzf_block b;
-        size_t xlen;
-        long bsize;
-        int r;
-
-        memset(head, 0, 12);
-        r = io_pread_all(fd, head, size - off < 12 ? (size_t)(size - off) : 12, off);
-        if (r < 0) {
-            error_errno(err, "%s: cannot read at compressed offset %llu", path,
-                        (unsigned long long)off);
+    while (off < size && is_block) {
+        if (index_member(&w, off, &is_block, &off, err) != 0) {
             goto out;
         }
-        if (head[0] != 0x1f || head[1] != 0x8b) {
-            error_set(err, "%s: %s at compressed offset %llu", path,
-                      off == 0 ? "not a gzip file" : "garbage after the last member, or corrupt",
-                      (unsigned long long)off);
-            goto out;
-        }
-        if (size - off < 18) {
-            error_set(err, "%s: truncated gzip member at compressed offset %llu", path,
-                      (unsigned long long)off);
-            goto out;
-        }
-        if (head[2] != 8 || (head[3] & 0xe0) != 0) {
-            error_set(err, "%s: bad gzip header at compressed offset %llu", path,
-                      (unsigned long long)off);
-            goto out;
-        }
-        if (off > 0 && (head[3] & 0x1a) != 0) {
-            /* FHCRC, FNAME or FCOMMENT: valid gzip, but no BGZF writer sets them */
-            error_set(err,
-                      "%s: the gzip member at compressed offset %llu has a file name, comment "
-                      "or header CRC, which BGZF input does not support yet",
-                      path, (unsigned long long)off);
-            rc = BGZF_UNSUPPORTED;
-            goto out;
-        }
-        xlen = (head[3] & 4) ? (uint32_t)io_get_le(head + 10, 2) : 0;
-        if (off + 12 + xlen > size) {
-            error_set(err, "%s: truncated gzip header at compressed offset %llu", path,
-                      (unsigned long long)off);
-            goto out;
-        }
-        if (xlen > 0 && io_pread_all(fd, head + 12, xlen, off + 12) != 0) {
-            error_errno(err, "%s: cannot read at compressed offset %llu", path,
-                        (unsigned long long)off);
-            goto out;
-        }
-        bsize = xlen > 0 && (head[3] & 0x1a) == 0 ? find_bsize(head + 12, xlen) : -1;
-        if (bsize < 0) {
-            if (off == 0) {
-                rc = BGZF_NOT_BGZF;
-            } else {
-                error_set(err,
-                          "%s: the gzip member at compressed offset %llu is not a BGZF block "
-                          "(no BC field), though the file starts as BGZF; mixed BGZF and plain "
-                          "gzip input is not supported yet",
-                          path, (unsigned long long)off);
-                rc = BGZF_UNSUPPORTED;
-            }
-            goto out;
-        }
-        b.offset = off;
-        b.size = (uint32_t)bsize + 1;
-        if (b.size < 12 + xlen + 8 || off + b.size > size) {
-            error_set(err, "%s: truncated or corrupt BGZF block at compressed offset %llu", path,
-                      (unsigned long long)off);
-            goto out;
-        }
-        if (io_pread_all(fd, head, 4, off + b.size - 4) != 0) {
-            error_errno(err, "%s: cannot read at compressed offset %llu", path,
-                        (unsigned long long)(off + b.size - 4));
-            goto out;
-        }
-        b.isize = (uint32_t)io_get_le(head, 4);
-        if (b.isize > BGZF_MAX_BLOCK) {
-            error_set(err,
-                      "%s: corrupt BGZF block at compressed offset %llu (it claims %u "
-                      "bytes of data, more than a block holds)",
-                      path, (unsigned long long)off, b.isize);
-            goto out;
-        }
-        b.ustart = idx.usize;
-        /* Empty blocks (the end-of-file block) hold no records, so no worker reads them: check
-         * them here, or a block that lies about being empty would pass unnoticed. */
-        if (b.isize == 0) {
-            if (empty == NULL && bgzf_decoder_new(&empty, err) != 0) {
-                goto out;
-            }
-            if (bgzf_decode_block(empty, fd, path, &b, NULL, err) != 0) {
-                goto out;
-            }
-        }
-        if (push_block(&idx, &cap, &b) != 0) {
-            error_set(err, "out of memory indexing %s", path);
-            goto out;
-        }
-        idx.usize += b.isize;
-        off += b.size;
     }
-    *out = idx;
-    idx.blocks = NULL;
+    memset(idx, 0, sizeof(*idx));
+    if (is_block) {
+        *idx = w.idx;
+        w.idx.blocks = NULL;
+    }
+    *is_bgzf = is_block;
     rc = 0;
 out:
-    free(idx.blocks);
-    bgzf_decoder_free(empty);
+    free(w.idx.blocks);
+    bgzf_decoder_free(w.empty);
     return rc;
 }
 
@@ -372,15 +392,40 @@ bgzf_decoder_free(struct bgzf_decoder *d)
     free(d);
 }
 
+/* Whether the deflate data in[0, clen) decodes to exactly isize bytes into out (NULL when isize
+ * is 0), using all of it. */
+static int
+inflate_exactly(struct bgzf_decoder *d, const unsigned char *in, size_t clen, unsigned char *out,
+                uint32_t isize)
+{
+#ifdef TRANCHE_HAVE_LIBDEFLATE
+    size_t used = 0;
+    unsigned char none;
+
+    /* _ex: the deflate data must use the whole block, as the zlib branch checks too */
+    return libdeflate_deflate_decompress_ex(d->decompressor, in, clen, out != NULL ? out : &none,
+                                            isize, &used, NULL) == LIBDEFLATE_SUCCESS &&
+           used == clen;
+#else
+    if (inflateReset(&d->stream) != Z_OK) {
+        return 0;
+    }
+    d->stream.next_in = (Bytef *)(uintptr_t)in;
+    d->stream.avail_in = (uInt)clen;
+    d->stream.next_out = out != NULL ? out : d->in; /* isize 0: unused */
+    d->stream.avail_out = isize;
+    return inflate(&d->stream, Z_FINISH) == Z_STREAM_END && d->stream.avail_out == 0 &&
+           d->stream.avail_in == 0;
+#endif
+}
+
 int
 bgzf_decode_block(struct bgzf_decoder *d, int fd, const char *path, const struct bgzf_block *b,
                   unsigned char *out, struct error *err)
 {
     size_t hdr, clen;
-    uint32_t crc;
-    int ok;
 
-    if (io_pread_all(fd, d->in, b->size, b->offset) != 0) {
+    if (io_pread_full(fd, d->in, b->size, b->offset) != (ssize_t)b->size) {
         return error_set(err, "%s: cannot read the BGZF block at compressed offset %llu", path,
                          (unsigned long long)b->offset);
     }
@@ -392,36 +437,13 @@ bgzf_decode_block(struct bgzf_decoder *d, int fd, const char *path, const struct
                          path, (unsigned long long)b->offset);
     }
     clen = b->size - hdr - 8;
-#ifdef TRANCHE_HAVE_LIBDEFLATE
-    {
-        size_t used = 0;
-        unsigned char none;
-        /* _ex: the deflate data must use the whole block, as zlib's check below requires */
-        ok = libdeflate_deflate_decompress_ex(d->decompressor, d->in + hdr, clen,
-                                              out != NULL ? out : &none, b->isize, &used,
-                                              NULL) == LIBDEFLATE_SUCCESS &&
-             used == clen;
-    }
-    crc = ok ? libdeflate_crc32(0, out, b->isize) : 0;
-#else
-    ok = inflateReset(&d->stream) == Z_OK;
-    if (ok) {
-        d->stream.next_in = d->in + hdr;
-        d->stream.avail_in = (uInt)clen;
-        d->stream.next_out = out != NULL ? out : (unsigned char *)d->in; /* isize 0: unused */
-        d->stream.avail_out = b->isize;
-        ok = inflate(&d->stream, Z_FINISH) == Z_STREAM_END && d->stream.avail_out == 0 &&
-             d->stream.avail_in == 0;
-    }
-    crc = ok ? (uint32_t)crc32(crc32(0, Z_NULL, 0), out, b->isize) : 0;
-#endif
-    if (!ok) {
+    if (!inflate_exactly(d, d->in + hdr, clen, out, b->isize)) {
         return error_set(err,
                          "%s: corrupt deflate data in the BGZF block at compressed offset "
                          "%llu",
                          path, (unsigned long long)b->offset);
     }
-    if (crc != (uint32_t)io_get_le(d->in + b->size - 8, 4)) {
+    if (codec_crc32(0, out, b->isize) != (uint32_t)io_get_le(d->in + b->size - 8, 4)) {
         return error_set(err, "%s: CRC mismatch in the BGZF block at compressed offset %llu", path,
                          (unsigned long long)b->offset);
     }

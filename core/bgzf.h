@@ -33,13 +33,6 @@ void bgzf_encoder_free(struct bgzf_encoder *e);
 size_t bgzf_encode_block(struct bgzf_encoder *e, const void *in, size_t len, unsigned char *out,
                          struct error *err);
 
-/* CRC-32 (gzip's) of data, continuing from crc (0 to start): libdeflate's where the build found
- * it (several times faster), else zlib's. */
-uint32_t bgzf_crc32(uint32_t crc, const void *data, size_t len);
-
-/* "libdeflate 1.14" or "zlib 1.2.13": what compresses, for --version. */
-const char *bgzf_codec(void);
-
 /* ---- reading ---------------------------------------------------------------------------- */
 
 /* One block of a BGZF file: where it is, and where its data falls in the decompressed stream. */
@@ -59,15 +52,14 @@ struct bgzf_index {
 /*
  * Walks the members of a gzip file by their headers alone (never by looking for magic bytes in
  * compressed data): every member must be a BGZF block, whose BC field gives its size, and the
- * last must end exactly at `size`. Returns 0 and fills idx (free with bgzf_index_release); -1 with
- * err naming the file and the compressed offset of the first bad byte; BGZF_NOT_BGZF when the
- * first member is a gzip member without the BC field (plain gzip: not splittable this way);
- * BGZF_UNSUPPORTED, with err, for valid gzip this does not read yet (a later plain member, a
- * block with a file name, comment or header CRC). Empty blocks are decoded and checked here.
+ * last must end exactly at `size`. Empty blocks are decoded and checked here.
+ * Returns 0 with *is_bgzf = 1 and idx filled (free with bgzf_index_release); 0 with *is_bgzf = 0
+ * and idx empty for gzip this reader does not split (plain gzip, a member with a file name,
+ * comment or header CRC, or a later member without the BC field: read it as a gzip stream);
+ * or -1 for corrupt input, with err naming the file and the compressed offset of the first bad
+ * byte (idx and *is_bgzf untouched).
  */
-#define BGZF_NOT_BGZF (-2)
-#define BGZF_UNSUPPORTED (-3) /* valid gzip this reader does not handle yet; err says what */
-int bgzf_index_build(int fd, const char *path, uint64_t size, struct bgzf_index *idx,
+int bgzf_index_build(int fd, const char *path, uint64_t size, struct bgzf_index *idx, int *is_bgzf,
                      struct error *err);
 void bgzf_index_release(struct bgzf_index *idx);
 

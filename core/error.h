@@ -1,14 +1,27 @@
-/* core/error.h: the error struct that carries a human message beside a negative return code. */
+/*
+ * core/error.h: the core's one result convention. A function returns 0 on success, or a negative
+ * result code on failure, with the human message beside it in a struct error, filled once where
+ * the failure happens. Most failures are ERR_FAILED (-1, what error_set returns); the codes below
+ * say what a failure means to the user, and main.c maps them to exit statuses in one place.
+ */
 #ifndef TRANCHE_ERROR_H
 #define TRANCHE_ERROR_H
 
 #define ERROR_MSG_MAX 1024
 
+enum result {
+    RESULT_OK = 0,
+    ERR_FAILED = -1,  /* the job (or the command) ran and failed; exit status 1 */
+    ERR_INVALID = -2, /* usage, job file, plugin or input error: nothing was run; exit status 2 */
+    ERR_PIPE = -3     /* standard output's reader went away; stopped quietly, exit status 141 */
+};
+
 struct error {
     char msg[ERROR_MSG_MAX];
 };
 
-/* Formats the message into err (if not NULL) and returns -1, so `return error_set(...)` works. */
+/* Formats the message into err (if not NULL) and returns ERR_FAILED (-1), so that
+ * `return error_set(...)` works. */
 int error_set(struct error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Like error_set, with ": strerror(errno)" appended; errno is read before anything else. */

@@ -10,10 +10,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bgzf.h"
+#include "codec.h"
+#include "grow.h"
 #include "io.h"
-#include "log.h"
-#include "merge.h"
+#include "paths.h"
 
 #define MAGIC "TRANCHE GZINDEX\n"
 #define END_MAGIC "GZINDEX\n"
@@ -143,113 +143,197 @@ windows_crc(int fd, uint64_t end)
 
     while (pos < end) {
         size_t n = end - pos < sizeof(buf) ? (size_t)(end - pos) : sizeof(buf);
-        if (io_pread_all(fd, buf, n, pos) != 0) {
+        if (io_pread_full(fd, buf, n, pos) != (ssize_t)n) {
             return ~crc;
         }
-        crc = bgzf_crc32(crc, buf, n);
+        crc = codec_crc32(crc, buf, n);
         pos += n;
     }
     return crc;
 }
 
-/* Loads one candidate index file. 1 loaded, 0 absent or not usable (note says why), -1. */
-static int
-load_one(const char *path, const struct stat *st, struct gz_index *idx, char *note,
-         size_t note_size, struct error *err)
-{
-    unsigned char header[HEADER_SIZE], want[HEADER_SIZE], footer[FOOTER_SIZE], *table = NULL;
-    struct stat ist;
-    uint64_t table_at, n, usize, crc, i;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    const char *why = NULL;
+/* An index file being loaded, and what has been read of it. */
+struct loading {
+    int fd;
+    unsigned char header[HEADER_SIZE];
+    unsigned char footer[FOOTER_SIZE];
+    uint64_t table_at; /* where the table of points begins */
+    uint64_t n;        /* points */
+    uint64_t usize;
+    unsigned char *table;
+};
 
-    if (fd < 0) {
-        return 0;
-    }
+/* Reads the index's header and footer and checks them against the gzip file whose stat is *st.
+ * Returns NULL, or why the index cannot be used. */
+static const char *
+check_frame(struct loading *l, const struct stat *st)
+{
+    unsigned char want[HEADER_SIZE];
+    struct stat ist;
+    uint64_t size;
+
     make_header(want, st, 0);
-    if (fstat(fd, &ist) != 0 || ist.st_size < HEADER_SIZE + FOOTER_SIZE ||
-        io_pread_all(fd, header, HEADER_SIZE, 0) != 0 ||
-        io_pread_all(fd, footer, FOOTER_SIZE, (uint64_t)ist.st_size - FOOTER_SIZE) != 0 ||
-        memcmp(header, MAGIC, 16) != 0 || memcmp(footer + 32, END_MAGIC, 8) != 0) {
-        why = "it is not a tranche index, or is cut short";
-        goto out;
+    if (fstat(l->fd, &ist) != 0 || ist.st_size < HEADER_SIZE + FOOTER_SIZE ||
+        io_pread_full(l->fd, l->header, HEADER_SIZE, 0) != HEADER_SIZE ||
+        io_pread_full(l->fd, l->footer, FOOTER_SIZE, (uint64_t)ist.st_size - FOOTER_SIZE) !=
+            FOOTER_SIZE ||
+        memcmp(l->header, MAGIC, 16) != 0 || memcmp(l->footer + 32, END_MAGIC, 8) != 0) {
+        return "it is not a tranche index, or is cut short";
     }
-    if ((uint32_t)io_get_le(header + 16, 4) != VERSION) {
-        why = "it was written by another version of tranche";
-        goto out;
+    if ((uint32_t)io_get_le(l->header + 16, 4) != VERSION) {
+        return "it was written by another version of tranche";
     }
-    if (memcmp(header + 24, want + 24, 24) != 0) {
-        why = "the gzip file changed since (size or modification time)";
-        goto out;
+    if (memcmp(l->header + 24, want + 24, 24) != 0) {
+        return "the gzip file changed since (size or modification time)";
     }
-    table_at = io_get_le(footer, 8);
-    n = io_get_le(footer + 8, 8);
-    usize = io_get_le(footer + 16, 8);
-    if (n == 0 || n > ((uint64_t)ist.st_size) / ENTRY_SIZE || table_at < HEADER_SIZE ||
-        table_at + n * ENTRY_SIZE + FOOTER_SIZE != (uint64_t)ist.st_size) {
-        why = "its table is damaged";
-        goto out;
+    size = (uint64_t)ist.st_size;
+    l->table_at = io_get_le(l->footer, 8);
+    l->n = io_get_le(l->footer + 8, 8);
+    l->usize = io_get_le(l->footer + 16, 8);
+    if (l->n == 0 || l->n > size / ENTRY_SIZE || l->table_at < HEADER_SIZE ||
+        l->table_at + l->n * ENTRY_SIZE + FOOTER_SIZE != size) {
+        return "its table is damaged";
     }
-    table = malloc(n * ENTRY_SIZE);
-    idx->points = calloc(n, sizeof(*idx->points));
-    if (table == NULL || idx->points == NULL) {
-        free(table);
-        close(fd);
-        gz_index_release(idx);
-        return error_set(err, "out of memory for an index of %" PRIu64 " points", n);
+    return NULL;
+}
+
+/* Reads the table into l->table, makes room for its points in idx->points, and checks the
+ * CRC-32 of the header and table: *why is NULL, or why the index cannot be used. */
+static int
+read_table(struct loading *l, struct gz_index *idx, const char **why, struct error *err)
+{
+    size_t len = (size_t)(l->n * ENTRY_SIZE);
+    uint32_t crc;
+
+    *why = NULL;
+    l->table = malloc(len);
+    idx->points = calloc(l->n, sizeof(*idx->points));
+    if (l->table == NULL || idx->points == NULL) {
+        return error_set(err, "out of memory for an index of %" PRIu64 " points", l->n);
     }
-    crc = bgzf_crc32(0, header, HEADER_SIZE);
-    if (io_pread_all(fd, table, n * ENTRY_SIZE, table_at) != 0 ||
-        bgzf_crc32(bgzf_crc32((uint32_t)crc, table, n * ENTRY_SIZE), footer, 24) !=
-            (uint32_t)io_get_le(footer + 24, 4)) {
-        why = "its CRC-32 does not match (damaged)";
-        goto out;
-    }
-    for (i = 0; i < n; i++) {
-        struct gz_point *pt = &idx->points[i], *prev = i > 0 ? pt - 1 : NULL;
-        decode_point(table + i * ENTRY_SIZE, pt);
-        if (pt->bits > 7 || pt->window_len > GZ_WINDOW || pt->out > usize ||
-            pt->in > (uint64_t)st->st_size || pt->member_out > pt->out ||
-            pt->window_len > pt->out - pt->member_out ||
-            (pt->at_header &&
-             (pt->bits != 0 || pt->window_len != 0 || pt->crc != 0 || pt->member_out != pt->out)) ||
-            pt->window_at < HEADER_SIZE || pt->window_at + pt->window_len > table_at ||
-            (i == 0 && (pt->in != 0 || pt->out != 0 || !pt->at_header)) ||
-            (prev != NULL && (pt->out <= prev->out || pt->in < prev->in))) {
-            why = "its points are inconsistent (damaged)";
-            goto out;
-        }
-    }
-    if (windows_crc(fd, table_at) != (uint32_t)io_get_le(footer + 28, 4)) {
-        why = "the CRC-32 of its windows does not match (damaged)";
-        goto out;
-    }
-    free(table);
-    idx->n = (size_t)n;
-    idx->usize = usize;
-    idx->spacing = io_get_le(header + 48, 8);
-    idx->path = strdup(path);
-    if (idx->path == NULL) {
-        close(fd);
-        gz_index_release(idx);
-        return error_set(err, "out of memory");
-    }
-    idx->fd = fd;
-    return 1;
-out:
-    free(table);
-    free(idx->points);
-    idx->points = NULL;
-    close(fd);
-    if (why != NULL && note != NULL && note_size > 0) {
-        snprintf(note, note_size, "ignoring the index %s: %s", path, why);
+    crc = codec_crc32(0, l->header, HEADER_SIZE);
+    if (io_pread_full(l->fd, l->table, len, l->table_at) != (ssize_t)len ||
+        codec_crc32(codec_crc32(crc, l->table, len), l->footer, 24) !=
+            (uint32_t)io_get_le(l->footer + 24, 4)) {
+        *why = "its CRC-32 does not match (damaged)";
     }
     return 0;
 }
 
+/* Whether pt, the point after prev (NULL for the first), fits the index and the gzip file of
+ * gz_size bytes. */
+static int
+point_ok(const struct loading *l, uint64_t gz_size, const struct gz_point *pt,
+         const struct gz_point *prev)
+{
+    if (pt->bits > 7 || pt->window_len > GZ_WINDOW || pt->out > l->usize || pt->in > gz_size ||
+        pt->member_out > pt->out || pt->window_len > pt->out - pt->member_out ||
+        pt->window_at < HEADER_SIZE || pt->window_at + pt->window_len > l->table_at) {
+        return 0;
+    }
+    if (pt->at_header &&
+        (pt->bits != 0 || pt->window_len != 0 || pt->crc != 0 || pt->member_out != pt->out)) {
+        return 0;
+    }
+    if (prev == NULL) {
+        return pt->in == 0 && pt->out == 0 && pt->at_header; /* the start of the file */
+    }
+    return pt->out > prev->out && pt->in >= prev->in;
+}
+
+/* Decodes the table into idx->points. Returns NULL, or why the index cannot be used. */
+static const char *
+decode_points(const struct loading *l, const struct stat *st, struct gz_index *idx)
+{
+    uint64_t i;
+
+    for (i = 0; i < l->n; i++) {
+        struct gz_point *pt = &idx->points[i];
+        decode_point(l->table + i * ENTRY_SIZE, pt);
+        if (!point_ok(l, (uint64_t)st->st_size, pt, i > 0 ? pt - 1 : NULL)) {
+            return "its points are inconsistent (damaged)";
+        }
+    }
+    return NULL;
+}
+
+/* Reads and checks the whole index open in l, its points into idx->points: *why is NULL when it
+ * can be used, else why not. */
+static int
+read_index(struct loading *l, const struct stat *st, struct gz_index *idx, const char **why,
+           struct error *err)
+{
+    *why = check_frame(l, st);
+    if (*why != NULL) {
+        return 0;
+    }
+    if (read_table(l, idx, why, err) != 0) {
+        return -1;
+    }
+    if (*why == NULL) {
+        *why = decode_points(l, st, idx);
+    }
+    if (*why == NULL && windows_crc(l->fd, l->table_at) != (uint32_t)io_get_le(l->footer + 28, 4)) {
+        *why = "the CRC-32 of its windows does not match (damaged)";
+    }
+    return 0;
+}
+
+/* Loads one candidate index file into idx: *found = 0 when it is absent or cannot be used (note
+ * says why, when there is one that cannot be used); idx is left empty then, and on failure. */
+static int
+load_one(const char *path, const struct stat *st, struct gz_index *idx, int *found, char *note,
+         size_t note_size, struct error *err)
+{
+    struct loading l;
+    const char *why = NULL;
+    int loaded = 0, rc = -1;
+
+    memset(&l, 0, sizeof(l));
+    l.fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (l.fd < 0) {
+        *found = 0;
+        return 0;
+    }
+    if (read_index(&l, st, idx, &why, err) != 0) {
+        goto out;
+    }
+    if (why != NULL) {
+        if (note != NULL && note_size > 0) {
+            snprintf(note, note_size, "ignoring the index %s: %s", path, why);
+        }
+        rc = 0;
+        goto out;
+    }
+    idx->path = strdup(path);
+    if (idx->path == NULL) {
+        error_set(err, "out of memory");
+        goto out;
+    }
+    idx->n = (size_t)l.n;
+    idx->usize = l.usize;
+    idx->spacing = io_get_le(l.header + 48, 8);
+    idx->fd = l.fd;
+    l.fd = -1;
+    loaded = 1;
+    rc = 0;
+out:
+    free(l.table);
+    if (l.fd >= 0) {
+        close(l.fd);
+    }
+    if (!loaded) {
+        gz_index_release(idx);
+    }
+    if (rc == 0) {
+        *found = loaded;
+    }
+    return rc;
+}
+
 int
-gz_index_load(const char *gz_path, const struct stat *st, struct gz_index *idx, char *note,
-              size_t note_size, struct error *err)
+gz_index_load(const char *gz_path, const struct stat *st, struct gz_index *idx, int *found,
+              char *note, size_t note_size, struct error *err)
 {
     char *beside, *cached;
     int rc;
@@ -262,9 +346,9 @@ gz_index_load(const char *gz_path, const struct stat *st, struct gz_index *idx, 
     if (gz_index_paths(gz_path, &beside, &cached, err) != 0) {
         return -1;
     }
-    rc = load_one(beside, st, idx, note, note_size, err);
-    if (rc == 0 && cached != NULL) {
-        rc = load_one(cached, st, idx, note, note_size, err);
+    rc = load_one(beside, st, idx, found, note, note_size, err);
+    if (rc == 0 && !*found && cached != NULL) {
+        rc = load_one(cached, st, idx, found, note, note_size, err);
     }
     free(beside);
     free(cached);
@@ -275,13 +359,17 @@ int
 gz_index_window(const struct gz_index *idx, size_t k, unsigned char *buf, struct error *err)
 {
     const struct gz_point *pt = &idx->points[k];
-    int rc = pt->window_len > 0 ? io_pread_all(idx->fd, buf, pt->window_len, pt->window_at) : 0;
+    ssize_t n;
 
-    if (rc < 0) {
+    if (pt->window_len == 0) {
+        return 0;
+    }
+    n = io_pread_full(idx->fd, buf, pt->window_len, pt->window_at);
+    if (n < 0) {
         return error_errno(err, "cannot read the index %s at byte offset %" PRIu64, idx->path,
                            pt->window_at);
     }
-    if (rc > 0) {
+    if ((size_t)n < pt->window_len) {
         return error_set(err,
                          "the index %s ends before byte offset %" PRIu64 " (was it "
                          "changed during the job?)",
@@ -346,8 +434,8 @@ gz_index_writer_new(const char *gz_path, const struct stat *st, uint64_t spacing
                         gz_path);
             goto out;
         }
-        dir = merge_dirname(cached);
-        if (dir == NULL || log_mkdirs(dir, err) != 0) {
+        dir = path_dirname(cached);
+        if (dir == NULL || path_mkdirs(dir, err) != 0) {
             free(dir);
             error_prefix(err, "cannot write an index beside %s or in the cache", gz_path);
             goto out;
@@ -380,14 +468,8 @@ gz_index_writer_add(void *arg, const struct gz_point *pt, const unsigned char *w
 {
     struct gz_index_writer *w = arg;
 
-    if (w->n == w->cap) {
-        size_t cap = w->cap ? 2 * w->cap : 64;
-        struct gz_point *grown = realloc(w->points, cap * sizeof(*grown));
-        if (grown == NULL) {
-            return error_set(err, "out of memory for the index");
-        }
-        w->points = grown;
-        w->cap = cap;
+    if (GROW(w->points, w->cap, w->n + 1) != 0) {
+        return error_set(err, "out of memory for the index");
     }
     w->points[w->n] = *pt;
     w->points[w->n].window_at = w->pos;
@@ -395,7 +477,7 @@ gz_index_writer_add(void *arg, const struct gz_point *pt, const unsigned char *w
         return error_errno(err, "cannot write the index %s", w->tmp_path);
     }
     w->pos += pt->window_len;
-    w->windows_crc = bgzf_crc32(w->windows_crc, window, pt->window_len);
+    w->windows_crc = codec_crc32(w->windows_crc, window, pt->window_len);
     w->n++;
     return 0;
 }
@@ -420,8 +502,8 @@ gz_index_writer_commit(struct gz_index_writer *w, uint64_t usize, char **path, s
     io_put_le(footer, w->pos, 8);
     io_put_le(footer + 8, w->n, 8);
     io_put_le(footer + 16, usize, 8);
-    crc = bgzf_crc32(bgzf_crc32(0, w->header, HEADER_SIZE), table, w->n * ENTRY_SIZE);
-    io_put_le(footer + 24, bgzf_crc32(crc, footer, 24), 4);
+    crc = codec_crc32(codec_crc32(0, w->header, HEADER_SIZE), table, w->n * ENTRY_SIZE);
+    io_put_le(footer + 24, codec_crc32(crc, footer, 24), 4);
     io_put_le(footer + 28, w->windows_crc, 4);
     memcpy(footer + 32, END_MAGIC, 8);
     if (io_write_all(w->fd, table, w->n * ENTRY_SIZE) != 0 ||

@@ -38,12 +38,13 @@ struct gz_index {
 
 /*
  * Loads the index of the gzip file gz_path, whose stat is *st: beside it, else in the cache.
- * Returns 1 when a current index was loaded, 0 when there is none that can be used (note says
- * why, when one was found but was stale or damaged: a caller may print it), -1 on failure
- * (memory).
+ * Returns 0 with *found = 1 when a current index was loaded into idx (free with
+ * gz_index_release); 0 with *found = 0 and idx empty when there is none that can be used (note,
+ * when not NULL, says why if one was found but was stale or damaged: a caller may print it; it
+ * is "" otherwise); or -1 on failure (memory), with err set and idx empty.
  */
-int gz_index_load(const char *gz_path, const struct stat *st, struct gz_index *idx, char *note,
-                  size_t note_size, struct error *err);
+int gz_index_load(const char *gz_path, const struct stat *st, struct gz_index *idx, int *found,
+                  char *note, size_t note_size, struct error *err);
 
 /* Reads point k's window into buf (GZ_WINDOW bytes of room). */
 int gz_index_window(const struct gz_index *idx, size_t k, unsigned char *buf, struct error *err);

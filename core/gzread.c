@@ -16,7 +16,8 @@
 #include <libdeflate.h>
 #endif
 
-#include "bgzf.h"
+#include "codec.h"
+#include "grow.h"
 #include "io.h"
 
 #define IN_SIZE (256u << 10)
@@ -93,12 +94,12 @@ refill(struct gz_reader *r, struct error *err)
 {
     uint64_t pos = position(r);
     size_t want = r->size - pos < IN_SIZE ? (size_t)(r->size - pos) : IN_SIZE;
-    int rc = io_pread_all(r->fd, r->in, want, pos);
+    ssize_t n = io_pread_full(r->fd, r->in, want, pos);
 
-    if (rc < 0) {
+    if (n < 0) {
         return error_errno(err, "cannot read %s at byte offset %" PRIu64, r->path, pos);
     }
-    if (rc > 0) {
+    if ((size_t)n < want) {
         return error_set(err,
                          "%s ended before byte offset %" PRIu64 " while reading (did the file "
                          "change during the job?)",
@@ -110,16 +111,18 @@ refill(struct gz_reader *r, struct error *err)
     return 0;
 }
 
-/* The next compressed byte into *c: 0, 1 at the end of the file, or -1. */
+/* The next compressed byte into *c, or *eof = 1 (and *c untouched) at the end of the file. */
 static int
-next_byte(struct gz_reader *r, unsigned *c, struct error *err)
+next_byte(struct gz_reader *r, unsigned *c, int *eof, struct error *err)
 {
+    *eof = 0;
     if (r->zs.avail_in == 0) {
         if (refill(r, err) != 0) {
             return -1;
         }
         if (r->zs.avail_in == 0) {
-            return 1;
+            *eof = 1;
+            return 0;
         }
     }
     *c = *r->zs.next_in++;
@@ -133,16 +136,15 @@ header_bytes(struct gz_reader *r, unsigned n, uint32_t *value, uint32_t *hcrc, s
 {
     unsigned i, c;
     unsigned char b;
-    int rc;
+    int eof;
 
     *value = 0;
     for (i = 0; i < n; i++) {
-        rc = next_byte(r, &c, err);
-        if (rc != 0) {
-            return rc < 0
-                       ? -1
-                       : error_set(
-                             err,
+        if (next_byte(r, &c, &eof, err) != 0) {
+            return -1;
+        }
+        if (eof) {
+            return error_set(err,
                              "%s is truncated: it ends at compressed offset %" PRIu64
                              ", inside the gzip header that begins at compressed offset %" PRIu64,
                              r->path, r->size, r->member_in);
@@ -186,12 +188,128 @@ point_due(const struct gz_reader *r)
     return r->fn != NULL && (!r->have_point || r->out - r->last_point_out >= r->spacing);
 }
 
+/* Records the access point at the member header about to be read. */
+static int
+header_point(struct gz_reader *r, struct error *err)
+{
+    struct gz_point pt;
+
+    memset(&pt, 0, sizeof(pt));
+    pt.in = r->member_in;
+    pt.member_out = r->out;
+    pt.at_header = 1;
+    r->member_out = r->out;
+    return emit_point(r, &pt, NULL, err);
+}
+
+/* Reads the two bytes that begin a member: *is_gzip = 0 when they are not gzip's magic bytes (or
+ * the file ends after one of them). */
+static int
+read_magic(struct gz_reader *r, int *is_gzip, struct error *err)
+{
+    unsigned c[2] = {0, 0};
+    unsigned i;
+    int eof = 0;
+
+    for (i = 0; i < 2 && !eof; i++) {
+        if (next_byte(r, &c[i], &eof, err) != 0) {
+            return -1;
+        }
+    }
+    *is_gzip = !eof && c[0] == 0x1f && c[1] == 0x8b;
+    return 0;
+}
+
+/* No member begins at r->member_in: say why that is wrong there. Returns -1. */
+static int
+no_member(const struct gz_reader *r, struct error *err)
+{
+    if (r->from_index && r->members == 0) {
+        return error_set(err,
+                         "%s does not match its index: no gzip member header at "
+                         "compressed offset %" PRIu64 " (the file is corrupt, or changed "
+                         "without changing its size and time)",
+                         r->path, r->member_in);
+    }
+    if (r->members == 0) {
+        return error_set(err, "%s is not gzip: no gzip magic bytes at compressed offset 0",
+                         r->path);
+    }
+    return error_set(err,
+                     "%s has %" PRIu64 " bytes of garbage after its last gzip member, "
+                     "at compressed offset %" PRIu64,
+                     r->path, r->size - r->member_in, r->member_in);
+}
+
+/* Reads the fixed fields after the magic bytes (method, flags, time, extra flags, OS) and checks
+ * the method and the reserved flags; *flg gets the flags. */
+static int
+read_fixed_fields(struct gz_reader *r, uint32_t *flg, uint32_t *hcrc, struct error *err)
+{
+    uint32_t cm, skip;
+
+    if (header_bytes(r, 1, &cm, hcrc, err) != 0 || header_bytes(r, 1, flg, hcrc, err) != 0 ||
+        header_bytes(r, 4, &skip, hcrc, err) != 0 || header_bytes(r, 2, &skip, hcrc, err) != 0) {
+        return -1;
+    }
+    if (cm != 8) {
+        return error_set(err,
+                         "%s: the gzip header at compressed offset %" PRIu64 " names compression "
+                         "method %" PRIu32 " (only deflate, 8, exists)",
+                         r->path, r->member_in, cm);
+    }
+    if (*flg & FLG_RESERVED) {
+        return error_set(err,
+                         "%s: the gzip header at compressed offset %" PRIu64 " has reserved flag "
+                         "bits set (0x%02" PRIx32 ")",
+                         r->path, r->member_in, *flg);
+    }
+    return 0;
+}
+
+/* Skips the optional fields that flg announces (extra field, file name, comment), then checks
+ * the header CRC if there is one. */
+static int
+read_optional_fields(struct gz_reader *r, uint32_t flg, uint32_t *hcrc, struct error *err)
+{
+    uint32_t xlen, skip, check, want;
+
+    if (flg & FLG_FEXTRA) {
+        if (header_bytes(r, 2, &xlen, hcrc, err) != 0) {
+            return -1;
+        }
+        while (xlen-- > 0) {
+            if (header_bytes(r, 1, &skip, hcrc, err) != 0) {
+                return -1;
+            }
+        }
+    }
+    if (((flg & FLG_FNAME) && header_string(r, hcrc, err) != 0) ||
+        ((flg & FLG_FCOMMENT) && header_string(r, hcrc, err) != 0)) {
+        return -1;
+    }
+    if (!(flg & FLG_FHCRC)) {
+        return 0;
+    }
+    want = *hcrc & 0xffff;
+    if (header_bytes(r, 2, &check, hcrc, err) != 0) {
+        return -1;
+    }
+    if (check != want) {
+        return error_set(err,
+                         "%s: the header CRC of the gzip member at compressed offset %" PRIu64
+                         " does not match its header",
+                         r->path, r->member_in);
+    }
+    return 0;
+}
+
 /* Parses a member header at the current position, or notes the end of the file. */
 static int
 begin_member(struct gz_reader *r, struct error *err)
 {
-    uint32_t id = 0, cm, flg, skip, xlen, check, hcrc = 0;
-    int rc;
+    uint32_t flg = 0, hcrc;
+    int is_gzip;
 
     r->member_in = position(r);
     if (r->member_in == r->size && r->members > 0) {
@@ -201,88 +319,19 @@ begin_member(struct gz_reader *r, struct error *err)
     if (r->member_in == r->size) {
         return error_set(err, "%s is empty: not a gzip file", r->path);
     }
-    if (point_due(r)) {
-        struct gz_point pt;
-        memset(&pt, 0, sizeof(pt));
-        pt.in = r->member_in;
-        pt.member_out = r->out;
-        pt.at_header = 1;
-        r->member_out = r->out;
-        if (emit_point(r, &pt, NULL, err) != 0) {
-            return -1;
-        }
-    }
-    rc = next_byte(r, &id, err);
-    if (rc == 0) {
-        unsigned id2;
-        rc = next_byte(r, &id2, err);
-        id |= id2 << 8;
-        if (rc == 1) {
-            id = 0; /* one lone byte: garbage */
-        }
-    }
-    if (rc < 0) {
+    if (point_due(r) && header_point(r, err) != 0) {
         return -1;
+    }
+    if (read_magic(r, &is_gzip, err) != 0) {
+        return -1;
+    }
+    if (!is_gzip) {
+        return no_member(r, err);
     }
     hcrc = (uint32_t)crc32(0, (const unsigned char *)"\x1f\x8b", 2);
-    if (id != 0x8b1f) {
-        if (r->from_index && r->members == 0) {
-            return error_set(err,
-                             "%s does not match its index: no gzip member header at "
-                             "compressed offset %" PRIu64 " (the file is corrupt, or changed "
-                             "without changing its size and time)",
-                             r->path, r->member_in);
-        }
-        if (r->members == 0) {
-            return error_set(err, "%s is not gzip: no gzip magic bytes at compressed offset 0",
-                             r->path);
-        }
-        return error_set(err,
-                         "%s has %" PRIu64 " bytes of garbage after its last gzip member, "
-                         "at compressed offset %" PRIu64,
-                         r->path, r->size - r->member_in, r->member_in);
-    }
-    if (header_bytes(r, 1, &cm, &hcrc, err) != 0 || header_bytes(r, 1, &flg, &hcrc, err) != 0 ||
-        header_bytes(r, 4, &skip, &hcrc, err) != 0 || header_bytes(r, 2, &skip, &hcrc, err) != 0) {
+    if (read_fixed_fields(r, &flg, &hcrc, err) != 0 ||
+        read_optional_fields(r, flg, &hcrc, err) != 0) {
         return -1;
-    }
-    if (cm != 8) {
-        return error_set(err,
-                         "%s: the gzip header at compressed offset %" PRIu64 " names compression "
-                         "method %" PRIu32 " (only deflate, 8, exists)",
-                         r->path, r->member_in, cm);
-    }
-    if (flg & FLG_RESERVED) {
-        return error_set(err,
-                         "%s: the gzip header at compressed offset %" PRIu64 " has reserved flag "
-                         "bits set (0x%02" PRIx32 ")",
-                         r->path, r->member_in, flg);
-    }
-    if (flg & FLG_FEXTRA) {
-        if (header_bytes(r, 2, &xlen, &hcrc, err) != 0) {
-            return -1;
-        }
-        while (xlen-- > 0) {
-            if (header_bytes(r, 1, &skip, &hcrc, err) != 0) {
-                return -1;
-            }
-        }
-    }
-    if (((flg & FLG_FNAME) && header_string(r, &hcrc, err) != 0) ||
-        ((flg & FLG_FCOMMENT) && header_string(r, &hcrc, err) != 0)) {
-        return -1;
-    }
-    if (flg & FLG_FHCRC) {
-        uint32_t want = hcrc & 0xffff;
-        if (header_bytes(r, 2, &check, &hcrc, err) != 0) {
-            return -1;
-        }
-        if (check != want) {
-            return error_set(err,
-                             "%s: the header CRC of the gzip member at compressed offset %" PRIu64
-                             " does not match its header",
-                             r->path, r->member_in);
-        }
     }
     if (inflateReset(&r->zs) != Z_OK) {
         return error_set(err, "%s: zlib's inflateReset failed", r->path);
@@ -303,16 +352,17 @@ end_member(struct gz_reader *r, struct error *err)
     uint32_t want[2] = {0, 0};
     unsigned i, c;
     char words[160];
-    int rc;
+    int eof;
 
     for (i = 0; i < 8; i++) {
-        rc = next_byte(r, &c, err);
-        if (rc != 0) {
-            return rc < 0 ? -1
-                          : error_set(err,
-                                      "%s is truncated: it ends at compressed offset %" PRIu64
-                                      ", inside the trailer of %s",
-                                      r->path, r->size, member_words(r, words, sizeof(words)));
+        if (next_byte(r, &c, &eof, err) != 0) {
+            return -1;
+        }
+        if (eof) {
+            return error_set(err,
+                             "%s is truncated: it ends at compressed offset %" PRIu64
+                             ", inside the trailer of %s",
+                             r->path, r->size, member_words(r, words, sizeof(words)));
         }
         want[i / 4] |= (uint32_t)c << (8 * (i % 4));
     }
@@ -334,6 +384,72 @@ end_member(struct gz_reader *r, struct error *err)
     return 0;
 }
 
+/* How much of `room` to inflate next: all of it, unless access points are being recorded and the
+ * next one falls due sooner (inflate stops there, to look for a block boundary). */
+static size_t
+next_chunk(const struct gz_reader *r, int flush, size_t room)
+{
+    uint64_t until_due = r->spacing - (r->out - r->last_point_out);
+
+    if (r->fn != NULL && flush == Z_NO_FLUSH && room > until_due) {
+        return (size_t)until_due;
+    }
+    return room;
+}
+
+/* Makes sure some compressed input is buffered: the file may not end inside a member's data. */
+static int
+need_input(struct gz_reader *r, struct error *err)
+{
+    char words[160];
+
+    if (r->zs.avail_in > 0) {
+        return 0;
+    }
+    if (refill(r, err) != 0) {
+        return -1;
+    }
+    if (r->zs.avail_in == 0) {
+        return error_set(err,
+                         "%s is truncated: it ends at compressed offset %" PRIu64 ", inside %s",
+                         r->path, r->size, member_words(r, words, sizeof(words)));
+    }
+    return 0;
+}
+
+/* Takes account of n bytes just inflated to p. */
+static void
+took_output(struct gz_reader *r, const unsigned char *p, size_t n)
+{
+    if (n > 0) {
+        r->crc = codec_crc32(r->crc, p, n);
+        r->last_byte = p[n - 1];
+        r->out += n;
+    }
+}
+
+/* After an inflate with Z_BLOCK: records an access point if it stopped at a block boundary (not
+ * after the last block) past the start of the member's data. */
+static int
+block_point(struct gz_reader *r, struct error *err)
+{
+    struct gz_point pt;
+    uInt len = 0;
+
+    if (!(r->zs.data_type & 128) || (r->zs.data_type & 64) || r->out <= r->member_out) {
+        return 0;
+    }
+    memset(&pt, 0, sizeof(pt));
+    pt.in = position(r);
+    pt.bits = (uint8_t)(r->zs.data_type & 7);
+    pt.crc = r->crc;
+    if (inflateGetDictionary(&r->zs, r->window, &len) != Z_OK) {
+        return error_set(err, "%s: zlib's inflateGetDictionary failed", r->path);
+    }
+    pt.window_len = len;
+    return emit_point(r, &pt, r->window, err);
+}
+
 /* Inflates into out[0, room) until it is full or the member ends; *got is what was produced. */
 static int
 inflate_some(struct gz_reader *r, unsigned char *out, size_t room, size_t *got, struct error *err)
@@ -346,27 +462,14 @@ inflate_some(struct gz_reader *r, unsigned char *out, size_t room, size_t *got, 
     }
     while (done < room) {
         int flush = point_due(r) ? Z_BLOCK : Z_NO_FLUSH, rc;
-        size_t before = room - done, n;
+        size_t before = next_chunk(r, flush, room - done), n;
         uint64_t at;
 
-        /* Tracking points: stop where the next one falls due, to look for a block boundary. */
-        if (r->fn != NULL && flush == Z_NO_FLUSH &&
-            before > r->spacing - (r->out - r->last_point_out)) {
-            before = (size_t)(r->spacing - (r->out - r->last_point_out));
+        if (need_input(r, err) != 0) {
+            return -1;
         }
         r->zs.next_out = out + done;
         r->zs.avail_out = (uInt)before;
-
-        if (r->zs.avail_in == 0) {
-            if (refill(r, err) != 0) {
-                return -1;
-            }
-            if (r->zs.avail_in == 0) {
-                return error_set(
-                    err, "%s is truncated: it ends at compressed offset %" PRIu64 ", inside %s",
-                    r->path, r->size, member_words(r, words, sizeof(words)));
-            }
-        }
         at = position(r);
         rc = inflate(&r->zs, flush);
         if (rc == Z_BUF_ERROR && position(r) == at && r->zs.avail_out == before) {
@@ -374,12 +477,8 @@ inflate_some(struct gz_reader *r, unsigned char *out, size_t room, size_t *got, 
                              r->path, at);
         }
         n = before - r->zs.avail_out;
-        if (n > 0) {
-            r->crc = bgzf_crc32(r->crc, out + done, n);
-            r->last_byte = out[done + n - 1];
-            r->out += n;
-            done += n;
-        }
+        took_output(r, out + done, n);
+        done += n;
         if (rc == Z_STREAM_END) {
             *got = done;
             return end_member(r, err);
@@ -390,22 +489,8 @@ inflate_some(struct gz_reader *r, unsigned char *out, size_t room, size_t *got, 
                 r->path, member_words(r, words, sizeof(words)), at,
                 r->zs.msg != NULL ? r->zs.msg : "?");
         }
-        if (flush == Z_BLOCK && (r->zs.data_type & 128) && !(r->zs.data_type & 64) &&
-            r->out > r->member_out) {
-            struct gz_point pt;
-            uInt len = 0;
-
-            memset(&pt, 0, sizeof(pt));
-            pt.in = position(r);
-            pt.bits = (uint8_t)(r->zs.data_type & 7);
-            pt.crc = r->crc;
-            if (inflateGetDictionary(&r->zs, r->window, &len) != Z_OK) {
-                return error_set(err, "%s: zlib's inflateGetDictionary failed", r->path);
-            }
-            pt.window_len = len;
-            if (emit_point(r, &pt, r->window, err) != 0) {
-                return -1;
-            }
+        if (flush == Z_BLOCK && block_point(r, err) != 0) {
+            return -1;
         }
     }
     *got = done;
@@ -469,6 +554,7 @@ gz_reader_seek(struct gz_reader *r, const struct gz_point *pt, const unsigned ch
                struct error *err)
 {
     unsigned c;
+    int eof;
 
     if (inflateReset(&r->zs) != Z_OK) {
         return error_set(err, "%s: zlib's inflateReset failed", r->path);
@@ -491,7 +577,7 @@ gz_reader_seek(struct gz_reader *r, const struct gz_point *pt, const unsigned ch
     r->members = 1;
     r->state = ST_DATA;
     if (pt->bits != 0) {
-        if (next_byte(r, &c, err) != 0) {
+        if (next_byte(r, &c, &eof, err) != 0 || eof) {
             return error_set(err,
                              "%s ends before compressed offset %" PRIu64 ", where its "
                              "index has an access point",
@@ -645,23 +731,6 @@ gz_segment_fits(const struct gz_segment_decoder *s, const struct gz_point *a,
 }
 
 #ifdef TRANCHE_HAVE_LIBDEFLATE
-static int
-grow(unsigned char **buf, size_t *cap, size_t want)
-{
-    unsigned char *p;
-
-    if (*cap >= want) {
-        return 0;
-    }
-    p = realloc(*buf, want);
-    if (p == NULL) {
-        return -1;
-    }
-    *buf = p;
-    *cap = want;
-    return 0;
-}
-
 /* Writing deflate bits, least significant first. */
 struct bit_writer {
     unsigned char *p;
@@ -701,6 +770,99 @@ init_fixed_codes(void)
         fixed_len[v] = (unsigned char)len;
     }
 }
+
+/* The deflate stream built in s->in to decode one segment. */
+struct synthetic {
+    uint64_t from, to;    /* the segment's bits in the file: [from, to) */
+    uint64_t first, last; /* the file's bytes that hold them: [first, last) */
+    unsigned lead;        /* from % 8: where in its first byte the segment begins */
+    unsigned junk;        /* junk literals in the prefix's first block */
+    unsigned char bits;   /* the prefix's last `lead` bits, which share the segment's first byte */
+    size_t len;           /* bytes of s->in written so far */
+};
+
+/* The segment's bits are [from, to) of the file. Stored blocks inside it are aligned to the
+ * file's bytes, so they are copied as they are, at the same bit position in their byte: what
+ * goes in front must end `lead` bits into a byte. */
+static void
+plan_synthetic(struct synthetic *syn, const struct gz_point *a, const struct gz_point *b)
+{
+    memset(syn, 0, sizeof(*syn));
+    syn->from = a->in * 8 - a->bits;
+    syn->to = b->in * 8 - b->bits;
+    syn->first = syn->from / 8;
+    syn->last = (syn->to + 7) / 8;
+    syn->lead = (unsigned)(syn->from % 8);
+}
+
+/* Writes the prefix into s->in: a fixed-Huffman block of `junk` literals, whose only purpose is
+ * to make what follows end `lead` bits into a byte (9-bit literals: one more moves the end by one
+ * bit), then the window as literals in a second block, for the segment's matches to reach back
+ * into. Both are decoded and then skipped. */
+static int
+write_prefix(struct gz_segment_decoder *s, struct synthetic *syn, const unsigned char *window,
+             uint32_t window_len, struct error *err)
+{
+    struct bit_writer w = {s->in, 0, 0};
+    uint64_t window_bits = 0;
+    unsigned i;
+
+    for (i = 0; i < window_len; i++) {
+        window_bits += fixed_len[window[i]];
+    }
+    syn->junk = (unsigned)((syn->lead + 8 * 8 - (20 + window_bits) % 8) % 8);
+    put_bits(&w, 2, 3); /* BFINAL 0, BTYPE 01 (fixed Huffman) */
+    for (i = 0; i < syn->junk; i++) {
+        put_bits(&w, fixed_code[0x90], 9);
+    }
+    put_bits(&w, 0, 7); /* end of block */
+    put_bits(&w, 2, 3);
+    for (i = 0; i < window_len; i++) {
+        put_bits(&w, fixed_code[window[i]], fixed_len[window[i]]);
+    }
+    put_bits(&w, 0, 7);
+    if (w.n != syn->lead) {
+        return error_set(err, "internal error: segment prefix ends at bit %u, not %u", w.n,
+                         syn->lead);
+    }
+    syn->len = (size_t)(w.p - s->in);
+    syn->bits = (unsigned char)(w.acc & ((1u << syn->lead) - 1));
+    return 0;
+}
+
+/* Reads the segment's bytes after the prefix, as they are; the first shares its low bits with
+ * the prefix. */
+static int
+read_segment(struct gz_segment_decoder *s, struct synthetic *syn, int fd, const char *path,
+             struct error *err)
+{
+    size_t want = (size_t)(syn->last - syn->first);
+    ssize_t n = io_pread_full(fd, s->in + syn->len, want, syn->first);
+
+    if (n < 0) {
+        return error_errno(err, "cannot read %s at compressed offset %" PRIu64, path, syn->first);
+    }
+    if ((size_t)n < want) {
+        return error_set(err, "%s ends before compressed offset %" PRIu64 " (its index says more)",
+                         path, syn->last);
+    }
+    s->in[syn->len] =
+        (unsigned char)(syn->bits | (s->in[syn->len] & (unsigned char)(0xff << syn->lead)));
+    return 0;
+}
+
+/* Then, where the segment ends, an empty final block: BFINAL 1, BTYPE 01, end of block. */
+static void
+append_final_block(struct gz_segment_decoder *s, struct synthetic *syn)
+{
+    uint64_t end = (uint64_t)syn->len * 8 + syn->lead + (syn->to - syn->from);
+
+    syn->len = (size_t)((end + 10 + 7) / 8);
+    s->in[end / 8] &= (unsigned char)((1u << (end % 8)) - 1);
+    memset(s->in + end / 8 + 1, 0, syn->len - (size_t)(end / 8) - 1);
+    s->in[end / 8] |= (unsigned char)(1u << (end % 8));
+    s->in[(end + 1) / 8] |= (unsigned char)(1u << ((end + 1) % 8));
+}
 #endif
 
 ssize_t
@@ -709,71 +871,25 @@ gz_segment_decode(struct gz_segment_decoder *s, int fd, const char *path, const 
                   struct error *err)
 {
 #ifdef TRANCHE_HAVE_LIBDEFLATE
-    /* The segment's bits are [from, to) of the file. Stored blocks inside it are aligned to the
-     * file's bytes, so they are copied as they are, at the same bit position in their byte: what
-     * goes in front must end `lead` bits into a byte. */
-    uint64_t from = a->in * 8 - a->bits, to = b->in * 8 - b->bits;
-    uint64_t first = from / 8, last = (to + 7) / 8; /* the file's bytes [first, last) */
-    unsigned lead = (unsigned)(from % 8), junk, i;
+    struct synthetic syn;
     size_t seg = (size_t)(b->out - a->out), prefix_max = 8 + 2 * (size_t)a->window_len + 16;
-    uint64_t window_bits = 0, end;
-    struct bit_writer w;
     enum libdeflate_result rc;
-    size_t len, out_len;
-    int r;
 
+    plan_synthetic(&syn, a, b);
     if (fixed_len[0] == 0) {
         init_fixed_codes();
     }
-    if (grow(&s->in, &s->in_cap, prefix_max + (size_t)(last - first) + 8) != 0 ||
-        grow(&s->out, &s->out_cap, 8 + a->window_len + seg) != 0) {
+    if (GROW(s->in, s->in_cap, prefix_max + (size_t)(syn.last - syn.first) + 8) != 0 ||
+        GROW(s->out, s->out_cap, 8 + a->window_len + seg) != 0) {
         return error_set(err, "out of memory decoding %s", path);
     }
-    /* In front: a fixed-Huffman block of `junk` literals, whose only purpose is to make what
-     * follows end `lead` bits into a byte (9-bit literals: one more moves the end by one bit),
-     * then the window as literals in a second block, for the segment's matches to reach back
-     * into. Both are decoded and then skipped. */
-    for (i = 0; i < a->window_len; i++) {
-        window_bits += fixed_len[window[i]];
+    if (write_prefix(s, &syn, window, a->window_len, err) != 0 ||
+        read_segment(s, &syn, fd, path, err) != 0) {
+        return -1;
     }
-    junk = (unsigned)((lead + 8 * 8 - (20 + window_bits) % 8) % 8);
-    w.p = s->in;
-    w.acc = 0;
-    w.n = 0;
-    put_bits(&w, 2, 3); /* BFINAL 0, BTYPE 01 (fixed Huffman) */
-    for (i = 0; i < junk; i++) {
-        put_bits(&w, fixed_code[0x90], 9);
-    }
-    put_bits(&w, 0, 7); /* end of block */
-    put_bits(&w, 2, 3);
-    for (i = 0; i < a->window_len; i++) {
-        put_bits(&w, fixed_code[window[i]], fixed_len[window[i]]);
-    }
-    put_bits(&w, 0, 7);
-    if (w.n != lead) {
-        return error_set(err, "internal error: segment prefix ends at bit %u, not %u", w.n, lead);
-    }
-    /* The segment's bytes as they are; the first shares its low bits with the prefix. */
-    len = (size_t)(w.p - s->in);
-    r = io_pread_all(fd, s->in + len, (size_t)(last - first), first);
-    if (r != 0) {
-        return r < 0 ? error_errno(err, "cannot read %s at compressed offset %" PRIu64, path, first)
-                     : error_set(err,
-                                 "%s ends before compressed offset %" PRIu64 " (its index "
-                                 "says more)",
-                                 path, last);
-    }
-    s->in[len] = (unsigned char)((w.acc & ((1u << lead) - 1)) |
-                                 (s->in[len] & (unsigned char)(0xff << lead)));
-    /* Then, where the segment ends, an empty final block: BFINAL 1, BTYPE 01, end of block. */
-    end = (uint64_t)len * 8 + lead + (to - from);
-    len = (size_t)((end + 10 + 7) / 8);
-    s->in[end / 8] &= (unsigned char)((1u << (end % 8)) - 1);
-    memset(s->in + end / 8 + 1, 0, len - (size_t)(end / 8) - 1);
-    s->in[end / 8] |= (unsigned char)(1u << (end % 8));
-    s->in[(end + 1) / 8] |= (unsigned char)(1u << ((end + 1) % 8));
-    out_len = junk + a->window_len + seg;
-    rc = libdeflate_deflate_decompress(s->d, s->in, len, s->out, out_len, NULL);
+    append_final_block(s, &syn);
+    rc = libdeflate_deflate_decompress(s->d, s->in, syn.len, s->out, syn.junk + a->window_len + seg,
+                                       NULL);
     if (rc != LIBDEFLATE_SUCCESS) {
         return error_set(err,
                          "%s: corrupt deflate data between compressed offsets %" PRIu64
@@ -781,8 +897,8 @@ gz_segment_decode(struct gz_segment_decoder *s, int fd, const char *path, const 
                          path, a->in, b->in,
                          rc == LIBDEFLATE_BAD_DATA ? "bad data" : "wrong length");
     }
-    *data = s->out + junk + a->window_len;
-    if (bgzf_crc32(a->crc, *data, seg) != b->crc) {
+    *data = s->out + syn.junk + a->window_len;
+    if (codec_crc32(a->crc, *data, seg) != b->crc) {
         return index_mismatch(path, b, err);
     }
     return (ssize_t)seg;

@@ -27,7 +27,7 @@ io_write_all(int fd, const void *data, size_t len)
     return 0;
 }
 
-/* The read loop: pread when off is not NULL (and advances *off), else read. */
+/* The read loop: pread from *off when off is not NULL (fd's offset is not moved), else read. */
 static ssize_t
 read_loop(int fd, char *p, size_t len, uint64_t *off)
 {
@@ -60,12 +60,4 @@ ssize_t
 io_pread_full(int fd, void *buf, size_t len, uint64_t off)
 {
     return read_loop(fd, buf, len, &off);
-}
-
-int
-io_pread_all(int fd, void *buf, size_t len, uint64_t off)
-{
-    ssize_t n = io_pread_full(fd, buf, len, off);
-
-    return n < 0 ? -1 : (size_t)n < len ? 1 : 0;
 }

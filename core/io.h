@@ -17,10 +17,6 @@ ssize_t io_read_full(int fd, void *buf, size_t len);
 /* The same at offset off (pread); fd's offset is not moved. */
 ssize_t io_pread_full(int fd, void *buf, size_t len, uint64_t off);
 
-/* Reads exactly len bytes at offset off (pread). Returns 0, 1 when the file ends first, or -1
- * with errno set. */
-int io_pread_all(int fd, void *buf, size_t len, uint64_t off);
-
 /* Little-endian fields, as gzip, BGZF and the index file store them. */
 static inline void
 io_put_le(unsigned char *p, uint64_t v, unsigned bytes)

@@ -12,29 +12,6 @@
 #define LOG_LINE_MAX 4096
 
 int
-log_mkdirs(const char *dir, struct error *err)
-{
-    char path[4096];
-    size_t len = strlen(dir), i;
-
-    if (len == 0 || len >= sizeof(path)) {
-        return error_set(err, "bad directory name '%s'", dir);
-    }
-    memcpy(path, dir, len + 1);
-    for (i = 1; i <= len; i++) {
-        if (path[i] == '/' || path[i] == '\0') {
-            char saved = path[i];
-            path[i] = '\0';
-            if (mkdir(path, 0777) != 0 && errno != EEXIST) {
-                return error_errno(err, "cannot create directory %s", path);
-            }
-            path[i] = saved;
-        }
-    }
-    return 0;
-}
-
-int
 log_open(const char *dir, const char *name, int *fd_out, struct error *err)
 {
     char path[4096];

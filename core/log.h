@@ -10,9 +10,6 @@
 
 #include "error.h"
 
-/* Creates `dir` and its parents as needed (mode 0777 before umask), like mkdir -p. */
-int log_mkdirs(const char *dir, struct error *err);
-
 /* Opens (truncating) DIR/NAME for appending; *fd_out is set only on success. */
 int log_open(const char *dir, const char *name, int *fd_out, struct error *err);
 

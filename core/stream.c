@@ -136,7 +136,7 @@ stream_start(struct stream *s, size_t file, int fd, const char *path, const stru
 static int
 publish(struct stream *s, struct plan *plan, uint64_t end, struct error *err)
 {
-    struct partition *p = partition_push(plan, s->file, s->cut_out, s->cut_out + (end - s->cut));
+    struct partition *p = plan_push(plan, s->file, s->cut_out, s->cut_out + (end - s->cut));
 
     if (p == NULL) {
         return error_set(err, "out of memory");
@@ -171,11 +171,37 @@ cut_partitions(struct stream *s, struct plan *plan, struct error *err)
     return 0;
 }
 
+/* The end of the file: its last partition, and its index. */
+static int
+finish(struct stream *s, struct plan *plan, struct error *err)
+{
+    if (s->head > s->cut && publish(s, plan, s->head, err) != 0) {
+        return -1;
+    }
+    if (s->index != NULL) {
+        char *where = NULL;
+        struct error ierr;
+        struct gz_index_writer *w = s->index;
+        s->index = NULL;
+        if (gz_index_writer_commit(w, gz_reader_offset(s->reader), &where, &ierr) == 0) {
+            snprintf(s->note, sizeof(s->note), "index written to %s", where);
+        } else {
+            snprintf(s->note, sizeof(s->note), "no index written: %s", ierr.msg);
+        }
+        free(where);
+    }
+    gz_reader_free(s->reader);
+    s->reader = NULL;
+    return 0;
+}
+
 int
-stream_step(struct stream *s, struct plan *plan, size_t budget, struct error *err)
+stream_step(struct stream *s, struct plan *plan, size_t budget, enum stream_status *status,
+            struct error *err)
 {
     size_t done = 0;
 
+    *status = STREAM_MORE;
     while (done < budget) {
         size_t room = s->size - (size_t)(s->head - s->tail);
         ssize_t n;
@@ -188,7 +214,8 @@ stream_step(struct stream *s, struct plan *plan, size_t budget, struct error *er
                                  "(tranche index %s), and each worker decodes on its own",
                                  s->path, s->size >> 20, s->path);
             }
-            return STREAM_FULL;
+            *status = STREAM_FULL;
+            return 0;
         }
         if (room > budget - done) {
             room = budget - done;
@@ -199,24 +226,8 @@ stream_step(struct stream *s, struct plan *plan, size_t budget, struct error *er
             return -1;
         }
         if (n == 0) {
-            if (s->head > s->cut && publish(s, plan, s->head, err) != 0) {
-                return -1;
-            }
-            if (s->index != NULL) {
-                char *where = NULL;
-                struct error ierr;
-                struct gz_index_writer *w = s->index;
-                s->index = NULL;
-                if (gz_index_writer_commit(w, gz_reader_offset(s->reader), &where, &ierr) == 0) {
-                    snprintf(s->note, sizeof(s->note), "index written to %s", where);
-                } else {
-                    snprintf(s->note, sizeof(s->note), "no index written: %s", ierr.msg);
-                }
-                free(where);
-            }
-            gz_reader_free(s->reader);
-            s->reader = NULL;
-            return STREAM_END;
+            *status = STREAM_END;
+            return finish(s, plan, err);
         }
         s->head += (uint64_t)n;
         done += (size_t)n;
@@ -224,7 +235,7 @@ stream_step(struct stream *s, struct plan *plan, size_t budget, struct error *er
             return -1;
         }
     }
-    return STREAM_MORE;
+    return 0;
 }
 
 void

@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 
 #include "error.h"
-#include "partition.h"
+#include "plan.h"
 
 #define STREAM_RING_SIZE (32u << 20)
 
@@ -36,16 +36,19 @@ int stream_start(struct stream *s, size_t file, int fd, const char *path, const 
                  uint64_t target, unsigned char delimiter, uint64_t index_spacing,
                  struct error *err);
 
-enum stream_status { STREAM_MORE = 0, STREAM_FULL = 1, STREAM_END = 2 };
+enum stream_status {
+    STREAM_MORE, /* decoded its budget; call again */
+    STREAM_FULL, /* the ring is full: release some before calling again */
+    STREAM_END   /* the file is decoded, checked, its last partition appended, its index written */
+};
 
 /*
- * Decodes up to about `budget` more bytes and appends the partitions it completes to plan.
- * Returns STREAM_MORE, STREAM_FULL (the ring is full: release some before calling again),
- * STREAM_END (the file is decoded, checked, and its last partition appended; the index, if any,
- * is written), or -1 with err naming the file and compressed offset, or a record too long for
- * the ring.
+ * Decodes up to about `budget` more bytes and appends the partitions it completes to plan;
+ * *status says where decoding stands. Returns 0, or -1 with err naming the file and compressed
+ * offset, or a record too long for the ring.
  */
-int stream_step(struct stream *s, struct plan *plan, size_t budget, struct error *err);
+int stream_step(struct stream *s, struct plan *plan, size_t budget, enum stream_status *status,
+                struct error *err);
 
 /* Frees the ring up to ring position `upto` (the end of a partition no worker still reads). */
 void stream_release(struct stream *s, uint64_t upto);

@@ -1,99 +1,47 @@
 /*
- * core/worker.h: the step chain inside one worker: reads a partition's byte range with pread,
- * splits it into records, calls each step (a step's emit calls the next step directly), and
- * writes what the last step emits, each record followed by the delimiter, to the partition's
- * output. Also implements the host function table plugins receive. Used by forked workers and,
- * unchanged, by the in-process mode.
+ * core/worker.h: the body of a forked worker process. It calls its steps' init, says READY, and
+ * runs the partitions it is ASSIGNed one at a time through its chain. A partition's output goes
+ * straight into the job's output when the partition holds the turn (shared `head`); otherwise it
+ * is kept in memory, continued in a part file on disk once it passes `spill_after` bytes
+ * ("spilled"), and written when GRANT comes; a worker that waits for its GRANT longer than its
+ * partition took (at least `park_after_ms`) moves the output into its part file ("parks" it),
+ * says PARKED and takes more work, and the parent writes it when its turn comes. See protocol.h
+ * for the messages. A worker never returns into the parent's code: it reports and _exit()s.
  */
 #ifndef TRANCHE_WORKER_H
 #define TRANCHE_WORKER_H
 
 #include <signal.h>
-#include <stddef.h>
 #include <stdint.h>
 
-#include "error.h"
-#include "partition.h"
-#include "plugin.h"
+#include "protocol.h"
+#include "run.h"
 
-struct bgzf_index;
-struct gz_index;
+/* A partition's output past this many bytes, while not its turn, goes on to a part file. */
+#define WORKER_SPILL_AFTER (48u << 20)
 
-/* Where a partition's bytes come from. */
-struct chain_input {
-    int fd;
-    const char *path;
-    uint64_t size;                 /* the file's size */
-    const struct bgzf_index *bgzf; /* a BGZF input: its blocks (NULL or no blocks: not BGZF) */
-    const struct gz_index *gzi;    /* a gzip input read through its index: the access points */
-    char *mem;                     /* the partition's bytes are here (decoded by the parent) */
-    int check_tail; /* indexed gzip: also check what was decoded past the partition (to end its
-                     * last record) up to the next point, as no other partition will */
+/* A worker whose finished partition is not yet due waits this long (or as long as the partition
+ * took, if longer) for its turn before it parks the output, so that a slow partition does not
+ * hold the others. */
+#define WORKER_PARK_AFTER_MS 100
+
+/* What a worker process is given by the scheduler that forks it. */
+struct worker_env {
+    struct run *run; /* the parent's, as of fork: job, steps, inputs, output, planner */
+    int id;                /* 1-based */
+    int report_fd;         /* write end of its report pipe */
+    int cmd_fd;            /* read end of its command pipe */
+    int log_fd;            /* its worker-N.log */
+    const char *log_path;
+    struct shared *shared; /* head, and this worker's progress at progress[id - 1] */
+    const char *part_dir;  /* where part files go (created by the first that needs it) */
+    uint64_t spill_after;
+    uint64_t park_after_ms;
+    sigset_t mask; /* the signal mask to run with */
 };
 
-/*
- * Where a worker is, kept in memory shared with the parent so that when a worker dies of a
- * signal the parent can still say which partition, step and record it was in.
- */
-struct worker_progress {
-    volatile int64_t partition;     /* -1 when between partitions */
-    volatile int32_t step;          /* index of the step running now, -1 for none */
-    volatile uint64_t record_start; /* input byte offset of the record being processed */
-};
-
-/* What one partition did, for the logs and the parent. */
-struct partition_stats {
-    uint64_t records_in;
-    uint64_t records_out;
-    uint64_t bytes_out; /* delimiters included */
-    uint64_t nanos;
-};
-
-/*
- * Where a partition's output goes. The chain collects output in a buffer of its own and offers
- * what it holds to drain() each time the buffer has grown by about 1 MiB since the last offer, and
- * once more at the end of the partition (last = 1). drain() takes a prefix of it (*taken bytes,
- * possibly none or all); the chain keeps the rest and offers it again, grown, later. It returns
- * 0, or -1 with err set, which fails the partition as an I/O failure. What is left after the
- * last offer stays readable through chain_pending() until the next chain_run().
- */
-struct chain_sink {
-    int (*drain)(void *arg, const char *data, size_t len, int last, size_t *taken,
-                 struct error *err);
-    void *arg;
-};
-
-struct chain;
-
-/*
- * Calls init() of every step, in order (after fork, in a worker). `steps` is borrowed and must
- * outlive the chain; `log_fd` receives plugin log lines (may be -1); `progress` may be NULL.
- * On failure *failed_step is the index of the step whose init failed.
- */
-int chain_new(const struct step *steps, size_t n_steps, unsigned char delimiter, int worker_id,
-              int log_fd, struct worker_progress *progress, struct chain **out, int *failed_step,
-              struct error *err);
-
-/*
- * Runs one partition: reads [p->start, p->end) of the input (plain, or decoding its BGZF blocks,
- * or decoding from its access points; or takes it from memory), feeds every record through the
- * steps,
- * calls end_partition() of each step, and hands the output to `sink`. On failure returns
- * -1, err holds the message (a plugin's, or the I/O error), and *failed_step is the step's index
- * or -1 when the failure was reading or writing.
- */
-int chain_run(struct chain *c, const struct partition *p, const struct chain_input *in,
-              const struct chain_sink *sink, struct partition_stats *stats, int *failed_step,
-              struct error *err);
-
-/* The output the sink did not take at the end of the last partition run. */
-void chain_pending(const struct chain *c, const char **data, size_t *len);
-
-/* Makes chain_run give up (as a failure, "interrupted") once *stop is non-zero; it is checked
- * between read buffers. `stop` is borrowed; NULL turns the check off. */
-void chain_set_stop(struct chain *c, const volatile sig_atomic_t *stop);
-
-/* Calls fini() of every step whose init() succeeded, then frees the chain. NULL is a no-op. */
-void chain_free(struct chain *c);
+/* Runs the worker; never returns. The caller (in the child, right after fork) has closed every
+ * descriptor that is not this worker's, the job's output and its inputs. */
+void worker_main(const struct worker_env *env) __attribute__((noreturn));
 
 #endif

@@ -442,32 +442,53 @@ test_errors__readme_plugin_builds_out_of_tree(void **state)
                      0);
 }
 
+/* Runs the job in the background until its failer creates `marker` (the state the signal is
+ * meant for), sends it `signal`, creates `release` (for a failer that waits) and waits for the
+ * end; bounded throughout, so that a job that never gets there, or never stops, fails the test
+ * instead of hanging it. Returns the job's exit status, its stderr in *err. */
+static int
+signal_when_marked(char **err, const char *job_path, const char *args, const char *signal,
+                   const char *marker, const char *release)
+{
+    return tu_runf(err,
+                   TU_SH_WAIT "cd '%s' && rm -f '%s' '%s' && { %s run %s %s & } && pid=$! && "
+                              "tu_wait_for 30 '[ -e %s ]'; seen=$?; kill -%s $pid; touch '%s'; "
+                              "tu_reap $pid 30; rc=$?; if [ $seen -ne 0 ]; then "
+                              "echo 'the job never reached the marked record' >&2; exit 99; fi; "
+                              "exit $rc",
+                   tu_dir, marker, release, TRANCHE_BIN, job_path, args, marker, signal, release);
+}
+
 static void
 test_errors__signal_stops_the_job_cleanly(void **state)
 {
-    char *err = NULL;
+    char steps[1024], *err = NULL;
     const char *path;
 
     (void)state;
     make_input();
-    /* The job hangs on record 11; SIGTERM must stop it, kill its workers and leave nothing. */
-    path = job("term", "  - plugin: " TEST_PLUGIN_DIR "/failer.so\n"
-                       "    options: { match: sleepy, mode: hang }\n");
-    assert_int_equal(tu_runf(&err,
-                             "%s run %s --workers 2 & pid=$!; sleep 1; kill -TERM $pid; "
-                             "wait $pid",
-                             TRANCHE_BIN, path),
-                     1);
+    /* A worker hangs on record 11; SIGTERM, sent once it is there, must stop the job, kill its
+     * workers and leave nothing. */
+    snprintf(steps, sizeof(steps),
+             "  - plugin: " TEST_PLUGIN_DIR "/failer.so\n"
+             "    options: { match: sleepy, mode: hang, marker: %s/term.hit }\n",
+             tu_dir);
+    path = job("term", steps);
+    assert_int_equal(
+        signal_when_marked(&err, path, "--workers 2", "TERM", "term.hit", "term.unused"), 1);
     assert_contains(err, "interrupted by signal SIGTERM");
     free(err);
     assert_clean("term", path);
-    /* the same in-process, where the flag is checked between partitions and read buffers */
-    path = job("term2", "  - plugin: " TEST_PLUGIN_DIR "/failer.so\n"
-                        "    options: { match: some, mode: slow }\n");
-    assert_int_equal(tu_runf(&err,
-                             "%s run %s --in-process & pid=$!; sleep 1; kill -INT $pid; "
-                             "wait $pid",
-                             TRANCHE_BIN, path),
+    /* The same in-process, where the flag is checked between partitions and read buffers: the
+     * failer waits on record 11 until released, and is released only once SIGINT was sent, so
+     * that the signal has arrived (the failer's sleep wakes for it) before the job can go on. */
+    snprintf(steps, sizeof(steps),
+             "  - plugin: " TEST_PLUGIN_DIR "/failer.so\n"
+             "    options: { match: sleepy, mode: wait, release: %s/term2.go, "
+             "marker: %s/term2.hit }\n",
+             tu_dir, tu_dir);
+    path = job("term2", steps);
+    assert_int_equal(signal_when_marked(&err, path, "--in-process", "INT", "term2.hit", "term2.go"),
                      1);
     assert_contains(err, "interrupted by signal SIGINT");
     free(err);

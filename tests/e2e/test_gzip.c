@@ -559,24 +559,31 @@ test_gzip__one_partition_at_the_end_of_the_file(void **state)
 static void
 test_gzip__a_signal_leaves_no_index_behind(void **state)
 {
+    static const char job[] =
+        "input:\n  path: sig.gz\noutput:\n  path: sig.out\nlog_dir: logs/sig\n"
+        "partition_size: 64KiB\nsteps:\n  - plugin: " TEST_PLUGIN_DIR "/failer.so\n"
+        "    options: { match: sleepy, mode: hang, marker: sig.hit }\n";
     char *err = NULL;
 
     (void)state;
     /* A first run stopped while a worker hangs on record 11, so that the ring (32 MiB) is full
      * and the parent has not decoded the whole file: exit 1, no output, no index, and no
-     * temporary file of one. */
+     * temporary file of one. SIGTERM goes once the worker hangs (its marker), the temporary
+     * index is on disk, and the parent sleeps: it never does while it can decode, so it has
+     * filled the ring, which partition 0 holds on to, with a file larger than the ring. */
     sh(0, "seq 1 6000000 | sed -e 's/^11$/11 sleepy/' | gzip -1 > sig.gz && "
-          "rm -f sig.gz.tranche-index");
-    tu_write_file(path_of("sig.yaml"),
-                  "input:\n  path: sig.gz\noutput:\n  path: sig.out\nlog_dir: logs/sig\n"
-                  "partition_size: 64KiB\nsteps:\n  - plugin: " TEST_PLUGIN_DIR "/failer.so\n"
-                  "    options: { match: sleepy, mode: hang }\n",
-                  strlen("input:\n  path: sig.gz\noutput:\n  path: sig.out\nlog_dir: logs/sig\n"
-                         "partition_size: 64KiB\nsteps:\n  - plugin: " TEST_PLUGIN_DIR
-                         "/failer.so\n    options: { match: sleepy, mode: hang }\n"));
-    assert_int_equal(tranche(&err, "run sig.yaml --workers 2 & pid=$!; sleep 1; kill -TERM $pid; "
-                                   "wait $pid"),
-                     1);
+          "rm -f sig.gz.tranche-index sig.hit");
+    tu_write_file(path_of("sig.yaml"), job, strlen(job));
+    assert_int_equal(
+        tu_runf(&err,
+                TU_SH_WAIT "cd '%s' && { %s run sig.yaml --workers 2 & } && pid=$! && "
+                           "tu_wait_for 30 '[ -e sig.hit ] && [ \"$(tu_state $pid)\" = S ] && "
+                           "tu_exists \"sig.gz.tranche-index.tmp-*\"'; seen=$?; "
+                           "kill -TERM $pid; tu_reap $pid 30; rc=$?; if [ $seen -ne 0 ]; then "
+                           "echo 'never saw the worker hang with the ring full' >&2; exit 99; "
+                           "fi; exit $rc",
+                tu_dir, TRANCHE_BIN),
+        1);
     assert_non_null(strstr(err, "interrupted by signal SIGTERM"));
     free(err);
     sh(0,

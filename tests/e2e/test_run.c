@@ -16,6 +16,8 @@
 
 #include "testutil.h"
 
+static size_t check_bgzf_at(const char *name);
+
 /* Writes a job file and returns its path (static buffer). */
 static const char *
 write_job(const char *name, const char *fmt, ...)
@@ -252,15 +254,20 @@ test_run__offsets_beyond_4GiB(void **state)
     sh(0, "cd '%s' && printf 'HELLO\\nWORLD\\nLAST\\n' | cmp - big.out", tu_dir);
 }
 
-/* Runs the spill job in the background, waits until the second partition's part file is on
- * disk (while the first partition is held back by the failer's wait mode), then lets it go. */
+/* Runs the spill job in the background with a spill threshold of 64 KiB and parking out of the
+ * way (a finished partition waits for its turn for ten minutes), so that a part file on disk can
+ * only come from spilling. Partition 0 waits at its first record until the test has seen
+ * partition 1's part file on disk, then goes on. */
 static void
 run_spill_job(const char *job, const char *output)
 {
     sh(0,
-       "cd '%s' && rm -f release && { %s run %s --workers 2 --output %s & } && "
-       "for i in $(seq 600); do ls spill/.tranche-parts-*/part-000001 >/dev/null 2>&1 && "
-       "break; sleep 0.1; done; touch release; wait $!",
+       TU_SH_WAIT "cd '%s' && rm -f release && { TRANCHE_TEST_SPILL_AFTER=65536 "
+                  "TRANCHE_TEST_PARK_AFTER_MS=600000 %s run %s --workers 2 --output %s & } && "
+                  "pid=$! && tu_wait_for 30 'tu_exists \"spill/.tranche-parts-*/part-000001\"'; "
+                  "seen=$?; touch release; tu_reap $pid 60; rc=$?; if [ $seen -ne 0 ]; then "
+                  "echo 'no part file on disk while partition 0 waited: partition 1 did not "
+                  "spill' >&2; exit 99; fi; exit $rc",
        tu_dir, TRANCHE_BIN, job, output);
 }
 
@@ -268,14 +275,15 @@ static void
 test_run__large_partition_spills_to_disk(void **state)
 {
     /* Two files, so two partitions. The first waits until the test says so; meanwhile the
-     * second, over 48 MiB of output, goes on in a part file on disk, which is written after the
-     * first partition and then removed. */
+     * second, whose output passes the spill threshold, goes on in a part file on disk, which is
+     * written after the first partition and then removed. */
     const char *job;
 
     (void)state;
     sh(0,
        "cd '%s' && mkdir -p spill && seq 1 1500 | sed 's/^/wait /' > wait.log && "
-       "%s --kind access --size 70M --seed 3 --output big.log",
+       "%s --kind access --size 2M --seed 3 --output big.log && "
+       "cat wait.log big.log | tr a-z A-Z > spill-ref",
        tu_dir, TRANCHE_GEN);
     job = write_job("spill.yaml",
                     "input:\n  path: [wait.log, big.log]\n"
@@ -287,34 +295,28 @@ test_run__large_partition_spills_to_disk(void **state)
                     "  - plugin: upper\n",
                     TEST_PLUGIN_DIR, tu_dir);
     run_spill_job(job, "spill/out.log");
-    sh(0,
-       "cd '%s' && grep -q 'spilled to a part file on disk' spill-logs/worker-*.log && "
-       "cat wait.log big.log | tr a-z A-Z | cmp - spill/out.log && "
-       "[ \"$(ls -A spill)\" = out.log ]",
-       tu_dir);
-    /* The same with gzip output, where what waits is compressed: base64 of random bytes
-     * compresses to about 3/4, so 80 MiB of it still passes 48 MiB and the part file on disk
-     * holds whole compressed blocks. */
-    sh(0,
-       "cd '%s' && head -c 60M /dev/urandom | base64 > big.log && "
-       "cat wait.log big.log | tr a-z A-Z > ref",
-       tu_dir);
+    sh(0, "cd '%s' && cmp spill/out.log spill-ref && [ \"$(ls -A spill)\" = out.log ]", tu_dir);
+    /* The same with gzip output, where what waits is compressed (2 MiB of log lines compress to
+     * about 230 KB, well past the threshold): the part file must hold whole BGZF blocks. */
     run_spill_job(job, "spill/out.gz");
     sh(0,
-       "cd '%s' && grep -q 'spilled to a part file on disk' spill-logs/worker-*.log && "
-       "gzip -t spill/out.gz && zcat spill/out.gz | cmp - ref && "
-       "[ \"$(ls -A spill | sort | tr '\\n' ' ')\" = 'out.gz out.log ' ] && "
-       "rm big.log ref spill/out.log spill/out.gz",
+       "cd '%s' && gzip -t spill/out.gz && zcat spill/out.gz | cmp - spill-ref && "
+       "[ \"$(ls -A spill | sort | tr '\\n' ' ')\" = 'out.gz out.log ' ]",
        tu_dir);
+    assert_true(check_bgzf_at("spill/out.gz") >= 2);
+    sh(0, "cd '%s' && rm big.log spill-ref spill/out.log spill/out.gz", tu_dir);
 }
 
 static void
 test_run__a_slow_partition_does_not_hold_the_others(void **state)
 {
     /* Partition 0 waits until released. With two workers, the other four partitions must all
-     * be run meanwhile (parked in part files on disk, as their turn has not come), and the
-     * output must still come out in order, plain and gzip. */
+     * be run meanwhile and parked in part files on disk, as their turn has not come (the test
+     * releases partition 0 once it sees the four part files), and the output must still come
+     * out in order, plain and gzip. The park threshold is the real one here. */
+    static const char *const outputs[] = {"park-out/x.log", "park-out/x.gz"};
     const char *job;
+    size_t i;
 
     (void)state;
     sh(0,
@@ -329,18 +331,98 @@ test_run__a_slow_partition_does_not_hold_the_others(void **state)
                     "    options: { match: \"wait \", mode: wait, release: %s/go }\n"
                     "  - plugin: upper\n",
                     TEST_PLUGIN_DIR, tu_dir);
+    for (i = 0; i < sizeof(outputs) / sizeof(outputs[0]); i++) {
+        sh(0,
+           TU_SH_WAIT "cd '%s' && rm -f go && { %s run %s --workers 2 --output %s & } && "
+                      "pid=$! && tu_wait_for 30 "
+                      "'[ $(tu_count \"park-out/.tranche-parts-*/part-*\") -eq 4 ]'; seen=$?; "
+                      "touch go; tu_reap $pid 60; rc=$?; if [ $seen -ne 0 ]; then "
+                      "echo 'partitions 1 to 4 were not all parked while partition 0 waited' "
+                      ">&2; exit 99; fi; exit $rc",
+           tu_dir, TRANCHE_BIN, job, outputs[i]);
+    }
     sh(0,
-       "cd '%s' && rm -f go && { %s run %s --workers 2 & } && "
-       "for i in $(seq 600); do [ $(cat park-logs/worker-*.log 2>/dev/null | grep -c parked) "
-       "-eq 4 ] && break; sleep 0.1; done; touch go; wait $! && "
-       "grep -q '4 partition(s) parked' park-logs/tranche.log && cmp park-out/x.log park-ref",
-       tu_dir, TRANCHE_BIN, job);
+       "cd '%s' && cmp park-out/x.log park-ref && zcat park-out/x.gz | cmp - park-ref && "
+       "[ -z \"$(ls -A park-out | grep -v '^x')\" ]",
+       tu_dir);
+}
+
+/*
+ * Output on standard output, with both spilling and parking, to the limit on parked partitions:
+ * their part files are then in $TMPDIR, here a folder of the test's own. 24 partitions (one per
+ * file), two workers, parking at once (TRANCHE_TEST_PARK_AFTER_MS=0) and a spill threshold of
+ * 4 KiB (every other partition passes it, plain or compressed). Each step is a state the test
+ * waits for:
+ *   - partition 0 waits at its first record; partition 1 pauses after 4 MiB of output (more
+ *     than the chain hands its sink at a time), so it has spilled: its part file is on disk
+ *     although it has not finished;
+ *   - released, partition 1 is parked, and the worker runs and parks the next ones until the
+ *     limit, 2 x workers + 2 = 6 parked, leaves it idle: exactly 6 part files;
+ *   - released, partition 0 is written, then the parked ones by the parent, and the rest runs.
+ * The output must be the reference's, every record once and in order, and $TMPDIR empty.
+ */
+static void
+run_stdout_job(const char *job, const char *output)
+{
     sh(0,
-       "cd '%s' && rm -f go && { %s run %s --workers 2 --output park-out/x.gz & } && "
-       "for i in $(seq 600); do [ $(cat park-logs/worker-*.log 2>/dev/null | grep -c parked) "
-       "-eq 4 ] && break; sleep 0.1; done; touch go; wait $! && "
-       "zcat park-out/x.gz | cmp - park-ref && [ -z \"$(ls -A park-out | grep -v '^x')\" ]",
-       tu_dir, TRANCHE_BIN, job);
+       TU_SH_WAIT "cd '%s' && rm -rf so-tmp so.go0 so.go1 so.hold0 so.hold1 && mkdir so-tmp && "
+                  "{ TMPDIR=\"$PWD/so-tmp\" TRANCHE_TEST_SPILL_AFTER=4096 "
+                  "TRANCHE_TEST_PARK_AFTER_MS=0 %s run %s -o - --workers 2 > %s & } && pid=$! && "
+                  "parts='so-tmp/.tranche-parts-*/part-*'; fail=; "
+                  "tu_wait_for 30 '[ -e so.hold0 ] && [ -e so.hold1 ]' || "
+                  "fail='partitions 0 and 1 never reached their hold records'; "
+                  "[ -n \"$fail\" ] || tu_exists 'so-tmp/.tranche-parts-*/part-000001' || "
+                  "fail='partition 1 paused after 4 MiB of output, with no part file on disk'; "
+                  "touch so.go1; [ -n \"$fail\" ] || "
+                  "tu_wait_for 30 '[ $(tu_count \"$parts\") -ge 6 ]' || "
+                  "fail=\"the park limit was not reached: $(tu_count \"$parts\") part files\"; "
+                  "n=$(tu_count \"$parts\"); [ -n \"$fail\" ] || [ $n -eq 6 ] || "
+                  "fail=\"$n part files while partition 0 waited: more than the park limit\"; "
+                  "touch so.go0; tu_reap $pid 60; rc=$?; "
+                  "if [ -n \"$fail\" ]; then echo \"$fail\" >&2; exit 99; fi; "
+                  "[ $rc -eq 0 ] || exit $rc; [ -z \"$(ls -A so-tmp)\" ] || "
+                  "{ echo \"left in TMPDIR: $(ls -A so-tmp)\" >&2; exit 98; }",
+       tu_dir, TRANCHE_BIN, job, output);
+}
+
+static void
+test_run__stdout_with_spilling_and_parking(void **state)
+{
+    const char *job;
+
+    (void)state;
+    sh(0,
+       "cd '%s' && rm -rf so && mkdir so && { echo 'HOLD-0 waits'; seq 1 50; } > so/p00.log && "
+       "{ %s --kind access --size 4M --seed 5; echo 'PAUSE-1 after spilling'; seq 1 50; } > "
+       "so/p01.log && for k in $(seq 2 23); do size=2K; [ $((k %% 2)) -eq 1 ] && size=40K; "
+       "%s --kind access --size $size --seed $k --output so/p$(printf %%02d $k).log || exit 1; "
+       "done && cat so/p*.log | tr a-z A-Z > so.ref",
+       tu_dir, TRANCHE_GEN, TRANCHE_GEN);
+    job = write_job("so.yaml",
+                    "input:\n  path: so/p*.log\noutput:\n  path: so.out\n"
+                    "partition_size: 1GiB\nlog_dir: so-logs\nsteps:\n"
+                    "  - plugin: %s/failer.so\n    options: { match: HOLD-0, mode: wait, "
+                    "release: %s/so.go0, marker: %s/so.hold0 }\n"
+                    "  - plugin: %s/failer.so\n    options: { match: PAUSE-1, mode: wait, "
+                    "release: %s/so.go1, marker: %s/so.hold1 }\n"
+                    "  - plugin: upper\n",
+                    TEST_PLUGIN_DIR, tu_dir, tu_dir, TEST_PLUGIN_DIR, tu_dir, tu_dir);
+    run_stdout_job(job, "so.out");
+    sh(0, "cd '%s' && cmp so.out so.ref", tu_dir);
+    /* gzip output on standard output is BGZF too */
+    job = write_job("so-gz.yaml",
+                    "input:\n  path: so/p*.log\noutput:\n  path: so.gz\n  compression: gzip\n"
+                    "partition_size: 1GiB\nlog_dir: so-logs\nsteps:\n"
+                    "  - plugin: %s/failer.so\n    options: { match: HOLD-0, mode: wait, "
+                    "release: %s/so.go0, marker: %s/so.hold0 }\n"
+                    "  - plugin: %s/failer.so\n    options: { match: PAUSE-1, mode: wait, "
+                    "release: %s/so.go1, marker: %s/so.hold1 }\n"
+                    "  - plugin: upper\n",
+                    TEST_PLUGIN_DIR, tu_dir, tu_dir, TEST_PLUGIN_DIR, tu_dir, tu_dir);
+    run_stdout_job(job, "so.gz");
+    sh(0, "cd '%s' && gzip -t so.gz && zcat so.gz | cmp - so.ref", tu_dir);
+    assert_true(check_bgzf_at("so.gz") >= 2);
+    sh(0, "cd '%s' && rm -r so so.ref so.out so.gz so-tmp", tu_dir);
 }
 
 static void
@@ -501,6 +583,16 @@ check_bgzf(const char *path)
     return blocks;
 }
 
+/* check_bgzf on a file of the test directory. */
+static size_t
+check_bgzf_at(const char *name)
+{
+    char path[1024];
+
+    snprintf(path, sizeof(path), "%s/%s", tu_dir, name);
+    return check_bgzf(path);
+}
+
 static void
 test_run__gzip_output_is_bgzf_for_any_split(void **state)
 {
@@ -576,6 +668,7 @@ main(void)
         cmocka_unit_test(test_run__large_partition_spills_to_disk),
         cmocka_unit_test(test_run__gzip_output_is_bgzf_for_any_split),
         cmocka_unit_test(test_run__a_slow_partition_does_not_hold_the_others),
+        cmocka_unit_test(test_run__stdout_with_spilling_and_parking),
         cmocka_unit_test(test_run__bgzf_input_matches_zcat),
         cmocka_unit_test(test_run__corrupt_bgzf_fails_with_the_offset),
     };

@@ -1,6 +1,9 @@
 /* tests/plugins/failer.c: a pass-through fixture that misbehaves, in the way option `mode` names,
- * on the first record containing option `match`; it tests how workers report plugin failures. */
+ * on the first record containing option `match`; it tests how workers report plugin failures.
+ * Option `marker` names a file it creates on reaching that record, before misbehaving, so that a
+ * test can wait for that state instead of for a time. */
 #define _GNU_SOURCE /* memmem */
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +27,7 @@ enum failer_mode {
 
 struct failer_state {
     const char *release;
+    const char *marker;
     const char *match;
     size_t match_len;
     enum failer_mode mode;
@@ -42,6 +46,9 @@ static const struct tranche_option failer_options[] = {
      "slow (1 ms per record from then on), wait (until the file `release` exists), or print "
      "(printf every record from then on to stdout)"},
     {"release", TRANCHE_OPT_STRING, NULL, 0, "wait mode: the file whose creation lets it go on"},
+    {"marker", TRANCHE_OPT_STRING, NULL, 0,
+     "a file to create on reaching the matching record, before the mode's action (a test waits "
+     "for it)"},
     {NULL, 0, NULL, 0, NULL},
 };
 
@@ -76,6 +83,7 @@ failer_init(tranche_ctx *ctx, const struct tranche_host *h, void **state)
     }
     s->match = match;
     s->release = host->opt_string(ctx, "release");
+    s->marker = host->opt_string(ctx, "marker");
     s->match_len = strlen(match);
     s->mode = MODE_ERROR;
     if (mode != NULL && parse_mode(mode, &s->mode) != 0) {
@@ -136,6 +144,18 @@ fail(struct failer_state *s, tranche_ctx *ctx, const char *data, size_t len)
     return TRANCHE_ERROR;
 }
 
+/* Creates the marker file: a test polls for it to know the record was reached. */
+static int
+mark(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+
+    if (fd < 0) {
+        return -1;
+    }
+    return close(fd);
+}
+
 static int
 failer_record(void *state, tranche_ctx *ctx, char *data, size_t len)
 {
@@ -149,6 +169,9 @@ failer_record(void *state, tranche_ctx *ctx, char *data, size_t len)
     }
     if (!s->hit && memmem(data, len, s->match, s->match_len) != NULL) {
         s->hit = 1;
+        if (s->marker != NULL && mark(s->marker) != 0) {
+            return host->error(ctx, "cannot create marker %s", s->marker);
+        }
         if (fail(s, ctx, data, len) != TRANCHE_OK) {
             return TRANCHE_ERROR;
         }

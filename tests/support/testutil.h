@@ -57,6 +57,30 @@ void tu_write_edge_input(const char *path, size_t size, int with_nul, int unterm
  * stderr, unless it exits with `expect`. The body of each test file's sh(). */
 void tu_vsh(const char *dir, int expect, const char *fmt, va_list ap);
 
+/*
+ * Shell functions for commands that wait for a state, never for a time: put TU_SH_WAIT in front
+ * of a command given to tu_run, tu_runf or tu_vsh (it ends with ';').
+ *   tu_wait_for SECONDS 'COMMAND'  evaluates COMMAND every 10 ms until it succeeds; status 1
+ *                                  if it has not after about SECONDS (a bound, never a delay)
+ *   tu_reap PID SECONDS            waits for the background job PID and returns its status; if
+ *                                  it has not ended after about SECONDS, kills it and its
+ *                                  children with SIGKILL and returns 124
+ *   tu_state PID                   prints the process state letter (R, S, D, Z...), or nothing
+ *                                  once it is gone (the shell may have collected it already)
+ *   tu_count 'GLOB'                prints how many paths match GLOB
+ *   tu_exists 'GLOB'               succeeds when a path matches GLOB
+ */
+#define TU_SH_WAIT                                                                                 \
+    "tu_wait_for() { _tu_n=$(($1 * 100)); shift; until eval \"$*\"; do "                          \
+    "_tu_n=$((_tu_n - 1)); [ $_tu_n -gt 0 ] || return 1; sleep 0.01; done; }; "                    \
+    "tu_state() { sed 's/.*) //' /proc/$1/stat 2>/dev/null | cut -c1; }; "                         \
+    "tu_reap() { _tu_n=$(($2 * 100)); while [ -n \"$(tu_state $1)\" ] && "                        \
+    "[ \"$(tu_state $1)\" != Z ]; do _tu_n=$((_tu_n - 1)); if [ $_tu_n -le 0 ]; then "             \
+    "echo \"tu_reap: pid $1 still running after $2 s, killed\" >&2; "                              \
+    "pkill -KILL -P $1; kill -KILL $1; wait $1; return 124; fi; sleep 0.01; done; wait $1; }; "    \
+    "tu_count() { set -- $1; if [ -e \"$1\" ]; then echo $#; else echo 0; fi; }; "                 \
+    "tu_exists() { set -- $1; [ -e \"$1\" ]; }; "
+
 /* What a gzip member written by tu_gzip_member carries. */
 struct tu_member {
     int extra, name, comment, hcrc; /* the optional header fields */

@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #include "config.h"
-#include "plugin.h"
+#include "loader.h"
 #include "testutil.h"
 
 static void
@@ -25,7 +25,7 @@ assert_contains(const char *haystack, const char *needle)
 }
 
 static void
-test_plugin__finds_bundled_by_name_and_path_var_first(void **state)
+test_loader__finds_bundled_by_name_and_path_var_first(void **state)
 {
     struct error err;
     char *path = NULL;
@@ -51,7 +51,7 @@ test_plugin__finds_bundled_by_name_and_path_var_first(void **state)
 }
 
 static void
-test_plugin__abi_checks(void **state)
+test_loader__abi_checks(void **state)
 {
     static const struct {
         const char *file;
@@ -98,7 +98,7 @@ load_step(const char *dir, const char *step, struct step **steps, struct job *jo
 }
 
 static void
-test_plugin__options_validated_with_defaults(void **state)
+test_loader__options_validated_with_defaults(void **state)
 {
     char *dir = tu_mkdtemp();
     struct step *steps = NULL;
@@ -147,7 +147,7 @@ test_plugin__options_validated_with_defaults(void **state)
 }
 
 static void
-test_plugin__parse_bool(void **state)
+test_loader__parse_bool(void **state)
 {
     static const char *const yes[] = {"true", "True", "YES", "on", "1"};
     static const char *const no[] = {"false", "no", "Off", "0"};
@@ -175,10 +175,10 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_plugin__finds_bundled_by_name_and_path_var_first),
-        cmocka_unit_test(test_plugin__abi_checks),
-        cmocka_unit_test(test_plugin__options_validated_with_defaults),
-        cmocka_unit_test(test_plugin__parse_bool),
+        cmocka_unit_test(test_loader__finds_bundled_by_name_and_path_var_first),
+        cmocka_unit_test(test_loader__abi_checks),
+        cmocka_unit_test(test_loader__options_validated_with_defaults),
+        cmocka_unit_test(test_loader__parse_bool),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,8 +3,8 @@
  * [start, end) of about the target size, each ending just after a delimiter or at end of file, so
  * every record belongs to exactly one partition. Computed once, in the parent.
  */
-#ifndef TRANCHE_PARTITION_H
-#define TRANCHE_PARTITION_H
+#ifndef TRANCHE_PLAN_H
+#define TRANCHE_PLAN_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -37,7 +37,7 @@ struct plan {
  * file index `file`. An empty file adds none. Returns 0, or -1 with err naming `path` on a read
  * error.
  */
-int partition_plan_file(struct plan *plan, size_t file, const char *path, int fd, uint64_t size,
+int plan_add_file(struct plan *plan, size_t file, const char *path, int fd, uint64_t size,
                         uint64_t target, unsigned char delimiter, struct error *err);
 
 struct bgzf_index;
@@ -47,7 +47,7 @@ struct bgzf_index;
  * bytes. Records are not aligned to blocks; a worker finds its records' boundaries as it
  * decodes (a partition owns the records that start in [start, end)). Returns 0 or -1.
  */
-int partition_plan_bgzf(struct plan *plan, size_t file, const char *path,
+int plan_add_bgzf(struct plan *plan, size_t file, const char *path,
                         const struct bgzf_index *idx, uint64_t target, struct error *err);
 
 struct gz_index;
@@ -57,13 +57,13 @@ struct gz_index;
  * about `target` decompressed bytes long; the last partition runs to the end of the file, so that
  * its worker checks the last member and that nothing follows it. Returns 0 or -1.
  */
-int partition_plan_gzindex(struct plan *plan, size_t file, const char *path,
+int plan_add_gzindex(struct plan *plan, size_t file, const char *path,
                            const struct gz_index *idx, uint64_t target, struct error *err);
 
 /* Appends one partition [start, end) of `file`, numbered in order; NULL when out of memory. */
-struct partition *partition_push(struct plan *plan, size_t file, uint64_t start, uint64_t end);
+struct partition *plan_push(struct plan *plan, size_t file, uint64_t start, uint64_t end);
 
 /* Frees the plan's array; safe on a zeroed plan, and leaves it zeroed. */
-void partition_plan_release(struct plan *plan);
+void plan_release(struct plan *plan);
 
 #endif

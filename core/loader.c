@@ -1,8 +1,8 @@
 /*
- * core/plugin.c: plugin search path, dlopen with ABI checks, and option validation against each
+ * core/loader.c: plugin search path, dlopen with ABI checks, and option validation against each
  * plugin's option table. Everything here runs in the parent, before any input is read.
  */
-#include "plugin.h"
+#include "loader.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -250,20 +250,34 @@ plugin_parse_bool(const char *text, int *out)
     return -1;
 }
 
+/* The option types' names, in the plugins listing and in messages. */
+static const struct {
+    const char *word;   /* "int" */
+    const char *phrase; /* "an integer" */
+} type_names[] = {
+    [TRANCHE_OPT_STRING] = {"string", "a string"},
+    [TRANCHE_OPT_INT] = {"int", "an integer"},
+    [TRANCHE_OPT_BOOL] = {"bool", "a boolean (true or false)"},
+    [TRANCHE_OPT_LIST] = {"list", "a list"},
+};
+
+static int
+known_type(enum tranche_option_type type)
+{
+    return (size_t)type < sizeof(type_names) / sizeof(type_names[0]) &&
+           type_names[type].word != NULL;
+}
+
+const char *
+loader_type_word(enum tranche_option_type type)
+{
+    return known_type(type) ? type_names[type].word : "?";
+}
+
 static const char *
 type_name(enum tranche_option_type type)
 {
-    switch (type) {
-    case TRANCHE_OPT_STRING:
-        return "a string";
-    case TRANCHE_OPT_INT:
-        return "an integer";
-    case TRANCHE_OPT_BOOL:
-        return "a boolean (true or false)";
-    case TRANCHE_OPT_LIST:
-        return "a list";
-    }
-    return "a value of an unknown type";
+    return known_type(type) ? type_names[type].phrase : "a value of an unknown type";
 }
 
 /* Parses one text value into opt according to its spec's type. */

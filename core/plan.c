@@ -4,7 +4,7 @@
  * record can be lost or owned twice, and a record longer than the target simply makes its
  * partition longer (no empty or duplicate partitions).
  */
-#include "partition.h"
+#include "plan.h"
 
 #include "bgzf.h"
 #include "gzindex.h"
@@ -55,7 +55,7 @@ next_boundary(int fd, const char *path, uint64_t from, uint64_t size, unsigned c
 }
 
 struct partition *
-partition_push(struct plan *plan, size_t file, uint64_t start, uint64_t end)
+plan_push(struct plan *plan, size_t file, uint64_t start, uint64_t end)
 {
     struct partition *p;
 
@@ -79,7 +79,7 @@ partition_push(struct plan *plan, size_t file, uint64_t start, uint64_t end)
 }
 
 int
-partition_plan_file(struct plan *plan, size_t file, const char *path, int fd, uint64_t size,
+plan_add_file(struct plan *plan, size_t file, const char *path, int fd, uint64_t size,
                     uint64_t target, unsigned char delimiter, struct error *err)
 {
     uint64_t start = 0, end;
@@ -93,7 +93,7 @@ partition_plan_file(struct plan *plan, size_t file, const char *path, int fd, ui
         } else if (next_boundary(fd, path, start + target - 1, size, delimiter, &end, err) != 0) {
             return -1;
         }
-        if (partition_push(plan, file, start, end) == NULL) {
+        if (plan_push(plan, file, start, end) == NULL) {
             return error_set(err, "out of memory planning %s", path);
         }
         start = end;
@@ -102,7 +102,7 @@ partition_plan_file(struct plan *plan, size_t file, const char *path, int fd, ui
 }
 
 int
-partition_plan_bgzf(struct plan *plan, size_t file, const char *path, const struct bgzf_index *idx,
+plan_add_bgzf(struct plan *plan, size_t file, const char *path, const struct bgzf_index *idx,
                     uint64_t target, struct error *err)
 {
     size_t first = 0, b;
@@ -122,7 +122,7 @@ partition_plan_bgzf(struct plan *plan, size_t file, const char *path, const stru
                 plan->parts[plan->n_parts - 1].end_block = b + 1;
             }
         } else {
-            struct partition *p = partition_push(plan, file, idx->blocks[first].ustart,
+            struct partition *p = plan_push(plan, file, idx->blocks[first].ustart,
                                                  idx->blocks[first].ustart + bytes);
             if (p == NULL) {
                 return error_set(err, "out of memory planning %s", path);
@@ -137,7 +137,7 @@ partition_plan_bgzf(struct plan *plan, size_t file, const char *path, const stru
 }
 
 int
-partition_plan_gzindex(struct plan *plan, size_t file, const char *path, const struct gz_index *idx,
+plan_add_gzindex(struct plan *plan, size_t file, const char *path, const struct gz_index *idx,
                        uint64_t target, struct error *err)
 {
     size_t first = 0, k;
@@ -154,7 +154,7 @@ partition_plan_gzindex(struct plan *plan, size_t file, const char *path, const s
         if (end == idx->points[first].out) {
             break; /* only an empty tail (members without data) is left: the last one reads it */
         }
-        p = partition_push(plan, file, idx->points[first].out, end);
+        p = plan_push(plan, file, idx->points[first].out, end);
         if (p == NULL) {
             return error_set(err, "out of memory planning %s", path);
         }
@@ -169,7 +169,7 @@ partition_plan_gzindex(struct plan *plan, size_t file, const char *path, const s
 }
 
 void
-partition_plan_release(struct plan *plan)
+plan_release(struct plan *plan)
 {
     free(plan->parts);
     memset(plan, 0, sizeof(*plan));

@@ -17,7 +17,7 @@
 
 #include <cmocka.h>
 
-#include "partition.h"
+#include "plan.h"
 #include "testutil.h"
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
@@ -102,7 +102,7 @@ plan_buffer(const char *dir, const char *data, size_t len, uint64_t target, unsi
     tu_write_file(path, data, len);
     fd = open(path, O_RDONLY);
     assert_true(fd >= 0);
-    assert_int_equal(partition_plan_file(&plan, 0, path, fd, len, target, delim, &err), 0);
+    assert_int_equal(plan_add_file(&plan, 0, path, fd, len, target, delim, &err), 0);
     check_plan(&plan, 0, data, len, target, delim);
     if (len == 0) {
         assert_int_equal(plan.n_parts, 0);
@@ -111,11 +111,11 @@ plan_buffer(const char *dir, const char *data, size_t len, uint64_t target, unsi
         assert_int_equal(plan.n_parts, 1);
     }
     close(fd);
-    partition_plan_release(&plan);
+    plan_release(&plan);
 }
 
 static void
-test_partition__random_inputs_and_sizes(void **state)
+test_plan__random_inputs_and_sizes(void **state)
 {
     static const unsigned char delims[] = {'\n', '\0', ',', '\t'};
     char *dir = tu_mkdtemp();
@@ -146,7 +146,7 @@ test_partition__random_inputs_and_sizes(void **state)
 }
 
 static void
-test_partition__empty_file_has_no_partitions(void **state)
+test_plan__empty_file_has_no_partitions(void **state)
 {
     char *dir = tu_mkdtemp();
 
@@ -158,7 +158,7 @@ test_partition__empty_file_has_no_partitions(void **state)
 }
 
 static void
-test_partition__record_longer_than_partitions(void **state)
+test_plan__record_longer_than_partitions(void **state)
 {
     char *dir = tu_mkdtemp();
     char path[512];
@@ -177,20 +177,20 @@ test_partition__record_longer_than_partitions(void **state)
     tu_write_file(path, data, sizeof(data));
     fd = open(path, O_RDONLY);
     memset(&plan, 0, sizeof(plan));
-    assert_int_equal(partition_plan_file(&plan, 0, path, fd, sizeof(data), 10, '\n', &err), 0);
+    assert_int_equal(plan_add_file(&plan, 0, path, fd, sizeof(data), 10, '\n', &err), 0);
     assert_int_equal(plan.n_parts, 2);
     assert_int_equal(plan.parts[0].start, 0);
     assert_int_equal(plan.parts[0].end, 104);
     assert_int_equal(plan.parts[1].start, 104);
     assert_int_equal(plan.parts[1].end, 120);
     close(fd);
-    partition_plan_release(&plan);
+    plan_release(&plan);
     tu_rmrf(dir);
     free(dir);
 }
 
 static void
-test_partition__files_keep_order_and_never_share_a_partition(void **state)
+test_plan__files_keep_order_and_never_share_a_partition(void **state)
 {
     char *dir = tu_mkdtemp();
     char a[512], b[512];
@@ -207,9 +207,9 @@ test_partition__files_keep_order_and_never_share_a_partition(void **state)
     fa = open(a, O_RDONLY);
     fb = open(b, O_RDONLY);
     memset(&plan, 0, sizeof(plan));
-    assert_int_equal(partition_plan_file(&plan, 0, a, fa, 13, 4, '\n', &err), 0);
+    assert_int_equal(plan_add_file(&plan, 0, a, fa, 13, 4, '\n', &err), 0);
     n_a = plan.n_parts;
-    assert_int_equal(partition_plan_file(&plan, 1, b, fb, 10, 4, '\n', &err), 0);
+    assert_int_equal(plan_add_file(&plan, 1, b, fb, 10, 4, '\n', &err), 0);
     for (i = 0; i < plan.n_parts; i++) {
         assert_int_equal(plan.parts[i].index, i);
         assert_int_equal(plan.parts[i].file, i < n_a ? 0 : 1);
@@ -219,13 +219,13 @@ test_partition__files_keep_order_and_never_share_a_partition(void **state)
     assert_int_equal(plan.parts[plan.n_parts - 1].end, 10);
     close(fa);
     close(fb);
-    partition_plan_release(&plan);
+    plan_release(&plan);
     tu_rmrf(dir);
     free(dir);
 }
 
 static void
-test_partition__offsets_beyond_4GiB(void **state)
+test_plan__offsets_beyond_4GiB(void **state)
 {
     /* A sparse file of 5 GiB + 3 bytes of NUL bytes: with '\0' as the delimiter every byte ends a
      * record, so boundaries fall exactly on the targets and must not wrap at 32 bits. */
@@ -247,17 +247,17 @@ test_partition__offsets_beyond_4GiB(void **state)
         skip();
     }
     memset(&plan, 0, sizeof(plan));
-    assert_int_equal(partition_plan_file(&plan, 0, path, fd, size, 3ull << 30, '\0', &err), 0);
+    assert_int_equal(plan_add_file(&plan, 0, path, fd, size, 3ull << 30, '\0', &err), 0);
     assert_int_equal(plan.n_parts, 2);
     assert_true(plan.parts[0].end == 3ull << 30);
     assert_true(plan.parts[1].start == 3ull << 30);
     assert_true(plan.parts[1].end == size);
-    partition_plan_release(&plan);
-    assert_int_equal(partition_plan_file(&plan, 0, path, fd, size, (4ull << 30) + 1, '\0', &err),
+    plan_release(&plan);
+    assert_int_equal(plan_add_file(&plan, 0, path, fd, size, (4ull << 30) + 1, '\0', &err),
                      0);
     assert_int_equal(plan.n_parts, 2);
     assert_true(plan.parts[0].end == (4ull << 30) + 1);
-    partition_plan_release(&plan);
+    plan_release(&plan);
     close(fd);
     tu_rmrf(dir);
     free(dir);
@@ -267,11 +267,11 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_partition__random_inputs_and_sizes),
-        cmocka_unit_test(test_partition__empty_file_has_no_partitions),
-        cmocka_unit_test(test_partition__record_longer_than_partitions),
-        cmocka_unit_test(test_partition__files_keep_order_and_never_share_a_partition),
-        cmocka_unit_test(test_partition__offsets_beyond_4GiB),
+        cmocka_unit_test(test_plan__random_inputs_and_sizes),
+        cmocka_unit_test(test_plan__empty_file_has_no_partitions),
+        cmocka_unit_test(test_plan__record_longer_than_partitions),
+        cmocka_unit_test(test_plan__files_keep_order_and_never_share_a_partition),
+        cmocka_unit_test(test_plan__offsets_beyond_4GiB),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,10 +1,10 @@
 /*
- * core/plugin.h: finding and loading plugin shared objects, checking their ABI, and checking a
+ * core/loader.h: finding and loading plugin shared objects, checking their ABI, and checking a
  * step's options against the plugin's option table. All of it runs in the parent before any
  * worker is forked; the loaded steps are inherited by the workers.
  */
-#ifndef TRANCHE_CORE_PLUGIN_H
-#define TRANCHE_CORE_PLUGIN_H
+#ifndef TRANCHE_LOADER_H
+#define TRANCHE_LOADER_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -68,6 +68,9 @@ void steps_free(struct step *steps, size_t n_steps);
 
 /* The validated option of a step by name, or NULL if the plugin has no such option. */
 const struct step_option *step_option_find(const struct step *step, const char *name);
+
+/* "string", "int", "bool" or "list": an option type's name, as `tranche plugins NAME` lists it. */
+const char *loader_type_word(enum tranche_option_type type);
 
 /* Parses a boolean as the job file may write it (true/false, yes/no, on/off, 1/0). */
 int plugin_parse_bool(const char *text, int *out);

@@ -1,0 +1,447 @@
+/*
+ * core/chain.c: the step chain and the host functions plugins call. One chain lives in one
+ * single-threaded worker process, so nothing here locks.
+ */
+#include "chain.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "grow.h"
+#include "log.h"
+
+#define DRAIN_STEP (1u << 20) /* offer the output to the sink every time it grows this much */
+
+struct tranche_ctx {
+    struct chain *chain;
+    size_t step;
+    void *state;
+    int initialized;
+    char *scratch; /* the copy of an emitted record handed to this step (writable) */
+    size_t scratch_cap;
+};
+
+struct chain {
+    const struct step *steps;
+    size_t n_steps;
+    struct tranche_ctx *ctx; /* one per step */
+    unsigned char delimiter;
+    int worker_id;
+    int log_fd;
+    struct chain_progress *progress;
+    struct chain_progress local_progress;
+    struct source *source; /* where step 0's records come from */
+
+    /* The partition being run; NULL outside chain_run. */
+    const struct partition *part;
+    const struct chain_sink *sink;
+    char *out_buf; /* output not yet taken by the sink; grows while the sink declines it */
+    size_t out_len;
+    size_t out_cap;
+    size_t drain_at; /* offer to the sink when out_len reaches this */
+    struct partition_stats stats;
+
+    /* The first failure of the partition; a later one does not overwrite it. */
+    int failed;
+    int failed_step; /* -1: reading or writing, not a step */
+    struct error err;
+};
+
+static void
+vset_failure(struct chain *c, int step, int errnum, const char *fmt, va_list ap)
+{
+    size_t n;
+
+    if (c->failed) {
+        return;
+    }
+    c->failed = 1;
+    c->failed_step = step;
+    vsnprintf(c->err.msg, sizeof(c->err.msg), fmt, ap);
+    if (errnum != 0) {
+        n = strlen(c->err.msg);
+        snprintf(c->err.msg + n, sizeof(c->err.msg) - n, ": %s", strerror(errnum));
+    }
+}
+
+/* Records the first failure of the partition: `step` is a step index, or -1 for I/O. */
+static void set_failure(struct chain *c, int step, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void
+set_failure(struct chain *c, int step, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vset_failure(c, step, 0, fmt, ap);
+    va_end(ap);
+}
+
+/* Offers the collected output to the sink; keeps it when the sink declines. */
+static int
+drain(struct chain *c, int last)
+{
+    size_t taken = 0;
+    struct error err;
+
+    if (c->sink->drain(c->sink->arg, c->out_buf, c->out_len, last, &taken, &err) != 0) {
+        set_failure(c, -1, "%s", err.msg);
+        return TRANCHE_ERROR;
+    }
+    if (taken == c->out_len) {
+        c->out_len = 0;
+    } else if (taken > 0) {
+        memmove(c->out_buf, c->out_buf + taken, c->out_len - taken);
+        c->out_len -= taken;
+    }
+    c->drain_at = c->out_len + DRAIN_STEP;
+    return TRANCHE_OK;
+}
+
+/* Appends one output record and its delimiter. */
+static int
+sink_write(struct chain *c, const char *p, size_t len)
+{
+    c->stats.records_out++;
+    c->stats.bytes_out += len + 1;
+    if (GROW(c->out_buf, c->out_cap, c->out_len + len + 1) != 0) {
+        set_failure(c, -1, "out of memory for %zu bytes of output", c->out_len + len + 1);
+        return TRANCHE_ERROR;
+    }
+    memcpy(c->out_buf + c->out_len, p, len);
+    c->out_len += len;
+    c->out_buf[c->out_len++] = (char)c->delimiter;
+    if (c->out_len >= c->drain_at) {
+        return drain(c, 0);
+    }
+    return TRANCHE_OK;
+}
+
+/* Calls step i's record callback on a writable record, keeping progress and failure state. */
+static int
+call_step(struct chain *c, size_t i, char *data, size_t len)
+{
+    struct tranche_ctx *ctx = &c->ctx[i];
+    int rc;
+
+    c->progress->step = (int32_t)i;
+    rc = c->steps[i].plugin->desc->record(ctx->state, ctx, data, len);
+    c->progress->step = i > 0 ? (int32_t)(i - 1) : -1;
+    if (rc != TRANCHE_OK || c->failed) {
+        set_failure(c, (int)i, "the plugin returned an error without a message");
+        return TRANCHE_ERROR;
+    }
+    return TRANCHE_OK;
+}
+
+static int
+host_emit(tranche_ctx *ctx, const void *data, size_t len)
+{
+    struct chain *c = ctx->chain;
+    size_t next = ctx->step + 1;
+    struct tranche_ctx *nctx;
+
+    if (c->part == NULL) {
+        set_failure(c, (int)ctx->step, "emit called outside record() and end_partition()");
+        return TRANCHE_ERROR;
+    }
+    if (c->failed) {
+        return TRANCHE_ERROR;
+    }
+    if (next == c->n_steps) {
+        return sink_write(c, data, len);
+    }
+    /* The next step may change its record in place, and the emitter's buffer is only borrowed:
+     * hand the next step its own copy. */
+    nctx = &c->ctx[next];
+    if (GROW(nctx->scratch, nctx->scratch_cap, len + 1) != 0) {
+        set_failure(c, (int)next, "out of memory for a record of %zu bytes", len);
+        return TRANCHE_ERROR;
+    }
+    memcpy(nctx->scratch, data, len);
+    nctx->scratch[len] = '\0';
+    return call_step(c, next, nctx->scratch, len);
+}
+
+static const char *
+level_name(enum tranche_log_level level)
+{
+    switch (level) {
+    case TRANCHE_LOG_DEBUG:
+        return "DEBUG";
+    case TRANCHE_LOG_INFO:
+        return "INFO";
+    case TRANCHE_LOG_WARN:
+        return "WARN";
+    case TRANCHE_LOG_ERROR:
+        return "ERROR";
+    }
+    return "LOG";
+}
+
+static void
+host_log(tranche_ctx *ctx, enum tranche_log_level level, const char *fmt, ...)
+{
+    struct chain *c = ctx->chain;
+    char prefix[256];
+    va_list ap;
+
+    if (c->part != NULL) {
+        snprintf(prefix, sizeof(prefix), "%s worker %d partition %zu %s: ", level_name(level),
+                 c->worker_id, c->part->index, c->steps[ctx->step].label);
+    } else {
+        snprintf(prefix, sizeof(prefix), "%s worker %d %s: ", level_name(level), c->worker_id,
+                 c->steps[ctx->step].label);
+    }
+    va_start(ap, fmt);
+    log_vline(c->log_fd, prefix, fmt, ap);
+    va_end(ap);
+}
+
+static int
+host_error(tranche_ctx *ctx, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vset_failure(ctx->chain, (int)ctx->step, 0, fmt, ap);
+    va_end(ap);
+    return TRANCHE_ERROR;
+}
+
+static const struct step_option *
+option(tranche_ctx *ctx, const char *name)
+{
+    const struct step_option *o = step_option_find(&ctx->chain->steps[ctx->step], name);
+
+    return (o != NULL && o->set) ? o : NULL;
+}
+
+static const char *
+host_opt_string(tranche_ctx *ctx, const char *name)
+{
+    const struct step_option *o = option(ctx, name);
+
+    return (o != NULL && o->n_items > 0) ? o->items[0] : NULL;
+}
+
+static int64_t
+host_opt_int(tranche_ctx *ctx, const char *name)
+{
+    const struct step_option *o = option(ctx, name);
+
+    return o != NULL ? o->int_value : 0;
+}
+
+static int
+host_opt_bool(tranche_ctx *ctx, const char *name)
+{
+    const struct step_option *o = option(ctx, name);
+
+    return o != NULL ? o->bool_value : 0;
+}
+
+static size_t
+host_opt_list_len(tranche_ctx *ctx, const char *name)
+{
+    const struct step_option *o = option(ctx, name);
+
+    return o != NULL ? o->n_items : 0;
+}
+
+static const char *
+host_opt_list_item(tranche_ctx *ctx, const char *name, size_t index)
+{
+    const struct step_option *o = option(ctx, name);
+
+    return (o != NULL && index < o->n_items) ? o->items[index] : NULL;
+}
+
+static const struct tranche_host host_table = {
+    .size = sizeof(struct tranche_host),
+    .abi_major = TRANCHE_ABI_MAJOR,
+    .abi_minor = TRANCHE_ABI_MINOR,
+    .emit = host_emit,
+    .log = host_log,
+    .error = host_error,
+    .opt_string = host_opt_string,
+    .opt_int = host_opt_int,
+    .opt_bool = host_opt_bool,
+    .opt_list_len = host_opt_list_len,
+    .opt_list_item = host_opt_list_item,
+};
+
+int
+chain_new(const struct step *steps, size_t n_steps, unsigned char delimiter, int worker_id,
+          int log_fd, struct chain_progress *progress, struct chain **out, int *failed_step,
+          struct error *err)
+{
+    struct chain *c = calloc(1, sizeof(*c));
+    size_t i;
+
+    *failed_step = -1;
+    if (c == NULL) {
+        return error_set(err, "out of memory");
+    }
+    c->steps = steps;
+    c->n_steps = n_steps;
+    c->delimiter = delimiter;
+    c->worker_id = worker_id;
+    c->log_fd = log_fd;
+    c->progress = progress != NULL ? progress : &c->local_progress;
+    c->progress->partition = -1;
+    c->progress->step = -1;
+    c->ctx = calloc(n_steps, sizeof(*c->ctx));
+    c->out_cap = 2 * DRAIN_STEP;
+    c->out_buf = malloc(c->out_cap);
+    if (c->ctx == NULL || c->out_buf == NULL) {
+        chain_free(c);
+        return error_set(err, "out of memory");
+    }
+    if (source_new(delimiter, &c->source, err) != 0) {
+        chain_free(c);
+        return -1;
+    }
+    for (i = 0; i < n_steps; i++) {
+        c->ctx[i].chain = c;
+        c->ctx[i].step = i;
+    }
+    for (i = 0; i < n_steps; i++) {
+        const struct tranche_plugin *d = steps[i].plugin->desc;
+        int rc = TRANCHE_OK;
+
+        c->progress->step = (int32_t)i;
+        if (d->init != NULL) {
+            rc = d->init(&c->ctx[i], &host_table, &c->ctx[i].state);
+        }
+        c->progress->step = -1;
+        if (rc != TRANCHE_OK || c->failed) {
+            set_failure(c, (int)i, "init failed without a message");
+            *failed_step = (int)i;
+            error_set(err, "%s", c->err.msg);
+            chain_free(c);
+            return -1;
+        }
+        c->ctx[i].initialized = 1;
+    }
+    *out = c;
+    return 0;
+}
+
+static uint64_t
+now_nanos(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The source's record callback: one record into step 0. */
+static int
+chain_record(void *arg, char *data, size_t len, uint64_t offset)
+{
+    struct chain *c = arg;
+
+    c->progress->record_start = offset;
+    c->stats.records_in++;
+    return call_step(c, 0, data, len) == TRANCHE_OK ? 0 : -1;
+}
+
+/* Calls each step's end_partition, in chain order, so what step i emits there still flows
+ * through the steps after it before their own end_partition. */
+static int
+end_steps(struct chain *c)
+{
+    size_t i;
+
+    c->progress->record_start = UINT64_MAX; /* no record: a crash here is not in one */
+    for (i = 0; i < c->n_steps; i++) {
+        const struct tranche_plugin *d = c->steps[i].plugin->desc;
+        if (d->end_partition == NULL) {
+            continue;
+        }
+        c->progress->step = (int32_t)i;
+        if (d->end_partition(c->ctx[i].state, &c->ctx[i]) != TRANCHE_OK || c->failed) {
+            set_failure(c, (int)i, "end_partition failed without a message");
+            return -1;
+        }
+    }
+    c->progress->step = -1;
+    return 0;
+}
+
+int
+chain_run(struct chain *c, const struct partition *p, const struct source_input *in,
+          const struct chain_sink *sink, struct partition_stats *stats, int *failed_step,
+          struct error *err)
+{
+    uint64_t start_ns = now_nanos();
+    struct error read_err;
+    int rc = -1;
+
+    c->part = p;
+    c->sink = sink;
+    c->out_len = 0;
+    c->drain_at = DRAIN_STEP;
+    c->failed = 0;
+    c->failed_step = -1;
+    memset(&c->stats, 0, sizeof(c->stats));
+    c->progress->partition = (int64_t)p->index;
+    if (source_read(c->source, p, in, chain_record, c, &read_err) != 0) {
+        set_failure(c, -1, "%s", read_err.msg); /* (unless a step failed first) */
+    } else if (end_steps(c) == 0 && drain(c, 1) == TRANCHE_OK) {
+        rc = 0;
+    }
+    c->stats.nanos = now_nanos() - start_ns;
+    *stats = c->stats;
+    c->part = NULL;
+    c->progress->partition = -1;
+    c->progress->step = -1;
+    if (rc != 0) {
+        *failed_step = c->failed_step;
+        error_set(err, "%s", c->err.msg);
+    }
+    return rc;
+}
+
+void
+chain_pending(const struct chain *c, const char **data, size_t *len)
+{
+    *data = c->out_buf;
+    *len = c->out_len;
+}
+
+void
+chain_set_stop(struct chain *c, const volatile sig_atomic_t *stop)
+{
+    source_set_stop(c->source, stop);
+}
+
+void
+chain_free(struct chain *c)
+{
+    size_t i;
+
+    if (c == NULL) {
+        return;
+    }
+    for (i = 0; c->ctx != NULL && i < c->n_steps; i++) {
+        const struct tranche_plugin *d = c->steps[i].plugin->desc;
+        if (c->ctx[i].initialized && d->fini != NULL) {
+            d->fini(c->ctx[i].state);
+        }
+        free(c->ctx[i].scratch);
+    }
+    free(c->ctx);
+    free(c->out_buf);
+    source_free(c->source);
+    free(c);
+}

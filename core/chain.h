@@ -1,0 +1,85 @@
+/*
+ * core/chain.h: the step chain inside one worker: takes a partition's records from its source
+ * (source.h), calls each step (a step's emit calls the next step directly), and collects what the
+ * last step emits, each record followed by the delimiter, for the partition's sink. Also
+ * implements the host function table plugins receive. Used by forked workers and, unchanged, by
+ * the in-process mode.
+ */
+#ifndef TRANCHE_CHAIN_H
+#define TRANCHE_CHAIN_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "loader.h"
+#include "plan.h"
+#include "source.h"
+
+/*
+ * Where a worker is, kept in memory shared with the parent so that when a worker dies of a
+ * signal the parent can still say which partition, step and record it was in.
+ */
+struct chain_progress {
+    volatile int64_t partition;     /* -1 when between partitions */
+    volatile int32_t step;          /* index of the step running now, -1 for none */
+    volatile uint64_t record_start; /* input byte offset of the record being processed */
+};
+
+/* What one partition did, for the logs and the parent. */
+struct partition_stats {
+    uint64_t records_in;
+    uint64_t records_out;
+    uint64_t bytes_out; /* delimiters included */
+    uint64_t nanos;
+};
+
+/*
+ * Where a partition's output goes. The chain collects output in a buffer of its own and offers
+ * what it holds to drain() each time the buffer has grown by about 1 MiB since the last offer, and
+ * once more at the end of the partition (last = 1). drain() takes a prefix of it (*taken bytes,
+ * possibly none or all); the chain keeps the rest and offers it again, grown, later. It returns
+ * 0, or -1 with err set, which fails the partition as an I/O failure. What is left after the
+ * last offer stays readable through chain_pending() until the next chain_run().
+ */
+struct chain_sink {
+    int (*drain)(void *arg, const char *data, size_t len, int last, size_t *taken,
+                 struct error *err);
+    void *arg;
+};
+
+struct chain;
+
+/*
+ * Calls init() of every step, in order (after fork, in a worker). `steps` is borrowed and must
+ * outlive the chain; `log_fd` receives plugin log lines (may be -1); `progress` may be NULL.
+ * On failure *failed_step is the index of the step whose init failed.
+ */
+int chain_new(const struct step *steps, size_t n_steps, unsigned char delimiter, int worker_id,
+              int log_fd, struct chain_progress *progress, struct chain **out, int *failed_step,
+              struct error *err);
+
+/*
+ * Runs one partition: reads [p->start, p->end) of the input (plain, or decoding its BGZF blocks,
+ * or decoding from its access points; or takes it from memory), feeds every record through the
+ * steps,
+ * calls end_partition() of each step, and hands the output to `sink`. On failure returns
+ * -1, err holds the message (a plugin's, or the I/O error), and *failed_step is the step's index
+ * or -1 when the failure was reading or writing.
+ */
+int chain_run(struct chain *c, const struct partition *p, const struct source_input *in,
+              const struct chain_sink *sink, struct partition_stats *stats, int *failed_step,
+              struct error *err);
+
+/* The output the sink did not take at the end of the last partition run. */
+void chain_pending(const struct chain *c, const char **data, size_t *len);
+
+/* Makes chain_run give up (as a failure, "interrupted") once *stop is non-zero; it is checked
+ * between read buffers. `stop` is borrowed; NULL turns the check off. */
+void chain_set_stop(struct chain *c, const volatile sig_atomic_t *stop);
+
+/* Calls fini() of every step whose init() succeeded, then frees the chain. NULL is a no-op. */
+void chain_free(struct chain *c);
+
+#endif

@@ -1,0 +1,27 @@
+/*
+ * core/cli.h: the commands of the tranche command line (cmd_*.c), which main.c dispatches to.
+ * Each takes its own argv (argv[0] is the command's name) and returns a result code (error.h):
+ * 0, ERR_FAILED, ERR_INVALID or ERR_PIPE, having said what went wrong on stderr. main.c maps
+ * the code to the exit status.
+ */
+#ifndef TRANCHE_CLI_H
+#define TRANCHE_CLI_H
+
+/* run, plan and validate: a job file and the options that override it. */
+int cmd_run(int argc, char **argv);
+int cmd_plan(int argc, char **argv);
+int cmd_validate(int argc, char **argv);
+
+int cmd_index(int argc, char **argv);
+int cmd_plugins(int argc, char **argv);
+
+/* The help texts, for `tranche help COMMAND` and COMMAND --help. */
+extern const char cli_run_help[];
+extern const char cli_index_help[];
+extern const char cli_plugins_help[];
+
+/* Prints "tranche: " and the message (fmt with one string argument) and a hint to --help on
+ * stderr; returns ERR_INVALID. */
+int cli_usage_error(const char *fmt, const char *arg);
+
+#endif

@@ -1,0 +1,437 @@
+/*
+ * core/cmd_run.c: `tranche run`, `tranche plan` and `tranche validate`: the job file and the
+ * command-line options that override it, then the data flow: job -> plugins -> inputs -> plan ->
+ * run (run.h).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "chain.h"
+#include "cli.h"
+#include "config.h"
+#include "error.h"
+#include "input.h"
+#include "loader.h"
+#include "paths.h"
+#include "plan.h"
+#include "run.h"
+
+const char cli_run_help[] =
+    "usage: tranche run JOB.yaml [OPTIONS]\n"
+    "       tranche plan JOB.yaml [OPTIONS]\n"
+    "       tranche validate JOB.yaml [OPTIONS]\n"
+    "\n"
+    "Options override the job file:\n"
+    "  -w, --workers N|auto        worker processes (auto: online CPUs)\n"
+    "  -s, --partition-size SIZE   target partition size: bytes, or with KiB, MiB, GiB\n"
+    "                              (e.g. 32MiB)\n"
+    "  -i, --input PATH            the input file (or glob), instead of input.path\n"
+    "  -o, --output PATH           the output file, '-' for standard output\n"
+    "  -l, --log-dir DIR           where tranche.log and worker-N.log go\n"
+    "Debugging (run only):\n"
+    "      --in-process            run every partition in this process, without fork (for gdb,\n"
+    "                              valgrind); plugins' stderr stays on the terminal\n"
+    "  -p, --partition K           run only partition K (see `tranche plan`), in-process\n"
+    "  -q, --quiet                 no summary line on standard error\n"
+    "\n"
+    "gzip inputs (found by their magic bytes): BGZF is split at its blocks; other gzip is decoded\n"
+    "by this process on a first run, which leaves an index (FILE.gz.tranche-index) so that later\n"
+    "runs decode it in parallel (see tranche help index).\n"
+    "\n"
+    "Without log_dir or --log-dir, logs go to $TMPDIR/tranche-logs-UID/JOBNAME (TMPDIR: /tmp).\n";
+
+/* The command line of run, plan and validate. */
+struct cli {
+    const char *job_path;
+    const char *workers;
+    const char *partition_size;
+    const char *input;
+    const char *output;
+    const char *log_dir;
+    int in_process;
+    long only_partition;
+    int quiet;
+    int help;
+};
+
+static int
+parse_partition(const char *text, long *out)
+{
+    char *end;
+
+    errno = 0;
+    *out = strtol(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0' || *out < 0) {
+        return cli_usage_error("--partition needs a partition index (0, 1, ...), not '%s'", text);
+    }
+    return 0;
+}
+
+/* One option; returns 0 or ERR_INVALID (said on stderr). */
+static int
+take_option(struct cli *cli, int c, char **argv)
+{
+    switch (c) {
+    case 'w':
+        cli->workers = optarg;
+        return 0;
+    case 's':
+        cli->partition_size = optarg;
+        return 0;
+    case 'i':
+        cli->input = optarg;
+        return 0;
+    case 'o':
+        cli->output = optarg;
+        return 0;
+    case 'l':
+        cli->log_dir = optarg;
+        return 0;
+    case 'P':
+        cli->in_process = 1;
+        return 0;
+    case 'p':
+        return parse_partition(optarg, &cli->only_partition);
+    case 'q':
+        cli->quiet = 1;
+        return 0;
+    case 'h':
+        cli->help = 1;
+        return 0;
+    case ':':
+        return cli_usage_error("option '%s' needs a value", argv[optind - 1]);
+    default:
+        return cli_usage_error("unknown option '%s'", argv[optind - 1]);
+    }
+}
+
+static int
+parse_cli(int argc, char **argv, struct cli *cli)
+{
+    static const struct option longopts[] = {
+        {"workers", required_argument, NULL, 'w'},
+        {"partition-size", required_argument, NULL, 's'},
+        {"input", required_argument, NULL, 'i'},
+        {"output", required_argument, NULL, 'o'},
+        {"log-dir", required_argument, NULL, 'l'},
+        {"in-process", no_argument, NULL, 'P'},
+        {"partition", required_argument, NULL, 'p'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+
+    memset(cli, 0, sizeof(*cli));
+    cli->only_partition = -1;
+    opterr = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, ":w:s:i:o:l:p:qh", longopts, NULL)) != -1) {
+        if (take_option(cli, c, argv) != 0) {
+            return ERR_INVALID;
+        }
+        if (cli->help) {
+            return 0;
+        }
+    }
+    if (optind >= argc) {
+        return cli_usage_error("%s", "missing job file (JOB.yaml)");
+    }
+    if (optind != argc - 1) {
+        return cli_usage_error("expected one job file, got extra '%s'", argv[optind + 1]);
+    }
+    cli->job_path = argv[optind];
+    return 0;
+}
+
+/* Replaces *field by a copy of value. */
+static int
+override(char **field, const char *value, struct error *err)
+{
+    char *copy = strdup(value);
+
+    if (copy == NULL) {
+        return error_set(err, "out of memory");
+    }
+    free(*field);
+    *field = copy;
+    return 0;
+}
+
+/* Loads the job and applies the command-line overrides. */
+static int
+load_job(const struct cli *cli, struct job *job, struct error *err)
+{
+    if (config_load(cli->job_path, job, err) != 0) {
+        return -1;
+    }
+    if (cli->workers != NULL && config_parse_workers(cli->workers, &job->workers) != 0) {
+        return error_set(err, "--workers: expected a positive integer or 'auto', not '%s'",
+                         cli->workers);
+    }
+    if (cli->partition_size != NULL &&
+        config_parse_size(cli->partition_size, &job->partition_size) != 0) {
+        return error_set(err,
+                         "--partition-size: expected a size such as 65536, 256KiB or 32MiB, "
+                         "not '%s'",
+                         cli->partition_size);
+    }
+    if ((cli->input != NULL && config_set_input(job, cli->input, err) != 0) ||
+        (cli->output != NULL && override(&job->output, cli->output, err) != 0) ||
+        (cli->log_dir != NULL && override(&job->log_dir, cli->log_dir, err) != 0)) {
+        return -1;
+    }
+    if (job->workers == 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        job->workers = n > 0 ? (int)n : 1;
+    }
+    return 0;
+}
+
+/* Calls every step's init and fini once in this process, so option values a plugin rejects
+ * (a bad regex, say) are reported as configuration errors before any worker starts. */
+static int
+check_init(const struct job *job, const struct step *steps, struct error *err)
+{
+    struct chain *chain = NULL;
+    int failed_step;
+
+    if (chain_new(steps, job->n_steps, job->delimiter, 0, -1, NULL, &chain, &failed_step, err) !=
+        0) {
+        if (failed_step >= 0) {
+            const struct config_step *cs = &job->steps[failed_step];
+            error_prefix(err, "%s:%d:%d: %s", job->file, cs->pos.line, cs->pos.column,
+                         steps[failed_step].label);
+        }
+        return -1;
+    }
+    chain_free(chain);
+    return 0;
+}
+
+/* The output's gzip level: gzip when asked for, or with compression auto for a .gz name. */
+static int
+output_gzip_level(const struct job *job)
+{
+    size_t len = strlen(job->output);
+    int gz = job->output_compression == CONFIG_COMPRESSION_GZIP ||
+             (job->output_compression == CONFIG_COMPRESSION_AUTO && len > 3 &&
+              strcmp(job->output + len - 3, ".gz") == 0);
+
+    if (!gz) {
+        return 0;
+    }
+    return job->output_level > 0 ? job->output_level : 6;
+}
+
+/* What a command of this file works on. */
+struct session {
+    struct cli cli;
+    struct job job;
+    struct step *steps;
+    struct inputs inputs;
+    struct plan plan;
+    struct error err;
+};
+
+/* Parses the command line, loads the job and its plugins, checks the steps' options, and opens
+ * the inputs. Returns 0, or a result code having said why on stderr. *help: --help was given. */
+static int
+session_open(struct session *s, int argc, char **argv, int *help)
+{
+    int rc;
+
+    memset(s, 0, sizeof(*s));
+    rc = parse_cli(argc, argv, &s->cli);
+    *help = s->cli.help;
+    if (rc != 0 || *help) {
+        return rc;
+    }
+    if (load_job(&s->cli, &s->job, &s->err) != 0 || steps_load(&s->job, &s->steps, &s->err) != 0 ||
+        check_init(&s->job, s->steps, &s->err) != 0) {
+        fprintf(stderr, "tranche: %s\n", s->err.msg);
+        return ERR_INVALID;
+    }
+    rc = inputs_open(&s->job, &s->inputs, &s->err);
+    if (rc != 0) {
+        fprintf(stderr, "tranche: %s\n", s->err.msg);
+        return rc == ERR_FAILED ? ERR_FAILED : ERR_INVALID;
+    }
+    return 0;
+}
+
+/* Opens the session and plans it (a stream's partitions are cut as it is decoded). */
+static int
+session_plan(struct session *s, int argc, char **argv, int *help)
+{
+    int rc = session_open(s, argc, argv, help);
+
+    if (rc != 0 || *help) {
+        return rc;
+    }
+    if (inputs_plan(&s->job, &s->inputs, &s->plan, &s->err) != 0) {
+        fprintf(stderr, "tranche: %s\n", s->err.msg);
+        return ERR_INVALID;
+    }
+    return 0;
+}
+
+static void
+session_close(struct session *s)
+{
+    inputs_release(&s->inputs);
+    plan_release(&s->plan);
+    steps_free(s->steps, s->job.n_steps);
+    config_release(&s->job);
+}
+
+int
+cmd_validate(int argc, char **argv)
+{
+    struct session s;
+    int help, rc = session_open(&s, argc, argv, &help);
+    size_t i;
+
+    if (rc == 0 && help) {
+        fputs(cli_run_help, stdout);
+    } else if (rc == 0) {
+        printf("%s: ok: %zu input file(s), %zu step(s):", s.job.file, s.job.n_inputs,
+               s.job.n_steps);
+        for (i = 0; i < s.job.n_steps; i++) {
+            printf(" %s%s", s.steps[i].plugin->desc->name, i + 1 < s.job.n_steps ? " |" : "");
+        }
+        printf(", output %s\n", s.job.output);
+    }
+    session_close(&s);
+    return rc;
+}
+
+/* Says on stderr why the plan does not list a stream's partitions. */
+static void
+explain_streams(const struct inputs *in)
+{
+    size_t i;
+
+    for (i = 0; i < in->n; i++) {
+        if (in->v[i].kind == INPUT_STREAM) {
+            fprintf(stderr,
+                    "tranche: %s is gzip without an index: its partitions are cut as it is "
+                    "decoded, and are not listed (tranche index %s plans them ahead, and lets "
+                    "the workers decode it in parallel)\n",
+                    in->v[i].path, in->v[i].path);
+        }
+    }
+}
+
+/* Refuses --partition K past the plan's end (a stream's partitions are not known yet: the
+ * in-process run says so when it gets there). */
+static int
+check_partition_exists(const struct session *s)
+{
+    long k = s->cli.only_partition;
+
+    if (s->inputs.n_streams > 0 || k < 0 || (size_t)k < s->plan.n_parts) {
+        return 0;
+    }
+    fprintf(stderr, "tranche: --partition %ld: the plan has %zu partition(s)%s\n", k,
+            s->plan.n_parts, s->plan.n_parts > 0 ? ", numbered from 0 (see tranche plan)" : "");
+    return ERR_INVALID;
+}
+
+int
+cmd_plan(int argc, char **argv)
+{
+    struct session s;
+    int help, rc = session_plan(&s, argc, argv, &help);
+    size_t i;
+
+    if (rc == 0 && help) {
+        fputs(cli_run_help, stdout);
+    } else if (rc == 0) {
+        explain_streams(&s.inputs);
+        rc = check_partition_exists(&s);
+    }
+    if (rc == 0 && !help) {
+        for (i = 0; i < s.plan.n_parts; i++) {
+            const struct partition *p = &s.plan.parts[i];
+            printf("%zu %" PRIu64 " %" PRIu64 "%s%s\n", p->index, p->start, p->end,
+                   s.job.n_inputs > 1 ? " " : "", s.job.n_inputs > 1 ? s.job.inputs[p->file] : "");
+        }
+        rc = fflush(stdout) == 0 ? 0 : ERR_FAILED;
+    }
+    session_close(&s);
+    return rc;
+}
+
+/* Runs the planned job and says how it went. */
+static int
+run_planned(struct session *s)
+{
+    struct run_options opt;
+    int rc;
+
+    memset(&opt, 0, sizeof(opt));
+    opt.workers = s->job.workers;
+    opt.log_dir = s->job.log_dir;
+    opt.in_process = s->cli.in_process;
+    opt.only_partition = s->cli.only_partition;
+    opt.gzip_level = output_gzip_level(&s->job);
+    rc = run_job(&s->job, s->steps, &s->plan, &s->inputs, &opt, &s->err);
+    if (rc == ERR_INVALID) {
+        fprintf(stderr, "tranche: %s: %s\n", s->job.file, s->err.msg);
+    } else if (rc == ERR_FAILED) {
+        fprintf(stderr, "tranche: %s: job failed: %s\n", s->job.file, s->err.msg);
+        if (strcmp(s->job.output, "-") != 0) {
+            fprintf(stderr, "tranche: nothing was written to %s; logs in %s\n", s->job.output,
+                    s->job.log_dir);
+        } else {
+            fprintf(stderr, "tranche: standard output is incomplete; logs in %s\n",
+                    s->job.log_dir);
+        }
+    }
+    /* ERR_PIPE: the reader of standard output left (`tranche run ... -o - | head`): quietly. */
+    return rc;
+}
+
+int
+cmd_run(int argc, char **argv)
+{
+    struct session s;
+    int help, rc = session_plan(&s, argc, argv, &help);
+
+    if (rc != 0 || help) {
+        if (help) {
+            fputs(cli_run_help, stdout);
+        }
+        goto out;
+    }
+    if (s.inputs.n_streams > 1 && s.job.workers > 1 && s.cli.only_partition < 0 &&
+        !s.cli.in_process) {
+        fprintf(stderr,
+                "tranche: %zu gzip inputs have no index yet: this run decodes them one after "
+                "another (and indexes them); 'tranche index --jobs N FILE.gz...' would index "
+                "them in parallel first\n",
+                s.inputs.n_streams);
+    }
+    rc = check_partition_exists(&s);
+    if (rc == 0 && s.job.log_dir == NULL &&
+        (s.job.log_dir = path_default_log_dir(s.job.file)) == NULL) {
+        fprintf(stderr, "tranche: out of memory\n");
+        rc = ERR_INVALID;
+    }
+    if (rc == 0) {
+        rc = run_planned(&s);
+    }
+    if (rc == 0 && !s.cli.quiet && isatty(STDERR_FILENO)) {
+        fprintf(stderr, "tranche: %s: done, output %s, logs in %s\n", s.job.file, s.job.output,
+                s.job.log_dir);
+    }
+out:
+    session_close(&s);
+    return rc;
+}

@@ -1,0 +1,150 @@
+/* core/planner.c: the partitions known so far, fixed ones and a stream's as it is decoded. */
+#include "planner.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+#include "log.h"
+#include "stream.h"
+
+int
+planner_start(struct planner *pl, const struct job *job, const struct inputs *inputs,
+              const struct plan *fixed, int slots, int log_fd, struct error *err)
+{
+    memset(pl, 0, sizeof(*pl));
+    pl->job = job;
+    pl->inputs = inputs;
+    pl->fixed = fixed;
+    pl->log_fd = log_fd;
+    if (inputs->n_streams > 0) {
+        if (stream_new(STREAM_RING_SIZE, &pl->stream, err) != 0) {
+            return -1;
+        }
+        pl->stream_target = STREAM_RING_SIZE / (uint64_t)slots;
+        if (pl->stream_target > job->partition_size) {
+            pl->stream_target = job->partition_size;
+        }
+    }
+    return planner_more(pl, 0, err);
+}
+
+/* Decodes more of the stream being decoded; at its end, moves on to the next input. */
+static int
+decode_more(struct planner *pl, size_t budget, struct error *err)
+{
+    const char *path = pl->inputs->v[pl->plan_file].path;
+    enum stream_status status;
+
+    if (stream_step(pl->stream, &pl->live, budget, &status, err) != 0) {
+        return -1;
+    }
+    pl->stream_full = status == STREAM_FULL;
+    if (status != STREAM_END) {
+        return 0;
+    }
+    if (stream_index_note(pl->stream)[0] != '\0') {
+        log_line(pl->log_fd, "%s: %s", path, stream_index_note(pl->stream));
+    }
+    pl->stream_active = 0;
+    pl->plan_file++;
+    return 0;
+}
+
+static int
+start_stream(struct planner *pl, struct error *err)
+{
+    const struct input *in = &pl->inputs->v[pl->plan_file];
+
+    if (stream_start(pl->stream, pl->plan_file, in->fd, in->path, &in->st, pl->stream_target,
+                     pl->job->delimiter, pl->inputs->index_spacing, err) != 0) {
+        return -1;
+    }
+    log_line(pl->log_fd,
+             "%s: gzip without a usable index: decoding it here, cut into partitions of about "
+             "%" PRIu64 " bytes as it goes",
+             in->path, pl->stream_target);
+    pl->stream_active = 1;
+    return 0;
+}
+
+/* Takes the fixed partitions of input plan_file. */
+static int
+take_fixed(struct planner *pl, struct error *err)
+{
+    while (pl->fixed_next < pl->fixed->n_parts &&
+           pl->fixed->parts[pl->fixed_next].file == pl->plan_file) {
+        const struct partition *q = &pl->fixed->parts[pl->fixed_next++];
+        struct partition *p = plan_push(&pl->live, q->file, q->start, q->end);
+        if (p == NULL) {
+            return error_set(err, "out of memory");
+        }
+        p->first_block = q->first_block;
+        p->end_block = q->end_block;
+    }
+    pl->plan_file++;
+    return 0;
+}
+
+int
+planner_more(struct planner *pl, size_t budget, struct error *err)
+{
+    while (!pl->planned_all) {
+        int rc;
+
+        if (pl->stream_active) {
+            size_t file = pl->plan_file;
+            if (decode_more(pl, budget, err) != 0) {
+                return -1;
+            }
+            if (pl->plan_file == file) {
+                break; /* decoded its budget, or the ring is full */
+            }
+            continue;
+        }
+        if (pl->plan_file >= pl->inputs->n) {
+            pl->planned_all = 1;
+            break;
+        }
+        rc = pl->inputs->v[pl->plan_file].kind == INPUT_STREAM ? start_stream(pl, err)
+                                                                : take_fixed(pl, err);
+        if (rc != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int
+planner_decoding(const struct planner *pl)
+{
+    return !pl->planned_all && !pl->stream_full;
+}
+
+void
+planner_release(struct planner *pl, size_t upto)
+{
+    while (pl->release_next < upto && pl->release_next < pl->live.n_parts) {
+        const struct partition *p = &pl->live.parts[pl->release_next++];
+        if (pl->inputs->v[p->file].kind == INPUT_STREAM) {
+            stream_release(pl->stream, p->ring_at + (p->end - p->start));
+            pl->stream_full = 0;
+        }
+    }
+}
+
+char *
+planner_data(const struct planner *pl, const struct partition *p)
+{
+    if (pl->inputs->v[p->file].kind != INPUT_STREAM) {
+        return NULL;
+    }
+    return stream_data(pl->stream, p);
+}
+
+void
+planner_free(struct planner *pl)
+{
+    stream_free(pl->stream);
+    plan_release(&pl->live);
+    memset(pl, 0, sizeof(*pl));
+}

@@ -1,0 +1,67 @@
+/*
+ * core/planner.h: the plan as the job runs. The partitions of plain, BGZF and indexed gzip inputs
+ * are known before the job starts (inputs_plan); those of a stream are cut as the parent decodes
+ * it into the ring (stream.h). The planner hands both out in output order, numbering them in input
+ * order, and frees the ring behind partitions that no worker reads any more. Parent only; a
+ * worker reads the partitions it is given, and the ring, which is shared.
+ */
+#ifndef TRANCHE_PLANNER_H
+#define TRANCHE_PLANNER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "error.h"
+#include "input.h"
+#include "plan.h"
+
+struct stream;
+
+/* Decode about this much of a stream between looks at the workers. */
+#define PLANNER_DECODE_BUDGET (1u << 20)
+
+struct planner {
+    struct plan live; /* the partitions known so far, in output order */
+    int planned_all;  /* every partition of every input is in `live` */
+    int stream_full;  /* the ring is full: decode again once partitions are released */
+
+    /* private */
+    const struct job *job;
+    const struct inputs *inputs;
+    const struct plan *fixed; /* every input's partitions but the streams' */
+    size_t fixed_next;        /* the next partition of `fixed` to take */
+    size_t plan_file;         /* the next input to plan */
+    struct stream *stream;    /* the ring streams are decoded into; NULL without streams */
+    int stream_active;        /* input plan_file is being decoded */
+    uint64_t stream_target;   /* partition size for streams: several fit in the ring */
+    size_t release_next;      /* the first partition whose input may still be in use */
+    int log_fd;
+};
+
+/*
+ * Maps the ring when an input is a stream (before fork: it is shared), sized for `slots`
+ * partitions in flight, and plans up to the first stream (decoding nothing yet). `fixed` and
+ * `inputs` are borrowed.
+ */
+int planner_start(struct planner *pl, const struct job *job, const struct inputs *inputs,
+                  const struct plan *fixed, int slots, int log_fd, struct error *err);
+
+/* Plans more: the next inputs' planned partitions, or about `budget` more bytes of the stream
+ * being decoded. Sets planned_all after the last input. Returns 0, or -1 (a corrupt stream,
+ * a record too long for the ring). */
+int planner_more(struct planner *pl, size_t budget, struct error *err);
+
+/* Whether planner_more would decode now: a stream is being decoded and the ring has room. */
+int planner_decoding(const struct planner *pl);
+
+/* Partitions [.., upto) are no longer read by anyone: frees the ring behind them. */
+void planner_release(struct planner *pl, size_t upto);
+
+/* Where partition p's bytes are in memory (a stream's, in the ring), or NULL (read the file). */
+char *planner_data(const struct planner *pl, const struct partition *p);
+
+/* Unmaps the ring and frees the plan; safe on a zeroed planner. */
+void planner_free(struct planner *pl);
+
+#endif

@@ -1,0 +1,205 @@
+/* core/run.c: a job from its log and temporary output to its commit (see run.h). */
+#include "run.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bgzf.h"
+#include "log.h"
+#include "paths.h"
+#include "scheduler.h"
+#include "signals.h"
+
+void
+run_source_input(const struct run *r, const struct partition *p, struct source_input *in)
+{
+    memset(in, 0, sizeof(*in));
+    in->input = &r->inputs->v[p->file];
+    in->mem = planner_data(&r->planner, p);
+    in->check_tail = r->opt->only_partition >= 0;
+}
+
+void
+run_describe_partition(const struct run *r, const struct partition *p, char *buf, size_t size)
+{
+    const struct input *in = &r->inputs->v[p->file];
+
+    snprintf(buf, size, "partition %zu (%sbytes %" PRIu64 "-%" PRIu64 " of %s)", p->index,
+             input_is_compressed(in) ? "decompressed " : "", p->start, p->end, in->path);
+}
+
+/*
+ * Moves the output's descriptor above 2, so that nothing a plugin prints can reach it: workers
+ * point their stdout at their log, and for an output on standard output the in-process mode
+ * points stdout at stderr for the run. *saved_stdout is set (and restored by the caller) then.
+ */
+static int
+keep_output_off_stdio(struct output *o, int *saved_stdout, struct error *err)
+{
+    int moved;
+
+    if (o->fd > STDERR_FILENO) {
+        return 0;
+    }
+    moved = fcntl(o->fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+    if (moved < 0) {
+        return error_errno(err, "cannot move the output's descriptor");
+    }
+    if (o->fd == STDOUT_FILENO && o->tmp_path == NULL) {
+        *saved_stdout = dup(STDOUT_FILENO);
+        if (*saved_stdout < 0 || dup2(STDERR_FILENO, STDOUT_FILENO) < 0) {
+            close(moved);
+            return error_errno(err, "cannot redirect standard output");
+        }
+    } else {
+        close(o->fd); /* a file that got a standard descriptor because that one was closed */
+    }
+    o->fd = moved;
+    return 0;
+}
+
+/* Creates the output's directory and the temporary output, off descriptors 0-2. */
+static int
+open_output(struct run *r, int *saved_stdout, struct error *err)
+{
+    const char *path = r->job->output;
+
+    if (strcmp(path, "-") != 0) {
+        char *dir = path_dirname(path);
+        int made = dir != NULL ? path_mkdirs(dir, err) : error_set(err, "out of memory");
+        free(dir);
+        if (made != 0) {
+            return error_prefix(err, "cannot create the output %s", path);
+        }
+    }
+    if (output_open(&r->output, path, err) != 0) {
+        return -1;
+    }
+    if (keep_output_off_stdio(&r->output, saved_stdout, err) != 0) {
+        output_abort(&r->output);
+        return -1;
+    }
+    return 0;
+}
+
+/* Runs the partitions, forked or in this process. */
+static int
+run_partitions(struct run *r, const sigset_t *old_mask, struct error *err)
+{
+    const struct run_options *opt = r->opt;
+    sigset_t stop_set;
+    int rc;
+
+    if (opt->only_partition >= 0) {
+        return inprocess_run(r, opt->only_partition, err);
+    }
+    if (opt->in_process || (r->planner.planned_all && r->planner.live.n_parts == 0)) {
+        return inprocess_run(r, -1, err);
+    }
+    /* While workers run, the stop signals are blocked except inside ppoll(), so that one cannot
+     * slip in between the check and the wait. */
+    signals_stop_set(&stop_set);
+    sigprocmask(SIG_BLOCK, &stop_set, NULL);
+    rc = scheduler_run(r, old_mask, err);
+    sigprocmask(SIG_SETMASK, old_mask, NULL);
+    return rc;
+}
+
+/* Ends the output (gzip: BGZF's empty end-of-file block, once every part is in) and commits. */
+static int
+finish_output(struct run *r, struct error *err)
+{
+    if (r->opt->gzip_level > 0 &&
+        output_write(&r->output, bgzf_eof_block, BGZF_EOF_SIZE, err) != 0) {
+        return -1;
+    }
+    return output_commit(&r->output, err);
+}
+
+static double
+seconds_since(const struct timespec *t0)
+{
+    struct timespec t1;
+
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) + (t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* Runs the job once the log is open; returns a result code. */
+static int
+run_logged(struct run *r, const struct plan *plan, struct error *err)
+{
+    const struct run_options *opt = r->opt;
+    struct signals_saved saved;
+    sigset_t old_mask;
+    int rc = ERR_INVALID, saved_stdout = -1;
+    int slots = (opt->in_process || opt->only_partition >= 0) ? 4 : opt->workers + 2;
+
+    signals_catch(&saved, 1);
+    sigprocmask(SIG_SETMASK, NULL, &old_mask);
+    if (open_output(r, &saved_stdout, err) != 0) {
+        goto out;
+    }
+    if (planner_start(&r->planner, r->job, r->inputs, plan, slots, r->log_fd, err) != 0) {
+        output_abort(&r->output);
+        goto out;
+    }
+    rc = run_partitions(r, &old_mask, err);
+    if (rc == 0 && finish_output(r, err) != 0) {
+        rc = ERR_FAILED;
+    }
+    if (rc != 0 && r->output.broken_pipe) {
+        rc = ERR_PIPE;
+    }
+out:
+    if (rc != 0) {
+        output_abort(&r->output);
+    }
+    signals_restore(&saved);
+    if (saved_stdout >= 0) {
+        fflush(stdout);
+        dup2(saved_stdout, STDOUT_FILENO);
+        close(saved_stdout);
+    }
+    return rc;
+}
+
+int
+run_job(const struct job *job, const struct step *steps, const struct plan *plan,
+        const struct inputs *inputs, const struct run_options *opt, struct error *err)
+{
+    struct run r;
+    struct timespec t0;
+    int rc;
+
+    memset(&r, 0, sizeof(r));
+    r.job = job;
+    r.steps = steps;
+    r.inputs = inputs;
+    r.opt = opt;
+    r.output.fd = -1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (path_mkdirs(opt->log_dir, err) != 0 ||
+        log_open(opt->log_dir, "tranche.log", &r.log_fd, err) != 0) {
+        return ERR_INVALID;
+    }
+    log_line(r.log_fd, "job %s: %zu input file(s), %zu partition(s), %d worker(s)%s, output %s",
+             job->file, inputs->n, plan->n_parts, opt->workers,
+             opt->in_process ? " (in-process)" : "", job->output);
+    rc = run_logged(&r, plan, err);
+    if (rc != 0) {
+        log_line(r.log_fd, "job failed: %s", err->msg);
+    } else {
+        log_line(r.log_fd, "job done: %" PRIu64 " records in, %" PRIu64 " out, %.3fs",
+                 r.records_in, r.records_out, seconds_since(&t0));
+    }
+    close(r.log_fd);
+    planner_free(&r.planner);
+    return rc;
+}

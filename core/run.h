@@ -1,0 +1,67 @@
+/*
+ * core/run.h: running a planned job, start to commit. Opens the job's log and its temporary
+ * output, catches the stop signals, starts the planner, then runs the partitions with the
+ * forked worker pool (scheduler.h) or, for debuggers, in this process (inprocess.c); on success
+ * ends gzip output with BGZF's end-of-file block and commits the output. On any failure nothing
+ * is left at the output path (unless it is "-"), and no part file or process remains.
+ */
+#ifndef TRANCHE_RUN_H
+#define TRANCHE_RUN_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "error.h"
+#include "input.h"
+#include "loader.h"
+#include "output.h"
+#include "plan.h"
+#include "planner.h"
+#include "source.h"
+
+struct run_options {
+    int workers;         /* > 0 */
+    const char *log_dir; /* where tranche.log and worker-N.log go */
+    int in_process;      /* run every partition in this process, no fork */
+    long only_partition; /* >= 0: run just this partition (in-process); -1: all */
+    int gzip_level;      /* 1-9: write the output as BGZF (gzip) at this level; 0: plain */
+};
+
+/* A job being run: what the scheduler, its workers (a copy, from fork) and the in-process mode
+ * share. */
+struct run {
+    const struct job *job;
+    const struct step *steps; /* loaded, not initialized: init runs where the chain runs */
+    const struct inputs *inputs;
+    const struct run_options *opt;
+    struct output output;
+    struct planner planner;
+    int log_fd; /* tranche.log */
+    uint64_t records_in, records_out;
+};
+
+/*
+ * Runs the job. `plan` holds the partitions of every input but the streams, whose partitions are
+ * cut as the parent decodes them; they are numbered in input order all the same. Returns 0 when
+ * every partition succeeded and the output is in place; ERR_INVALID when set-up failed (logs,
+ * output, memory: nothing ran); ERR_PIPE when standard output's reader went away; ERR_FAILED when
+ * the job failed, with err naming the partition, byte range, step, what happened and the worker's
+ * log.
+ */
+int run_job(const struct job *job, const struct step *steps, const struct plan *plan,
+            const struct inputs *inputs, const struct run_options *opt, struct error *err);
+
+/* Where partition p's bytes come from. */
+void run_source_input(const struct run *r, const struct partition *p, struct source_input *in);
+
+/* "partition 3 (bytes 100-200 of FILE)", for messages. */
+void run_describe_partition(const struct run *r, const struct partition *p, char *buf,
+                            size_t size);
+
+/* The in-process mode (inprocess.c): every partition (or only `only`, when >= 0) one after
+ * another in this process, straight into the output; a stream is decoded as they run. */
+int inprocess_run(struct run *r, long only, struct error *err);
+
+#endif

@@ -1,0 +1,705 @@
+/*
+ * core/scheduler.c: the worker pool's parent (see scheduler.h; the messages are in protocol.h,
+ * the turn bookkeeping in turns.h, the worker's side in worker.c).
+ */
+#include "scheduler.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "io.h"
+#include "log.h"
+#include "paths.h"
+#include "protocol.h"
+#include "signals.h"
+#include "turns.h"
+#include "worker.h"
+
+/* A worker, as the parent sees it. */
+struct worker {
+    pid_t pid;
+    int report_fd; /* parent's read end */
+    int cmd_fd;    /* parent's write end */
+    int log_fd;
+    char *log_path;
+    int64_t assigned; /* partition index, or -1 */
+    int stopping;     /* sent CMD_STOP */
+    int idle;         /* free, but not given work while too many partitions are parked */
+    int alive;
+};
+
+struct scheduler {
+    struct run *run;
+    struct worker *workers;
+    int n_workers;
+    struct shared *shared;
+    size_t shared_size;
+    struct turns turns;
+    char *part_dir;
+    sigset_t old_mask; /* the signal mask to wait with */
+    size_t spilled;    /* partitions whose output went through a part file on disk */
+    uint64_t spill_after;
+    uint64_t park_after_ms;
+};
+
+/* A threshold the tests may lower through the environment (so that they need not build inputs
+ * sized against it): a decimal number, else `fallback`. */
+static uint64_t
+test_knob(const char *name, uint64_t fallback)
+{
+    const char *text = getenv(name);
+    char *end;
+    unsigned long long v;
+
+    if (text == NULL || *text == '\0') {
+        return fallback;
+    }
+    errno = 0;
+    v = strtoull(text, &end, 10);
+    return errno == 0 && *end == '\0' ? (uint64_t)v : fallback;
+}
+
+static const struct plan *
+live(const struct scheduler *s)
+{
+    return &s->run->planner.live;
+}
+
+/* Tracks the partitions planned so far. */
+static int
+track(struct scheduler *s, struct error *err)
+{
+    return turns_track(&s->turns, live(s)->n_parts, err);
+}
+
+/* In the child, right after fork: only this worker's descriptors (and the output and inputs)
+ * stay open. */
+static void
+close_others(const struct scheduler *s, int w)
+{
+    int i;
+
+    close(s->run->log_fd);
+    for (i = 0; i < s->n_workers; i++) {
+        if (i != w && s->workers[i].log_fd >= 0) {
+            close(s->workers[i].log_fd);
+        }
+        if (i != w && s->workers[i].pid > 0) {
+            close(s->workers[i].report_fd);
+            close(s->workers[i].cmd_fd);
+        }
+    }
+}
+
+static void __attribute__((noreturn))
+become_worker(struct scheduler *s, int w, int report_fd, int cmd_fd)
+{
+    struct worker_env env;
+
+    close_others(s, w);
+    memset(&env, 0, sizeof(env));
+    env.run = s->run;
+    env.id = w + 1;
+    env.report_fd = report_fd;
+    env.cmd_fd = cmd_fd;
+    env.log_fd = s->workers[w].log_fd;
+    env.log_path = s->workers[w].log_path;
+    env.shared = s->shared;
+    env.part_dir = s->part_dir;
+    env.spill_after = s->spill_after;
+    env.park_after_ms = s->park_after_ms;
+    env.mask = s->old_mask;
+    worker_main(&env);
+}
+
+static int
+spawn(struct scheduler *s, int w, struct error *err)
+{
+    struct worker *wk = &s->workers[w];
+    int rep[2], cmd[2];
+    pid_t pid;
+
+    if (pipe2(rep, O_CLOEXEC) != 0) {
+        return error_errno(err, "cannot create a pipe");
+    }
+    if (pipe2(cmd, O_CLOEXEC) != 0) {
+        close(rep[0]);
+        close(rep[1]);
+        return error_errno(err, "cannot create a pipe");
+    }
+    pid = fork();
+    if (pid < 0) {
+        close(rep[0]);
+        close(rep[1]);
+        close(cmd[0]);
+        close(cmd[1]);
+        return error_errno(err, "cannot fork worker %d", w + 1);
+    }
+    if (pid == 0) {
+        close(rep[0]);
+        close(cmd[1]);
+        become_worker(s, w, rep[1], cmd[0]);
+    }
+    close(rep[1]);
+    close(cmd[0]);
+    wk->pid = pid;
+    wk->report_fd = rep[0];
+    wk->cmd_fd = cmd[1];
+    wk->alive = 1;
+    wk->assigned = -1;
+    return 0;
+}
+
+static int
+send_command(struct scheduler *s, struct worker *wk, enum command_kind kind, uint64_t partition)
+{
+    struct command cmd;
+
+    memset(&cmd, 0, sizeof(cmd));
+    cmd.kind = kind;
+    cmd.partition = partition;
+    if (kind == CMD_ASSIGN) {
+        cmd.part = live(s)->parts[partition];
+    }
+    return io_write_all(wk->cmd_fd, &cmd, sizeof(cmd));
+}
+
+/* Gives a free worker its next partition, or STOP when there is none left; with too many
+ * partitions parked, or none ready yet (a stream still decoding), the worker stays idle. */
+static int
+assign(struct scheduler *s, int w)
+{
+    struct worker *wk = &s->workers[w];
+    size_t k;
+
+    wk->idle = 0;
+    wk->assigned = -1;
+    switch (turns_work(&s->turns, live(s)->n_parts, s->run->planner.planned_all, w, &k)) {
+    case TURN_IDLE:
+        wk->idle = 1;
+        return 0;
+    case TURN_STOP:
+        wk->stopping = 1;
+        return send_command(s, wk, CMD_STOP, 0);
+    case TURN_WORK:
+        break;
+    }
+    wk->assigned = (int64_t)k;
+    return send_command(s, wk, CMD_ASSIGN, k);
+}
+
+static void
+describe_status(int status, char *buf, size_t size)
+{
+    if (WIFSIGNALED(status)) {
+        int sig = WTERMSIG(status);
+        snprintf(buf, size, "killed by signal SIG%s (%s)%s", signals_name(sig), strsignal(sig),
+                 WCOREDUMP(status) ? ", core dumped" : "");
+    } else if (WIFEXITED(status)) {
+        snprintf(buf, size, "exited with status %d", WEXITSTATUS(status));
+    } else {
+        snprintf(buf, size, "stopped unexpectedly (status %#x)", status);
+    }
+}
+
+/* Builds the message for a worker that reported FAILED. */
+static void
+report_failure(struct scheduler *s, int w, const struct report *rep, struct error *err)
+{
+    char where[PATH_MAX + 128];
+    const char *step = rep->step >= 0 ? s->run->steps[rep->step].label : NULL;
+    const char *log_path = s->workers[w].log_path;
+
+    if (rep->partition == UINT64_MAX) {
+        error_set(err, "%s failed to start in worker %d: %s\n  worker log: %s",
+                  step != NULL ? step : "a step", w + 1, rep->msg, log_path);
+        return;
+    }
+    run_describe_partition(s->run, &live(s)->parts[rep->partition], where, sizeof(where));
+    if (step != NULL) {
+        error_set(err, "%s failed in %s: %s\n  worker %d's log: %s", where, step, rep->msg, w + 1,
+                  log_path);
+    } else {
+        error_set(err, "%s failed: %s\n  worker %d's log: %s", where, rep->msg, w + 1, log_path);
+    }
+}
+
+/* Builds the message for a worker that died without reporting. */
+static void
+death_failure(struct scheduler *s, int w, int status, struct error *err)
+{
+    const struct chain_progress *pr = &s->shared->progress[w];
+    const struct worker *wk = &s->workers[w];
+    char how[256], where[PATH_MAX + 128];
+    int32_t step = pr->step;
+    int64_t part = pr->partition;
+
+    describe_status(status, how, sizeof(how));
+    if (part >= 0 && (size_t)part < live(s)->n_parts) {
+        run_describe_partition(s->run, &live(s)->parts[part], where, sizeof(where));
+        error_set(err,
+                  "worker %d (pid %ld) %s in %s, %s, at the record starting at byte %" PRIu64
+                  "\n  worker %d's log: %s",
+                  w + 1, (long)wk->pid, how, where,
+                  step >= 0 ? s->run->steps[step].label : "outside any step", pr->record_start,
+                  w + 1, wk->log_path);
+    } else if (step >= 0) {
+        error_set(err,
+                  "worker %d (pid %ld) %s in %s, outside any partition (init or fini)"
+                  "\n  worker %d's log: %s",
+                  w + 1, (long)wk->pid, how, s->run->steps[step].label, w + 1, wk->log_path);
+    } else {
+        error_set(err, "worker %d (pid %ld) %s between partitions\n  worker %d's log: %s", w + 1,
+                  (long)wk->pid, how, w + 1, wk->log_path);
+    }
+}
+
+static void
+stop_all(struct scheduler *s)
+{
+    int w, status;
+
+    for (w = 0; w < s->n_workers; w++) {
+        if (s->workers[w].pid > 0 && s->workers[w].alive) {
+            kill(s->workers[w].pid, SIGKILL);
+        }
+    }
+    for (w = 0; w < s->n_workers; w++) {
+        if (s->workers[w].pid > 0 && s->workers[w].alive) {
+            while (waitpid(s->workers[w].pid, &status, 0) < 0 && errno == EINTR) {
+            }
+            s->workers[w].alive = 0;
+        }
+    }
+}
+
+static void
+remove_part_dir(struct scheduler *s)
+{
+    DIR *d;
+    struct dirent *e;
+    char path[PATH_MAX + 300];
+
+    if (s->part_dir == NULL) {
+        return;
+    }
+    d = opendir(s->part_dir);
+    if (d != NULL) {
+        while ((e = readdir(d)) != NULL) {
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) {
+                continue;
+            }
+            snprintf(path, sizeof(path), "%s/%s", s->part_dir, e->d_name);
+            unlink(path);
+        }
+        closedir(d);
+    }
+    rmdir(s->part_dir);
+}
+
+/* Collects a worker whose pipe closed. Fine only after STOP and a clean exit; otherwise the job
+ * fails with how it died and where. */
+static int
+reap(struct scheduler *s, int w, struct error *err)
+{
+    struct worker *wk = &s->workers[w];
+    int status = 0;
+
+    while (waitpid(wk->pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    wk->alive = 0;
+    close(wk->report_fd);
+    close(wk->cmd_fd);
+    wk->report_fd = wk->cmd_fd = -1;
+    if (wk->stopping && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        return 0;
+    }
+    death_failure(s, w, status, err);
+    return -1;
+}
+
+/* Gives worker w work (or STOP), and when it cannot hear it (it died), reaps it. */
+static int
+assign_or_reap(struct scheduler *s, int w, struct error *err)
+{
+    if (assign(s, w) == 0) {
+        return 0;
+    }
+    s->workers[w].stopping = 0; /* whatever it was told, it did not hear it */
+    return reap(s, w, err);
+}
+
+/* Sends GRANT of partition k to worker w, and when it cannot hear it (it died), reaps it. */
+static int
+grant_or_reap(struct scheduler *s, int w, size_t k, struct error *err)
+{
+    if (send_command(s, &s->workers[w], CMD_GRANT, k) == 0) {
+        return 0;
+    }
+    s->workers[w].stopping = 0;
+    return reap(s, w, err);
+}
+
+/* Hands work to the workers waiting for it. */
+static int
+wake_idle(struct scheduler *s, struct error *err)
+{
+    int w;
+
+    for (w = 0; w < s->n_workers; w++) {
+        if (s->workers[w].idle && assign_or_reap(s, w, err) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The turn has moved on: parked partitions the parent writes itself, from their part files; a
+ * partition already done is granted its turn. Then idle workers get work again. */
+static int
+advance(struct scheduler *s, struct error *err)
+{
+    char path[PATH_MAX + 32];
+    enum turn_step step;
+    size_t who;
+
+    while ((step = turns_advance(&s->turns, live(s)->n_parts, &who)) == TURN_WRITE_PARKED) {
+        part_file_path(path, sizeof(path), s->part_dir, who);
+        if (output_append(&s->run->output, path, err) != 0) {
+            return -1;
+        }
+        turns_wrote_parked(&s->turns);
+    }
+    __atomic_store_n(&s->shared->head, (uint64_t)s->turns.head, __ATOMIC_RELEASE);
+    if (step == TURN_GRANT && grant_or_reap(s, (int)who, s->turns.head, err) != 0) {
+        return -1;
+    }
+    return wake_idle(s, err);
+}
+
+/* A partition's records count once it is written or parked. */
+static void
+count(struct scheduler *s, const struct report *rep)
+{
+    s->run->records_in += rep->stats.records_in;
+    s->run->records_out += rep->stats.records_out;
+}
+
+/* Handles one report from worker w. Returns 0 to go on, -1 on job failure. */
+static int
+handle(struct scheduler *s, int w, const struct report *rep, struct error *err)
+{
+    int due;
+
+    switch (rep->kind) {
+    case REPORT_READY:
+        return assign_or_reap(s, w, err);
+    case REPORT_DONE:
+        if (turns_done(&s->turns, rep->partition)) {
+            return grant_or_reap(s, w, rep->partition, err);
+        }
+        return 0;
+    case REPORT_WRITTEN:
+        if (turns_written(&s->turns, rep->partition, err) != 0) {
+            return error_prefix(err, "worker %d", w + 1);
+        }
+        count(s, rep);
+        s->spilled += rep->spilled != 0;
+        if (assign_or_reap(s, w, err) != 0) {
+            return -1;
+        }
+        return advance(s, err);
+    case REPORT_PARKED:
+        /* Its output is in its part file; the parent writes it when its turn comes (now, if it
+         * has come: a GRANT sent meanwhile is ignored by the worker). */
+        count(s, rep);
+        due = turns_parked(&s->turns, rep->partition);
+        if (assign_or_reap(s, w, err) != 0) {
+            return -1;
+        }
+        return due ? advance(s, err) : 0;
+    case REPORT_FAILED:
+        s->run->output.broken_pipe |= rep->broken_pipe;
+        report_failure(s, w, rep, err);
+        return -1;
+    default:
+        return error_set(err, "worker %d sent a report of unknown kind %" PRIu32, w + 1, rep->kind);
+    }
+}
+
+/* Reads one report or EOF from worker w. Returns 0 to go on, -1 on job failure. */
+static int
+service(struct scheduler *s, int w, struct error *err)
+{
+    struct worker *wk = &s->workers[w];
+    struct report rep;
+
+    if (io_read_full(wk->report_fd, &rep, sizeof(rep)) != (ssize_t)sizeof(rep)) {
+        return reap(s, w, err);
+    }
+    if ((rep.kind == REPORT_DONE || rep.kind == REPORT_WRITTEN || rep.kind == REPORT_PARKED) &&
+        (int64_t)rep.partition != wk->assigned) {
+        return error_set(err, "worker %d reported partition %" PRIu64 " but was given %" PRId64,
+                         w + 1, rep.partition, wk->assigned);
+    }
+    return handle(s, w, &rep, err);
+}
+
+/* Frees the ring behind every partition no worker reads any more. */
+static void
+release_ring(struct scheduler *s)
+{
+    size_t k = s->run->planner.release_next;
+
+    while (k < live(s)->n_parts && turns_settled(&s->turns, k)) {
+        k++;
+    }
+    planner_release(&s->run->planner, k);
+}
+
+/* A stream being decoded: decodes a little and hands out what it completed. Sets *decoding when
+ * there is more to decode now (the caller then only looks at the workers, without waiting). */
+static int
+decode_some(struct scheduler *s, int *decoding, struct error *err)
+{
+    *decoding = planner_decoding(&s->run->planner);
+    if (!*decoding) {
+        return 0;
+    }
+    if (planner_more(&s->run->planner, PLANNER_DECODE_BUDGET, err) != 0 || track(s, err) != 0 ||
+        wake_idle(s, err) != 0) {
+        return -1;
+    }
+    *decoding = planner_decoding(&s->run->planner);
+    return 0;
+}
+
+/* Waits for reports (or only looks, when decoding) and handles them. Sets *none when no worker
+ * is left. */
+static int
+wait_and_service(struct scheduler *s, struct pollfd *fds, int *which, int decoding, int *none,
+                 struct error *err)
+{
+    static const struct timespec no_wait = {0, 0};
+    int n = 0, w, ready;
+
+    for (w = 0; w < s->n_workers; w++) {
+        if (s->workers[w].alive) {
+            fds[n].fd = s->workers[w].report_fd;
+            fds[n].events = POLLIN;
+            which[n++] = w;
+        }
+    }
+    *none = n == 0;
+    if (n == 0) {
+        return 0;
+    }
+    ready = ppoll(fds, (nfds_t)n, decoding ? &no_wait : NULL, &s->old_mask);
+    /* A Ctrl-C reaches the workers too: when their deaths come in with the signal still pending
+     * here, say "interrupted" rather than report the deaths. */
+    if (!signals_caught && ready > 0) {
+        signals_caught = signals_pending_stop();
+    }
+    if (signals_caught) {
+        return error_set(err, "interrupted by signal SIG%s", signals_name((int)signals_caught));
+    }
+    if (ready < 0) {
+        return errno == EINTR ? 0 : error_errno(err, "ppoll");
+    }
+    for (w = 0; w < n; w++) {
+        if (fds[w].revents != 0 && service(s, which[w], err) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int
+event_loop(struct scheduler *s, struct error *err)
+{
+    struct pollfd *fds = calloc((size_t)s->n_workers, sizeof(*fds));
+    int *which = calloc((size_t)s->n_workers, sizeof(*which));
+    int rc = -1, decoding, none = 0;
+
+    if (fds == NULL || which == NULL) {
+        error_set(err, "out of memory");
+        goto out;
+    }
+    while (!none) {
+        if (decode_some(s, &decoding, err) != 0 ||
+            wait_and_service(s, fds, which, decoding, &none, err) != 0) {
+            goto out;
+        }
+        release_ring(s);
+    }
+    if (live(s)->n_parts > 0 && s->turns.head < live(s)->n_parts) {
+        error_set(err, "internal error: the workers stopped before the last partition was written");
+        goto out;
+    }
+    rc = 0;
+out:
+    free(fds);
+    free(which);
+    return rc;
+}
+
+/* Names the directory for part files on disk. Only named: the first worker that spills creates it
+ * (most jobs never do), and the parent removes it at the end if it exists. */
+static int
+name_part_dir(struct scheduler *s, struct error *err)
+{
+    const char *tmp = getenv("TMPDIR");
+    const char *output = s->run->job->output;
+    char *dir;
+
+    if (strcmp(output, "-") == 0) {
+        dir = strdup(tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
+    } else {
+        /* Beside the output: the same file system, which a part file is copied into. */
+        dir = path_dirname(output);
+    }
+    if (dir == NULL || asprintf(&s->part_dir, "%s/.tranche-parts-%ld", dir, (long)getpid()) < 0) {
+        s->part_dir = NULL;
+        free(dir);
+        return error_set(err, "out of memory");
+    }
+    free(dir);
+    return 0;
+}
+
+/* The workers' table, their shared memory and their logs. */
+static int
+make_workers(struct scheduler *s, struct error *err)
+{
+    const char *log_dir = s->run->opt->log_dir;
+    char name[64];
+    int w;
+
+    s->workers = calloc((size_t)s->n_workers, sizeof(*s->workers));
+    s->shared_size = sizeof(*s->shared) + (size_t)s->n_workers * sizeof(struct chain_progress);
+    s->shared =
+        mmap(NULL, s->shared_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (s->shared == MAP_FAILED) {
+        s->shared = NULL;
+    }
+    if (s->workers == NULL || s->shared == NULL) {
+        return error_set(err, "out of memory");
+    }
+    for (w = 0; w < s->n_workers; w++) {
+        s->workers[w].log_fd = s->workers[w].report_fd = s->workers[w].cmd_fd = -1;
+        s->shared->progress[w].partition = -1;
+        s->shared->progress[w].step = -1;
+    }
+    for (w = 0; w < s->n_workers; w++) {
+        snprintf(name, sizeof(name), "worker-%d.log", w + 1);
+        if (asprintf(&s->workers[w].log_path, "%s/%s", log_dir, name) < 0) {
+            s->workers[w].log_path = NULL;
+            return error_set(err, "out of memory");
+        }
+        if (log_open(log_dir, name, &s->workers[w].log_fd, err) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void
+free_workers(struct scheduler *s)
+{
+    int w;
+
+    for (w = 0; s->workers != NULL && w < s->n_workers; w++) {
+        if (s->workers[w].report_fd >= 0) {
+            close(s->workers[w].report_fd);
+        }
+        if (s->workers[w].cmd_fd >= 0) {
+            close(s->workers[w].cmd_fd);
+        }
+        if (s->workers[w].log_fd >= 0) {
+            close(s->workers[w].log_fd);
+        }
+        free(s->workers[w].log_path);
+    }
+    free(s->workers);
+    if (s->shared != NULL) {
+        munmap(s->shared, s->shared_size);
+    }
+}
+
+/* The summary lines of a job that succeeded. */
+static void
+log_summary(const struct scheduler *s)
+{
+    int log_fd = s->run->log_fd;
+
+    if (s->turns.parked_total > 0) {
+        log_line(log_fd,
+                 "%zu partition(s) parked in a part file on disk while an earlier one was still "
+                 "running",
+                 s->turns.parked_total);
+    }
+    if (s->spilled > 0) {
+        log_line(log_fd,
+                 "%zu partition(s) went through a part file on disk (their output passed %" PRIu64
+                 " MiB before their turn)",
+                 s->spilled, s->spill_after >> 20);
+    }
+}
+
+/* Forks the workers. */
+static int
+start_workers(struct scheduler *s, struct error *err)
+{
+    int w;
+
+    if (make_workers(s, err) != 0 || name_part_dir(s, err) != 0 || track(s, err) != 0) {
+        return -1;
+    }
+    for (w = 0; w < s->n_workers; w++) {
+        if (spawn(s, w, err) != 0) {
+            return -1;
+        }
+        log_line(s->run->log_fd, "started worker %d, pid %ld, log %s", w + 1,
+                 (long)s->workers[w].pid, s->workers[w].log_path);
+    }
+    return 0;
+}
+
+int
+scheduler_run(struct run *r, const sigset_t *old_mask, struct error *err)
+{
+    struct scheduler s;
+    int rc = ERR_INVALID;
+
+    memset(&s, 0, sizeof(s));
+    s.run = r;
+    s.old_mask = *old_mask;
+    s.spill_after = test_knob("TRANCHE_TEST_SPILL_AFTER", WORKER_SPILL_AFTER);
+    s.park_after_ms = test_knob("TRANCHE_TEST_PARK_AFTER_MS", WORKER_PARK_AFTER_MS);
+    s.n_workers = r->opt->workers;
+    if (r->planner.planned_all && (size_t)s.n_workers > r->planner.live.n_parts) {
+        s.n_workers = (int)r->planner.live.n_parts;
+    }
+    turns_init(&s.turns, 2 * (size_t)s.n_workers + 2);
+    if (start_workers(&s, err) == 0) {
+        rc = event_loop(&s, err) == 0 ? 0 : ERR_FAILED;
+    }
+    if (rc == 0) {
+        log_summary(&s);
+    }
+    stop_all(&s);
+    free_workers(&s);
+    remove_part_dir(&s);
+    free(s.part_dir);
+    turns_release(&s.turns);
+    return rc;
+}

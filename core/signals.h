@@ -1,0 +1,40 @@
+/*
+ * core/signals.h: the signals that stop tranche cleanly, SIGINT, SIGTERM and SIGHUP, defined once
+ * for the job runner and for `tranche index`. Their handler only notes the signal; the code that
+ * waits checks the note, stops its children and removes what it made.
+ */
+#ifndef TRANCHE_SIGNALS_H
+#define TRANCHE_SIGNALS_H
+
+#include <signal.h>
+
+/* The stop signal caught since signals_catch(), or 0. */
+extern volatile sig_atomic_t signals_caught;
+
+/* The handlers in place before signals_catch(), for signals_restore(). */
+struct signals_saved {
+    struct sigaction stop[3];
+    struct sigaction pipe;
+};
+
+/* Fills *set with the stop signals. */
+void signals_stop_set(sigset_t *set);
+
+/* Catches the stop signals (clearing signals_caught). With ignore_pipe, also ignores SIGPIPE, so
+ * that a closed standard output comes back as EPIPE from write instead of killing the process. */
+void signals_catch(struct signals_saved *saved, int ignore_pipe);
+
+/* Puts back what signals_catch() replaced. */
+void signals_restore(const struct signals_saved *saved);
+
+/* In a forked child: the stop signals back to their default action (they kill it), SIGPIPE
+ * still ignored. */
+void signals_child_default(void);
+
+/* A stop signal that is pending (blocked, not yet delivered), or 0. */
+int signals_pending_stop(void);
+
+/* "INT" for SIGINT: the abbreviation messages use. */
+const char *signals_name(int sig);
+
+#endif
