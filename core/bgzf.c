@@ -138,6 +138,10 @@ struct bgzf_decoder {
     unsigned char in[BGZF_MAX_BLOCK];
 };
 
+#define FLG_FEXTRA 0x04
+#define FLG_RESERVED 0xe0
+#define FLG_NOT_BGZF 0x1a /* FHCRC, FNAME, FCOMMENT: valid gzip, but no BGZF writer sets them */
+
 /* A walk over a file's members by their headers, as bgzf_index_build does it. */
 struct walk {
     int fd;
@@ -197,7 +201,7 @@ read_fixed_header(struct walk *w, struct member *m, struct error *err)
         return error_set(err, "%s: truncated gzip member at compressed offset %llu", w->path,
                          (unsigned long long)off);
     }
-    if (w->head[2] != 8 || (w->head[3] & 0xe0) != 0) {
+    if (w->head[2] != 8 || (w->head[3] & FLG_RESERVED) != 0) {
         return error_set(err, "%s: bad gzip header at compressed offset %llu", w->path,
                          (unsigned long long)off);
     }
@@ -205,22 +209,20 @@ read_fixed_header(struct walk *w, struct member *m, struct error *err)
     return 0;
 }
 
-/* Reads the extra field of the header at m->off, and finds whether the member is a BGZF block.
- * FHCRC, FNAME or FCOMMENT make it one this reader does not split: valid gzip, but no BGZF writer
- * sets them (checked before the extra field after the first member, as the first member decides
- * whether the file is BGZF at all). */
+/* Reads the extra field of the header at m->off, and finds whether the member is a BGZF block:
+ * one with the BC field and none of FLG_NOT_BGZF. After the first member those flags settle it
+ * before the extra field is read; the first member's header is checked whole either way. */
 static int
 read_extra_field(struct walk *w, struct member *m, struct error *err)
 {
-    const unsigned not_bgzf_flags = 0x1a; /* FHCRC | FNAME | FCOMMENT */
     uint32_t bsize = 0;
     ssize_t n;
 
     m->is_block = 0;
-    if (m->off > 0 && (m->flags & not_bgzf_flags) != 0) {
+    if (m->off > 0 && (m->flags & FLG_NOT_BGZF) != 0) {
         return 0;
     }
-    m->xlen = (m->flags & 4) ? (size_t)io_get_le(w->head + 10, 2) : 0;
+    m->xlen = (m->flags & FLG_FEXTRA) ? (size_t)io_get_le(w->head + 10, 2) : 0;
     if (m->off + 12 + m->xlen > w->size) {
         return error_set(err, "%s: truncated gzip header at compressed offset %llu", w->path,
                          (unsigned long long)m->off);
@@ -230,7 +232,7 @@ read_extra_field(struct walk *w, struct member *m, struct error *err)
         return error_errno(err, "%s: cannot read at compressed offset %llu", w->path,
                            (unsigned long long)m->off);
     }
-    if (m->xlen > 0 && (m->flags & not_bgzf_flags) == 0 &&
+    if (m->xlen > 0 && (m->flags & FLG_NOT_BGZF) == 0 &&
         find_bsize(w->head + 12, m->xlen, &bsize)) {
         m->is_block = 1;
         m->size = bsize + 1;

@@ -17,6 +17,9 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "grow.h"
+#include "io.h"
+
 /*
  * Decisions a reader of the job format may want to know:
  *
@@ -27,8 +30,8 @@
  * - Every scalar is kept as text, whatever its tag or style: `workers: "4"` is 4, and the option
  *   `fixed: true` is the text "true". An empty value (`log_dir:`) is the empty string, which no
  *   field accepts.
- * - input.compression, output.compression and output.level are read here; the runner decides
- *   what it can do with them (gzip is not supported yet, and is refused rather than ignored).
+ * - input.compression, output.compression and output.level are read and checked here; what they
+ *   mean at run time is input.c's (how an input is read) and cmd_run.c's (the output's level).
  * - A stream must hold exactly one YAML document.
  */
 
@@ -939,8 +942,8 @@ out:
 static int
 read_file(const char *path, unsigned char **out, size_t *out_len, struct error *err)
 {
-    unsigned char *buf = NULL, *grown;
-    size_t cap = 0, len = 0;
+    unsigned char *buf = NULL;
+    size_t cap = 0, len = 0, want;
     ssize_t got;
     int fd, rc = -1;
 
@@ -949,29 +952,19 @@ read_file(const char *path, unsigned char **out, size_t *out_len, struct error *
         error_errno(err, "%s: cannot read job file", path);
         goto out;
     }
-    for (;;) {
-        if (cap - len < 4096) {
-            cap = cap * 2 + 4096;
-            grown = realloc(buf, cap);
-            if (grown == NULL) {
-                error_set(err, "%s: out of memory reading the job file", path);
-                goto out;
-            }
-            buf = grown;
+    do {
+        if (GROW(buf, cap, len + 4096) != 0) {
+            error_set(err, "%s: out of memory reading the job file", path);
+            goto out;
         }
-        got = read(fd, buf + len, cap - len);
-        if (got < 0 && errno == EINTR) {
-            continue;
-        }
+        want = cap - len;
+        got = io_read_full(fd, buf + len, want);
         if (got < 0) {
             error_errno(err, "%s: cannot read job file", path);
             goto out;
         }
-        if (got == 0) {
-            break;
-        }
         len += (size_t)got;
-    }
+    } while ((size_t)got == want);
     *out = buf;
     *out_len = len;
     buf = NULL;

@@ -1,7 +1,7 @@
 /*
  * core/config.h: the job file (YAML) turned into a struct job, with every mistake reported as
  * "FILE:LINE:COLUMN: what is wrong". Plugin options are kept as text with their positions here;
- * they are checked against each plugin's option table by plugin.c, which reports at those
+ * they are checked against each plugin's option table by loader.c, which reports at those
  * positions.
  */
 #ifndef TRANCHE_CONFIG_H

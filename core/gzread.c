@@ -246,9 +246,9 @@ no_member(const struct gz_reader *r, struct error *err)
 static int
 read_fixed_fields(struct gz_reader *r, uint32_t *flg, uint32_t *hcrc, struct error *err)
 {
-    uint32_t cm, skip;
+    uint32_t cm, flags, skip;
 
-    if (header_bytes(r, 1, &cm, hcrc, err) != 0 || header_bytes(r, 1, flg, hcrc, err) != 0 ||
+    if (header_bytes(r, 1, &cm, hcrc, err) != 0 || header_bytes(r, 1, &flags, hcrc, err) != 0 ||
         header_bytes(r, 4, &skip, hcrc, err) != 0 || header_bytes(r, 2, &skip, hcrc, err) != 0) {
         return -1;
     }
@@ -258,12 +258,13 @@ read_fixed_fields(struct gz_reader *r, uint32_t *flg, uint32_t *hcrc, struct err
                          "method %" PRIu32 " (only deflate, 8, exists)",
                          r->path, r->member_in, cm);
     }
-    if (*flg & FLG_RESERVED) {
+    if (flags & FLG_RESERVED) {
         return error_set(err,
                          "%s: the gzip header at compressed offset %" PRIu64 " has reserved flag "
                          "bits set (0x%02" PRIx32 ")",
-                         r->path, r->member_in, *flg);
+                         r->path, r->member_in, flags);
     }
+    *flg = flags;
     return 0;
 }
 

@@ -337,15 +337,78 @@ list_option_names(const struct tranche_option *spec, char *buf, size_t size)
     }
 }
 
-/* Validates the job's options of one step against the plugin's table and fills step->options. */
+/* Sets the option of `step` that the job gives as `co`, checked against its spec. */
+static int
+given_option(const struct job *job, const struct config_option *co, struct step *step,
+             struct error *err)
+{
+    const struct tranche_plugin *d = step->plugin->desc;
+    struct step_option *opt = NULL;
+    char names[ERROR_MSG_MAX / 2];
+    size_t k;
+
+    for (k = 0; k < step->n_options; k++) {
+        if (strcmp(step->options[k].spec->name, co->name) == 0) {
+            opt = &step->options[k];
+        }
+    }
+    if (opt == NULL) {
+        list_option_names(d->options, names, sizeof(names));
+        return error_set(err, "%s:%d:%d: %s: plugin %s has no option '%s'; %s", job->file,
+                         co->pos.line, co->pos.column, step->label, d->name, co->name, names);
+    }
+    if (co->is_list && opt->spec->type != TRANCHE_OPT_LIST) {
+        return error_set(err, "%s:%d:%d: %s: option '%s' of plugin %s must be %s, not a list",
+                         job->file, co->value_pos.line, co->value_pos.column, step->label,
+                         co->name, d->name, type_name(opt->spec->type));
+    }
+    if (opt->spec->type != TRANCHE_OPT_LIST &&
+        (co->n_items != 1 || parse_value(opt, co->items[0]) != 0)) {
+        return error_set(err, "%s:%d:%d: %s: option '%s' of plugin %s must be %s, not '%s'",
+                         job->file, co->value_pos.line, co->value_pos.column, step->label,
+                         co->name, d->name, type_name(opt->spec->type),
+                         co->n_items > 0 ? co->items[0] : "");
+    }
+    if (set_items(opt, co->items, co->n_items) != 0) {
+        return error_set(err, "out of memory");
+    }
+    return 0;
+}
+
+/* An option the job does not give: an error when required, else its default (if any). */
+static int
+default_option(const struct job *job, const struct config_step *cs, struct step *step,
+               struct step_option *opt, struct error *err)
+{
+    const struct tranche_option *spec = opt->spec;
+    const char *plugin = step->plugin->desc->name;
+    char *def = (char *)spec->default_value;
+
+    if (spec->required) {
+        return error_set(err, "%s:%d:%d: %s: plugin %s needs option '%s' (%s)", job->file,
+                         cs->pos.line, cs->pos.column, step->label, plugin, spec->name,
+                         spec->help != NULL ? spec->help : type_name(spec->type));
+    }
+    if (def == NULL) {
+        return 0;
+    }
+    if (parse_value(opt, def) != 0) {
+        return error_set(err, "%s: %s: plugin %s has a bad default '%s' for option '%s'",
+                         job->file, step->label, plugin, def, spec->name);
+    }
+    if (set_items(opt, &def, 1) != 0) {
+        return error_set(err, "out of memory");
+    }
+    return 0;
+}
+
+/* Checks the step's options against its plugin's table, and fills in the defaults. */
 static int
 step_options(const struct job *job, const struct config_step *cs, struct step *step,
              struct error *err)
 {
-    const struct tranche_plugin *d = step->plugin->desc;
-    const struct tranche_option *spec = d->options;
+    const struct tranche_option *spec = step->plugin->desc->options;
     size_t n_spec = 0, i, k;
-    char names[ERROR_MSG_MAX / 2];
 
     while (spec != NULL && spec[n_spec].name != NULL) {
         n_spec++;
@@ -359,55 +422,13 @@ step_options(const struct job *job, const struct config_step *cs, struct step *s
         step->options[k].spec = &spec[k];
     }
     for (i = 0; i < cs->n_options; i++) {
-        const struct config_option *co = &cs->options[i];
-        struct step_option *opt = NULL;
-
-        for (k = 0; k < n_spec; k++) {
-            if (strcmp(spec[k].name, co->name) == 0) {
-                opt = &step->options[k];
-            }
-        }
-        if (opt == NULL) {
-            list_option_names(spec, names, sizeof(names));
-            return error_set(err, "%s:%d:%d: %s: plugin %s has no option '%s'; %s", job->file,
-                             co->pos.line, co->pos.column, step->label, d->name, co->name, names);
-        }
-        if (co->is_list && opt->spec->type != TRANCHE_OPT_LIST) {
-            return error_set(err, "%s:%d:%d: %s: option '%s' of plugin %s must be %s, not a list",
-                             job->file, co->value_pos.line, co->value_pos.column, step->label,
-                             co->name, d->name, type_name(opt->spec->type));
-        }
-        if (opt->spec->type != TRANCHE_OPT_LIST &&
-            (co->n_items != 1 || parse_value(opt, co->items[0]) != 0)) {
-            return error_set(err, "%s:%d:%d: %s: option '%s' of plugin %s must be %s, not '%s'",
-                             job->file, co->value_pos.line, co->value_pos.column, step->label,
-                             co->name, d->name, type_name(opt->spec->type),
-                             co->n_items > 0 ? co->items[0] : "");
-        }
-        if (set_items(opt, co->items, co->n_items) != 0) {
-            return error_set(err, "out of memory");
+        if (given_option(job, &cs->options[i], step, err) != 0) {
+            return -1;
         }
     }
     for (k = 0; k < n_spec; k++) {
-        struct step_option *opt = &step->options[k];
-        char *def = (char *)spec[k].default_value;
-
-        if (opt->set) {
-            continue;
-        }
-        if (spec[k].required) {
-            return error_set(err, "%s:%d:%d: %s: plugin %s needs option '%s' (%s)", job->file,
-                             cs->pos.line, cs->pos.column, step->label, d->name, spec[k].name,
-                             spec[k].help != NULL ? spec[k].help : type_name(spec[k].type));
-        }
-        if (def != NULL) {
-            if (parse_value(opt, def) != 0) {
-                return error_set(err, "%s: %s: plugin %s has a bad default '%s' for option '%s'",
-                                 job->file, step->label, d->name, def, spec[k].name);
-            }
-            if (set_items(opt, &def, 1) != 0) {
-                return error_set(err, "out of memory");
-            }
+        if (!step->options[k].set && default_option(job, cs, step, &step->options[k], err) != 0) {
+            return -1;
         }
     }
     return 0;

@@ -1,5 +1,5 @@
 /*
- * core/partition.c: planning partitions at record boundaries. The parent probes each target
+ * core/plan.c: planning partitions at record boundaries. The parent probes each target
  * offset and moves forward to the byte after the next delimiter; partitions are contiguous, so no
  * record can be lost or owned twice, and a record longer than the target simply makes its
  * partition longer (no empty or duplicate partitions).
@@ -7,7 +7,9 @@
 #include "plan.h"
 
 #include "bgzf.h"
+#include "grow.h"
 #include "gzindex.h"
+#include "io.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -29,13 +31,10 @@ next_boundary(int fd, const char *path, uint64_t from, uint64_t size, unsigned c
 
     while (pos < size) {
         size_t want = size - pos < sizeof(buf) ? (size_t)(size - pos) : sizeof(buf);
-        ssize_t got = pread(fd, buf, want, (off_t)pos);
+        ssize_t got = io_pread_full(fd, buf, want, pos);
         char *hit;
 
         if (got < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
             return error_errno(err, "%s: read error at byte offset %llu", path,
                                (unsigned long long)pos);
         }
@@ -59,14 +58,8 @@ plan_push(struct plan *plan, size_t file, uint64_t start, uint64_t end)
 {
     struct partition *p;
 
-    if (plan->n_parts == plan->cap) {
-        size_t cap = plan->cap ? plan->cap * 2 : 64;
-        struct partition *grown = realloc(plan->parts, cap * sizeof(*grown));
-        if (grown == NULL) {
-            return NULL;
-        }
-        plan->parts = grown;
-        plan->cap = cap;
+    if (GROW(plan->parts, plan->cap, plan->n_parts + 1) != 0) {
+        return NULL;
     }
     p = &plan->parts[plan->n_parts];
     memset(p, 0, sizeof(*p));

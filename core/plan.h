@@ -1,7 +1,8 @@
 /*
- * core/partition.h: the partition plan. Each input file is cut into contiguous byte ranges
+ * core/plan.h: the partition plan. Each input file is cut into contiguous byte ranges
  * [start, end) of about the target size, each ending just after a delimiter or at end of file, so
- * every record belongs to exactly one partition. Computed once, in the parent.
+ * every record belongs to exactly one partition. Computed once, in the parent, before the run;
+ * a stream's partitions are cut as it is decoded (stream.h, planner.h).
  */
 #ifndef TRANCHE_PLAN_H
 #define TRANCHE_PLAN_H

@@ -1,5 +1,5 @@
 /*
- * tests/core/test_plugin.c: the loader on real shared objects (the bundled plugins and the
+ * tests/core/test_loader.c: the loader on real shared objects (the bundled plugins and the
  * fixtures in tests/plugins/): the search path, the ABI checks, and option validation.
  */
 #include <setjmp.h>

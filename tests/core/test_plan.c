@@ -1,5 +1,5 @@
 /*
- * tests/core/test_partition.c: the partition property. For random inputs built to hit the edges
+ * tests/core/test_plan.c: the partition property. For random inputs built to hit the edges
  * (records longer than a partition, empty records, a last record without delimiter, \r\n, NUL
  * bytes, an empty file, fewer records than partitions) and random target sizes from 1 byte up:
  * partitions are contiguous, cover the file exactly, are never empty, each ends just after a

@@ -71,10 +71,10 @@ void tu_vsh(const char *dir, int expect, const char *fmt, va_list ap);
  *   tu_exists 'GLOB'               succeeds when a path matches GLOB
  */
 #define TU_SH_WAIT                                                                                 \
-    "tu_wait_for() { _tu_n=$(($1 * 100)); shift; until eval \"$*\"; do "                          \
+    "tu_wait_for() { _tu_n=$(($1 * 100)); shift; until eval \"$*\"; do "                           \
     "_tu_n=$((_tu_n - 1)); [ $_tu_n -gt 0 ] || return 1; sleep 0.01; done; }; "                    \
     "tu_state() { sed 's/.*) //' /proc/$1/stat 2>/dev/null | cut -c1; }; "                         \
-    "tu_reap() { _tu_n=$(($2 * 100)); while [ -n \"$(tu_state $1)\" ] && "                        \
+    "tu_reap() { _tu_n=$(($2 * 100)); while [ -n \"$(tu_state $1)\" ] && "                         \
     "[ \"$(tu_state $1)\" != Z ]; do _tu_n=$((_tu_n - 1)); if [ $_tu_n -le 0 ]; then "             \
     "echo \"tu_reap: pid $1 still running after $2 s, killed\" >&2; "                              \
     "pkill -KILL -P $1; kill -KILL $1; wait $1; return 124; fi; sleep 0.01; done; wait $1; }; "    \
