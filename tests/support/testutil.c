@@ -390,8 +390,15 @@ tu_vsh(const char *dir, int expect, const char *fmt, va_list ap)
     }
     rc = tu_run(full, &err);
     if (rc != expect) {
-        fail_msg("command: %s\nexit %d, expected %d\nstderr: %s", cmd, rc, expect,
-                 err != NULL ? err : "");
+        /* stderr first and the command without the shell functions in front: CMocka cuts a
+         * long message, and the reason should survive. */
+        const char *shown = cmd;
+
+        if (strncmp(cmd, TU_SH_WAIT, strlen(TU_SH_WAIT)) == 0) {
+            shown += strlen(TU_SH_WAIT);
+        }
+        fail_msg("exit %d, expected %d\nstderr: %s\ncommand: %s", rc, expect,
+                 err != NULL ? err : "", shown);
     }
     free(err);
 }

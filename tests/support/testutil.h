@@ -64,20 +64,26 @@ void tu_vsh(const char *dir, int expect, const char *fmt, va_list ap);
  *                                  if it has not after about SECONDS (a bound, never a delay)
  *   tu_reap PID SECONDS            waits for the background job PID and returns its status; if
  *                                  it has not ended after about SECONDS, kills it and its
- *                                  children with SIGKILL and returns 124
+ *                                  children with SIGKILL (its workers would outlive it: they
+ *                                  do not die with their parent) and returns 124
  *   tu_state PID                   prints the process state letter (R, S, D, Z...), or nothing
  *                                  once it is gone (the shell may have collected it already)
  *   tu_count 'GLOB'                prints how many paths match GLOB
  *   tu_exists 'GLOB'               succeeds when a path matches GLOB
+ * The text is a printf format's (tu_runf, tu_vsh): it holds no '%'.
  */
 #define TU_SH_WAIT                                                                                 \
     "tu_wait_for() { _tu_n=$(($1 * 100)); shift; until eval \"$*\"; do "                           \
     "_tu_n=$((_tu_n - 1)); [ $_tu_n -gt 0 ] || return 1; sleep 0.01; done; }; "                    \
     "tu_state() { sed 's/.*) //' /proc/$1/stat 2>/dev/null | cut -c1; }; "                         \
+    "tu_kill_children() { for _tu_s in /proc/[0-9]*/stat; do "                                     \
+    "case \"$(cut -d' ' -f4 $_tu_s 2>/dev/null)\" in \"$1\") "                                     \
+    "kill -KILL $(cut -d' ' -f1 $_tu_s) 2>/dev/null;; esac; done; }; "                             \
     "tu_reap() { _tu_n=$(($2 * 100)); while [ -n \"$(tu_state $1)\" ] && "                         \
     "[ \"$(tu_state $1)\" != Z ]; do _tu_n=$((_tu_n - 1)); if [ $_tu_n -le 0 ]; then "             \
     "echo \"tu_reap: pid $1 still running after $2 s, killed\" >&2; "                              \
-    "pkill -KILL -P $1; kill -KILL $1; wait $1; return 124; fi; sleep 0.01; done; wait $1; }; "    \
+    "tu_kill_children $1; kill -KILL $1 2>/dev/null; wait $1; return 124; fi; sleep 0.01; done; "  \
+    "wait $1; }; "                                                                                 \
     "tu_count() { set -- $1; if [ -e \"$1\" ]; then echo $#; else echo 0; fi; }; "                 \
     "tu_exists() { set -- $1; [ -e \"$1\" ]; }; "
 
