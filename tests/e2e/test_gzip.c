@@ -557,6 +557,40 @@ test_gzip__one_partition_at_the_end_of_the_file(void **state)
 }
 
 static void
+test_gzip__partition_past_the_end_is_a_usage_error_for_every_input(void **state)
+{
+    /* One answer whatever the input: a partition the job does not have is exit 2 (nothing ran),
+     * for plain input (known from the plan), an indexed gzip input (likewise) and a gzip stream
+     * (known only once it is decoded), and the output path is not touched. */
+    static const char *const inputs[] = {"past.txt", "past-indexed.gz", "past-stream.gz"};
+    const char *job = "input:\n  path: past.txt\noutput:\n  path: past.out\n"
+                      "partition_size: 4096\nsteps:\n  - plugin: upper\n";
+    char *err = NULL;
+    size_t i;
+
+    (void)state;
+    tu_write_file(path_of("past.yaml"), job, strlen(job));
+    sh(0, "seq 1 20000 > past.txt && gzip -c past.txt > past-indexed.gz && "
+          "cp past-indexed.gz past-stream.gz && %s index --spacing 4096 past-indexed.gz "
+          ">/dev/null",
+       TRANCHE_BIN);
+    for (i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++) {
+        sh(0, "rm -f past.out past-stream.gz.tranche-index");
+        assert_int_equal(tranche(&err, "run past.yaml --input %s --partition 100000", inputs[i]),
+                         2);
+        assert_non_null(strstr(err, "--partition 100000"));
+        assert_non_null(strstr(err, "partition(s)"));
+        free(err);
+        err = NULL;
+        sh(0, "test ! -e past.out");
+        /* and the last partition that exists runs */
+        sh(0, "n=$(%s plan past.yaml --input %s 2>/dev/null | wc -l); [ \"$n\" -gt 0 ] || n=1; "
+              "%s run past.yaml --input %s --partition $((n - 1)) -q",
+           TRANCHE_BIN, inputs[i], TRANCHE_BIN, inputs[i]);
+    }
+}
+
+static void
 test_gzip__a_signal_leaves_no_index_behind(void **state)
 {
     static const char job[] =
@@ -724,6 +758,7 @@ main(void)
         cmocka_unit_test(test_gzip__corrupt_input_fails_with_the_offset),
         cmocka_unit_test(test_gzip__one_partition_checks_what_it_decodes),
         cmocka_unit_test(test_gzip__one_partition_at_the_end_of_the_file),
+        cmocka_unit_test(test_gzip__partition_past_the_end_is_a_usage_error_for_every_input),
         cmocka_unit_test(test_gzip__a_signal_leaves_no_index_behind),
         cmocka_unit_test(test_gzip__bad_headers_are_named),
         cmocka_unit_test(test_gzip__a_record_longer_than_the_ring_needs_the_index),
