@@ -44,7 +44,7 @@ struct bgzf_block {
 };
 
 struct bgzf_index {
-    struct bgzf_block *blocks; /* NULL: the input is not compressed */
+    struct bgzf_block *blocks; /* n blocks, in file order (NULL when n == 0) */
     size_t n;
     uint64_t usize; /* the decompressed size of the whole file */
 };

@@ -95,11 +95,14 @@ run_all(struct run *r, struct chain *chain, struct chain_sink *sink, long only, 
             }
         }
         planner_release(&r->planner, k + 1);
-        if (only >= 0 && k >= (size_t)only) {
+        if (only >= 0 && k > (size_t)only) {
+            /* Planned (a stream: decoded) one partition past K, as far as a full run would
+             * have decoded while K ran: a stream's end is then checked, and its index left,
+             * when K is its last partition but one. */
             return 0;
         }
     }
-    if (only >= 0) {
+    if (only >= 0 && (size_t)only >= r->planner.live.n_parts) {
         error_set(err, "--partition %ld: the job has %zu partition(s), numbered from 0", only,
                   r->planner.live.n_parts);
         return ERR_INVALID;

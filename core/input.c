@@ -99,7 +99,8 @@ inputs_open(const struct job *job, struct inputs *in, struct error *err)
     memset(in, 0, sizeof(*in));
     in->v = calloc(job->n_inputs, sizeof(*in->v));
     if (in->v == NULL) {
-        return error_set(err, "out of memory");
+        error_set(err, "out of memory");
+        return ERR_INVALID;
     }
     in->n = job->n_inputs;
     for (i = 0; i < in->n; i++) {

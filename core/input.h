@@ -39,8 +39,8 @@ struct inputs {
 /*
  * Opens and classifies every input of the job. Returns 0; ERR_INVALID when an input cannot be
  * opened, is not a regular file, or is the job's output; ERR_FAILED when a compressed input is
- * corrupt (err names the file and the compressed offset); -1 when out of memory. Release with
- * inputs_release() in any case.
+ * corrupt (err names the file and the compressed offset); ERR_INVALID too when out of memory.
+ * Release with inputs_release() in any case.
  */
 int inputs_open(const struct job *job, struct inputs *in, struct error *err);
 

@@ -61,7 +61,8 @@ void run_describe_partition(const struct run *r, const struct partition *p, char
                             size_t size);
 
 /* The in-process mode (inprocess.c): every partition (or only `only`, when >= 0) one after
- * another in this process, straight into the output; a stream is decoded as they run. */
+ * another in this process, straight into the output; a stream is decoded as they run. Returns
+ * 0, ERR_INVALID when the job has no partition `only`, or ERR_FAILED. */
 int inprocess_run(struct run *r, long only, struct error *err);
 
 #endif

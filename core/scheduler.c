@@ -81,8 +81,8 @@ track(struct scheduler *s, struct error *err)
     return turns_track(&s->turns, live(s)->n_parts, err);
 }
 
-/* In the child, right after fork: only this worker's descriptors (and the output and inputs)
- * stay open. */
+/* In the child, right after fork: the parent's log and the other workers' pipes and logs are
+ * closed (what every worker shares stays: the output, the inputs and their index files). */
 static void
 close_others(const struct scheduler *s, int w)
 {
@@ -585,6 +585,9 @@ make_workers(struct scheduler *s, struct error *err)
     int w;
 
     s->workers = calloc((size_t)s->n_workers, sizeof(*s->workers));
+    for (w = 0; s->workers != NULL && w < s->n_workers; w++) {
+        s->workers[w].log_fd = s->workers[w].report_fd = s->workers[w].cmd_fd = -1;
+    }
     s->shared_size = sizeof(*s->shared) + (size_t)s->n_workers * sizeof(struct chain_progress);
     s->shared =
         mmap(NULL, s->shared_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -595,7 +598,6 @@ make_workers(struct scheduler *s, struct error *err)
         return error_set(err, "out of memory");
     }
     for (w = 0; w < s->n_workers; w++) {
-        s->workers[w].log_fd = s->workers[w].report_fd = s->workers[w].cmd_fd = -1;
         s->shared->progress[w].partition = -1;
         s->shared->progress[w].step = -1;
     }
@@ -650,8 +652,9 @@ log_summary(const struct scheduler *s)
     if (s->spilled > 0) {
         log_line(log_fd,
                  "%zu partition(s) went through a part file on disk (their output passed %" PRIu64
-                 " MiB before their turn)",
-                 s->spilled, s->spill_after >> 20);
+                 " %s before their turn)",
+                 s->spilled, s->spill_after >= (1u << 20) ? s->spill_after >> 20 : s->spill_after,
+                 s->spill_after >= (1u << 20) ? "MiB" : "bytes");
     }
 }
 

@@ -41,7 +41,8 @@ void source_set_stop(struct source *s, const volatile sig_atomic_t *stop);
 
 /*
  * Reads partition p of `in` and calls fn(arg, ...) for each record it owns. Returns 0, or -1:
- * fn stopped it (err is not set), or reading or checking failed (err names the file and offset).
+ * fn stopped it (err then only says "stopped by a step": fn's caller knows why), or reading or
+ * checking failed (err names the file and offset).
  */
 int source_read(struct source *s, const struct partition *p, const struct source_input *in,
                 source_record_fn fn, void *arg, struct error *err);

@@ -40,8 +40,8 @@ struct worker_env {
     sigset_t mask; /* the signal mask to run with */
 };
 
-/* Runs the worker; never returns. The caller (in the child, right after fork) has closed every
- * descriptor that is not this worker's, the job's output and its inputs. */
+/* Runs the worker; never returns. The caller (in the child, right after fork) has closed the
+ * parent's log and the other workers' pipes and logs. */
 void worker_main(const struct worker_env *env) __attribute__((noreturn));
 
 #endif

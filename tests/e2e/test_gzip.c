@@ -591,6 +591,42 @@ test_gzip__partition_past_the_end_is_a_usage_error_for_every_input(void **state)
 }
 
 static void
+test_gzip__one_partition_of_a_stream_checks_the_end_when_it_decodes_it(void **state)
+{
+    /* --partition K over a gzip stream decodes as far as a full run would have while K ran: one
+     * partition past K. With K the last but one, that is the end of the file, so a damaged
+     * trailer fails the run (and an intact one leaves the index), whatever K's own bytes. The
+     * file is sized so that the end lies over 1 MiB (what the parent decodes at a time) past
+     * the end of partition K. */
+    const char *job = "input:\n  path: tail.gz\noutput:\n  path: tail.out\n"
+                      "partition_size: 2MiB\nsteps:\n  - plugin: upper\n";
+    char *err = NULL;
+    long k, last = -1;
+
+    (void)state;
+    tu_write_file(path_of("tail.yaml"), job, strlen(job));
+    sh(0, "seq 1 1100000 | gzip -n > tail.gz && cp tail.gz tail.good");
+    for (k = 0; k < 1000 && last < 0; k++) {
+        sh(0, "rm -f tail.gz.tranche-index");
+        if (tranche(NULL, "run tail.yaml --partition %ld -q", k) == 2) {
+            last = k - 1;
+        }
+    }
+    assert_true(last >= 2);
+    sh(0, "rm -f tail.gz.tranche-index && %s run tail.yaml --partition %ld -q && "
+          "test -f tail.gz.tranche-index",
+       TRANCHE_BIN, last - 1);
+    /* the CRC-32 in the trailer, 8 bytes before the end, changed */
+    sh(0, "rm -f tail.gz.tranche-index tail.out && size=$(wc -c < tail.gz) && "
+          "printf '\\377' | dd of=tail.gz bs=1 seek=$((size - 8)) conv=notrunc 2>/dev/null && "
+          "! cmp -s tail.gz tail.good");
+    assert_int_equal(tranche(&err, "run tail.yaml --partition %ld", last - 1), 1);
+    assert_non_null(strstr(err, "CRC"));
+    free(err);
+    sh(0, "test ! -e tail.out && test ! -e tail.gz.tranche-index");
+}
+
+static void
 test_gzip__a_signal_leaves_no_index_behind(void **state)
 {
     static const char job[] =
@@ -759,6 +795,7 @@ main(void)
         cmocka_unit_test(test_gzip__one_partition_checks_what_it_decodes),
         cmocka_unit_test(test_gzip__one_partition_at_the_end_of_the_file),
         cmocka_unit_test(test_gzip__partition_past_the_end_is_a_usage_error_for_every_input),
+        cmocka_unit_test(test_gzip__one_partition_of_a_stream_checks_the_end_when_it_decodes_it),
         cmocka_unit_test(test_gzip__a_signal_leaves_no_index_behind),
         cmocka_unit_test(test_gzip__bad_headers_are_named),
         cmocka_unit_test(test_gzip__a_record_longer_than_the_ring_needs_the_index),
