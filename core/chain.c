@@ -425,23 +425,63 @@ chain_set_stop(struct chain *c, const volatile sig_atomic_t *stop)
     source_set_stop(c->source, stop);
 }
 
-void
-chain_free(struct chain *c)
+/* Calls fini() of every step whose init() succeeded, in order. */
+static void
+chain_free_steps(struct chain *c)
 {
     size_t i;
 
-    if (c == NULL) {
-        return;
-    }
     for (i = 0; c->ctx != NULL && i < c->n_steps; i++) {
         const struct tranche_plugin *d = c->steps[i].plugin->desc;
         if (c->ctx[i].initialized && d->fini != NULL) {
+            c->progress->step = (int32_t)i;
             d->fini(c->ctx[i].state);
+            c->progress->step = -1;
         }
+        c->ctx[i].initialized = 0;
+    }
+}
+
+/* Frees what the chain holds. */
+static void
+chain_release(struct chain *c)
+{
+    size_t i;
+
+    for (i = 0; c->ctx != NULL && i < c->n_steps; i++) {
         free(c->ctx[i].scratch);
     }
     free(c->ctx);
     free(c->out_buf);
     source_free(c->source);
     free(c);
+}
+
+int
+chain_finish(struct chain *c, int *failed_step, struct error *err)
+{
+    int rc = 0;
+
+    *failed_step = -1;
+    if (c == NULL) {
+        return 0;
+    }
+    c->failed = 0;
+    chain_free_steps(c);
+    if (c->failed) {
+        *failed_step = c->failed_step;
+        rc = error_set(err, "%s", c->err.msg);
+    }
+    chain_release(c);
+    return rc;
+}
+
+void
+chain_free(struct chain *c)
+{
+    if (c == NULL) {
+        return;
+    }
+    chain_free_steps(c);
+    chain_release(c);
 }

@@ -79,7 +79,12 @@ void chain_pending(const struct chain *c, const char **data, size_t *len);
  * between read buffers. `stop` is borrowed; NULL turns the check off. */
 void chain_set_stop(struct chain *c, const volatile sig_atomic_t *stop);
 
-/* Calls fini() of every step whose init() succeeded, then frees the chain. NULL is a no-op. */
+/* Calls fini() of every step whose init() succeeded, then frees the chain. NULL is a no-op.
+ * For the end of a chain that may still fail, use chain_finish. */
 void chain_free(struct chain *c);
+
+/* chain_free, after which a fini() that broke the contract (it emitted) fails: returns -1 with
+ * *failed_step and err saying which. The chain is freed either way. */
+int chain_finish(struct chain *c, int *failed_step, struct error *err);
 
 #endif

@@ -4,11 +4,16 @@
  * run (run.h).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "chain.h"
@@ -16,10 +21,15 @@
 #include "config.h"
 #include "error.h"
 #include "input.h"
+#include "io.h"
 #include "loader.h"
 #include "paths.h"
 #include "plan.h"
 #include "run.h"
+#include "signals.h"
+
+/* More workers than this is a mistake (each is a process and two descriptors in the parent). */
+#define MAX_WORKERS 1024
 
 const char cli_run_help[] =
     "usage: tranche run JOB.yaml [OPTIONS]\n"
@@ -36,7 +46,8 @@ const char cli_run_help[] =
     "Debugging (run only):\n"
     "      --in-process            run every partition in this process, without fork (for gdb,\n"
     "                              valgrind); plugins' stderr stays on the terminal\n"
-    "  -p, --partition K           run only partition K (see `tranche plan`), in-process\n"
+    "  -p, --partition K           run only partition K (see `tranche plan`), in-process, to\n"
+    "                              standard output unless --output is given\n"
     "  -q, --quiet                 no summary line on standard error\n"
     "\n"
     "gzip inputs (found by their magic bytes): BGZF is split at its blocks; other gzip is decoded\n"
@@ -181,7 +192,10 @@ load_job(const struct cli *cli, struct job *job, struct error *err)
                          "not '%s'",
                          cli->partition_size);
     }
+    /* A debugging run of one partition writes to standard output unless told otherwise: it
+     * must not replace the job's output with one partition of it. */
     if ((cli->input != NULL && config_set_input(job, cli->input, err) != 0) ||
+        (cli->output == NULL && cli->only_partition >= 0 && override(&job->output, "-", err)) ||
         (cli->output != NULL && override(&job->output, cli->output, err) != 0) ||
         (cli->log_dir != NULL && override(&job->log_dir, cli->log_dir, err) != 0)) {
         return -1;
@@ -190,28 +204,114 @@ load_job(const struct cli *cli, struct job *job, struct error *err)
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         job->workers = n > 0 ? (int)n : 1;
     }
+    if (job->workers > MAX_WORKERS) {
+        return error_set(err, "workers: %d is more than tranche runs (%d)", job->workers,
+                         MAX_WORKERS);
+    }
     return 0;
 }
 
-/* Calls every step's init and fini once in this process, so option values a plugin rejects
- * (a bad regex, say) are reported as configuration errors before any worker starts. */
+/* What the option check's child reports. */
+struct check_report {
+    int32_t failed;      /* 0: every init and fini succeeded */
+    int32_t failed_step; /* the step whose init (or fini) failed, -1 for none */
+    char msg[ERROR_MSG_MAX];
+};
+
+_Static_assert(sizeof(struct check_report) < PIPE_BUF, "a report must be written atomically");
+
+/* The child: init and fini of every step, and the result on fd. Never returns. */
+static void __attribute__((noreturn))
+check_in_child(const struct job *job, const struct step *steps, struct chain_progress *where,
+               int fd)
+{
+    struct check_report rep;
+    struct chain *chain = NULL;
+    struct error err;
+    int step = -1;
+
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    dup2(STDERR_FILENO, STDOUT_FILENO); /* what a plugin prints is not the job's output */
+    memset(&rep, 0, sizeof(rep));
+    if (chain_new(steps, job->n_steps, job->delimiter, 0, -1, where, &chain, &step, &err) != 0 ||
+        chain_finish(chain, &step, &err) != 0) {
+        rep.failed = 1;
+        snprintf(rep.msg, sizeof(rep.msg), "%s", err.msg);
+    }
+    rep.failed_step = step;
+    fflush(NULL);
+    _exit(io_write_all(fd, &rep, sizeof(rep)) == 0 ? 0 : 1);
+}
+
+/* Prefixes err with the position of step k in the job file and its label. */
+static int
+at_step(const struct job *job, const struct step *steps, int k, struct error *err)
+{
+    const struct config_step *cs = &job->steps[k];
+
+    return error_prefix(err, "%s:%d:%d: %s", job->file, cs->pos.line, cs->pos.column,
+                        steps[k].label);
+}
+
+/* Waits for the check's child and reads what it reported. */
+static int
+check_result(const struct job *job, const struct step *steps, const struct chain_progress *where,
+             pid_t pid, int fd, struct error *err)
+{
+    struct check_report rep;
+    ssize_t n = io_read_full(fd, &rep, sizeof(rep));
+    char how[256];
+    int status = 0;
+
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (n == (ssize_t)sizeof(rep) && !rep.failed) {
+        return 0;
+    }
+    if (n == (ssize_t)sizeof(rep)) {
+        error_set(err, "%s", rep.msg);
+        return rep.failed_step >= 0 ? at_step(job, steps, rep.failed_step, err) : -1;
+    }
+    signals_describe_status(status, how, sizeof(how));
+    if (where->step >= 0) {
+        error_set(err, "checking its options (init, then fini), the plugin %s", how);
+        return at_step(job, steps, where->step, err);
+    }
+    return error_set(err, "checking the steps' options, the checking process %s", how);
+}
+
+/*
+ * Calls every step's init and fini once, so option values a plugin rejects (a bad regex, say)
+ * are reported as configuration errors before any worker starts. It happens in a child process:
+ * a plugin that crashes there, exits, or starts a thread cannot take the runner with it.
+ */
 static int
 check_init(const struct job *job, const struct step *steps, struct error *err)
 {
-    struct chain *chain = NULL;
-    int failed_step;
+    struct chain_progress *where;
+    int fds[2], rc;
+    pid_t pid;
 
-    if (chain_new(steps, job->n_steps, job->delimiter, 0, -1, NULL, &chain, &failed_step, err) !=
-        0) {
-        if (failed_step >= 0) {
-            const struct config_step *cs = &job->steps[failed_step];
-            error_prefix(err, "%s:%d:%d: %s", job->file, cs->pos.line, cs->pos.column,
-                         steps[failed_step].label);
-        }
-        return -1;
+    where = mmap(NULL, sizeof(*where), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (where == MAP_FAILED) {
+        return error_errno(err, "cannot map memory");
     }
-    chain_free(chain);
-    return 0;
+    if (pipe2(fds, O_CLOEXEC) != 0) {
+        munmap(where, sizeof(*where));
+        return error_errno(err, "cannot create a pipe");
+    }
+    fflush(NULL);
+    pid = fork();
+    if (pid == 0) {
+        close(fds[0]);
+        check_in_child(job, steps, where, fds[1]);
+    }
+    close(fds[1]);
+    rc = pid < 0 ? error_errno(err, "cannot fork") : check_result(job, steps, where, pid, fds[0],
+                                                                   err);
+    close(fds[0]);
+    munmap(where, sizeof(*where));
+    return rc;
 }
 
 /* The output's gzip level: gzip when asked for, or with compression auto for a .gz name. */

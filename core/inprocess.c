@@ -6,7 +6,10 @@
  */
 #include <inttypes.h>
 #include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bgzf_writer.h"
 #include "chain.h"
@@ -110,6 +113,35 @@ run_all(struct run *r, struct chain *chain, struct chain_sink *sink, long only, 
     return 0;
 }
 
+/* The job running in this process, while plugins run: a plugin that calls exit() ends the
+ * process through exit_guard, which must not leave the temporary output, or exit 0. */
+static struct run *guarded;
+
+static void
+exit_guard(void)
+{
+    if (guarded == NULL) {
+        return;
+    }
+    output_abort(&guarded->output);
+    fprintf(stderr,
+            "tranche: %s: job failed: a plugin called exit() during the job (in-process); "
+            "nothing was written to %s\n",
+            guarded->job->file, guarded->job->output);
+    _exit(1);
+}
+
+static void
+guard(struct run *r)
+{
+    static int registered;
+
+    if (!registered && atexit(exit_guard) == 0) {
+        registered = 1;
+    }
+    guarded = r;
+}
+
 int
 inprocess_run(struct run *r, long only, struct error *err)
 {
@@ -121,15 +153,23 @@ inprocess_run(struct run *r, long only, struct error *err)
     if (bgzf_writer_init(&direct.writer, r->opt->gzip_level, err) != 0) {
         return -1;
     }
+    guard(r);
     if (chain_new(r->steps, r->job->n_steps, r->job->delimiter, 0, r->log_fd, NULL, &chain,
                   &failed_step, err) != 0) {
         bgzf_writer_release(&direct.writer);
+        guarded = NULL;
         return error_prefix(err, "%s failed to start",
                             failed_step >= 0 ? r->steps[failed_step].label : "a step");
     }
     chain_set_stop(chain, &signals_caught);
     rc = run_all(r, chain, &sink, only, err);
-    chain_free(chain);
+    if (rc == 0 && chain_finish(chain, &failed_step, err) != 0) {
+        rc = error_prefix(err, "%s failed in fini",
+                          failed_step >= 0 ? r->steps[failed_step].label : "a step");
+    } else if (rc != 0) {
+        chain_free(chain);
+    }
+    guarded = NULL;
     bgzf_writer_release(&direct.writer);
     return rc;
 }

@@ -195,7 +195,9 @@ plugin_load(const char *path, struct plugin **out, struct error *err)
         error_set(err, "out of memory loading %s", path);
         goto out;
     }
-    p->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    /* RTLD_NODELETE: a plugin's code stays mapped after dlclose, for what of it may still run
+     * (a thread it started, an atexit handler) until the process ends. */
+    p->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
     if (p->dl == NULL) {
         error_set(err, "cannot load plugin %s: %s", path, dlerror());
         goto out;
@@ -437,11 +439,19 @@ step_options(const struct job *job, const struct config_step *cs, struct step *s
 int
 steps_load(const struct job *job, struct step **steps_out, struct error *err)
 {
-    struct step *steps = calloc(job->n_steps, sizeof(*steps));
+    struct step *steps;
     char *path = NULL;
     size_t i;
     int rc = -1;
 
+    if (job->n_steps > LOADER_MAX_STEPS) {
+        /* Each step's record() runs inside the emit() of the step before it, so the stack a
+         * record needs adds up along the chain (see LOADER_STEP_STACK). */
+        const struct config_step *cs = &job->steps[LOADER_MAX_STEPS];
+        return error_set(err, "%s:%d:%d: a job has at most %d steps; this is step %d", job->file,
+                         cs->pos.line, cs->pos.column, LOADER_MAX_STEPS, LOADER_MAX_STEPS + 1);
+    }
+    steps = calloc(job->n_steps, sizeof(*steps));
     if (steps == NULL) {
         return error_set(err, "out of memory");
     }

@@ -58,8 +58,13 @@ void plugin_dirs_free(char **dirs);
 int plugin_load(const char *path, struct plugin **out, struct error *err);
 void plugin_free(struct plugin *p);
 
+/* The longest chain, and the stack each step may use in a callback (tranche/plugin.h): a
+ * worker's stack is at least LOADER_MAX_STEPS x LOADER_STEP_STACK plus some for the runner. */
+#define LOADER_MAX_STEPS 64
+#define LOADER_STEP_STACK (256u << 10)
+
 /*
- * Loads every step of the job and validates its options; errors name the job file, line and
+ * Loads every step of the job and validates its options (at most LOADER_MAX_STEPS steps); errors name the job file, line and
  * column, the step and the plugin. On success *steps_out is an array of n_steps steps owned by
  * the caller (steps_free()).
  */

@@ -4,15 +4,19 @@
  * failed, 2 usage, job file, plugin or input error (nothing was run), 141 (128 + SIGPIPE) the
  * reader of standard output went away.
  */
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 #include <yaml.h>
 #include <zlib.h>
 
 #include "cli.h"
 #include "codec.h"
 #include "error.h"
+#include "signals.h"
 #include "tranche/plugin.h"
 
 static const char usage_text[] =
@@ -105,11 +109,43 @@ static const struct {
     {"plugins", cmd_plugins}, {"index", cmd_index},     {"help", help},
 };
 
+/* Descriptors 0-2 open (on /dev/null if they were closed), so that no file the run opens gets
+ * one of them and receives what is meant for standard output or error (git's sanitize_stdfds). */
+static void
+sanitize_stdfds(void)
+{
+    int fd = open("/dev/null", O_RDWR);
+
+    while (fd >= 0 && fd <= STDERR_FILENO) {
+        fd = open("/dev/null", O_RDWR);
+    }
+    if (fd > STDERR_FILENO) {
+        close(fd);
+    }
+}
+
+/* A pool holds two descriptors per worker and one per input: the soft limit goes up to the hard
+ * one (as Redis does), so the usual soft 1024 is not what stops a large job. */
+static void
+raise_fd_limit(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
 int
 main(int argc, char **argv)
 {
     const char *cmd = argc > 1 ? argv[1] : NULL;
     size_t i;
+
+    sanitize_stdfds();
+    signals_init();
+    raise_fd_limit();
 
     if (cmd == NULL) {
         fputs(usage_text, stderr);

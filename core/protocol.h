@@ -48,6 +48,7 @@ struct report {
     uint64_t partition;  /* UINT64_MAX when failing in init */
     int32_t broken_pipe; /* FAILED: standard output's reader went away */
     int32_t spilled;     /* DONE/WRITTEN: part of the output went through a part file on disk */
+    int32_t in_fini;     /* FAILED: in a step's fini, after STOP (partition is UINT64_MAX) */
     struct partition_stats stats;
     char msg[2048];
 };

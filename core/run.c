@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -131,6 +132,25 @@ seconds_since(const struct timespec *t0)
     return (double)(t1.tv_sec - t0->tv_sec) + (t1.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
+/* Each step's record() runs inside the emit() of the step before it: the stack a worker needs
+ * grows with the chain. Raises the soft stack limit (inherited by the workers, and honoured as the
+ * main thread's stack grows) to what the chain may need, as far as the hard limit allows. */
+static void
+ensure_stack(const struct run *r)
+{
+    rlim_t need = (rlim_t)r->job->n_steps * LOADER_STEP_STACK + (rlim_t)(4u << 20);
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_STACK, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need) {
+        return;
+    }
+    rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need ? rl.rlim_max : need;
+    if (setrlimit(RLIMIT_STACK, &rl) != 0 || rl.rlim_cur < need) {
+        log_line(r->log_fd, "the stack limit (%llu bytes) is below what %zu steps may need",
+                 (unsigned long long)rl.rlim_cur, r->job->n_steps);
+    }
+}
+
 /* Runs the job once the log is open; returns a result code. */
 static int
 run_logged(struct run *r, const struct plan *plan, struct error *err)
@@ -143,6 +163,7 @@ run_logged(struct run *r, const struct plan *plan, struct error *err)
 
     signals_catch(&saved, 1);
     sigprocmask(SIG_SETMASK, NULL, &old_mask);
+    ensure_stack(r);
     if (open_output(r, &saved_stdout, err) != 0) {
         goto out;
     }
@@ -162,9 +183,13 @@ out:
         output_abort(&r->output);
     }
     signals_restore(&saved);
-    if (saved_stdout >= 0) {
+    /* Standard output comes back, unless plugins ran in this process: a thread one of them
+     * started may still print, and must not print into the job's output. */
+    if (saved_stdout >= 0 && !r->opt->in_process && r->opt->only_partition < 0) {
         fflush(stdout);
         dup2(saved_stdout, STDOUT_FILENO);
+    }
+    if (saved_stdout >= 0) {
         close(saved_stdout);
     }
     return rc;

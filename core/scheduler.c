@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -29,7 +31,7 @@ struct worker {
     pid_t pid;
     int report_fd; /* parent's read end */
     int cmd_fd;    /* parent's write end */
-    int log_fd;
+    int pidfd;     /* readable once the worker has exited (-1: the kernel has no pidfd_open) */
     char *log_path;
     int64_t assigned; /* partition index, or -1 */
     int stopping;     /* sent CMD_STOP */
@@ -44,6 +46,7 @@ struct scheduler {
     struct shared *shared;
     size_t shared_size;
     struct turns turns;
+    pid_t parent;
     char *part_dir;
     sigset_t old_mask; /* the signal mask to wait with */
     size_t spilled;    /* partitions whose output went through a part file on disk */
@@ -81,8 +84,8 @@ track(struct scheduler *s, struct error *err)
     return turns_track(&s->turns, live(s)->n_parts, err);
 }
 
-/* In the child, right after fork: the parent's log and the other workers' pipes and logs are
- * closed (what every worker shares stays: the output, the inputs and their index files). */
+/* In the child, right after fork: the parent's log and the other workers' pipes are closed
+ * (what every worker shares stays: the output, the inputs and their index files). */
 static void
 close_others(const struct scheduler *s, int w)
 {
@@ -90,13 +93,34 @@ close_others(const struct scheduler *s, int w)
 
     close(s->run->log_fd);
     for (i = 0; i < s->n_workers; i++) {
-        if (i != w && s->workers[i].log_fd >= 0) {
-            close(s->workers[i].log_fd);
-        }
         if (i != w && s->workers[i].pid > 0) {
             close(s->workers[i].report_fd);
             close(s->workers[i].cmd_fd);
+            if (s->workers[i].pidfd >= 0) {
+                close(s->workers[i].pidfd);
+            }
         }
+    }
+}
+
+/* The worker dies with the parent (even a parent killed with SIGKILL), and has a process group
+ * of its own: a plugin's kill(0, sig) reaches its worker and the worker's children, not the
+ * runner, and stop_all() ends a worker with whatever it started. Its standard input is
+ * /dev/null: a worker is not in the terminal's foreground group, and must not read from it. */
+static void
+detach_worker(const struct scheduler *s)
+{
+    int null_fd;
+
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != s->parent) {
+        _exit(1); /* the parent died before the line above */
+    }
+    setpgid(0, 0);
+    null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (null_fd >= 0) {
+        dup2(null_fd, STDIN_FILENO);
+        close(null_fd);
     }
 }
 
@@ -105,13 +129,14 @@ become_worker(struct scheduler *s, int w, int report_fd, int cmd_fd)
 {
     struct worker_env env;
 
+    detach_worker(s);
     close_others(s, w);
     memset(&env, 0, sizeof(env));
     env.run = s->run;
     env.id = w + 1;
     env.report_fd = report_fd;
     env.cmd_fd = cmd_fd;
-    env.log_fd = s->workers[w].log_fd;
+    env.log_dir = s->run->opt->log_dir;
     env.log_path = s->workers[w].log_path;
     env.shared = s->shared;
     env.part_dir = s->part_dir;
@@ -151,6 +176,11 @@ spawn(struct scheduler *s, int w, struct error *err)
     }
     close(rep[1]);
     close(cmd[0]);
+    setpgid(pid, pid); /* (also in the child: whichever runs first) */
+    wk->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (wk->pidfd >= 0) {
+        fcntl(wk->pidfd, F_SETFD, FD_CLOEXEC);
+    }
     wk->pid = pid;
     wk->report_fd = rep[0];
     wk->cmd_fd = cmd[1];
@@ -197,19 +227,6 @@ assign(struct scheduler *s, int w)
     return send_command(s, wk, CMD_ASSIGN, k);
 }
 
-static void
-describe_status(int status, char *buf, size_t size)
-{
-    if (WIFSIGNALED(status)) {
-        int sig = WTERMSIG(status);
-        snprintf(buf, size, "killed by signal SIG%s (%s)%s", signals_name(sig), strsignal(sig),
-                 WCOREDUMP(status) ? ", core dumped" : "");
-    } else if (WIFEXITED(status)) {
-        snprintf(buf, size, "exited with status %d", WEXITSTATUS(status));
-    } else {
-        snprintf(buf, size, "stopped unexpectedly (status %#x)", status);
-    }
-}
 
 /* Builds the message for a worker that reported FAILED. */
 static void
@@ -220,8 +237,9 @@ report_failure(struct scheduler *s, int w, const struct report *rep, struct erro
     const char *log_path = s->workers[w].log_path;
 
     if (rep->partition == UINT64_MAX) {
-        error_set(err, "%s failed to start in worker %d: %s\n  worker log: %s",
-                  step != NULL ? step : "a step", w + 1, rep->msg, log_path);
+        error_set(err, "%s failed %s in worker %d: %s\n  worker log: %s",
+                  step != NULL ? step : "a step", rep->in_fini ? "in fini" : "to start", w + 1,
+                  rep->msg, log_path);
         return;
     }
     run_describe_partition(s->run, &live(s)->parts[rep->partition], where, sizeof(where));
@@ -243,8 +261,13 @@ death_failure(struct scheduler *s, int w, int status, struct error *err)
     int32_t step = pr->step;
     int64_t part = pr->partition;
 
-    describe_status(status, how, sizeof(how));
-    if (part >= 0 && (size_t)part < live(s)->n_parts) {
+    signals_describe_status(status, how, sizeof(how));
+    if (part >= 0 && (size_t)part < live(s)->n_parts && step < 0 &&
+        pr->record_start == UINT64_MAX) {
+        run_describe_partition(s->run, &live(s)->parts[part], where, sizeof(where));
+        error_set(err, "worker %d (pid %ld) %s in %s, while writing its output\n  worker %d's log: %s",
+                  w + 1, (long)wk->pid, how, where, w + 1, wk->log_path);
+    } else if (part >= 0 && (size_t)part < live(s)->n_parts) {
         run_describe_partition(s->run, &live(s)->parts[part], where, sizeof(where));
         error_set(err,
                   "worker %d (pid %ld) %s in %s, %s, at the record starting at byte %" PRIu64
@@ -270,6 +293,7 @@ stop_all(struct scheduler *s)
 
     for (w = 0; w < s->n_workers; w++) {
         if (s->workers[w].pid > 0 && s->workers[w].alive) {
+            kill(-s->workers[w].pid, SIGKILL); /* its process group: it and what it started */
             kill(s->workers[w].pid, SIGKILL);
         }
     }
@@ -319,7 +343,10 @@ reap(struct scheduler *s, int w, struct error *err)
     wk->alive = 0;
     close(wk->report_fd);
     close(wk->cmd_fd);
-    wk->report_fd = wk->cmd_fd = -1;
+    if (wk->pidfd >= 0) {
+        close(wk->pidfd);
+    }
+    wk->report_fd = wk->cmd_fd = wk->pidfd = -1;
     if (wk->stopping && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
         return 0;
     }
@@ -483,6 +510,76 @@ decode_some(struct scheduler *s, int *decoding, struct error *err)
     return 0;
 }
 
+/* Whether worker w has a report (or EOF) waiting, without waiting for one. */
+static int
+report_waiting(const struct worker *wk)
+{
+    struct pollfd pfd = {wk->report_fd, POLLIN, 0};
+
+    return poll(&pfd, 1, 0) > 0;
+}
+
+/* Worker w has exited (its pidfd says so) but its report pipe is still open: a process it
+ * started holds the write end. Reads what it reported before it ended, then collects it; the
+ * pipe is not waited on. */
+static int
+collect_exited(struct scheduler *s, int w, struct error *err)
+{
+    while (s->workers[w].alive && report_waiting(&s->workers[w])) {
+        if (service(s, w, err) != 0) {
+            return -1;
+        }
+    }
+    return s->workers[w].alive ? reap(s, w, err) : 0;
+}
+
+/* The poll set: each live worker's report pipe, and its pidfd. */
+static int
+poll_set(const struct scheduler *s, struct pollfd *fds, int *which)
+{
+    int n = 0, w;
+
+    for (w = 0; w < s->n_workers; w++) {
+        if (!s->workers[w].alive) {
+            continue;
+        }
+        fds[n].fd = s->workers[w].report_fd;
+        fds[n].events = POLLIN;
+        which[n++] = w;
+        if (s->workers[w].pidfd >= 0) {
+            fds[n].fd = s->workers[w].pidfd;
+            fds[n].events = POLLIN;
+            which[n++] = w;
+        }
+    }
+    return n;
+}
+
+/* Handles what the poll found: reports first, then workers that exited without closing their
+ * pipe. */
+static int
+handle_ready(struct scheduler *s, const struct pollfd *fds, const int *which, int n,
+             struct error *err)
+{
+    int k, w;
+
+    for (k = 0; k < n; k++) {
+        w = which[k];
+        if (fds[k].revents != 0 && fds[k].fd == s->workers[w].report_fd && s->workers[w].alive &&
+            service(s, w, err) != 0) {
+            return -1;
+        }
+    }
+    for (k = 0; k < n; k++) {
+        w = which[k];
+        if (fds[k].revents != 0 && fds[k].fd == s->workers[w].pidfd && s->workers[w].alive &&
+            collect_exited(s, w, err) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* Waits for reports (or only looks, when decoding) and handles them. Sets *none when no worker
  * is left. */
 static int
@@ -490,44 +587,27 @@ wait_and_service(struct scheduler *s, struct pollfd *fds, int *which, int decodi
                  struct error *err)
 {
     static const struct timespec no_wait = {0, 0};
-    int n = 0, w, ready;
+    int n = poll_set(s, fds, which), ready;
 
-    for (w = 0; w < s->n_workers; w++) {
-        if (s->workers[w].alive) {
-            fds[n].fd = s->workers[w].report_fd;
-            fds[n].events = POLLIN;
-            which[n++] = w;
-        }
-    }
     *none = n == 0;
     if (n == 0) {
         return 0;
     }
     ready = ppoll(fds, (nfds_t)n, decoding ? &no_wait : NULL, &s->old_mask);
-    /* A Ctrl-C reaches the workers too: when their deaths come in with the signal still pending
-     * here, say "interrupted" rather than report the deaths. */
-    if (!signals_caught && ready > 0) {
-        signals_caught = signals_pending_stop();
-    }
     if (signals_caught) {
         return error_set(err, "interrupted by signal SIG%s", signals_name((int)signals_caught));
     }
     if (ready < 0) {
         return errno == EINTR ? 0 : error_errno(err, "ppoll");
     }
-    for (w = 0; w < n; w++) {
-        if (fds[w].revents != 0 && service(s, which[w], err) != 0) {
-            return -1;
-        }
-    }
-    return 0;
+    return handle_ready(s, fds, which, n, err);
 }
 
 static int
 event_loop(struct scheduler *s, struct error *err)
 {
-    struct pollfd *fds = calloc((size_t)s->n_workers, sizeof(*fds));
-    int *which = calloc((size_t)s->n_workers, sizeof(*which));
+    struct pollfd *fds = calloc(2 * (size_t)s->n_workers, sizeof(*fds));
+    int *which = calloc(2 * (size_t)s->n_workers, sizeof(*which));
     int rc = -1, decoding, none = 0;
 
     if (fds == NULL || which == NULL) {
@@ -586,7 +666,7 @@ make_workers(struct scheduler *s, struct error *err)
 
     s->workers = calloc((size_t)s->n_workers, sizeof(*s->workers));
     for (w = 0; s->workers != NULL && w < s->n_workers; w++) {
-        s->workers[w].log_fd = s->workers[w].report_fd = s->workers[w].cmd_fd = -1;
+        s->workers[w].report_fd = s->workers[w].cmd_fd = s->workers[w].pidfd = -1;
     }
     s->shared_size = sizeof(*s->shared) + (size_t)s->n_workers * sizeof(struct chain_progress);
     s->shared =
@@ -603,12 +683,10 @@ make_workers(struct scheduler *s, struct error *err)
     }
     for (w = 0; w < s->n_workers; w++) {
         snprintf(name, sizeof(name), "worker-%d.log", w + 1);
+        /* (each worker opens its own log: the parent holds two descriptors per worker) */
         if (asprintf(&s->workers[w].log_path, "%s/%s", log_dir, name) < 0) {
             s->workers[w].log_path = NULL;
             return error_set(err, "out of memory");
-        }
-        if (log_open(log_dir, name, &s->workers[w].log_fd, err) != 0) {
-            return -1;
         }
     }
     return 0;
@@ -626,8 +704,8 @@ free_workers(struct scheduler *s)
         if (s->workers[w].cmd_fd >= 0) {
             close(s->workers[w].cmd_fd);
         }
-        if (s->workers[w].log_fd >= 0) {
-            close(s->workers[w].log_fd);
+        if (s->workers[w].pidfd >= 0) {
+            close(s->workers[w].pidfd);
         }
         free(s->workers[w].log_path);
     }
@@ -685,6 +763,7 @@ scheduler_run(struct run *r, const sigset_t *old_mask, struct error *err)
 
     memset(&s, 0, sizeof(s));
     s.run = r;
+    s.parent = getpid();
     s.old_mask = *old_mask;
     s.spill_after = test_knob("TRANCHE_TEST_SPILL_AFTER", WORKER_SPILL_AFTER);
     s.park_after_ms = test_knob("TRANCHE_TEST_PARK_AFTER_MS", WORKER_PARK_AFTER_MS);

@@ -1,10 +1,17 @@
-/* core/signals.c: catching, blocking and naming the stop signals. */
+/*
+ * core/signals.c: catching, blocking and naming the stop signals. A signal that was ignored when
+ * tranche started (nohup, a shell's `trap '' HUP`) stays ignored: the caller wanted it so.
+ */
 #include "signals.h"
 
+#include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 
-static const int stop_signals[] = {SIGINT, SIGTERM, SIGHUP};
+static const int stop_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2, SIGALRM};
 #define N_STOP (sizeof(stop_signals) / sizeof(stop_signals[0]))
+
+_Static_assert(N_STOP == SIGNALS_N_STOP, "signals_saved holds every stop signal");
 
 volatile sig_atomic_t signals_caught;
 
@@ -12,6 +19,45 @@ static void
 on_signal(int sig)
 {
     signals_caught = sig;
+}
+
+/* Whether sig was ignored when tranche started (before any signals_catch). */
+static int
+ignored_at_start(int sig)
+{
+    static int known;
+    static sigset_t ignored;
+    struct sigaction old;
+    size_t i;
+
+    if (!known) {
+        sigemptyset(&ignored);
+        for (i = 0; i < N_STOP; i++) {
+            if (sigaction(stop_signals[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN) {
+                sigaddset(&ignored, stop_signals[i]);
+            }
+        }
+        known = 1;
+    }
+    return sigismember(&ignored, sig) == 1;
+}
+
+void
+signals_init(void)
+{
+    struct sigaction sa;
+
+    (void)ignored_at_start(SIGINT);
+    memset(&sa, 0, sizeof(sa));
+    sigemptyset(&sa.sa_mask);
+    /* A file size limit makes write() fail with EFBIG, reported with the file's name, instead of
+     * killing tranche with its temporary files left behind. */
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGXFSZ, &sa, NULL);
+    /* Children must stay waitable: with SIGCHLD ignored they would be reaped by the kernel and
+     * a worker's death would read as a clean exit. */
+    sa.sa_handler = SIG_DFL;
+    sigaction(SIGCHLD, &sa, NULL);
 }
 
 void
@@ -33,9 +79,9 @@ signals_catch(struct signals_saved *saved, int ignore_pipe)
 
     signals_caught = 0;
     memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
     for (i = 0; i < N_STOP; i++) {
+        sa.sa_handler = ignored_at_start(stop_signals[i]) ? SIG_IGN : on_signal;
         sigaction(stop_signals[i], &sa, &saved->stop[i]);
     }
     sa.sa_handler = ignore_pipe ? SIG_IGN : SIG_DFL;
@@ -59,27 +105,9 @@ signals_child_default(void)
     size_t i;
 
     for (i = 0; i < N_STOP; i++) {
-        signal(stop_signals[i], SIG_DFL);
+        signal(stop_signals[i], ignored_at_start(stop_signals[i]) ? SIG_IGN : SIG_DFL);
     }
     signal(SIGPIPE, SIG_IGN);
-}
-
-int
-signals_pending_stop(void)
-{
-    sigset_t pending;
-    size_t i;
-    int found = 0;
-
-    if (sigpending(&pending) != 0) {
-        return 0;
-    }
-    for (i = 0; i < N_STOP; i++) {
-        if (sigismember(&pending, stop_signals[i])) {
-            found = stop_signals[i];
-        }
-    }
-    return found;
 }
 
 const char *
@@ -88,4 +116,18 @@ signals_name(int sig)
     const char *abbrev = sigabbrev_np(sig);
 
     return abbrev != NULL ? abbrev : "?";
+}
+
+void
+signals_describe_status(int status, char *buf, size_t size)
+{
+    if (WIFSIGNALED(status)) {
+        int sig = WTERMSIG(status);
+        snprintf(buf, size, "killed by signal SIG%s (%s)%s", signals_name(sig), strsignal(sig),
+                 WCOREDUMP(status) ? ", core dumped" : "");
+    } else if (WIFEXITED(status)) {
+        snprintf(buf, size, "exited with status %d", WEXITSTATUS(status));
+    } else {
+        snprintf(buf, size, "stopped unexpectedly (status %#x)", status);
+    }
 }

@@ -242,13 +242,20 @@ finish_late(struct part_writer *pw, const struct partition *p, struct chain *cha
     size_t pending_len, taken;
     struct error err;
 
+    struct chain_progress *where = &env->shared->progress[env->id - 1];
+
     send_report(env, rep, REPORT_DONE);
     chain_pending(chain, &pending, &pending_len);
+    /* Writing (or parking) the partition's output: a death now is in it, in no step. */
+    where->record_start = UINT64_MAX;
+    where->step = -1;
+    where->partition = (int64_t)p->index;
     if (!wait_for_turn(env, p->index, rep->stats.nanos)) {
         if (park(pw, pending, pending_len, &err) != 0) {
             worker_fail(env, p, chain, rep, -1, &err);
         }
         log_partition(env, p, rep, " (parked in a part file on disk until its turn)");
+        where->partition = -1;
         return REPORT_PARKED;
     }
     if (take_turn(pw, &err) != 0 ||
@@ -256,6 +263,7 @@ finish_late(struct part_writer *pw, const struct partition *p, struct chain *cha
                         &taken, &err) != 0) {
         worker_fail(env, p, chain, rep, -1, &err);
     }
+    where->partition = -1;
     return REPORT_WRITTEN;
 }
 
@@ -299,9 +307,45 @@ run_partition(const struct worker_env *env, const struct partition *p, struct ch
     send_report(env, &rep, kind);
 }
 
-void
-worker_main(const struct worker_env *env)
+/* Opens the worker's log, and points its stdout and stderr at it. */
+static int
+open_log(struct worker_env *env, struct error *err)
 {
+    char name[64];
+
+    snprintf(name, sizeof(name), "worker-%d.log", env->id);
+    if (log_open(env->log_dir, name, &env->log_fd, err) != 0) {
+        return -1;
+    }
+    /* Whatever a plugin prints goes to this worker's log, never to the job's output (which
+     * run.c moved off descriptors 0-2), line by line so that it interleaves with log lines. */
+    dup2(env->log_fd, STDOUT_FILENO);
+    dup2(env->log_fd, STDERR_FILENO);
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    return 0;
+}
+
+/* After STOP: the steps' fini, which may not emit; one that does fails the job. */
+static void
+finish(const struct worker_env *env, struct chain *chain)
+{
+    struct report rep;
+    struct error err;
+    int step;
+
+    if (chain_finish(chain, &step, &err) == 0) {
+        return;
+    }
+    memset(&rep, 0, sizeof(rep));
+    rep.partition = UINT64_MAX;
+    rep.in_fini = 1;
+    worker_fail(env, NULL, NULL, &rep, step, &err);
+}
+
+void
+worker_main(const struct worker_env *start)
+{
+    struct worker_env me = *start, *env = &me;
     const struct run *r = env->run;
     struct chain *chain = NULL;
     struct bgzf_writer writer;
@@ -313,14 +357,10 @@ worker_main(const struct worker_env *env)
 
     signals_child_default(); /* a closed standard output is EPIPE, reported like any error */
     sigprocmask(SIG_SETMASK, &env->mask, NULL);
-    /* Whatever a plugin prints goes to this worker's log, never to the job's output (which
-     * run.c moved off descriptors 0-2), line by line so that it interleaves with log lines. */
-    dup2(env->log_fd, STDOUT_FILENO);
-    dup2(env->log_fd, STDERR_FILENO);
-    setvbuf(stdout, NULL, _IOLBF, 0);
     memset(&rep, 0, sizeof(rep));
     rep.partition = UINT64_MAX;
-    if (bgzf_writer_init(&writer, r->opt->gzip_level, &err) != 0) {
+    env->log_fd = -1;
+    if (open_log(env, &err) != 0 || bgzf_writer_init(&writer, r->opt->gzip_level, &err) != 0) {
         worker_fail(env, NULL, NULL, &rep, -1, &err);
     }
     if (chain_new(r->steps, r->job->n_steps, r->job->delimiter, env->id, env->log_fd,
@@ -338,8 +378,8 @@ worker_main(const struct worker_env *env)
             run_partition(env, &part, chain, &writer);
         }
     }
-    chain_free(chain);
     bgzf_writer_release(&writer);
+    finish(env, chain);
     log_line(env->log_fd, "worker %d finished", env->id);
     worker_exit(0);
 }

@@ -31,8 +31,9 @@ struct worker_env {
     int id;                /* 1-based */
     int report_fd;         /* write end of its report pipe */
     int cmd_fd;            /* read end of its command pipe */
-    int log_fd;            /* its worker-N.log */
+    const char *log_dir;   /* where it opens its worker-N.log */
     const char *log_path;
+    int log_fd; /* set by worker_main once the log is open */
     struct shared *shared; /* head, and this worker's progress at progress[id - 1] */
     const char *part_dir;  /* where part files go (created by the first that needs it) */
     uint64_t spill_after;

@@ -443,7 +443,8 @@ test_errors__readme_plugin_builds_out_of_tree(void **state)
 }
 
 /* Runs the job in the background until its failer creates `marker` (the state the signal is
- * meant for), sends it `signal`, then creates `release` (for a failer that waits; NULL for
+ * meant for), sends it `signal` (SIGINT is not left ignored, as a shell leaves it for a
+ * background job: tranche keeps a signal ignored that it was started with), then creates `release` (for a failer that waits; NULL for
  * none) and waits for the end; bounded throughout, so that a job that never gets there, or
  * never stops, fails the test instead of hanging it. Returns the job's exit status, its stderr
  * in *err. */
@@ -459,7 +460,8 @@ signal_when_marked(char **err, const char *job_path, const char *args, const cha
         snprintf(go, sizeof(go), "touch '%s'", release);
     }
     return tu_runf(err,
-                   TU_SH_WAIT "cd '%s' && rm -f '%s' && { %s run %s %s & } && pid=$! && "
+                   TU_SH_WAIT "cd '%s' && rm -f '%s' && { env --default-signal=INT %s run %s %s & } "
+                              "&& pid=$! && "
                               "tu_wait_for 30 '[ -e %s ]'; seen=$?; kill -%s $pid; %s; "
                               "tu_reap $pid 30; rc=$?; if [ $seen -ne 0 ]; then "
                               "echo 'the job never reached the marked record' >&2; exit 99; fi; "

@@ -250,7 +250,7 @@ test_run__offsets_beyond_4GiB(void **state)
                                 "partition_size: 4GiB\nlog_dir: logs\n"
                                 "steps:\n  - plugin: upper\n");
     sh(0, "%s plan %s | tail -n 1 | grep -qx '1 4294967296 4294967312'", TRANCHE_BIN, job);
-    sh(0, "%s run %s --partition 1", TRANCHE_BIN, job);
+    sh(0, "%s run %s --partition 1 --output %s/big.out", TRANCHE_BIN, job, tu_dir);
     sh(0, "cd '%s' && printf 'HELLO\\nWORLD\\nLAST\\n' | cmp - big.out", tu_dir);
 }
 

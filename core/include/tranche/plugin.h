@@ -15,13 +15,18 @@
  *   1. The host dlopen()s the file in the parent and checks abi_major, abi_minor and size
  *      before touching anything else; then it checks the job's options against `options`.
  *   2. The parent calls init() and fini() once per step, with no records in between, so that
- *      option values the plugin itself rejects (a bad regex, say) stop the job before it starts.
- *      Then, after fork, each worker calls init() once for each step that uses the plugin.
+ *      option values the plugin itself rejects (a bad regex, say) stop the job before it starts
+ *      (in a child process of its own: a crash there is reported, it cannot take the runner
+ *      down). Then, after fork, each worker calls init() once for each step that uses the plugin.
  *   3. For every record of every partition it gets, the worker calls record().
  *   4. After the last record of a partition it calls end_partition(), if set.
  *   5. When the worker is done, it calls fini(), if set.
  * A worker is a single-threaded process: no callback is ever called concurrently with another
  * in the same process, so per-step state needs no locks.
+ *
+ * Stack: a step's record() runs inside the emit() of the step before it, so the stack adds up
+ * along the chain. A callback may use up to 256 KiB of stack; a job has at most 64 steps, and
+ * the host raises the stack limit to what that needs (as far as the hard limit allows).
  *
  * Compatibility: the host refuses a plugin built for another abi_major or for a newer abi_minor.
  * Structures here only grow at the end (append-only), and each carries its size, so a host

@@ -1,0 +1,418 @@
+/*
+ * tests/e2e/test_process_edges.c: what the process environment and misbehaving plugins do to a
+ * run (issue P4): closed standard descriptors, signals the runner did not expect or was told to
+ * ignore, a runner killed outright, a file size limit, plugins that crash or exit where no
+ * record is running, start threads or processes, or signal their process group. Exit 0 must
+ * mean the right output; anything else is exit 1 or 2 with a message, promptly, and nothing left
+ * behind: no output, no temporary or part file, no process.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "testutil.h"
+
+#define ROGUE TEST_PLUGIN_DIR "/rogue.so"
+#define FAILER TEST_PLUGIN_DIR "/failer.so"
+
+static void
+assert_contains(const char *haystack, const char *needle)
+{
+    if (haystack == NULL || strstr(haystack, needle) == NULL) {
+        fail_msg("expected to find \"%s\" in:\n%s", needle, haystack != NULL ? haystack : "(null)");
+    }
+}
+
+static void sh(int expect, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void
+sh(int expect, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    tu_vsh(tu_dir, expect, fmt, ap);
+    va_end(ap);
+}
+
+/* Writes NAME.yaml (input in.txt, output out/NAME.out, logs logs/NAME) with these steps and
+ * returns its path (static). */
+static const char *
+job(const char *name, const char *steps)
+{
+    static char path[1024];
+    char body[4096];
+
+    snprintf(body, sizeof(body),
+             "input:\n  path: in.txt\noutput:\n  path: out/%s.out\nlog_dir: logs/%s\n"
+             "partition_size: 4KiB\nsteps:\n%s",
+             name, name, steps);
+    snprintf(path, sizeof(path), "%s/%s.yaml", tu_dir, name);
+    tu_write_file(path, body, strlen(body));
+    return path;
+}
+
+/* Runs `tranche ARGS` in the test directory; its exit status, stderr in *err. */
+static int tranche(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int
+tranche(char **err, const char *fmt, ...)
+{
+    char args[4096];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof(args), fmt, ap);
+    va_end(ap);
+    return tu_runf(err, "cd '%s' && %s %s", tu_dir, TRANCHE_BIN, args);
+}
+
+/* Nothing in out/ (no output, no temporary file, no part directory). */
+static void
+assert_out_empty(void)
+{
+    sh(0, "[ -z \"$(ls -A out)\" ] || { ls -la out >&2; false; }");
+}
+
+static int
+group_setup(void **state)
+{
+    int rc = tu_group_setup(state);
+
+    if (rc == 0) {
+        sh(0, "mkdir -p out && seq 1 3000 | sed -e 's/^2001$/2001 boom/' "
+              "-e 's/^11$/11 sleepy/' -e 's/$/ some text/' > in.txt && "
+              "LC_ALL=C tr a-z A-Z < in.txt > upper.ref");
+    }
+    return rc;
+}
+
+static void
+test_process__closed_standard_descriptors(void **state)
+{
+    const char *path = job("closed", "  - plugin: upper\n");
+
+    (void)state;
+    /* stdout, stderr, both, and stdin closed: the run must still work and write its output */
+    sh(0, "%s run %s --workers 2 1>&- && cmp upper.ref out/closed.out", TRANCHE_BIN, path);
+    sh(0, "rm -f out/closed.out && %s run %s --workers 2 2>&- && cmp upper.ref out/closed.out",
+       TRANCHE_BIN, path);
+    sh(0, "rm -f out/closed.out && %s run %s --workers 2 0<&- 1>&- 2>&- && "
+          "cmp upper.ref out/closed.out && rm -f out/closed.out",
+       TRANCHE_BIN, path);
+}
+
+static void
+test_process__a_plugin_crashing_in_the_option_check_is_a_configuration_error(void **state)
+{
+    const char *path = job("initcrash", "  - plugin: upper\n  - plugin: " ROGUE "\n"
+                                        "    options: { mode: init_crash }\n");
+    char *err = NULL;
+
+    (void)state;
+    assert_int_equal(tranche(&err, "validate %s", path), 2);
+    assert_contains(err, "initcrash.yaml:9:5: step 2 (");
+    assert_contains(err, "killed by signal SIGSEGV");
+    free(err);
+    assert_int_equal(tranche(&err, "run %s", path), 2);
+    assert_contains(err, "killed by signal SIGSEGV");
+    free(err);
+    assert_out_empty();
+}
+
+static void
+test_process__a_thread_started_in_the_check_never_reaches_the_output(void **state)
+{
+    const char *path = job("thread", "  - plugin: " ROGUE "\n    options: { mode: init_thread }\n"
+                                     "  - plugin: upper\n");
+
+    (void)state;
+    /* the option check runs init in a child, so the plugin's thread dies with it; the workers'
+     * threads print into their logs */
+    sh(0, "%s run %s --workers 2 -o - > thread.out && cmp upper.ref thread.out", TRANCHE_BIN,
+       path);
+    sh(0, "%s run %s --in-process -o - > thread.out 2>/dev/null && cmp upper.ref thread.out",
+       TRANCHE_BIN, path);
+}
+
+static void
+test_process__emit_from_fini_fails_the_job(void **state)
+{
+    const char *path = job("finiemit", "  - plugin: " ROGUE "\n    options: { mode: fini_emit }\n");
+    char *err = NULL;
+
+    (void)state;
+    assert_int_equal(tranche(&err, "validate %s", path), 2);
+    assert_contains(err, "emit called outside record() and end_partition()");
+    free(err);
+    /* (validate fails first in run too: the same check) */
+    assert_int_equal(tranche(&err, "run %s --workers 2", path), 2);
+    free(err);
+    assert_out_empty();
+}
+
+static void
+test_process__exit_in_process_is_a_failure(void **state)
+{
+    const char *path = job("exit0", "  - plugin: " ROGUE "\n"
+                                    "    options: { mode: exit0, match: boom }\n");
+    char *err = NULL;
+
+    (void)state;
+    assert_int_equal(tranche(&err, "run %s --in-process", path), 1);
+    assert_contains(err, "called exit()");
+    free(err);
+    assert_out_empty();
+    /* forked, the worker's death is reported where it happened */
+    assert_int_equal(tranche(&err, "run %s --workers 2", path), 1);
+    assert_contains(err, "exited with status 0");
+    free(err);
+    assert_out_empty();
+}
+
+static void
+test_process__a_lingering_child_of_a_plugin_does_not_hold_the_job(void **state)
+{
+    char steps[1024], *err = NULL;
+    const char *path;
+
+    (void)state;
+    snprintf(steps, sizeof(steps),
+             "  - plugin: " ROGUE "\n    options: { mode: fork_linger, match: boom, marker: "
+             "%s/linger.pid }\n",
+             tu_dir);
+    path = job("linger", steps);
+    /* the helper sleeps 60 s holding the worker's descriptors: the job must not wait for it */
+    sh(0, "rm -f linger.pid; s=$(date +%%s); %s run %s --workers 2 && "
+          "[ $(( $(date +%%s) - s )) -lt 20 ] && cmp in.txt out/linger.out; rc=$?; "
+          "[ -s linger.pid ] && kill $(cat linger.pid); rm -f out/linger.out; exit $rc",
+       TRANCHE_BIN, path);
+    /* and a worker that dies after starting one is reported at once */
+    snprintf(steps, sizeof(steps),
+             "  - plugin: " ROGUE "\n    options: { mode: fork_linger_crash, match: boom, "
+             "marker: %s/linger2.pid }\n",
+             tu_dir);
+    path = job("linger2", steps);
+    assert_int_equal(
+        tu_runf(&err,
+                "cd '%s' && rm -f linger2.pid; s=$(date +%%s); %s run %s --workers 2; rc=$?; "
+                "[ $(( $(date +%%s) - s )) -lt 20 ] || rc=99; "
+                "[ -s linger2.pid ] && kill $(cat linger2.pid) 2>/dev/null; exit $rc",
+                tu_dir, TRANCHE_BIN, path),
+        1);
+    assert_contains(err, "killed by signal SIGSEGV");
+    free(err);
+    assert_out_empty();
+}
+
+static void
+test_process__a_plugin_signalling_its_group_is_not_the_user_interrupting(void **state)
+{
+    const char *path = job("killgroup", "  - plugin: " ROGUE "\n"
+                                        "    options: { mode: kill_group, match: boom }\n");
+    char *err = NULL;
+
+    (void)state;
+    /* (setsid: whatever the process group is, it is not the test's) */
+    assert_int_equal(tu_runf(&err, "cd '%s' && setsid %s run %s --workers 2", tu_dir,
+                             TRANCHE_BIN, path),
+                     1);
+    assert_contains(err, "killed by signal SIGTERM");
+    assert_contains(err, "partition");
+    if (strstr(err, "interrupted") != NULL) {
+        fail_msg("a plugin's kill(0, SIGTERM) was taken for the user's:\n%s", err);
+    }
+    free(err);
+    assert_out_empty();
+}
+
+/* Starts the job in the background (in a session of its own), waits for the failer's marker,
+ * then runs ACTION with $pid set, waits for the job (bounded) and exits with its status. */
+static int
+run_until_marked(char **err, const char *path, const char *args, const char *marker,
+                 const char *action)
+{
+    return tu_runf(err,
+                   TU_SH_WAIT "cd '%s' && rm -f %s && { setsid %s run %s %s & } && pid=$! && "
+                              "tu_wait_for 30 '[ -e %s ]' || { echo 'never marked' >&2; "
+                              "kill -KILL $pid; exit 99; }; %s; tu_reap $pid 30",
+                   tu_dir, marker, TRANCHE_BIN, path, args, marker, action);
+}
+
+static void
+test_process__more_stop_signals_stop_cleanly(void **state)
+{
+    static const char *const sigs[] = {"USR1", "USR2", "ALRM"};
+    char steps[1024], *err = NULL, want[64];
+    const char *path;
+    size_t i;
+
+    (void)state;
+    snprintf(steps, sizeof(steps),
+             "  - plugin: " FAILER "\n    options: { match: sleepy, mode: hang, marker: "
+             "%s/stop.hit }\n",
+             tu_dir);
+    path = job("stopsig", steps);
+    for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+        char action[64];
+        snprintf(action, sizeof(action), "kill -%s $pid", sigs[i]);
+        assert_int_equal(run_until_marked(&err, path, "--workers 2", "stop.hit", action), 1);
+        snprintf(want, sizeof(want), "interrupted by signal SIG%s", sigs[i]);
+        assert_contains(err, want);
+        free(err);
+        assert_out_empty();
+    }
+}
+
+static void
+test_process__a_signal_ignored_at_start_stays_ignored(void **state)
+{
+    char steps[1024];
+    const char *path;
+
+    (void)state;
+    /* nohup's way: SIGHUP ignored when tranche starts; a SIGHUP then must not stop the job */
+    snprintf(steps, sizeof(steps),
+             "  - plugin: " FAILER "\n    options: { match: sleepy, mode: wait, release: "
+             "%s/hup.go, marker: %s/hup.hit }\n  - plugin: upper\n",
+             tu_dir, tu_dir);
+    path = job("hup", steps);
+    sh(0,
+       TU_SH_WAIT "rm -f hup.go hup.hit && { env --ignore-signal=HUP %s run %s --workers 2 & } && "
+                  "pid=$! && tu_wait_for 30 '[ -e hup.hit ]' && kill -HUP $pid && "
+                  "sleep 0.2 && touch hup.go && tu_reap $pid 30 && cmp upper.ref out/hup.out && "
+                  "rm -f out/hup.out",
+       TRANCHE_BIN, path);
+}
+
+static void
+test_process__workers_die_with_a_runner_killed_outright(void **state)
+{
+    char steps[1024];
+    const char *path;
+
+    (void)state;
+    snprintf(steps, sizeof(steps),
+             "  - plugin: " FAILER "\n    options: { match: sleepy, mode: hang, marker: "
+             "%s/kill9.hit }\n",
+             tu_dir);
+    path = job("kill9", steps);
+    /* SIGKILL leaves the runner no chance to clean up; its workers must not run on */
+    sh(0,
+       TU_SH_WAIT "rm -f kill9.hit && { setsid %s run %s --workers 2 & } && pid=$! && "
+                  "tu_wait_for 30 '[ -e kill9.hit ]' && "
+                  "workers=$(sed -n 's/.*started worker [0-9]*, pid \\([0-9]*\\).*/\\1/p' "
+                  "logs/kill9/tranche.log) && [ -n \"$workers\" ] && kill -KILL $pid && "
+                  "wait $pid; for w in $workers; do "
+                  "tu_wait_for 10 '[ -z \"$(tu_state '$w')\" ] || [ \"$(tu_state '$w')\" = Z ]' "
+                  "|| { echo \"worker $w outlived the runner\" >&2; kill -KILL $w; exit 1; }; "
+                  "done",
+       TRANCHE_BIN, path);
+    sh(0, "rm -rf out/* out/.[!.]*"); /* the killed runner's temporary output */
+}
+
+static void
+test_process__a_file_size_limit_is_a_clean_failure(void **state)
+{
+    const char *path = job("fsize", "  - plugin: upper\n");
+    char *err = NULL;
+
+    (void)state;
+    /* 20 KiB: the output (about 40 KiB) cannot be written; write() fails with EFBIG instead of
+     * SIGXFSZ killing the runner and leaving its temporary file */
+    assert_int_equal(tu_runf(&err, "cd '%s' && ulimit -f 40 && %s run %s --workers 2", tu_dir,
+                             TRANCHE_BIN, path),
+                     1);
+    assert_contains(err, "File too large");
+    free(err);
+    assert_out_empty();
+}
+
+static void
+test_process__a_worker_death_is_seen_even_with_sigchld_ignored(void **state)
+{
+    const char *path = job("chld", "  - plugin: " FAILER "\n"
+                                   "    options: { match: boom, mode: crash }\n");
+    char *err = NULL;
+
+    (void)state;
+    assert_int_equal(tranche(&err, "run %s --workers 2", path), 1);
+    assert_contains(err, "killed by signal SIGSEGV");
+    free(err);
+    assert_int_equal(tu_runf(&err, "cd '%s' && env --ignore-signal=CHLD %s run %s --workers 2",
+                             tu_dir, TRANCHE_BIN, path),
+                     1);
+    assert_contains(err, "killed by signal SIGSEGV");
+    free(err);
+    assert_out_empty();
+}
+
+static void
+test_process__limits_are_said_before_anything_runs(void **state)
+{
+    char *steps = malloc(65 * 20 + 1), *err = NULL;
+    const char *path;
+    size_t i;
+
+    (void)state;
+    assert_non_null(steps);
+    path = job("limits", "  - plugin: upper\n");
+    assert_int_equal(tranche(&err, "run %s --workers 100000", path), 2);
+    assert_contains(err, "workers");
+    free(err);
+    steps[0] = '\0';
+    for (i = 0; i < 65; i++) {
+        strcat(steps, "  - plugin: upper\n");
+    }
+    path = job("steps65", steps);
+    free(steps);
+    assert_int_equal(tranche(&err, "validate %s", path), 2);
+    assert_contains(err, "steps65.yaml:72:5: a job has at most 64 steps");
+    free(err);
+    assert_out_empty();
+}
+
+static void
+test_process__one_partition_goes_to_standard_output(void **state)
+{
+    const char *path = job("onepart", "  - plugin: upper\n");
+
+    (void)state;
+    /* a debugging run of one partition does not replace the job's output */
+    sh(0, "%s run %s --partition 0 > part0.out && test ! -e out/onepart.out && "
+          "first=$(%s plan %s | head -n 1) && set -- $first && "
+          "head -c $3 upper.ref | cmp - part0.out",
+       TRANCHE_BIN, path, TRANCHE_BIN, path);
+    sh(0, "%s run %s --partition 0 --output out/onepart.out && cmp part0.out out/onepart.out && "
+          "rm out/onepart.out",
+       TRANCHE_BIN, path);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_process__closed_standard_descriptors),
+        cmocka_unit_test(
+            test_process__a_plugin_crashing_in_the_option_check_is_a_configuration_error),
+        cmocka_unit_test(test_process__a_thread_started_in_the_check_never_reaches_the_output),
+        cmocka_unit_test(test_process__emit_from_fini_fails_the_job),
+        cmocka_unit_test(test_process__exit_in_process_is_a_failure),
+        cmocka_unit_test(test_process__a_lingering_child_of_a_plugin_does_not_hold_the_job),
+        cmocka_unit_test(test_process__a_plugin_signalling_its_group_is_not_the_user_interrupting),
+        cmocka_unit_test(test_process__more_stop_signals_stop_cleanly),
+        cmocka_unit_test(test_process__a_signal_ignored_at_start_stays_ignored),
+        cmocka_unit_test(test_process__workers_die_with_a_runner_killed_outright),
+        cmocka_unit_test(test_process__a_file_size_limit_is_a_clean_failure),
+        cmocka_unit_test(test_process__a_worker_death_is_seen_even_with_sigchld_ignored),
+        cmocka_unit_test(test_process__limits_are_said_before_anything_runs),
+        cmocka_unit_test(test_process__one_partition_goes_to_standard_output),
+    };
+
+    return cmocka_run_group_tests(tests, group_setup, tu_group_teardown);
+}
