@@ -1,5 +1,6 @@
 /* core/cmd_index.c: `tranche index [--spacing SIZE] [--jobs N] FILE.gz...`. */
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,40 +50,46 @@ parse_jobs(const char *text, long *jobs)
     return 0;
 }
 
+/* Options may come before or after the files (GNU getopt's permutation); `--` ends them. */
 static int
 parse_index_cli(int argc, char **argv, struct index_cli *cli)
 {
-    int i;
+    static const struct option longopts[] = {
+        {"spacing", required_argument, NULL, 's'},
+        {"jobs", required_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
 
     cli->spacing = GZ_INDEX_SPACING;
     cli->jobs = sysconf(_SC_NPROCESSORS_ONLN);
     cli->help = 0;
-    for (i = 1; i < argc && argv[i][0] == '-'; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+    opterr = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, ":s:j:h", longopts, NULL)) != -1) {
+        if (c == 'h') {
             cli->help = 1;
             return 0;
         }
-        if (strcmp(argv[i], "--spacing") == 0 && i + 1 < argc) {
-            if (config_parse_size(argv[++i], &cli->spacing) != 0 || cli->spacing == 0) {
-                return cli_usage_error("--spacing: expected a size such as 1MiB, not '%s'",
-                                       argv[i]);
-            }
-        } else if ((strcmp(argv[i], "--jobs") == 0 || strcmp(argv[i], "-j") == 0) && i + 1 < argc) {
-            if (parse_jobs(argv[++i], &cli->jobs) != 0) {
-                return ERR_INVALID;
-            }
-        } else if (strcmp(argv[i], "--") == 0) {
-            i++;
-            break;
-        } else {
+        if (c == 's' && (config_parse_size(optarg, &cli->spacing) != 0 || cli->spacing == 0)) {
+            return cli_usage_error("--spacing: expected a size such as 1MiB, not '%s'", optarg);
+        }
+        if (c == 'j' && parse_jobs(optarg, &cli->jobs) != 0) {
+            return ERR_INVALID;
+        }
+        if (c == ':') {
+            return cli_usage_error("tranche index: option '%s' needs a value", argv[optind - 1]);
+        }
+        if (c == '?') {
             return cli_usage_error("tranche index: unknown option '%s' (see tranche index --help)",
-                                   argv[i]);
+                                   argv[optind - 1]);
         }
     }
-    if (i >= argc) {
+    if (optind >= argc) {
         return cli_usage_error("usage: tranche index [--spacing SIZE] [--jobs N] FILE.gz...%s", "");
     }
-    cli->first_file = i;
+    cli->first_file = optind;
     if (cli->jobs < 1) {
         cli->jobs = 1;
     }

@@ -411,6 +411,28 @@ cmd_validate(int argc, char **argv)
     return rc;
 }
 
+/* Prints a file name as `ls -b` would: a backslash, a newline or any other control character
+ * escaped, so that one partition is always one line. */
+static void
+print_name(const char *name)
+{
+    const unsigned char *p = (const unsigned char *)name;
+
+    for (; *p != '\0'; p++) {
+        if (*p == '\\') {
+            fputs("\\\\", stdout);
+        } else if (*p == '\n') {
+            fputs("\\n", stdout);
+        } else if (*p == '\t') {
+            fputs("\\t", stdout);
+        } else if (*p < 0x20 || *p == 0x7f) {
+            printf("\\%03o", *p);
+        } else {
+            putchar(*p);
+        }
+    }
+}
+
 /* Says on stderr why the plan does not list a stream's partitions. */
 static void
 explain_streams(const struct inputs *in)
@@ -459,8 +481,12 @@ cmd_plan(int argc, char **argv)
     if (rc == 0 && !help) {
         for (i = 0; i < s.plan.n_parts; i++) {
             const struct partition *p = &s.plan.parts[i];
-            printf("%zu %" PRIu64 " %" PRIu64 "%s%s\n", p->index, p->start, p->end,
-                   s.job.n_inputs > 1 ? " " : "", s.job.n_inputs > 1 ? s.job.inputs[p->file] : "");
+            printf("%zu %" PRIu64 " %" PRIu64, p->index, p->start, p->end);
+            if (s.job.n_inputs > 1) {
+                putchar(' ');
+                print_name(s.job.inputs[p->file]);
+            }
+            putchar('\n');
         }
         rc = fflush(stdout) == 0 ? 0 : ERR_FAILED;
     }

@@ -17,12 +17,15 @@
 
 #define MAGIC "TRANCHE GZINDEX\n"
 #define END_MAGIC "GZINDEX\n"
-#define VERSION 2
+#define VERSION 3 /* 3: each point carries a fingerprint of the compressed bytes where it is */
 #define HEADER_SIZE 64
 #define ENTRY_SIZE 48
 #define FOOTER_SIZE 40
+#define FP_AT 44  /* where a point's entry keeps its fingerprint */
+#define FP_LEN 32 /* compressed bytes a fingerprint covers */
 
 struct gz_index_writer {
+    char *gz_path; /* the gzip file, read again for the points' fingerprints */
     int fd;
     char *tmp_path;
     char *path;
@@ -152,6 +155,22 @@ windows_crc(int fd, uint64_t end)
     return crc;
 }
 
+/* The fingerprint of point pt in the gzip file open on gz_fd: the CRC-32 of the compressed bytes
+ * where it starts, so that an index is not used with a file whose size and modification time are
+ * the same but whose bytes are not (it would make a sound file look corrupt). */
+static int
+fingerprint(int gz_fd, const struct gz_point *pt, uint32_t *out)
+{
+    unsigned char buf[FP_LEN];
+    ssize_t n = io_pread_full(gz_fd, buf, FP_LEN, pt->in > 0 ? pt->in - 1 : 0);
+
+    if (n < 0) {
+        return -1;
+    }
+    *out = codec_crc32(0, buf, (size_t)n);
+    return 0;
+}
+
 /* An index file being loaded, and what has been read of it. */
 struct loading {
     int fd;
@@ -257,12 +276,55 @@ decode_points(const struct loading *l, const struct stat *st, struct gz_index *i
     return NULL;
 }
 
+/* Checks each point's fingerprint against the gzip file. Returns NULL, or why the index cannot
+ * be used. */
+static const char *
+check_fingerprints(const struct loading *l, int gz_fd, const struct gz_index *idx)
+{
+    uint32_t fp;
+    uint64_t i;
+
+    for (i = 0; i < l->n; i++) {
+        if (fingerprint(gz_fd, &idx->points[i], &fp) != 0) {
+            return "the gzip file cannot be read to check it";
+        }
+        if (fp != (uint32_t)io_get_le(l->table + i * ENTRY_SIZE + FP_AT, 4)) {
+            return "it does not match the gzip file's content (the file was rewritten with the "
+                   "same size and modification time)";
+        }
+    }
+    return NULL;
+}
+
+/* Whether the index file open on fd may be trusted: owned by this user or by the gzip file's
+ * owner, and not writable by others. Returns NULL, or why not. */
+static const char *
+check_owner(int fd, const struct stat *st)
+{
+    struct stat ist;
+
+    if (fstat(fd, &ist) != 0) {
+        return "it cannot be examined";
+    }
+    if (ist.st_uid != geteuid() && ist.st_uid != st->st_uid) {
+        return "it belongs to another user than you or the gzip file's owner";
+    }
+    if ((ist.st_mode & S_IWOTH) != 0) {
+        return "anyone may write to it";
+    }
+    return NULL;
+}
+
 /* Reads and checks the whole index open in l, its points into idx->points: *why is NULL when it
  * can be used, else why not. */
 static int
-read_index(struct loading *l, const struct stat *st, struct gz_index *idx, const char **why,
-           struct error *err)
+read_index(struct loading *l, const struct stat *st, int gz_fd, struct gz_index *idx,
+           const char **why, struct error *err)
 {
+    *why = check_owner(l->fd, st);
+    if (*why != NULL) {
+        return 0;
+    }
     *why = check_frame(l, st);
     if (*why != NULL) {
         return 0;
@@ -276,14 +338,17 @@ read_index(struct loading *l, const struct stat *st, struct gz_index *idx, const
     if (*why == NULL && windows_crc(l->fd, l->table_at) != (uint32_t)io_get_le(l->footer + 28, 4)) {
         *why = "the CRC-32 of its windows does not match (damaged)";
     }
+    if (*why == NULL) {
+        *why = check_fingerprints(l, gz_fd, idx);
+    }
     return 0;
 }
 
 /* Loads one candidate index file into idx: *found = 0 when it is absent or cannot be used (note
  * says why, when there is one that cannot be used); idx is left empty then, and on failure. */
 static int
-load_one(const char *path, const struct stat *st, struct gz_index *idx, int *found, char *note,
-         size_t note_size, struct error *err)
+load_one(const char *path, const struct stat *st, int gz_fd, struct gz_index *idx, int *found,
+         char *note, size_t note_size, struct error *err)
 {
     struct loading l;
     const char *why = NULL;
@@ -295,7 +360,7 @@ load_one(const char *path, const struct stat *st, struct gz_index *idx, int *fou
         *found = 0;
         return 0;
     }
-    if (read_index(&l, st, idx, &why, err) != 0) {
+    if (read_index(&l, st, gz_fd, idx, &why, err) != 0) {
         goto out;
     }
     if (why != NULL) {
@@ -336,22 +401,29 @@ gz_index_load(const char *gz_path, const struct stat *st, struct gz_index *idx, 
               char *note, size_t note_size, struct error *err)
 {
     char *beside, *cached;
-    int rc;
+    int rc, gz_fd;
 
     memset(idx, 0, sizeof(*idx));
     idx->fd = -1;
+    *found = 0;
     if (note != NULL && note_size > 0) {
         note[0] = '\0';
     }
+    gz_fd = open(gz_path, O_RDONLY | O_CLOEXEC);
+    if (gz_fd < 0) {
+        return 0; /* (the caller has it open: this is a race, and no index is then simplest) */
+    }
     if (gz_index_paths(gz_path, &beside, &cached, err) != 0) {
+        close(gz_fd);
         return -1;
     }
-    rc = load_one(beside, st, idx, found, note, note_size, err);
+    rc = load_one(beside, st, gz_fd, idx, found, note, note_size, err);
     if (rc == 0 && !*found && cached != NULL) {
-        rc = load_one(cached, st, idx, found, note, note_size, err);
+        rc = load_one(cached, st, gz_fd, idx, found, note, note_size, err);
     }
     free(beside);
     free(cached);
+    close(gz_fd);
     return rc;
 }
 
@@ -422,7 +494,13 @@ gz_index_writer_new(const char *gz_path, const struct stat *st, uint64_t spacing
         return error_set(err, "out of memory");
     }
     w->fd = -1;
+    w->gz_path = strdup(gz_path);
+    if (w->gz_path == NULL) {
+        free(w);
+        return error_set(err, "out of memory");
+    }
     if (gz_index_paths(gz_path, &beside, &cached, err) != 0) {
+        free(w->gz_path);
         free(w);
         return -1;
     }
@@ -482,12 +560,35 @@ gz_index_writer_add(void *arg, const struct gz_point *pt, const unsigned char *w
     return 0;
 }
 
+/* The table of points, each with its fingerprint of the gzip file. */
+static int
+encode_table(const struct gz_index_writer *w, unsigned char *table, struct error *err)
+{
+    int gz_fd = open(w->gz_path, O_RDONLY | O_CLOEXEC);
+    uint32_t fp;
+    size_t i;
+
+    if (gz_fd < 0) {
+        return error_errno(err, "cannot read %s again for its index", w->gz_path);
+    }
+    for (i = 0; i < w->n; i++) {
+        encode_point(table + i * ENTRY_SIZE, &w->points[i]);
+        if (fingerprint(gz_fd, &w->points[i], &fp) != 0) {
+            error_errno(err, "cannot read %s again for its index", w->gz_path);
+            close(gz_fd);
+            return -1;
+        }
+        io_put_le(table + i * ENTRY_SIZE + FP_AT, fp, 4);
+    }
+    close(gz_fd);
+    return 0;
+}
+
 int
 gz_index_writer_commit(struct gz_index_writer *w, uint64_t usize, char **path, struct error *err)
 {
     unsigned char footer[FOOTER_SIZE], *table = NULL;
     uint32_t crc;
-    size_t i;
     int rc = -1;
 
     table = malloc(w->n * ENTRY_SIZE + 1);
@@ -495,8 +596,8 @@ gz_index_writer_commit(struct gz_index_writer *w, uint64_t usize, char **path, s
         error_set(err, "out of memory");
         goto out;
     }
-    for (i = 0; i < w->n; i++) {
-        encode_point(table + i * ENTRY_SIZE, &w->points[i]);
+    if (encode_table(w, table, err) != 0) {
+        goto out;
     }
     memset(footer, 0, sizeof(footer));
     io_put_le(footer, w->pos, 8);
@@ -548,6 +649,7 @@ gz_index_writer_abort(struct gz_index_writer *w)
     }
     free(w->tmp_path);
     free(w->path);
+    free(w->gz_path);
     free(w->points);
     free(w);
 }

@@ -394,6 +394,36 @@ test_errors__cli_usage(void **state)
 }
 
 static void
+test_errors__odd_names_and_option_order(void **state)
+{
+    char *err = NULL;
+    const char *text = "input:\n  path: [\"odd/a\\nb.txt\", \"odd/c\\\\d.txt\"]\noutput:\n"
+                       "  path: odd.out\nlog_dir: logs/odd\nsteps:\n  - plugin: upper\n";
+    char path[1024];
+
+    (void)state;
+    /* A file name with a newline or a backslash stays on its partition's line, escaped */
+    snprintf(path, sizeof(path), "%s/odd.yaml", tu_dir);
+    tu_write_file(path, text, strlen(text));
+    assert_int_equal(tu_runf(&err,
+                             "cd '%s' && mkdir -p odd && echo one > 'odd/a\nb.txt' && "
+                             "echo two > 'odd/c\\d.txt' && %s plan odd.yaml > odd.plan && "
+                             "[ $(wc -l < odd.plan) -eq 2 ] && grep -qF 'odd/a\\nb.txt' odd.plan && "
+                             "grep -qF 'odd/c\\\\d.txt' odd.plan",
+                             tu_dir, TRANCHE_BIN),
+                     0);
+    free(err);
+    /* tranche index takes its options after the files too */
+    assert_int_equal(tu_runf(&err,
+                             "cd '%s' && seq 1 1000 | gzip > late.gz && %s index late.gz "
+                             "--jobs 2 --spacing 1MiB > /dev/null && test -e "
+                             "late.gz.tranche-index && test ! -e ./--jobs",
+                             tu_dir, TRANCHE_BIN),
+                     0);
+    free(err);
+}
+
+static void
 test_errors__end_partition_emits_once_per_partition(void **state)
 {
     const char *path;
@@ -618,6 +648,7 @@ main(void)
         cmocka_unit_test(test_errors__bad_inputs_and_outputs),
         cmocka_unit_test(test_errors__full_disk_leaves_nothing),
         cmocka_unit_test(test_errors__cli_usage),
+        cmocka_unit_test(test_errors__odd_names_and_option_order),
         cmocka_unit_test(test_errors__end_partition_emits_once_per_partition),
         cmocka_unit_test(test_errors__readme_plugin_builds_out_of_tree),
         cmocka_unit_test(test_errors__signal_stops_the_job_cleanly),

@@ -627,6 +627,41 @@ test_gzip__one_partition_of_a_stream_checks_the_end_when_it_decodes_it(void **st
 }
 
 static void
+test_gzip__an_index_that_does_not_match_the_content_is_not_used(void **state)
+{
+    /* The file is rewritten with other bytes, the same size and the same modification time: the
+     * index (keyed by size and mtime) no longer fits it, and a run must say so and decode the
+     * file as a stream, not call the sound file corrupt. */
+    const char *job = "input:\n  path: same.gz\noutput:\n  path: same.out\n"
+                      "partition_size: 64KiB\nsteps:\n  - plugin: upper\n";
+    char *err = NULL;
+
+    (void)state;
+    tu_write_file(path_of("same.yaml"), job, strlen(job));
+    sh(0, "seq 1 200000 | gzip -n > same.gz && %s index --spacing 256KiB same.gz > /dev/null && "
+          "seq 2 200001 | gzip -n > other.gz && "
+          "[ $(wc -c < other.gz) -eq $(wc -c < same.gz) ] || "
+          "{ echo 'the two files differ in size: pick others' >&2; false; }",
+       TRANCHE_BIN);
+    sh(0, "touch -r same.gz other.gz && cp -p other.gz same.gz");
+    assert_int_equal(tranche(&err, "run same.yaml --workers 2"), 0);
+    assert_non_null(strstr(err, "does not match the gzip file's content"));
+    free(err);
+    sh(0, "seq 2 200001 | cmp - same.out");
+    /* the run wrote the index again: the next run uses it, silently */
+    assert_int_equal(tranche(&err, "run same.yaml --workers 2"), 0);
+    assert_null(strstr(err, "does not match"));
+    free(err);
+    sh(0, "seq 2 200001 | cmp - same.out");
+    /* an index anyone may write to is not trusted */
+    sh(0, "chmod o+w same.gz.tranche-index");
+    assert_int_equal(tranche(&err, "run same.yaml --workers 2"), 0);
+    assert_non_null(strstr(err, "anyone may write to it"));
+    free(err);
+    sh(0, "seq 2 200001 | cmp - same.out && rm -f same.gz.tranche-index");
+}
+
+static void
 test_gzip__a_signal_leaves_no_index_behind(void **state)
 {
     static const char job[] =
@@ -796,6 +831,7 @@ main(void)
         cmocka_unit_test(test_gzip__one_partition_at_the_end_of_the_file),
         cmocka_unit_test(test_gzip__partition_past_the_end_is_a_usage_error_for_every_input),
         cmocka_unit_test(test_gzip__one_partition_of_a_stream_checks_the_end_when_it_decodes_it),
+        cmocka_unit_test(test_gzip__an_index_that_does_not_match_the_content_is_not_used),
         cmocka_unit_test(test_gzip__a_signal_leaves_no_index_behind),
         cmocka_unit_test(test_gzip__bad_headers_are_named),
         cmocka_unit_test(test_gzip__a_record_longer_than_the_ring_needs_the_index),

@@ -138,8 +138,10 @@ struct tranche_host {
  *   summary, say). Partitions of one worker are not contiguous: keep no state across them that
  *   must be in input order.
  * fini (optional): once per step per worker whose init() succeeded, after the last partition or
- *   after a failure. Release *state here. It may not emit. An init() that fails gets no fini():
- *   it releases what it allocated itself.
+ *   after a failure in that worker. Release *state here. It may not emit (the job fails if it
+ *   does). An init() that fails gets no fini(): it releases what it allocated itself. When the
+ *   job stops for another reason (another worker failed, a stop signal), the other workers are
+ *   killed at once, without fini(): keep nothing in fini() that must happen outside the process.
  * emit is refused (TRANCHE_ERROR, and the job fails) outside record() and end_partition().
  */
 struct tranche_plugin {
