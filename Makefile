@@ -9,7 +9,12 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 # bgzip, one of the readers gzip output is checked with.
 PACKAGES = cmake make gcc pkg-config libyaml-dev zlib1g-dev libcmocka-dev libdeflate-dev tabix pigz
 
-.PHONY: all deps build demo test test-sanitize bench clean
+# The fuzz targets need clang and its libFuzzer runtime.
+FUZZ_PACKAGES = clang libclang-rt-14-dev
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+
+.PHONY: all deps build demo test test-sanitize fuzz bench clean
 
 all: build
 
@@ -78,8 +83,26 @@ test-sanitize: deps
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure --no-tests=error \
 	    -j $(JOBS)
 
+# libFuzzer with ASan and UBSan over the job-file loader, the gzip readers and the access-point
+# index, FUZZ_SECONDS each (CI runs it). Seeds and every input that once crashed are kept in
+# tests/fuzz/corpus/NAME; what the fuzzer finds new goes to $(FUZZ_BUILD)/corpus/NAME.
+fuzz:
+	@$(MAKE) --no-print-directory deps PACKAGES="$(PACKAGES) $(FUZZ_PACKAGES)"
+	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DTRANCHE_FUZZ=ON \
+	    -DBUILD_TESTING=OFF -DTRANCHE_LIBDEFLATE=ON
+	cmake --build $(FUZZ_BUILD) -j $(JOBS)
+	@set -e; for t in config gzip gzindex; do \
+	    mkdir -p $(FUZZ_BUILD)/corpus/$$t; rm -f $(FUZZ_BUILD)/$$t-*; \
+	    echo "== fuzz_$$t for $(FUZZ_SECONDS) s"; \
+	    $(FUZZ_BUILD)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+	        -artifact_prefix=$(FUZZ_BUILD)/$$t- $(FUZZ_BUILD)/corpus/$$t tests/fuzz/corpus/$$t \
+	        2>&1 | grep -E '^#[0-9]+[[:space:]]+DONE|ERROR|SUMMARY|Test unit' || true; \
+	    if ls $(FUZZ_BUILD)/$$t-* >/dev/null 2>&1; then \
+	        echo "fuzz_$$t found a failing input: $$(ls $(FUZZ_BUILD)/$$t-*)"; exit 1; fi; \
+	done
+
 bench: build
 	bench/run.sh --build $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) out
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) out
