@@ -540,8 +540,8 @@ cmd_run(int argc, char **argv)
         !s.cli.in_process) {
         fprintf(stderr,
                 "tranche: %zu gzip inputs have no index yet: this run decodes them one after "
-                "another (and indexes them); 'tranche index --jobs N FILE.gz...' would index "
-                "them in parallel first\n",
+                "another (and indexes those large enough to gain from one); 'tranche index "
+                "--jobs N FILE.gz...' would index them in parallel first\n",
                 s.inputs.n_streams);
     }
     rc = check_partition_exists(&s);

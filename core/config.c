@@ -354,81 +354,230 @@ glob_pattern(const char *dir, const char *text)
     return out;
 }
 
-/*
- * Appends text, resolved against dir (NULL: keep it as it is), to *list; a glob is replaced by its
- * matches in glob(3)'s sorted order. On failure *n is unchanged and nothing was added: returns one
- * of the EXPAND_ codes.
- */
+/* The inputs as entries expand: paths[i] came from entry entry[i]. */
+struct expansion {
+    char **paths;
+    size_t *entry;
+    size_t n;
+    size_t cap_paths;
+    size_t cap_entry;
+};
+
+/* Appends path (taking it: freed on failure) from entry `entry`. Returns 0 or EXPAND_NOMEM. */
 static int
-expand_input(const char *dir, const char *text, char ***list, size_t *n)
+expansion_add(struct expansion *x, char *path, size_t entry)
+{
+    if (path == NULL || GROW(x->paths, x->cap_paths, x->n + 1) != 0 ||
+        GROW(x->entry, x->cap_entry, x->n + 1) != 0) {
+        free(path);
+        return EXPAND_NOMEM;
+    }
+    x->paths[x->n] = path;
+    x->entry[x->n] = entry;
+    x->n++;
+    return 0;
+}
+
+/* Frees the paths past the first n. */
+static void
+expansion_truncate(struct expansion *x, size_t n)
+{
+    while (x->n > n) {
+        free(x->paths[--x->n]);
+    }
+}
+
+static void
+expansion_release(struct expansion *x)
+{
+    expansion_truncate(x, 0);
+    free(x->paths);
+    free(x->entry);
+    memset(x, 0, sizeof(*x));
+}
+
+/* Appends the matches of a glob pattern, in glob(3)'s sorted order. */
+static int
+expand_glob(const char *pattern, size_t entry, struct expansion *x)
 {
     glob_t g;
-    int globbed = 0, rc = EXPAND_NOMEM;
-    char *pattern = NULL;
-    char **grown;
-    size_t i, count = 1;
+    size_t i;
+    int rc;
 
     memset(&g, 0, sizeof(g));
-    if (is_glob(text)) {
-        pattern = glob_pattern(dir, text);
-        if (pattern == NULL) {
-            goto out;
-        }
-        rc = glob(pattern, 0, NULL, &g);
-        globbed = 1;
-        if (rc != 0) {
-            rc = rc == GLOB_NOMATCH   ? EXPAND_NOMATCH
-                 : rc == GLOB_NOSPACE ? EXPAND_NOMEM
-                                      : EXPAND_ABORTED;
-            goto out;
-        }
+    switch (glob(pattern, 0, NULL, &g)) {
+    case 0:
+        rc = 0;
+        break;
+    case GLOB_NOMATCH:
+        rc = EXPAND_NOMATCH;
+        break;
+    case GLOB_NOSPACE:
         rc = EXPAND_NOMEM;
-        count = g.gl_pathc;
+        break;
+    default:
+        rc = EXPAND_ABORTED;
     }
-    grown = realloc(*list, (*n + count) * sizeof(*grown));
-    if (grown == NULL) {
-        goto out;
+    for (i = 0; rc == 0 && i < g.gl_pathc; i++) {
+        rc = expansion_add(x, strdup(g.gl_pathv[i]), entry);
     }
-    *list = grown;
-    for (i = 0; i < count; i++) {
-        grown[*n + i] = globbed ? strdup(g.gl_pathv[i]) : resolve(dir, text);
-        if (grown[*n + i] == NULL) {
-            while (i-- > 0) {
-                free(grown[*n + i]);
-            }
-            goto out;
-        }
-    }
-    *n += count;
-    rc = 0;
-out:
-    if (globbed) {
-        globfree(&g);
-    }
-    free(pattern);
+    globfree(&g);
     return rc;
 }
 
+/*
+ * Appends entry `entry` (text, resolved against dir; NULL: kept as it is) to x. A path that
+ * exists as written is that file, whatever characters its name holds; otherwise a text with *, ?
+ * or [ is a glob(3) pattern (backslash escapes), replaced by its matches in sorted order. A plain
+ * path is kept whether it exists or not (opening it reports it). On failure nothing was added:
+ * returns one of the EXPAND_ codes.
+ */
 static int
-add_input(const struct ctx *c, const yaml_node_t *node, struct job *job)
+expand_entry(const char *dir, const char *text, size_t entry, struct expansion *x)
 {
-    const char *text;
+    struct stat st;
+    char *literal = resolve(dir, text), *pattern;
+    size_t n = x->n;
     int rc;
+
+    if (literal == NULL) {
+        return EXPAND_NOMEM;
+    }
+    if (!is_glob(text) || lstat(literal, &st) == 0) {
+        return expansion_add(x, literal, entry);
+    }
+    free(literal);
+    pattern = glob_pattern(dir, text);
+    if (pattern == NULL) {
+        return EXPAND_NOMEM;
+    }
+    rc = expand_glob(pattern, entry, x);
+    free(pattern);
+    if (rc != 0) {
+        expansion_truncate(x, n);
+    }
+    return rc;
+}
+
+/* Moves x into the job's input list, freeing the list it had. */
+static void
+set_inputs(struct job *job, struct expansion *x)
+{
+    free_strings(job->inputs, job->n_inputs);
+    free(job->input_entry);
+    job->inputs = x->paths;
+    job->input_entry = x->entry;
+    job->n_inputs = x->n;
+    memset(x, 0, sizeof(*x));
+}
+
+static void
+free_entries(struct config_input_entry *v, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        free(v[i].text);
+    }
+    free(v);
+}
+
+static int defer_problem(const struct ctx *c, const yaml_node_t *node, struct job *job,
+                         const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/*
+ * Keeps the message for an entry that could not be expanded, at its position, for inputs_open()
+ * to report, so that --input can still replace the list (config_set_input). Returns 0, or -1
+ * when out of memory.
+ */
+static int
+defer_problem(const struct ctx *c, const yaml_node_t *node, struct job *job, const char *fmt, ...)
+{
+    struct error full;
+    char msg[ERROR_MSG_MAX];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    error_set(&full, "%s:%zu:%zu: %s", c->path, node->start_mark.line + 1,
+              node->start_mark.column + 1, msg);
+    job->input_problem = strdup(full.msg);
+    return job->input_problem == NULL ? out_of_memory(c) : 0;
+}
+
+/* Reads one entry of input.path and expands it (until an entry could not be). */
+static int
+add_input(const struct ctx *c, const yaml_node_t *node, struct job *job, struct expansion *x)
+{
+    struct config_input_entry *e;
+    const char *text;
+    size_t i = job->n_input_entries;
 
     if (get_string(c, node, "an input path", &text) != 0) {
         return -1;
     }
-    rc = expand_input(c->dir, text, &job->inputs, &job->n_inputs);
-    switch (rc) {
+    e = &job->input_entries[i];
+    e->text = strdup(text);
+    if (e->text == NULL) {
+        return out_of_memory(c);
+    }
+    e->pos = pos_of(node);
+    job->n_input_entries++;
+    if (job->input_problem != NULL) {
+        return 0; /* the list is refused already: the rest is only checked */
+    }
+    switch (expand_entry(c->dir, text, i, x)) {
     case 0:
         return 0;
     case EXPAND_NOMATCH:
-        return fail(c, node, "no file matches the input glob '%s'", text);
+        return defer_problem(
+            c, node, job, "no file matches the input glob '%s' (and no file has that name)", text);
     case EXPAND_ABORTED:
-        return fail(c, node, "cannot read a directory while matching the input glob '%s'", text);
+        return defer_problem(c, node, job,
+                             "cannot read a directory while matching the input glob '%s'", text);
     default:
         return out_of_memory(c);
     }
+}
+
+/* input.path: one entry, or a list of them. */
+static int
+read_input_path(const struct ctx *c, const yaml_node_t *path, struct job *job)
+{
+    struct expansion x = {0};
+    char buf[QUOTE_BUF];
+    yaml_node_item_t *item;
+    size_t n = 1;
+    int rc = -1;
+
+    if (path->type == YAML_SEQUENCE_NODE) {
+        n = (size_t)(path->data.sequence.items.top - path->data.sequence.items.start);
+        if (n == 0) {
+            return fail(c, path, "input.path is an empty list; expected at least one path or glob");
+        }
+    } else if (path->type != YAML_SCALAR_NODE) {
+        return fail(c, path, "input.path must be a path, a glob or a list of them, got %s",
+                    describe(path, buf, sizeof(buf)));
+    }
+    job->input_pos = pos_of(path);
+    job->input_entries = calloc(n, sizeof(*job->input_entries));
+    if (job->input_entries == NULL) {
+        return out_of_memory(c);
+    }
+    if (path->type == YAML_SCALAR_NODE) {
+        rc = add_input(c, path, job, &x);
+    } else {
+        for (item = path->data.sequence.items.start, rc = 0;
+             rc == 0 && item < path->data.sequence.items.top; item++) {
+            rc = add_input(c, node_at(c, *item), job, &x);
+        }
+    }
+    if (rc == 0) {
+        set_inputs(job, &x);
+    }
+    expansion_release(&x);
+    return rc;
 }
 
 /* One of auto, none, gzip (in enum config_compression's order). */
@@ -494,49 +643,57 @@ read_delimiter(const struct ctx *c, const yaml_node_t *node, unsigned char *out)
         "one byte (such as \",\" or \"\\t\") or one of the escapes \\n \\t \\r \\0 \\\\");
 }
 
+/* input.allow_duplicates: true or false. */
+static int
+read_allow_duplicates(const struct ctx *c, const yaml_node_t *node, int *out)
+{
+    if (node->type == YAML_SCALAR_NODE && !has_nul(node)) {
+        if (strcmp((const char *)node->data.scalar.value, "true") == 0) {
+            *out = 1;
+            return 0;
+        }
+        if (strcmp((const char *)node->data.scalar.value, "false") == 0) {
+            *out = 0;
+            return 0;
+        }
+    }
+    return bad_value(c, node, "input.allow_duplicates", "true or false");
+}
+
 static int
 read_input(const struct ctx *c, const yaml_node_t *node, struct job *job)
 {
-    struct field f[] = {
-        {"path", NULL, NULL}, {"delimiter", NULL, NULL}, {"compression", NULL, NULL}};
-    const yaml_node_t *path;
+    struct field f[] = {{"path", NULL, NULL},
+                        {"delimiter", NULL, NULL},
+                        {"compression", NULL, NULL},
+                        {"allow_duplicates", NULL, NULL}};
+    enum { F_PATH, F_DELIMITER, F_COMPRESSION, F_ALLOW_DUPLICATES, F_COUNT };
     char buf[QUOTE_BUF];
-    yaml_node_item_t *item;
 
     if (node->type != YAML_MAPPING_NODE) {
         return fail(c, node, "input must be a mapping with a 'path' key, got %s",
                     describe(node, buf, sizeof(buf)));
     }
-    if (read_mapping(c, node, "input", f, 3) != 0) {
+    if (read_mapping(c, node, "input", f, F_COUNT) != 0) {
         return -1;
     }
-    path = f[0].value;
-    if (path == NULL) {
+    if (f[F_PATH].value == NULL) {
         return fail(c, node, "missing required key 'input.path'");
     }
-    job->input_pos = pos_of(path);
-    if (path->type == YAML_SCALAR_NODE) {
-        if (add_input(c, path, job) != 0) {
-            return -1;
-        }
-    } else if (path->type == YAML_SEQUENCE_NODE) {
-        if (path->data.sequence.items.start == path->data.sequence.items.top) {
-            return fail(c, path, "input.path is an empty list; expected at least one path or glob");
-        }
-        for (item = path->data.sequence.items.start; item < path->data.sequence.items.top; item++) {
-            if (add_input(c, node_at(c, *item), job) != 0) {
-                return -1;
-            }
-        }
-    } else {
-        return fail(c, path, "input.path must be a path, a glob or a list of them, got %s",
-                    describe(path, buf, sizeof(buf)));
-    }
-    if (f[1].value != NULL && read_delimiter(c, f[1].value, &job->delimiter) != 0) {
+    if (read_input_path(c, f[F_PATH].value, job) != 0) {
         return -1;
     }
-    if (f[2].value != NULL &&
-        read_compression(c, f[2].value, "input.compression", &job->input_compression) != 0) {
+    if (f[F_DELIMITER].value != NULL &&
+        read_delimiter(c, f[F_DELIMITER].value, &job->delimiter) != 0) {
+        return -1;
+    }
+    if (f[F_COMPRESSION].value != NULL &&
+        read_compression(c, f[F_COMPRESSION].value, "input.compression", &job->input_compression) !=
+            0) {
+        return -1;
+    }
+    if (f[F_ALLOW_DUPLICATES].value != NULL &&
+        read_allow_duplicates(c, f[F_ALLOW_DUPLICATES].value, &job->allow_duplicates) != 0) {
         return -1;
     }
     return 0;
@@ -657,11 +814,63 @@ read_option(const struct ctx *c, const yaml_node_pair_t *pair, size_t step,
 }
 
 static int
+compare_options(const void *a, const void *b)
+{
+    const struct config_option *x = *(const struct config_option *const *)a;
+    const struct config_option *y = *(const struct config_option *const *)b;
+    int by_name = strcmp(x->name, y->name);
+
+    if (by_name != 0) {
+        return by_name;
+    }
+    return x < y ? -1 : x > y; /* one array: the order of the job file */
+}
+
+/*
+ * Refuses the first option of opts[0, n) (in the job file's order) whose name an earlier one
+ * has. Sorted, not compared pairwise: a step may hold many thousand options (a mistake, or a
+ * hostile file), and n^2 comparisons would take minutes.
+ */
+static int
+check_duplicate_options(const struct ctx *c, const struct config_option *opts, size_t n,
+                        size_t step)
+{
+    const struct config_option **v = malloc((n > 0 ? n : 1) * sizeof(*v));
+    const struct config_option *dup = NULL, *first = NULL;
+    size_t i, group = 0;
+
+    if (v == NULL) {
+        return out_of_memory(c);
+    }
+    for (i = 0; i < n; i++) {
+        v[i] = &opts[i];
+    }
+    qsort(v, n, sizeof(*v), compare_options);
+    for (i = 1; i < n; i++) {
+        if (strcmp(v[i]->name, v[i - 1]->name) != 0) {
+            group = i;
+        } else if (dup == NULL || v[i] < dup) {
+            dup = v[i];
+            first = v[group];
+        }
+    }
+    free(v);
+    if (dup == NULL) {
+        return 0;
+    }
+    return error_set(c->err,
+                     "%s:%d:%d: duplicate option '%s' in step %zu (first at line %d, "
+                     "column %d)",
+                     c->path, dup->pos.line, dup->pos.column, dup->name, step, first->pos.line,
+                     first->pos.column);
+}
+
+static int
 read_options(const struct ctx *c, const yaml_node_t *node, size_t step, struct config_step *out)
 {
     size_t n = (size_t)(node->data.mapping.pairs.top - node->data.mapping.pairs.start);
     yaml_node_pair_t *pair;
-    size_t i;
+    int failed = 0;
 
     if (n == 0) {
         return 0;
@@ -670,23 +879,17 @@ read_options(const struct ctx *c, const yaml_node_t *node, size_t step, struct c
     if (out->options == NULL) {
         return out_of_memory(c);
     }
-    for (pair = node->data.mapping.pairs.start; pair < node->data.mapping.pairs.top; pair++) {
-        struct config_option *opt = &out->options[out->n_options];
-
+    for (pair = node->data.mapping.pairs.start; !failed && pair < node->data.mapping.pairs.top;
+         pair++) {
         /* Counted before it is read, so that config_release frees what a failure leaves. */
         out->n_options++;
-        if (read_option(c, pair, step, opt) != 0) {
-            return -1;
-        }
-        for (i = 0; i + 1 < out->n_options; i++) {
-            if (strcmp(out->options[i].name, opt->name) == 0) {
-                return fail(c, node_at(c, pair->key),
-                            "duplicate option '%s' in step %zu (first at line %d, column %d)",
-                            opt->name, step, out->options[i].pos.line, out->options[i].pos.column);
-            }
-        }
+        failed = read_option(c, pair, step, &out->options[out->n_options - 1]) != 0;
     }
-    return 0;
+    /* A duplicate among the options before a bad one comes first in the file: it is reported. */
+    if (check_duplicate_options(c, out->options, out->n_options - (size_t)failed, step) != 0) {
+        return -1;
+    }
+    return failed ? -1 : 0;
 }
 
 static int
@@ -883,62 +1086,92 @@ syntax_error(const struct ctx *c, const yaml_parser_t *parser, const unsigned ch
     }
 }
 
+/* What the first pass has seen so far. */
+struct stream_state {
+    int documents;
+    int depth;
+    int done;
+};
+
+/* Checks one event of the first pass. Returns 0 or -1 (said in c->err). */
+static int
+check_event(const struct ctx *c, const yaml_event_t *event, struct stream_state *st)
+{
+    switch (event->type) {
+    case YAML_ALIAS_EVENT:
+        return fail_at(c, event->start_mark,
+                       "YAML aliases are not supported (*%s); write the value out in full",
+                       (const char *)event->data.alias.anchor);
+    case YAML_DOCUMENT_START_EVENT:
+        if (++st->documents > 1) {
+            return fail_at(c, event->start_mark,
+                           "a second YAML document; a job file holds exactly one");
+        }
+        return 0;
+    case YAML_MAPPING_START_EVENT:
+    case YAML_SEQUENCE_START_EVENT:
+        if (++st->depth > CONFIG_MAX_DEPTH) {
+            return fail_at(c, event->start_mark,
+                           "nested deeper than %d levels, the most a job file may nest",
+                           CONFIG_MAX_DEPTH);
+        }
+        return 0;
+    case YAML_MAPPING_END_EVENT:
+    case YAML_SEQUENCE_END_EVENT:
+        st->depth--;
+        return 0;
+    case YAML_STREAM_END_EVENT:
+        st->done = 1;
+        return 0;
+    default:
+        return 0;
+    }
+}
+
 /*
  * A first pass over the events finds what the document API would hide or accept: syntax errors,
- * aliases (resolved silently by yaml_parser_load), no document at all, or more than one.
+ * aliases (resolved silently by yaml_parser_load), no document at all, or more than one; and
+ * nesting past CONFIG_MAX_DEPTH, before libyaml, whose time grows with the square of the depth,
+ * reads any further.
  */
 static int
 check_stream(const struct ctx *c, const unsigned char *text, size_t len)
 {
+    struct stream_state st = {0, 0, 0};
     yaml_parser_t parser;
     yaml_event_t event;
-    int documents = 0, done = 0, rc = -1;
+    int rc = -1;
 
     if (!yaml_parser_initialize(&parser)) {
         return out_of_memory(c);
     }
     yaml_parser_set_input_string(&parser, text, len);
-    while (!done) {
+    while (!st.done) {
         if (!yaml_parser_parse(&parser, &event)) {
             syntax_error(c, &parser, text, len);
             goto out;
         }
-        switch (event.type) {
-        case YAML_ALIAS_EVENT:
-            fail_at(c, event.start_mark,
-                    "YAML aliases are not supported (*%s); write the value out in full",
-                    (const char *)event.data.alias.anchor);
-            yaml_event_delete(&event);
-            goto out;
-        case YAML_DOCUMENT_START_EVENT:
-            if (++documents > 1) {
-                fail_at(c, event.start_mark,
-                        "a second YAML document; a job file holds exactly one");
-                yaml_event_delete(&event);
-                goto out;
-            }
-            break;
-        case YAML_STREAM_END_EVENT:
-            done = 1;
-            break;
-        default:
-            break;
-        }
+        rc = check_event(c, &event, &st);
         yaml_event_delete(&event);
+        if (rc != 0) {
+            goto out;
+        }
     }
-    if (documents == 0) {
-        error_set(c->err,
-                  "%s:1:1: the job file is empty; expected a mapping with input, output and "
-                  "steps",
-                  c->path);
-        goto out;
+    if (st.documents == 0) {
+        rc = error_set(c->err,
+                       "%s:1:1: the job file is empty; expected a mapping with input, output "
+                       "and steps",
+                       c->path);
     }
-    rc = 0;
 out:
     yaml_parser_delete(&parser);
     return rc;
 }
 
+/*
+ * Reads the job file whole; one byte past CONFIG_MAX_FILE_SIZE is enough to refuse it, so a huge
+ * file (or an endless pipe) costs no more than that.
+ */
 static int
 read_file(const char *path, unsigned char **out, size_t *out_len, struct error *err)
 {
@@ -958,13 +1191,16 @@ read_file(const char *path, unsigned char **out, size_t *out_len, struct error *
             goto out;
         }
         want = cap - len;
+        if (want > CONFIG_MAX_FILE_SIZE + 1 - len) {
+            want = CONFIG_MAX_FILE_SIZE + 1 - len;
+        }
         got = io_read_full(fd, buf + len, want);
         if (got < 0) {
             error_errno(err, "%s: cannot read job file", path);
             goto out;
         }
         len += (size_t)got;
-    } while ((size_t)got == want);
+    } while ((size_t)got == want && len <= CONFIG_MAX_FILE_SIZE);
     *out = buf;
     *out_len = len;
     buf = NULL;
@@ -975,6 +1211,23 @@ out:
     }
     free(buf);
     return rc;
+}
+
+_Static_assert(CONFIG_MAX_FILE_SIZE % (1u << 20) == 0, "the message says the size in MiB");
+
+/* Refuses a job file past CONFIG_MAX_FILE_SIZE, at the position of its first byte too many. */
+static int
+check_size(const struct ctx *c, const unsigned char *text, size_t len)
+{
+    size_t line, column;
+
+    if (len <= CONFIG_MAX_FILE_SIZE) {
+        return 0;
+    }
+    offset_pos(text, len, CONFIG_MAX_FILE_SIZE, &line, &column);
+    return error_set(c->err,
+                     "%s:%zu:%zu: the job file is larger than %u MiB, the most a job file may be",
+                     c->path, line, column, CONFIG_MAX_FILE_SIZE >> 20);
 }
 
 int
@@ -996,7 +1249,7 @@ config_load(const char *path, struct job *job, struct error *err)
         out_of_memory(&c);
         goto out;
     }
-    if (check_stream(&c, text, len) != 0) {
+    if (check_size(&c, text, len) != 0 || check_stream(&c, text, len) != 0) {
         goto out;
     }
     if (!yaml_parser_initialize(&parser)) {
@@ -1061,6 +1314,9 @@ config_release(struct job *job)
     }
     free(job->file);
     free_strings(job->inputs, job->n_inputs);
+    free(job->input_entry);
+    free_entries(job->input_entries, job->n_input_entries);
+    free(job->input_problem);
     free(job->output);
     free(job->log_dir);
     for (i = 0; i < job->n_steps; i++) {
@@ -1170,15 +1426,20 @@ config_parse_workers(const char *text, int *out)
 int
 config_set_input(struct job *job, const char *path, struct error *err)
 {
-    char **list = NULL;
-    size_t n = 0;
+    struct expansion x = {0};
+    struct config_input_entry *entry = NULL;
     int rc = -1;
 
     if (path == NULL || path[0] == '\0') {
         error_set(err, "--input: the path is empty");
         goto out;
     }
-    switch (expand_input(NULL, path, &list, &n)) {
+    entry = calloc(1, sizeof(*entry));
+    if (entry == NULL || (entry->text = strdup(path)) == NULL) {
+        error_set(err, "--input %s: out of memory", path);
+        goto out;
+    }
+    switch (expand_entry(NULL, path, 0, &x)) {
     case 0:
         break;
     case EXPAND_NOMATCH:
@@ -1191,15 +1452,18 @@ config_set_input(struct job *job, const char *path, struct error *err)
         error_set(err, "--input %s: out of memory", path);
         goto out;
     }
-    free_strings(job->inputs, job->n_inputs);
-    job->inputs = list;
-    job->n_inputs = n;
+    set_inputs(job, &x);
+    free_entries(job->input_entries, job->n_input_entries);
+    job->input_entries = entry;
+    job->n_input_entries = 1;
+    entry = NULL;
+    free(job->input_problem);
+    job->input_problem = NULL;
     job->input_pos.line = 0;
     job->input_pos.column = 0;
-    list = NULL;
-    n = 0;
     rc = 0;
 out:
-    free_strings(list, n);
+    free_entries(entry, entry != NULL ? 1 : 0);
+    expansion_release(&x);
     return rc;
 }

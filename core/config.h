@@ -45,11 +45,31 @@ enum config_compression {
     CONFIG_COMPRESSION_GZIP
 };
 
+/* One entry of input.path, or --input: a path or a glob, as written. */
+struct config_input_entry {
+    char *text;
+    struct config_pos pos; /* of the entry in the job file; 0:0 for --input */
+};
+
+/* Job files are refused past these, before they cost more than a moment to read. */
+#define CONFIG_MAX_FILE_SIZE (1u << 20) /* bytes */
+#define CONFIG_MAX_DEPTH 64             /* mappings and lists within each other */
+
 struct job {
     char *file; /* the job file's path as given */
 
-    char **inputs; /* resolved paths, in list order / sorted glob order, at least one */
+    /* The input files: resolved paths, in list order, each glob's matches sorted. At least one,
+     * unless input_problem says why not. */
+    char **inputs;
     size_t n_inputs;
+    size_t *input_entry; /* per input, the entry of input_entries it comes from */
+    struct config_input_entry *input_entries;
+    size_t n_input_entries;
+    /* An entry that could not be expanded (a glob that matches nothing): the message, as
+     * "FILE:LINE:COLUMN: ...", which inputs_open() reports; NULL when none. config_load does
+     * not fail for it, so that --input (config_set_input) can still replace the list. */
+    char *input_problem;
+    int allow_duplicates; /* input.allow_duplicates: the same file may be listed twice */
     struct config_pos input_pos;
     unsigned char delimiter; /* default '\n' */
     enum config_compression input_compression;
@@ -69,11 +89,14 @@ struct job {
 };
 
 /*
- * Reads and checks the job file at `path`. Relative paths in it (inputs, output, log_dir, plugin
- * paths containing '/') are resolved against the job file's directory; globs in input paths are
- * expanded (sorted) and must match at least one file. On failure returns -1 and err holds
- * "PATH:LINE:COLUMN: message". On success *job is filled and owned by the caller: release it
- * with config_release(). `job` is written only on success.
+ * Reads and checks the job file at `path`: at most CONFIG_MAX_FILE_SIZE bytes, nested at most
+ * CONFIG_MAX_DEPTH deep. Relative paths in it (inputs, output, log_dir, plugin paths containing
+ * '/') are resolved against the job file's directory. An input entry that exists as written is
+ * that file; otherwise one with *, ? or [ is a glob(3) pattern (backslash escapes), expanded
+ * (sorted); a glob that matches nothing is left in job->input_problem (see there), not failed
+ * here. On failure returns -1 and err holds "PATH:LINE:COLUMN: message". On success *job is
+ * filled and owned by the caller: release it with config_release(). `job` is written only on
+ * success.
  */
 int config_load(const char *path, struct job *job, struct error *err);
 
@@ -93,7 +116,11 @@ int config_parse_delimiter(const char *text, unsigned char *out);
 /* Parses `workers`: a positive integer or "auto" (gives 0). Returns 0 or -1. */
 int config_parse_workers(const char *text, int *out);
 
-/* Replaces the input list by one path (resolved against the current directory, glob expanded). */
+/*
+ * Replaces the input list (and any input_problem) by one entry, `path`, relative to the current
+ * directory and expanded as config_load expands an entry. Returns 0, or -1 with err saying why
+ * ("--input PATH: no file matches"), the job unchanged then.
+ */
 int config_set_input(struct job *job, const char *path, struct error *err);
 
 #endif

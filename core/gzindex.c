@@ -584,6 +584,12 @@ encode_table(const struct gz_index_writer *w, unsigned char *table, struct error
     return 0;
 }
 
+size_t
+gz_index_writer_points(const struct gz_index_writer *w)
+{
+    return w->n;
+}
+
 int
 gz_index_writer_commit(struct gz_index_writer *w, uint64_t usize, char **path, struct error *err)
 {

@@ -66,6 +66,9 @@ int gz_index_writer_new(const char *gz_path, const struct stat *st, uint64_t spa
 int gz_index_writer_add(void *arg, const struct gz_point *pt, const unsigned char *window,
                         struct error *err);
 
+/* How many points the writer has so far. */
+size_t gz_index_writer_points(const struct gz_index_writer *w);
+
 /* Finishes the index of a file that decoded to usize bytes and renames it into place; the
  * writer is freed either way. *path (may be NULL) gets where it went; free it. */
 int gz_index_writer_commit(struct gz_index_writer *w, uint64_t usize, char **path,

@@ -3,9 +3,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <linux/magic.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sysmacros.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 /* Index points no closer than this: each costs 32 KiB of index. */
@@ -61,31 +66,254 @@ classify_gzip(struct input *in, struct error *err)
     return 0;
 }
 
-/* Opens input i and checks that it is a regular file other than the output. */
+/* What a file that is not a regular file is, for messages. */
+static const char *
+file_type(mode_t mode)
+{
+    if (S_ISDIR(mode)) {
+        return "a directory";
+    }
+    if (S_ISFIFO(mode)) {
+        return "a FIFO";
+    }
+    if (S_ISCHR(mode)) {
+        return "a character device";
+    }
+    if (S_ISBLK(mode)) {
+        return "a block device";
+    }
+    if (S_ISSOCK(mode)) {
+        return "a socket";
+    }
+    return "not a file";
+}
+
+static int
+check_type(const char *path, mode_t mode, struct error *err)
+{
+    if (S_ISREG(mode)) {
+        return 0;
+    }
+    error_set(err, "input %s is not a regular file (it is %s); tranche reads regular files only",
+              path, file_type(mode));
+    return ERR_INVALID;
+}
+
+/*
+ * The file systems whose files are made up as they are read: their sizes (0, 4096, or the size
+ * of memory) say nothing of what a read gives, and tranche plans by size. Others (cgroup, FUSE)
+ * report 0 for files with content: the second check in check_size_is_content() finds those.
+ */
+static const char *
+virtual_fs(long type)
+{
+    switch (type) {
+    case PROC_SUPER_MAGIC:
+        return "/proc";
+    case SYSFS_MAGIC:
+        return "/sys";
+    case DEBUGFS_MAGIC:
+        return "debugfs";
+    case TRACEFS_MAGIC:
+        return "tracefs";
+    case SECURITYFS_MAGIC:
+        return "securityfs";
+    default:
+        return NULL;
+    }
+}
+
+/* Refuses a file whose size does not say what it holds: tranche would plan it as empty (or cut
+ * it short) and succeed with the wrong output. Reading such files as streams is for later. */
+static int
+check_size_is_content(const struct input *in, struct error *err)
+{
+    struct statfs fs;
+    const char *name = fstatfs(in->fd, &fs) == 0 ? virtual_fs((long)fs.f_type) : NULL;
+    char byte;
+
+    if (name != NULL) {
+        error_set(err,
+                  "input %s is a %s file, whose size does not tell what it holds; tranche reads "
+                  "only files whose size it can trust (copy it to a regular file first)",
+                  in->path, name);
+        return ERR_INVALID;
+    }
+    if (in->st.st_size == 0 && pread(in->fd, &byte, 1, 0) == 1) {
+        error_set(err,
+                  "input %s reports a size of 0 but has content (a virtual or FUSE file system "
+                  "does this); tranche reads only files whose size it can trust (copy it to a "
+                  "regular file first)",
+                  in->path);
+        return ERR_INVALID;
+    }
+    return 0;
+}
+
+/*
+ * Opens input i, which stat found to be a regular file, and checks it again through the
+ * descriptor: O_NONBLOCK, so that a FIFO put in its place meanwhile cannot block the open.
+ */
 static int
 open_one(const struct job *job, const struct stat *out_st, struct input *in, size_t i,
          struct error *err)
 {
-    in->fd = open(in->path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    int flags;
+
+    in->fd = open(in->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (in->fd < 0) {
         error_errno(err, "cannot open input %s", in->path);
         return ERR_INVALID;
     }
-    if (fstat(in->fd, &in->st) != 0) {
+    if (fstat(in->fd, &st) != 0) {
         error_errno(err, "cannot stat input %s", in->path);
         return ERR_INVALID;
     }
-    if (!S_ISREG(in->st.st_mode)) {
-        error_set(err, "input %s is not a regular file", in->path);
+    if (check_type(in->path, st.st_mode, err) != 0) {
         return ERR_INVALID;
     }
-    if (out_st != NULL && in->st.st_dev == out_st->st_dev && in->st.st_ino == out_st->st_ino) {
+    if (st.st_dev != in->st.st_dev || st.st_ino != in->st.st_ino) {
+        error_set(err, "input %s was replaced by another file while it was being opened", in->path);
+        return ERR_INVALID;
+    }
+    in->st = st;
+    flags = fcntl(in->fd, F_GETFL);
+    if (flags < 0 || fcntl(in->fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+        error_errno(err, "cannot read input %s", in->path);
+        return ERR_INVALID;
+    }
+    if (out_st != NULL && st.st_dev == out_st->st_dev && st.st_ino == out_st->st_ino) {
         error_set(err, "the output %s is also input %zu (%s): refusing to overwrite an input",
                   job->output, i + 1, in->path);
         return ERR_INVALID;
     }
+    if (check_size_is_content(in, err) != 0) {
+        return ERR_INVALID;
+    }
     posix_fadvise(in->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     return 0;
+}
+
+/* Stats every input and refuses any that is not a regular file, before opening any (opening a
+ * FIFO waits for a writer; opening a device may act on it). */
+static int
+stat_all(struct inputs *in, struct error *err)
+{
+    size_t i;
+
+    for (i = 0; i < in->n; i++) {
+        if (stat(in->v[i].path, &in->v[i].st) != 0) {
+            error_errno(err, "cannot open input %s", in->v[i].path);
+            return ERR_INVALID;
+        }
+        if (check_type(in->v[i].path, in->v[i].st.st_mode, err) != 0) {
+            return ERR_INVALID;
+        }
+    }
+    return 0;
+}
+
+/* The entry of input.path (or --input) that input i comes from; NULL for a job made by hand. */
+static const struct config_input_entry *
+entry_of(const struct job *job, size_t i)
+{
+    if (job->input_entry == NULL || job->input_entries == NULL) {
+        return NULL;
+    }
+    return &job->input_entries[job->input_entry[i]];
+}
+
+/* Where input i comes from, for messages. */
+static void
+describe_entry(const struct job *job, size_t i, char *buf, size_t size)
+{
+    const struct config_input_entry *e = entry_of(job, i);
+
+    if (e == NULL) {
+        snprintf(buf, size, "the input list");
+    } else if (e->pos.line == 0) {
+        snprintf(buf, size, "--input '%s'", e->text);
+    } else {
+        snprintf(buf, size, "'%s' at line %d, column %d", e->text, e->pos.line, e->pos.column);
+    }
+}
+
+static int
+refuse_duplicate(const struct job *job, const struct inputs *in, size_t first, size_t dup,
+                 struct error *err)
+{
+    const struct config_input_entry *e = entry_of(job, dup);
+    const struct stat *st = &in->v[dup].st;
+    char prefix[1100], from_first[600], from_dup[600];
+
+    prefix[0] = '\0';
+    if (e != NULL && e->pos.line > 0) {
+        snprintf(prefix, sizeof(prefix), "%s:%d:%d: ", job->file, e->pos.line, e->pos.column);
+    }
+    describe_entry(job, first, from_first, sizeof(from_first));
+    describe_entry(job, dup, from_dup, sizeof(from_dup));
+    error_set(err,
+              "%sinput %s (from %s) and input %s (from %s) are the same file (device %u:%u, "
+              "inode %ju), which would be processed twice: list it once, or set "
+              "input.allow_duplicates: true",
+              prefix, in->v[first].path, from_first, in->v[dup].path, from_dup, major(st->st_dev),
+              minor(st->st_dev), (uintmax_t)st->st_ino);
+    return ERR_INVALID;
+}
+
+static int
+compare_files(const void *a, const void *b)
+{
+    const struct input *x = *(const struct input *const *)a;
+    const struct input *y = *(const struct input *const *)b;
+
+    if (x->st.st_dev != y->st.st_dev) {
+        return x->st.st_dev < y->st.st_dev ? -1 : 1;
+    }
+    if (x->st.st_ino != y->st.st_ino) {
+        return x->st.st_ino < y->st.st_ino ? -1 : 1;
+    }
+    return x < y ? -1 : x > y; /* one array: the list's order */
+}
+
+/*
+ * Refuses a file listed twice (the same device and inode: through two globs, a link or two
+ * spellings of its path too), naming the first such pair in the list's order, unless the job
+ * allows it. Sorted rather than compared pairwise: a glob may match many thousand files.
+ */
+static int
+check_duplicates(const struct job *job, const struct inputs *in, struct error *err)
+{
+    const struct input **v;
+    const struct input *dup = NULL, *first = NULL;
+    size_t i, group = 0;
+
+    if (job->allow_duplicates || in->n < 2) {
+        return 0;
+    }
+    v = malloc(in->n * sizeof(*v));
+    if (v == NULL) {
+        error_set(err, "out of memory");
+        return ERR_INVALID;
+    }
+    for (i = 0; i < in->n; i++) {
+        v[i] = &in->v[i];
+    }
+    qsort(v, in->n, sizeof(*v), compare_files);
+    for (i = 1; i < in->n; i++) {
+        if (v[i]->st.st_dev != v[i - 1]->st.st_dev || v[i]->st.st_ino != v[i - 1]->st.st_ino) {
+            group = i;
+        } else if (dup == NULL || v[i] < dup) {
+            dup = v[i];
+            first = v[group];
+        }
+    }
+    free(v);
+    if (dup == NULL) {
+        return 0;
+    }
+    return refuse_duplicate(job, in, (size_t)(first - in->v), (size_t)(dup - in->v), err);
 }
 
 int
@@ -97,7 +325,11 @@ inputs_open(const struct job *job, struct inputs *in, struct error *err)
     int rc;
 
     memset(in, 0, sizeof(*in));
-    in->v = calloc(job->n_inputs, sizeof(*in->v));
+    if (job->input_problem != NULL) {
+        error_set(err, "%s", job->input_problem);
+        return ERR_INVALID;
+    }
+    in->v = calloc(job->n_inputs > 0 ? job->n_inputs : 1, sizeof(*in->v));
     if (in->v == NULL) {
         error_set(err, "out of memory");
         return ERR_INVALID;
@@ -114,17 +346,87 @@ inputs_open(const struct job *job, struct inputs *in, struct error *err)
     if (in->index_spacing < MIN_INDEX_SPACING) {
         in->index_spacing = MIN_INDEX_SPACING;
     }
-    for (i = 0; i < in->n; i++) {
+    rc = stat_all(in, err);
+    if (rc == 0) {
+        rc = check_duplicates(job, in, err);
+    }
+    for (i = 0; i < in->n && rc == 0; i++) {
         rc = open_one(job, have_out ? &out_st : NULL, &in->v[i], i, err);
         if (rc == 0 && is_gzip(job, in->v[i].fd)) {
             rc = classify_gzip(&in->v[i], err);
         }
-        if (rc != 0) {
-            return rc;
-        }
-        in->n_streams += in->v[i].kind == INPUT_STREAM;
+        in->n_streams += rc == 0 && in->v[i].kind == INPUT_STREAM;
     }
-    return 0;
+    return rc;
+}
+
+/* The bytes an input's partitions cover (decompressed for gzip); 0 for a stream (not planned). */
+static uint64_t
+planned_size(const struct input *f)
+{
+    switch (f->kind) {
+    case INPUT_PLAIN:
+        return (uint64_t)f->st.st_size;
+    case INPUT_BGZF:
+        return f->bgzf.usize;
+    case INPUT_GZINDEX:
+        return f->gzi.usize;
+    default:
+        return 0;
+    }
+}
+
+/* The largest unit of 1024 not above bytes (0 for bytes), for messages. */
+static unsigned
+size_unit(uint64_t bytes)
+{
+    unsigned u = 0;
+
+    while (u < 4 && bytes >= (1024ull << (10 * u))) {
+        u++;
+    }
+    return u;
+}
+
+static const char *const unit_names[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+
+/* "N unit", rounded up to a whole number of the largest unit that fits: a size that will do. */
+static void
+format_size_up(uint64_t bytes, char *buf, size_t size)
+{
+    unsigned u = size_unit(bytes);
+
+    snprintf(buf, size, "%llu %s",
+             (unsigned long long)((bytes + (1ull << (10 * u)) - 1) >> (10 * u)), unit_names[u]);
+}
+
+/* "N.N unit": a size to tell. */
+static void
+format_size(uint64_t bytes, char *buf, size_t size)
+{
+    unsigned u = size_unit(bytes);
+
+    snprintf(buf, size, "%.1f %s", (double)bytes / (double)(1ull << (10 * u)), unit_names[u]);
+}
+
+/* Replaces plan_add_*'s message for a plan past PLAN_MAX_PARTITIONS by one that says what to do. */
+static void
+explain_full_plan(const struct job *job, const struct inputs *in, struct error *err)
+{
+    /* At most size / partition_size partitions per file, plus one for its end. */
+    uint64_t total = 0, room = PLAN_MAX_PARTITIONS > in->n ? PLAN_MAX_PARTITIONS - in->n : 1;
+    char have[64], want[64];
+    size_t i;
+
+    for (i = 0; i < in->n; i++) {
+        total += planned_size(&in->v[i]);
+    }
+    format_size(total, have, sizeof(have));
+    format_size_up(total / room + 1, want, sizeof(want));
+    error_set(err,
+              "partition_size %llu B would cut the inputs (%s) into more than %d partitions, the "
+              "most a job may have: use a partition_size of %s or more",
+              (unsigned long long)job->partition_size, have, PLAN_MAX_PARTITIONS, want);
 }
 
 int
@@ -152,7 +454,109 @@ inputs_plan(const struct job *job, const struct inputs *in, struct plan *plan, s
             break; /* cut as it is decoded */
         }
     }
+    if (rc != 0 && plan_is_full(plan)) {
+        explain_full_plan(job, in, err);
+    }
     return rc == 0 ? 0 : ERR_INVALID;
+}
+
+/* Appends ", " (after the first) and the formatted text to buf, which holds *len bytes. */
+static void append(char *buf, size_t size, size_t *len, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void
+append(char *buf, size_t size, size_t *len, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    if (*len >= size) {
+        return;
+    }
+    if (*len > 0) {
+        n = snprintf(buf + *len, size - *len, ", ");
+        *len += n > 0 ? (size_t)n : 0;
+    }
+    if (*len >= size) {
+        return;
+    }
+    va_start(ap, fmt);
+    n = vsnprintf(buf + *len, size - *len, fmt, ap);
+    va_end(ap);
+    *len += n > 0 ? (size_t)n : 0;
+}
+
+static int
+same_time(const struct timespec *a, const struct timespec *b)
+{
+    return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
+/* Says in buf what differs between what inputs_open saw (was) and the file now; "" if nothing. */
+static void
+describe_changes(const struct stat *was, const struct stat *now, char *buf, size_t size)
+{
+    size_t len = 0;
+
+    buf[0] = '\0';
+    if (was->st_size != now->st_size) {
+        append(buf, size, &len, "size %jd -> %jd", (intmax_t)was->st_size, (intmax_t)now->st_size);
+    }
+    if (!same_time(&was->st_mtim, &now->st_mtim)) {
+        append(buf, size, &len, "mtime %jd.%09ld -> %jd.%09ld", (intmax_t)was->st_mtim.tv_sec,
+               was->st_mtim.tv_nsec, (intmax_t)now->st_mtim.tv_sec, now->st_mtim.tv_nsec);
+    }
+    if (!same_time(&was->st_ctim, &now->st_ctim)) {
+        append(buf, size, &len, "ctime %jd.%09ld -> %jd.%09ld", (intmax_t)was->st_ctim.tv_sec,
+               was->st_ctim.tv_nsec, (intmax_t)now->st_ctim.tv_sec, now->st_ctim.tv_nsec);
+    }
+    if (was->st_dev != now->st_dev || was->st_ino != now->st_ino) {
+        append(buf, size, &len, "inode %ju -> %ju", (uintmax_t)was->st_ino, (uintmax_t)now->st_ino);
+    }
+}
+
+/* Checks one input: its descriptor's file against what was recorded, and its path against the
+ * descriptor's file. */
+static int
+check_unchanged(const struct input *in, struct error *err)
+{
+    struct stat now, named;
+    char what[600];
+    size_t len;
+
+    if (in->fd >= 0 && fstat(in->fd, &now) != 0) {
+        return error_errno(err, "input %s: cannot check it after the job", in->path);
+    }
+    if (stat(in->path, &named) != 0) {
+        return error_errno(err, "input %s changed during the job: it is no longer at its path",
+                           in->path);
+    }
+    if (in->fd < 0) {
+        now = named;
+    }
+    describe_changes(&in->st, &now, what, sizeof(what));
+    len = strlen(what);
+    if (named.st_dev != now.st_dev || named.st_ino != now.st_ino) {
+        append(what, sizeof(what), &len, "the path now names another file (inode %ju)",
+               (uintmax_t)named.st_ino);
+    }
+    if (what[0] != '\0') {
+        return error_set(err, "input %s changed during the job: %s", in->path, what);
+    }
+    return 0;
+}
+
+int
+inputs_check_unchanged(const struct inputs *in, struct error *err)
+{
+    size_t i;
+
+    for (i = 0; i < in->n; i++) {
+        if (check_unchanged(&in->v[i], err) != 0) {
+            return ERR_FAILED;
+        }
+    }
+    return 0;
 }
 
 int

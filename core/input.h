@@ -23,7 +23,7 @@ enum input_kind { INPUT_PLAIN = 0, INPUT_BGZF, INPUT_GZINDEX, INPUT_STREAM };
 struct input {
     const char *path; /* borrowed from the job */
     int fd;           /* read-only, close-on-exec; -1 when not open */
-    struct stat st;
+    struct stat st;   /* as opened: inputs_check_unchanged() compares the file with it */
     enum input_kind kind;
     struct bgzf_index bgzf; /* INPUT_BGZF: its blocks */
     struct gz_index gzi;    /* INPUT_GZINDEX: its access points */
@@ -37,17 +37,34 @@ struct inputs {
 };
 
 /*
- * Opens and classifies every input of the job. Returns 0; ERR_INVALID when an input cannot be
- * opened, is not a regular file, or is the job's output; ERR_FAILED when a compressed input is
- * corrupt (err names the file and the compressed offset); ERR_INVALID too when out of memory.
- * Release with inputs_release() in any case.
+ * Opens and classifies every input of the job. Every input is stat'ed before any is opened, and
+ * only regular files are opened (a FIFO or a device is never opened: that could block or act on
+ * it). Returns 0; ERR_INVALID when the job's input list has a problem (job->input_problem: a
+ * glob that matches nothing), when an input cannot be opened, is not a regular file, is the
+ * job's output, is listed twice (the same device and inode; unless job->allow_duplicates), or
+ * has a size that does not say what it holds (a /proc, /sys or similar file; a file whose size
+ * is 0 but that has content); ERR_FAILED when a compressed input is corrupt (err names the file
+ * and the compressed offset); ERR_INVALID too when out of memory. Release with inputs_release()
+ * in any case.
  */
 int inputs_open(const struct job *job, struct inputs *in, struct error *err);
 
 /* Appends the partitions of every input but the streams to plan (empty on entry). Returns 0,
- * or ERR_INVALID with err naming the input (a read error while probing). */
+ * or ERR_INVALID with err naming the input (a read error while probing), or saying which
+ * partition_size would do when the plan would pass PLAN_MAX_PARTITIONS. */
 int inputs_plan(const struct job *job, const struct inputs *in, struct plan *plan,
                 struct error *err);
+
+/*
+ * Checks that no input changed since inputs_open(): the open file's size, mtime and ctime (to
+ * the nanosecond) are what they were, and its path still names it (same device and inode). An
+ * input rewritten in place while partitions were read (logrotate's copytruncate, an append, a
+ * `cp` over it) could have given mixed or cut records. Returns 0, or ERR_FAILED with err
+ * naming the first changed input and what changed ("input PATH changed during the job: size
+ * 100 -> 50, mtime ... -> ..."). Reads only metadata; call it in the parent after the last
+ * partition is written and before the output is committed.
+ */
+int inputs_check_unchanged(const struct inputs *in, struct error *err);
 
 /* Whether input i is compressed (its partitions' offsets are decompressed bytes). */
 int input_is_compressed(const struct input *in);

@@ -9,21 +9,57 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "paths.h"
+
 #define LOG_LINE_MAX 4096
+
+/* Only a file of this job's own may become a log: not a link (O_NOFOLLOW), a FIFO or a device
+ * (opened without blocking, then refused), nor a file with other names (a hard link to
+ * someone's file); it is truncated only once it passed. */
+static int
+open_own(const char *path, int *fd_out, struct error *err)
+{
+    const int flags = O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY;
+    struct stat st;
+    int fd = open(path, flags | O_CLOEXEC, 0666);
+
+    if (fd < 0 && errno == ELOOP) {
+        return error_set(err,
+                         "cannot open log file %s: it is a symbolic link, which tranche "
+                         "does not follow",
+                         path);
+    }
+    if (fd < 0) {
+        return error_errno(err, "cannot open log file %s", path);
+    }
+    if (fstat(fd, &st) != 0) {
+        error_errno(err, "cannot open log file %s", path);
+    } else if (!S_ISREG(st.st_mode) || st.st_nlink > 1) {
+        error_set(err, "cannot open log file %s: it is not a regular file of its own (%s)", path,
+                  S_ISREG(st.st_mode) ? "it has other hard links" : "a FIFO, device or socket");
+    } else if (ftruncate(fd, 0) != 0 || fcntl(fd, F_SETFL, O_APPEND) != 0) {
+        error_errno(err, "cannot truncate log file %s", path);
+    } else {
+        *fd_out = fd;
+        return 0;
+    }
+    close(fd);
+    return -1;
+}
 
 int
 log_open(const char *dir, const char *name, int *fd_out, struct error *err)
 {
     char path[4096];
-    int fd;
+    int rc = path_check_default_log_dir(dir, err);
 
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0666);
-    if (fd < 0) {
-        return error_errno(err, "cannot open log file %s", path);
+    if (rc != 0) {
+        return rc;
     }
-    *fd_out = fd;
-    return 0;
+    if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path)) {
+        return error_set(err, "log file path too long: %s/%s", dir, name);
+    }
+    return open_own(path, fd_out, err) == 0 ? 0 : ERR_INVALID;
 }
 
 void

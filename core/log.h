@@ -10,7 +10,11 @@
 
 #include "error.h"
 
-/* Opens (truncating) DIR/NAME for appending; *fd_out is set only on success. */
+/* Opens (truncating) DIR/NAME for appending; *fd_out is set only on success. DIR/NAME must be a
+ * regular file with no other link, or not exist: a symbolic link, FIFO or device there is
+ * refused, never followed or written. When DIR is the default log directory (or below the
+ * default base, $TMPDIR/tranche-logs-UID), the directories on the way are checked first
+ * (path_check_default_log_dir). Returns 0 or ERR_INVALID. */
 int log_open(const char *dir, const char *name, int *fd_out, struct error *err);
 
 /* Writes one timestamped line to fd; a write error is ignored (a log must not fail a job). */

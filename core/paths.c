@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "grow.h"
+
 char *
 path_dirname(const char *path)
 {
@@ -22,8 +24,26 @@ path_dirname(const char *path)
     return strndup(path, (size_t)(slash - path));
 }
 
+/* Notes `dir` as created; 0, or -1 when out of memory. */
+static int
+note_made(struct path_made *made, const char *dir)
+{
+    char *copy;
+
+    if (made == NULL) {
+        return 0;
+    }
+    copy = strdup(dir);
+    if (copy == NULL || GROW(made->dirs, made->cap, made->n + 1) != 0) {
+        free(copy);
+        return -1;
+    }
+    made->dirs[made->n++] = copy;
+    return 0;
+}
+
 int
-path_mkdirs(const char *dir, struct error *err)
+path_mkdirs_undoable(const char *dir, struct path_made *made, struct error *err)
 {
     char path[4096];
     size_t len = strlen(dir), i;
@@ -31,12 +51,21 @@ path_mkdirs(const char *dir, struct error *err)
     if (len == 0 || len >= sizeof(path)) {
         return error_set(err, "bad directory name '%s'", dir);
     }
+    if (path_check_default_log_dir(dir, err) != 0) {
+        return ERR_INVALID; /* never make directories through what someone else planted there */
+    }
     memcpy(path, dir, len + 1);
     for (i = 1; i <= len; i++) {
         if (path[i] == '/' || path[i] == '\0') {
             char saved = path[i];
             path[i] = '\0';
-            if (mkdir(path, 0777) != 0 && errno != EEXIST) {
+            /* 0775: others may read what tranche makes, never write into it (a umask of 0 would
+             * otherwise give directories anyone could plant files in). */
+            if (mkdir(path, 0775) == 0) {
+                if (note_made(made, path) != 0) {
+                    return error_set(err, "out of memory");
+                }
+            } else if (errno != EEXIST) {
                 return error_errno(err, "cannot create directory %s", path);
             }
             path[i] = saved;
@@ -45,11 +74,53 @@ path_mkdirs(const char *dir, struct error *err)
     return 0;
 }
 
+int
+path_mkdirs(const char *dir, struct error *err)
+{
+    return path_mkdirs_undoable(dir, NULL, err);
+}
+
+void
+path_made_undo(struct path_made *made)
+{
+    size_t i = made->n;
+
+    while (i > 0 && rmdir(made->dirs[i - 1]) == 0) {
+        i--;
+    }
+    path_made_release(made);
+}
+
+void
+path_made_release(struct path_made *made)
+{
+    size_t i;
+
+    for (i = 0; i < made->n; i++) {
+        free(made->dirs[i]);
+    }
+    free(made->dirs);
+    memset(made, 0, sizeof(*made));
+}
+
+char *
+path_default_log_base(void)
+{
+    const char *tmp = getenv("TMPDIR");
+    char *dir = NULL;
+
+    if (asprintf(&dir, "%s/tranche-logs-%ld", tmp != NULL && *tmp != '\0' ? tmp : "/tmp",
+                 (long)getuid()) < 0) {
+        return NULL;
+    }
+    return dir;
+}
+
 char *
 path_default_log_dir(const char *job_path)
 {
-    const char *tmp = getenv("TMPDIR"), *base = strrchr(job_path, '/');
-    char *dir = NULL, *dot;
+    const char *base = strrchr(job_path, '/');
+    char *logs = path_default_log_base(), *dir = NULL, *dot;
     char name[256];
 
     base = base != NULL ? base + 1 : job_path;
@@ -58,9 +129,74 @@ path_default_log_dir(const char *job_path)
     if (dot != NULL && dot != name) {
         *dot = '\0';
     }
-    if (asprintf(&dir, "%s/tranche-logs-%ld/%s", tmp != NULL && *tmp != '\0' ? tmp : "/tmp",
-                 (long)getuid(), name) < 0) {
-        return NULL;
+    if (logs == NULL || asprintf(&dir, "%s/%s", logs, name) < 0) {
+        dir = NULL;
     }
+    free(logs);
     return dir;
+}
+
+/* One directory on the way to a default log directory: 0 when it is missing (it will be made)
+ * or safe, else ERR_INVALID with what is wrong. */
+static int
+check_shared_dir(const char *dir, struct error *err)
+{
+    struct stat st;
+
+    if (lstat(dir, &st) != 0) {
+        return errno == ENOENT ? 0 : error_errno(err, "cannot check the log directory %s", dir);
+    }
+    if (S_ISLNK(st.st_mode)) {
+        error_set(err,
+                  "the log directory %s is a symbolic link: tranche does not follow links "
+                  "there (remove it, or give --log-dir)",
+                  dir);
+    } else if (!S_ISDIR(st.st_mode)) {
+        error_set(err, "the log directory %s is not a directory", dir);
+    } else if (st.st_uid != geteuid()) {
+        error_set(err,
+                  "the log directory %s belongs to uid %ld, not to you (uid %ld): someone "
+                  "else made it (remove it, or give --log-dir)",
+                  dir, (long)st.st_uid, (long)geteuid());
+    } else if ((st.st_mode & S_IWOTH) != 0) {
+        error_set(err,
+                  "the log directory %s is writable by others (mode %04o): anyone could "
+                  "plant files in it (chmod o-w it, or give --log-dir)",
+                  dir, (unsigned)(st.st_mode & 07777));
+    } else {
+        return 0;
+    }
+    return ERR_INVALID;
+}
+
+int
+path_check_default_log_dir(const char *dir, struct error *err)
+{
+    char *base = path_default_log_base(), *path = NULL;
+    size_t len, end, i;
+    int rc = ERR_INVALID;
+
+    if (base == NULL || (path = strdup(dir)) == NULL) {
+        error_set(err, "out of memory");
+        goto out;
+    }
+    len = strlen(base);
+    end = strlen(path);
+    rc = 0;
+    if (strncmp(path, base, len) != 0 || (path[len] != '/' && path[len] != '\0')) {
+        goto out; /* not in the shared place: the user chose it */
+    }
+    /* The base, then every directory below it down to dir. */
+    for (i = len; i <= end && rc == 0; i++) {
+        if (path[i] == '/' || path[i] == '\0') {
+            char saved = path[i];
+            path[i] = '\0';
+            rc = check_shared_dir(path, err);
+            path[i] = saved;
+        }
+    }
+out:
+    free(base);
+    free(path);
+    return rc;
 }

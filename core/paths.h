@@ -1,7 +1,9 @@
-/* core/paths.h: path helpers the core shares: a path's directory, mkdir -p, the default log
- * directory of a job. */
+/* core/paths.h: path helpers the core shares: a path's directory, mkdir -p (and its undoing),
+ * the default log directory of a job and the checks on that shared place. */
 #ifndef TRANCHE_PATHS_H
 #define TRANCHE_PATHS_H
+
+#include <stddef.h>
 
 #include "error.h"
 
@@ -9,11 +11,46 @@
  * NULL when out of memory. */
 char *path_dirname(const char *path);
 
-/* Creates `dir` and its parents as needed (mode 0777 before umask), like mkdir -p. */
+/* Creates `dir` and its parents as needed, like mkdir -p. A directory it creates has mode 0775
+ * before umask: never writable by others, whatever the umask. Below the default log base, the
+ * directories that exist are checked first (path_check_default_log_dir): ERR_INVALID. */
 int path_mkdirs(const char *dir, struct error *err);
 
-/* $TMPDIR/tranche-logs-UID/NAME (TMPDIR defaults to /tmp), NAME being the job file's name
- * without its directory and extension; malloc'd, NULL when out of memory. */
+/* The directories one path_mkdirs_undoable call created, shallowest first. */
+struct path_made {
+    char **dirs;
+    size_t n, cap;
+};
+
+/* path_mkdirs, noting in *made (which the caller zeroes first, and releases with
+ * path_made_undo or path_made_release) each directory it created: the caller can remove them
+ * again when what it made them for failed. On failure, those created so far are noted too. */
+int path_mkdirs_undoable(const char *dir, struct path_made *made, struct error *err);
+
+/* Removes the directories in *made, deepest first, each only if it is empty, and stops at the
+ * first it cannot remove (someone put something in it); then releases *made. Safe on a zeroed
+ * struct, and to repeat. */
+void path_made_undo(struct path_made *made);
+
+/* Forgets the directories in *made without removing them (the job succeeded). Leaves it
+ * zeroed. */
+void path_made_release(struct path_made *made);
+
+/* $TMPDIR/tranche-logs-UID (TMPDIR defaults to /tmp): where the default log directories go;
+ * malloc'd, NULL when out of memory. */
+char *path_default_log_base(void);
+
+/* path_default_log_base()/NAME, NAME being the job file's name without its directory and
+ * extension; malloc'd, NULL when out of memory. */
 char *path_default_log_dir(const char *job_path);
+
+/*
+ * When `dir` is the default log base or below it: checks that the base, and each directory from
+ * it down to `dir` that exists, is a directory (not a symbolic link), owned by this user and not
+ * writable by others. The base is in a shared place ($TMPDIR, usually /tmp), where anyone can
+ * make it first and plant links or files in it. Returns 0 for any other directory, ERR_INVALID
+ * with a message naming the directory and what is wrong otherwise.
+ */
+int path_check_default_log_dir(const char *dir, struct error *err);
 
 #endif

@@ -19,37 +19,65 @@
 #define PROBE_CHUNK (64 * 1024)
 
 /*
- * Sets *next to the offset just after the first delimiter at or after `from`, or to `size` when
+ * The bytes last read while probing one file. Probes only move forward, so a probe that lands in
+ * what was read already scans it instead of reading it again: with partitions much smaller than
+ * the chunk, reading a whole chunk for each probe made planning cost partitions x 64 KiB.
+ */
+struct probe {
+    int fd;
+    const char *path;
+    uint64_t size;
+    unsigned char delimiter;
+    uint64_t at; /* the file offset of buf[0] */
+    size_t len;  /* bytes of buf that hold the file from `at` */
+    char buf[PROBE_CHUNK];
+};
+
+/* Reads the chunk of the file that starts at pos into the probe's buffer. */
+static int
+probe_fill(struct probe *pr, uint64_t pos, struct error *err)
+{
+    size_t want = pr->size - pos < sizeof(pr->buf) ? (size_t)(pr->size - pos) : sizeof(pr->buf);
+    ssize_t got = io_pread_full(pr->fd, pr->buf, want, pos);
+
+    if (got < 0) {
+        return error_errno(err, "%s: read error at byte offset %llu", pr->path,
+                           (unsigned long long)pos);
+    }
+    if (got == 0) {
+        return error_set(err, "%s: file shrank while planning (end at byte offset %llu)", pr->path,
+                         (unsigned long long)pos);
+    }
+    pr->at = pos;
+    pr->len = (size_t)got;
+    return 0;
+}
+
+/*
+ * Sets *next to the offset just after the first delimiter at or after `from`, or to the size when
  * there is none. Reads forward in chunks, so a long record costs a scan but no memory.
  */
 static int
-next_boundary(int fd, const char *path, uint64_t from, uint64_t size, unsigned char delimiter,
-              uint64_t *next, struct error *err)
+next_boundary(struct probe *pr, uint64_t from, uint64_t *next, struct error *err)
 {
-    char buf[PROBE_CHUNK];
     uint64_t pos = from;
 
-    while (pos < size) {
-        size_t want = size - pos < sizeof(buf) ? (size_t)(size - pos) : sizeof(buf);
-        ssize_t got = io_pread_full(fd, buf, want, pos);
-        char *hit;
+    while (pos < pr->size) {
+        const char *hit;
+        size_t skip;
 
-        if (got < 0) {
-            return error_errno(err, "%s: read error at byte offset %llu", path,
-                               (unsigned long long)pos);
+        if ((pos < pr->at || pos >= pr->at + pr->len) && probe_fill(pr, pos, err) != 0) {
+            return -1;
         }
-        if (got == 0) {
-            return error_set(err, "%s: file shrank while planning (end at byte offset %llu)", path,
-                             (unsigned long long)pos);
-        }
-        hit = memchr(buf, delimiter, (size_t)got);
+        skip = (size_t)(pos - pr->at);
+        hit = memchr(pr->buf + skip, pr->delimiter, pr->len - skip);
         if (hit != NULL) {
-            *next = pos + (uint64_t)(hit - buf) + 1;
+            *next = pr->at + (uint64_t)(hit - pr->buf) + 1;
             return 0;
         }
-        pos += (uint64_t)got;
+        pos = pr->at + pr->len;
     }
-    *next = size;
+    *next = pr->size;
     return 0;
 }
 
@@ -72,31 +100,65 @@ plan_push(struct plan *plan, size_t file, uint64_t start, uint64_t end)
 }
 
 int
-plan_add_file(struct plan *plan, size_t file, const char *path, int fd, uint64_t size,
-                    uint64_t target, unsigned char delimiter, struct error *err)
+plan_is_full(const struct plan *plan)
 {
+    return plan->n_parts >= PLAN_MAX_PARTITIONS;
+}
+
+/* plan_push for the planned inputs, which are bounded by PLAN_MAX_PARTITIONS. */
+static struct partition *
+push_planned(struct plan *plan, size_t file, const char *path, uint64_t start, uint64_t end,
+             struct error *err)
+{
+    struct partition *p;
+
+    if (plan_is_full(plan)) {
+        error_set(err, "%s: the plan has more than %d partitions", path, PLAN_MAX_PARTITIONS);
+        return NULL;
+    }
+    p = plan_push(plan, file, start, end);
+    if (p == NULL) {
+        error_set(err, "out of memory planning %s", path);
+    }
+    return p;
+}
+
+int
+plan_add_file(struct plan *plan, size_t file, const char *path, int fd, uint64_t size,
+              uint64_t target, unsigned char delimiter, struct error *err)
+{
+    struct probe *pr;
     uint64_t start = 0, end;
+    int rc = -1;
 
     if (target == 0) {
         target = 1;
     }
+    pr = malloc(sizeof(*pr));
+    if (pr == NULL) {
+        return error_set(err, "out of memory planning %s", path);
+    }
+    *pr = (struct probe){.fd = fd, .path = path, .size = size, .delimiter = delimiter};
     while (start < size) {
         if (size - start <= target) {
             end = size;
-        } else if (next_boundary(fd, path, start + target - 1, size, delimiter, &end, err) != 0) {
-            return -1;
+        } else if (next_boundary(pr, start + target - 1, &end, err) != 0) {
+            goto out;
         }
-        if (plan_push(plan, file, start, end) == NULL) {
-            return error_set(err, "out of memory planning %s", path);
+        if (push_planned(plan, file, path, start, end, err) == NULL) {
+            goto out;
         }
         start = end;
     }
-    return 0;
+    rc = 0;
+out:
+    free(pr);
+    return rc;
 }
 
 int
 plan_add_bgzf(struct plan *plan, size_t file, const char *path, const struct bgzf_index *idx,
-                    uint64_t target, struct error *err)
+              uint64_t target, struct error *err)
 {
     size_t first = 0, b;
     uint64_t bytes = 0;
@@ -115,10 +177,10 @@ plan_add_bgzf(struct plan *plan, size_t file, const char *path, const struct bgz
                 plan->parts[plan->n_parts - 1].end_block = b + 1;
             }
         } else {
-            struct partition *p = plan_push(plan, file, idx->blocks[first].ustart,
-                                                 idx->blocks[first].ustart + bytes);
+            struct partition *p = push_planned(plan, file, path, idx->blocks[first].ustart,
+                                               idx->blocks[first].ustart + bytes, err);
             if (p == NULL) {
-                return error_set(err, "out of memory planning %s", path);
+                return -1;
             }
             p->first_block = first;
             p->end_block = b + 1;
@@ -131,7 +193,7 @@ plan_add_bgzf(struct plan *plan, size_t file, const char *path, const struct bgz
 
 int
 plan_add_gzindex(struct plan *plan, size_t file, const char *path, const struct gz_index *idx,
-                       uint64_t target, struct error *err)
+                 uint64_t target, struct error *err)
 {
     size_t first = 0, k;
     struct partition *p;
@@ -147,9 +209,9 @@ plan_add_gzindex(struct plan *plan, size_t file, const char *path, const struct 
         if (end == idx->points[first].out) {
             break; /* only an empty tail (members without data) is left: the last one reads it */
         }
-        p = plan_push(plan, file, idx->points[first].out, end);
+        p = push_planned(plan, file, path, idx->points[first].out, end, err);
         if (p == NULL) {
-            return error_set(err, "out of memory planning %s", path);
+            return -1;
         }
         p->first_block = first;
         p->end_block = k;

@@ -34,34 +34,50 @@ struct plan {
 };
 
 /*
+ * The most partitions the plan_add_ functions put in one plan (all the job's planned inputs
+ * together). Each partition costs the parent memory (its entry here and in the live plan) and
+ * the scheduler tens of microseconds, so a tiny partition_size over a large input would take
+ * seconds and gigabytes for nothing; at the default 32 MiB this is over 3 TiB of input.
+ */
+#define PLAN_MAX_PARTITIONS 100000
+
+/* Whether plan holds PLAN_MAX_PARTITIONS partitions (a plan_add_ function failed for that). */
+int plan_is_full(const struct plan *plan);
+
+/*
  * Appends the partitions of one open file (size bytes, read with pread on fd) to plan, with
- * file index `file`. An empty file adds none. Returns 0, or -1 with err naming `path` on a read
- * error.
+ * file index `file`. An empty file adds none. Reads each byte of the file at most once (about
+ * one 64 KiB chunk per partition when partitions are larger than that). Returns 0, or -1 with err
+ * naming `path` on a read error or when the plan would pass PLAN_MAX_PARTITIONS (plan_is_full()
+ * then; the partitions added so far stay).
  */
 int plan_add_file(struct plan *plan, size_t file, const char *path, int fd, uint64_t size,
-                        uint64_t target, unsigned char delimiter, struct error *err);
+                  uint64_t target, unsigned char delimiter, struct error *err);
 
 struct bgzf_index;
 
 /*
  * Appends the partitions of a BGZF file: runs of whole blocks of about `target` decompressed
  * bytes. Records are not aligned to blocks; a worker finds its records' boundaries as it
- * decodes (a partition owns the records that start in [start, end)). Returns 0 or -1.
+ * decodes (a partition owns the records that start in [start, end)). Returns 0 or -1 (out of
+ * memory, or past PLAN_MAX_PARTITIONS).
  */
-int plan_add_bgzf(struct plan *plan, size_t file, const char *path,
-                        const struct bgzf_index *idx, uint64_t target, struct error *err);
+int plan_add_bgzf(struct plan *plan, size_t file, const char *path, const struct bgzf_index *idx,
+                  uint64_t target, struct error *err);
 
 struct gz_index;
 
 /*
  * Appends the partitions of a gzip file read through its access-point index: runs of points
  * about `target` decompressed bytes long; the last partition runs to the end of the file, so that
- * its worker checks the last member and that nothing follows it. Returns 0 or -1.
+ * its worker checks the last member and that nothing follows it. Returns 0 or -1 (as
+ * plan_add_bgzf).
  */
-int plan_add_gzindex(struct plan *plan, size_t file, const char *path,
-                           const struct gz_index *idx, uint64_t target, struct error *err);
+int plan_add_gzindex(struct plan *plan, size_t file, const char *path, const struct gz_index *idx,
+                     uint64_t target, struct error *err);
 
-/* Appends one partition [start, end) of `file`, numbered in order; NULL when out of memory. */
+/* Appends one partition [start, end) of `file`, numbered in order; NULL when out of memory. Not
+ * bounded by PLAN_MAX_PARTITIONS (a stream's live plan grows with it). */
 struct partition *plan_push(struct plan *plan, size_t file, uint64_t start, uint64_t end);
 
 /* Frees the plan's array; safe on a zeroed plan, and leaves it zeroed. */

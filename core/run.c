@@ -65,26 +65,19 @@ keep_output_off_stdio(struct output *o, int *saved_stdout, struct error *err)
     return 0;
 }
 
-/* Creates the output's directory and the temporary output, off descriptors 0-2. */
+/* Opens the output (output.h: its directory is made, and removed again if the job fails; what
+ * it is decides how it is written, or refuses it), off descriptors 0-2. Returns a result code. */
 static int
 open_output(struct run *r, int *saved_stdout, struct error *err)
 {
-    const char *path = r->job->output;
+    int rc = output_open(&r->output, r->job->output, err);
 
-    if (strcmp(path, "-") != 0) {
-        char *dir = path_dirname(path);
-        int made = dir != NULL ? path_mkdirs(dir, err) : error_set(err, "out of memory");
-        free(dir);
-        if (made != 0) {
-            return error_prefix(err, "cannot create the output %s", path);
-        }
-    }
-    if (output_open(&r->output, path, err) != 0) {
-        return -1;
+    if (rc != 0) {
+        return rc;
     }
     if (keep_output_off_stdio(&r->output, saved_stdout, err) != 0) {
         output_abort(&r->output);
-        return -1;
+        return ERR_INVALID;
     }
     return 0;
 }
@@ -164,14 +157,20 @@ run_logged(struct run *r, const struct plan *plan, struct error *err)
     signals_catch(&saved, 1);
     sigprocmask(SIG_SETMASK, NULL, &old_mask);
     ensure_stack(r);
-    if (open_output(r, &saved_stdout, err) != 0) {
-        goto out;
+    rc = open_output(r, &saved_stdout, err);
+    if (rc == 0 &&
+        planner_start(&r->planner, r->job, r->inputs, plan, slots, r->log_fd, err) != 0) {
+        rc = ERR_INVALID;
     }
-    if (planner_start(&r->planner, r->job, r->inputs, plan, slots, r->log_fd, err) != 0) {
-        output_abort(&r->output);
+    if (rc != 0) {
         goto out;
     }
     rc = run_partitions(r, &old_mask, err);
+    /* An input rewritten while the job read it (logrotate's copytruncate) gave some old records
+     * and some new: the output is not what any version of it would give. */
+    if (rc == 0 && inputs_check_unchanged(r->inputs, err) != 0) {
+        rc = ERR_FAILED;
+    }
     if (rc == 0 && finish_output(r, err) != 0) {
         rc = ERR_FAILED;
     }

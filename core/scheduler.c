@@ -291,13 +291,13 @@ stop_all(struct scheduler *s)
 {
     int w, status;
 
-    for (w = 0; w < s->n_workers; w++) {
+    for (w = 0; s->workers != NULL && w < s->n_workers; w++) {
         if (s->workers[w].pid > 0 && s->workers[w].alive) {
             kill(-s->workers[w].pid, SIGKILL); /* its process group: it and what it started */
             kill(s->workers[w].pid, SIGKILL);
         }
     }
-    for (w = 0; w < s->n_workers; w++) {
+    for (w = 0; s->workers != NULL && w < s->n_workers; w++) {
         if (s->workers[w].pid > 0 && s->workers[w].alive) {
             while (waitpid(s->workers[w].pid, &status, 0) < 0 && errno == EINTR) {
             }
@@ -306,28 +306,11 @@ stop_all(struct scheduler *s)
     }
 }
 
+/* Removes the job's part directory and whatever is left in it (after a failure). */
 static void
 remove_part_dir(struct scheduler *s)
 {
-    DIR *d;
-    struct dirent *e;
-    char path[PATH_MAX + 300];
-
-    if (s->part_dir == NULL) {
-        return;
-    }
-    d = opendir(s->part_dir);
-    if (d != NULL) {
-        while ((e = readdir(d)) != NULL) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) {
-                continue;
-            }
-            snprintf(path, sizeof(path), "%s/%s", s->part_dir, e->d_name);
-            unlink(path);
-        }
-        closedir(d);
-    }
-    rmdir(s->part_dir);
+    parts_release(&s->run->output.parts);
 }
 
 /* Collects a worker whose pipe closed. Fine only after STOP and a clean exit; otherwise the job
@@ -395,13 +378,11 @@ wake_idle(struct scheduler *s, struct error *err)
 static int
 advance(struct scheduler *s, struct error *err)
 {
-    char path[PATH_MAX + 32];
     enum turn_step step;
     size_t who;
 
     while ((step = turns_advance(&s->turns, live(s)->n_parts, &who)) == TURN_WRITE_PARKED) {
-        part_file_path(path, sizeof(path), s->part_dir, who);
-        if (output_append(&s->run->output, path, err) != 0) {
+        if (output_append_part(&s->run->output, who, err) != 0) {
             return -1;
         }
         turns_wrote_parked(&s->turns);
@@ -632,28 +613,12 @@ out:
     return rc;
 }
 
-/* Names the directory for part files on disk. Only named: the first worker that spills creates it
- * (most jobs never do), and the parent removes it at the end if it exists. */
+/* Makes the job's part directory (parts.h), before the workers are forked: they inherit it
+ * with the output. A fresh private directory for each job, beside the output or in $TMPDIR. */
 static int
 name_part_dir(struct scheduler *s, struct error *err)
 {
-    const char *tmp = getenv("TMPDIR");
-    const char *output = s->run->job->output;
-    char *dir;
-
-    if (strcmp(output, "-") == 0) {
-        dir = strdup(tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
-    } else {
-        /* Beside the output: the same file system, which a part file is copied into. */
-        dir = path_dirname(output);
-    }
-    if (dir == NULL || asprintf(&s->part_dir, "%s/.tranche-parts-%ld", dir, (long)getpid()) < 0) {
-        s->part_dir = NULL;
-        free(dir);
-        return error_set(err, "out of memory");
-    }
-    free(dir);
-    return 0;
+    return output_parts_init(&s->run->output, err);
 }
 
 /* The workers' table, their shared memory and their logs. */

@@ -12,6 +12,11 @@
 #include "gzindex.h"
 #include "gzread.h"
 
+/* A first run leaves an index only for a file with at least this many access points (the start
+ * and two more): one that decodes to less than two spacings would be one or two partitions at
+ * most, and measured, its index did not pay for itself (`tranche index` writes one regardless). */
+#define STREAM_MIN_INDEX_POINTS 3
+
 struct stream {
     char *base; /* the ring, mapped twice in a row: base[i] and base[i + size] are one byte */
     size_t size;
@@ -177,6 +182,14 @@ finish(struct stream *s, struct plan *plan, struct error *err)
 {
     if (s->head > s->cut && publish(s, plan, s->head, err) != 0) {
         return -1;
+    }
+    if (s->index != NULL && gz_index_writer_points(s->index) < STREAM_MIN_INDEX_POINTS) {
+        /* Too small to split in two: an index would cost a file and buy nothing. */
+        gz_index_writer_abort(s->index);
+        s->index = NULL;
+        snprintf(s->note, sizeof(s->note),
+                 "no index written: too small for one to pay (fewer than %d access points)",
+                 STREAM_MIN_INDEX_POINTS);
     }
     if (s->index != NULL) {
         char *where = NULL;

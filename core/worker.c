@@ -27,20 +27,16 @@ struct part_writer {
     char spill_path[PATH_MAX + 32];
 };
 
-/* A bgzf_put_fn into the partition's part file on disk, created on first use. */
+/* A bgzf_put_fn into the partition's part file on disk, created on first use in the job's
+ * private part directory (parts.h), and kept by its descriptor. */
 static int
 spill(void *arg, const void *data, size_t len, struct error *err)
 {
     struct part_writer *pw = arg;
 
     if (pw->spill_fd < 0) {
-        if (mkdir(pw->env->part_dir, 0700) != 0 && errno != EEXIST) {
-            return error_errno(err, "cannot create the part file directory %s",
-                               pw->env->part_dir);
-        }
-        pw->spill_fd = open(pw->spill_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        if (pw->spill_fd < 0) {
-            return error_errno(err, "cannot create part file %s", pw->spill_path);
+        if (parts_create(&pw->env->run->output.parts, pw->partition, &pw->spill_fd, err) != 0) {
+            return -1;
         }
         pw->spilled = 1;
     }
@@ -63,18 +59,17 @@ close_spill(struct part_writer *pw, struct error *err)
     return 0;
 }
 
-/* On its turn: the part file on disk first, if there is one, then what is held in memory. */
+/* On its turn: the part file on disk first, if there is one (read back through the descriptor
+ * that wrote it, then removed), then what is held in memory. */
 static int
 take_turn(struct part_writer *pw, struct error *err)
 {
     struct output *out = &pw->env->run->output;
-    int had_file = pw->spill_fd >= 0;
 
     pw->head = 1;
-    if (close_spill(pw, err) != 0) {
-        return -1;
-    }
-    if (had_file && output_append(out, pw->spill_path, err) != 0) {
+    if (pw->spill_fd >= 0 &&
+        (output_append(out, pw->spill_fd, pw->spill_path, err) != 0 ||
+         close_spill(pw, err) != 0 || parts_remove(&out->parts, pw->partition, err) != 0)) {
         return -1;
     }
     if (pw->writer->hold_len > 0) {
@@ -288,7 +283,7 @@ run_partition(const struct worker_env *env, const struct partition *p, struct ch
     pw.writer = writer;
     pw.partition = p->index;
     pw.spill_fd = -1;
-    part_file_path(pw.spill_path, sizeof(pw.spill_path), env->part_dir, p->index);
+    parts_path(&env->run->output.parts, p->index, pw.spill_path, sizeof(pw.spill_path));
     run_source_input(env->run, p, &in);
     if (chain_run(chain, p, &in, &sink, &rep.stats, &failed_step, &err) != 0) {
         worker_fail(env, p, chain, &rep, failed_step, &err);

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -460,12 +461,19 @@ static const struct bad_job bad_jobs[] = {
      "invalid input.delimiter '\xc3\xa9' (2 bytes)"},
     {IN "  delimiter: \"\\\\t\"\n" OUT STEPS, "3:14", "invalid input.delimiter '\\\\t'"},
     {IN "  delimiter: '\\q'\n" OUT STEPS, "3:14", "invalid input.delimiter '\\\\q'"},
-    /* inputs */
+    /* inputs (a glob that matches nothing is not one: test_config__glob_matching_nothing) */
     {"input:\n  path: []\n" OUT STEPS, "2:9", "input.path is an empty list"},
-    {"input:\n  path: nomatch-*.log\n" OUT STEPS, "2:9",
-     "no file matches the input glob 'nomatch-*.log'"},
-    {"input:\n  path:\n    - a.log\n    - \"[xy].log\"\n" OUT STEPS, "4:7",
-     "no file matches the input glob '[xy].log'"},
+    {IN "  allow_duplicates: yes\n" OUT STEPS, "3:21",
+     "invalid input.allow_duplicates 'yes': expected true or false"},
+    {IN "  allow_duplicates: [true]\n" OUT STEPS, "3:21",
+     "input.allow_duplicates must be true or false, got a list"},
+    /* the first mistake in the file is the one reported, a duplicate option too */
+    {IN OUT "steps:\n  - plugin: grep\n    options: {a: 1, a: 2, b: {x: 1}}\n", "7:21",
+     "duplicate option 'a' in step 1 (first at line 7, column 15)"},
+    {IN OUT "steps:\n  - plugin: grep\n    options: {a: {x: 1}, b: 1, b: 2}\n", "7:18",
+     "option 'a' of step 1 must be a scalar or a list of scalars, got a mapping"},
+    {IN OUT "steps:\n  - plugin: grep\n    options: {b: 1, a: 1, c: 1, a: 2, b: 2}\n", "7:33",
+     "duplicate option 'a' in step 1 (first at line 7, column 21)"},
     /* reserved keys are checked */
     {IN "  compression: bzip2\n" OUT STEPS, "3:16",
      "invalid input.compression 'bzip2': expected auto, none or gzip"},
@@ -686,6 +694,270 @@ test_config__set_input_replaces_inputs(void **state)
     config_release(&job);
 }
 
+/* A glob that matches nothing does not fail config_load: it is kept, with its position, for
+ * inputs_open to report, so that --input can still replace the list. */
+static void
+test_config__glob_matching_nothing_is_kept_for_later(void **state)
+{
+    const char *dir = *state;
+    struct error err = {{0}};
+    struct job job;
+    char want[PATH_MAX + 128];
+    const char *path;
+
+    touch(dir, "a.log");
+    path = write_job(dir, "input:\n  path:\n    - a.log\n    - \"[xy].log\"\n    - b.log\n"
+                          "output: {path: o}\nsteps: [{plugin: p}]\n");
+    assert_int_equal(config_load(path, &job, &err), 0);
+    snprintf(want, sizeof(want),
+             "%s:4:7: no file matches the input glob '[xy].log' (and no file has that name)", path);
+    assert_non_null(job.input_problem);
+    assert_string_equal(job.input_problem, want);
+    assert_int_equal(job.n_input_entries, 3); /* every entry was read and checked */
+
+    /* --input replaces the list, and its problem. */
+    assert_int_equal(config_set_input(&job, join(dir, "a.log"), &err), 0);
+    assert_null(job.input_problem);
+    assert_int_equal(job.n_inputs, 1);
+    assert_string_equal(job.inputs[0], join(dir, "a.log"));
+    config_release(&job);
+
+    path = write_job(dir, "input:\n  path: nomatch-*.log\noutput: {path: o}\n"
+                          "steps: [{plugin: p}]\n");
+    assert_int_equal(config_load(path, &job, &err), 0);
+    snprintf(want, sizeof(want), "%s:2:9: no file matches the input glob 'nomatch-*.log'", path);
+    assert_non_null(job.input_problem);
+    assert_memory_equal(job.input_problem, want, strlen(want));
+    assert_int_equal(job.n_inputs, 0);
+    config_release(&job);
+    assert_null(job.input_problem);
+}
+
+/* A path that exists as written is that file, glob characters or not; otherwise it is a glob,
+ * with glob(3)'s backslash escapes. */
+static void
+test_config__existing_path_is_not_a_glob(void **state)
+{
+    const char *dir = *state;
+    struct error err = {{0}};
+    struct job job;
+    char cwd[PATH_MAX];
+    const char *path;
+
+    touch(dir, "report[1].txt");
+    touch(dir, "report1.txt");
+    touch(dir, "report2.txt");
+    touch(dir, "a*b.log");
+    touch(dir, "axb.log");
+    path = write_job(dir, "input:\n  path:\n"
+                          "    - report[1].txt\n"       /* exists: that file */
+                          "    - report[2].txt\n"       /* does not: a glob, report2.txt */
+                          "    - 'report\\[1\\].txt'\n" /* escaped: report[1].txt */
+                          "    - a*b.log\n"             /* exists: that file, not axb.log */
+                          "    - \"*x*.log\"\n"         /* a glob: axb.log */
+                          "  allow_duplicates: true\n"
+                          "output: {path: o}\nsteps: [{plugin: p}]\n");
+    assert_int_equal(config_load(path, &job, &err), 0);
+    assert_null(job.input_problem);
+    assert_int_equal(job.n_inputs, 5);
+    assert_string_equal(job.inputs[0], join(dir, "report[1].txt"));
+    assert_string_equal(job.inputs[1], join(dir, "report2.txt"));
+    assert_string_equal(job.inputs[2], join(dir, "report[1].txt"));
+    assert_string_equal(job.inputs[3], join(dir, "a*b.log"));
+    assert_string_equal(job.inputs[4], join(dir, "axb.log"));
+    assert_int_equal(job.allow_duplicates, 1);
+
+    /* --input alike, relative to the current directory. */
+    assert_non_null(getcwd(cwd, sizeof(cwd)));
+    assert_int_equal(chdir(dir), 0);
+    assert_int_equal(config_set_input(&job, "report[1].txt", &err), 0);
+    assert_int_equal(job.n_inputs, 1);
+    assert_string_equal(job.inputs[0], "report[1].txt");
+    assert_int_equal(config_set_input(&job, "report[12].txt", &err), 0);
+    assert_int_equal(job.n_inputs, 2);
+    assert_string_equal(job.inputs[0], "report1.txt");
+    assert_string_equal(job.inputs[1], "report2.txt");
+    assert_int_equal(config_set_input(&job, "report\\[1\\].txt", &err), 0);
+    assert_int_equal(job.n_inputs, 1);
+    assert_string_equal(job.inputs[0], "report[1].txt");
+    assert_int_equal(chdir(cwd), 0);
+    config_release(&job);
+}
+
+/* Each input knows the entry it comes from (for messages about duplicates). */
+static void
+test_config__inputs_know_their_entry(void **state)
+{
+    const char *dir = *state;
+    struct error err = {{0}};
+    struct job job;
+    const char *path;
+
+    touch(dir, "b.log");
+    touch(dir, "a.log");
+    path = write_job(dir, "input:\n  path: [one.txt, \"*.log\", two.txt]\n"
+                          "output: {path: o}\nsteps: [{plugin: p}]\n");
+    assert_int_equal(config_load(path, &job, &err), 0);
+    assert_int_equal(job.allow_duplicates, 0);
+    assert_int_equal(job.n_input_entries, 3);
+    assert_string_equal(job.input_entries[1].text, "*.log");
+    assert_int_equal(job.input_entries[1].pos.line, 2);
+    assert_int_equal(job.input_entries[1].pos.column, 19);
+    assert_int_equal(job.input_entries[2].pos.column, 28);
+    assert_int_equal(job.n_inputs, 4);
+    assert_int_equal(job.input_entry[0], 0);
+    assert_int_equal(job.input_entry[1], 1);
+    assert_string_equal(job.inputs[1], join(dir, "a.log"));
+    assert_int_equal(job.input_entry[2], 1);
+    assert_int_equal(job.input_entry[3], 2);
+
+    assert_int_equal(config_set_input(&job, join(dir, "*.log"), &err), 0);
+    assert_int_equal(job.n_input_entries, 1);
+    assert_int_equal(job.input_entries[0].pos.line, 0);
+    assert_int_equal(job.input_entry[1], 0);
+    config_release(&job);
+}
+
+static double
+seconds_since(const struct timespec *t0)
+{
+    struct timespec t1;
+
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* Loads the job at path expecting a failure at "path:where: phrase...", within a second. */
+static void
+expect_refused_promptly(const char *path, const char *where, const char *phrase)
+{
+    struct error err = {{0}};
+    struct timespec t0;
+    struct job job;
+    char prefix[PATH_MAX + 32];
+    double took;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(config_load(path, &job, &err), -1);
+    took = seconds_since(&t0);
+    snprintf(prefix, sizeof(prefix), "%s:%s: ", path, where);
+    if (strncmp(err.msg, prefix, strlen(prefix)) != 0 || strstr(err.msg, phrase) == NULL) {
+        fail_msg("got\n  %s\nwant %s...%s", err.msg, prefix, phrase);
+    }
+    if (took > 1.0) {
+        fail_msg("took %.2f s to refuse %s", took, path);
+    }
+}
+
+/* A string of n copies of c (malloc'd). */
+static char *
+repeat(char c, size_t n)
+{
+    char *s = malloc(n + 1);
+
+    assert_non_null(s);
+    memset(s, c, n);
+    s[n] = '\0';
+    return s;
+}
+
+/* Depth: refused at the first mapping or list past CONFIG_MAX_DEPTH, without reading the rest
+ * (150,000 levels took libyaml over a minute). */
+static void
+test_config__nesting_is_bounded(void **state)
+{
+    const char *dir = *state;
+    char *open = repeat('[', 150000), *close = repeat(']', 150000);
+    char *yaml = malloc(2 * 150000 + 256);
+    char where[32];
+    struct error err = {{0}};
+    struct job job;
+    int depth;
+
+    assert_non_null(yaml);
+    /* The top level is one level: CONFIG_MAX_DEPTH - 1 lists inside it are allowed. */
+    for (depth = CONFIG_MAX_DEPTH - 1; depth <= CONFIG_MAX_DEPTH; depth++) {
+        sprintf(yaml, IN OUT STEPS "x: %.*s1%.*s\n", depth, open, depth, close);
+        if (depth < CONFIG_MAX_DEPTH) {
+            assert_int_equal(config_load(write_job(dir, yaml), &job, &err), -1);
+            assert_non_null(strstr(err.msg, ":7:1: unknown key 'x' in the top level"));
+        } else {
+            snprintf(where, sizeof(where), "7:%d", 3 + depth);
+            expect_refused_promptly(write_job(dir, yaml), where,
+                                    "nested deeper than 64 levels, the most a job file may nest");
+        }
+    }
+    sprintf(yaml, "%s", open);
+    expect_refused_promptly(write_job(dir, yaml), "1:65", "nested deeper than 64 levels");
+    sprintf(yaml, "a: %.*s1%.*s\n", 150000 - 200, open, 150000 - 200, close);
+    expect_refused_promptly(write_job(dir, yaml), "1:67", "nested deeper than 64 levels");
+    /* Block mappings, each one deeper than the one before. */
+    yaml[0] = '\0';
+    for (depth = 0; depth < 100; depth++) {
+        sprintf(yaml + strlen(yaml), "%*sk%d:\n", depth, "", depth);
+    }
+    expect_refused_promptly(write_job(dir, yaml), "65:65", "nested deeper than 64 levels");
+    free(open);
+    free(close);
+    free(yaml);
+}
+
+/* Size: a job file is at most CONFIG_MAX_FILE_SIZE bytes, refused where it passes that. */
+static void
+test_config__size_is_bounded(void **state)
+{
+    const char *dir = *state;
+    const char *job_text = IN OUT STEPS;
+    size_t head = strlen(job_text), max = CONFIG_MAX_FILE_SIZE;
+    char *yaml = malloc(2 * max);
+    struct error err = {{0}};
+    struct job job;
+    char where[32];
+
+    assert_non_null(yaml);
+    /* Exactly the limit: a job padded with a comment line. */
+    memcpy(yaml, job_text, head);
+    memset(yaml + head, '#', max - head - 1);
+    yaml[max - 1] = '\n';
+    tu_write_file(join(dir, "max.yaml"), yaml, max);
+    assert_int_equal(config_load(join(dir, "max.yaml"), &job, &err), 0);
+    config_release(&job);
+    /* One byte more: refused at that byte (line 7, after the comment's first max - head - 1). */
+    memset(yaml + head, '#', max - head);
+    yaml[max] = '\n';
+    tu_write_file(join(dir, "over.yaml"), yaml, max + 1);
+    snprintf(where, sizeof(where), "7:%zu", max - head + 1);
+    expect_refused_promptly(join(dir, "over.yaml"), where,
+                            "the job file is larger than 1 MiB, the most a job file may be");
+    /* Far more, and on one line of nothing but YAML flow. */
+    memset(yaml, '[', 2 * max);
+    tu_write_file(join(dir, "huge.yaml"), yaml, 2 * max);
+    expect_refused_promptly(join(dir, "huge.yaml"), "1:1048577", "larger than 1 MiB");
+    free(yaml);
+}
+
+/* Duplicate options among many thousand are found in n log n (pairwise took minutes). */
+static void
+test_config__many_options_are_checked_promptly(void **state)
+{
+    const char *dir = *state;
+    size_t n = 80000, len = 0, i, column;
+    char *yaml = malloc(n * 16 + 256);
+    char where[32];
+
+    assert_non_null(yaml);
+    len += (size_t)sprintf(yaml, IN OUT "steps:\n  - plugin: p\n    options: {");
+    for (i = 0; i < n; i++) {
+        len += (size_t)sprintf(yaml + len, "o%zu: 1, ", i);
+    }
+    column = len - strlen(IN OUT "steps:\n  - plugin: p\n") + 1;
+    len += (size_t)sprintf(yaml + len, "o77: 2}\n");
+    snprintf(where, sizeof(where), "7:%zu", column);
+    expect_refused_promptly(write_job(dir, yaml), where,
+                            "duplicate option 'o77' in step 1 (first at line 7, column ");
+    free(yaml);
+}
+
 int
 main(void)
 {
@@ -703,6 +975,14 @@ main(void)
         cmocka_unit_test(test_config__parse_delimiter),
         cmocka_unit_test(test_config__parse_workers),
         cmocka_unit_test_setup_teardown(test_config__set_input_replaces_inputs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_config__glob_matching_nothing_is_kept_for_later, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_config__existing_path_is_not_a_glob, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_config__inputs_know_their_entry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_config__nesting_is_bounded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_config__size_is_bounded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_config__many_options_are_checked_promptly, setup,
+                                        teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -263,6 +264,127 @@ test_plan__offsets_beyond_4GiB(void **state)
     free(dir);
 }
 
+/* CPU seconds this process has used (reads from the page cache count as system time). */
+static double
+cpu_seconds(void)
+{
+    struct timespec t;
+
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* Writes n two-byte records "x\n" to dir/name, opens it, and returns the descriptor. */
+static int
+tiny_records(const char *dir, const char *name, size_t n, char *path, size_t size)
+{
+    char *data = malloc(2 * n);
+    size_t i;
+    int fd;
+
+    assert_non_null(data);
+    for (i = 0; i < n; i++) {
+        data[2 * i] = 'x';
+        data[2 * i + 1] = '\n';
+    }
+    snprintf(path, size, "%s/%s", dir, name);
+    tu_write_file(path, data, 2 * n);
+    free(data);
+    fd = open(path, O_RDONLY);
+    assert_true(fd >= 0);
+    return fd;
+}
+
+/* Bytes this process has read so far (rchar of /proc/self/io: read and pread alike), or -1
+ * where the kernel does not count them. */
+static long long
+bytes_read(void)
+{
+    char *io = tu_read_file("/proc/self/io", NULL);
+    const char *rchar = io != NULL ? strstr(io, "rchar: ") : NULL;
+    long long n = rchar != NULL ? atoll(rchar + 7) : -1;
+
+    free(io);
+    return n;
+}
+
+/* Probing reads each byte once: 99,000 one-record partitions must not read 64 KiB each (that was
+ * 6 GB of reads; now the file's 200 KB). */
+static void
+test_plan__probing_reads_each_byte_once(void **state)
+{
+    char *dir = tu_mkdtemp(), path[512];
+    size_t n = PLAN_MAX_PARTITIONS - 1000;
+    int fd = tiny_records(dir, "tiny", n, path, sizeof(path));
+    struct plan plan;
+    struct error err;
+    long long before = bytes_read(), read;
+    double t0 = cpu_seconds(), took;
+
+    (void)state;
+    memset(&plan, 0, sizeof(plan));
+    assert_int_equal(plan_add_file(&plan, 0, path, fd, 2 * n, 1, '\n', &err), 0);
+    took = cpu_seconds() - t0;
+    read = bytes_read() - before;
+    assert_int_equal(plan.n_parts, n);
+    assert_int_equal(plan.parts[n - 1].start, 2 * (n - 1));
+    if (before >= 0 && read > (long long)(2 * n + 4096)) {
+        fail_msg("planning a file of %zu bytes read %lld bytes", 2 * n, read);
+    }
+    if (took > 0.5) {
+        fail_msg("planning %zu partitions took %.2f s of CPU", n, took);
+    }
+    assert_false(plan_is_full(&plan));
+    close(fd);
+    plan_release(&plan);
+    tu_rmrf(dir);
+    free(dir);
+}
+
+/* Past PLAN_MAX_PARTITIONS, planning stops at once, whatever the file's size, and counts the
+ * partitions of every file of the plan together. */
+static void
+test_plan__partition_count_is_bounded(void **state)
+{
+    char *dir = tu_mkdtemp(), a[512], b[512];
+    size_t n = PLAN_MAX_PARTITIONS / 2 + 1;
+    int fa = tiny_records(dir, "a", 4 * PLAN_MAX_PARTITIONS, a, sizeof(a));
+    int fb = tiny_records(dir, "b", n, b, sizeof(b));
+    struct plan plan;
+    struct error err;
+    double t0 = cpu_seconds(), took;
+
+    (void)state;
+    memset(&plan, 0, sizeof(plan));
+    assert_int_equal(plan_add_file(&plan, 0, a, fa, 8 * PLAN_MAX_PARTITIONS, 1, '\n', &err), -1);
+    took = cpu_seconds() - t0;
+    assert_true(plan_is_full(&plan));
+    assert_int_equal(plan.n_parts, PLAN_MAX_PARTITIONS);
+    assert_non_null(strstr(err.msg, "more than 100000 partitions"));
+    assert_non_null(strstr(err.msg, a));
+    if (took > 0.5) {
+        fail_msg("refusing took %.2f s of CPU", took);
+    }
+    plan_release(&plan);
+
+    /* Two files of n partitions each: the second passes the limit. */
+    assert_int_equal(plan_add_file(&plan, 0, b, fb, 2 * n, 1, '\n', &err), 0);
+    assert_false(plan_is_full(&plan));
+    assert_int_equal(plan_add_file(&plan, 1, b, fb, 2 * n, 1, '\n', &err), -1);
+    assert_true(plan_is_full(&plan));
+    plan_release(&plan);
+    /* In partitions of 4 bytes the first file is still past the limit; of 8, just at it. */
+    assert_int_equal(plan_add_file(&plan, 0, a, fa, 8 * PLAN_MAX_PARTITIONS, 4, '\n', &err), -1);
+    plan_release(&plan);
+    assert_int_equal(plan_add_file(&plan, 0, a, fa, 8 * PLAN_MAX_PARTITIONS, 8, '\n', &err), 0);
+    assert_int_equal(plan.n_parts, PLAN_MAX_PARTITIONS);
+    plan_release(&plan);
+    close(fa);
+    close(fb);
+    tu_rmrf(dir);
+    free(dir);
+}
+
 int
 main(void)
 {
@@ -272,6 +394,8 @@ main(void)
         cmocka_unit_test(test_plan__record_longer_than_partitions),
         cmocka_unit_test(test_plan__files_keep_order_and_never_share_a_partition),
         cmocka_unit_test(test_plan__offsets_beyond_4GiB),
+        cmocka_unit_test(test_plan__probing_reads_each_byte_once),
+        cmocka_unit_test(test_plan__partition_count_is_bounded),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
