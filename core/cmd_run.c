@@ -43,6 +43,8 @@ const char cli_run_help[] =
     "  -i, --input PATH            the input file (or glob), instead of input.path\n"
     "  -o, --output PATH           the output file, '-' for standard output\n"
     "  -l, --log-dir DIR           where tranche.log and worker-N.log go\n"
+    "      --fsync                 (run) sync the output and its directory at the commit, so\n"
+    "                              that it survives a power loss once tranche exits 0\n"
     "Debugging (run only):\n"
     "      --in-process            run every partition in this process, without fork (for gdb,\n"
     "                              valgrind); plugins' stderr stays on the terminal\n"
@@ -51,8 +53,9 @@ const char cli_run_help[] =
     "  -q, --quiet                 no summary line on standard error\n"
     "\n"
     "gzip inputs (found by their magic bytes): BGZF is split at its blocks; other gzip is decoded\n"
-    "by this process on a first run, which leaves an index (FILE.gz.tranche-index) so that later\n"
-    "runs decode it in parallel (see tranche help index).\n"
+    "by this process on a first run, which leaves an index (FILE.gz.tranche-index, when the file\n"
+    "is large enough to gain from one) so that later runs decode it in parallel (see tranche\n"
+    "help index).\n"
     "\n"
     "Without log_dir or --log-dir, logs go to $TMPDIR/tranche-logs-UID/JOBNAME (TMPDIR: /tmp).\n";
 
@@ -67,6 +70,7 @@ struct cli {
     int in_process;
     long only_partition;
     int quiet;
+    int fsync;
     int help;
 };
 
@@ -111,6 +115,9 @@ take_option(struct cli *cli, int c, char **argv)
     case 'q':
         cli->quiet = 1;
         return 0;
+    case 'F':
+        cli->fsync = 1;
+        return 0;
     case 'h':
         cli->help = 1;
         return 0;
@@ -133,6 +140,7 @@ parse_cli(int argc, char **argv, struct cli *cli)
         {"in-process", no_argument, NULL, 'P'},
         {"partition", required_argument, NULL, 'p'},
         {"quiet", no_argument, NULL, 'q'},
+        {"fsync", no_argument, NULL, 'F'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -507,6 +515,7 @@ run_planned(struct session *s)
     opt.in_process = s->cli.in_process;
     opt.only_partition = s->cli.only_partition;
     opt.gzip_level = output_gzip_level(&s->job);
+    opt.fsync = s->cli.fsync;
     rc = run_job(&s->job, s->steps, &s->plan, &s->inputs, &opt, &s->err);
     if (rc == ERR_INVALID) {
         fprintf(stderr, "tranche: %s: %s\n", s->job.file, s->err.msg);

@@ -166,8 +166,6 @@ parts_release(struct parts *p)
         remove_dir(p);
         close(p->dir_fd);
     }
-    if (p->dir != NULL) {
-        free(p->dir);
-    }
+    free(p->dir);
     *p = PARTS_NONE;
 }

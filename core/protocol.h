@@ -61,11 +61,4 @@ struct shared {
     struct chain_progress progress[];
 };
 
-/* Where partition k's part file on disk is, in the job's part directory. */
-static inline void
-part_file_path(char *buf, size_t size, const char *part_dir, size_t k)
-{
-    snprintf(buf, size, "%s/part-%06zu", part_dir, k);
-}
-
 #endif

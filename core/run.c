@@ -75,6 +75,7 @@ open_output(struct run *r, int *saved_stdout, struct error *err)
     if (rc != 0) {
         return rc;
     }
+    output_set_fsync(&r->output, r->opt->fsync);
     if (keep_output_off_stdio(&r->output, saved_stdout, err) != 0) {
         output_abort(&r->output);
         return ERR_INVALID;

@@ -27,6 +27,7 @@ struct run_options {
     int in_process;      /* run every partition in this process, no fork */
     long only_partition; /* >= 0: run just this partition (in-process); -1: all */
     int gzip_level;      /* 1-9: write the output as BGZF (gzip) at this level; 0: plain */
+    int fsync;           /* sync the output and its directory at the commit (--fsync) */
 };
 
 /* A job being run: what the scheduler, its workers (a copy, from fork) and the in-process mode

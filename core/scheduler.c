@@ -4,7 +4,6 @@
  */
 #include "scheduler.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -47,7 +46,6 @@ struct scheduler {
     size_t shared_size;
     struct turns turns;
     pid_t parent;
-    char *part_dir;
     sigset_t old_mask; /* the signal mask to wait with */
     size_t spilled;    /* partitions whose output went through a part file on disk */
     uint64_t spill_after;
@@ -139,7 +137,6 @@ become_worker(struct scheduler *s, int w, int report_fd, int cmd_fd)
     env.log_dir = s->run->opt->log_dir;
     env.log_path = s->workers[w].log_path;
     env.shared = s->shared;
-    env.part_dir = s->part_dir;
     env.spill_after = s->spill_after;
     env.park_after_ms = s->park_after_ms;
     env.mask = s->old_mask;
@@ -627,7 +624,7 @@ make_workers(struct scheduler *s, struct error *err)
 {
     const char *log_dir = s->run->opt->log_dir;
     char name[64];
-    int w;
+    int w, fd;
 
     s->workers = calloc((size_t)s->n_workers, sizeof(*s->workers));
     for (w = 0; s->workers != NULL && w < s->n_workers; w++) {
@@ -648,11 +645,17 @@ make_workers(struct scheduler *s, struct error *err)
     }
     for (w = 0; w < s->n_workers; w++) {
         snprintf(name, sizeof(name), "worker-%d.log", w + 1);
-        /* (each worker opens its own log: the parent holds two descriptors per worker) */
+        /* Each worker opens its own log (the parent holds two descriptors per worker); it is
+         * made here first, so that a log that cannot be (a planted link, say) stops the job
+         * before anything runs. */
         if (asprintf(&s->workers[w].log_path, "%s/%s", log_dir, name) < 0) {
             s->workers[w].log_path = NULL;
             return error_set(err, "out of memory");
         }
+        if (log_open(log_dir, name, &fd, err) != 0) {
+            return ERR_INVALID;
+        }
+        close(fd);
     }
     return 0;
 }
@@ -746,7 +749,6 @@ scheduler_run(struct run *r, const sigset_t *old_mask, struct error *err)
     stop_all(&s);
     free_workers(&s);
     remove_part_dir(&s);
-    free(s.part_dir);
     turns_release(&s.turns);
     return rc;
 }

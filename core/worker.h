@@ -35,7 +35,6 @@ struct worker_env {
     const char *log_path;
     int log_fd; /* set by worker_main once the log is open */
     struct shared *shared; /* head, and this worker's progress at progress[id - 1] */
-    const char *part_dir;  /* where part files go (created by the first that needs it) */
     uint64_t spill_after;
     uint64_t park_after_ms;
     sigset_t mask; /* the signal mask to run with */

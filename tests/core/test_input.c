@@ -314,7 +314,7 @@ make_change(const char *dir, const struct inputs *in, enum change change)
         assert_int_equal(unlink(join(dir, "in.txt")), 0);
         break;
     case CHANGE_MODE:
-        assert_int_equal(chmod(join(dir, "in.txt"), 0600), 0);
+        assert_int_equal(chmod(join(dir, "in.txt"), 0400), 0);
         break;
     }
 }
