@@ -46,10 +46,10 @@ int plan_is_full(const struct plan *plan);
 
 /*
  * Appends the partitions of one open file (size bytes, read with pread on fd) to plan, with
- * file index `file`. An empty file adds none. Reads each byte of the file at most once (about
- * one 64 KiB chunk per partition when partitions are larger than that). Returns 0, or -1 with err
- * naming `path` on a read error or when the plan would pass PLAN_MAX_PARTITIONS (plan_is_full()
- * then; the partitions added so far stay).
+ * file index `file`. An empty file adds none. Probing reads forward from each target offset to
+ * the next delimiter and never reads a byte twice. Returns 0, or -1 with err naming `path` on a
+ * read error or when the plan would pass PLAN_MAX_PARTITIONS (plan_is_full() then; the
+ * partitions added so far stay).
  */
 int plan_add_file(struct plan *plan, size_t file, const char *path, int fd, uint64_t size,
                   uint64_t target, unsigned char delimiter, struct error *err);

@@ -38,6 +38,12 @@ decode_more(struct planner *pl, size_t budget, struct error *err)
     if (stream_step(pl->stream, &pl->live, budget, &status, err) != 0) {
         return -1;
     }
+    if (pl->live.n_parts > PLAN_MAX_PARTITIONS) {
+        return error_set(err,
+                         "partition_size %" PRIu64 " cuts %s into more than %d partitions (the "
+                         "most a job has): use a larger partition_size",
+                         pl->job->partition_size, path, PLAN_MAX_PARTITIONS);
+    }
     pl->stream_full = status == STREAM_FULL;
     if (status != STREAM_END) {
         return 0;

@@ -662,6 +662,24 @@ test_gzip__an_index_that_does_not_match_the_content_is_not_used(void **state)
 }
 
 static void
+test_gzip__a_stream_cut_into_too_many_partitions_is_refused(void **state)
+{
+    /* A stream's partitions are cut as it is decoded, so the partition limit is checked as they
+     * come: promptly, not after a partition per record has run. */
+    const char *job = "input:\n  path: tiny.gz\noutput:\n  path: tiny.out\n"
+                      "partition_size: 1\nsteps:\n  - plugin: upper\n";
+    char *err = NULL;
+
+    (void)state;
+    tu_write_file(path_of("tiny.yaml"), job, strlen(job));
+    sh(0, "seq 1 300000 | gzip > tiny.gz");
+    assert_int_equal(tranche(&err, "run tiny.yaml --workers 2"), 1);
+    assert_non_null(strstr(err, "more than 100000 partitions"));
+    free(err);
+    sh(0, "test ! -e tiny.out && test ! -e tiny.gz.tranche-index");
+}
+
+static void
 test_gzip__a_signal_leaves_no_index_behind(void **state)
 {
     static const char job[] =
@@ -835,6 +853,7 @@ main(void)
         cmocka_unit_test(test_gzip__partition_past_the_end_is_a_usage_error_for_every_input),
         cmocka_unit_test(test_gzip__one_partition_of_a_stream_checks_the_end_when_it_decodes_it),
         cmocka_unit_test(test_gzip__an_index_that_does_not_match_the_content_is_not_used),
+        cmocka_unit_test(test_gzip__a_stream_cut_into_too_many_partitions_is_refused),
         cmocka_unit_test(test_gzip__a_signal_leaves_no_index_behind),
         cmocka_unit_test(test_gzip__bad_headers_are_named),
         cmocka_unit_test(test_gzip__a_record_longer_than_the_ring_needs_the_index),
