@@ -23,6 +23,7 @@
 #include "input.h"
 #include "io.h"
 #include "loader.h"
+#include "output.h"
 #include "paths.h"
 #include "plan.h"
 #include "run.h"
@@ -405,6 +406,9 @@ cmd_validate(int argc, char **argv)
     int help, rc = session_open(&s, argc, argv, &help);
     size_t i;
 
+    if (rc == 0 && !help && (rc = output_check(s.job.output, &s.err)) != 0) {
+        fprintf(stderr, "tranche: %s\n", s.err.msg);
+    }
     if (rc == 0 && help) {
         fputs(cli_run_help, stdout);
     } else if (rc == 0) {

@@ -274,6 +274,24 @@ output_open(struct output *o, const char *path, struct error *err)
     return 0;
 }
 
+int
+output_check(const char *path, struct error *err)
+{
+    char *target = NULL;
+    struct stat st;
+    int in_place, rc;
+
+    if (strcmp(path, "-") == 0) {
+        return 0;
+    }
+    rc = check_name(path, err);
+    if (rc == 0) {
+        rc = classify(path, &in_place, &target, &st, err);
+    }
+    free(target);
+    return rc;
+}
+
 void
 output_set_fsync(struct output *o, int on)
 {

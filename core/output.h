@@ -47,6 +47,10 @@ int output_open(struct output *o, const char *path, struct error *err);
 /* Makes output_commit durable (on = 1): the temporary file is synced before the rename, and the
  * directories whose entries changed after it (git's core.fsync, SQLite's unixSync); an output
  * written in place is synced where it can be (a regular file behind standard output). */
+/* The checks of output_open that make nothing (for `tranche validate`): 0, or ERR_INVALID with
+ * err saying why the output would be refused. */
+int output_check(const char *path, struct error *err);
+
 void output_set_fsync(struct output *o, int on);
 
 /* Makes the job's part directory (parts.h): beside the output file (on the disk the output goes

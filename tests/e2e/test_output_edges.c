@@ -370,6 +370,11 @@ test_output_edges__directories_sockets_and_block_devices_are_refused(void **stat
     assert_refused(job, "r/dirlink", "is a directory");
     assert_refused(job, "r/sock", "is a socket");
     assert_refused(job, "r/dangling", "symbolic link to nothing");
+    /* validate says so too, and makes nothing */
+    sh(2, "%s validate %s -o r/d 2>/dev/null", TRANCHE_BIN, job);
+    sh(2, "%s validate %s -o r/new/ 2>/dev/null", TRANCHE_BIN, job);
+    sh(0, "[ ! -e r/new ] && %s validate %s -o r/new/out.txt > /dev/null && [ ! -e r/new ]",
+       TRANCHE_BIN, job);
     if (geteuid() != 0) {
         printf("skipped: block device and planted link cases (need root)\n");
         return;
