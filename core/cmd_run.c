@@ -519,7 +519,7 @@ run_planned(struct session *s)
     opt.in_process = s->cli.in_process;
     opt.only_partition = s->cli.only_partition;
     opt.gzip_level = output_gzip_level(&s->job);
-    opt.fsync = s->cli.fsync;
+    opt.fsync = s->cli.fsync || s->job.output_fsync;
     rc = run_job(&s->job, s->steps, &s->plan, &s->inputs, &opt, &s->err);
     if (rc == ERR_INVALID) {
         fprintf(stderr, "tranche: %s: %s\n", s->job.file, s->err.msg);

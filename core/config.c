@@ -643,9 +643,9 @@ read_delimiter(const struct ctx *c, const yaml_node_t *node, unsigned char *out)
         "one byte (such as \",\" or \"\\t\") or one of the escapes \\n \\t \\r \\0 \\\\");
 }
 
-/* input.allow_duplicates: true or false. */
+/* A boolean key (input.allow_duplicates, output.fsync): true or false. */
 static int
-read_allow_duplicates(const struct ctx *c, const yaml_node_t *node, int *out)
+read_flag(const struct ctx *c, const yaml_node_t *node, const char *what, int *out)
 {
     if (node->type == YAML_SCALAR_NODE && !has_nul(node)) {
         if (strcmp((const char *)node->data.scalar.value, "true") == 0) {
@@ -657,7 +657,7 @@ read_allow_duplicates(const struct ctx *c, const yaml_node_t *node, int *out)
             return 0;
         }
     }
-    return bad_value(c, node, "input.allow_duplicates", "true or false");
+    return bad_value(c, node, what, "true or false");
 }
 
 static int
@@ -693,7 +693,8 @@ read_input(const struct ctx *c, const yaml_node_t *node, struct job *job)
         return -1;
     }
     if (f[F_ALLOW_DUPLICATES].value != NULL &&
-        read_allow_duplicates(c, f[F_ALLOW_DUPLICATES].value, &job->allow_duplicates) != 0) {
+        read_flag(c, f[F_ALLOW_DUPLICATES].value, "input.allow_duplicates",
+                  &job->allow_duplicates) != 0) {
         return -1;
     }
     return 0;
@@ -702,7 +703,10 @@ read_input(const struct ctx *c, const yaml_node_t *node, struct job *job)
 static int
 read_output(const struct ctx *c, const yaml_node_t *node, struct job *job)
 {
-    struct field f[] = {{"path", NULL, NULL}, {"compression", NULL, NULL}, {"level", NULL, NULL}};
+    struct field f[] = {{"path", NULL, NULL},
+                        {"compression", NULL, NULL},
+                        {"level", NULL, NULL},
+                        {"fsync", NULL, NULL}};
     const char *text;
     char buf[QUOTE_BUF];
 
@@ -710,7 +714,7 @@ read_output(const struct ctx *c, const yaml_node_t *node, struct job *job)
         return fail(c, node, "output must be a mapping with a 'path' key, got %s",
                     describe(node, buf, sizeof(buf)));
     }
-    if (read_mapping(c, node, "output", f, 3) != 0) {
+    if (read_mapping(c, node, "output", f, 4) != 0) {
         return -1;
     }
     if (f[0].value == NULL) {
@@ -731,6 +735,9 @@ read_output(const struct ctx *c, const yaml_node_t *node, struct job *job)
         }
     }
     if (f[2].value != NULL && read_level(c, f[2].value, &job->output_level) != 0) {
+        return -1;
+    }
+    if (f[3].value != NULL && read_flag(c, f[3].value, "output.fsync", &job->output_fsync) != 0) {
         return -1;
     }
     return 0;

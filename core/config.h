@@ -79,6 +79,7 @@ struct job {
     enum config_compression output_compression;
     struct config_pos output_compression_pos; /* 0:0 when not given */
     int output_level;                         /* 1-9, 0 when not given */
+    int output_fsync;                         /* output.fsync: sync at the commit */
 
     int workers;             /* > 0; 0 means auto (online CPUs) */
     uint64_t partition_size; /* > 0; default CONFIG_DEFAULT_PARTITION_SIZE */
