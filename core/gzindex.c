@@ -466,6 +466,15 @@ gz_index_release(struct gz_index *idx)
 static int
 open_tmp(struct gz_index_writer *w, const char *path)
 {
+    const char *base = strrchr(path, '/');
+    char *dir = path_dirname(path), *prefix = NULL;
+
+    base = base != NULL ? base + 1 : path;
+    if (dir != NULL && asprintf(&prefix, "%s.tmp-", base) >= 0) {
+        path_remove_stale(dir, prefix, ""); /* a killed run's */
+        free(prefix);
+    }
+    free(dir);
     free(w->tmp_path);
     if (asprintf(&w->tmp_path, "%s.tmp-%ld", path, (long)getpid()) < 0) {
         w->tmp_path = NULL;
@@ -478,8 +487,12 @@ open_tmp(struct gz_index_writer *w, const char *path)
         errno = ENOMEM;
         return -1;
     }
-    w->fd = open(w->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    return w->fd < 0 ? -1 : 0;
+    w->fd = open(w->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (w->fd < 0) {
+        return -1;
+    }
+    path_hold(w->fd);
+    return 0;
 }
 
 int

@@ -180,10 +180,14 @@ static int
 open_temporary(struct output *o, struct error *err)
 {
     const char *base = strrchr(o->path, '/');
-    char *dir = path_dirname(o->path);
+    char *dir = path_dirname(o->path), *stale = NULL;
     int attempt;
 
     base = base != NULL ? base + 1 : o->path;
+    if (dir != NULL && asprintf(&stale, ".%s.tranche-", base) >= 0) {
+        path_remove_stale(dir, stale, ".tmp"); /* a killed run's */
+        free(stale);
+    }
     for (attempt = 0; dir != NULL && attempt < 100 && o->fd < 0; attempt++) {
         free(o->tmp_path);
         if (asprintf(&o->tmp_path, "%s/.%s.tranche-%ld-%d.tmp", dir, base, (long)getpid(),
@@ -207,6 +211,7 @@ open_temporary(struct output *o, struct error *err)
         o->tmp_path = NULL;
         return ERR_INVALID;
     }
+    path_hold(o->fd);
     return 0;
 }
 

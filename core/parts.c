@@ -1,6 +1,8 @@
 /* core/parts.c: the job's private part directory and its part files (see parts.h). */
 #include "parts.h"
 
+#include "paths.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -45,7 +47,8 @@ parts_init(struct parts *p, const char *where, struct error *err)
     int rc = -1;
 
     *p = PARTS_NONE;
-    if (asprintf(&made.dir, "%s/.tranche-parts-XXXXXX", where) < 0) {
+    path_remove_stale(where, ".tranche-parts.", ""); /* a killed run's */
+    if (asprintf(&made.dir, "%s/.tranche-parts.XXXXXX", where) < 0) {
         made.dir = NULL;
         return error_set(err, "out of memory");
     }
@@ -62,6 +65,7 @@ parts_init(struct parts *p, const char *where, struct error *err)
     if (check_private(made.dir_fd, made.dir, err) != 0) {
         goto out; /* not ours: leave it alone */
     }
+    path_hold(made.dir_fd);
     *p = made;
     made = PARTS_NONE;
     rc = 0;

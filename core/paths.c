@@ -2,6 +2,9 @@
 #include "paths.h"
 
 #include <errno.h>
+#include <sys/file.h>
+#include <fcntl.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -199,4 +202,73 @@ out:
     free(base);
     free(path);
     return rc;
+}
+
+void
+path_hold(int fd)
+{
+    flock(fd, LOCK_EX | LOCK_NB);
+}
+
+static int
+matches(const char *name, const char *prefix, const char *suffix)
+{
+    size_t n = strlen(name), p = strlen(prefix), s = strlen(suffix);
+
+    return n > p + s && strncmp(name, prefix, p) == 0 && strcmp(name + n - s, suffix) == 0;
+}
+
+/* Empties the directory open on fd (one level: part directories hold only files). */
+static void
+empty_dir(int fd)
+{
+    DIR *d = fdopendir(dup(fd));
+    struct dirent *e;
+
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+            unlinkat(fd, e->d_name, 0);
+        }
+    }
+    if (d != NULL) {
+        closedir(d);
+    }
+}
+
+/* Removes entry `name` of the directory open on dir_fd if it is this user's and no run holds it. */
+static void
+remove_if_stale(int dir_fd, const char *name)
+{
+    int fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    struct stat st;
+
+    if (fd < 0) {
+        return;
+    }
+    if (fstat(fd, &st) == 0 && st.st_uid == geteuid() &&
+        (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) && flock(fd, LOCK_EX | LOCK_NB) == 0) {
+        if (S_ISDIR(st.st_mode)) {
+            empty_dir(fd);
+            unlinkat(dir_fd, name, AT_REMOVEDIR);
+        } else {
+            unlinkat(dir_fd, name, 0);
+        }
+    }
+    close(fd);
+}
+
+void
+path_remove_stale(const char *dir, const char *prefix, const char *suffix)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        if (matches(e->d_name, prefix, suffix)) {
+            remove_if_stale(dirfd(d), e->d_name);
+        }
+    }
+    if (d != NULL) {
+        closedir(d);
+    }
 }

@@ -53,4 +53,19 @@ char *path_default_log_dir(const char *job_path);
  */
 int path_check_default_log_dir(const char *dir, struct error *err);
 
+/*
+ * Temporary files and directories of a run killed outright (SIGKILL, a power loss) are removed by
+ * the next run that makes the same kind in the same place. A live run holds an exclusive flock
+ * on each it makes (path_hold; its workers share the lock through the inherited descriptor), so
+ * one that nobody holds a lock on is a dead run's, whatever machine or container it ran in.
+ */
+
+/* Takes the lock that says a run is alive and uses the file or directory open on fd. */
+void path_hold(int fd);
+
+/* Removes the entries of dir whose names start with prefix and end with suffix, that belong to
+ * this user and that no live run holds (a directory with what is in it). Errors are ignored: a
+ * leftover is only litter. */
+void path_remove_stale(const char *dir, const char *prefix, const char *suffix);
+
 #endif

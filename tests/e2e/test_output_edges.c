@@ -165,7 +165,7 @@ run_planted(const char *job, const char *w, const char *output, const char *plan
        "echo keep > pl/vdir/keep && { W=%s TMPDIR=\"$PWD/pl/tmp\" " PARK_ALL
        "sh -c '. ./plant.sh; exec \"$0\" run \"$1\" --workers 2 -o \"$2\"' %s %s %s "
        "> pl/stdout & } && pid=$! && "
-       "tu_wait_for 20 '[ $(tu_count \"%s/.tranche-parts-*/part-*\") -ge %d ]'; seen=$?; "
+       "tu_wait_for 20 '[ $(tu_count \"%s/.tranche-parts*/part-*\") -ge %d ]'; seen=$?; "
        "touch pl.go; tu_reap $pid 60; rc=$?; out=%s; [ \"$out\" = - ] && out=pl/stdout; "
        "[ \"$(cat pl/victim)\" = victim ] || { echo 'a planted link was followed' >&2; exit 91; }; "
        "[ \"$(ls -A pl/vdir)\" = keep ] || { echo 'a planted link was followed' >&2; exit 92; }; "

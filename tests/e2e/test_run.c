@@ -264,7 +264,7 @@ run_spill_job(const char *job, const char *output)
     sh(0,
        TU_SH_WAIT "cd '%s' && rm -f release && { TRANCHE_TEST_SPILL_AFTER=65536 "
                   "TRANCHE_TEST_PARK_AFTER_MS=600000 %s run %s --workers 2 --output %s & } && "
-                  "pid=$! && tu_wait_for 30 'tu_exists \"spill/.tranche-parts-*/part-000001\"'; "
+                  "pid=$! && tu_wait_for 30 'tu_exists \"spill/.tranche-parts*/part-000001\"'; "
                   "seen=$?; touch release; tu_reap $pid 60; rc=$?; if [ $seen -ne 0 ]; then "
                   "echo 'no part file on disk while partition 0 waited: partition 1 did not "
                   "spill' >&2; exit 99; fi; exit $rc",
@@ -335,7 +335,7 @@ test_run__a_slow_partition_does_not_hold_the_others(void **state)
         sh(0,
            TU_SH_WAIT "cd '%s' && rm -f go && { %s run %s --workers 2 --output %s & } && "
                       "pid=$! && tu_wait_for 30 "
-                      "'[ $(tu_count \"park-out/.tranche-parts-*/part-*\") -eq 4 ]'; seen=$?; "
+                      "'[ $(tu_count \"park-out/.tranche-parts*/part-*\") -eq 4 ]'; seen=$?; "
                       "touch go; tu_reap $pid 60; rc=$?; if [ $seen -ne 0 ]; then "
                       "echo 'partitions 1 to 4 were not all parked while partition 0 waited' "
                       ">&2; exit 99; fi; exit $rc",
@@ -368,10 +368,10 @@ run_stdout_job(const char *job, const char *output)
        TU_SH_WAIT "cd '%s' && rm -rf so-tmp so.go0 so.go1 so.hold0 so.hold1 && mkdir so-tmp && "
                   "{ TMPDIR=\"$PWD/so-tmp\" TRANCHE_TEST_SPILL_AFTER=4096 "
                   "TRANCHE_TEST_PARK_AFTER_MS=0 %s run %s -o - --workers 2 > %s & } && pid=$! && "
-                  "parts='so-tmp/.tranche-parts-*/part-*'; fail=; "
+                  "parts='so-tmp/.tranche-parts*/part-*'; fail=; "
                   "tu_wait_for 30 '[ -e so.hold0 ] && [ -e so.hold1 ]' || "
                   "fail='partitions 0 and 1 never reached their hold records'; "
-                  "[ -n \"$fail\" ] || tu_exists 'so-tmp/.tranche-parts-*/part-000001' || "
+                  "[ -n \"$fail\" ] || tu_exists 'so-tmp/.tranche-parts*/part-000001' || "
                   "fail='partition 1 paused after 4 MiB of output, with no part file on disk'; "
                   "touch so.go1; [ -n \"$fail\" ] || "
                   "tu_wait_for 30 '[ $(tu_count \"$parts\") -ge 6 ]' || "
