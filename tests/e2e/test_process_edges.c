@@ -385,6 +385,21 @@ test_process__limits_are_said_before_anything_runs(void **state)
 }
 
 static void
+test_process__more_inputs_than_the_soft_descriptor_limit(void **state)
+{
+    (void)state;
+    /* every input is open during the job; the soft limit is raised to the hard one at start */
+    sh(0, "rm -rf many && mkdir many && i=0; while [ $i -lt 1500 ]; do i=$((i + 1)); "
+          "echo \"line $i\" > many/f$i.txt; done");
+    sh(0, "if [ \"$(ulimit -Hn)\" != unlimited ] && [ \"$(ulimit -Hn)\" -le 2048 ]; then "
+          "echo 'skipped: the hard descriptor limit is too low' >&2; exit 0; fi; "
+          "printf 'input:\\n  path: many/*.txt\\noutput:\\n  path: many.out\\nsteps:\\n"
+          "  - plugin: upper\\n' > many.yaml && ulimit -Sn 1024 && %s run many.yaml --workers 2 "
+          "&& [ $(wc -l < many.out) -eq 1500 ] && rm -rf many many.out",
+       TRANCHE_BIN);
+}
+
+static void
 test_process__one_partition_goes_to_standard_output(void **state)
 {
     const char *path = job("onepart", "  - plugin: upper\n");
@@ -418,6 +433,7 @@ main(void)
         cmocka_unit_test(test_process__a_file_size_limit_is_a_clean_failure),
         cmocka_unit_test(test_process__a_worker_death_is_seen_even_with_sigchld_ignored),
         cmocka_unit_test(test_process__limits_are_said_before_anything_runs),
+        cmocka_unit_test(test_process__more_inputs_than_the_soft_descriptor_limit),
         cmocka_unit_test(test_process__one_partition_goes_to_standard_output),
     };
 
