@@ -36,8 +36,8 @@ void bgzf_writer_release(struct bgzf_writer *w);
  * as whole blocks of BGZF_MAX_INPUT input bytes, the rest too when `last`; *taken says how much
  * of data was used (the caller keeps the rest and offers it again, grown, later).
  */
-int bgzf_writer_put(struct bgzf_writer *w, bgzf_put_fn put, void *arg, const char *data,
-                    size_t len, int last, size_t *taken, struct error *err);
+int bgzf_writer_put(struct bgzf_writer *w, bgzf_put_fn put, void *arg, const char *data, size_t len,
+                    int last, size_t *taken, struct error *err);
 
 /* A bgzf_put_fn that appends to the hold buffer of the writer `w`. */
 int bgzf_writer_hold(void *w, const void *data, size_t len, struct error *err);

@@ -20,6 +20,10 @@ extern const char cli_run_help[];
 extern const char cli_index_help[];
 extern const char cli_plugins_help[];
 
+/* Standard output was closed when tranche started (it is /dev/null now): a command whose output
+ * is standard output fails instead of throwing it away. */
+extern int cli_stdout_closed;
+
 /* Prints "tranche: " and the message (fmt with one string argument) and a hint to --help on
  * stderr; returns ERR_INVALID. */
 int cli_usage_error(const char *fmt, const char *arg);

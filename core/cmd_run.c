@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -232,7 +233,7 @@ _Static_assert(sizeof(struct check_report) < PIPE_BUF, "a report must be written
 /* The child: init and fini of every step, and the result on fd. Never returns. */
 static void __attribute__((noreturn))
 check_in_child(const struct job *job, const struct step *steps, struct chain_progress *where,
-               int fd)
+               int fd, pid_t parent)
 {
     struct check_report rep;
     struct chain *chain = NULL;
@@ -240,6 +241,10 @@ check_in_child(const struct job *job, const struct step *steps, struct chain_pro
     int step = -1;
 
     prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) {
+        _exit(1);
+    }
+    setpgid(0, 0); /* a plugin's kill(0, sig) reaches this child, not the runner */
     dup2(STDERR_FILENO, STDOUT_FILENO); /* what a plugin prints is not the job's output */
     memset(&rep, 0, sizeof(rep));
     if (chain_new(steps, job->n_steps, job->delimiter, 0, -1, where, &chain, &step, &err) != 0 ||
@@ -299,7 +304,7 @@ check_init(const struct job *job, const struct step *steps, struct error *err)
 {
     struct chain_progress *where;
     int fds[2], rc;
-    pid_t pid;
+    pid_t pid, parent;
 
     where = mmap(NULL, sizeof(*where), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (where == MAP_FAILED) {
@@ -310,15 +315,22 @@ check_init(const struct job *job, const struct step *steps, struct error *err)
         return error_errno(err, "cannot create a pipe");
     }
     fflush(NULL);
+    parent = getpid();
     pid = fork();
     if (pid == 0) {
         close(fds[0]);
-        check_in_child(job, steps, where, fds[1]);
+        check_in_child(job, steps, where, fds[1], parent);
+    }
+    if (pid > 0) {
+        setpgid(pid, pid);
     }
     close(fds[1]);
-    rc = pid < 0 ? error_errno(err, "cannot fork") : check_result(job, steps, where, pid, fds[0],
-                                                                   err);
+    rc = pid < 0 ? error_errno(err, "cannot fork")
+                 : check_result(job, steps, where, pid, fds[0], err);
     close(fds[0]);
+    if (pid > 0) {
+        kill(-pid, SIGKILL); /* what a plugin started in the check goes with it */
+    }
     munmap(where, sizeof(*where));
     return rc;
 }
@@ -362,6 +374,7 @@ session_open(struct session *s, int argc, char **argv, int *help)
         return rc;
     }
     if (load_job(&s->cli, &s->job, &s->err) != 0 || steps_load(&s->job, &s->steps, &s->err) != 0 ||
+        run_check_stack(s->job.n_steps, &s->err) != 0 ||
         check_init(&s->job, s->steps, &s->err) != 0) {
         fprintf(stderr, "tranche: %s\n", s->err.msg);
         return ERR_INVALID;
@@ -489,6 +502,10 @@ cmd_plan(int argc, char **argv)
     } else if (rc == 0) {
         explain_streams(&s.inputs);
         rc = check_partition_exists(&s);
+        if (rc == 0 && cli_stdout_closed) {
+            fprintf(stderr, "tranche: standard output is closed: nowhere to print the plan\n");
+            rc = ERR_INVALID;
+        }
     }
     if (rc == 0 && !help) {
         for (i = 0; i < s.plan.n_parts; i++) {
@@ -504,6 +521,16 @@ cmd_plan(int argc, char **argv)
     }
     session_close(&s);
     return rc;
+}
+
+/* Whether the output is a device or a FIFO (written as the job runs, not replaced). */
+static int
+written_in_place(const char *path)
+{
+    struct stat st;
+
+    return strcmp(path, "-") != 0 && stat(path, &st) == 0 &&
+           (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode));
 }
 
 /* Runs the planned job and says how it went. */
@@ -525,12 +552,14 @@ run_planned(struct session *s)
         fprintf(stderr, "tranche: %s: %s\n", s->job.file, s->err.msg);
     } else if (rc == ERR_FAILED) {
         fprintf(stderr, "tranche: %s: job failed: %s\n", s->job.file, s->err.msg);
-        if (strcmp(s->job.output, "-") != 0) {
+        if (written_in_place(s->job.output)) {
+            fprintf(stderr, "tranche: %s is written in place: what was written stays; logs in %s\n",
+                    s->job.output, s->job.log_dir);
+        } else if (strcmp(s->job.output, "-") != 0) {
             fprintf(stderr, "tranche: nothing was written to %s; logs in %s\n", s->job.output,
                     s->job.log_dir);
         } else {
-            fprintf(stderr, "tranche: standard output is incomplete; logs in %s\n",
-                    s->job.log_dir);
+            fprintf(stderr, "tranche: standard output is incomplete; logs in %s\n", s->job.log_dir);
         }
     }
     /* ERR_PIPE: the reader of standard output left (`tranche run ... -o - | head`): quietly. */
@@ -558,6 +587,10 @@ cmd_run(int argc, char **argv)
                 s.inputs.n_streams);
     }
     rc = check_partition_exists(&s);
+    if (rc == 0 && strcmp(s.job.output, "-") == 0 && cli_stdout_closed) {
+        fprintf(stderr, "tranche: the output is standard output, which is closed\n");
+        rc = ERR_INVALID;
+    }
     if (rc == 0 && s.job.log_dir == NULL &&
         (s.job.log_dir = path_default_log_dir(s.job.file)) == NULL) {
         fprintf(stderr, "tranche: out of memory\n");

@@ -306,6 +306,9 @@ check_owner(int fd, const struct stat *st)
     if (fstat(fd, &ist) != 0) {
         return "it cannot be examined";
     }
+    if (!S_ISREG(ist.st_mode)) {
+        return "it is not a regular file";
+    }
     if (ist.st_uid != geteuid() && ist.st_uid != st->st_uid) {
         return "it belongs to another user than you or the gzip file's owner";
     }
@@ -355,7 +358,9 @@ load_one(const char *path, const struct stat *st, int gz_fd, struct gz_index *id
     int loaded = 0, rc = -1;
 
     memset(&l, 0, sizeof(l));
-    l.fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO planted where an index goes must not block the run (it is refused as
+     * not a regular file below). */
+    l.fd = open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
     if (l.fd < 0) {
         *found = 0;
         return 0;

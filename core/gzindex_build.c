@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -135,7 +136,7 @@ stop_children(const pid_t *pids, int jobs)
 static int
 start_child(pid_t *pids, int jobs, char *file, uint64_t spacing)
 {
-    pid_t pid;
+    pid_t pid, parent = getpid();
     int k;
 
     for (k = 0; k < jobs && pids[k] != 0; k++) {
@@ -147,6 +148,10 @@ start_child(pid_t *pids, int jobs, char *file, uint64_t spacing)
         return ERR_FAILED;
     }
     if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent) {
+            _exit(1);
+        }
         _exit(-index_one(file, spacing));
     }
     pids[k] = pid;

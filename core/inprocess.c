@@ -116,12 +116,13 @@ run_all(struct run *r, struct chain *chain, struct chain_sink *sink, long only, 
 /* The job running in this process, while plugins run: a plugin that calls exit() ends the
  * process through exit_guard, which must not leave the temporary output, or exit 0. */
 static struct run *guarded;
+static pid_t guarded_pid;
 
 static void
 exit_guard(void)
 {
-    if (guarded == NULL) {
-        return;
+    if (guarded == NULL || getpid() != guarded_pid) {
+        return; /* (a child a plugin forked, exiting: not the job's process) */
     }
     output_abort(&guarded->output);
     fprintf(stderr,
@@ -136,10 +137,11 @@ guard(struct run *r)
 {
     static int registered;
 
-    if (!registered && atexit(exit_guard) == 0) {
+    if (!registered && atexit(exit_guard) == 0 && at_quick_exit(exit_guard) == 0) {
         registered = 1;
     }
     guarded = r;
+    guarded_pid = getpid();
 }
 
 int

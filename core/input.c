@@ -320,7 +320,10 @@ int
 inputs_open(const struct job *job, struct inputs *in, struct error *err)
 {
     struct stat out_st;
-    int have_out = strcmp(job->output, "-") != 0 && stat(job->output, &out_st) == 0;
+    /* Standard output counts too: `-o - >> input.txt` would grow the input as it is read. */
+    int have_out = strcmp(job->output, "-") != 0
+                       ? stat(job->output, &out_st) == 0
+                       : fstat(STDOUT_FILENO, &out_st) == 0 && S_ISREG(out_st.st_mode);
     size_t i;
     int rc;
 

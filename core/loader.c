@@ -361,15 +361,14 @@ given_option(const struct job *job, const struct config_option *co, struct step 
     }
     if (co->is_list && opt->spec->type != TRANCHE_OPT_LIST) {
         return error_set(err, "%s:%d:%d: %s: option '%s' of plugin %s must be %s, not a list",
-                         job->file, co->value_pos.line, co->value_pos.column, step->label,
-                         co->name, d->name, type_name(opt->spec->type));
+                         job->file, co->value_pos.line, co->value_pos.column, step->label, co->name,
+                         d->name, type_name(opt->spec->type));
     }
     if (opt->spec->type != TRANCHE_OPT_LIST &&
         (co->n_items != 1 || parse_value(opt, co->items[0]) != 0)) {
         return error_set(err, "%s:%d:%d: %s: option '%s' of plugin %s must be %s, not '%s'",
-                         job->file, co->value_pos.line, co->value_pos.column, step->label,
-                         co->name, d->name, type_name(opt->spec->type),
-                         co->n_items > 0 ? co->items[0] : "");
+                         job->file, co->value_pos.line, co->value_pos.column, step->label, co->name,
+                         d->name, type_name(opt->spec->type), co->n_items > 0 ? co->items[0] : "");
     }
     if (set_items(opt, co->items, co->n_items) != 0) {
         return error_set(err, "out of memory");
@@ -395,8 +394,8 @@ default_option(const struct job *job, const struct config_step *cs, struct step 
         return 0;
     }
     if (parse_value(opt, def) != 0) {
-        return error_set(err, "%s: %s: plugin %s has a bad default '%s' for option '%s'",
-                         job->file, step->label, plugin, def, spec->name);
+        return error_set(err, "%s: %s: plugin %s has a bad default '%s' for option '%s'", job->file,
+                         step->label, plugin, def, spec->name);
     }
     if (set_items(opt, &def, 1) != 0) {
         return error_set(err, "out of memory");

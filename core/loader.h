@@ -64,9 +64,9 @@ void plugin_free(struct plugin *p);
 #define LOADER_STEP_STACK (256u << 10)
 
 /*
- * Loads every step of the job and validates its options (at most LOADER_MAX_STEPS steps); errors name the job file, line and
- * column, the step and the plugin. On success *steps_out is an array of n_steps steps owned by
- * the caller (steps_free()).
+ * Loads every step of the job and validates its options (at most LOADER_MAX_STEPS steps); errors
+ * name the job file, line and column, the step and the plugin. On success *steps_out is an array of
+ * n_steps steps owned by the caller (steps_free()).
  */
 int steps_load(const struct job *job, struct step **steps_out, struct error *err);
 void steps_free(struct step *steps, size_t n_steps);

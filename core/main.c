@@ -105,17 +105,21 @@ static const struct {
     const char *name;
     int (*fn)(int argc, char **argv);
 } commands[] = {
-    {"run", cmd_run},         {"plan", cmd_plan},       {"validate", cmd_validate},
-    {"plugins", cmd_plugins}, {"index", cmd_index},     {"help", help},
+    {"run", cmd_run},         {"plan", cmd_plan},   {"validate", cmd_validate},
+    {"plugins", cmd_plugins}, {"index", cmd_index}, {"help", help},
 };
 
 /* Descriptors 0-2 open (on /dev/null if they were closed), so that no file the run opens gets
  * one of them and receives what is meant for standard output or error (git's sanitize_stdfds). */
+int cli_stdout_closed;
+
 static void
 sanitize_stdfds(void)
 {
-    int fd = open("/dev/null", O_RDWR);
+    int fd;
 
+    cli_stdout_closed = fcntl(STDOUT_FILENO, F_GETFD) < 0;
+    fd = open("/dev/null", O_RDWR);
     while (fd >= 0 && fd <= STDERR_FILENO) {
         fd = open("/dev/null", O_RDWR);
     }

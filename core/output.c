@@ -13,6 +13,36 @@
 #include "io.h"
 #include "signals.h"
 
+static int planted(const char *path, const struct stat *link);
+
+/* A link planted in a shared directory, anywhere along the output's path (a directory link in
+ * /tmp would take the output, its part directory and the directories made for it elsewhere). */
+static int
+planted_on_the_way(const char *path, struct error *err)
+{
+    char *copy = strdup(path), *slash;
+    struct stat link;
+
+    if (copy == NULL) {
+        error_set(err, "out of memory");
+        return ERR_INVALID;
+    }
+    for (slash = strchr(copy + 1, '/'); slash != NULL; slash = strchr(slash + 1, '/')) {
+        *slash = '\0';
+        if (lstat(copy, &link) == 0 && S_ISLNK(link.st_mode) && planted(copy, &link)) {
+            error_set(err,
+                      "the output %s goes through %s, a symbolic link that belongs to uid %ld, "
+                      "in a directory anyone can write to: tranche does not follow it",
+                      path, copy, (long)link.st_uid);
+            free(copy);
+            return ERR_INVALID;
+        }
+        *slash = '/';
+    }
+    free(copy);
+    return 0;
+}
+
 /* Refuses what cannot be a file's name: nothing, or a name that ends in a directory. */
 static int
 check_name(const char *path, struct error *err)
@@ -263,6 +293,9 @@ output_open(struct output *o, const char *path, struct error *err)
     }
     rc = check_name(path, err);
     if (rc == 0) {
+        rc = planted_on_the_way(path, err);
+    }
+    if (rc == 0) {
         rc = make_dirs(o, path, err);
     }
     if (rc == 0) {
@@ -290,6 +323,9 @@ output_check(const char *path, struct error *err)
         return 0;
     }
     rc = check_name(path, err);
+    if (rc == 0) {
+        rc = planted_on_the_way(path, err);
+    }
     if (rc == 0) {
         rc = classify(path, &in_place, &target, &st, err);
     }

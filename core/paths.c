@@ -1,13 +1,13 @@
 /* core/paths.c: path helpers. */
 #include "paths.h"
 
-#include <errno.h>
-#include <sys/file.h>
-#include <fcntl.h>
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 

@@ -112,7 +112,7 @@ planner_more(struct planner *pl, size_t budget, struct error *err)
             break;
         }
         rc = pl->inputs->v[pl->plan_file].kind == INPUT_STREAM ? start_stream(pl, err)
-                                                                : take_fixed(pl, err);
+                                                               : take_fixed(pl, err);
         if (rc != 0) {
             return -1;
         }

@@ -129,10 +129,36 @@ seconds_since(const struct timespec *t0)
 /* Each step's record() runs inside the emit() of the step before it: the stack a worker needs
  * grows with the chain. Raises the soft stack limit (inherited by the workers, and honoured as the
  * main thread's stack grows) to what the chain may need, as far as the hard limit allows. */
+static rlim_t
+stack_need(size_t n_steps)
+{
+    return (rlim_t)n_steps * LOADER_STEP_STACK + (rlim_t)(4u << 20);
+}
+
+int
+run_check_stack(size_t n_steps, struct error *err)
+{
+    struct rlimit rl;
+    rlim_t need = stack_need(n_steps);
+
+    if (getrlimit(RLIMIT_STACK, &rl) != 0 || rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need) {
+        return 0;
+    }
+    error_set(err,
+              "a chain of %zu steps may need %llu KiB of stack (%u KiB a step), more than the hard "
+              "stack limit of %llu KiB (ulimit -Hs): raise it, or use at most %llu steps",
+              n_steps, (unsigned long long)need >> 10, LOADER_STEP_STACK >> 10,
+              (unsigned long long)rl.rlim_max >> 10,
+              rl.rlim_max > (4u << 20)
+                  ? (unsigned long long)((rl.rlim_max - (4u << 20)) / LOADER_STEP_STACK)
+                  : 0ull);
+    return ERR_INVALID;
+}
+
 static void
 ensure_stack(const struct run *r)
 {
-    rlim_t need = (rlim_t)r->job->n_steps * LOADER_STEP_STACK + (rlim_t)(4u << 20);
+    rlim_t need = stack_need(r->job->n_steps);
     struct rlimit rl;
 
     if (getrlimit(RLIMIT_STACK, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need) {
@@ -221,8 +247,8 @@ run_job(const struct job *job, const struct step *steps, const struct plan *plan
     if (rc != 0) {
         log_line(r.log_fd, "job failed: %s", err->msg);
     } else {
-        log_line(r.log_fd, "job done: %" PRIu64 " records in, %" PRIu64 " out, %.3fs",
-                 r.records_in, r.records_out, seconds_since(&t0));
+        log_line(r.log_fd, "job done: %" PRIu64 " records in, %" PRIu64 " out, %.3fs", r.records_in,
+                 r.records_out, seconds_since(&t0));
     }
     close(r.log_fd);
     planner_free(&r.planner);

@@ -54,12 +54,15 @@ struct run {
 int run_job(const struct job *job, const struct step *steps, const struct plan *plan,
             const struct inputs *inputs, const struct run_options *opt, struct error *err);
 
+/* Whether the stack limit lets a chain of n_steps steps use the stack each may (tranche/plugin.h);
+ * ERR_INVALID with err saying so when the hard limit is too low. */
+int run_check_stack(size_t n_steps, struct error *err);
+
 /* Where partition p's bytes come from. */
 void run_source_input(const struct run *r, const struct partition *p, struct source_input *in);
 
 /* "partition 3 (bytes 100-200 of FILE)", for messages. */
-void run_describe_partition(const struct run *r, const struct partition *p, char *buf,
-                            size_t size);
+void run_describe_partition(const struct run *r, const struct partition *p, char *buf, size_t size);
 
 /* The in-process mode (inprocess.c): every partition (or only `only`, when >= 0) one after
  * another in this process, straight into the output; a stream is decoded as they run. Returns

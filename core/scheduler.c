@@ -224,7 +224,6 @@ assign(struct scheduler *s, int w)
     return send_command(s, wk, CMD_ASSIGN, k);
 }
 
-
 /* Builds the message for a worker that reported FAILED. */
 static void
 report_failure(struct scheduler *s, int w, const struct report *rep, struct error *err)
@@ -262,7 +261,8 @@ death_failure(struct scheduler *s, int w, int status, struct error *err)
     if (part >= 0 && (size_t)part < live(s)->n_parts && step < 0 &&
         pr->record_start == UINT64_MAX) {
         run_describe_partition(s->run, &live(s)->parts[part], where, sizeof(where));
-        error_set(err, "worker %d (pid %ld) %s in %s, while writing its output\n  worker %d's log: %s",
+        error_set(err,
+                  "worker %d (pid %ld) %s in %s, while writing its output\n  worker %d's log: %s",
                   w + 1, (long)wk->pid, how, where, w + 1, wk->log_path);
     } else if (part >= 0 && (size_t)part < live(s)->n_parts) {
         run_describe_partition(s->run, &live(s)->parts[part], where, sizeof(where));
@@ -310,6 +310,29 @@ remove_part_dir(struct scheduler *s)
     parts_release(&s->run->output.parts);
 }
 
+/* Waits for a worker whose pipe closed or whose pidfd fired: it has ended, or is ending. One
+ * that is still running after about two seconds (a plugin closed the worker's pipes, say) is
+ * killed, rather than waited for without end. */
+static void
+wait_worker(const struct worker *wk, int *status)
+{
+    int i;
+
+    for (i = 0; i < 200; i++) {
+        pid_t r = waitpid(wk->pid, status, WNOHANG);
+        if (r == wk->pid || (r < 0 && errno != EINTR)) {
+            return;
+        }
+        if (r == 0) {
+            usleep(10000);
+        }
+    }
+    kill(-wk->pid, SIGKILL);
+    kill(wk->pid, SIGKILL);
+    while (waitpid(wk->pid, status, 0) < 0 && errno == EINTR) {
+    }
+}
+
 /* Collects a worker whose pipe closed. Fine only after STOP and a clean exit; otherwise the job
  * fails with how it died and where. */
 static int
@@ -318,8 +341,8 @@ reap(struct scheduler *s, int w, struct error *err)
     struct worker *wk = &s->workers[w];
     int status = 0;
 
-    while (waitpid(wk->pid, &status, 0) < 0 && errno == EINTR) {
-    }
+    wait_worker(wk, &status);
+    kill(-wk->pid, SIGKILL); /* what a plugin started in the worker goes with it */
     wk->alive = 0;
     close(wk->report_fd);
     close(wk->cmd_fd);
@@ -710,8 +733,16 @@ start_workers(struct scheduler *s, struct error *err)
 {
     int w;
 
-    if (make_workers(s, err) != 0 || name_part_dir(s, err) != 0 || track(s, err) != 0) {
+    if (make_workers(s, err) != 0 || track(s, err) != 0) {
         return -1;
+    }
+    if (name_part_dir(s, err) != 0) {
+        /* No part directory (an unusable $TMPDIR for -o -): the job runs without part files,
+         * each finished partition's output kept in memory until its turn. */
+        log_line(s->run->log_fd, "no part directory (%s): partitions wait for their turn in memory",
+                 err->msg);
+        s->spill_after = UINT64_MAX;
+        s->park_after_ms = UINT64_MAX;
     }
     for (w = 0; w < s->n_workers; w++) {
         if (spawn(s, w, err) != 0) {

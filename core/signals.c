@@ -8,7 +8,11 @@
 #include <string.h>
 #include <sys/wait.h>
 
-static const int stop_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2, SIGALRM};
+/* Every signal whose default action ends the process and that comes from outside (a user, a
+ * limit, a timer): not those a fault raises (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS),
+ * which a handler could not return from. */
+static const int stop_signals[] = {SIGINT,  SIGTERM,   SIGHUP,  SIGQUIT, SIGUSR1, SIGUSR2,
+                                   SIGALRM, SIGVTALRM, SIGPROF, SIGXCPU, SIGPWR,  SIGIO};
 #define N_STOP (sizeof(stop_signals) / sizeof(stop_signals[0]))
 
 _Static_assert(N_STOP == SIGNALS_N_STOP, "signals_saved holds every stop signal");

@@ -1,8 +1,9 @@
 /*
- * core/signals.h: the signals that stop tranche cleanly, SIGINT, SIGTERM, SIGHUP, SIGUSR1,
- * SIGUSR2 and SIGALRM, defined once for the job runner and for `tranche index`. Their handler
- * only notes the signal; the code that waits checks the note, stops its children and removes
- * what it made. Those ignored when tranche started stay ignored (nohup).
+ * core/signals.h: the signals that stop tranche cleanly (SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1,
+ * SIGUSR2, SIGALRM, SIGVTALRM, SIGPROF, SIGXCPU, SIGPWR, SIGIO: every one that ends a process by
+ * default and comes from outside), defined once for the job runner and for `tranche index`. Their
+ * handler only notes the signal; the code that waits checks the note, stops its children and
+ * removes what it made. Those ignored when tranche started stay ignored (nohup).
  */
 #ifndef TRANCHE_SIGNALS_H
 #define TRANCHE_SIGNALS_H
@@ -13,7 +14,7 @@
 /* The stop signal caught since signals_catch(), or 0. */
 extern volatile sig_atomic_t signals_caught;
 
-#define SIGNALS_N_STOP 6
+#define SIGNALS_N_STOP 12
 
 /* The handlers in place before signals_catch(), for signals_restore(). */
 struct signals_saved {

@@ -120,8 +120,7 @@ feed(struct source *s, char *buf, size_t len, uint64_t offset, int last, size_t 
 /* Drops what precedes the first record that starts in the partition. Sets *none when no record
  * starts in it at all. */
 static void
-skip_partial(struct source *s, struct cursor *cur, char *buf, size_t *have, int bounded,
-             int *none)
+skip_partial(struct source *s, struct cursor *cur, char *buf, size_t *have, int bounded, int *none)
 {
     char *hit = memchr(buf + cur->clean, s->delim, *have - cur->clean);
     size_t consumed = hit != NULL ? (size_t)(hit - buf) + 1 : *have;
@@ -326,8 +325,8 @@ struct gz_walk {
  * of it when it fits in the scratch before the data (no copy of the segment), else the segment is
  * appended to the cursor. */
 static int
-feed_segment(struct source *s, struct gz_walk *w, unsigned char *data, size_t n,
-             size_t scratch, int bounded, struct error *err)
+feed_segment(struct source *s, struct gz_walk *w, unsigned char *data, size_t n, size_t scratch,
+             int bounded, struct error *err)
 {
     struct cursor *cur = &w->cur;
     char *region;

@@ -68,8 +68,8 @@ take_turn(struct part_writer *pw, struct error *err)
 
     pw->head = 1;
     if (pw->spill_fd >= 0 &&
-        (output_append(out, pw->spill_fd, pw->spill_path, err) != 0 ||
-         close_spill(pw, err) != 0 || parts_remove(&out->parts, pw->partition, err) != 0)) {
+        (output_append(out, pw->spill_fd, pw->spill_path, err) != 0 || close_spill(pw, err) != 0 ||
+         parts_remove(&out->parts, pw->partition, err) != 0)) {
         return -1;
     }
     if (pw->writer->hold_len > 0) {
@@ -156,8 +156,8 @@ worker_fail(const struct worker_env *env, const struct partition *p, struct chai
     if (rep->partition != UINT64_MAX) {
         log_line(env->log_fd,
                  "worker %d: partition %" PRIu64 " [%" PRIu64 ", %" PRIu64 ") failed in %s: %s",
-                 env->id, rep->partition, p->start, p->end,
-                 step >= 0 ? steps[step].label : "I/O", err->msg);
+                 env->id, rep->partition, p->start, p->end, step >= 0 ? steps[step].label : "I/O",
+                 err->msg);
     } else {
         log_line(env->log_fd, "worker %d: init failed: %s", env->id, err->msg);
     }
@@ -192,7 +192,11 @@ wait_for_turn(const struct worker_env *env, size_t k, uint64_t nanos)
         ms = env->park_after_ms;
     }
     do {
-        ready = poll(&pfd, 1, ms > INT32_MAX ? INT32_MAX : (int)ms);
+        /* (UINT64_MAX: no part directory to park in, wait for ever) */
+        ready = poll(&pfd, 1,
+                     env->park_after_ms == UINT64_MAX ? -1
+                     : ms > INT32_MAX                 ? INT32_MAX
+                                                      : (int)ms);
     } while (ready < 0 && errno == EINTR);
     if (ready <= 0) {
         return 0;
@@ -253,9 +257,8 @@ finish_late(struct part_writer *pw, const struct partition *p, struct chain *cha
         where->partition = -1;
         return REPORT_PARKED;
     }
-    if (take_turn(pw, &err) != 0 ||
-        bgzf_writer_put(pw->writer, output_put, &env->run->output, pending, pending_len, 1,
-                        &taken, &err) != 0) {
+    if (take_turn(pw, &err) != 0 || bgzf_writer_put(pw->writer, output_put, &env->run->output,
+                                                    pending, pending_len, 1, &taken, &err) != 0) {
         worker_fail(env, p, chain, rep, -1, &err);
     }
     where->partition = -1;

@@ -27,13 +27,13 @@
 
 /* What a worker process is given by the scheduler that forks it. */
 struct worker_env {
-    struct run *run; /* the parent's, as of fork: job, steps, inputs, output, planner */
-    int id;                /* 1-based */
-    int report_fd;         /* write end of its report pipe */
-    int cmd_fd;            /* read end of its command pipe */
-    const char *log_dir;   /* where it opens its worker-N.log */
+    struct run *run;     /* the parent's, as of fork: job, steps, inputs, output, planner */
+    int id;              /* 1-based */
+    int report_fd;       /* write end of its report pipe */
+    int cmd_fd;          /* read end of its command pipe */
+    const char *log_dir; /* where it opens its worker-N.log */
     const char *log_path;
-    int log_fd; /* set by worker_main once the log is open */
+    int log_fd;            /* set by worker_main once the log is open */
     struct shared *shared; /* head, and this worker's progress at progress[id - 1] */
     uint64_t spill_after;
     uint64_t park_after_ms;

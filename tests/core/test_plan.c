@@ -254,8 +254,7 @@ test_plan__offsets_beyond_4GiB(void **state)
     assert_true(plan.parts[1].start == 3ull << 30);
     assert_true(plan.parts[1].end == size);
     plan_release(&plan);
-    assert_int_equal(plan_add_file(&plan, 0, path, fd, size, (4ull << 30) + 1, '\0', &err),
-                     0);
+    assert_int_equal(plan_add_file(&plan, 0, path, fd, size, (4ull << 30) + 1, '\0', &err), 0);
     assert_int_equal(plan.n_parts, 2);
     assert_true(plan.parts[0].end == (4ull << 30) + 1);
     plan_release(&plan);

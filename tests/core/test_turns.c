@@ -160,7 +160,7 @@ test_turns__a_growing_plan_idles_until_all_is_known(void **state)
     assert_int_equal(turns_track(&t, 1, &err), 0);
     assert_int_equal(turns_work(&t, 1, 0, 0, &k), TURN_WORK);
     assert_int_equal(turns_work(&t, 1, 0, 1, &k), TURN_IDLE); /* a stream is still decoding */
-    assert_int_equal(turns_track(&t, 100, &err), 0);            /* grows, keeping its state */
+    assert_int_equal(turns_track(&t, 100, &err), 0);          /* grows, keeping its state */
     assert_int_equal(t.state[0], PART_RUNNING);
     assert_int_equal(t.state[99], PART_WAITING);
     assert_int_equal(t.owner[99], -1);

@@ -49,8 +49,9 @@ count_allocations(const char *args)
     char path[1024], *text;
     long n;
 
-    sh(0, "rm -f count.txt out/* && FAILMALLOC_COUNT=\"$PWD/count.txt\" LD_PRELOAD='%s' %s %s "
-          "> /dev/null",
+    sh(0,
+       "rm -f count.txt out/* && FAILMALLOC_COUNT=\"$PWD/count.txt\" LD_PRELOAD='%s' %s %s "
+       "> /dev/null",
        FAILMALLOC, TRANCHE_BIN, args);
     snprintf(path, sizeof(path), "%s/count.txt", tu_dir);
     text = tu_read_file(path, NULL);
@@ -82,8 +83,9 @@ fail_each(const char *args, const char *check)
         if (rc == 0) {
             sh(0, "%s", check);
         } else {
-            sh(0, "[ -z \"$(ls -A out)\" ] || { echo 'allocation %ld failing left:' >&2; "
-                  "ls -la out >&2; false; }",
+            sh(0,
+               "[ -z \"$(ls -A out)\" ] || { echo 'allocation %ld failing left:' >&2; "
+               "ls -la out >&2; false; }",
                n);
         }
         free(err);

@@ -405,13 +405,14 @@ test_errors__odd_names_and_option_order(void **state)
     /* A file name with a newline or a backslash stays on its partition's line, escaped */
     snprintf(path, sizeof(path), "%s/odd.yaml", tu_dir);
     tu_write_file(path, text, strlen(text));
-    assert_int_equal(tu_runf(&err,
-                             "cd '%s' && mkdir -p odd && echo one > 'odd/a\nb.txt' && "
-                             "echo two > 'odd/c\\d.txt' && %s plan odd.yaml > odd.plan && "
-                             "[ $(wc -l < odd.plan) -eq 2 ] && grep -qF 'odd/a\\nb.txt' odd.plan && "
-                             "grep -qF 'odd/c\\\\d.txt' odd.plan",
-                             tu_dir, TRANCHE_BIN),
-                     0);
+    assert_int_equal(
+        tu_runf(&err,
+                "cd '%s' && mkdir -p odd && echo one > 'odd/a\nb.txt' && "
+                "echo two > 'odd/c\\d.txt' && %s plan odd.yaml > odd.plan && "
+                "[ $(wc -l < odd.plan) -eq 2 ] && grep -qF 'odd/a\\nb.txt' odd.plan && "
+                "grep -qF 'odd/c\\\\d.txt' odd.plan",
+                tu_dir, TRANCHE_BIN),
+        0);
     free(err);
     /* tranche index takes its options after the files too */
     assert_int_equal(tu_runf(&err,
@@ -474,10 +475,10 @@ test_errors__readme_plugin_builds_out_of_tree(void **state)
 
 /* Runs the job in the background until its failer creates `marker` (the state the signal is
  * meant for), sends it `signal` (SIGINT is not left ignored, as a shell leaves it for a
- * background job: tranche keeps a signal ignored that it was started with), then creates `release` (for a failer that waits; NULL for
- * none) and waits for the end; bounded throughout, so that a job that never gets there, or
- * never stops, fails the test instead of hanging it. Returns the job's exit status, its stderr
- * in *err. */
+ * background job: tranche keeps a signal ignored that it was started with), then creates `release`
+ * (for a failer that waits; NULL for none) and waits for the end; bounded throughout, so that a job
+ * that never gets there, or never stops, fails the test instead of hanging it. Returns the job's
+ * exit status, its stderr in *err. */
 static int
 signal_when_marked(char **err, const char *job_path, const char *args, const char *signal,
                    const char *marker, const char *release)
@@ -490,12 +491,13 @@ signal_when_marked(char **err, const char *job_path, const char *args, const cha
         snprintf(go, sizeof(go), "touch '%s'", release);
     }
     return tu_runf(err,
-                   TU_SH_WAIT "cd '%s' && rm -f '%s' && { env --default-signal=INT %s run %s %s & } "
-                              "&& pid=$! && "
-                              "tu_wait_for 30 '[ -e %s ]'; seen=$?; kill -%s $pid; %s; "
-                              "tu_reap $pid 30; rc=$?; if [ $seen -ne 0 ]; then "
-                              "echo 'the job never reached the marked record' >&2; exit 99; fi; "
-                              "exit $rc",
+                   TU_SH_WAIT
+                   "cd '%s' && rm -f '%s' && { env --default-signal=INT %s run %s %s & } "
+                   "&& pid=$! && "
+                   "tu_wait_for 30 '[ -e %s ]'; seen=$?; kill -%s $pid; %s; "
+                   "tu_reap $pid 30; rc=$?; if [ $seen -ne 0 ]; then "
+                   "echo 'the job never reached the marked record' >&2; exit 99; fi; "
+                   "exit $rc",
                    tu_dir, marker, TRANCHE_BIN, job_path, args, marker, signal, go);
 }
 

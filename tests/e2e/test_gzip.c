@@ -570,9 +570,10 @@ test_gzip__partition_past_the_end_is_a_usage_error_for_every_input(void **state)
 
     (void)state;
     tu_write_file(path_of("past.yaml"), job, strlen(job));
-    sh(0, "seq 1 20000 > past.txt && gzip -c past.txt > past-indexed.gz && "
-          "cp past-indexed.gz past-stream.gz && %s index --spacing 4096 past-indexed.gz "
-          ">/dev/null",
+    sh(0,
+       "seq 1 20000 > past.txt && gzip -c past.txt > past-indexed.gz && "
+       "cp past-indexed.gz past-stream.gz && %s index --spacing 4096 past-indexed.gz "
+       ">/dev/null",
        TRANCHE_BIN);
     for (i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++) {
         sh(0, "rm -f past.out past-stream.gz.tranche-index");
@@ -584,8 +585,9 @@ test_gzip__partition_past_the_end_is_a_usage_error_for_every_input(void **state)
         err = NULL;
         sh(0, "test ! -e past.out");
         /* and the last partition that exists runs */
-        sh(0, "n=$(%s plan past.yaml --input %s 2>/dev/null | wc -l); [ \"$n\" -gt 0 ] || n=1; "
-              "%s run past.yaml --input %s --partition $((n - 1)) -q > /dev/null",
+        sh(0,
+           "n=$(%s plan past.yaml --input %s 2>/dev/null | wc -l); [ \"$n\" -gt 0 ] || n=1; "
+           "%s run past.yaml --input %s --partition $((n - 1)) -q > /dev/null",
            TRANCHE_BIN, inputs[i], TRANCHE_BIN, inputs[i]);
     }
 }
@@ -613,8 +615,9 @@ test_gzip__one_partition_of_a_stream_checks_the_end_when_it_decodes_it(void **st
         }
     }
     assert_true(last >= 2);
-    sh(0, "rm -f tail.gz.tranche-index && %s run tail.yaml --partition %ld -q > /dev/null && "
-          "test -f tail.gz.tranche-index",
+    sh(0,
+       "rm -f tail.gz.tranche-index && %s run tail.yaml --partition %ld -q > /dev/null && "
+       "test -f tail.gz.tranche-index",
        TRANCHE_BIN, last - 1);
     /* the CRC-32 in the trailer, 8 bytes before the end, changed */
     sh(0, "rm -f tail.gz.tranche-index tail.out && size=$(wc -c < tail.gz) && "
@@ -638,10 +641,11 @@ test_gzip__an_index_that_does_not_match_the_content_is_not_used(void **state)
 
     (void)state;
     tu_write_file(path_of("same.yaml"), job, strlen(job));
-    sh(0, "seq 1 200000 | gzip -n > same.gz && %s index --spacing 256KiB same.gz > /dev/null && "
-          "seq 2 200001 | gzip -n > other.gz && "
-          "[ $(wc -c < other.gz) -eq $(wc -c < same.gz) ] || "
-          "{ echo 'the two files differ in size: pick others' >&2; false; }",
+    sh(0,
+       "seq 1 200000 | gzip -n > same.gz && %s index --spacing 256KiB same.gz > /dev/null && "
+       "seq 2 200001 | gzip -n > other.gz && "
+       "[ $(wc -c < other.gz) -eq $(wc -c < same.gz) ] || "
+       "{ echo 'the two files differ in size: pick others' >&2; false; }",
        TRANCHE_BIN);
     sh(0, "touch -r same.gz other.gz && cp -p other.gz same.gz");
     assert_int_equal(tranche(&err, "run same.yaml --workers 2"), 0);
@@ -653,6 +657,12 @@ test_gzip__an_index_that_does_not_match_the_content_is_not_used(void **state)
     assert_null(strstr(err, "does not match"));
     free(err);
     sh(0, "seq 2 200001 | cmp - same.out");
+    /* a FIFO where the index goes does not block the run */
+    sh(0,
+       "rm -f same.gz.tranche-index && mkfifo same.gz.tranche-index && "
+       "timeout 20 %s run same.yaml --workers 2 2>/dev/null && seq 2 200001 | cmp - same.out && "
+       "rm same.gz.tranche-index && %s run same.yaml -q",
+       TRANCHE_BIN, TRANCHE_BIN);
     /* an index anyone may write to is not trusted */
     sh(0, "chmod o+w same.gz.tranche-index");
     assert_int_equal(tranche(&err, "run same.yaml --workers 2"), 0);

@@ -280,7 +280,7 @@ test_input_edges__huge_job_files_are_refused_at_once(void **state)
     assert_int_equal(run(&err, "timeout 20 %s run big.yaml", TRANCHE_BIN), 2);
     assert_contains(err, "big.yaml:3:1048560: the job file is larger than 1 MiB");
     free(err);
-    if (seconds_since(&t0) > 2.0) {
+    if (seconds_since(&t0) > 10.0) { /* pathological time only (it took minutes) */
         fail_msg("refusing two job files took %.1f s", seconds_since(&t0));
     }
 }
@@ -298,7 +298,7 @@ test_input_edges__tiny_partitions_over_a_large_input_are_refused(void **state)
     write_job("tiny", "  path: many.txt\n", "partition_size: 1\n");
     clock_gettime(CLOCK_MONOTONIC, &t0);
     assert_int_equal(run(&err, "timeout 60 %s plan tiny.yaml > tiny.plan", TRANCHE_BIN), 2);
-    if (seconds_since(&t0) > 2.0) {
+    if (seconds_since(&t0) > 10.0) { /* pathological time only (it took minutes) */
         fail_msg("refusing the plan took %.1f s", seconds_since(&t0));
     }
     assert_contains(err, "partition_size 1 B would cut the inputs (14.2 MiB) into more than 100000 "

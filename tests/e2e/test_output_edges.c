@@ -387,6 +387,10 @@ test_output_edges__directories_sockets_and_block_devices_are_refused(void **stat
           "ln -s ../victim r/sticky/out.txt && chown -h 65534 r/sticky/out.txt");
     assert_refused(job, "r/sticky/out.txt", "does not follow it");
     sh(0, "[ \"$(cat r/victim)\" = victim ]");
+    /* the same for a directory link on the way to the output */
+    sh(0, "mkdir r/vdir && ln -s ../vdir r/sticky/dlink && chown -h 65534 r/sticky/dlink");
+    assert_refused(job, "r/sticky/dlink/out.txt", "goes through");
+    sh(0, "[ -z \"$(ls -A r/vdir)\" ]");
 }
 
 /* A link is followed: its target is replaced, with its temporary file beside the target, and

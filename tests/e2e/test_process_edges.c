@@ -102,8 +102,9 @@ test_process__closed_standard_descriptors(void **state)
     sh(0, "%s run %s --workers 2 1>&- && cmp upper.ref out/closed.out", TRANCHE_BIN, path);
     sh(0, "rm -f out/closed.out && %s run %s --workers 2 2>&- && cmp upper.ref out/closed.out",
        TRANCHE_BIN, path);
-    sh(0, "rm -f out/closed.out && %s run %s --workers 2 0<&- 1>&- 2>&- && "
-          "cmp upper.ref out/closed.out && rm -f out/closed.out",
+    sh(0,
+       "rm -f out/closed.out && %s run %s --workers 2 0<&- 1>&- 2>&- && "
+       "cmp upper.ref out/closed.out && rm -f out/closed.out",
        TRANCHE_BIN, path);
 }
 
@@ -134,8 +135,7 @@ test_process__a_thread_started_in_the_check_never_reaches_the_output(void **stat
     (void)state;
     /* the option check runs init in a child, so the plugin's thread dies with it; the workers'
      * threads print into their logs */
-    sh(0, "%s run %s --workers 2 -o - > thread.out && cmp upper.ref thread.out", TRANCHE_BIN,
-       path);
+    sh(0, "%s run %s --workers 2 -o - > thread.out && cmp upper.ref thread.out", TRANCHE_BIN, path);
     sh(0, "%s run %s --in-process -o - > thread.out 2>/dev/null && cmp upper.ref thread.out",
        TRANCHE_BIN, path);
 }
@@ -188,9 +188,13 @@ test_process__a_lingering_child_of_a_plugin_does_not_hold_the_job(void **state)
              tu_dir);
     path = job("linger", steps);
     /* the helper sleeps 60 s holding the worker's descriptors: the job must not wait for it */
-    sh(0, "rm -f linger.pid; s=$(date +%%s); %s run %s --workers 2 && "
-          "[ $(( $(date +%%s) - s )) -lt 20 ] && cmp in.txt out/linger.out; rc=$?; "
-          "[ -s linger.pid ] && kill $(cat linger.pid); rm -f out/linger.out; exit $rc",
+    /* and it is stopped with its worker, though the job succeeded (it still held the output) */
+    sh(0,
+       TU_SH_WAIT "rm -f linger.pid; s=$(date +%%s); %s run %s --workers 2 && "
+                  "[ $(( $(date +%%s) - s )) -lt 20 ] && cmp in.txt out/linger.out && "
+                  "tu_wait_for 10 '! kill -0 $(cat linger.pid) 2>/dev/null'; rc=$?; "
+                  "[ -s linger.pid ] && kill $(cat linger.pid) 2>/dev/null; "
+                  "rm -f out/linger.out; exit $rc",
        TRANCHE_BIN, path);
     /* and a worker that dies after starting one is reported at once */
     snprintf(steps, sizeof(steps),
@@ -219,9 +223,8 @@ test_process__a_plugin_signalling_its_group_is_not_the_user_interrupting(void **
 
     (void)state;
     /* (setsid: whatever the process group is, it is not the test's) */
-    assert_int_equal(tu_runf(&err, "cd '%s' && setsid %s run %s --workers 2", tu_dir,
-                             TRANCHE_BIN, path),
-                     1);
+    assert_int_equal(
+        tu_runf(&err, "cd '%s' && setsid %s run %s --workers 2", tu_dir, TRANCHE_BIN, path), 1);
     assert_contains(err, "killed by signal SIGTERM");
     assert_contains(err, "partition");
     if (strstr(err, "interrupted") != NULL) {
@@ -238,16 +241,18 @@ run_until_marked(char **err, const char *path, const char *args, const char *mar
                  const char *action)
 {
     return tu_runf(err,
-                   TU_SH_WAIT "cd '%s' && rm -f %s && { setsid %s run %s %s & } && pid=$! && "
-                              "tu_wait_for 30 '[ -e %s ]' || { echo 'never marked' >&2; "
-                              "kill -KILL $pid; exit 99; }; %s; tu_reap $pid 30",
+                   TU_SH_WAIT
+                   "cd '%s' && rm -f %s && { setsid env --default-signal %s run %s %s & } && "
+                   "pid=$! && "
+                   "tu_wait_for 30 '[ -e %s ]' || { echo 'never marked' >&2; "
+                   "kill -KILL $pid; exit 99; }; %s; tu_reap $pid 30",
                    tu_dir, marker, TRANCHE_BIN, path, args, marker, action);
 }
 
 static void
 test_process__more_stop_signals_stop_cleanly(void **state)
 {
-    static const char *const sigs[] = {"USR1", "USR2", "ALRM"};
+    static const char *const sigs[] = {"USR1", "USR2", "ALRM", "QUIT", "XCPU", "VTALRM"};
     char steps[1024], *err = NULL, want[64];
     const char *path;
     size_t i;
@@ -318,8 +323,9 @@ test_process__workers_die_with_a_runner_killed_outright(void **state)
     sh(0, "ls -A out | grep -q '^\\.kill9\\.out\\.tranche-.*\\.tmp$' && "
           "ls -A out | grep -q '^\\.tranche-parts\\.'");
     path = job("kill9", "  - plugin: upper\n");
-    sh(0, "%s run %s --workers 2 && cmp upper.ref out/kill9.out && "
-          "[ \"$(ls -A out)\" = kill9.out ] && rm out/kill9.out",
+    sh(0,
+       "%s run %s --workers 2 && cmp upper.ref out/kill9.out && "
+       "[ \"$(ls -A out)\" = kill9.out ] && rm out/kill9.out",
        TRANCHE_BIN, path);
 }
 
@@ -391,12 +397,58 @@ test_process__more_inputs_than_the_soft_descriptor_limit(void **state)
     /* every input is open during the job; the soft limit is raised to the hard one at start */
     sh(0, "rm -rf many && mkdir many && i=0; while [ $i -lt 1500 ]; do i=$((i + 1)); "
           "echo \"line $i\" > many/f$i.txt; done");
-    sh(0, "if [ \"$(ulimit -Hn)\" != unlimited ] && [ \"$(ulimit -Hn)\" -le 2048 ]; then "
-          "echo 'skipped: the hard descriptor limit is too low' >&2; exit 0; fi; "
-          "printf 'input:\\n  path: many/*.txt\\noutput:\\n  path: many.out\\nsteps:\\n"
-          "  - plugin: upper\\n' > many.yaml && ulimit -Sn 1024 && %s run many.yaml --workers 2 "
-          "&& [ $(wc -l < many.out) -eq 1500 ] && rm -rf many many.out",
+    sh(0,
+       "if [ \"$(ulimit -Hn)\" != unlimited ] && [ \"$(ulimit -Hn)\" -le 2048 ]; then "
+       "echo 'skipped: the hard descriptor limit is too low' >&2; exit 0; fi; "
+       "printf 'input:\\n  path: many/*.txt\\noutput:\\n  path: many.out\\nsteps:\\n"
+       "  - plugin: upper\\n' > many.yaml && ulimit -Sn 1024 && %s run many.yaml --workers 2 "
+       "&& [ $(wc -l < many.out) -eq 1500 ] && rm -rf many many.out",
        TRANCHE_BIN);
+}
+
+static void
+test_process__what_review_found(void **state)
+{
+    char *err = NULL;
+    const char *path;
+
+    (void)state;
+    path = job("rv", "  - plugin: upper\n");
+    /* standard output closed: a job or a plan that writes there fails instead of losing it */
+    assert_int_equal(tranche(&err, "run %s -o - 1>&-", path), 2);
+    assert_contains(err, "standard output, which is closed");
+    free(err);
+    assert_int_equal(tranche(&err, "plan %s 1>&-", path), 2);
+    free(err);
+    /* standard output appended to an input: refused before it grows the input */
+    sh(0, "cp in.txt in2.txt");
+    assert_int_equal(tranche(&err, "run %s --input in2.txt -o - >> in2.txt", path), 2);
+    assert_contains(err, "is also input");
+    free(err);
+    sh(0, "cmp in.txt in2.txt && rm in2.txt");
+    /* an unusable TMPDIR only costs the part files */
+    sh(0, "TMPDIR=/nonexistent %s run %s -o - --workers 2 > rv.out && cmp upper.ref rv.out",
+       TRANCHE_BIN, path);
+    /* a plugin signalling its group in the option check does not take the runner with it */
+    path = job("rvkill", "  - plugin: " ROGUE "\n    options: { mode: init_killgroup }\n");
+    assert_int_equal(tu_runf(&err, "cd '%s' && setsid sh -c '%s validate %s; echo \"rc=$?\" >&2'",
+                             tu_dir, TRANCHE_BIN, path),
+                     0);
+    assert_contains(err, "killed by signal SIGTERM");
+    assert_contains(err, "rc=2");
+    free(err);
+    /* a child of a plugin that calls exit() in-process is not the job ending */
+    path = job("rvfork", "  - plugin: " ROGUE "\n    options: { mode: fork_exit, match: boom }\n");
+    sh(0, "%s run %s --in-process && cmp in.txt out/rvfork.out && rm out/rvfork.out", TRANCHE_BIN,
+       path);
+    /* a stack limit too low for the chain is said before anything runs */
+    path = job("rvstack", "  - plugin: upper\n  - plugin: upper\n  - plugin: upper\n"
+                          "  - plugin: upper\n  - plugin: upper\n  - plugin: upper\n");
+    assert_int_equal(
+        tu_runf(&err, "cd '%s' && ulimit -s 5120 && %s validate %s", tu_dir, TRANCHE_BIN, path), 2);
+    assert_contains(err, "hard stack limit");
+    free(err);
+    assert_out_empty();
 }
 
 static void
@@ -406,12 +458,14 @@ test_process__one_partition_goes_to_standard_output(void **state)
 
     (void)state;
     /* a debugging run of one partition does not replace the job's output */
-    sh(0, "%s run %s --partition 0 > part0.out && test ! -e out/onepart.out && "
-          "first=$(%s plan %s | head -n 1) && set -- $first && "
-          "head -c $3 upper.ref | cmp - part0.out",
+    sh(0,
+       "%s run %s --partition 0 > part0.out && test ! -e out/onepart.out && "
+       "first=$(%s plan %s | head -n 1) && set -- $first && "
+       "head -c $3 upper.ref | cmp - part0.out",
        TRANCHE_BIN, path, TRANCHE_BIN, path);
-    sh(0, "%s run %s --partition 0 --output out/onepart.out && cmp part0.out out/onepart.out && "
-          "rm out/onepart.out",
+    sh(0,
+       "%s run %s --partition 0 --output out/onepart.out && cmp part0.out out/onepart.out && "
+       "rm out/onepart.out",
        TRANCHE_BIN, path);
 }
 
@@ -434,6 +488,7 @@ main(void)
         cmocka_unit_test(test_process__a_worker_death_is_seen_even_with_sigchld_ignored),
         cmocka_unit_test(test_process__limits_are_said_before_anything_runs),
         cmocka_unit_test(test_process__more_inputs_than_the_soft_descriptor_limit),
+        cmocka_unit_test(test_process__what_review_found),
         cmocka_unit_test(test_process__one_partition_goes_to_standard_output),
     };
 

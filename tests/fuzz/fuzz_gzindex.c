@@ -129,16 +129,16 @@ walk(const struct gz_index *idx, const struct stat *st)
             gz_reader_seek(r, &idx->points[k], window, &err) != 0) {
             continue;
         }
-        while (want > 0 && (n = gz_reader_read(r, buf, want < sizeof(buf) ? want : sizeof(buf),
-                                               &err)) > 0) {
+        while (want > 0 &&
+               (n = gz_reader_read(r, buf, want < sizeof(buf) ? want : sizeof(buf), &err)) > 0) {
             want -= (uint64_t)n;
         }
         if (want == 0) {
             gz_reader_verify(r, &idx->points[k + 1], &err);
         }
         if (gz_segment_fits(seg, &idx->points[k], &idx->points[k + 1])) {
-            gz_segment_decode(seg, fd, gz_path, &idx->points[k], window, &idx->points[k + 1],
-                              &data, &err);
+            gz_segment_decode(seg, fd, gz_path, &idx->points[k], window, &idx->points[k + 1], &data,
+                              &err);
         }
     }
     gz_segment_decoder_free(seg);

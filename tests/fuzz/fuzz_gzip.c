@@ -93,8 +93,8 @@ from_points(int fd, const char *path, uint64_t size, struct points *p)
             check(-1, &err);
             continue;
         }
-        while (want > 0 && (n = gz_reader_read(r, buf, want < sizeof(buf) ? want : sizeof(buf),
-                                               &err)) > 0) {
+        while (want > 0 &&
+               (n = gz_reader_read(r, buf, want < sizeof(buf) ? want : sizeof(buf), &err)) > 0) {
             want -= (uint64_t)n;
         }
         check(n < 0 ? -1 : 0, &err);

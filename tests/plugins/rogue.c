@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <tranche/plugin.h>
@@ -26,7 +27,8 @@ static const struct tranche_host *host;
 
 static const struct tranche_option rogue_options[] = {
     {"mode", TRANCHE_OPT_STRING, NULL, 1,
-     "init_crash, init_thread, fini_emit, exit0, fork_linger, fork_linger_crash, kill_group"},
+     "init_crash, init_thread, init_killgroup, fini_emit, exit0, fork_exit, fork_linger, "
+     "fork_linger_crash, kill_group"},
     {"match", TRANCHE_OPT_STRING, NULL, 0, "act on the first record containing this"},
     {"marker", TRANCHE_OPT_STRING, NULL, 0, "a file to write (a helper's pid, or empty)"},
     {NULL, 0, NULL, 0, NULL},
@@ -62,6 +64,10 @@ rogue_init(tranche_ctx *ctx, const struct tranche_host *h, void **state)
     if (strcmp(r->mode, "init_crash") == 0) {
         signal(SIGSEGV, SIG_DFL);
         raise(SIGSEGV);
+    }
+    if (strcmp(r->mode, "init_killgroup") == 0) {
+        kill(0, SIGTERM);
+        pause();
     }
     if (strcmp(r->mode, "init_thread") == 0 && pthread_create(&t, NULL, chatter, NULL) == 0) {
         pthread_detach(t);
@@ -102,6 +108,12 @@ act(struct rogue *r)
 {
     if (strcmp(r->mode, "exit0") == 0) {
         exit(0);
+    } else if (strcmp(r->mode, "fork_exit") == 0) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            exit(0); /* a helper that ends with exit(): its atexit handlers are the runner's */
+        }
+        waitpid(pid, NULL, 0);
     } else if (strncmp(r->mode, "fork_linger", 11) == 0) {
         linger(r);
         if (strcmp(r->mode, "fork_linger_crash") == 0) {
