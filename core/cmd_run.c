@@ -523,6 +523,20 @@ cmd_plan(int argc, char **argv)
     return rc;
 }
 
+/* Streams large enough that a run leaves them an index (at least two index spacings, even
+ * compressed): the hint to index them first is for those; small files get no index anyway. */
+static size_t
+large_streams(const struct inputs *in)
+{
+    size_t i, n = 0;
+
+    for (i = 0; i < in->n; i++) {
+        n +=
+            in->v[i].kind == INPUT_STREAM && (uint64_t)in->v[i].st.st_size >= 2 * in->index_spacing;
+    }
+    return n;
+}
+
 /* Whether the output is a device or a FIFO (written as the job runs, not replaced). */
 static int
 written_in_place(const char *path)
@@ -578,13 +592,13 @@ cmd_run(int argc, char **argv)
         }
         goto out;
     }
-    if (s.inputs.n_streams > 1 && s.job.workers > 1 && s.cli.only_partition < 0 &&
+    if (large_streams(&s.inputs) > 1 && s.job.workers > 1 && s.cli.only_partition < 0 &&
         !s.cli.in_process) {
         fprintf(stderr,
-                "tranche: %zu gzip inputs have no index yet: this run decodes them one after "
-                "another (and indexes those large enough to gain from one); 'tranche index "
-                "--jobs N FILE.gz...' would index them in parallel first\n",
-                s.inputs.n_streams);
+                "tranche: %zu large gzip inputs have no index yet: this run decodes them one "
+                "after another (and indexes them); 'tranche index --jobs N FILE.gz...' would "
+                "index them in parallel first\n",
+                large_streams(&s.inputs));
     }
     rc = check_partition_exists(&s);
     if (rc == 0 && strcmp(s.job.output, "-") == 0 && cli_stdout_closed) {
