@@ -122,6 +122,20 @@ detach_worker(const struct scheduler *s)
     }
 }
 
+/* Moves a descriptor of the worker's protocol up, out of the range a plugin that tidies up
+ * (closing 3 to 20, say) would close: the worker can then still say what went wrong. */
+static int
+move_up(int fd)
+{
+    int high = fcntl(fd, F_DUPFD_CLOEXEC, WORKER_FD_FLOOR);
+
+    if (high < 0) {
+        return fd;
+    }
+    close(fd);
+    return high;
+}
+
 static void __attribute__((noreturn))
 become_worker(struct scheduler *s, int w, int report_fd, int cmd_fd)
 {
@@ -129,6 +143,8 @@ become_worker(struct scheduler *s, int w, int report_fd, int cmd_fd)
 
     detach_worker(s);
     close_others(s, w);
+    report_fd = move_up(report_fd);
+    cmd_fd = move_up(cmd_fd);
     memset(&env, 0, sizeof(env));
     env.run = s->run;
     env.id = w + 1;
@@ -357,7 +373,10 @@ reap(struct scheduler *s, int w, struct error *err)
     return -1;
 }
 
-/* Gives worker w work (or STOP), and when it cannot hear it (it died), reaps it. */
+static int collect_exited(struct scheduler *s, int w, struct error *err);
+
+/* Gives worker w work (or STOP), and when it cannot hear it (it died), collects it: what it
+ * reported before it died first (its failure, say), then how it ended. */
 static int
 assign_or_reap(struct scheduler *s, int w, struct error *err)
 {
@@ -365,7 +384,7 @@ assign_or_reap(struct scheduler *s, int w, struct error *err)
         return 0;
     }
     s->workers[w].stopping = 0; /* whatever it was told, it did not hear it */
-    return reap(s, w, err);
+    return collect_exited(s, w, err);
 }
 
 /* Sends GRANT of partition k to worker w, and when it cannot hear it (it died), reaps it. */
@@ -376,7 +395,7 @@ grant_or_reap(struct scheduler *s, int w, size_t k, struct error *err)
         return 0;
     }
     s->workers[w].stopping = 0;
-    return reap(s, w, err);
+    return collect_exited(s, w, err);
 }
 
 /* Hands work to the workers waiting for it. */
@@ -520,9 +539,9 @@ report_waiting(const struct worker *wk)
     return poll(&pfd, 1, 0) > 0;
 }
 
-/* Worker w has exited (its pidfd says so) but its report pipe is still open: a process it
- * started holds the write end. Reads what it reported before it ended, then collects it; the
- * pipe is not waited on. */
+/* Worker w has exited (its pidfd says so, or it cannot hear commands), though its report pipe may
+ * still be open (a process it started holds the write end). Reads what it reported before it
+ * ended, then collects it; the pipe is not waited on. */
 static int
 collect_exited(struct scheduler *s, int w, struct error *err)
 {
@@ -531,7 +550,10 @@ collect_exited(struct scheduler *s, int w, struct error *err)
             return -1;
         }
     }
-    return s->workers[w].alive ? reap(s, w, err) : 0;
+    if (s->workers[w].alive) {
+        return reap(s, w, err);
+    }
+    return 0;
 }
 
 /* The poll set: each live worker's report pipe, and its pidfd. */

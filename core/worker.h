@@ -25,6 +25,9 @@
  * hold the others. */
 #define WORKER_PARK_AFTER_MS 100
 
+/* The worker's pipes are moved to descriptors from here up. */
+#define WORKER_FD_FLOOR 256
+
 /* What a worker process is given by the scheduler that forks it. */
 struct worker_env {
     struct run *run;     /* the parent's, as of fork: job, steps, inputs, output, planner */

@@ -441,6 +441,16 @@ test_process__what_review_found(void **state)
     path = job("rvfork", "  - plugin: " ROGUE "\n    options: { mode: fork_exit, match: boom }\n");
     sh(0, "%s run %s --in-process && cmp in.txt out/rvfork.out && rm out/rvfork.out", TRANCHE_BIN,
        path);
+    /* a plugin that closes descriptors 3 to 20 breaks its worker's input, not its reports: the
+     * failure is said where it happened */
+    path = job("rvclose", "  - plugin: " ROGUE "\n    options: { mode: close_fds, match: boom }\n");
+    assert_int_equal(tranche(&err, "run %s --workers 2", path), 1);
+    assert_contains(err, "partition");
+    if (strstr(err, "between partitions") != NULL) {
+        fail_msg("closing descriptors was reported as a death between partitions:\n%s", err);
+    }
+    free(err);
+    assert_out_empty();
     /* a stack limit too low for the chain is said before anything runs */
     path = job("rvstack", "  - plugin: upper\n  - plugin: upper\n  - plugin: upper\n"
                           "  - plugin: upper\n  - plugin: upper\n  - plugin: upper\n");

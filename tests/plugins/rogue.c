@@ -28,7 +28,7 @@ static const struct tranche_host *host;
 static const struct tranche_option rogue_options[] = {
     {"mode", TRANCHE_OPT_STRING, NULL, 1,
      "init_crash, init_thread, init_killgroup, fini_emit, exit0, fork_exit, fork_linger, "
-     "fork_linger_crash, kill_group"},
+     "fork_linger_crash, kill_group, close_fds"},
     {"match", TRANCHE_OPT_STRING, NULL, 0, "act on the first record containing this"},
     {"marker", TRANCHE_OPT_STRING, NULL, 0, "a file to write (a helper's pid, or empty)"},
     {NULL, 0, NULL, 0, NULL},
@@ -119,6 +119,10 @@ act(struct rogue *r)
         if (strcmp(r->mode, "fork_linger_crash") == 0) {
             signal(SIGSEGV, SIG_DFL);
             raise(SIGSEGV);
+        }
+    } else if (strcmp(r->mode, "close_fds") == 0) {
+        for (int fd = 3; fd <= 20; fd++) {
+            close(fd); /* tidying up, as some libraries do: the worker's input goes too */
         }
     } else if (strcmp(r->mode, "kill_group") == 0) {
         write_marker(r->marker, 0);
