@@ -14,15 +14,17 @@
 #include "signals.h"
 
 const char cli_index_help[] =
-    "usage: tranche index [--spacing SIZE] [--jobs N] FILE.gz...\n"
+    "usage: tranche index [--spacing SIZE] [--jobs N] [--beside] FILE.gz...\n"
     "\n"
     "Decodes each gzip file once and writes its access-point index: a point (a deflate block\n"
     "boundary and the 32 KiB of output before it) about every SIZE decompressed bytes (default\n"
     "4MiB; smaller makes more, smaller partitions possible and a larger index). A run then starts\n"
     "each worker at its own point, and the file is decoded in parallel.\n"
     "\n"
-    "The index goes beside the file (FILE.gz" GZ_INDEX_SUFFIX "), or where that directory is not\n"
-    "writable, into $TRANCHE_CACHE_DIR (default $XDG_CACHE_HOME/tranche, else ~/.cache/tranche).\n"
+    "The index goes into your cache, $TRANCHE_CACHE_DIR (default $XDG_CACHE_HOME/tranche, else\n"
+    "~/.cache/tranche), kept within $TRANCHE_CACHE_SIZE (default 1GiB) by dropping the indexes\n"
+    "used least recently; with --beside, beside the file (FILE.gz" GZ_INDEX_SUFFIX ", to share\n"
+    "it with other users or machines). A run reads either.\n"
     "It records the file's size and modification time: a changed file is decoded as a stream\n"
     "again, and its index rewritten. BGZF files (bgzip, tranche's own output) need no index.\n"
     "Several files are indexed at once, by up to N processes (--jobs, default: the online\n"
@@ -34,6 +36,7 @@ struct index_cli {
     uint64_t spacing;
     long jobs;
     int first_file; /* argv index of the first file */
+    int beside;     /* write the index beside each file, not into the cache */
     int help;
 };
 
@@ -57,6 +60,7 @@ parse_index_cli(int argc, char **argv, struct index_cli *cli)
     static const struct option longopts[] = {
         {"spacing", required_argument, NULL, 's'},
         {"jobs", required_argument, NULL, 'j'},
+        {"beside", no_argument, NULL, 'b'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -65,12 +69,16 @@ parse_index_cli(int argc, char **argv, struct index_cli *cli)
     cli->spacing = GZ_INDEX_SPACING;
     cli->jobs = sysconf(_SC_NPROCESSORS_ONLN);
     cli->help = 0;
+    cli->beside = 0;
     opterr = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, ":s:j:h", longopts, NULL)) != -1) {
         if (c == 'h') {
             cli->help = 1;
             return 0;
+        }
+        if (c == 'b') {
+            cli->beside = 1;
         }
         if (c == 's' && (config_parse_size(optarg, &cli->spacing) != 0 || cli->spacing == 0)) {
             return cli_usage_error("--spacing: expected a size such as 1MiB, not '%s'", optarg);
@@ -110,7 +118,7 @@ cmd_index(int argc, char **argv)
         fputs(cli_index_help, stdout);
     } else if (rc == 0) {
         rc = gzindex_build_files(argv + cli.first_file, argc - cli.first_file, (int)cli.jobs,
-                                 cli.spacing);
+                                 cli.spacing, cli.beside);
     }
     signals_restore(&saved);
     return rc;

@@ -55,9 +55,9 @@ const char cli_run_help[] =
     "  -q, --quiet                 no summary line on standard error\n"
     "\n"
     "gzip inputs (found by their magic bytes): BGZF is split at its blocks; other gzip is decoded\n"
-    "by this process on a first run, which leaves an index (FILE.gz.tranche-index, when the file\n"
-    "is large enough to gain from one) so that later runs decode it in parallel (see tranche\n"
-    "help index).\n"
+    "by this process on a first run, which leaves an index in your cache (input.index: cache,\n"
+    "beside or off; when the file is large enough to gain from one) so that later runs decode it\n"
+    "in parallel (see tranche help index).\n"
     "\n"
     "Without log_dir or --log-dir, logs go to $TMPDIR/tranche-logs-UID/JOBNAME (TMPDIR: /tmp).\n";
 

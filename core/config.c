@@ -643,6 +643,24 @@ read_delimiter(const struct ctx *c, const yaml_node_t *node, unsigned char *out)
         "one byte (such as \",\" or \"\\t\") or one of the escapes \\n \\t \\r \\0 \\\\");
 }
 
+/* input.index: cache, beside or off (in enum config_index's order). */
+static int
+read_index_place(const struct ctx *c, const yaml_node_t *node, struct job *job)
+{
+    static const char *const allowed[] = {"cache", "beside", "off"};
+    size_t i;
+
+    if (node->type == YAML_SCALAR_NODE && !has_nul(node)) {
+        for (i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
+            if (strcmp((const char *)node->data.scalar.value, allowed[i]) == 0) {
+                job->input_index = (enum config_index)i;
+                return 0;
+            }
+        }
+    }
+    return bad_value(c, node, "input.index", "cache, beside or off");
+}
+
 /* A boolean key (input.allow_duplicates, output.fsync): true or false. */
 static int
 read_flag(const struct ctx *c, const yaml_node_t *node, const char *what, int *out)
@@ -666,8 +684,9 @@ read_input(const struct ctx *c, const yaml_node_t *node, struct job *job)
     struct field f[] = {{"path", NULL, NULL},
                         {"delimiter", NULL, NULL},
                         {"compression", NULL, NULL},
-                        {"allow_duplicates", NULL, NULL}};
-    enum { F_PATH, F_DELIMITER, F_COMPRESSION, F_ALLOW_DUPLICATES, F_COUNT };
+                        {"allow_duplicates", NULL, NULL},
+                        {"index", NULL, NULL}};
+    enum { F_PATH, F_DELIMITER, F_COMPRESSION, F_ALLOW_DUPLICATES, F_INDEX, F_COUNT };
     char buf[QUOTE_BUF];
 
     if (node->type != YAML_MAPPING_NODE) {
@@ -695,6 +714,9 @@ read_input(const struct ctx *c, const yaml_node_t *node, struct job *job)
     if (f[F_ALLOW_DUPLICATES].value != NULL &&
         read_flag(c, f[F_ALLOW_DUPLICATES].value, "input.allow_duplicates",
                   &job->allow_duplicates) != 0) {
+        return -1;
+    }
+    if (f[F_INDEX].value != NULL && read_index_place(c, f[F_INDEX].value, job) != 0) {
         return -1;
     }
     return 0;

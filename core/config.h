@@ -55,6 +55,13 @@ struct config_input_entry {
 #define CONFIG_MAX_FILE_SIZE (1u << 20) /* bytes */
 #define CONFIG_MAX_DEPTH 64             /* mappings and lists within each other */
 
+/* input.index: where a run writes the access-point index of a gzip input it decodes. */
+enum config_index {
+    CONFIG_INDEX_CACHE = 0, /* the per-user cache (the default) */
+    CONFIG_INDEX_BESIDE,    /* beside the file (to share it), else the cache */
+    CONFIG_INDEX_OFF        /* no index read or written: always decoded as a stream */
+};
+
 struct job {
     char *file; /* the job file's path as given */
 
@@ -69,7 +76,8 @@ struct job {
      * "FILE:LINE:COLUMN: ...", which inputs_open() reports; NULL when none. config_load does
      * not fail for it, so that --input (config_set_input) can still replace the list. */
     char *input_problem;
-    int allow_duplicates; /* input.allow_duplicates: the same file may be listed twice */
+    int allow_duplicates;          /* input.allow_duplicates: the same file may be listed twice */
+    enum config_index input_index; /* input.index: where a gzip input's index is written */
     struct config_pos input_pos;
     unsigned char delimiter; /* default '\n' */
     enum config_compression input_compression;

@@ -1,6 +1,7 @@
 /* core/gzindex.c: writing, finding and loading access-point indexes of gzip files. */
 #include "gzindex.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -8,9 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "codec.h"
+#include "config.h"
 #include "grow.h"
 #include "io.h"
 #include "paths.h"
@@ -26,6 +29,7 @@
 
 struct gz_index_writer {
     char *gz_path; /* the gzip file, read again for the points' fingerprints */
+    int in_cache;  /* the index goes into the cache: the cache is trimmed after it */
     int fd;
     char *tmp_path;
     char *path;
@@ -422,9 +426,12 @@ gz_index_load(const char *gz_path, const struct stat *st, struct gz_index *idx, 
         close(gz_fd);
         return -1;
     }
-    rc = load_one(beside, st, gz_fd, idx, found, note, note_size, err);
-    if (rc == 0 && !*found && cached != NULL) {
-        rc = load_one(cached, st, gz_fd, idx, found, note, note_size, err);
+    rc = cached != NULL ? load_one(cached, st, gz_fd, idx, found, note, note_size, err) : 0;
+    if (rc == 0 && *found) {
+        futimens(idx->fd, NULL); /* used now: the cache keeps what is used */
+    }
+    if (rc == 0 && !*found) {
+        rc = load_one(beside, st, gz_fd, idx, found, note, note_size, err);
     }
     free(beside);
     free(cached);
@@ -500,12 +507,54 @@ open_tmp(struct gz_index_writer *w, const char *path)
     return 0;
 }
 
+/* Opens the writer's temporary file in the cache (made if need be). */
+static int
+open_in_cache(struct gz_index_writer *w, const char *cached, struct error *err)
+{
+    char *dir = path_dirname(cached);
+    int rc = dir != NULL ? path_mkdirs(dir, err) : error_set(err, "out of memory");
+
+    free(dir);
+    if (rc != 0) {
+        return -1;
+    }
+    if (open_tmp(w, cached) != 0) {
+        return error_errno(err, "cannot write the index %s", w->tmp_path);
+    }
+    w->in_cache = 1;
+    return 0;
+}
+
+/* Where the index goes: the cache (the default), or beside the file when asked (to share it);
+ * each falls back to the other. */
+static int
+open_place(struct gz_index_writer *w, const char *beside, const char *cached, int want_beside,
+           struct error *err)
+{
+    if (!want_beside && cached != NULL && open_in_cache(w, cached, err) == 0) {
+        return 0;
+    }
+    if (open_tmp(w, beside) == 0) {
+        return 0;
+    }
+    if (want_beside && cached != NULL && open_in_cache(w, cached, err) == 0) {
+        return 0;
+    }
+    if (cached == NULL) {
+        return error_errno(err,
+                           "cannot write an index beside %s, and there is no cache directory "
+                           "(set TRANCHE_CACHE_DIR or HOME)",
+                           w->gz_path);
+    }
+    return error_prefix(err, "cannot write an index for %s beside it or in the cache", w->gz_path);
+}
+
 int
-gz_index_writer_new(const char *gz_path, const struct stat *st, uint64_t spacing,
+gz_index_writer_new(const char *gz_path, const struct stat *st, uint64_t spacing, int beside,
                     struct gz_index_writer **out, struct error *err)
 {
     struct gz_index_writer *w = calloc(1, sizeof(*w));
-    char *beside = NULL, *cached = NULL, *dir;
+    char *beside_path = NULL, *cached = NULL;
     int rc = -1;
 
     if (w == NULL) {
@@ -517,30 +566,13 @@ gz_index_writer_new(const char *gz_path, const struct stat *st, uint64_t spacing
         free(w);
         return error_set(err, "out of memory");
     }
-    if (gz_index_paths(gz_path, &beside, &cached, err) != 0) {
+    if (gz_index_paths(gz_path, &beside_path, &cached, err) != 0) {
         free(w->gz_path);
         free(w);
         return -1;
     }
-    if (open_tmp(w, beside) != 0) {
-        if (cached == NULL) {
-            error_errno(err,
-                        "cannot write an index beside %s, and there is no cache directory "
-                        "(set TRANCHE_CACHE_DIR or HOME)",
-                        gz_path);
-            goto out;
-        }
-        dir = path_dirname(cached);
-        if (dir == NULL || path_mkdirs(dir, err) != 0) {
-            free(dir);
-            error_prefix(err, "cannot write an index beside %s or in the cache", gz_path);
-            goto out;
-        }
-        free(dir);
-        if (open_tmp(w, cached) != 0) {
-            error_errno(err, "cannot write an index beside %s, nor %s", gz_path, w->tmp_path);
-            goto out;
-        }
+    if (open_place(w, beside_path, cached, beside, err) != 0) {
+        goto out;
     }
     make_header(w->header, st, spacing);
     if (io_write_all(w->fd, w->header, HEADER_SIZE) != 0) {
@@ -552,7 +584,7 @@ gz_index_writer_new(const char *gz_path, const struct stat *st, uint64_t spacing
     w = NULL;
     rc = 0;
 out:
-    free(beside);
+    free(beside_path);
     free(cached);
     gz_index_writer_abort(w);
     return rc;
@@ -576,6 +608,91 @@ gz_index_writer_add(void *arg, const struct gz_point *pt, const unsigned char *w
     w->windows_crc = codec_crc32(w->windows_crc, window, pt->window_len);
     w->n++;
     return 0;
+}
+
+/* The cache's size bound: $TRANCHE_CACHE_SIZE (a size such as 2GiB), else GZ_INDEX_CACHE_SIZE. */
+static uint64_t
+cache_limit(void)
+{
+    const char *text = getenv("TRANCHE_CACHE_SIZE");
+    uint64_t limit;
+
+    if (text != NULL && config_parse_size(text, &limit) == 0) {
+        return limit;
+    }
+    return GZ_INDEX_CACHE_SIZE;
+}
+
+struct cached {
+    char *name;
+    struct timespec used; /* mtime: a run that uses an index touches it */
+    uint64_t size;
+};
+
+static int
+older_first(const void *a, const void *b)
+{
+    const struct cached *x = a, *y = b;
+
+    if (x->used.tv_sec != y->used.tv_sec) {
+        return x->used.tv_sec < y->used.tv_sec ? -1 : 1;
+    }
+    return x->used.tv_nsec < y->used.tv_nsec ? -1 : x->used.tv_nsec > y->used.tv_nsec;
+}
+
+/* This user's indexes in the cache directory open as d, and their total size. */
+static size_t
+list_cache(DIR *d, struct cached **out, size_t *cap, uint64_t *total)
+{
+    size_t n = 0, len, suffix = strlen(GZ_INDEX_SUFFIX);
+    struct dirent *e;
+    struct stat st;
+
+    *total = 0;
+    while ((e = readdir(d)) != NULL) {
+        len = strlen(e->d_name);
+        if (len <= suffix || strcmp(e->d_name + len - suffix, GZ_INDEX_SUFFIX) != 0 ||
+            fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
+            st.st_uid != geteuid() || GROW(*out, *cap, n + 1) != 0 ||
+            ((*out)[n].name = strdup(e->d_name)) == NULL) {
+            continue;
+        }
+        (*out)[n].used = st.st_mtim;
+        (*out)[n].size = (uint64_t)st.st_size;
+        *total += (uint64_t)st.st_size;
+        n++;
+    }
+    return n;
+}
+
+/* Removes the least recently used indexes of the cache holding `kept` (just written, never
+ * removed) until the cache is within its bound. A failure only leaves the cache larger. */
+static void
+trim_cache(const char *kept)
+{
+    const char *base = strrchr(kept, '/');
+    char *dir = path_dirname(kept);
+    DIR *d = dir != NULL ? opendir(dir) : NULL;
+    struct cached *list = NULL;
+    uint64_t total, limit = cache_limit();
+    size_t n = 0, cap = 0, i;
+
+    base = base != NULL ? base + 1 : kept;
+    if (d != NULL) {
+        n = list_cache(d, &list, &cap, &total);
+        qsort(list, n, sizeof(*list), older_first);
+        for (i = 0; i < n && total > limit; i++) {
+            if (strcmp(list[i].name, base) != 0 && unlinkat(dirfd(d), list[i].name, 0) == 0) {
+                total -= list[i].size;
+            }
+        }
+        closedir(d);
+    }
+    for (i = 0; i < n; i++) {
+        free(list[i].name);
+    }
+    free(list);
+    free(dir);
 }
 
 /* The table of points, each with its fingerprint of the gzip file. */
@@ -648,6 +765,9 @@ gz_index_writer_commit(struct gz_index_writer *w, uint64_t usize, char **path, s
     }
     free(w->tmp_path);
     w->tmp_path = NULL;
+    if (w->in_cache) {
+        trim_cache(w->path);
+    }
     if (path != NULL) {
         *path = w->path;
         w->path = NULL;

@@ -58,9 +58,13 @@ int gz_index_paths(const char *gz_path, char **beside, char **cached, struct err
 
 struct gz_index_writer;
 
-/* Starts writing an index for gz_path: a temporary file beside it, else in the cache. */
-int gz_index_writer_new(const char *gz_path, const struct stat *st, uint64_t spacing,
+/* Starts writing an index for gz_path: a temporary file in the cache, or with `beside` beside the
+ * file; each place falls back to the other. An index committed into the cache trims it to
+ * $TRANCHE_CACHE_SIZE (default GZ_INDEX_CACHE_SIZE), least recently used first. */
+int gz_index_writer_new(const char *gz_path, const struct stat *st, uint64_t spacing, int beside,
                         struct gz_index_writer **out, struct error *err);
+
+#define GZ_INDEX_CACHE_SIZE (1ull << 30)
 
 /* A gz_point_fn: appends a point and its window. `arg` is the writer. */
 int gz_index_writer_add(void *arg, const struct gz_point *pt, const unsigned char *window,

@@ -54,7 +54,8 @@ decode_all(struct gz_reader *r, const char *path, struct error *err)
 
 /* Decodes the gzip file open on fd and writes its index. */
 static int
-index_gzip(const char *path, int fd, const struct stat *st, uint64_t spacing, struct error *err)
+index_gzip(const char *path, int fd, const struct stat *st, uint64_t spacing, int beside,
+           struct error *err)
 {
     struct gz_reader *r = NULL;
     struct gz_index_writer *w = NULL;
@@ -62,7 +63,7 @@ index_gzip(const char *path, int fd, const struct stat *st, uint64_t spacing, st
     int rc = -1;
 
     if (gz_reader_new(fd, path, (uint64_t)st->st_size, &r, err) != 0 ||
-        gz_index_writer_new(path, st, spacing, &w, err) != 0) {
+        gz_index_writer_new(path, st, spacing, beside, &w, err) != 0) {
         goto out;
     }
     gz_reader_track(r, spacing, gz_index_writer_add, w);
@@ -84,7 +85,7 @@ out:
 
 /* Indexes one file; returns a result code, having said why on stderr. */
 static int
-index_one(const char *path, uint64_t spacing)
+index_one(const char *path, uint64_t spacing, int beside)
 {
     struct bgzf_index bgzf;
     struct stat st;
@@ -100,7 +101,7 @@ index_one(const char *path, uint64_t spacing)
     }
     if (rc == 0 && is_bgzf) {
         printf("%s: BGZF: runs split it at its blocks; no index needed\n", path);
-    } else if (rc == 0 && index_gzip(path, fd, &st, spacing, &err) != 0) {
+    } else if (rc == 0 && index_gzip(path, fd, &st, spacing, beside, &err) != 0) {
         fprintf(stderr, "tranche: %s\n", err.msg);
         rc = ERR_FAILED;
     }
@@ -134,7 +135,7 @@ stop_children(const pid_t *pids, int jobs)
 
 /* Forks a child for files[next] into a free slot. */
 static int
-start_child(pid_t *pids, int jobs, char *file, uint64_t spacing)
+start_child(pid_t *pids, int jobs, char *file, uint64_t spacing, int beside)
 {
     pid_t pid, parent = getpid();
     int k;
@@ -152,7 +153,7 @@ start_child(pid_t *pids, int jobs, char *file, uint64_t spacing)
         if (getppid() != parent) {
             _exit(1);
         }
-        _exit(-index_one(file, spacing));
+        _exit(-index_one(file, spacing, beside));
     }
     pids[k] = pid;
     return 0;
@@ -173,7 +174,7 @@ forget_child(pid_t *pids, int jobs, pid_t pid, int *running)
 }
 
 static int
-build_parallel(char **files, int n, int jobs, uint64_t spacing)
+build_parallel(char **files, int n, int jobs, uint64_t spacing, int beside)
 {
     pid_t *pids = calloc((size_t)jobs, sizeof(*pids));
     int next = 0, running = 0, worst = 0, status, rc;
@@ -185,7 +186,7 @@ build_parallel(char **files, int n, int jobs, uint64_t spacing)
     }
     while (next < n || running > 0) {
         while (running < jobs && next < n && !signals_caught) {
-            rc = start_child(pids, jobs, files[next], spacing);
+            rc = start_child(pids, jobs, files[next], spacing, beside);
             worst = rc < worst ? rc : worst;
             next = rc == 0 ? next + 1 : n;
             running += rc == 0;
@@ -210,15 +211,15 @@ build_parallel(char **files, int n, int jobs, uint64_t spacing)
 }
 
 int
-gzindex_build_files(char **files, int n, int jobs, uint64_t spacing)
+gzindex_build_files(char **files, int n, int jobs, uint64_t spacing, int beside)
 {
     int i, rc, worst = 0;
 
     if (jobs > 1 && n > 1) {
-        return build_parallel(files, n, jobs < n ? jobs : n, spacing);
+        return build_parallel(files, n, jobs < n ? jobs : n, spacing, beside);
     }
     for (i = 0; i < n && !signals_caught; i++) {
-        rc = index_one(files[i], spacing);
+        rc = index_one(files[i], spacing, beside);
         worst = rc < worst ? rc : worst;
     }
     return worst;

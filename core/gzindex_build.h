@@ -11,10 +11,11 @@
 
 /*
  * Indexes files[0, n) with points about `spacing` decompressed bytes apart, up to `jobs` files at
- * once; says what it did on stdout and what failed on stderr. Returns 0, or the worst result:
- * ERR_INVALID (a file cannot be opened or is not gzip) before ERR_FAILED (corrupt, cannot be
- * written, interrupted). The caller catches the stop signals first.
+ * once, into the cache (or with `beside`, beside each file); says what it did on stdout and what
+ * failed on stderr. Returns 0, or the worst result: ERR_INVALID (a file cannot be opened or is not
+ * gzip) before ERR_FAILED (corrupt, cannot be written, interrupted). The caller catches the stop
+ * signals first.
  */
-int gzindex_build_files(char **files, int n, int jobs, uint64_t spacing);
+int gzindex_build_files(char **files, int n, int jobs, uint64_t spacing, int beside);
 
 #endif

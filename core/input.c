@@ -34,10 +34,10 @@ is_gzip(const struct job *job, int fd)
  * (no memory to load the index).
  */
 static int
-classify_gzip(struct input *in, struct error *err)
+classify_gzip(struct input *in, int use_index, struct error *err)
 {
-    char note[1200];
-    int is_bgzf, found;
+    char note[1200] = "";
+    int is_bgzf, found = 0;
 
     if (bgzf_index_build(in->fd, in->path, (uint64_t)in->st.st_size, &in->bgzf, &is_bgzf, err) !=
         0) {
@@ -47,7 +47,8 @@ classify_gzip(struct input *in, struct error *err)
         in->kind = INPUT_BGZF;
         return 0;
     }
-    if (gz_index_load(in->path, &in->st, &in->gzi, &found, note, sizeof(note), err) != 0) {
+    if (use_index &&
+        gz_index_load(in->path, &in->st, &in->gzi, &found, note, sizeof(note), err) != 0) {
         return ERR_INVALID;
     }
     if (found && in->gzi.usize == 0) {
@@ -356,7 +357,7 @@ inputs_open(const struct job *job, struct inputs *in, struct error *err)
     for (i = 0; i < in->n && rc == 0; i++) {
         rc = open_one(job, have_out ? &out_st : NULL, &in->v[i], i, err);
         if (rc == 0 && is_gzip(job, in->v[i].fd)) {
-            rc = classify_gzip(&in->v[i], err);
+            rc = classify_gzip(&in->v[i], job->input_index != CONFIG_INDEX_OFF, err);
         }
         in->n_streams += rc == 0 && in->v[i].kind == INPUT_STREAM;
     }

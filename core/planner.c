@@ -61,8 +61,11 @@ start_stream(struct planner *pl, struct error *err)
 {
     const struct input *in = &pl->inputs->v[pl->plan_file];
 
+    uint64_t spacing = pl->job->input_index == CONFIG_INDEX_OFF ? 0 : pl->inputs->index_spacing;
+
     if (stream_start(pl->stream, pl->plan_file, in->fd, in->path, &in->st, pl->stream_target,
-                     pl->job->delimiter, pl->inputs->index_spacing, err) != 0) {
+                     pl->job->delimiter, spacing, pl->job->input_index == CONFIG_INDEX_BESIDE,
+                     err) != 0) {
         return -1;
     }
     log_line(pl->log_fd,

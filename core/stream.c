@@ -106,7 +106,8 @@ record_point(void *arg, const struct gz_point *pt, const unsigned char *window, 
 
 int
 stream_start(struct stream *s, size_t file, int fd, const char *path, const struct stat *st,
-             uint64_t target, unsigned char delimiter, uint64_t index_spacing, struct error *err)
+             uint64_t target, unsigned char delimiter, uint64_t index_spacing, int index_beside,
+             struct error *err)
 {
     struct error ierr;
 
@@ -124,7 +125,7 @@ stream_start(struct stream *s, size_t file, int fd, const char *path, const stru
     }
     s->note[0] = '\0';
     if (index_spacing > 0) {
-        if (gz_index_writer_new(path, st, index_spacing, &s->index, &ierr) == 0) {
+        if (gz_index_writer_new(path, st, index_spacing, index_beside, &s->index, &ierr) == 0) {
             gz_reader_track(s->reader, index_spacing, record_point, s);
         } else {
             snprintf(s->note, sizeof(s->note), "no index written: %s", ierr.msg);

@@ -30,10 +30,11 @@ char *stream_data(const struct stream *s, const struct partition *p);
 /*
  * Starts decoding input `file` (fd, path, size bytes, stat st), cutting partitions of at least
  * `target` bytes that end after a delimiter. index_spacing > 0: also write an index with access
- * points that far apart (failing to write one is not an error; *note says why).
+ * points that far apart, into the cache or with index_beside beside the file (failing to write
+ * one is not an error; stream_index_note says why).
  */
 int stream_start(struct stream *s, size_t file, int fd, const char *path, const struct stat *st,
-                 uint64_t target, unsigned char delimiter, uint64_t index_spacing,
+                 uint64_t target, unsigned char delimiter, uint64_t index_spacing, int index_beside,
                  struct error *err);
 
 enum stream_status {

@@ -469,6 +469,8 @@ static const struct bad_job bad_jobs[] = {
      "input.allow_duplicates must be true or false, got a list"},
     {IN OUT "  fsync: maybe\n" STEPS, "5:10",
      "invalid output.fsync 'maybe': expected true or false"},
+    {IN "  index: here\n" OUT STEPS, "3:10",
+     "invalid input.index 'here': expected cache, beside or off"},
     /* the first mistake in the file is the one reported, a duplicate option too */
     {IN OUT "steps:\n  - plugin: grep\n    options: {a: 1, a: 2, b: {x: 1}}\n", "7:21",
      "duplicate option 'a' in step 1 (first at line 7, column 15)"},

@@ -416,7 +416,7 @@ test_errors__odd_names_and_option_order(void **state)
     free(err);
     /* tranche index takes its options after the files too */
     assert_int_equal(tu_runf(&err,
-                             "cd '%s' && seq 1 1000 | gzip > late.gz && %s index late.gz "
+                             "cd '%s' && seq 1 1000 | gzip > late.gz && %s index late.gz --beside "
                              "--jobs 2 --spacing 1MiB > /dev/null && test -e "
                              "late.gz.tranche-index && test ! -e ./--jobs",
                              tu_dir, TRANCHE_BIN),

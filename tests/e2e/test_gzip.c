@@ -77,7 +77,7 @@ write_job(const char *name, const char *input, const char *output)
     char body[1024];
 
     snprintf(body, sizeof(body),
-             "input:\n  path: %s\noutput:\n  path: %s\nlog_dir: logs/%s\n"
+             "input:\n  path: %s\n  index: beside\noutput:\n  path: %s\nlog_dir: logs/%s\n"
              "steps:\n  - plugin: upper\n",
              input, output, name);
     snprintf(path, sizeof(path), "%s/%s.yaml", tu_dir, name);
@@ -203,14 +203,15 @@ test_gzip__every_kind_matches_zcat(void **state)
         }
         check_one(*fixture, "stream", 7, "5000");
         /* Through the index: a point at every deflate block boundary and member header. */
-        sh(0, "rm -f in.gz.tranche-index && %s index --spacing 1 in.gz > /dev/null", TRANCHE_BIN);
+        sh(0, "rm -f in.gz.tranche-index && %s index --beside --spacing 1 in.gz > /dev/null",
+           TRANCHE_BIN);
         for (w = 1; w <= 3; w += 2) {
             for (s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
                 check_one(*fixture, "index", w, sizes[s]);
             }
         }
         check_one(*fixture, "index", 7, "5000");
-        sh(0, "rm -f in.gz.tranche-index && %s index --spacing 20000 in.gz > /dev/null",
+        sh(0, "rm -f in.gz.tranche-index && %s index --beside --spacing 20000 in.gz > /dev/null",
            TRANCHE_BIN);
         check_one(*fixture, "sparse index", 2, "1");
         check_one(*fixture, "sparse index", 2, "30000");
@@ -312,7 +313,7 @@ test_gzip__index_goes_to_the_cache_where_the_directory_is_read_only(void **state
     /* A path whose directory cannot hold files (/proc/self/fd) shows the same fallback as
      * root; the cache name comes from the real path. */
     sh(0,
-       "TRANCHE_CACHE_DIR=\"$PWD/cache\" %s index --spacing 1 /proc/self/fd/3 3< ro/in.gz "
+       "TRANCHE_CACHE_DIR=\"$PWD/cache\" %s index --beside --spacing 1 /proc/self/fd/3 3< ro/in.gz "
        "| grep -q \"$PWD/cache/\"",
        TRANCHE_BIN);
     sh(0,
@@ -376,7 +377,7 @@ corrupt_each(size_t len, int *failures)
         for (off = 0; off < len; off += len / 31 + 1) {
             sh(0,
                "rm -f bad.out bad.gz.tranche-index && cp -p good.gz bad.gz && "
-               "{ [ %d = 0 ] || %s index --spacing 1 bad.gz > /dev/null; }",
+               "{ [ %d = 0 ] || %s index --beside --spacing 1 bad.gz > /dev/null; }",
                indexed, TRANCHE_BIN);
             corrupt_copy("good.gz", "bad.gz", off);
             sh(0, "touch -r good.gz bad.gz");
@@ -396,7 +397,7 @@ test_gzip__corrupt_input_fails_with_the_offset(void **state)
     (void)state;
     tu_write_edge_input(path_of("edge.txt"), EDGE_SIZE, 1, 1);
     /* compression: gzip, so that a changed magic byte is corrupt gzip, not a plain file */
-    job = "input:\n  path: bad.gz\n  compression: gzip\noutput:\n  path: bad.out\n"
+    job = "input:\n  path: bad.gz\n  index: beside\n  compression: gzip\noutput:\n  path: bad.out\n"
           "log_dir: logs/bad\nsteps:\n  - plugin: upper\n";
     tu_write_file(path_of("bad.yaml"), job, strlen(job));
     /* gzip's own output, then three members with a full flush (a stored block) every 2500
@@ -474,11 +475,11 @@ test_gzip__one_partition_checks_what_it_decodes(void **state)
     tu_gzip_member(f, data, len, &o);
     fclose(f);
     free(data);
-    job = "input:\n  path: one.gz\noutput:\n  path: one.out\nlog_dir: logs/one\n"
+    job = "input:\n  path: one.gz\n  index: beside\noutput:\n  path: one.out\nlog_dir: logs/one\n"
           "partition_size: 9000\nsteps:\n  - plugin: upper\n";
     tu_write_file(path_of("one.yaml"), job, strlen(job));
     sh(0,
-       "cp -p good.gz one.gz && %s index --spacing 1 one.gz > /dev/null && "
+       "cp -p good.gz one.gz && %s index --beside --spacing 1 one.gz > /dev/null && "
        "%s plan one.yaml | wc -l > parts.txt",
        TRANCHE_BIN, TRANCHE_BIN);
     text = tu_read_file(path_of("parts.txt"), &len);
@@ -535,13 +536,14 @@ test_gzip__one_partition_at_the_end_of_the_file(void **state)
     tu_gzip_member(f, data, 0, &o);
     fclose(f);
     free(data);
-    tu_write_file(path_of("end.yaml"),
-                  "input:\n  path: end.gz\noutput:\n  path: end.out\npartition_size: 20000\n"
-                  "steps:\n  - plugin: upper\n",
-                  strlen("input:\n  path: end.gz\noutput:\n  path: end.out\npartition_size: "
-                         "20000\nsteps:\n  - plugin: upper\n"));
+    tu_write_file(
+        path_of("end.yaml"),
+        "input:\n  path: end.gz\n  index: beside\noutput:\n  path: end.out\npartition_size: 20000\n"
+        "steps:\n  - plugin: upper\n",
+        strlen("input:\n  path: end.gz\n  index: beside\noutput:\n  path: end.out\npartition_size: "
+               "20000\nsteps:\n  - plugin: upper\n"));
     sh(0,
-       "%s index --spacing 1 end.gz > /dev/null && %s run end.yaml && { zcat end.gz | "
+       "%s index --beside --spacing 1 end.gz > /dev/null && %s run end.yaml && { zcat end.gz | "
        "LC_ALL=C tr a-z A-Z; echo; } | cmp - end.out && %s plan end.yaml | wc -l > parts.txt",
        TRANCHE_BIN, TRANCHE_BIN, TRANCHE_BIN);
     text = tu_read_file(path_of("parts.txt"), &len);
@@ -563,7 +565,7 @@ test_gzip__partition_past_the_end_is_a_usage_error_for_every_input(void **state)
      * for plain input (known from the plan), an indexed gzip input (likewise) and a gzip stream
      * (known only once it is decoded), and the output path is not touched. */
     static const char *const inputs[] = {"past.txt", "past-indexed.gz", "past-stream.gz"};
-    const char *job = "input:\n  path: past.txt\noutput:\n  path: past.out\n"
+    const char *job = "input:\n  path: past.txt\n  index: beside\noutput:\n  path: past.out\n"
                       "partition_size: 4096\nsteps:\n  - plugin: upper\n";
     char *err = NULL;
     size_t i;
@@ -572,7 +574,7 @@ test_gzip__partition_past_the_end_is_a_usage_error_for_every_input(void **state)
     tu_write_file(path_of("past.yaml"), job, strlen(job));
     sh(0,
        "seq 1 20000 > past.txt && gzip -c past.txt > past-indexed.gz && "
-       "cp past-indexed.gz past-stream.gz && %s index --spacing 4096 past-indexed.gz "
+       "cp past-indexed.gz past-stream.gz && %s index --beside --spacing 4096 past-indexed.gz "
        ">/dev/null",
        TRANCHE_BIN);
     for (i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++) {
@@ -600,7 +602,7 @@ test_gzip__one_partition_of_a_stream_checks_the_end_when_it_decodes_it(void **st
      * trailer fails the run (and an intact one leaves the index), whatever K's own bytes. The
      * file is sized so that the end lies over 1 MiB (what the parent decodes at a time) past
      * the end of partition K. */
-    const char *job = "input:\n  path: tail.gz\noutput:\n  path: tail.out\n"
+    const char *job = "input:\n  path: tail.gz\n  index: beside\noutput:\n  path: tail.out\n"
                       "partition_size: 2MiB\nsteps:\n  - plugin: upper\n";
     char *err = NULL;
     long k, last = -1;
@@ -635,14 +637,15 @@ test_gzip__an_index_that_does_not_match_the_content_is_not_used(void **state)
     /* The file is rewritten with other bytes, the same size and the same modification time: the
      * index (keyed by size and mtime) no longer fits it, and a run must say so and decode the
      * file as a stream, not call the sound file corrupt. */
-    const char *job = "input:\n  path: same.gz\noutput:\n  path: same.out\n"
+    const char *job = "input:\n  path: same.gz\n  index: beside\noutput:\n  path: same.out\n"
                       "partition_size: 64KiB\nsteps:\n  - plugin: upper\n";
     char *err = NULL;
 
     (void)state;
     tu_write_file(path_of("same.yaml"), job, strlen(job));
     sh(0,
-       "seq 1 200000 | gzip -n > same.gz && %s index --spacing 256KiB same.gz > /dev/null && "
+       "seq 1 200000 | gzip -n > same.gz && %s index --beside --spacing 256KiB same.gz > /dev/null "
+       "&& "
        "seq 2 200001 | gzip -n > other.gz && "
        "[ $(wc -c < other.gz) -eq $(wc -c < same.gz) ] || "
        "{ echo 'the two files differ in size: pick others' >&2; false; }",
@@ -676,7 +679,7 @@ test_gzip__a_stream_cut_into_too_many_partitions_is_refused(void **state)
 {
     /* A stream's partitions are cut as it is decoded, so the partition limit is checked as they
      * come: promptly, not after a partition per record has run. */
-    const char *job = "input:\n  path: tiny.gz\noutput:\n  path: tiny.out\n"
+    const char *job = "input:\n  path: tiny.gz\n  index: beside\noutput:\n  path: tiny.out\n"
                       "partition_size: 1\nsteps:\n  - plugin: upper\n";
     char *err = NULL;
 
@@ -690,10 +693,55 @@ test_gzip__a_stream_cut_into_too_many_partitions_is_refused(void **state)
 }
 
 static void
+test_gzip__indexes_go_to_the_cache_and_the_cache_is_bounded(void **state)
+{
+    /* By default an index goes to the per-user cache, never beside the data; `index: off`
+     * writes none; the cache keeps within TRANCHE_CACHE_SIZE, dropping what was used least
+     * recently. */
+    static const char job[] = "input:\n  path: %s\n%soutput:\n  path: c.out\n"
+                              "partition_size: 256KiB\nsteps:\n  - plugin: upper\n";
+    char text[512];
+    int k;
+
+    (void)state;
+    for (k = 1; k <= 3; k++) {
+        char name[32];
+        snprintf(name, sizeof(name), "c%d.gz", k);
+        snprintf(text, sizeof(text), job, name, "");
+        snprintf(name, sizeof(name), "c%d.yaml", k);
+        tu_write_file(path_of(name), text, strlen(text));
+    }
+    snprintf(text, sizeof(text), job, "c1.gz", "  index: off\n");
+    tu_write_file(path_of("off.yaml"), text, strlen(text));
+    sh(0, "rm -rf cc && for k in 1 2 3; do seq $k 300000 | gzip > c$k.gz; done");
+    sh(0,
+       "export TRANCHE_CACHE_DIR=\"$PWD/cc\" && %s run off.yaml -q && [ ! -e cc ] && "
+       "%s run c1.yaml -q && [ ! -e c1.gz.tranche-index ] && "
+       "ls cc | grep -q '^c1\\.gz-.*\\.tranche-index$' && seq 1 300000 | LC_ALL=C tr a-z A-Z "
+       "| cmp - c.out && [ $(%s plan c1.yaml | wc -l) -gt 3 ]",
+       TRANCHE_BIN, TRANCHE_BIN, TRANCHE_BIN);
+    /* each index is about 200 KiB here: a bound of 500 KiB keeps two, the two used last */
+    sh(0,
+       "export TRANCHE_CACHE_DIR=\"$PWD/cc\" TRANCHE_CACHE_SIZE=500KiB && "
+       "size=$(stat -c %%s cc/c1.gz-*) && [ $size -gt 170000 ] && [ $size -lt 250000 ] && "
+       "%s run c2.yaml -q && sleep 0.01 && %s run c1.yaml -q && sleep 0.01 && "
+       "%s run c3.yaml -q && ls cc | grep -q '^c1\\.gz-' && ls cc | grep -q '^c3\\.gz-' && "
+       "! ls cc | grep -q '^c2\\.gz-' && [ -z \"$(ls | grep '^c[123]\\.gz\\.tranche')\" ]",
+       TRANCHE_BIN, TRANCHE_BIN, TRANCHE_BIN);
+    /* tranche index too writes to the cache unless told --beside */
+    sh(0,
+       "export TRANCHE_CACHE_DIR=\"$PWD/cc2\" && %s index c2.gz > /dev/null && "
+       "ls cc2 | grep -q '^c2\\.gz-' && [ ! -e c2.gz.tranche-index ] && "
+       "%s index --beside c2.gz > /dev/null && [ -e c2.gz.tranche-index ] && "
+       "rm -rf cc cc2 c?.gz c2.gz.tranche-index c.out",
+       TRANCHE_BIN, TRANCHE_BIN);
+}
+
+static void
 test_gzip__a_signal_leaves_no_index_behind(void **state)
 {
     static const char job[] =
-        "input:\n  path: sig.gz\noutput:\n  path: sig.out\nlog_dir: logs/sig\n"
+        "input:\n  path: sig.gz\n  index: beside\noutput:\n  path: sig.out\nlog_dir: logs/sig\n"
         "partition_size: 64KiB\nsteps:\n  - plugin: " TEST_PLUGIN_DIR "/failer.so\n"
         "    options: { match: sleepy, mode: hang, marker: sig.hit }\n";
     char *err = NULL;
@@ -733,7 +781,7 @@ test_gzip__bad_headers_are_named(void **state)
     FILE *f;
 
     (void)state;
-    job = "input:\n  path: hdr.gz\noutput:\n  path: hdr.out\nlog_dir: logs/hdr\n"
+    job = "input:\n  path: hdr.gz\n  index: beside\noutput:\n  path: hdr.out\nlog_dir: logs/hdr\n"
           "steps:\n  - plugin: upper\n";
     tu_write_file(path_of("hdr.yaml"), job, strlen(job));
     /* A member whose header CRC does not match its header, after a good one. */
@@ -777,7 +825,8 @@ test_gzip__a_record_longer_than_the_ring_needs_the_index(void **state)
     assert_non_null(strstr(err, "tranche index long.gz"));
     free(err);
     sh(0,
-       "[ ! -e long.out ] && %s index long.gz > /dev/null && %s run long.yaml --workers 2 && "
+       "[ ! -e long.out ] && %s index --beside long.gz > /dev/null && %s run long.yaml --workers 2 "
+       "&& "
        "zcat long.gz | LC_ALL=C tr a-z A-Z | cmp - long.out",
        TRANCHE_BIN, TRANCHE_BIN);
 }
@@ -790,36 +839,37 @@ test_gzip__index_command(void **state)
     (void)state;
     sh(0, "seq 1 1000 > n.txt && gzip -c n.txt > n.gz && bgzip -c n.txt > n.bgz");
     sh(0,
-       "%s index --help | grep -q 'usage: tranche index' && %s help index | grep -q "
+       "%s index --beside --help | grep -q 'usage: tranche index' && %s help index | grep -q "
        "spacing",
        TRANCHE_BIN, TRANCHE_BIN);
     sh(0,
-       "%s index n.gz | grep -q '1 member(s), 3893 bytes decompressed; index written to "
+       "%s index --beside n.gz | grep -q '1 member(s), 3893 bytes decompressed; index written to "
        "n.gz.tranche-index'",
        TRANCHE_BIN);
-    sh(0, "%s index n.bgz | grep -q 'no index needed' && [ ! -e n.bgz.tranche-index ]",
+    sh(0, "%s index --beside n.bgz | grep -q 'no index needed' && [ ! -e n.bgz.tranche-index ]",
        TRANCHE_BIN);
-    assert_int_equal(tranche(&err, "index n.txt"), 2);
+    assert_int_equal(tranche(&err, "index --beside n.txt"), 2);
     assert_non_null(strstr(err, "n.txt is not gzip"));
     free(err);
-    assert_int_equal(tranche(&err, "index --spacing 0 n.gz"), 2);
+    assert_int_equal(tranche(&err, "index --beside --spacing 0 n.gz"), 2);
     free(err);
-    assert_int_equal(tranche(&err, "index --bogus n.gz"), 2);
+    assert_int_equal(tranche(&err, "index --beside --bogus n.gz"), 2);
     free(err);
     assert_int_equal(tranche(&err, "index"), 2);
     free(err);
-    assert_int_equal(tranche(&err, "index missing.gz"), 2);
+    assert_int_equal(tranche(&err, "index --beside missing.gz"), 2);
     assert_non_null(strstr(err, "missing.gz"));
     free(err);
     /* Several files at once: each indexed, a corrupt one failing alone. */
     sh(0, "for k in 1 2 3 4; do seq $k 9000 | gzip > m$k.gz; done && head -c -5 m4.gz > m5.gz && "
           "rm -f m*.gz.tranche-index");
-    assert_int_equal(tranche(&err, "index --jobs 3 m1.gz m2.gz m3.gz m5.gz m4.gz n.bgz"), 1);
+    assert_int_equal(tranche(&err, "index --beside --jobs 3 m1.gz m2.gz m3.gz m5.gz m4.gz n.bgz"),
+                     1);
     assert_non_null(strstr(err, "m5.gz is truncated"));
     free(err);
     sh(0, "for k in 1 2 3 4; do [ -s m$k.gz.tranche-index ] || exit 1; done && "
           "[ ! -e m5.gz.tranche-index ] && [ -z \"$(ls | grep '\\.tmp-')\" ]");
-    assert_int_equal(tranche(&err, "index --jobs 0 n.gz"), 2);
+    assert_int_equal(tranche(&err, "index --beside --jobs 0 n.gz"), 2);
     free(err);
     /* A job over several large ones without indexes says how to index them in parallel; over
      * small ones (which a run leaves no index for), it says nothing. */
@@ -842,7 +892,7 @@ test_gzip__index_command(void **state)
     sh(0, "zcat m1.gz m2.gz m3.gz | cmp - m.out && [ ! -e m1.gz.tranche-index ] && "
           "rm -f L*.gz L*.gz.tranche-index L.out");
     sh(0, "head -c -3 n.gz > cut.gz");
-    assert_int_equal(tranche(&err, "index cut.gz"), 1);
+    assert_int_equal(tranche(&err, "index --beside cut.gz"), 1);
     assert_non_null(strstr(err, "truncated"));
     free(err);
     sh(0, "[ ! -e cut.gz.tranche-index ] && [ -z \"$(ls | grep '\\.tmp-')\" ]");
@@ -871,6 +921,7 @@ main(void)
         cmocka_unit_test(test_gzip__one_partition_of_a_stream_checks_the_end_when_it_decodes_it),
         cmocka_unit_test(test_gzip__an_index_that_does_not_match_the_content_is_not_used),
         cmocka_unit_test(test_gzip__a_stream_cut_into_too_many_partitions_is_refused),
+        cmocka_unit_test(test_gzip__indexes_go_to_the_cache_and_the_cache_is_bounded),
         cmocka_unit_test(test_gzip__a_signal_leaves_no_index_behind),
         cmocka_unit_test(test_gzip__bad_headers_are_named),
         cmocka_unit_test(test_gzip__a_record_longer_than_the_ring_needs_the_index),
