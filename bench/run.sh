@@ -58,6 +58,9 @@ TRANCHE=$BUILD/bin/tranche
 mkdir -p "$WORKDIR"
 RUN_DIR=$(mktemp -d "$WORKDIR/run.XXXXXX")
 trap 'rm -rf -- "$RUN_DIR"' EXIT
+# gzip indexes in a cache of this run's own: an index of the user's cache must not turn a "first
+# run" row into an indexed one.
+export TRANCHE_CACHE_DIR=$RUN_DIR/index-cache
 REF_DIR=$RUN_DIR/ref
 ERR_DIR=$WORKDIR/stderr
 FAILED_DIR=$WORKDIR/failed
@@ -411,9 +414,11 @@ measure_gzip_runs() { # transform gz-file indexed-worker-counts...
     export GZ=$gz
     measure "pigz -dc | tr" "$t" "$WORKERS" "$REF_DIR/upper.out" \
         "pigz -dc -p$WORKERS -- \"\$GZ\" | LC_ALL=C tr a-z A-Z >\"\$OUT\""
+    # (the index beside the file, where the rows below remove and make it)
     cat >"$job" <<EOF
 input:
   path: $(yaml_quote "$gz")
+  index: beside
 output:
   path: $(yaml_quote "$RUN_DIR/unused.out")
 partition_size: 32MiB
@@ -428,7 +433,7 @@ EOF
     measure "tranche first" "$t" "$WORKERS" "$REF_DIR/upper.out" \
         "rm -f -- \"\$GZ.tranche-index\" && \"\$TRANCHE\" run $(printf %q "$job") \
             --workers $WORKERS --output \"\$OUT\""
-    "$TRANCHE" index -- "$gz" >&2
+    "$TRANCHE" index --beside -- "$gz" >&2
     for w in "$@"; do
         measure "tranche indexed" "$t" "$w" "$REF_DIR/upper.out" \
             "\"\$TRANCHE\" run $(printf %q "$job") --workers $w --output \"\$OUT\""
