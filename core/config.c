@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "dupes.h"
 #include "grow.h"
 #include "io.h"
 
@@ -843,55 +844,31 @@ read_option(const struct ctx *c, const yaml_node_pair_t *pair, size_t step,
 }
 
 static int
-compare_options(const void *a, const void *b)
+same_name(const void *a, const void *b)
 {
-    const struct config_option *x = *(const struct config_option *const *)a;
-    const struct config_option *y = *(const struct config_option *const *)b;
-    int by_name = strcmp(x->name, y->name);
-
-    if (by_name != 0) {
-        return by_name;
-    }
-    return x < y ? -1 : x > y; /* one array: the order of the job file */
+    return strcmp(((const struct config_option *)a)->name, ((const struct config_option *)b)->name);
 }
 
-/*
- * Refuses the first option of opts[0, n) (in the job file's order) whose name an earlier one
- * has. Sorted, not compared pairwise: a step may hold many thousand options (a mistake, or a
- * hostile file), and n^2 comparisons would take minutes.
- */
+/* Refuses the first option of opts[0, n) (in the job file's order) whose name an earlier one
+ * has (a step may hold many thousand options: a mistake, or a hostile file). */
 static int
 check_duplicate_options(const struct ctx *c, const struct config_option *opts, size_t n,
                         size_t step)
 {
-    const struct config_option **v = malloc((n > 0 ? n : 1) * sizeof(*v));
-    const struct config_option *dup = NULL, *first = NULL;
-    size_t i, group = 0;
+    size_t first, dup;
+    int found;
 
-    if (v == NULL) {
+    if (dupes_find(opts, n, sizeof(*opts), same_name, &found, &first, &dup) != 0) {
         return out_of_memory(c);
     }
-    for (i = 0; i < n; i++) {
-        v[i] = &opts[i];
-    }
-    qsort(v, n, sizeof(*v), compare_options);
-    for (i = 1; i < n; i++) {
-        if (strcmp(v[i]->name, v[i - 1]->name) != 0) {
-            group = i;
-        } else if (dup == NULL || v[i] < dup) {
-            dup = v[i];
-            first = v[group];
-        }
-    }
-    free(v);
-    if (dup == NULL) {
+    if (!found) {
         return 0;
     }
     return error_set(c->err,
                      "%s:%d:%d: duplicate option '%s' in step %zu (first at line %d, "
                      "column %d)",
-                     c->path, dup->pos.line, dup->pos.column, dup->name, step, first->pos.line,
-                     first->pos.column);
+                     c->path, opts[dup].pos.line, opts[dup].pos.column, opts[dup].name, step,
+                     opts[first].pos.line, opts[first].pos.column);
 }
 
 static int

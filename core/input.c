@@ -1,6 +1,8 @@
 /* core/input.c: opening the inputs, telling plain from BGZF from other gzip, and planning. */
 #include "input.h"
 
+#include "dupes.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -264,57 +266,35 @@ refuse_duplicate(const struct job *job, const struct inputs *in, size_t first, s
 }
 
 static int
-compare_files(const void *a, const void *b)
+same_file(const void *a, const void *b)
 {
-    const struct input *x = *(const struct input *const *)a;
-    const struct input *y = *(const struct input *const *)b;
+    const struct stat *x = &((const struct input *)a)->st, *y = &((const struct input *)b)->st;
 
-    if (x->st.st_dev != y->st.st_dev) {
-        return x->st.st_dev < y->st.st_dev ? -1 : 1;
+    if (x->st_dev != y->st_dev) {
+        return x->st_dev < y->st_dev ? -1 : 1;
     }
-    if (x->st.st_ino != y->st.st_ino) {
-        return x->st.st_ino < y->st.st_ino ? -1 : 1;
-    }
-    return x < y ? -1 : x > y; /* one array: the list's order */
+    return x->st_ino < y->st_ino ? -1 : x->st_ino > y->st_ino;
 }
 
 /*
  * Refuses a file listed twice (the same device and inode: through two globs, a link or two
  * spellings of its path too), naming the first such pair in the list's order, unless the job
- * allows it. Sorted rather than compared pairwise: a glob may match many thousand files.
+ * allows it (a glob may match many thousand files).
  */
 static int
 check_duplicates(const struct job *job, const struct inputs *in, struct error *err)
 {
-    const struct input **v;
-    const struct input *dup = NULL, *first = NULL;
-    size_t i, group = 0;
+    size_t first, dup;
+    int found;
 
     if (job->allow_duplicates || in->n < 2) {
         return 0;
     }
-    v = malloc(in->n * sizeof(*v));
-    if (v == NULL) {
+    if (dupes_find(in->v, in->n, sizeof(*in->v), same_file, &found, &first, &dup) != 0) {
         error_set(err, "out of memory");
         return ERR_INVALID;
     }
-    for (i = 0; i < in->n; i++) {
-        v[i] = &in->v[i];
-    }
-    qsort(v, in->n, sizeof(*v), compare_files);
-    for (i = 1; i < in->n; i++) {
-        if (v[i]->st.st_dev != v[i - 1]->st.st_dev || v[i]->st.st_ino != v[i - 1]->st.st_ino) {
-            group = i;
-        } else if (dup == NULL || v[i] < dup) {
-            dup = v[i];
-            first = v[group];
-        }
-    }
-    free(v);
-    if (dup == NULL) {
-        return 0;
-    }
-    return refuse_duplicate(job, in, (size_t)(first - in->v), (size_t)(dup - in->v), err);
+    return found ? refuse_duplicate(job, in, first, dup, err) : 0;
 }
 
 int
