@@ -537,6 +537,22 @@ large_streams(const struct inputs *in)
     return n;
 }
 
+/* Several large gzip inputs without an index are decoded one after another on a first run:
+ * says how to index them in parallel first. */
+static void
+hint_indexing(const struct session *s)
+{
+    size_t n = large_streams(&s->inputs);
+
+    if (n > 1 && s->job.workers > 1 && s->cli.only_partition < 0 && !s->cli.in_process) {
+        fprintf(stderr,
+                "tranche: %zu large gzip inputs have no index yet: this run decodes them one "
+                "after another (and indexes them); 'tranche index --jobs N FILE.gz...' would "
+                "index them in parallel first\n",
+                n);
+    }
+}
+
 /* Whether the output is a device or a FIFO (written as the job runs, not replaced). */
 static int
 written_in_place(const char *path)
@@ -592,14 +608,7 @@ cmd_run(int argc, char **argv)
         }
         goto out;
     }
-    if (large_streams(&s.inputs) > 1 && s.job.workers > 1 && s.cli.only_partition < 0 &&
-        !s.cli.in_process) {
-        fprintf(stderr,
-                "tranche: %zu large gzip inputs have no index yet: this run decodes them one "
-                "after another (and indexes them); 'tranche index --jobs N FILE.gz...' would "
-                "index them in parallel first\n",
-                large_streams(&s.inputs));
-    }
+    hint_indexing(&s);
     rc = check_partition_exists(&s);
     if (rc == 0 && strcmp(s.job.output, "-") == 0 && cli_stdout_closed) {
         fprintf(stderr, "tranche: the output is standard output, which is closed\n");

@@ -3,7 +3,6 @@
 
 #include "paths.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -126,28 +125,6 @@ parts_remove(const struct parts *p, size_t k, struct error *err)
     return 0;
 }
 
-/* Removes what the directory holds, through its descriptor (only this job's part files can be
- * in it: it is private). */
-static void
-empty_dir(int dir_fd)
-{
-    int fd = dup(dir_fd);
-    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-    struct dirent *e;
-
-    if (d == NULL) {
-        if (fd >= 0) {
-            close(fd);
-        }
-        return;
-    }
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
-            unlinkat(dir_fd, e->d_name, 0);
-        }
-    }
-    closedir(d);
-}
 
 /* Removes the directory by name only if the name still leads to the directory made (a writer of
  * its parent could have moved it, and put something else there). */
@@ -166,7 +143,7 @@ void
 parts_release(struct parts *p)
 {
     if (p->dir != NULL && p->dir_fd >= 0) {
-        empty_dir(p->dir_fd);
+        path_empty_dir(p->dir_fd);
         remove_dir(p);
         close(p->dir_fd);
     }

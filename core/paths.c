@@ -218,21 +218,25 @@ matches(const char *name, const char *prefix, const char *suffix)
     return n > p + s && strncmp(name, prefix, p) == 0 && strcmp(name + n - s, suffix) == 0;
 }
 
-/* Empties the directory open on fd (one level: part directories hold only files). */
-static void
-empty_dir(int fd)
+void
+path_empty_dir(int dir_fd)
 {
-    DIR *d = fdopendir(dup(fd));
+    int fd = dup(dir_fd);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
     struct dirent *e;
 
-    while (d != NULL && (e = readdir(d)) != NULL) {
+    if (d == NULL) {
+        if (fd >= 0) {
+            close(fd);
+        }
+        return;
+    }
+    while ((e = readdir(d)) != NULL) {
         if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
-            unlinkat(fd, e->d_name, 0);
+            unlinkat(dir_fd, e->d_name, 0);
         }
     }
-    if (d != NULL) {
-        closedir(d);
-    }
+    closedir(d);
 }
 
 /* Removes entry `name` of the directory open on dir_fd if it is this user's and no run holds it. */
@@ -248,7 +252,7 @@ remove_if_stale(int dir_fd, const char *name)
     if (fstat(fd, &st) == 0 && st.st_uid == geteuid() &&
         (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) && flock(fd, LOCK_EX | LOCK_NB) == 0) {
         if (S_ISDIR(st.st_mode)) {
-            empty_dir(fd);
+            path_empty_dir(fd);
             unlinkat(dir_fd, name, AT_REMOVEDIR);
         } else {
             unlinkat(dir_fd, name, 0);

@@ -60,6 +60,10 @@ int path_check_default_log_dir(const char *dir, struct error *err);
  * one that nobody holds a lock on is a dead run's, whatever machine or container it ran in.
  */
 
+/* Removes the files in the directory open on dir_fd (one level: part directories hold only
+ * files); errors are ignored. */
+void path_empty_dir(int dir_fd);
+
 /* Takes the lock that says a run is alive and uses the file or directory open on fd. */
 void path_hold(int fd);
 
