@@ -822,15 +822,6 @@ test_config__inputs_know_their_entry(void **state)
     config_release(&job);
 }
 
-static double
-seconds_since(const struct timespec *t0)
-{
-    struct timespec t1;
-
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
-}
-
 /* Loads the job at path expecting a failure at "path:where: phrase...", within a second. */
 static void
 expect_refused_promptly(const char *path, const char *where, const char *phrase)
@@ -843,7 +834,7 @@ expect_refused_promptly(const char *path, const char *where, const char *phrase)
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
     assert_int_equal(config_load(path, &job, &err), -1);
-    took = seconds_since(&t0);
+    took = tu_seconds_since(&t0);
     snprintf(prefix, sizeof(prefix), "%s:%s: ", path, where);
     if (strncmp(err.msg, prefix, strlen(prefix)) != 0 || strstr(err.msg, phrase) == NULL) {
         fail_msg("got\n  %s\nwant %s...%s", err.msg, prefix, phrase);

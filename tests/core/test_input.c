@@ -55,14 +55,6 @@ join(const char *dir, const char *name)
     return buf;
 }
 
-static void
-assert_contains(const char *haystack, const char *needle)
-{
-    if (strstr(haystack, needle) == NULL) {
-        fail_msg("expected to find \"%s\" in:\n%s", needle, haystack);
-    }
-}
-
 /* Loads a job whose input section is `input` (YAML, indented by two) from dir/job.yaml. */
 static void
 load_job(const char *dir, const char *input, struct job *job)
@@ -100,22 +92,22 @@ test_input__only_regular_files_are_opened(void **state)
 
     assert_int_equal(mkdir(join(dir, "sub"), 0755), 0);
     open_expect(dir, "  path: sub\n", ERR_INVALID, &err);
-    assert_contains(err.msg, "input ");
-    assert_contains(err.msg, "/sub is not a regular file (it is a directory)");
+    tu_assert_contains(err.msg, "input ");
+    tu_assert_contains(err.msg, "/sub is not a regular file (it is a directory)");
     /* A FIFO is refused before it is opened: opening it would wait for a writer. */
     assert_int_equal(mkfifo(join(dir, "fifo"), 0600), 0);
     open_expect(dir, "  path: [sub/../fifo]\n", ERR_INVALID, &err);
-    assert_contains(err.msg, "/fifo is not a regular file (it is a FIFO)");
+    tu_assert_contains(err.msg, "/fifo is not a regular file (it is a FIFO)");
     open_expect(dir, "  path: /dev/null\n", ERR_INVALID, &err);
-    assert_contains(err.msg, "input /dev/null is not a regular file (it is a character device)");
+    tu_assert_contains(err.msg, "input /dev/null is not a regular file (it is a character device)");
     /* A link to a regular file is that file. */
     tu_write_file(join(dir, "real.txt"), "a\n", 2);
     assert_int_equal(symlink("real.txt", join(dir, "link.txt")), 0);
     open_expect(dir, "  path: link.txt\n", 0, &err);
     snprintf(input, sizeof(input), "  path: %s\n", join(dir, "missing.txt"));
     open_expect(dir, input, ERR_INVALID, &err);
-    assert_contains(err.msg, "cannot open input ");
-    assert_contains(err.msg, "missing.txt: No such file or directory");
+    tu_assert_contains(err.msg, "cannot open input ");
+    tu_assert_contains(err.msg, "missing.txt: No such file or directory");
 }
 
 /* A cgroup file reports a size of 0 and has content; NULL when this system shows none. */
@@ -156,18 +148,19 @@ test_input__size_must_tell_the_content(void **state)
     char input[PATH_MAX + 64];
 
     open_expect(dir, "  path: /proc/self/status\n", ERR_INVALID, &err);
-    assert_contains(err.msg, "input /proc/self/status is a /proc file, whose size does not tell");
+    tu_assert_contains(err.msg,
+                       "input /proc/self/status is a /proc file, whose size does not tell");
     if (access("/sys/kernel/mm/transparent_hugepage/enabled", R_OK) == 0) {
         /* sysfs reports 4096 bytes for a file of a few */
         open_expect(dir, "  path: /sys/kernel/mm/transparent_hugepage/enabled\n", ERR_INVALID,
                     &err);
-        assert_contains(err.msg, "is a /sys file");
+        tu_assert_contains(err.msg, "is a /sys file");
     }
     if (file != NULL) {
         snprintf(input, sizeof(input), "  path: %s\n", file);
         open_expect(dir, input, ERR_INVALID, &err);
-        assert_contains(err.msg, file);
-        assert_contains(err.msg, "reports a size of 0 but has content");
+        tu_assert_contains(err.msg, file);
+        tu_assert_contains(err.msg, "reports a size of 0 but has content");
     } else {
         print_message("no cgroup file with a size of 0 and content here: that case is not run\n");
     }
@@ -191,18 +184,18 @@ test_input__a_file_listed_twice_is_refused(void **state)
              "%s:2:24: input %s (from 'a.log' at line 2, column 17) and input %s (from '*.log' at "
              "line 2, column 24) are the same file",
              join(dir, "job.yaml"), join(dir, "a.log"), join(dir, "a.log"));
-    assert_contains(err.msg, want);
-    assert_contains(err.msg, "list it once, or set input.allow_duplicates: true");
+    tu_assert_contains(err.msg, want);
+    tu_assert_contains(err.msg, "list it once, or set input.allow_duplicates: true");
     /* Other spellings of its path. */
     open_expect(dir, "  path:\n    - a.log\n    - c.txt\n    - ./a.log\n", ERR_INVALID, &err);
-    assert_contains(err.msg, "job.yaml:5:7: input ");
+    tu_assert_contains(err.msg, "job.yaml:5:7: input ");
     snprintf(want, sizeof(want), "  path:\n    - a.log\n    - %s\n", join(dir, "a.log"));
     open_expect(dir, want, ERR_INVALID, &err);
-    assert_contains(err.msg, "job.yaml:4:7: input ");
+    tu_assert_contains(err.msg, "job.yaml:4:7: input ");
     /* A hard link, both matched by one glob. */
     assert_int_equal(link(join(dir, "a.log"), join(dir, "b.log")), 0);
     open_expect(dir, "  path: \"*.log\"\n", ERR_INVALID, &err);
-    assert_contains(err.msg, "/b.log (from '*.log' at line 2, column 9) are the same file");
+    tu_assert_contains(err.msg, "/b.log (from '*.log' at line 2, column 9) are the same file");
     /* Unless the job says so. */
     open_expect(dir, "  path: [a.log, \"*.log\"]\n  allow_duplicates: true\n", 0, &err);
     open_expect(dir, "  path: [a.log, \"*.log\"]\n  allow_duplicates: false\n", ERR_INVALID, &err);
@@ -219,7 +212,7 @@ test_input__glob_matching_nothing_is_reported_on_open(void **state)
     open_expect(dir, "  path: \"none-*.log\"\n", ERR_INVALID, &err);
     snprintf(want, sizeof(want), "%s:2:9: no file matches the input glob 'none-*.log'",
              join(dir, "job.yaml"));
-    assert_contains(err.msg, want);
+    tu_assert_contains(err.msg, want);
 }
 
 /* An open job over dir/in.txt (12 bytes); in, job and the recorded ctime are the caller's. */

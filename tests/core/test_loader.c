@@ -17,14 +17,6 @@
 #include "testutil.h"
 
 static void
-assert_contains(const char *haystack, const char *needle)
-{
-    if (strstr(haystack, needle) == NULL) {
-        fail_msg("expected \"%s\" in \"%s\"", needle, haystack);
-    }
-}
-
-static void
 test_loader__finds_bundled_by_name_and_path_var_first(void **state)
 {
     struct error err;
@@ -42,11 +34,11 @@ test_loader__finds_bundled_by_name_and_path_var_first(void **state)
     assert_string_equal(path, TEST_PLUGIN_DIR "/typed.so");
     free(path);
     assert_int_equal(plugin_find("nope", &path, &err), -1);
-    assert_contains(err.msg, "plugin 'nope' not found");
-    assert_contains(err.msg, TEST_PLUGIN_DIR);
+    tu_assert_contains(err.msg, "plugin 'nope' not found");
+    tu_assert_contains(err.msg, TEST_PLUGIN_DIR);
     /* a name with '/' is a path, used as is */
     assert_int_equal(plugin_find("./missing/x.so", &path, &err), -1);
-    assert_contains(err.msg, "./missing/x.so");
+    tu_assert_contains(err.msg, "./missing/x.so");
     unsetenv("TRANCHE_PLUGIN_PATH");
 }
 
@@ -72,8 +64,8 @@ test_loader__abi_checks(void **state)
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         assert_int_equal(plugin_load(cases[i].file, &p, &err), -1);
         assert_null(p);
-        assert_contains(err.msg, cases[i].file);
-        assert_contains(err.msg, cases[i].expect);
+        tu_assert_contains(err.msg, cases[i].file);
+        tu_assert_contains(err.msg, cases[i].expect);
     }
     assert_int_equal(plugin_load(BUNDLED_PLUGIN_DIR "/grep.so", &p, &err), 0);
     assert_string_equal(p->desc->name, "grep");
@@ -133,14 +125,14 @@ test_loader__options_validated_with_defaults(void **state)
                                "    options: { count: 1, flag: yes, name: [x] }\n",
                                &steps, &job, &err),
                      -1);
-    assert_contains(err.msg, "job.yaml:7:43: step 1");
-    assert_contains(err.msg, "option 'name' of plugin typed must be a string, not a list");
+    tu_assert_contains(err.msg, "job.yaml:7:43: step 1");
+    tu_assert_contains(err.msg, "option 'name' of plugin typed must be a string, not a list");
     config_release(&job);
 
     assert_int_equal(
         load_step(dir, "  - plugin: upper\n    options: { x: 1 }\n", &steps, &job, &err), -1);
-    assert_contains(err.msg, "job.yaml:7:16: step 1 (upper): plugin upper has no option 'x'; it "
-                             "takes no options");
+    tu_assert_contains(err.msg, "job.yaml:7:16: step 1 (upper): plugin upper has no option 'x'; it "
+                                "takes no options");
     config_release(&job);
     tu_rmrf(dir);
     free(dir);

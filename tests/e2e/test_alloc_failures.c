@@ -19,25 +19,14 @@
 
 #include "testutil.h"
 
-static void sh(int expect, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void
-sh(int expect, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    tu_vsh(tu_dir, expect, fmt, ap);
-    va_end(ap);
-}
-
 static int
 group_setup(void **state)
 {
     int rc = tu_group_setup(state);
 
     if (rc == 0) {
-        sh(0, "seq 1 3000 > in.txt && gzip -c in.txt > in.gz && mkdir -p out && "
-              "grep 1 in.txt | LC_ALL=C tr a-z A-Z > ref.txt");
+        tu_sh(0, "seq 1 3000 > in.txt && gzip -c in.txt > in.gz && mkdir -p out && "
+                 "grep 1 in.txt | LC_ALL=C tr a-z A-Z > ref.txt");
     }
     return rc;
 }
@@ -49,10 +38,10 @@ count_allocations(const char *args)
     char path[1024], *text;
     long n;
 
-    sh(0,
-       "rm -f count.txt out/* && FAILMALLOC_COUNT=\"$PWD/count.txt\" LD_PRELOAD='%s' %s %s "
-       "> /dev/null",
-       FAILMALLOC, TRANCHE_BIN, args);
+    tu_sh(0,
+          "rm -f count.txt out/* && FAILMALLOC_COUNT=\"$PWD/count.txt\" LD_PRELOAD='%s' %s %s "
+          "> /dev/null",
+          FAILMALLOC, TRANCHE_BIN, args);
     snprintf(path, sizeof(path), "%s/count.txt", tu_dir);
     text = tu_read_file(path, NULL);
     assert_non_null(text);
@@ -81,12 +70,12 @@ fail_each(const char *args, const char *check)
                      rc, err != NULL ? err : "");
         }
         if (rc == 0) {
-            sh(0, "%s", check);
+            tu_sh(0, "%s", check);
         } else {
-            sh(0,
-               "[ -z \"$(ls -A out)\" ] || { echo 'allocation %ld failing left:' >&2; "
-               "ls -la out >&2; false; }",
-               n);
+            tu_sh(0,
+                  "[ -z \"$(ls -A out)\" ] || { echo 'allocation %ld failing left:' >&2; "
+                  "ls -la out >&2; false; }",
+                  n);
         }
         free(err);
         err = NULL;

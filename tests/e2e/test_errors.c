@@ -17,14 +17,6 @@
 
 #include "testutil.h"
 
-static void
-assert_contains(const char *haystack, const char *needle)
-{
-    if (haystack == NULL || strstr(haystack, needle) == NULL) {
-        fail_msg("expected to find \"%s\" in:\n%s", needle, haystack != NULL ? haystack : "(null)");
-    }
-}
-
 /* Writes job NAME.yaml in the test directory with the given steps and returns its path. */
 static const char *
 job(const char *name, const char *steps)
@@ -97,12 +89,12 @@ test_errors__plugin_error_names_partition_step_and_log(void **state)
     char *err = failing_job("error", 2, 1);
 
     (void)state;
-    assert_contains(err, "partition ");
-    assert_contains(err, "of ");
-    assert_contains(err, "step 2 (");
-    assert_contains(err, "failer hit record '2001 BOOM SOME TEXT'");
-    assert_contains(err, "logs/error/worker-");
-    assert_contains(err, "job failed");
+    tu_assert_contains(err, "partition ");
+    tu_assert_contains(err, "of ");
+    tu_assert_contains(err, "step 2 (");
+    tu_assert_contains(err, "failer hit record '2001 BOOM SOME TEXT'");
+    tu_assert_contains(err, "logs/error/worker-");
+    tu_assert_contains(err, "job failed");
     free(err);
     /* fini runs in the failed worker too: its line is in one of the worker logs */
     assert_int_equal(
@@ -116,8 +108,8 @@ test_errors__crash_names_signal_and_record_offset(void **state)
     char expect[128];
 
     (void)state;
-    assert_contains(err, "SIGSEGV");
-    assert_contains(err, "step 2 (");
+    tu_assert_contains(err, "SIGSEGV");
+    tu_assert_contains(err, "step 2 (");
     /* The record's byte offset, as grep -b gives it. */
     assert_int_equal(
         tu_runf(NULL, "cd '%s' && grep -b boom input.txt | cut -d: -f1 > boom.off", tu_dir), 0);
@@ -126,7 +118,7 @@ test_errors__crash_names_signal_and_record_offset(void **state)
     assert_non_null(offset);
     offset[strcspn(offset, "\n")] = '\0';
     snprintf(expect, sizeof(expect), "record starting at byte %s", offset);
-    assert_contains(err, expect);
+    tu_assert_contains(err, expect);
     free(offset);
     free(err);
 }
@@ -137,10 +129,10 @@ test_errors__abort_and_exit_are_reported(void **state)
     char *err = failing_job("abort", 3, 1);
 
     (void)state;
-    assert_contains(err, "SIGABRT");
+    tu_assert_contains(err, "SIGABRT");
     free(err);
     err = failing_job("exit", 1, 1);
-    assert_contains(err, "exited with status 3");
+    tu_assert_contains(err, "exited with status 3");
     free(err);
 }
 
@@ -157,8 +149,8 @@ test_errors__failure_stops_a_hung_worker(void **state)
                        "  - plugin: " TEST_PLUGIN_DIR "/failer.so\n"
                        "    options: { match: 300 some, mode: error }\n");
     assert_int_equal(tu_runf(&err, "timeout 60 %s run %s --workers 2", TRANCHE_BIN, path), 1);
-    assert_contains(err, "step 2 (");
-    assert_contains(err, "failer hit record '300 some text'");
+    tu_assert_contains(err, "step 2 (");
+    tu_assert_contains(err, "failer hit record '300 some text'");
     assert_clean("hang", path);
     free(err);
 }
@@ -174,9 +166,9 @@ test_errors__plugin_stderr_lands_in_worker_log(void **state)
     snprintf(path, sizeof(path), "%s/logs/stderr/worker-1.log", tu_dir);
     log = tu_read_file(path, NULL);
     assert_non_null(log);
-    assert_contains(log, "failer: stderr line for 2001 BOOM SOME TEXT");
-    assert_contains(log, "partition 0 [0, ");
-    assert_contains(log, "records in ");
+    tu_assert_contains(log, "failer: stderr line for 2001 BOOM SOME TEXT");
+    tu_assert_contains(log, "partition 0 [0, ");
+    tu_assert_contains(log, "records in ");
     free(log);
     /* the job's output is complete despite the noise */
     assert_int_equal(tu_runf(NULL,
@@ -250,10 +242,10 @@ test_errors__plugin_loading_and_options_exit_2(void **state)
         }
         for (k = 0; k < 3; k++) {
             if (cases[i].expect[k][0] != '\0') {
-                assert_contains(err, cases[i].expect[k]);
+                tu_assert_contains(err, cases[i].expect[k]);
             }
         }
-        assert_contains(err, path);
+        tu_assert_contains(err, path);
         free(err);
         /* run refuses the same way, before reading any input or creating anything */
         rc = tu_runf(&err, "cd '%s' && %s run %s", tu_dir, TRANCHE_BIN, path);
@@ -275,23 +267,23 @@ test_errors__bad_inputs_and_outputs(void **state)
     path = job("inputs", "  - plugin: upper\n");
     assert_int_equal(tu_runf(&err, "%s run %s --input '%s/none.txt'", TRANCHE_BIN, path, tu_dir),
                      2);
-    assert_contains(err, "cannot open input");
-    assert_contains(err, "none.txt: No such file or directory");
+    tu_assert_contains(err, "cannot open input");
+    tu_assert_contains(err, "none.txt: No such file or directory");
     free(err);
     assert_int_equal(tu_runf(&err, "%s run %s --input '%s/out'", TRANCHE_BIN, path, tu_dir), 2);
-    assert_contains(err, "is not a regular file");
+    tu_assert_contains(err, "is not a regular file");
     free(err);
     if (geteuid() != 0) {
         assert_int_equal(
             tu_runf(NULL, "cd '%s' && cp input.txt secret && chmod 000 secret", tu_dir), 0);
         assert_int_equal(tu_runf(&err, "%s run %s --input '%s/secret'", TRANCHE_BIN, path, tu_dir),
                          2);
-        assert_contains(err, "Permission denied");
+        tu_assert_contains(err, "Permission denied");
         free(err);
     }
     assert_int_equal(tu_runf(&err, "%s run %s --output '%s/input.txt'", TRANCHE_BIN, path, tu_dir),
                      2);
-    assert_contains(err, "refusing to overwrite an input");
+    tu_assert_contains(err, "refusing to overwrite an input");
     free(err);
     /* A missing output directory is created; one that cannot be is an error. */
     assert_int_equal(
@@ -304,12 +296,12 @@ test_errors__bad_inputs_and_outputs(void **state)
     free(err);
     assert_int_equal(
         tu_runf(&err, "%s run %s --output '%s/input.txt/x'", TRANCHE_BIN, path, tu_dir), 2);
-    assert_contains(err, "input.txt/x");
-    assert_contains(err, "Not a directory");
+    tu_assert_contains(err, "input.txt/x");
+    tu_assert_contains(err, "Not a directory");
     free(err);
     assert_int_equal(
         tu_runf(&err, "%s run %s --log-dir '%s/input.txt/logs'", TRANCHE_BIN, path, tu_dir), 2);
-    assert_contains(err, "input.txt/logs");
+    tu_assert_contains(err, "input.txt/logs");
     free(err);
     assert_clean("inputs", path);
 }
@@ -330,8 +322,8 @@ test_errors__full_disk_leaves_nothing(void **state)
                              "--workers 2)",
                              tu_dir, TRANCHE_BIN, path),
                      1);
-    assert_contains(err, "File too large");
-    assert_contains(err, "out/");
+    tu_assert_contains(err, "File too large");
+    tu_assert_contains(err, "out/");
     free(err);
     assert_clean("full", path);
 }
@@ -349,21 +341,21 @@ test_errors__cli_usage(void **state)
     snprintf(outpath, sizeof(outpath), "%s/cli.txt", tu_dir);
     assert_int_equal(tu_runf(NULL, "%s --version > '%s'", TRANCHE_BIN, outpath), 0);
     out = tu_read_file(outpath, NULL);
-    assert_contains(out, "tranche ");
-    assert_contains(out, "plugin ABI 1.0");
-    assert_contains(out, "libyaml 0.");
-    assert_contains(out, "zlib 1.");
+    tu_assert_contains(out, "tranche ");
+    tu_assert_contains(out, "plugin ABI 1.0");
+    tu_assert_contains(out, "libyaml 0.");
+    tu_assert_contains(out, "zlib 1.");
     free(out);
     assert_int_equal(tu_runf(NULL, "%s plugins > '%s'", TRANCHE_BIN, outpath), 0);
     out = tu_read_file(outpath, NULL);
-    assert_contains(out, "upper");
-    assert_contains(out, "grep");
-    assert_contains(out, "cut");
+    tu_assert_contains(out, "upper");
+    tu_assert_contains(out, "grep");
+    tu_assert_contains(out, "cut");
     free(out);
     assert_int_equal(tu_runf(NULL, "%s plugins grep > '%s'", TRANCHE_BIN, outpath), 0);
     out = tu_read_file(outpath, NULL);
-    assert_contains(out, "pattern");
-    assert_contains(out, "invert");
+    tu_assert_contains(out, "pattern");
+    tu_assert_contains(out, "invert");
     free(out);
     assert_int_equal(tu_runf(NULL, "TRANCHE_PLUGIN_PATH='%s' %s plugins summary > '%s'",
                              TEST_PLUGIN_DIR, TRANCHE_BIN, outpath),
@@ -372,22 +364,22 @@ test_errors__cli_usage(void **state)
     assert_int_equal(tu_runf(NULL, "%s run --help | grep -q -- '--partition-size'", TRANCHE_BIN),
                      0);
     assert_int_equal(tu_runf(&err, "%s frobnicate", TRANCHE_BIN), 2);
-    assert_contains(err, "unknown command 'frobnicate'");
+    tu_assert_contains(err, "unknown command 'frobnicate'");
     free(err);
     assert_int_equal(tu_runf(&err, "%s run", TRANCHE_BIN), 2);
-    assert_contains(err, "missing job file");
+    tu_assert_contains(err, "missing job file");
     free(err);
     assert_int_equal(tu_runf(&err, "%s run %s --workers 0", TRANCHE_BIN, path), 2);
-    assert_contains(err, "--workers");
+    tu_assert_contains(err, "--workers");
     free(err);
     assert_int_equal(tu_runf(&err, "%s run %s --partition-size 12XB", TRANCHE_BIN, path), 2);
-    assert_contains(err, "--partition-size");
+    tu_assert_contains(err, "--partition-size");
     free(err);
     assert_int_equal(tu_runf(&err, "%s run %s --bogus", TRANCHE_BIN, path), 2);
-    assert_contains(err, "unknown option '--bogus'");
+    tu_assert_contains(err, "unknown option '--bogus'");
     free(err);
     assert_int_equal(tu_runf(&err, "%s run '%s/nope.yaml'", TRANCHE_BIN, tu_dir), 2);
-    assert_contains(err, "nope.yaml");
+    tu_assert_contains(err, "nope.yaml");
     free(err);
     assert_int_equal(tu_runf(NULL, "%s validate %s | grep -q ': ok'", TRANCHE_BIN, path), 0);
     assert_clean("cli", path);
@@ -518,7 +510,7 @@ test_errors__signal_stops_the_job_cleanly(void **state)
              tu_dir);
     path = job("term", steps);
     rc = signal_when_marked(&err, path, "--workers 2", "TERM", "term.hit", NULL);
-    assert_contains(err, "interrupted by signal SIGTERM"); /* first: it shows stderr */
+    tu_assert_contains(err, "interrupted by signal SIGTERM"); /* first: it shows stderr */
     assert_int_equal(rc, 1);
     free(err);
     assert_clean("term", path);
@@ -532,7 +524,7 @@ test_errors__signal_stops_the_job_cleanly(void **state)
              tu_dir, tu_dir);
     path = job("term2", steps);
     rc = signal_when_marked(&err, path, "--in-process", "INT", "term2.hit", "term2.go");
-    assert_contains(err, "interrupted by signal SIGINT");
+    tu_assert_contains(err, "interrupted by signal SIGINT");
     assert_int_equal(rc, 1);
     free(err);
     assert_clean("term2", path);
@@ -570,7 +562,7 @@ test_errors__emit_outside_a_partition_is_refused(void **state)
     path = job("init_emit", "  - plugin: " TEST_PLUGIN_DIR "/failer.so\n"
                             "    options: { match: x, mode: init_emit }\n");
     assert_int_equal(tu_runf(&err, "%s validate %s", TRANCHE_BIN, path), 2);
-    assert_contains(err, "emit called outside record() and end_partition()");
+    tu_assert_contains(err, "emit called outside record() and end_partition()");
     free(err);
 }
 

@@ -19,42 +19,9 @@
 
 #include "testutil.h"
 
-static void
-assert_contains(const char *haystack, const char *needle)
-{
-    if (haystack == NULL || strstr(haystack, needle) == NULL) {
-        fail_msg("expected to find \"%s\" in:\n%s", needle, haystack != NULL ? haystack : "(null)");
-    }
-}
-
 /* Runs a shell command in the test directory and fails the test unless it exits with expect. */
-static void sh(int expect, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-sh(int expect, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    tu_vsh(tu_dir, expect, fmt, ap);
-    va_end(ap);
-}
 
 /* Runs a shell command in the test directory; returns its status and its stderr in *err. */
-static int run(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int
-run(char **err, const char *fmt, ...)
-{
-    char cmd[8192], full[9000];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
-    va_end(ap);
-    snprintf(full, sizeof(full), "cd '%s' && %s", tu_dir, cmd);
-    return tu_run(full, err);
-}
 
 /* Writes the job NAME.yaml in the test directory: input section `input` (indented by two),
  * output NAME.out, one upper step (and `extra` top-level lines). */
@@ -70,15 +37,6 @@ write_job(const char *name, const char *input, const char *extra)
     tu_write_file(path, body, strlen(body));
 }
 
-static double
-seconds_since(const struct timespec *t0)
-{
-    struct timespec t1;
-
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
-}
-
 /*
  * A job holds its first record (the failer waits) while the input is changed as `change` (a
  * shell command) says, then goes on: it must fail with exit 1, say the input changed, and leave
@@ -91,14 +49,15 @@ expect_change_caught(const char *change, const char *args)
     char *err = NULL;
     int rc;
 
-    sh(0, "rm -f rot.out rot.hit rot.go && { echo HOLD; seq 1 200; } > rot.txt && "
-          "{ echo HOLD; seq 1 200 | tr 0-9 a-j; } > same-size.txt && "
-          "[ $(wc -c < rot.txt) = $(wc -c < same-size.txt) ]");
-    rc = run(&err,
-             TU_SH_WAIT "{ %s run rot.yaml %s & } && pid=$! && tu_wait_for 30 '[ -e rot.hit ]'; "
-                        "seen=$?; %s; touch rot.go; tu_reap $pid 30; rc=$?; [ $seen -eq 0 ] || "
-                        "{ echo 'the job never held its record' >&2; exit 99; }; exit $rc",
-             TRANCHE_BIN, args, change);
+    tu_sh(0, "rm -f rot.out rot.hit rot.go && { echo HOLD; seq 1 200; } > rot.txt && "
+             "{ echo HOLD; seq 1 200 | tr 0-9 a-j; } > same-size.txt && "
+             "[ $(wc -c < rot.txt) = $(wc -c < same-size.txt) ]");
+    rc = tu_run_here(&err,
+                     TU_SH_WAIT
+                     "{ %s run rot.yaml %s & } && pid=$! && tu_wait_for 30 '[ -e rot.hit ]'; "
+                     "seen=$?; %s; touch rot.go; tu_reap $pid 30; rc=$?; [ $seen -eq 0 ] || "
+                     "{ echo 'the job never held its record' >&2; exit 99; }; exit $rc",
+                     TRANCHE_BIN, args, change);
     if (rc != 1) {
         char msg[4096];
 
@@ -109,8 +68,8 @@ expect_change_caught(const char *change, const char *args)
         free(err);
         fail_msg("%s", msg);
     }
-    assert_contains(err, "rot.txt changed during the job: ");
-    sh(1, "[ -e rot.out ]");
+    tu_assert_contains(err, "rot.txt changed during the job: ");
+    tu_sh(1, "[ -e rot.out ]");
     free(err);
 }
 
@@ -136,10 +95,10 @@ test_input_edges__input_changed_during_the_job_fails_it(void **state)
     expect_change_caught("cp same-size.txt new.txt && mv new.txt rot.txt", "--workers 2");
     expect_change_caught("echo appended >> rot.txt", "--in-process");
     /* Unchanged, the same job succeeds. */
-    sh(0,
-       TU_SH_WAIT "rm -f rot.out rot.hit && touch rot.go && %s run rot.yaml && "
-                  "tr a-z A-Z < rot.txt | cmp - rot.out",
-       TRANCHE_BIN);
+    tu_sh(0,
+          TU_SH_WAIT "rm -f rot.out rot.hit && touch rot.go && %s run rot.yaml && "
+                     "tr a-z A-Z < rot.txt | cmp - rot.out",
+          TRANCHE_BIN);
 }
 
 /* A name that exists as written is that file, glob characters or not. */
@@ -147,17 +106,18 @@ static void
 test_input_edges__existing_name_with_glob_characters_is_that_file(void **state)
 {
     (void)state;
-    sh(0, "echo literal > 'report[1].txt' && echo globbed > report1.txt");
+    tu_sh(0, "echo literal > 'report[1].txt' && echo globbed > report1.txt");
     write_job("lit", "  path: report[1].txt\n", "");
-    sh(0, "%s run lit.yaml && echo LITERAL | cmp - lit.out", TRANCHE_BIN);
-    sh(0, "rm lit.out && %s run lit.yaml --input 'report[1].txt' && echo LITERAL | cmp - lit.out",
-       TRANCHE_BIN);
+    tu_sh(0, "%s run lit.yaml && echo LITERAL | cmp - lit.out", TRANCHE_BIN);
+    tu_sh(0,
+          "rm lit.out && %s run lit.yaml --input 'report[1].txt' && echo LITERAL | cmp - lit.out",
+          TRANCHE_BIN);
     /* A glob's backslash makes the next character plain. */
     write_job("esc", "  path: 'report\\[1\\].txt'\n", "");
-    sh(0, "%s run esc.yaml && echo LITERAL | cmp - esc.out", TRANCHE_BIN);
+    tu_sh(0, "%s run esc.yaml && echo LITERAL | cmp - esc.out", TRANCHE_BIN);
     /* Not there as written: a glob, as before. */
     write_job("glob", "  path: report[12].txt\n", "");
-    sh(0, "%s run glob.yaml && echo GLOBBED | cmp - glob.out", TRANCHE_BIN);
+    tu_sh(0, "%s run glob.yaml && echo GLOBBED | cmp - glob.out", TRANCHE_BIN);
 }
 
 /* A FIFO (or a device, a directory) is refused without being opened: nothing waits for a
@@ -170,22 +130,25 @@ test_input_edges__fifo_is_refused_at_once(void **state)
     size_t i;
 
     (void)state;
-    sh(0, "rm -f fifo && mkfifo fifo && mkdir -p globbed && echo a > globbed/a.txt && "
-          "rm -f globbed/b.txt && mkfifo globbed/b.txt");
+    tu_sh(0, "rm -f fifo && mkfifo fifo && mkdir -p globbed && echo a > globbed/a.txt && "
+             "rm -f globbed/b.txt && mkfifo globbed/b.txt");
     write_job("fifo", "  path: fifo\n", "");
     write_job("fifoglob", "  path: globbed/*.txt\n", "");
     for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
-        assert_int_equal(run(&err, "timeout 10 %s %s fifo.yaml", TRANCHE_BIN, commands[i]), 2);
-        assert_contains(err, "input fifo is not a regular file (it is a FIFO)");
+        assert_int_equal(tu_run_here(&err, "timeout 10 %s %s fifo.yaml", TRANCHE_BIN, commands[i]),
+                         2);
+        tu_assert_contains(err, "input fifo is not a regular file (it is a FIFO)");
         free(err);
-        assert_int_equal(run(&err, "timeout 10 %s %s fifoglob.yaml", TRANCHE_BIN, commands[i]), 2);
-        assert_contains(err, "globbed/b.txt is not a regular file (it is a FIFO)");
+        assert_int_equal(
+            tu_run_here(&err, "timeout 10 %s %s fifoglob.yaml", TRANCHE_BIN, commands[i]), 2);
+        tu_assert_contains(err, "globbed/b.txt is not a regular file (it is a FIFO)");
         free(err);
     }
-    assert_int_equal(run(&err, "timeout 10 %s run fifo.yaml --input /dev/zero", TRANCHE_BIN), 2);
-    assert_contains(err, "input /dev/zero is not a regular file (it is a character device)");
+    assert_int_equal(
+        tu_run_here(&err, "timeout 10 %s run fifo.yaml --input /dev/zero", TRANCHE_BIN), 2);
+    tu_assert_contains(err, "input /dev/zero is not a regular file (it is a character device)");
     free(err);
-    sh(1, "[ -e fifo.out ] || [ -e fifoglob.out ]");
+    tu_sh(1, "[ -e fifo.out ] || [ -e fifoglob.out ]");
 }
 
 /* Files whose size says nothing of their content were read as empty: exit 0, no output. */
@@ -196,22 +159,22 @@ test_input_edges__proc_and_sys_files_are_refused(void **state)
 
     (void)state;
     write_job("proc", "  path: /proc/self/status\n", "");
-    assert_int_equal(run(&err, "%s run proc.yaml", TRANCHE_BIN), 2);
-    assert_contains(err, "input /proc/self/status is a /proc file, whose size does not tell");
+    assert_int_equal(tu_run_here(&err, "%s run proc.yaml", TRANCHE_BIN), 2);
+    tu_assert_contains(err, "input /proc/self/status is a /proc file, whose size does not tell");
     free(err);
-    assert_int_equal(run(&err, "%s run proc.yaml --input /proc/cpuinfo", TRANCHE_BIN), 2);
-    assert_contains(err, "/proc/cpuinfo is a /proc file");
+    assert_int_equal(tu_run_here(&err, "%s run proc.yaml --input /proc/cpuinfo", TRANCHE_BIN), 2);
+    tu_assert_contains(err, "/proc/cpuinfo is a /proc file");
     free(err);
     if (access("/sys/kernel/mm/transparent_hugepage/enabled", R_OK) == 0) {
-        assert_int_equal(run(&err,
-                             "%s run proc.yaml --input "
-                             "/sys/kernel/mm/transparent_hugepage/enabled",
-                             TRANCHE_BIN),
+        assert_int_equal(tu_run_here(&err,
+                                     "%s run proc.yaml --input "
+                                     "/sys/kernel/mm/transparent_hugepage/enabled",
+                                     TRANCHE_BIN),
                          2);
-        assert_contains(err, "is a /sys file");
+        tu_assert_contains(err, "is a /sys file");
         free(err);
     }
-    sh(1, "[ -e proc.out ]");
+    tu_sh(1, "[ -e proc.out ]");
 }
 
 /* The same file listed twice is refused, naming both entries, unless the job allows it. */
@@ -221,23 +184,24 @@ test_input_edges__same_file_twice_is_refused(void **state)
     char *err = NULL;
 
     (void)state;
-    sh(0, "rm -rf dup && mkdir dup && echo a > dup/a.log && echo b > dup/b.log && "
-          "ln dup/b.log dup/c.log");
+    tu_sh(0, "rm -rf dup && mkdir dup && echo a > dup/a.log && echo b > dup/b.log && "
+             "ln dup/b.log dup/c.log");
     write_job("dup", "  path: [dup/a.log, \"dup/*.log\"]\n", "");
-    assert_int_equal(run(&err, "%s run dup.yaml", TRANCHE_BIN), 2);
-    assert_contains(err, "dup.yaml:2:21: input dup/a.log (from 'dup/a.log' at line 2, column 10) "
-                         "and input dup/a.log (from 'dup/*.log' at line 2, column 21) are the "
-                         "same file");
-    assert_contains(err, "set input.allow_duplicates: true");
+    assert_int_equal(tu_run_here(&err, "%s run dup.yaml", TRANCHE_BIN), 2);
+    tu_assert_contains(err,
+                       "dup.yaml:2:21: input dup/a.log (from 'dup/a.log' at line 2, column 10) "
+                       "and input dup/a.log (from 'dup/*.log' at line 2, column 21) are the "
+                       "same file");
+    tu_assert_contains(err, "set input.allow_duplicates: true");
     free(err);
     /* A hard link, both names matched by one glob of --input. */
-    assert_int_equal(run(&err, "%s plan dup.yaml --input 'dup/[bc].log'", TRANCHE_BIN), 2);
-    assert_contains(err, "input dup/b.log (from --input 'dup/[bc].log') and input dup/c.log "
-                         "(from --input 'dup/[bc].log') are the same file");
+    assert_int_equal(tu_run_here(&err, "%s plan dup.yaml --input 'dup/[bc].log'", TRANCHE_BIN), 2);
+    tu_assert_contains(err, "input dup/b.log (from --input 'dup/[bc].log') and input dup/c.log "
+                            "(from --input 'dup/[bc].log') are the same file");
     free(err);
-    sh(1, "[ -e dup.out ]");
+    tu_sh(1, "[ -e dup.out ]");
     write_job("dupok", "  path: [dup/a.log, \"dup/*.log\"]\n  allow_duplicates: true\n", "");
-    sh(0, "%s run dupok.yaml && printf 'A\\nA\\nB\\nB\\n' | cmp - dupok.out", TRANCHE_BIN);
+    tu_sh(0, "%s run dupok.yaml && printf 'A\\nA\\nB\\nB\\n' | cmp - dupok.out", TRANCHE_BIN);
 }
 
 /* A job whose glob matches nothing runs with --input; without it, the glob is reported at its
@@ -248,18 +212,18 @@ test_input_edges__input_option_replaces_a_glob_matching_nothing(void **state)
     char *err = NULL;
 
     (void)state;
-    sh(0, "echo rescued > rescue.txt");
+    tu_sh(0, "echo rescued > rescue.txt");
     write_job("nomatch", "  path: \"logs-*/none-*.log\"\n", "");
-    assert_int_equal(run(&err, "%s validate nomatch.yaml", TRANCHE_BIN), 2);
-    assert_contains(err, "nomatch.yaml:2:9: no file matches the input glob 'logs-*/none-*.log'");
+    assert_int_equal(tu_run_here(&err, "%s validate nomatch.yaml", TRANCHE_BIN), 2);
+    tu_assert_contains(err, "nomatch.yaml:2:9: no file matches the input glob 'logs-*/none-*.log'");
     free(err);
-    sh(0, "%s validate nomatch.yaml --input rescue.txt", TRANCHE_BIN);
-    sh(0, "%s run nomatch.yaml --input rescue.txt && echo RESCUED | cmp - nomatch.out",
-       TRANCHE_BIN);
-    sh(0,
-       "rm nomatch.out && %s run nomatch.yaml --input 'rescue*' && echo RESCUED | "
-       "cmp - nomatch.out",
-       TRANCHE_BIN);
+    tu_sh(0, "%s validate nomatch.yaml --input rescue.txt", TRANCHE_BIN);
+    tu_sh(0, "%s run nomatch.yaml --input rescue.txt && echo RESCUED | cmp - nomatch.out",
+          TRANCHE_BIN);
+    tu_sh(0,
+          "rm nomatch.out && %s run nomatch.yaml --input 'rescue*' && echo RESCUED | "
+          "cmp - nomatch.out",
+          TRANCHE_BIN);
 }
 
 /* Job files nested 150,000 deep took 72 s to refuse; past 1 MiB, minutes. */
@@ -270,18 +234,18 @@ test_input_edges__huge_job_files_are_refused_at_once(void **state)
     char *err = NULL;
 
     (void)state;
-    sh(0, "head -c 150000 /dev/zero | tr '\\0' '[' > deep.yaml && "
-          "{ printf 'input:\\n  path: x\\n'; head -c 2000000 /dev/zero | tr '\\0' '#'; } "
-          "> big.yaml");
+    tu_sh(0, "head -c 150000 /dev/zero | tr '\\0' '[' > deep.yaml && "
+             "{ printf 'input:\\n  path: x\\n'; head -c 2000000 /dev/zero | tr '\\0' '#'; } "
+             "> big.yaml");
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    assert_int_equal(run(&err, "timeout 20 %s validate deep.yaml", TRANCHE_BIN), 2);
-    assert_contains(err, "deep.yaml:1:65: nested deeper than 64 levels");
+    assert_int_equal(tu_run_here(&err, "timeout 20 %s validate deep.yaml", TRANCHE_BIN), 2);
+    tu_assert_contains(err, "deep.yaml:1:65: nested deeper than 64 levels");
     free(err);
-    assert_int_equal(run(&err, "timeout 20 %s run big.yaml", TRANCHE_BIN), 2);
-    assert_contains(err, "big.yaml:3:1048560: the job file is larger than 1 MiB");
+    assert_int_equal(tu_run_here(&err, "timeout 20 %s run big.yaml", TRANCHE_BIN), 2);
+    tu_assert_contains(err, "big.yaml:3:1048560: the job file is larger than 1 MiB");
     free(err);
-    if (seconds_since(&t0) > 10.0) { /* pathological time only (it took minutes) */
-        fail_msg("refusing two job files took %.1f s", seconds_since(&t0));
+    if (tu_seconds_since(&t0) > 10.0) { /* pathological time only (it took minutes) */
+        fail_msg("refusing two job files took %.1f s", tu_seconds_since(&t0));
     }
 }
 
@@ -294,27 +258,29 @@ test_input_edges__tiny_partitions_over_a_large_input_are_refused(void **state)
     char *err = NULL;
 
     (void)state;
-    sh(0, "seq 1 2000000 > many.txt");
+    tu_sh(0, "seq 1 2000000 > many.txt");
     write_job("tiny", "  path: many.txt\n", "partition_size: 1\n");
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    assert_int_equal(run(&err, "timeout 60 %s plan tiny.yaml > tiny.plan", TRANCHE_BIN), 2);
-    if (seconds_since(&t0) > 10.0) { /* pathological time only (it took minutes) */
-        fail_msg("refusing the plan took %.1f s", seconds_since(&t0));
+    assert_int_equal(tu_run_here(&err, "timeout 60 %s plan tiny.yaml > tiny.plan", TRANCHE_BIN), 2);
+    if (tu_seconds_since(&t0) > 10.0) { /* pathological time only (it took minutes) */
+        fail_msg("refusing the plan took %.1f s", tu_seconds_since(&t0));
     }
-    assert_contains(err, "partition_size 1 B would cut the inputs (14.2 MiB) into more than 100000 "
-                         "partitions, the most a job may have: use a partition_size of ");
+    tu_assert_contains(err,
+                       "partition_size 1 B would cut the inputs (14.2 MiB) into more than 100000 "
+                       "partitions, the most a job may have: use a partition_size of ");
     free(err);
-    assert_int_equal(run(&err, "timeout 60 %s run tiny.yaml --partition-size 100", TRANCHE_BIN), 2);
-    assert_contains(err, "partition_size 100 B would cut");
+    assert_int_equal(
+        tu_run_here(&err, "timeout 60 %s run tiny.yaml --partition-size 100", TRANCHE_BIN), 2);
+    tu_assert_contains(err, "partition_size 100 B would cut");
     free(err);
-    sh(1, "[ -e tiny.out ]");
+    tu_sh(1, "[ -e tiny.out ]");
     /* The size it suggests is enough. */
-    sh(0,
-       "size=$(%s plan tiny.yaml 2>&1 | "
-       "sed -n 's/.*use a partition_size of \\(.*\\) or more/\\1/p') && [ -n \"$size\" ] && "
-       "n=$(%s plan tiny.yaml --partition-size \"$size\" | wc -l) && "
-       "[ $n -gt 90000 ] && [ $n -le 100000 ]",
-       TRANCHE_BIN, TRANCHE_BIN);
+    tu_sh(0,
+          "size=$(%s plan tiny.yaml 2>&1 | "
+          "sed -n 's/.*use a partition_size of \\(.*\\) or more/\\1/p') && [ -n \"$size\" ] && "
+          "n=$(%s plan tiny.yaml --partition-size \"$size\" | wc -l) && "
+          "[ $n -gt 90000 ] && [ $n -le 100000 ]",
+          TRANCHE_BIN, TRANCHE_BIN);
 }
 
 int

@@ -34,41 +34,6 @@
 /* Parks every partition that is not due at once, and spills any output that is not due. */
 #define PARK_ALL "TRANCHE_TEST_SPILL_AFTER=1 TRANCHE_TEST_PARK_AFTER_MS=0 "
 
-static void
-assert_contains(const char *haystack, const char *needle)
-{
-    if (haystack == NULL || strstr(haystack, needle) == NULL) {
-        fail_msg("expected to find \"%s\" in:\n%s", needle, haystack != NULL ? haystack : "(null)");
-    }
-}
-
-static void sh(int expect, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void
-sh(int expect, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    tu_vsh(tu_dir, expect, fmt, ap);
-    va_end(ap);
-}
-
-/* Runs a command in the test directory; its exit status, its stderr in *err_out (freed by the
- * caller). */
-static int shf(char **err_out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int
-shf(char **err_out, const char *fmt, ...)
-{
-    char cmd[8192], full[9000];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
-    va_end(ap);
-    snprintf(full, sizeof(full), "cd '%s' && %s", tu_dir, cmd);
-    return tu_run(full, err_out);
-}
-
 static const char *write_job(const char *name, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static const char *
@@ -90,8 +55,8 @@ write_job(const char *name, const char *fmt, ...)
 static void
 make_input(void)
 {
-    sh(0, "[ -e in.ref ] || { seq 1 20000 | sed 's/$/ line of input/' > in.txt && "
-          "tr a-z A-Z < in.txt > in.ref; }");
+    tu_sh(0, "[ -e in.ref ] || { seq 1 20000 | sed 's/$/ line of input/' > in.txt && "
+             "tr a-z A-Z < in.txt > in.ref; }");
 }
 
 /* A job on in.txt in small partitions: upper, then a failer that leaves `ran.mark` when it sees
@@ -117,12 +82,12 @@ upper_job(const char *name, const char *extra)
 static const char *
 held_job(const char *name, const char *release, const char *mark)
 {
-    sh(0,
-       "rm -rf %s && mkdir %s && { echo HOLD here; seq 1 300; } > %s/p0.log && "
-       "for k in 1 2 3; do seq 1 400 | sed \"s/^/%s part $k line /\" > %s/p$k.log; done && "
-       "{ seq 1 400 | sed 's/^/%s part 4 line /'; echo LAST line; } > %s/p4.log && "
-       "cat %s/p*.log > %s.ref",
-       name, name, name, name, name, name, name, name, name);
+    tu_sh(0,
+          "rm -rf %s && mkdir %s && { echo HOLD here; seq 1 300; } > %s/p0.log && "
+          "for k in 1 2 3; do seq 1 400 | sed \"s/^/%s part $k line /\" > %s/p$k.log; done && "
+          "{ seq 1 400 | sed 's/^/%s part 4 line /'; echo LAST line; } > %s/p4.log && "
+          "cat %s/p*.log > %s.ref",
+          name, name, name, name, name, name, name, name, name);
     return write_job(name,
                      "input:\n  path: %s/p*.log\noutput:\n  path: unused.out\n"
                      "partition_size: 1GiB\nlog_dir: logs/%s\nsteps:\n"
@@ -159,23 +124,25 @@ run_planted(const char *job, const char *w, const char *output, const char *plan
     tu_write_file(path, plant, strlen(plant));
     snprintf(path, sizeof(path), "%s/check.sh", tu_dir);
     tu_write_file(path, check, strlen(check));
-    sh(0,
-       TU_SH_WAIT
-       "rm -rf pl pl.go && mkdir -p pl/out pl/tmp pl/vdir && echo victim > pl/victim && "
-       "echo keep > pl/vdir/keep && { W=%s TMPDIR=\"$PWD/pl/tmp\" " PARK_ALL
-       "sh -c '. ./plant.sh; exec \"$0\" run \"$1\" --workers 2 -o \"$2\"' %s %s %s "
-       "> pl/stdout & } && pid=$! && "
-       "tu_wait_for 20 '[ $(tu_count \"%s/.tranche-parts*/part-*\") -ge %d ]'; seen=$?; "
-       "touch pl.go; tu_reap $pid 60; rc=$?; out=%s; [ \"$out\" = - ] && out=pl/stdout; "
-       "[ \"$(cat pl/victim)\" = victim ] || { echo 'a planted link was followed' >&2; exit 91; }; "
-       "[ \"$(ls -A pl/vdir)\" = keep ] || { echo 'a planted link was followed' >&2; exit 92; }; "
-       "sh check.sh || { echo 'what was planted was used or removed' >&2; exit 93; }; "
-       "[ $rc -eq 0 ] || { echo \"tranche exited $rc\" >&2; exit 94; }; "
-       "cmp \"$out\" planted.ref || exit 95; "
-       "[ $seen -eq 0 ] || { echo 'the partitions were not parked' >&2; exit 96; }; "
-       "left=$(ls -A %s | grep -v -x -e out.txt -e \"$(basename \"$(cat pl/planted)\")\"); "
-       "[ -z \"$left\" ] || { echo \"left in %s: $left\" >&2; exit 97; }",
-       w, TRANCHE_BIN, job, output, w, need, output, w, w);
+    tu_sh(
+        0,
+        TU_SH_WAIT
+        "rm -rf pl pl.go && mkdir -p pl/out pl/tmp pl/vdir && echo victim > pl/victim && "
+        "echo keep > pl/vdir/keep && { W=%s TMPDIR=\"$PWD/pl/tmp\" " PARK_ALL
+        "sh -c '. ./plant.sh; exec \"$0\" run \"$1\" --workers 2 -o \"$2\"' %s %s %s "
+        "> pl/stdout & } && pid=$! && "
+        "tu_wait_for 20 '[ $(tu_count \"%s/.tranche-parts*/part-*\") -ge %d ]'; seen=$?; "
+        "touch pl.go; tu_reap $pid 60; rc=$?; out=%s; [ \"$out\" = - ] && out=pl/stdout; "
+        "[ \"$(cat pl/victim)\" = victim ] || { echo 'a planted link was followed' >&2; exit 91; "
+        "}; "
+        "[ \"$(ls -A pl/vdir)\" = keep ] || { echo 'a planted link was followed' >&2; exit 92; }; "
+        "sh check.sh || { echo 'what was planted was used or removed' >&2; exit 93; }; "
+        "[ $rc -eq 0 ] || { echo \"tranche exited $rc\" >&2; exit 94; }; "
+        "cmp \"$out\" planted.ref || exit 95; "
+        "[ $seen -eq 0 ] || { echo 'the partitions were not parked' >&2; exit 96; }; "
+        "left=$(ls -A %s | grep -v -x -e out.txt -e \"$(basename \"$(cat pl/planted)\")\"); "
+        "[ -z \"$left\" ] || { echo \"left in %s: $left\" >&2; exit 97; }",
+        w, TRANCHE_BIN, job, output, w, need, output, w, w);
 }
 
 static void
@@ -210,15 +177,15 @@ test_output_edges__two_jobs_with_the_same_pid_share_a_directory(void **state)
     snprintf(ja, sizeof(ja), "%s", a);
     b = held_job("same-b", "same-a.last", "same-b.last");
     snprintf(jb, sizeof(jb), "%s", b);
-    sh(0,
-       TU_SH_WAIT
-       "rm -rf same same-a.last same-b.last && mkdir same && "
-       "{ " PARK_ALL "unshare --pid --fork %s run %s --workers 2 -o same/a.txt & } && "
-       "pa=$! && { " PARK_ALL "unshare --pid --fork %s run %s --workers 2 "
-       "-o same/b.txt & } && pb=$! && tu_reap $pa 60; ra=$?; tu_reap $pb 60; rb=$?; "
-       "[ $ra -eq 0 ] && [ $rb -eq 0 ] && cmp same/a.txt same-a.ref && "
-       "cmp same/b.txt same-b.ref && [ \"$(ls -A same | tr '\\n' ' ')\" = 'a.txt b.txt ' ]",
-       TRANCHE_BIN, ja, TRANCHE_BIN, jb);
+    tu_sh(0,
+          TU_SH_WAIT
+          "rm -rf same same-a.last same-b.last && mkdir same && "
+          "{ " PARK_ALL "unshare --pid --fork %s run %s --workers 2 -o same/a.txt & } && "
+          "pa=$! && { " PARK_ALL "unshare --pid --fork %s run %s --workers 2 "
+          "-o same/b.txt & } && pb=$! && tu_reap $pa 60; ra=$?; tu_reap $pb 60; rb=$?; "
+          "[ $ra -eq 0 ] && [ $rb -eq 0 ] && cmp same/a.txt same-a.ref && "
+          "cmp same/b.txt same-b.ref && [ \"$(ls -A same | tr '\\n' ' ')\" = 'a.txt b.txt ' ]",
+          TRANCHE_BIN, ja, TRANCHE_BIN, jb);
 }
 
 /* ---- outputs that are not regular files ------------------------------------------------------ */
@@ -236,22 +203,22 @@ test_output_edges__devices_are_written_in_place(void **state)
     }
     make_input();
     job = upper_job("dev", "");
-    sh(0, "rm -rf dev dev-tmp && mkdir dev dev-tmp && mknod dev/null c 1 3 && "
-          "mknod dev/full c 1 7 && ln -s null dev/link");
+    tu_sh(0, "rm -rf dev dev-tmp && mkdir dev dev-tmp && mknod dev/null c 1 3 && "
+             "mknod dev/full c 1 7 && ln -s null dev/link");
     /* what a job gives its partitions' part files goes to $TMPDIR, not beside a device */
-    sh(0,
-       "TMPDIR=\"$PWD/dev-tmp\" " PARK_ALL "%s run %s --workers 3 -o dev/null && "
-       "[ -c dev/null ] && [ \"$(ls -A dev | sort | tr '\\n' ' ')\" = 'full link null ' ] && "
-       "[ -z \"$(ls -A dev-tmp)\" ]",
-       TRANCHE_BIN, job);
-    sh(0, "%s run %s -o dev/link && [ -L dev/link ] && [ -c dev/null ]", TRANCHE_BIN, job);
-    assert_int_equal(
-        shf(&err, "TMPDIR=\"$PWD/dev-tmp\" %s run %s --workers 3 -o dev/full", TRANCHE_BIN, job),
-        1);
-    assert_contains(err, "No space left on device");
+    tu_sh(0,
+          "TMPDIR=\"$PWD/dev-tmp\" " PARK_ALL "%s run %s --workers 3 -o dev/null && "
+          "[ -c dev/null ] && [ \"$(ls -A dev | sort | tr '\\n' ' ')\" = 'full link null ' ] && "
+          "[ -z \"$(ls -A dev-tmp)\" ]",
+          TRANCHE_BIN, job);
+    tu_sh(0, "%s run %s -o dev/link && [ -L dev/link ] && [ -c dev/null ]", TRANCHE_BIN, job);
+    assert_int_equal(tu_run_here(&err, "TMPDIR=\"$PWD/dev-tmp\" %s run %s --workers 3 -o dev/full",
+                                 TRANCHE_BIN, job),
+                     1);
+    tu_assert_contains(err, "No space left on device");
     free(err);
-    sh(0, "[ -c dev/full ] && [ \"$(ls -A dev | sort | tr '\\n' ' ')\" = 'full link null ' ] && "
-          "[ -z \"$(ls -A dev-tmp)\" ]");
+    tu_sh(0, "[ -c dev/full ] && [ \"$(ls -A dev | sort | tr '\\n' ' ')\" = 'full link null ' ] && "
+             "[ -z \"$(ls -A dev-tmp)\" ]");
 }
 
 static void
@@ -262,26 +229,26 @@ test_output_edges__a_fifo_reader_gets_all_the_output(void **state)
     (void)state;
     make_input();
     job = upper_job("fifo", "");
-    sh(0, "rm -rf f f-tmp && mkdir f f-tmp && mkfifo f/fifo f/fifo.gz");
+    tu_sh(0, "rm -rf f f-tmp && mkdir f f-tmp && mkfifo f/fifo f/fifo.gz");
     /* parked and spilled partitions too, whose part files go to $TMPDIR */
-    sh(0,
-       "{ timeout 30 cat f/fifo > f.got & } && r=$! && TMPDIR=\"$PWD/f-tmp\" " PARK_ALL
-       "%s run %s --workers 3 -o f/fifo; rc=$?; wait $r; [ $rc -eq 0 ] && cmp f.got in.ref && "
-       "[ -p f/fifo ] && [ -z \"$(ls -A f-tmp)\" ] && "
-       "[ \"$(ls -A f | sort | tr '\\n' ' ')\" = 'fifo fifo.gz ' ]",
-       TRANCHE_BIN, job);
-    sh(0,
-       "{ timeout 30 sh -c 'zcat < f/fifo.gz > f.got' & } && r=$! && "
-       "TMPDIR=\"$PWD/f-tmp\" " PARK_ALL
-       "%s run %s --workers 3 -o f/fifo.gz; rc=$?; wait $r; [ $rc -eq 0 ] && "
-       "cmp f.got in.ref && [ -p f/fifo.gz ] && [ -z \"$(ls -A f-tmp)\" ]",
-       TRANCHE_BIN, job);
+    tu_sh(0,
+          "{ timeout 30 cat f/fifo > f.got & } && r=$! && TMPDIR=\"$PWD/f-tmp\" " PARK_ALL
+          "%s run %s --workers 3 -o f/fifo; rc=$?; wait $r; [ $rc -eq 0 ] && cmp f.got in.ref && "
+          "[ -p f/fifo ] && [ -z \"$(ls -A f-tmp)\" ] && "
+          "[ \"$(ls -A f | sort | tr '\\n' ' ')\" = 'fifo fifo.gz ' ]",
+          TRANCHE_BIN, job);
+    tu_sh(0,
+          "{ timeout 30 sh -c 'zcat < f/fifo.gz > f.got' & } && r=$! && "
+          "TMPDIR=\"$PWD/f-tmp\" " PARK_ALL
+          "%s run %s --workers 3 -o f/fifo.gz; rc=$?; wait $r; [ $rc -eq 0 ] && "
+          "cmp f.got in.ref && [ -p f/fifo.gz ] && [ -z \"$(ls -A f-tmp)\" ]",
+          TRANCHE_BIN, job);
     /* a reader that goes away: as for standard output, 141 and no message */
-    sh(0,
-       "{ timeout 30 head -c 10 f/fifo > f.got & } && r=$! && %s run %s --workers 3 -o f/fifo "
-       "2> f.err; rc=$?; wait $r; [ $rc -eq 141 ] && ! grep tranche f.err && [ -p f/fifo ] && "
-       "[ \"$(ls -A f | sort | tr '\\n' ' ')\" = 'fifo fifo.gz ' ]",
-       TRANCHE_BIN, job);
+    tu_sh(0,
+          "{ timeout 30 head -c 10 f/fifo > f.got & } && r=$! && %s run %s --workers 3 -o f/fifo "
+          "2> f.err; rc=$?; wait $r; [ $rc -eq 141 ] && ! grep tranche f.err && [ -p f/fifo ] && "
+          "[ \"$(ls -A f | sort | tr '\\n' ' ')\" = 'fifo fifo.gz ' ]",
+          TRANCHE_BIN, job);
 }
 
 /* A FIFO nobody reads: tranche waits for a reader, as a shell's `>` does, and a stop signal
@@ -295,18 +262,19 @@ test_output_edges__waiting_for_a_fifo_reader_can_be_interrupted(void **state)
     (void)state;
     make_input();
     job = upper_job("nofifo", "");
-    assert_int_equal(shf(&err,
-                         TU_SH_WAIT
-                         "rm -rf nf ran.mark && mkdir nf && mkfifo nf/fifo && "
-                         "{ %s run %s -o nf/fifo & } && pid=$! && "
-                         "tu_wait_for 20 '[ \"$(cat /proc/$pid/wchan 2>/dev/null)\" = "
-                         "wait_for_partner ]' || { echo 'never waited for a reader' >&2; "
-                         "tu_reap $pid 1; exit 99; }; kill -TERM $pid; tu_reap $pid 20; rc=$?; "
-                         "[ -p nf/fifo ] && [ \"$(ls -A nf)\" = fifo ] && [ ! -e ran.mark ] && "
-                         "exit $rc",
-                         TRANCHE_BIN, job),
-                     1);
-    assert_contains(err, "interrupted by signal SIGTERM");
+    assert_int_equal(
+        tu_run_here(&err,
+                    TU_SH_WAIT
+                    "rm -rf nf ran.mark && mkdir nf && mkfifo nf/fifo && "
+                    "{ %s run %s -o nf/fifo & } && pid=$! && "
+                    "tu_wait_for 20 '[ \"$(cat /proc/$pid/wchan 2>/dev/null)\" = "
+                    "wait_for_partner ]' || { echo 'never waited for a reader' >&2; "
+                    "tu_reap $pid 1; exit 99; }; kill -TERM $pid; tu_reap $pid 20; rc=$?; "
+                    "[ -p nf/fifo ] && [ \"$(ls -A nf)\" = fifo ] && [ ! -e ran.mark ] && "
+                    "exit $rc",
+                    TRANCHE_BIN, job),
+        1);
+    tu_assert_contains(err, "interrupted by signal SIGTERM");
     free(err);
 }
 
@@ -335,12 +303,13 @@ assert_refused(const char *job, const char *path, const char *message)
     char *err = NULL;
     int rc;
 
-    rc = shf(&err,
-             "rm -f ran.mark && ls -lAR r > r.before && %s run %s -o '%s'; rc=$?; "
-             "[ ! -e ran.mark ] || { echo 'the job ran' >&2; exit 98; }; "
-             "ls -lAR r | cmp -s - r.before || { echo 'r changed' >&2; ls -lAR r >&2; exit 97; }; "
-             "exit $rc",
-             TRANCHE_BIN, job, path);
+    rc = tu_run_here(
+        &err,
+        "rm -f ran.mark && ls -lAR r > r.before && %s run %s -o '%s'; rc=$?; "
+        "[ ! -e ran.mark ] || { echo 'the job ran' >&2; exit 98; }; "
+        "ls -lAR r | cmp -s - r.before || { echo 'r changed' >&2; ls -lAR r >&2; exit 97; }; "
+        "exit $rc",
+        TRANCHE_BIN, job, path);
     if (rc != 2 || err == NULL || strstr(err, message) == NULL) {
         fail_msg("-o '%s': exit %d, expected 2 with \"%s\"; stderr:\n%s", path, rc, message,
                  err != NULL ? err : "");
@@ -356,8 +325,8 @@ test_output_edges__directories_sockets_and_block_devices_are_refused(void **stat
     (void)state;
     make_input();
     job = upper_job("refuse", "");
-    sh(0, "rm -rf r && mkdir -p r/d && echo keep > r/d/keep && ln -s d r/dirlink && "
-          "ln -s nothing r/dangling");
+    tu_sh(0, "rm -rf r && mkdir -p r/d && echo keep > r/d/keep && ln -s d r/dirlink && "
+             "ln -s nothing r/dangling");
     make_socket("r/sock");
     assert_refused(job, "r/d", "is a directory");
     assert_refused(job, "r/d/", "names a directory");
@@ -371,26 +340,26 @@ test_output_edges__directories_sockets_and_block_devices_are_refused(void **stat
     assert_refused(job, "r/sock", "is a socket");
     assert_refused(job, "r/dangling", "symbolic link to nothing");
     /* validate says so too, and makes nothing */
-    sh(2, "%s validate %s -o r/d 2>/dev/null", TRANCHE_BIN, job);
-    sh(2, "%s validate %s -o r/new/ 2>/dev/null", TRANCHE_BIN, job);
-    sh(0, "[ ! -e r/new ] && %s validate %s -o r/new/out.txt > /dev/null && [ ! -e r/new ]",
-       TRANCHE_BIN, job);
+    tu_sh(2, "%s validate %s -o r/d 2>/dev/null", TRANCHE_BIN, job);
+    tu_sh(2, "%s validate %s -o r/new/ 2>/dev/null", TRANCHE_BIN, job);
+    tu_sh(0, "[ ! -e r/new ] && %s validate %s -o r/new/out.txt > /dev/null && [ ! -e r/new ]",
+          TRANCHE_BIN, job);
     if (geteuid() != 0) {
         printf("skipped: block device and planted link cases (need root)\n");
         return;
     }
     /* a block device node in the test's directory (loop0's numbers; never opened) */
-    sh(0, "mknod r/blk b 7 0");
+    tu_sh(0, "mknod r/blk b 7 0");
     assert_refused(job, "r/blk", "is a block device");
     /* a link in a sticky directory anyone can write to, planted by someone else */
-    sh(0, "mkdir r/sticky && chmod 1777 r/sticky && echo victim > r/victim && "
-          "ln -s ../victim r/sticky/out.txt && chown -h 65534 r/sticky/out.txt");
+    tu_sh(0, "mkdir r/sticky && chmod 1777 r/sticky && echo victim > r/victim && "
+             "ln -s ../victim r/sticky/out.txt && chown -h 65534 r/sticky/out.txt");
     assert_refused(job, "r/sticky/out.txt", "does not follow it");
-    sh(0, "[ \"$(cat r/victim)\" = victim ]");
+    tu_sh(0, "[ \"$(cat r/victim)\" = victim ]");
     /* the same for a directory link on the way to the output */
-    sh(0, "mkdir r/vdir && ln -s ../vdir r/sticky/dlink && chown -h 65534 r/sticky/dlink");
+    tu_sh(0, "mkdir r/vdir && ln -s ../vdir r/sticky/dlink && chown -h 65534 r/sticky/dlink");
     assert_refused(job, "r/sticky/dlink/out.txt", "goes through");
-    sh(0, "[ -z \"$(ls -A r/vdir)\" ]");
+    tu_sh(0, "[ -z \"$(ls -A r/vdir)\" ]");
 }
 
 /* A link is followed: its target is replaced, with its temporary file beside the target, and
@@ -403,15 +372,15 @@ test_output_edges__a_symbolic_link_is_followed_to_its_target(void **state)
     (void)state;
     make_input();
     job = upper_job("link", "");
-    sh(0, "rm -rf s t && mkdir s t && echo old > s/real.txt && echo old > t/real.txt && "
-          "ln -s real.txt s/link.txt && ln -s ../t/real.txt s/far.txt && ln -s far.txt s/chain");
-    sh(0, "%s run %s --workers 2 -o s/link.txt && [ -L s/link.txt ] && cmp s/real.txt in.ref",
-       TRANCHE_BIN, job);
-    sh(0,
-       "%s run %s --workers 2 -o s/chain && [ -L s/chain ] && [ -L s/far.txt ] && "
-       "cmp t/real.txt in.ref && [ \"$(ls -A t)\" = real.txt ] && "
-       "[ \"$(ls -A s | sort | tr '\\n' ' ')\" = 'chain far.txt link.txt real.txt ' ]",
-       TRANCHE_BIN, job);
+    tu_sh(0, "rm -rf s t && mkdir s t && echo old > s/real.txt && echo old > t/real.txt && "
+             "ln -s real.txt s/link.txt && ln -s ../t/real.txt s/far.txt && ln -s far.txt s/chain");
+    tu_sh(0, "%s run %s --workers 2 -o s/link.txt && [ -L s/link.txt ] && cmp s/real.txt in.ref",
+          TRANCHE_BIN, job);
+    tu_sh(0,
+          "%s run %s --workers 2 -o s/chain && [ -L s/chain ] && [ -L s/far.txt ] && "
+          "cmp t/real.txt in.ref && [ \"$(ls -A t)\" = real.txt ] && "
+          "[ \"$(ls -A s | sort | tr '\\n' ' ')\" = 'chain far.txt link.txt real.txt ' ]",
+          TRANCHE_BIN, job);
 }
 
 /* ---- directories made for an output ---------------------------------------------------------- */
@@ -424,25 +393,25 @@ test_output_edges__directories_made_for_a_failed_job_are_removed(void **state)
 
     (void)state;
     make_input();
-    sh(0, "rm -rf nd* ex && mkdir ex && sed 's/^15000 /15000 boom /' in.txt > boom.txt");
+    tu_sh(0, "rm -rf nd* ex && mkdir ex && sed 's/^15000 /15000 boom /' in.txt > boom.txt");
     fails = write_job("mk-fails",
                       "input:\n  path: boom.txt\noutput:\n  path: unused.out\n"
                       "partition_size: 8KiB\nlog_dir: logs/mk\nsteps:\n  - plugin: %s\n"
                       "    options: { match: boom, mode: error }\n",
                       FAILER);
     snprintf(fails_path, sizeof(fails_path), "%s", fails);
-    sh(1, "%s run %s --workers 2 -o nd1/a/b/out.txt", TRANCHE_BIN, fails_path);
-    sh(1, "%s run %s --in-process -o nd2/a/out.txt", TRANCHE_BIN, fails_path);
-    sh(1, "%s run %s --workers 2 -o ex/x/y/out.txt", TRANCHE_BIN, fails_path);
-    sh(0, "[ ! -e nd1 ] && [ ! -e nd2 ] && [ -d ex ] && [ -z \"$(ls -A ex)\" ]");
+    tu_sh(1, "%s run %s --workers 2 -o nd1/a/b/out.txt", TRANCHE_BIN, fails_path);
+    tu_sh(1, "%s run %s --in-process -o nd2/a/out.txt", TRANCHE_BIN, fails_path);
+    tu_sh(1, "%s run %s --workers 2 -o ex/x/y/out.txt", TRANCHE_BIN, fails_path);
+    tu_sh(0, "[ ! -e nd1 ] && [ ! -e nd2 ] && [ -d ex ] && [ -z \"$(ls -A ex)\" ]");
     /* a directory that holds something else by then (the logs) stays */
     logs_inside = write_job("mk-logs",
                             "input:\n  path: boom.txt\noutput:\n  path: nd3/sub/out.txt\n"
                             "partition_size: 8KiB\nlog_dir: nd3/logs\nsteps:\n  - plugin: %s\n"
                             "    options: { match: boom, mode: error }\n",
                             FAILER);
-    sh(1, "%s run %s --workers 2", TRANCHE_BIN, logs_inside);
-    sh(0, "[ -d nd3/logs ] && [ ! -e nd3/sub ]");
+    tu_sh(1, "%s run %s --workers 2", TRANCHE_BIN, logs_inside);
+    tu_sh(0, "[ -d nd3/logs ] && [ ! -e nd3/sub ]");
     /* a job stopped by a signal */
     waits = write_job("mk-waits",
                       "input:\n  path: boom.txt\noutput:\n  path: unused.out\n"
@@ -451,15 +420,15 @@ test_output_edges__directories_made_for_a_failed_job_are_removed(void **state)
                       "marker: %s/mk.mark }\n",
                       FAILER, tu_dir, tu_dir);
     snprintf(waits_path, sizeof(waits_path), "%s", waits);
-    sh(1,
-       TU_SH_WAIT "rm -f mk.mark && { %s run %s --workers 2 -o nd4/a/out.txt & } && pid=$! && "
-                  "tu_wait_for 20 '[ -e mk.mark ]'; kill -TERM $pid; tu_reap $pid 20",
-       TRANCHE_BIN, waits_path);
-    sh(0, "[ ! -e nd4 ]");
+    tu_sh(1,
+          TU_SH_WAIT "rm -f mk.mark && { %s run %s --workers 2 -o nd4/a/out.txt & } && pid=$! && "
+                     "tu_wait_for 20 '[ -e mk.mark ]'; kill -TERM $pid; tu_reap $pid 20",
+          TRANCHE_BIN, waits_path);
+    tu_sh(0, "[ ! -e nd4 ]");
     /* a job that succeeds keeps them */
     ok = upper_job("mk-ok", "");
     snprintf(ok_path, sizeof(ok_path), "%s", ok);
-    sh(0, "%s run %s -o nd5/a/out.txt && cmp nd5/a/out.txt in.ref", TRANCHE_BIN, ok_path);
+    tu_sh(0, "%s run %s -o nd5/a/out.txt && cmp nd5/a/out.txt in.ref", TRANCHE_BIN, ok_path);
 }
 
 /* ---- the log directory ------------------------------------------------------------------------
@@ -479,28 +448,29 @@ test_output_edges__planted_log_files_are_never_followed(void **state)
     job = write_job("lj", "input:\n  path: in.txt\noutput:\n  path: lj/out.txt\n"
                           "partition_size: 8KiB\nsteps:\n  - plugin: upper\n");
     /* a worker's log, and the parent's, as links to a file outside */
-    sh(0, "rm -rf lt lj && mkdir -p " LOG_BASE "/lj && echo victim > lvictim && "
-          "ln -s \"$PWD/lvictim\" " LOG_BASE "/lj/worker-1.log");
-    sh(0,
-       "TMPDIR=\"$PWD/lt\" %s run %s --workers 2; rc=$?; [ $rc -ne 0 ] && "
-       "[ \"$(cat lvictim)\" = victim ] && [ -L " LOG_BASE "/lj/worker-1.log ] && "
-       "[ ! -e lj/out.txt ]",
-       TRANCHE_BIN, job);
-    sh(0, "rm -f " LOG_BASE "/lj/*.log && ln -s \"$PWD/lvictim\" " LOG_BASE "/lj/tranche.log");
-    assert_int_equal(shf(&err, "TMPDIR=\"$PWD/lt\" %s run %s --workers 2", TRANCHE_BIN, job), 2);
-    assert_contains(err, "symbolic link");
+    tu_sh(0, "rm -rf lt lj && mkdir -p " LOG_BASE "/lj && echo victim > lvictim && "
+             "ln -s \"$PWD/lvictim\" " LOG_BASE "/lj/worker-1.log");
+    tu_sh(0,
+          "TMPDIR=\"$PWD/lt\" %s run %s --workers 2; rc=$?; [ $rc -ne 0 ] && "
+          "[ \"$(cat lvictim)\" = victim ] && [ -L " LOG_BASE "/lj/worker-1.log ] && "
+          "[ ! -e lj/out.txt ]",
+          TRANCHE_BIN, job);
+    tu_sh(0, "rm -f " LOG_BASE "/lj/*.log && ln -s \"$PWD/lvictim\" " LOG_BASE "/lj/tranche.log");
+    assert_int_equal(
+        tu_run_here(&err, "TMPDIR=\"$PWD/lt\" %s run %s --workers 2", TRANCHE_BIN, job), 2);
+    tu_assert_contains(err, "symbolic link");
     free(err);
-    sh(0, "[ \"$(cat lvictim)\" = victim ] && [ ! -e lj/out.txt ]");
+    tu_sh(0, "[ \"$(cat lvictim)\" = victim ] && [ ! -e lj/out.txt ]");
     /* the same in a log directory given explicitly */
-    sh(0,
-       "rm -rf lx && mkdir lx && ln -s \"$PWD/lvictim\" lx/worker-2.log && "
-       "%s run %s --workers 2 --log-dir lx; [ $? -ne 0 ] && [ \"$(cat lvictim)\" = victim ]",
-       TRANCHE_BIN, job);
+    tu_sh(0,
+          "rm -rf lx && mkdir lx && ln -s \"$PWD/lvictim\" lx/worker-2.log && "
+          "%s run %s --workers 2 --log-dir lx; [ $? -ne 0 ] && [ \"$(cat lvictim)\" = victim ]",
+          TRANCHE_BIN, job);
     /* a FIFO as a log: refused at once, not waited on */
-    sh(0,
-       "rm -rf lx && mkdir lx && mkfifo lx/tranche.log && "
-       "timeout 20 %s run %s --log-dir lx; [ $? -eq 2 ] && [ -p lx/tranche.log ]",
-       TRANCHE_BIN, job);
+    tu_sh(0,
+          "rm -rf lx && mkdir lx && mkfifo lx/tranche.log && "
+          "timeout 20 %s run %s --log-dir lx; [ $? -eq 2 ] && [ -p lx/tranche.log ]",
+          TRANCHE_BIN, job);
 }
 
 static void
@@ -509,14 +479,14 @@ assert_log_base_refused(const char *job, const char *setup, const char *message)
     char *err = NULL;
     int rc;
 
-    sh(0, "rm -rf lt lt-other lj && mkdir lt lt-other && %s", setup);
-    rc = shf(&err, "TMPDIR=\"$PWD/lt\" %s run %s", TRANCHE_BIN, job);
+    tu_sh(0, "rm -rf lt lt-other lj && mkdir lt lt-other && %s", setup);
+    rc = tu_run_here(&err, "TMPDIR=\"$PWD/lt\" %s run %s", TRANCHE_BIN, job);
     if (rc != 2 || err == NULL || strstr(err, message) == NULL) {
         fail_msg("%s: exit %d, expected 2 with \"%s\"; stderr:\n%s", setup, rc, message,
                  err != NULL ? err : "");
     }
     free(err);
-    sh(0, "[ ! -e lj ] && [ -z \"$(ls -A lt-other)\" ]");
+    tu_sh(0, "[ ! -e lj ] && [ -z \"$(ls -A lt-other)\" ]");
 }
 
 /* The default log base is in a shared place: one someone else made, or could write to, is
@@ -540,10 +510,10 @@ test_output_edges__a_foreign_default_log_directory_is_refused(void **state)
         assert_log_base_refused(job, "mkdir " LOG_BASE " && chown 65534 " LOG_BASE,
                                 "belongs to uid 65534");
     }
-    sh(0,
-       "rm -rf lt lj && mkdir lt && umask 000 && TMPDIR=\"$PWD/lt\" %s run %s && "
-       "cmp lj/out.txt in.ref && [ -z \"$(find lt -type d -perm -o+w)\" ]",
-       TRANCHE_BIN, job);
+    tu_sh(0,
+          "rm -rf lt lj && mkdir lt && umask 000 && TMPDIR=\"$PWD/lt\" %s run %s && "
+          "cmp lj/out.txt in.ref && [ -z \"$(find lt -type d -perm -o+w)\" ]",
+          TRANCHE_BIN, job);
 }
 
 /* ---- the durable commit, in this process ---------------------------------------------------- */
@@ -616,7 +586,7 @@ test_output_edges__fsync_syncs_the_file_before_and_the_directories_after_the_ren
 
     (void)state;
     assert_non_null(realpath(tu_dir, dir));
-    sh(0, "rm -rf fs && mkdir fs");
+    tu_sh(0, "rm -rf fs && mkdir fs");
     /* the default: no sync at all, one rename */
     snprintf(path, sizeof(path), "%s/fs/plain.txt", dir);
     ev = commit_recorded(path, 0);
@@ -636,7 +606,7 @@ test_output_edges__fsync_syncs_the_file_before_and_the_directories_after_the_ren
     assert_non_null(strstr(renamed, want));
     snprintf(want, sizeof(want), "fsync %s/fs\n", dir);
     assert_non_null(strstr(renamed, want));
-    sh(0, "[ \"$(cat fs/new1/new2/out.txt)\" = x ] && [ \"$(ls -A fs/new1/new2)\" = out.txt ]");
+    tu_sh(0, "[ \"$(cat fs/new1/new2/out.txt)\" = x ] && [ \"$(ls -A fs/new1/new2)\" = out.txt ]");
 }
 
 /* output_open's refusals: ERR_INVALID, and nothing made. */
@@ -650,7 +620,7 @@ test_output_edges__output_open_refuses_with_err_invalid(void **state)
     size_t i;
 
     (void)state;
-    sh(0, "rm -rf op && mkdir -p op/d");
+    tu_sh(0, "rm -rf op && mkdir -p op/d");
     for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
         snprintf(path, sizeof(path), "%s%s%s", *refused[i] != '\0' ? tu_dir : "",
                  *refused[i] != '\0' ? "/" : "", refused[i]);
@@ -658,7 +628,7 @@ test_output_edges__output_open_refuses_with_err_invalid(void **state)
             fail_msg("output_open(\"%s\") did not refuse it", path);
         }
     }
-    sh(0, "[ \"$(ls -A op)\" = d ] && [ -z \"$(ls -A op/d)\" ]");
+    tu_sh(0, "[ \"$(ls -A op)\" = d ] && [ -z \"$(ls -A op/d)\" ]");
 }
 
 int

@@ -22,25 +22,6 @@
 #define ROGUE TEST_PLUGIN_DIR "/rogue.so"
 #define FAILER TEST_PLUGIN_DIR "/failer.so"
 
-static void
-assert_contains(const char *haystack, const char *needle)
-{
-    if (haystack == NULL || strstr(haystack, needle) == NULL) {
-        fail_msg("expected to find \"%s\" in:\n%s", needle, haystack != NULL ? haystack : "(null)");
-    }
-}
-
-static void sh(int expect, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void
-sh(int expect, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    tu_vsh(tu_dir, expect, fmt, ap);
-    va_end(ap);
-}
-
 /* Writes NAME.yaml (input in.txt, output out/NAME.out, logs logs/NAME) with these steps and
  * returns its path (static). */
 static const char *
@@ -58,25 +39,11 @@ job(const char *name, const char *steps)
     return path;
 }
 
-/* Runs `tranche ARGS` in the test directory; its exit status, stderr in *err. */
-static int tranche(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int
-tranche(char **err, const char *fmt, ...)
-{
-    char args[4096];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof(args), fmt, ap);
-    va_end(ap);
-    return tu_runf(err, "cd '%s' && %s %s", tu_dir, TRANCHE_BIN, args);
-}
-
 /* Nothing in out/ (no output, no temporary file, no part directory). */
 static void
 assert_out_empty(void)
 {
-    sh(0, "[ -z \"$(ls -A out)\" ] || { ls -la out >&2; false; }");
+    tu_sh(0, "[ -z \"$(ls -A out)\" ] || { ls -la out >&2; false; }");
 }
 
 static int
@@ -85,9 +52,9 @@ group_setup(void **state)
     int rc = tu_group_setup(state);
 
     if (rc == 0) {
-        sh(0, "mkdir -p out && seq 1 3000 | sed -e 's/^2001$/2001 boom/' "
-              "-e 's/^11$/11 sleepy/' -e 's/$/ some text/' > in.txt && "
-              "LC_ALL=C tr a-z A-Z < in.txt > upper.ref");
+        tu_sh(0, "mkdir -p out && seq 1 3000 | sed -e 's/^2001$/2001 boom/' "
+                 "-e 's/^11$/11 sleepy/' -e 's/$/ some text/' > in.txt && "
+                 "LC_ALL=C tr a-z A-Z < in.txt > upper.ref");
     }
     return rc;
 }
@@ -99,13 +66,13 @@ test_process__closed_standard_descriptors(void **state)
 
     (void)state;
     /* stdout, stderr, both, and stdin closed: the run must still work and write its output */
-    sh(0, "%s run %s --workers 2 1>&- && cmp upper.ref out/closed.out", TRANCHE_BIN, path);
-    sh(0, "rm -f out/closed.out && %s run %s --workers 2 2>&- && cmp upper.ref out/closed.out",
-       TRANCHE_BIN, path);
-    sh(0,
-       "rm -f out/closed.out && %s run %s --workers 2 0<&- 1>&- 2>&- && "
-       "cmp upper.ref out/closed.out && rm -f out/closed.out",
-       TRANCHE_BIN, path);
+    tu_sh(0, "%s run %s --workers 2 1>&- && cmp upper.ref out/closed.out", TRANCHE_BIN, path);
+    tu_sh(0, "rm -f out/closed.out && %s run %s --workers 2 2>&- && cmp upper.ref out/closed.out",
+          TRANCHE_BIN, path);
+    tu_sh(0,
+          "rm -f out/closed.out && %s run %s --workers 2 0<&- 1>&- 2>&- && "
+          "cmp upper.ref out/closed.out && rm -f out/closed.out",
+          TRANCHE_BIN, path);
 }
 
 static void
@@ -116,12 +83,12 @@ test_process__a_plugin_crashing_in_the_option_check_is_a_configuration_error(voi
     char *err = NULL;
 
     (void)state;
-    assert_int_equal(tranche(&err, "validate %s", path), 2);
-    assert_contains(err, "initcrash.yaml:9:5: step 2 (");
-    assert_contains(err, "killed by signal SIGSEGV");
+    assert_int_equal(tu_tranche(&err, "validate %s", path), 2);
+    tu_assert_contains(err, "initcrash.yaml:9:5: step 2 (");
+    tu_assert_contains(err, "killed by signal SIGSEGV");
     free(err);
-    assert_int_equal(tranche(&err, "run %s", path), 2);
-    assert_contains(err, "killed by signal SIGSEGV");
+    assert_int_equal(tu_tranche(&err, "run %s", path), 2);
+    tu_assert_contains(err, "killed by signal SIGSEGV");
     free(err);
     assert_out_empty();
 }
@@ -135,9 +102,10 @@ test_process__a_thread_started_in_the_check_never_reaches_the_output(void **stat
     (void)state;
     /* the option check runs init in a child, so the plugin's thread dies with it; the workers'
      * threads print into their logs */
-    sh(0, "%s run %s --workers 2 -o - > thread.out && cmp upper.ref thread.out", TRANCHE_BIN, path);
-    sh(0, "%s run %s --in-process -o - > thread.out 2>/dev/null && cmp upper.ref thread.out",
-       TRANCHE_BIN, path);
+    tu_sh(0, "%s run %s --workers 2 -o - > thread.out && cmp upper.ref thread.out", TRANCHE_BIN,
+          path);
+    tu_sh(0, "%s run %s --in-process -o - > thread.out 2>/dev/null && cmp upper.ref thread.out",
+          TRANCHE_BIN, path);
 }
 
 static void
@@ -147,11 +115,11 @@ test_process__emit_from_fini_fails_the_job(void **state)
     char *err = NULL;
 
     (void)state;
-    assert_int_equal(tranche(&err, "validate %s", path), 2);
-    assert_contains(err, "emit called outside record() and end_partition()");
+    assert_int_equal(tu_tranche(&err, "validate %s", path), 2);
+    tu_assert_contains(err, "emit called outside record() and end_partition()");
     free(err);
     /* (validate fails first in run too: the same check) */
-    assert_int_equal(tranche(&err, "run %s --workers 2", path), 2);
+    assert_int_equal(tu_tranche(&err, "run %s --workers 2", path), 2);
     free(err);
     assert_out_empty();
 }
@@ -164,13 +132,13 @@ test_process__exit_in_process_is_a_failure(void **state)
     char *err = NULL;
 
     (void)state;
-    assert_int_equal(tranche(&err, "run %s --in-process", path), 1);
-    assert_contains(err, "called exit()");
+    assert_int_equal(tu_tranche(&err, "run %s --in-process", path), 1);
+    tu_assert_contains(err, "called exit()");
     free(err);
     assert_out_empty();
     /* forked, the worker's death is reported where it happened */
-    assert_int_equal(tranche(&err, "run %s --workers 2", path), 1);
-    assert_contains(err, "exited with status 0");
+    assert_int_equal(tu_tranche(&err, "run %s --workers 2", path), 1);
+    tu_assert_contains(err, "exited with status 0");
     free(err);
     assert_out_empty();
 }
@@ -189,13 +157,13 @@ test_process__a_lingering_child_of_a_plugin_does_not_hold_the_job(void **state)
     path = job("linger", steps);
     /* the helper sleeps 60 s holding the worker's descriptors: the job must not wait for it */
     /* and it is stopped with its worker, though the job succeeded (it still held the output) */
-    sh(0,
-       TU_SH_WAIT "rm -f linger.pid; s=$(date +%%s); %s run %s --workers 2 && "
-                  "[ $(( $(date +%%s) - s )) -lt 20 ] && cmp in.txt out/linger.out && "
-                  "tu_wait_for 10 '! kill -0 $(cat linger.pid) 2>/dev/null'; rc=$?; "
-                  "[ -s linger.pid ] && kill $(cat linger.pid) 2>/dev/null; "
-                  "rm -f out/linger.out; exit $rc",
-       TRANCHE_BIN, path);
+    tu_sh(0,
+          TU_SH_WAIT "rm -f linger.pid; s=$(date +%%s); %s run %s --workers 2 && "
+                     "[ $(( $(date +%%s) - s )) -lt 20 ] && cmp in.txt out/linger.out && "
+                     "tu_wait_for 10 '! kill -0 $(cat linger.pid) 2>/dev/null'; rc=$?; "
+                     "[ -s linger.pid ] && kill $(cat linger.pid) 2>/dev/null; "
+                     "rm -f out/linger.out; exit $rc",
+          TRANCHE_BIN, path);
     /* and a worker that dies after starting one is reported at once */
     snprintf(steps, sizeof(steps),
              "  - plugin: " ROGUE "\n    options: { mode: fork_linger_crash, match: boom, "
@@ -209,7 +177,7 @@ test_process__a_lingering_child_of_a_plugin_does_not_hold_the_job(void **state)
                 "[ -s linger2.pid ] && kill $(cat linger2.pid) 2>/dev/null; exit $rc",
                 tu_dir, TRANCHE_BIN, path),
         1);
-    assert_contains(err, "killed by signal SIGSEGV");
+    tu_assert_contains(err, "killed by signal SIGSEGV");
     free(err);
     assert_out_empty();
 }
@@ -225,8 +193,8 @@ test_process__a_plugin_signalling_its_group_is_not_the_user_interrupting(void **
     /* (setsid: whatever the process group is, it is not the test's) */
     assert_int_equal(
         tu_runf(&err, "cd '%s' && setsid %s run %s --workers 2", tu_dir, TRANCHE_BIN, path), 1);
-    assert_contains(err, "killed by signal SIGTERM");
-    assert_contains(err, "partition");
+    tu_assert_contains(err, "killed by signal SIGTERM");
+    tu_assert_contains(err, "partition");
     if (strstr(err, "interrupted") != NULL) {
         fail_msg("a plugin's kill(0, SIGTERM) was taken for the user's:\n%s", err);
     }
@@ -268,7 +236,7 @@ test_process__more_stop_signals_stop_cleanly(void **state)
         snprintf(action, sizeof(action), "kill -%s $pid", sigs[i]);
         assert_int_equal(run_until_marked(&err, path, "--workers 2", "stop.hit", action), 1);
         snprintf(want, sizeof(want), "interrupted by signal SIG%s", sigs[i]);
-        assert_contains(err, want);
+        tu_assert_contains(err, want);
         free(err);
         assert_out_empty();
     }
@@ -287,12 +255,13 @@ test_process__a_signal_ignored_at_start_stays_ignored(void **state)
              "%s/hup.go, marker: %s/hup.hit }\n  - plugin: upper\n",
              tu_dir, tu_dir);
     path = job("hup", steps);
-    sh(0,
-       TU_SH_WAIT "rm -f hup.go hup.hit && { env --ignore-signal=HUP %s run %s --workers 2 & } && "
-                  "pid=$! && tu_wait_for 30 '[ -e hup.hit ]' && kill -HUP $pid && "
-                  "sleep 0.2 && touch hup.go && tu_reap $pid 30 && cmp upper.ref out/hup.out && "
-                  "rm -f out/hup.out",
-       TRANCHE_BIN, path);
+    tu_sh(0,
+          TU_SH_WAIT
+          "rm -f hup.go hup.hit && { env --ignore-signal=HUP %s run %s --workers 2 & } && "
+          "pid=$! && tu_wait_for 30 '[ -e hup.hit ]' && kill -HUP $pid && "
+          "sleep 0.2 && touch hup.go && tu_reap $pid 30 && cmp upper.ref out/hup.out && "
+          "rm -f out/hup.out",
+          TRANCHE_BIN, path);
 }
 
 static void
@@ -308,25 +277,25 @@ test_process__workers_die_with_a_runner_killed_outright(void **state)
              tu_dir);
     path = job("kill9", steps);
     /* SIGKILL leaves the runner no chance to clean up; its workers must not run on */
-    sh(0,
-       TU_SH_WAIT "rm -f kill9.hit && { setsid %s run %s --workers 2 & } && pid=$! && "
-                  "tu_wait_for 30 '[ -e kill9.hit ]' && "
-                  "workers=$(sed -n 's/.*started worker [0-9]*, pid \\([0-9]*\\).*/\\1/p' "
-                  "logs/kill9/tranche.log) && [ -n \"$workers\" ] && kill -KILL $pid && "
-                  "wait $pid; for w in $workers; do "
-                  "tu_wait_for 10 '[ -z \"$(tu_state '$w')\" ] || [ \"$(tu_state '$w')\" = Z ]' "
-                  "|| { echo \"worker $w outlived the runner\" >&2; kill -KILL $w; exit 1; }; "
-                  "done",
-       TRANCHE_BIN, path);
+    tu_sh(0,
+          TU_SH_WAIT "rm -f kill9.hit && { setsid %s run %s --workers 2 & } && pid=$! && "
+                     "tu_wait_for 30 '[ -e kill9.hit ]' && "
+                     "workers=$(sed -n 's/.*started worker [0-9]*, pid \\([0-9]*\\).*/\\1/p' "
+                     "logs/kill9/tranche.log) && [ -n \"$workers\" ] && kill -KILL $pid && "
+                     "wait $pid; for w in $workers; do "
+                     "tu_wait_for 10 '[ -z \"$(tu_state '$w')\" ] || [ \"$(tu_state '$w')\" = Z ]' "
+                     "|| { echo \"worker $w outlived the runner\" >&2; kill -KILL $w; exit 1; }; "
+                     "done",
+          TRANCHE_BIN, path);
     /* The killed runner's temporary output and part directory stay; the next run into the
      * same directory removes them (nobody holds their lock any more) */
-    sh(0, "ls -A out | grep -q '^\\.kill9\\.out\\.tranche-.*\\.tmp$' && "
-          "ls -A out | grep -q '^\\.tranche-parts\\.'");
+    tu_sh(0, "ls -A out | grep -q '^\\.kill9\\.out\\.tranche-.*\\.tmp$' && "
+             "ls -A out | grep -q '^\\.tranche-parts\\.'");
     path = job("kill9", "  - plugin: upper\n");
-    sh(0,
-       "%s run %s --workers 2 && cmp upper.ref out/kill9.out && "
-       "[ \"$(ls -A out)\" = kill9.out ] && rm out/kill9.out",
-       TRANCHE_BIN, path);
+    tu_sh(0,
+          "%s run %s --workers 2 && cmp upper.ref out/kill9.out && "
+          "[ \"$(ls -A out)\" = kill9.out ] && rm out/kill9.out",
+          TRANCHE_BIN, path);
 }
 
 static void
@@ -341,7 +310,7 @@ test_process__a_file_size_limit_is_a_clean_failure(void **state)
     assert_int_equal(tu_runf(&err, "cd '%s' && ulimit -f 40 && %s run %s --workers 2", tu_dir,
                              TRANCHE_BIN, path),
                      1);
-    assert_contains(err, "File too large");
+    tu_assert_contains(err, "File too large");
     free(err);
     assert_out_empty();
 }
@@ -354,13 +323,13 @@ test_process__a_worker_death_is_seen_even_with_sigchld_ignored(void **state)
     char *err = NULL;
 
     (void)state;
-    assert_int_equal(tranche(&err, "run %s --workers 2", path), 1);
-    assert_contains(err, "killed by signal SIGSEGV");
+    assert_int_equal(tu_tranche(&err, "run %s --workers 2", path), 1);
+    tu_assert_contains(err, "killed by signal SIGSEGV");
     free(err);
     assert_int_equal(tu_runf(&err, "cd '%s' && env --ignore-signal=CHLD %s run %s --workers 2",
                              tu_dir, TRANCHE_BIN, path),
                      1);
-    assert_contains(err, "killed by signal SIGSEGV");
+    tu_assert_contains(err, "killed by signal SIGSEGV");
     free(err);
     assert_out_empty();
 }
@@ -375,8 +344,8 @@ test_process__limits_are_said_before_anything_runs(void **state)
     (void)state;
     assert_non_null(steps);
     path = job("limits", "  - plugin: upper\n");
-    assert_int_equal(tranche(&err, "run %s --workers 100000", path), 2);
-    assert_contains(err, "workers");
+    assert_int_equal(tu_tranche(&err, "run %s --workers 100000", path), 2);
+    tu_assert_contains(err, "workers");
     free(err);
     steps[0] = '\0';
     for (i = 0; i < 65; i++) {
@@ -384,8 +353,8 @@ test_process__limits_are_said_before_anything_runs(void **state)
     }
     path = job("steps65", steps);
     free(steps);
-    assert_int_equal(tranche(&err, "validate %s", path), 2);
-    assert_contains(err, "steps65.yaml:72:5: a job has at most 64 steps");
+    assert_int_equal(tu_tranche(&err, "validate %s", path), 2);
+    tu_assert_contains(err, "steps65.yaml:72:5: a job has at most 64 steps");
     free(err);
     assert_out_empty();
 }
@@ -395,15 +364,15 @@ test_process__more_inputs_than_the_soft_descriptor_limit(void **state)
 {
     (void)state;
     /* every input is open during the job; the soft limit is raised to the hard one at start */
-    sh(0, "rm -rf many && mkdir many && i=0; while [ $i -lt 1500 ]; do i=$((i + 1)); "
-          "echo \"line $i\" > many/f$i.txt; done");
-    sh(0,
-       "if [ \"$(ulimit -Hn)\" != unlimited ] && [ \"$(ulimit -Hn)\" -le 2048 ]; then "
-       "echo 'skipped: the hard descriptor limit is too low' >&2; exit 0; fi; "
-       "printf 'input:\\n  path: many/*.txt\\noutput:\\n  path: many.out\\nsteps:\\n"
-       "  - plugin: upper\\n' > many.yaml && ulimit -Sn 1024 && %s run many.yaml --workers 2 "
-       "&& [ $(wc -l < many.out) -eq 1500 ] && rm -rf many many.out",
-       TRANCHE_BIN);
+    tu_sh(0, "rm -rf many && mkdir many && i=0; while [ $i -lt 1500 ]; do i=$((i + 1)); "
+             "echo \"line $i\" > many/f$i.txt; done");
+    tu_sh(0,
+          "if [ \"$(ulimit -Hn)\" != unlimited ] && [ \"$(ulimit -Hn)\" -le 2048 ]; then "
+          "echo 'skipped: the hard descriptor limit is too low' >&2; exit 0; fi; "
+          "printf 'input:\\n  path: many/*.txt\\noutput:\\n  path: many.out\\nsteps:\\n"
+          "  - plugin: upper\\n' > many.yaml && ulimit -Sn 1024 && %s run many.yaml --workers 2 "
+          "&& [ $(wc -l < many.out) -eq 1500 ] && rm -rf many many.out",
+          TRANCHE_BIN);
 }
 
 static void
@@ -415,37 +384,37 @@ test_process__what_review_found(void **state)
     (void)state;
     path = job("rv", "  - plugin: upper\n");
     /* standard output closed: a job or a plan that writes there fails instead of losing it */
-    assert_int_equal(tranche(&err, "run %s -o - 1>&-", path), 2);
-    assert_contains(err, "standard output, which is closed");
+    assert_int_equal(tu_tranche(&err, "run %s -o - 1>&-", path), 2);
+    tu_assert_contains(err, "standard output, which is closed");
     free(err);
-    assert_int_equal(tranche(&err, "plan %s 1>&-", path), 2);
+    assert_int_equal(tu_tranche(&err, "plan %s 1>&-", path), 2);
     free(err);
     /* standard output appended to an input: refused before it grows the input */
-    sh(0, "cp in.txt in2.txt");
-    assert_int_equal(tranche(&err, "run %s --input in2.txt -o - >> in2.txt", path), 2);
-    assert_contains(err, "is also input");
+    tu_sh(0, "cp in.txt in2.txt");
+    assert_int_equal(tu_tranche(&err, "run %s --input in2.txt -o - >> in2.txt", path), 2);
+    tu_assert_contains(err, "is also input");
     free(err);
-    sh(0, "cmp in.txt in2.txt && rm in2.txt");
+    tu_sh(0, "cmp in.txt in2.txt && rm in2.txt");
     /* an unusable TMPDIR only costs the part files */
-    sh(0, "TMPDIR=/nonexistent %s run %s -o - --workers 2 > rv.out && cmp upper.ref rv.out",
-       TRANCHE_BIN, path);
+    tu_sh(0, "TMPDIR=/nonexistent %s run %s -o - --workers 2 > rv.out && cmp upper.ref rv.out",
+          TRANCHE_BIN, path);
     /* a plugin signalling its group in the option check does not take the runner with it */
     path = job("rvkill", "  - plugin: " ROGUE "\n    options: { mode: init_killgroup }\n");
     assert_int_equal(tu_runf(&err, "cd '%s' && setsid sh -c '%s validate %s; echo \"rc=$?\" >&2'",
                              tu_dir, TRANCHE_BIN, path),
                      0);
-    assert_contains(err, "killed by signal SIGTERM");
-    assert_contains(err, "rc=2");
+    tu_assert_contains(err, "killed by signal SIGTERM");
+    tu_assert_contains(err, "rc=2");
     free(err);
     /* a child of a plugin that calls exit() in-process is not the job ending */
     path = job("rvfork", "  - plugin: " ROGUE "\n    options: { mode: fork_exit, match: boom }\n");
-    sh(0, "%s run %s --in-process && cmp in.txt out/rvfork.out && rm out/rvfork.out", TRANCHE_BIN,
-       path);
+    tu_sh(0, "%s run %s --in-process && cmp in.txt out/rvfork.out && rm out/rvfork.out",
+          TRANCHE_BIN, path);
     /* a plugin that closes descriptors 3 to 20 breaks its worker's input, not its reports: the
      * failure is said where it happened */
     path = job("rvclose", "  - plugin: " ROGUE "\n    options: { mode: close_fds, match: boom }\n");
-    assert_int_equal(tranche(&err, "run %s --workers 2", path), 1);
-    assert_contains(err, "partition");
+    assert_int_equal(tu_tranche(&err, "run %s --workers 2", path), 1);
+    tu_assert_contains(err, "partition");
     if (strstr(err, "between partitions") != NULL) {
         fail_msg("closing descriptors was reported as a death between partitions:\n%s", err);
     }
@@ -456,7 +425,7 @@ test_process__what_review_found(void **state)
                           "  - plugin: upper\n  - plugin: upper\n  - plugin: upper\n");
     assert_int_equal(
         tu_runf(&err, "cd '%s' && ulimit -s 5120 && %s validate %s", tu_dir, TRANCHE_BIN, path), 2);
-    assert_contains(err, "hard stack limit");
+    tu_assert_contains(err, "hard stack limit");
     free(err);
     assert_out_empty();
 }
@@ -468,15 +437,15 @@ test_process__one_partition_goes_to_standard_output(void **state)
 
     (void)state;
     /* a debugging run of one partition does not replace the job's output */
-    sh(0,
-       "%s run %s --partition 0 > part0.out && test ! -e out/onepart.out && "
-       "first=$(%s plan %s | head -n 1) && set -- $first && "
-       "head -c $3 upper.ref | cmp - part0.out",
-       TRANCHE_BIN, path, TRANCHE_BIN, path);
-    sh(0,
-       "%s run %s --partition 0 --output out/onepart.out && cmp part0.out out/onepart.out && "
-       "rm out/onepart.out",
-       TRANCHE_BIN, path);
+    tu_sh(0,
+          "%s run %s --partition 0 > part0.out && test ! -e out/onepart.out && "
+          "first=$(%s plan %s | head -n 1) && set -- $first && "
+          "head -c $3 upper.ref | cmp - part0.out",
+          TRANCHE_BIN, path, TRANCHE_BIN, path);
+    tu_sh(0,
+          "%s run %s --partition 0 --output out/onepart.out && cmp part0.out out/onepart.out && "
+          "rm out/onepart.out",
+          TRANCHE_BIN, path);
 }
 
 int

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -401,4 +402,68 @@ tu_vsh(const char *dir, int expect, const char *fmt, va_list ap)
                  err != NULL ? err : "", shown);
     }
     free(err);
+}
+
+void
+tu_sh(int expect, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    tu_vsh(tu_dir, expect, fmt, ap);
+    va_end(ap);
+}
+
+/* The command (fmt, ap) prefixed with a cd to tu_dir, run as tu_run. */
+static int
+vrun_here(char **err, const char *prefix, const char *fmt, va_list ap)
+{
+    char cmd[8192], full[9000];
+
+    vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    snprintf(full, sizeof(full), "cd '%s' && %s%s", tu_dir, prefix, cmd);
+    return tu_run(full, err);
+}
+
+int
+tu_run_here(char **err, const char *fmt, ...)
+{
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    rc = vrun_here(err, "", fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+#ifdef TRANCHE_BIN
+int
+tu_tranche(char **err, const char *fmt, ...)
+{
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    rc = vrun_here(err, TRANCHE_BIN " ", fmt, ap);
+    va_end(ap);
+    return rc;
+}
+#endif
+
+void
+tu_assert_contains(const char *haystack, const char *needle)
+{
+    if (haystack == NULL || strstr(haystack, needle) == NULL) {
+        fail_msg("expected to find \"%s\" in:\n%s", needle, haystack != NULL ? haystack : "(null)");
+    }
+}
+
+double
+tu_seconds_since(const struct timespec *t0)
+{
+    struct timespec t1;
+
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
 }

@@ -57,6 +57,23 @@ void tu_write_edge_input(const char *path, size_t size, int with_nul, int unterm
  * stderr, unless it exits with `expect`. The body of each test file's sh(). */
 void tu_vsh(const char *dir, int expect, const char *fmt, va_list ap);
 
+/* tu_vsh in the test group's directory tu_dir. */
+void tu_sh(int expect, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Runs a printf-style shell command in tu_dir; its exit status, its stderr in *err (when not
+ * NULL), as tu_run. */
+int tu_run_here(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Runs `tranche ARGS` (TRANCHE_BIN, printf-style arguments) in tu_dir, as tu_run_here. */
+int tu_tranche(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Fails the test, showing the haystack, unless needle is in it (NULL is never). */
+void tu_assert_contains(const char *haystack, const char *needle);
+
+/* Seconds since t0 (CLOCK_MONOTONIC). */
+struct timespec;
+double tu_seconds_since(const struct timespec *t0);
+
 /*
  * Shell functions for commands that wait for a state, never for a time: put TU_SH_WAIT in front
  * of a command given to tu_run, tu_runf or tu_vsh (it ends with ';').
