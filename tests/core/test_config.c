@@ -44,30 +44,16 @@ teardown(void **state)
     return 0;
 }
 
-/* dir/name in a static buffer (one of a few, so that two may be used in one call). */
-static const char *
-join(const char *dir, const char *name)
-{
-    static char bufs[4][PATH_MAX];
-    static int next;
-    char *buf = bufs[next++ % 4];
-
-    if (snprintf(buf, PATH_MAX, "%s/%s", dir, name) >= PATH_MAX) {
-        abort();
-    }
-    return buf;
-}
-
 static void
 make_dir(const char *dir, const char *name)
 {
-    assert_int_equal(mkdir(join(dir, name), 0755), 0);
+    assert_int_equal(mkdir(tu_join(dir, name), 0755), 0);
 }
 
 static void
 touch(const char *dir, const char *name)
 {
-    tu_write_file(join(dir, name), "x\n", 2);
+    tu_write_file(tu_join(dir, name), "x\n", 2);
 }
 
 /* Writes yaml to dir/job.yaml and returns that path (static storage). */
@@ -127,21 +113,21 @@ test_config__full_job_every_field(void **state)
 
     assert_string_equal(job.file, path);
     assert_int_equal(job.n_inputs, 5);
-    assert_string_equal(job.inputs[0], join(dir, "logs/2024-01.log"));
-    assert_string_equal(job.inputs[1], join(dir, "logs/2024-02.log"));
-    assert_string_equal(job.inputs[2], join(dir, "logs/2024-10.log"));
+    assert_string_equal(job.inputs[0], tu_join(dir, "logs/2024-01.log"));
+    assert_string_equal(job.inputs[1], tu_join(dir, "logs/2024-02.log"));
+    assert_string_equal(job.inputs[2], tu_join(dir, "logs/2024-10.log"));
     assert_string_equal(job.inputs[3], "/var/data/absolute.log");
-    assert_string_equal(job.inputs[4], join(dir, "missing/plain.log"));
+    assert_string_equal(job.inputs[4], tu_join(dir, "missing/plain.log"));
     assert_int_equal(job.input_pos.line, 4);
     assert_int_equal(job.input_pos.column, 5);
     assert_int_equal(job.delimiter, '\t');
 
-    assert_string_equal(job.output, join(dir, "out/result.log"));
+    assert_string_equal(job.output, tu_join(dir, "out/result.log"));
     assert_int_equal(job.output_pos.line, 10);
     assert_int_equal(job.output_pos.column, 9);
     assert_int_equal(job.workers, 4);
     assert_int_equal(job.partition_size, 1024 * 1024);
-    assert_string_equal(job.log_dir, join(dir, "logs/run"));
+    assert_string_equal(job.log_dir, tu_join(dir, "logs/run"));
 
     assert_int_equal(job.n_steps, 3);
     s = &job.steps[0];
@@ -163,7 +149,7 @@ test_config__full_job_every_field(void **state)
     assert_string_equal(s->options[1].items[0], "true");
 
     s = &job.steps[1];
-    assert_string_equal(s->plugin, join(dir, "./plugins/custom.so"));
+    assert_string_equal(s->plugin, tu_join(dir, "./plugins/custom.so"));
     assert_int_equal(s->pos.line, 19);
     assert_int_equal(s->n_options, 3);
     assert_string_equal(s->options[0].name, "fields");
@@ -209,7 +195,7 @@ test_config__minimal_job_gets_defaults(void **state)
 
     assert_int_equal(config_load(path, &job, &err), 0);
     assert_int_equal(job.n_inputs, 1);
-    assert_string_equal(job.inputs[0], join(dir, "in.log"));
+    assert_string_equal(job.inputs[0], tu_join(dir, "in.log"));
     assert_int_equal(job.input_pos.line, 1);
     assert_int_equal(job.input_pos.column, 15);
     assert_int_equal(job.delimiter, '\n');
@@ -288,8 +274,8 @@ test_config__relative_job_path(void **state)
     touch(dir, "sub/b.in");
     touch(dir, "sub/a.in");
     touch(dir, "b.in");
-    tu_write_file(join(dir, "sub/job.yaml"), yaml, strlen(yaml));
-    tu_write_file(join(dir, "job.yaml"), yaml, strlen(yaml));
+    tu_write_file(tu_join(dir, "sub/job.yaml"), yaml, strlen(yaml));
+    tu_write_file(tu_join(dir, "job.yaml"), yaml, strlen(yaml));
     assert_int_equal(chdir(dir), 0);
 
     assert_int_equal(config_load("sub/job.yaml", &job, &err), 0);
@@ -331,12 +317,12 @@ test_config__glob_in_directory_with_pattern_characters(void **state)
     touch(dir, "a/wrong.log");
     touch(sub, "x2.log");
     touch(sub, "x1.log");
-    tu_write_file(join(sub, "job.yaml"), yaml, strlen(yaml));
+    tu_write_file(tu_join(sub, "job.yaml"), yaml, strlen(yaml));
 
-    assert_int_equal(config_load(join(sub, "job.yaml"), &job, &err), 0);
+    assert_int_equal(config_load(tu_join(sub, "job.yaml"), &job, &err), 0);
     assert_int_equal(job.n_inputs, 2);
-    assert_string_equal(job.inputs[0], join(sub, "x1.log"));
-    assert_string_equal(job.inputs[1], join(sub, "x2.log"));
+    assert_string_equal(job.inputs[0], tu_join(sub, "x1.log"));
+    assert_string_equal(job.inputs[1], tu_join(sub, "x2.log"));
     config_release(&job);
 }
 
@@ -347,7 +333,7 @@ test_config__unreadable_job_file(void **state)
     struct error err = {{0}};
     struct job job;
     char want[PATH_MAX + 64];
-    const char *missing = join(dir, "nope.yaml");
+    const char *missing = tu_join(dir, "nope.yaml");
 
     assert_int_equal(config_load(missing, &job, &err), -1);
     snprintf(want, sizeof(want), "%s: cannot read job file: No such file or directory", missing);
@@ -666,10 +652,10 @@ test_config__set_input_replaces_inputs(void **state)
     /* An absolute glob, expanded and sorted. */
     touch(dir, "z.gz");
     touch(dir, "m.gz");
-    assert_int_equal(config_set_input(&job, join(dir, "*.gz"), &err), 0);
+    assert_int_equal(config_set_input(&job, tu_join(dir, "*.gz"), &err), 0);
     assert_int_equal(job.n_inputs, 2);
-    assert_string_equal(job.inputs[0], join(dir, "m.gz"));
-    assert_string_equal(job.inputs[1], join(dir, "z.gz"));
+    assert_string_equal(job.inputs[0], tu_join(dir, "m.gz"));
+    assert_string_equal(job.inputs[1], tu_join(dir, "z.gz"));
     assert_int_equal(job.input_pos.line, 0);
     assert_int_equal(job.input_pos.column, 0);
 
@@ -720,10 +706,10 @@ test_config__glob_matching_nothing_is_kept_for_later(void **state)
     assert_int_equal(job.n_input_entries, 3); /* every entry was read and checked */
 
     /* --input replaces the list, and its problem. */
-    assert_int_equal(config_set_input(&job, join(dir, "a.log"), &err), 0);
+    assert_int_equal(config_set_input(&job, tu_join(dir, "a.log"), &err), 0);
     assert_null(job.input_problem);
     assert_int_equal(job.n_inputs, 1);
-    assert_string_equal(job.inputs[0], join(dir, "a.log"));
+    assert_string_equal(job.inputs[0], tu_join(dir, "a.log"));
     config_release(&job);
 
     path = write_job(dir, "input:\n  path: nomatch-*.log\noutput: {path: o}\n"
@@ -764,11 +750,11 @@ test_config__existing_path_is_not_a_glob(void **state)
     assert_int_equal(config_load(path, &job, &err), 0);
     assert_null(job.input_problem);
     assert_int_equal(job.n_inputs, 5);
-    assert_string_equal(job.inputs[0], join(dir, "report[1].txt"));
-    assert_string_equal(job.inputs[1], join(dir, "report2.txt"));
-    assert_string_equal(job.inputs[2], join(dir, "report[1].txt"));
-    assert_string_equal(job.inputs[3], join(dir, "a*b.log"));
-    assert_string_equal(job.inputs[4], join(dir, "axb.log"));
+    assert_string_equal(job.inputs[0], tu_join(dir, "report[1].txt"));
+    assert_string_equal(job.inputs[1], tu_join(dir, "report2.txt"));
+    assert_string_equal(job.inputs[2], tu_join(dir, "report[1].txt"));
+    assert_string_equal(job.inputs[3], tu_join(dir, "a*b.log"));
+    assert_string_equal(job.inputs[4], tu_join(dir, "axb.log"));
     assert_int_equal(job.allow_duplicates, 1);
 
     /* --input alike, relative to the current directory. */
@@ -811,11 +797,11 @@ test_config__inputs_know_their_entry(void **state)
     assert_int_equal(job.n_inputs, 4);
     assert_int_equal(job.input_entry[0], 0);
     assert_int_equal(job.input_entry[1], 1);
-    assert_string_equal(job.inputs[1], join(dir, "a.log"));
+    assert_string_equal(job.inputs[1], tu_join(dir, "a.log"));
     assert_int_equal(job.input_entry[2], 1);
     assert_int_equal(job.input_entry[3], 2);
 
-    assert_int_equal(config_set_input(&job, join(dir, "*.log"), &err), 0);
+    assert_int_equal(config_set_input(&job, tu_join(dir, "*.log"), &err), 0);
     assert_int_equal(job.n_input_entries, 1);
     assert_int_equal(job.input_entries[0].pos.line, 0);
     assert_int_equal(job.input_entry[1], 0);
@@ -914,20 +900,20 @@ test_config__size_is_bounded(void **state)
     memcpy(yaml, job_text, head);
     memset(yaml + head, '#', max - head - 1);
     yaml[max - 1] = '\n';
-    tu_write_file(join(dir, "max.yaml"), yaml, max);
-    assert_int_equal(config_load(join(dir, "max.yaml"), &job, &err), 0);
+    tu_write_file(tu_join(dir, "max.yaml"), yaml, max);
+    assert_int_equal(config_load(tu_join(dir, "max.yaml"), &job, &err), 0);
     config_release(&job);
     /* One byte more: refused at that byte (line 7, after the comment's first max - head - 1). */
     memset(yaml + head, '#', max - head);
     yaml[max] = '\n';
-    tu_write_file(join(dir, "over.yaml"), yaml, max + 1);
+    tu_write_file(tu_join(dir, "over.yaml"), yaml, max + 1);
     snprintf(where, sizeof(where), "7:%zu", max - head + 1);
-    expect_refused_promptly(join(dir, "over.yaml"), where,
+    expect_refused_promptly(tu_join(dir, "over.yaml"), where,
                             "the job file is larger than 1 MiB, the most a job file may be");
     /* Far more, and on one line of nothing but YAML flow. */
     memset(yaml, '[', 2 * max);
-    tu_write_file(join(dir, "huge.yaml"), yaml, 2 * max);
-    expect_refused_promptly(join(dir, "huge.yaml"), "1:1048577", "larger than 1 MiB");
+    tu_write_file(tu_join(dir, "huge.yaml"), yaml, 2 * max);
+    expect_refused_promptly(tu_join(dir, "huge.yaml"), "1:1048577", "larger than 1 MiB");
     free(yaml);
 }
 

@@ -41,20 +41,6 @@ teardown(void **state)
     return 0;
 }
 
-/* dir/name in a static buffer (one of a few, so that two may be used in one call). */
-static const char *
-join(const char *dir, const char *name)
-{
-    static char bufs[4][PATH_MAX];
-    static int next;
-    char *buf = bufs[next++ % 4];
-
-    if (snprintf(buf, PATH_MAX, "%s/%s", dir, name) >= PATH_MAX) {
-        abort();
-    }
-    return buf;
-}
-
 /* Loads a job whose input section is `input` (YAML, indented by two) from dir/job.yaml. */
 static void
 load_job(const char *dir, const char *input, struct job *job)
@@ -64,8 +50,8 @@ load_job(const char *dir, const char *input, struct job *job)
 
     snprintf(yaml, sizeof(yaml), "input:\n%soutput: {path: out.txt}\nsteps: [{plugin: upper}]\n",
              input);
-    tu_write_file(join(dir, "job.yaml"), yaml, strlen(yaml));
-    if (config_load(join(dir, "job.yaml"), job, &err) != 0) {
+    tu_write_file(tu_join(dir, "job.yaml"), yaml, strlen(yaml));
+    if (config_load(tu_join(dir, "job.yaml"), job, &err) != 0) {
         fail_msg("%s", err.msg);
     }
 }
@@ -90,21 +76,21 @@ test_input__only_regular_files_are_opened(void **state)
     struct error err = {{0}};
     char input[PATH_MAX + 64];
 
-    assert_int_equal(mkdir(join(dir, "sub"), 0755), 0);
+    assert_int_equal(mkdir(tu_join(dir, "sub"), 0755), 0);
     open_expect(dir, "  path: sub\n", ERR_INVALID, &err);
     tu_assert_contains(err.msg, "input ");
     tu_assert_contains(err.msg, "/sub is not a regular file (it is a directory)");
     /* A FIFO is refused before it is opened: opening it would wait for a writer. */
-    assert_int_equal(mkfifo(join(dir, "fifo"), 0600), 0);
+    assert_int_equal(mkfifo(tu_join(dir, "fifo"), 0600), 0);
     open_expect(dir, "  path: [sub/../fifo]\n", ERR_INVALID, &err);
     tu_assert_contains(err.msg, "/fifo is not a regular file (it is a FIFO)");
     open_expect(dir, "  path: /dev/null\n", ERR_INVALID, &err);
     tu_assert_contains(err.msg, "input /dev/null is not a regular file (it is a character device)");
     /* A link to a regular file is that file. */
-    tu_write_file(join(dir, "real.txt"), "a\n", 2);
-    assert_int_equal(symlink("real.txt", join(dir, "link.txt")), 0);
+    tu_write_file(tu_join(dir, "real.txt"), "a\n", 2);
+    assert_int_equal(symlink("real.txt", tu_join(dir, "link.txt")), 0);
     open_expect(dir, "  path: link.txt\n", 0, &err);
-    snprintf(input, sizeof(input), "  path: %s\n", join(dir, "missing.txt"));
+    snprintf(input, sizeof(input), "  path: %s\n", tu_join(dir, "missing.txt"));
     open_expect(dir, input, ERR_INVALID, &err);
     tu_assert_contains(err.msg, "cannot open input ");
     tu_assert_contains(err.msg, "missing.txt: No such file or directory");
@@ -165,7 +151,7 @@ test_input__size_must_tell_the_content(void **state)
         print_message("no cgroup file with a size of 0 and content here: that case is not run\n");
     }
     /* An empty file is empty. */
-    tu_write_file(join(dir, "empty.txt"), "", 0);
+    tu_write_file(tu_join(dir, "empty.txt"), "", 0);
     open_expect(dir, "  path: empty.txt\n", 0, &err);
 }
 
@@ -176,24 +162,24 @@ test_input__a_file_listed_twice_is_refused(void **state)
     struct error err = {{0}};
     char want[PATH_MAX + 64];
 
-    tu_write_file(join(dir, "a.log"), "a\n", 2);
-    tu_write_file(join(dir, "c.txt"), "c\n", 2);
+    tu_write_file(tu_join(dir, "a.log"), "a\n", 2);
+    tu_write_file(tu_join(dir, "c.txt"), "c\n", 2);
     /* Two entries; the second a glob. */
     open_expect(dir, "  path: [c.txt, a.log, \"*.log\"]\n", ERR_INVALID, &err);
     snprintf(want, sizeof(want),
              "%s:2:24: input %s (from 'a.log' at line 2, column 17) and input %s (from '*.log' at "
              "line 2, column 24) are the same file",
-             join(dir, "job.yaml"), join(dir, "a.log"), join(dir, "a.log"));
+             tu_join(dir, "job.yaml"), tu_join(dir, "a.log"), tu_join(dir, "a.log"));
     tu_assert_contains(err.msg, want);
     tu_assert_contains(err.msg, "list it once, or set input.allow_duplicates: true");
     /* Other spellings of its path. */
     open_expect(dir, "  path:\n    - a.log\n    - c.txt\n    - ./a.log\n", ERR_INVALID, &err);
     tu_assert_contains(err.msg, "job.yaml:5:7: input ");
-    snprintf(want, sizeof(want), "  path:\n    - a.log\n    - %s\n", join(dir, "a.log"));
+    snprintf(want, sizeof(want), "  path:\n    - a.log\n    - %s\n", tu_join(dir, "a.log"));
     open_expect(dir, want, ERR_INVALID, &err);
     tu_assert_contains(err.msg, "job.yaml:4:7: input ");
     /* A hard link, both matched by one glob. */
-    assert_int_equal(link(join(dir, "a.log"), join(dir, "b.log")), 0);
+    assert_int_equal(link(tu_join(dir, "a.log"), tu_join(dir, "b.log")), 0);
     open_expect(dir, "  path: \"*.log\"\n", ERR_INVALID, &err);
     tu_assert_contains(err.msg, "/b.log (from '*.log' at line 2, column 9) are the same file");
     /* Unless the job says so. */
@@ -211,7 +197,7 @@ test_input__glob_matching_nothing_is_reported_on_open(void **state)
 
     open_expect(dir, "  path: \"none-*.log\"\n", ERR_INVALID, &err);
     snprintf(want, sizeof(want), "%s:2:9: no file matches the input glob 'none-*.log'",
-             join(dir, "job.yaml"));
+             tu_join(dir, "job.yaml"));
     tu_assert_contains(err.msg, want);
 }
 
@@ -221,7 +207,7 @@ open_input(const char *dir, struct job *job, struct inputs *in)
 {
     struct error err = {{0}};
 
-    tu_write_file(join(dir, "in.txt"), "one\ntwo\nsix\n", 12);
+    tu_write_file(tu_join(dir, "in.txt"), "one\ntwo\nsix\n", 12);
     load_job(dir, "  path: in.txt\n", job);
     if (inputs_open(job, in, &err) != 0) {
         fail_msg("%s", err.msg);
@@ -239,8 +225,8 @@ wait_for_clock(const char *dir, const struct inputs *in)
     int i;
 
     for (i = 0; i < 10000; i++) {
-        tu_write_file(join(dir, "tick"), "t", 1);
-        assert_int_equal(stat(join(dir, "tick"), &st), 0);
+        tu_write_file(tu_join(dir, "tick"), "t", 1);
+        assert_int_equal(stat(tu_join(dir, "tick"), &st), 0);
         if (st.st_ctim.tv_sec > was->tv_sec ||
             (st.st_ctim.tv_sec == was->tv_sec && st.st_ctim.tv_nsec > was->tv_nsec)) {
             return;
@@ -254,7 +240,7 @@ wait_for_clock(const char *dir, const struct inputs *in)
 static void
 rewrite_in_place(const char *dir, const char *data)
 {
-    int fd = open(join(dir, "in.txt"), O_WRONLY | O_TRUNC);
+    int fd = open(tu_join(dir, "in.txt"), O_WRONLY | O_TRUNC);
 
     assert_true(fd >= 0);
     assert_int_equal(write(fd, data, strlen(data)), (ssize_t)strlen(data));
@@ -280,7 +266,7 @@ make_change(const char *dir, const struct inputs *in, enum change change)
     switch (change) {
     case CHANGE_NONE:
         /* Reading it changes nothing the check looks at (the access time is not one). */
-        free(tu_read_file(join(dir, "in.txt"), NULL));
+        free(tu_read_file(tu_join(dir, "in.txt"), NULL));
         break;
     case CHANGE_APPEND:
         rewrite_in_place(dir, "one\ntwo\nsix\nten\n");
@@ -296,18 +282,18 @@ make_change(const char *dir, const struct inputs *in, enum change change)
         rewrite_in_place(dir, "ONE\nTWO\nSIX\n");
         times[0] = in->v[0].st.st_atim;
         times[1] = in->v[0].st.st_mtim;
-        assert_int_equal(utimensat(AT_FDCWD, join(dir, "in.txt"), times, 0), 0);
+        assert_int_equal(utimensat(AT_FDCWD, tu_join(dir, "in.txt"), times, 0), 0);
         break;
     case CHANGE_REPLACED:
         /* Another file renamed over the path (the open file itself is untouched). */
-        tu_write_file(join(dir, "new.txt"), "one\ntwo\nsix\n", 12);
-        assert_int_equal(rename(join(dir, "new.txt"), join(dir, "in.txt")), 0);
+        tu_write_file(tu_join(dir, "new.txt"), "one\ntwo\nsix\n", 12);
+        assert_int_equal(rename(tu_join(dir, "new.txt"), tu_join(dir, "in.txt")), 0);
         break;
     case CHANGE_REMOVED:
-        assert_int_equal(unlink(join(dir, "in.txt")), 0);
+        assert_int_equal(unlink(tu_join(dir, "in.txt")), 0);
         break;
     case CHANGE_MODE:
-        assert_int_equal(chmod(join(dir, "in.txt"), 0400), 0);
+        assert_int_equal(chmod(tu_join(dir, "in.txt"), 0400), 0);
         break;
     }
 }
@@ -350,7 +336,8 @@ test_input__every_change_is_caught(void **state)
                 fail_msg("case %zu: %s", i, err.msg);
             }
         } else {
-            snprintf(want, sizeof(want), "input %s changed during the job: ", join(dir, "in.txt"));
+            snprintf(want, sizeof(want),
+                     "input %s changed during the job: ", tu_join(dir, "in.txt"));
             if (rc != ERR_FAILED || strncmp(err.msg, want, strlen(want)) != 0 ||
                 strstr(err.msg, cases[i].phrase) == NULL ||
                 (cases[i].absent != NULL && strstr(err.msg, cases[i].absent) != NULL)) {

@@ -61,10 +61,10 @@ fail_each(const char *args, const char *check)
     int rc;
 
     for (n = 1; n <= total + 5; n++) {
-        rc = tu_runf(&err,
-                     "cd '%s' && rm -rf out/* out/.[!.]* logs && FAILMALLOC_AT=%ld LD_PRELOAD='%s' "
-                     "timeout 60 %s %s > out.stdout",
-                     tu_dir, n, FAILMALLOC, TRANCHE_BIN, args);
+        rc = tu_run_here(&err,
+                         "rm -rf out/* out/.[!.]* logs && FAILMALLOC_AT=%ld LD_PRELOAD='%s' "
+                         "timeout 60 %s %s > out.stdout",
+                         n, FAILMALLOC, TRANCHE_BIN, args);
         if (rc > 2) {
             fail_msg("allocation %ld of %ld failing: exit %d (a crash or a hang):\n%s", n, total,
                      rc, err != NULL ? err : "");

@@ -97,8 +97,7 @@ test_errors__plugin_error_names_partition_step_and_log(void **state)
     tu_assert_contains(err, "job failed");
     free(err);
     /* fini runs in the failed worker too: its line is in one of the worker logs */
-    assert_int_equal(
-        tu_runf(NULL, "cd '%s' && grep -q 'failer: fini' logs/error/worker-*.log", tu_dir), 0);
+    assert_int_equal(tu_run_here(NULL, "grep -q 'failer: fini' logs/error/worker-*.log"), 0);
 }
 
 static void
@@ -111,8 +110,7 @@ test_errors__crash_names_signal_and_record_offset(void **state)
     tu_assert_contains(err, "SIGSEGV");
     tu_assert_contains(err, "step 2 (");
     /* The record's byte offset, as grep -b gives it. */
-    assert_int_equal(
-        tu_runf(NULL, "cd '%s' && grep -b boom input.txt | cut -d: -f1 > boom.off", tu_dir), 0);
+    assert_int_equal(tu_run_here(NULL, "grep -b boom input.txt | cut -d: -f1 > boom.off"), 0);
     snprintf(expect, sizeof(expect), "%s/boom.off", tu_dir);
     offset = tu_read_file(expect, NULL);
     assert_non_null(offset);
@@ -171,10 +169,8 @@ test_errors__plugin_stderr_lands_in_worker_log(void **state)
     tu_assert_contains(log, "records in ");
     free(log);
     /* the job's output is complete despite the noise */
-    assert_int_equal(tu_runf(NULL,
-                             "cd '%s' && tr a-z A-Z < input.txt | cmp - out/stderr.out && "
-                             "rm out/stderr.out",
-                             tu_dir),
+    assert_int_equal(tu_run_here(NULL, "tr a-z A-Z < input.txt | cmp - out/stderr.out && "
+                                       "rm out/stderr.out"),
                      0);
 }
 
@@ -236,7 +232,7 @@ test_errors__plugin_loading_and_options_exit_2(void **state)
         char *err = NULL;
         int rc;
 
-        rc = tu_runf(&err, "cd '%s' && %s validate %s", tu_dir, TRANCHE_BIN, path);
+        rc = tu_run_here(&err, "%s validate %s", TRANCHE_BIN, path);
         if (rc != 2) {
             fail_msg("%s: validate exit %d, expected 2: %s", cases[i].name, rc, err);
         }
@@ -248,7 +244,7 @@ test_errors__plugin_loading_and_options_exit_2(void **state)
         tu_assert_contains(err, path);
         free(err);
         /* run refuses the same way, before reading any input or creating anything */
-        rc = tu_runf(&err, "cd '%s' && %s run %s", tu_dir, TRANCHE_BIN, path);
+        rc = tu_run_here(&err, "%s run %s", TRANCHE_BIN, path);
         assert_int_equal(rc, 2);
         assert_int_equal(tu_runf(NULL, "[ ! -e '%s/logs/%s' ]", tu_dir, cases[i].name), 0);
         free(err);
@@ -274,8 +270,7 @@ test_errors__bad_inputs_and_outputs(void **state)
     tu_assert_contains(err, "is not a regular file");
     free(err);
     if (geteuid() != 0) {
-        assert_int_equal(
-            tu_runf(NULL, "cd '%s' && cp input.txt secret && chmod 000 secret", tu_dir), 0);
+        assert_int_equal(tu_run_here(NULL, "cp input.txt secret && chmod 000 secret"), 0);
         assert_int_equal(tu_runf(&err, "%s run %s --input '%s/secret'", TRANCHE_BIN, path, tu_dir),
                          2);
         tu_assert_contains(err, "Permission denied");
@@ -288,10 +283,8 @@ test_errors__bad_inputs_and_outputs(void **state)
     /* A missing output directory is created; one that cannot be is an error. */
     assert_int_equal(
         tu_runf(&err, "%s run %s --output '%s/out/new/dir/x'", TRANCHE_BIN, path, tu_dir), 0);
-    assert_int_equal(tu_runf(NULL,
-                             "cd '%s' && tr a-z A-Z < input.txt | cmp - out/new/dir/x && "
-                             "rm -r out/new",
-                             tu_dir),
+    assert_int_equal(tu_run_here(NULL, "tr a-z A-Z < input.txt | cmp - out/new/dir/x && "
+                                       "rm -r out/new"),
                      0);
     free(err);
     assert_int_equal(
@@ -317,10 +310,10 @@ test_errors__full_disk_leaves_nothing(void **state)
     /* A file size limit of 8 KiB (ulimit -f counts 1024-byte blocks) makes writes fail with EFBIG
      * as a full disk would with ENOSPC; SIGXFSZ is ignored so the write returns the error. */
     path = job("full", "  - plugin: upper\n");
-    assert_int_equal(tu_runf(&err,
-                             "cd '%s' && (trap '' XFSZ; ulimit -f 8; exec %s run %s "
-                             "--workers 2)",
-                             tu_dir, TRANCHE_BIN, path),
+    assert_int_equal(tu_run_here(&err,
+                                 "(trap '' XFSZ; ulimit -f 8; exec %s run %s "
+                                 "--workers 2)",
+                                 TRANCHE_BIN, path),
                      1);
     tu_assert_contains(err, "File too large");
     tu_assert_contains(err, "out/");
@@ -398,20 +391,20 @@ test_errors__odd_names_and_option_order(void **state)
     snprintf(path, sizeof(path), "%s/odd.yaml", tu_dir);
     tu_write_file(path, text, strlen(text));
     assert_int_equal(
-        tu_runf(&err,
-                "cd '%s' && mkdir -p odd && echo one > 'odd/a\nb.txt' && "
-                "echo two > 'odd/c\\d.txt' && %s plan odd.yaml > odd.plan && "
-                "[ $(wc -l < odd.plan) -eq 2 ] && grep -qF 'odd/a\\nb.txt' odd.plan && "
-                "grep -qF 'odd/c\\\\d.txt' odd.plan",
-                tu_dir, TRANCHE_BIN),
+        tu_run_here(&err,
+                    "mkdir -p odd && echo one > 'odd/a\nb.txt' && "
+                    "echo two > 'odd/c\\d.txt' && %s plan odd.yaml > odd.plan && "
+                    "[ $(wc -l < odd.plan) -eq 2 ] && grep -qF 'odd/a\\nb.txt' odd.plan && "
+                    "grep -qF 'odd/c\\\\d.txt' odd.plan",
+                    TRANCHE_BIN),
         0);
     free(err);
     /* tranche index takes its options after the files too */
-    assert_int_equal(tu_runf(&err,
-                             "cd '%s' && seq 1 1000 | gzip > late.gz && %s index late.gz --beside "
-                             "--jobs 2 --spacing 1MiB > /dev/null && test -e "
-                             "late.gz.tranche-index && test ! -e ./--jobs",
-                             tu_dir, TRANCHE_BIN),
+    assert_int_equal(tu_run_here(&err,
+                                 "seq 1 1000 | gzip > late.gz && %s index late.gz --beside "
+                                 "--jobs 2 --spacing 1MiB > /dev/null && test -e "
+                                 "late.gz.tranche-index && test ! -e ./--jobs",
+                                 TRANCHE_BIN),
                      0);
     free(err);
 }
@@ -428,12 +421,12 @@ test_errors__end_partition_emits_once_per_partition(void **state)
         tu_runf(NULL, "%s run %s --workers 2 --output '%s/summary.txt'", TRANCHE_BIN, path, tu_dir),
         0);
     /* one records=N line per partition, the Ns add up to the input's records */
-    assert_int_equal(tu_runf(NULL,
-                             "cd '%s' && [ $(grep -c '^records=' summary.txt) -eq "
-                             "$(%s plan %s | wc -l) ] && [ $(grep '^records=' summary.txt | "
-                             "cut -d= -f2 | awk '{ s += $1 } END { print s }') -eq 3000 ] && "
-                             "grep -v '^records=' summary.txt | cmp - input.txt",
-                             tu_dir, TRANCHE_BIN, path),
+    assert_int_equal(tu_run_here(NULL,
+                                 "[ $(grep -c '^records=' summary.txt) -eq "
+                                 "$(%s plan %s | wc -l) ] && [ $(grep '^records=' summary.txt | "
+                                 "cut -d= -f2 | awk '{ s += $1 } END { print s }') -eq 3000 ] && "
+                                 "grep -v '^records=' summary.txt | cmp - input.txt",
+                                 TRANCHE_BIN, path),
                      0);
 }
 
@@ -446,22 +439,22 @@ test_errors__readme_plugin_builds_out_of_tree(void **state)
     make_input();
     /* The README's example plugin, extracted as a user would copy it, built with nothing but
      * the installed header. */
-    assert_int_equal(tu_runf(NULL,
-                             "cd '%s' && sed -n '/^<!-- example-plugin -->/,/^<!-- end -->/p' "
-                             "'%s/README.md' | sed '1,2d;$d' | sed '$d' > rev.c && "
-                             "cc -std=c11 -Wall -Wextra -Werror -O2 -fPIC -shared "
-                             "-I'%s/core/include' rev.c -o rev.so",
-                             tu_dir, SOURCE_DIR, SOURCE_DIR),
+    assert_int_equal(tu_run_here(NULL,
+                                 "sed -n '/^<!-- example-plugin -->/,/^<!-- end -->/p' "
+                                 "'%s/README.md' | sed '1,2d;$d' | sed '$d' > rev.c && "
+                                 "cc -std=c11 -Wall -Wextra -Werror -O2 -fPIC -shared "
+                                 "-I'%s/core/include' rev.c -o rev.so",
+                                 SOURCE_DIR, SOURCE_DIR),
                      0);
     snprintf(jobtext, sizeof(jobtext),
              "input:\n  path: input.txt\noutput:\n  path: rev.out\n"
              "log_dir: logs/rev\nsteps:\n  - plugin: ./rev.so\n");
     snprintf(jobpath, sizeof(jobpath), "%s/rev.yaml", tu_dir);
     tu_write_file(jobpath, jobtext, strlen(jobtext));
-    assert_int_equal(tu_runf(NULL,
-                             "cd '%s' && %s run rev.yaml --workers 2 --partition-size 1000 && "
-                             "rev input.txt | cmp - rev.out",
-                             tu_dir, TRANCHE_BIN),
+    assert_int_equal(tu_run_here(NULL,
+                                 "%s run rev.yaml --workers 2 --partition-size 1000 && "
+                                 "rev input.txt | cmp - rev.out",
+                                 TRANCHE_BIN),
                      0);
 }
 
@@ -482,15 +475,15 @@ signal_when_marked(char **err, const char *job_path, const char *args, const cha
         unlink(stale); /* from an earlier run: it would let the failer go on at once */
         snprintf(go, sizeof(go), "touch '%s'", release);
     }
-    return tu_runf(err,
-                   TU_SH_WAIT
-                   "cd '%s' && rm -f '%s' && { env --default-signal=INT %s run %s %s & } "
-                   "&& pid=$! && "
-                   "tu_wait_for 30 '[ -e %s ]'; seen=$?; kill -%s $pid; %s; "
-                   "tu_reap $pid 30; rc=$?; if [ $seen -ne 0 ]; then "
-                   "echo 'the job never reached the marked record' >&2; exit 99; fi; "
-                   "exit $rc",
-                   tu_dir, marker, TRANCHE_BIN, job_path, args, marker, signal, go);
+    return tu_run_here(err,
+                       TU_SH_WAIT
+                       "rm -f '%s' && { env --default-signal=INT %s run %s %s & } "
+                       "&& pid=$! && "
+                       "tu_wait_for 30 '[ -e %s ]'; seen=$?; kill -%s $pid; %s; "
+                       "tu_reap $pid 30; rc=$?; if [ $seen -ne 0 ]; then "
+                       "echo 'the job never reached the marked record' >&2; exit 99; fi; "
+                       "exit $rc",
+                       marker, TRANCHE_BIN, job_path, args, marker, signal, go);
 }
 
 static void
@@ -537,14 +530,14 @@ test_errors__closed_stdout_stops_quietly(void **state)
     const char *path;
 
     (void)state;
-    assert_int_equal(tu_runf(NULL, "cd '%s' && seq 1 300000 > many.txt", tu_dir), 0);
+    assert_int_equal(tu_run_here(NULL, "seq 1 300000 > many.txt"), 0);
     path = job("pipe", "  - plugin: upper\n");
     /* head leaves after one line; tranche stops with SIGPIPE's status and says nothing */
-    assert_int_equal(tu_runf(&err,
-                             "cd '%s' && { %s run %s --input many.txt --output - "
-                             "--workers 2; echo $? > pipe.rc; } | head -n 1 > /dev/null; "
-                             "grep -qx 141 pipe.rc",
-                             tu_dir, TRANCHE_BIN, path),
+    assert_int_equal(tu_run_here(&err,
+                                 "{ %s run %s --input many.txt --output - "
+                                 "--workers 2; echo $? > pipe.rc; } | head -n 1 > /dev/null; "
+                                 "grep -qx 141 pipe.rc",
+                                 TRANCHE_BIN, path),
                      0);
     assert_string_equal(err, "");
     free(err);
@@ -573,10 +566,10 @@ test_errors__gzip_is_recognised_by_its_magic_bytes(void **state)
 
     (void)state;
     make_input();
-    assert_int_equal(tu_runf(NULL, "cd '%s' && gzip -c input.txt > input.gz", tu_dir), 0);
+    assert_int_equal(tu_run_here(NULL, "gzip -c input.txt > input.gz"), 0);
     path = job("gz", "  - plugin: upper\n");
     /* a gzip input, recognised by its magic bytes, not its name */
-    assert_int_equal(tu_runf(NULL, "cd '%s' && cp input.gz disguised.txt", tu_dir), 0);
+    assert_int_equal(tu_run_here(NULL, "cp input.gz disguised.txt"), 0);
     assert_int_equal(tu_runf(NULL,
                              "%s run %s --input '%s/disguised.txt' && LC_ALL=C tr a-z A-Z "
                              "< '%s/input.txt' | cmp - '%s/out/gz.out'",
@@ -592,13 +585,14 @@ test_errors__gzip_is_recognised_by_its_magic_bytes(void **state)
                            "steps:\n  - plugin: upper\n";
         snprintf(jobpath, sizeof(jobpath), "%s/raw.yaml", tu_dir);
         tu_write_file(jobpath, text, strlen(text));
-        assert_int_equal(tu_runf(NULL,
-                                 "cd '%s' && %s run raw.yaml --workers 2 --partition-size 100 "
-                                 "&& { cat input.gz; "
-                                 "[ \"$(tail -c1 input.gz | od -An -tx1)\" = \" 0a\" ] || echo; } "
-                                 "| LC_ALL=C tr a-z A-Z | cmp - raw.gz",
-                                 tu_dir, TRANCHE_BIN),
-                         0);
+        assert_int_equal(
+            tu_run_here(NULL,
+                        "%s run raw.yaml --workers 2 --partition-size 100 "
+                        "&& { cat input.gz; "
+                        "[ \"$(tail -c1 input.gz | od -An -tx1)\" = \" 0a\" ] || echo; } "
+                        "| LC_ALL=C tr a-z A-Z | cmp - raw.gz",
+                        TRANCHE_BIN),
+            0);
     }
 }
 
@@ -613,19 +607,19 @@ test_errors__plugin_stdout_never_reaches_the_output(void **state)
      * output must still be exactly the job's, and every line printed must be in a worker log */
     path = job("print", "  - plugin: " TEST_PLUGIN_DIR "/failer.so\n"
                         "    options: { match: some, mode: print }\n");
-    assert_int_equal(tu_runf(NULL,
-                             "cd '%s' && %s run %s --workers 2 --output - > print.out && "
-                             "cmp print.out input.txt && "
-                             "[ $(cat logs/print/worker-*.log | grep -c '^failer: print') -eq "
-                             "3000 ]",
-                             tu_dir, TRANCHE_BIN, path),
+    assert_int_equal(tu_run_here(NULL,
+                                 "%s run %s --workers 2 --output - > print.out && "
+                                 "cmp print.out input.txt && "
+                                 "[ $(cat logs/print/worker-*.log | grep -c '^failer: print') -eq "
+                                 "3000 ]",
+                                 TRANCHE_BIN, path),
                      0);
     /* in-process, the prints go to stderr */
-    assert_int_equal(tu_runf(NULL,
-                             "cd '%s' && %s run %s --in-process --output - > print2.out "
-                             "2> print2.err && cmp print2.out input.txt && "
-                             "[ $(grep -c '^failer: print' print2.err) -eq 3000 ]",
-                             tu_dir, TRANCHE_BIN, path),
+    assert_int_equal(tu_run_here(NULL,
+                                 "%s run %s --in-process --output - > print2.out "
+                                 "2> print2.err && cmp print2.out input.txt && "
+                                 "[ $(grep -c '^failer: print' print2.err) -eq 3000 ]",
+                                 TRANCHE_BIN, path),
                      0);
 }
 

@@ -732,14 +732,14 @@ test_gzip__a_signal_leaves_no_index_behind(void **state)
     tu_sh(0, "seq 1 6000000 | sed -e 's/^11$/11 sleepy/' | gzip -1 > sig.gz && "
              "rm -f sig.gz.tranche-index sig.hit");
     tu_write_file(path_of("sig.yaml"), job, strlen(job));
-    rc = tu_runf(&err,
-                 TU_SH_WAIT "cd '%s' && { %s run sig.yaml --workers 2 & } && pid=$! && "
-                            "tu_wait_for 30 '[ -e sig.hit ] && [ \"$(tu_state $pid)\" = S ] && "
-                            "tu_exists \"sig.gz.tranche-index.tmp-*\"'; seen=$?; "
-                            "kill -TERM $pid; tu_reap $pid 30; rc=$?; if [ $seen -ne 0 ]; then "
-                            "echo 'never saw the worker hang with the ring full' >&2; exit 99; "
-                            "fi; exit $rc",
-                 tu_dir, TRANCHE_BIN);
+    rc = tu_run_here(&err,
+                     TU_SH_WAIT "{ %s run sig.yaml --workers 2 & } && pid=$! && "
+                                "tu_wait_for 30 '[ -e sig.hit ] && [ \"$(tu_state $pid)\" = S ] && "
+                                "tu_exists \"sig.gz.tranche-index.tmp-*\"'; seen=$?; "
+                                "kill -TERM $pid; tu_reap $pid 30; rc=$?; if [ $seen -ne 0 ]; then "
+                                "echo 'never saw the worker hang with the ring full' >&2; exit 99; "
+                                "fi; exit $rc",
+                     TRANCHE_BIN);
     if (rc != 1 || strstr(err, "interrupted by signal SIGTERM") == NULL) {
         fail_msg("exit %d, expected 1 and \"interrupted by signal SIGTERM\": %s", rc, err);
     }

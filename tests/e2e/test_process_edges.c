@@ -171,11 +171,11 @@ test_process__a_lingering_child_of_a_plugin_does_not_hold_the_job(void **state)
              tu_dir);
     path = job("linger2", steps);
     assert_int_equal(
-        tu_runf(&err,
-                "cd '%s' && rm -f linger2.pid; s=$(date +%%s); %s run %s --workers 2; rc=$?; "
-                "[ $(( $(date +%%s) - s )) -lt 20 ] || rc=99; "
-                "[ -s linger2.pid ] && kill $(cat linger2.pid) 2>/dev/null; exit $rc",
-                tu_dir, TRANCHE_BIN, path),
+        tu_run_here(&err,
+                    "rm -f linger2.pid; s=$(date +%%s); %s run %s --workers 2; rc=$?; "
+                    "[ $(( $(date +%%s) - s )) -lt 20 ] || rc=99; "
+                    "[ -s linger2.pid ] && kill $(cat linger2.pid) 2>/dev/null; exit $rc",
+                    TRANCHE_BIN, path),
         1);
     tu_assert_contains(err, "killed by signal SIGSEGV");
     free(err);
@@ -191,8 +191,7 @@ test_process__a_plugin_signalling_its_group_is_not_the_user_interrupting(void **
 
     (void)state;
     /* (setsid: whatever the process group is, it is not the test's) */
-    assert_int_equal(
-        tu_runf(&err, "cd '%s' && setsid %s run %s --workers 2", tu_dir, TRANCHE_BIN, path), 1);
+    assert_int_equal(tu_run_here(&err, "setsid %s run %s --workers 2", TRANCHE_BIN, path), 1);
     tu_assert_contains(err, "killed by signal SIGTERM");
     tu_assert_contains(err, "partition");
     if (strstr(err, "interrupted") != NULL) {
@@ -208,13 +207,12 @@ static int
 run_until_marked(char **err, const char *path, const char *args, const char *marker,
                  const char *action)
 {
-    return tu_runf(err,
-                   TU_SH_WAIT
-                   "cd '%s' && rm -f %s && { setsid env --default-signal %s run %s %s & } && "
-                   "pid=$! && "
-                   "tu_wait_for 30 '[ -e %s ]' || { echo 'never marked' >&2; "
-                   "kill -KILL $pid; exit 99; }; %s; tu_reap $pid 30",
-                   tu_dir, marker, TRANCHE_BIN, path, args, marker, action);
+    return tu_run_here(err,
+                       TU_SH_WAIT "rm -f %s && { setsid env --default-signal %s run %s %s & } && "
+                                  "pid=$! && "
+                                  "tu_wait_for 30 '[ -e %s ]' || { echo 'never marked' >&2; "
+                                  "kill -KILL $pid; exit 99; }; %s; tu_reap $pid 30",
+                       marker, TRANCHE_BIN, path, args, marker, action);
 }
 
 static void
@@ -307,8 +305,7 @@ test_process__a_file_size_limit_is_a_clean_failure(void **state)
     (void)state;
     /* 20 KiB: the output (about 40 KiB) cannot be written; write() fails with EFBIG instead of
      * SIGXFSZ killing the runner and leaving its temporary file */
-    assert_int_equal(tu_runf(&err, "cd '%s' && ulimit -f 40 && %s run %s --workers 2", tu_dir,
-                             TRANCHE_BIN, path),
+    assert_int_equal(tu_run_here(&err, "ulimit -f 40 && %s run %s --workers 2", TRANCHE_BIN, path),
                      1);
     tu_assert_contains(err, "File too large");
     free(err);
@@ -326,9 +323,8 @@ test_process__a_worker_death_is_seen_even_with_sigchld_ignored(void **state)
     assert_int_equal(tu_tranche(&err, "run %s --workers 2", path), 1);
     tu_assert_contains(err, "killed by signal SIGSEGV");
     free(err);
-    assert_int_equal(tu_runf(&err, "cd '%s' && env --ignore-signal=CHLD %s run %s --workers 2",
-                             tu_dir, TRANCHE_BIN, path),
-                     1);
+    assert_int_equal(
+        tu_run_here(&err, "env --ignore-signal=CHLD %s run %s --workers 2", TRANCHE_BIN, path), 1);
     tu_assert_contains(err, "killed by signal SIGSEGV");
     free(err);
     assert_out_empty();
@@ -400,9 +396,9 @@ test_process__what_review_found(void **state)
           TRANCHE_BIN, path);
     /* a plugin signalling its group in the option check does not take the runner with it */
     path = job("rvkill", "  - plugin: " ROGUE "\n    options: { mode: init_killgroup }\n");
-    assert_int_equal(tu_runf(&err, "cd '%s' && setsid sh -c '%s validate %s; echo \"rc=$?\" >&2'",
-                             tu_dir, TRANCHE_BIN, path),
-                     0);
+    assert_int_equal(
+        tu_run_here(&err, "setsid sh -c '%s validate %s; echo \"rc=$?\" >&2'", TRANCHE_BIN, path),
+        0);
     tu_assert_contains(err, "killed by signal SIGTERM");
     tu_assert_contains(err, "rc=2");
     free(err);
@@ -423,8 +419,7 @@ test_process__what_review_found(void **state)
     /* a stack limit too low for the chain is said before anything runs */
     path = job("rvstack", "  - plugin: upper\n  - plugin: upper\n  - plugin: upper\n"
                           "  - plugin: upper\n  - plugin: upper\n  - plugin: upper\n");
-    assert_int_equal(
-        tu_runf(&err, "cd '%s' && ulimit -s 5120 && %s validate %s", tu_dir, TRANCHE_BIN, path), 2);
+    assert_int_equal(tu_run_here(&err, "ulimit -s 5120 && %s validate %s", TRANCHE_BIN, path), 2);
     tu_assert_contains(err, "hard stack limit");
     free(err);
     assert_out_empty();

@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -466,4 +467,17 @@ tu_seconds_since(const struct timespec *t0)
 
     clock_gettime(CLOCK_MONOTONIC, &t1);
     return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+const char *
+tu_join(const char *dir, const char *name)
+{
+    static char bufs[4][PATH_MAX];
+    static int next;
+    char *buf = bufs[next++ % 4];
+
+    if (snprintf(buf, PATH_MAX, "%s/%s", dir, name) >= PATH_MAX) {
+        abort();
+    }
+    return buf;
 }

@@ -70,6 +70,10 @@ int tu_tranche(char **err, const char *fmt, ...) __attribute__((format(printf, 2
 /* Fails the test, showing the haystack, unless needle is in it (NULL is never). */
 void tu_assert_contains(const char *haystack, const char *needle);
 
+/* dir/name in a static buffer (one of four used in turn, so that a few may be used in one call);
+ * aborts when the path is too long. */
+const char *tu_join(const char *dir, const char *name);
+
 /* Seconds since t0 (CLOCK_MONOTONIC). */
 struct timespec;
 double tu_seconds_since(const struct timespec *t0);
