@@ -34,23 +34,6 @@
 /* Parks every partition that is not due at once, and spills any output that is not due. */
 #define PARK_ALL "TRANCHE_TEST_SPILL_AFTER=1 TRANCHE_TEST_PARK_AFTER_MS=0 "
 
-static const char *write_job(const char *name, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static const char *
-write_job(const char *name, const char *fmt, ...)
-{
-    static char path[1024];
-    char body[4096];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(body, sizeof(body), fmt, ap);
-    va_end(ap);
-    snprintf(path, sizeof(path), "%s/%s.yaml", tu_dir, name);
-    tu_write_file(path, body, strlen(body));
-    return path;
-}
-
 /* in.txt, 20000 records (about 290 KB: more than a pipe holds), and in.ref, its upper case. */
 static void
 make_input(void)
@@ -64,12 +47,15 @@ make_input(void)
 static const char *
 upper_job(const char *name, const char *extra)
 {
-    return write_job(name,
-                     "input:\n  path: in.txt\noutput:\n  path: unused.out\n"
-                     "partition_size: 8KiB\nlog_dir: logs/%s\n%s"
-                     "steps:\n  - plugin: upper\n  - plugin: %s\n"
-                     "    options: { match: LINE, mode: stderr, marker: %s/ran.mark }\n",
-                     name, extra, FAILER, tu_dir);
+    char file[256];
+
+    snprintf(file, sizeof(file), "%s.yaml", name);
+    return tu_write_job(file,
+                        "input:\n  path: in.txt\noutput:\n  path: unused.out\n"
+                        "partition_size: 8KiB\nlog_dir: logs/%s\n%s"
+                        "steps:\n  - plugin: upper\n  - plugin: %s\n"
+                        "    options: { match: LINE, mode: stderr, marker: %s/ran.mark }\n",
+                        name, extra, FAILER, tu_dir);
 }
 
 /* ---- part directories ---------------------------------------------------------------------- */
@@ -82,18 +68,22 @@ upper_job(const char *name, const char *extra)
 static const char *
 held_job(const char *name, const char *release, const char *mark)
 {
+    char file[256];
+
     tu_sh(0,
           "rm -rf %s && mkdir %s && { echo HOLD here; seq 1 300; } > %s/p0.log && "
           "for k in 1 2 3; do seq 1 400 | sed \"s/^/%s part $k line /\" > %s/p$k.log; done && "
           "{ seq 1 400 | sed 's/^/%s part 4 line /'; echo LAST line; } > %s/p4.log && "
           "cat %s/p*.log > %s.ref",
           name, name, name, name, name, name, name, name, name);
-    return write_job(name,
-                     "input:\n  path: %s/p*.log\noutput:\n  path: unused.out\n"
-                     "partition_size: 1GiB\nlog_dir: logs/%s\nsteps:\n"
-                     "  - plugin: %s\n    options: { match: HOLD, mode: wait, release: %s/%s }\n"
-                     "  - plugin: %s\n    options: { match: LAST, mode: stderr, marker: %s/%s }\n",
-                     name, name, FAILER, tu_dir, release, FAILER, tu_dir, mark);
+    snprintf(file, sizeof(file), "%s.yaml", name);
+    return tu_write_job(
+        file,
+        "input:\n  path: %s/p*.log\noutput:\n  path: unused.out\n"
+        "partition_size: 1GiB\nlog_dir: logs/%s\nsteps:\n"
+        "  - plugin: %s\n    options: { match: HOLD, mode: wait, release: %s/%s }\n"
+        "  - plugin: %s\n    options: { match: LAST, mode: stderr, marker: %s/%s }\n",
+        name, name, FAILER, tu_dir, release, FAILER, tu_dir, mark);
 }
 
 /* Scripts sourced just before tranche is exec'ed, so that $$ is tranche's process id: they
@@ -394,31 +384,31 @@ test_output_edges__directories_made_for_a_failed_job_are_removed(void **state)
     (void)state;
     make_input();
     tu_sh(0, "rm -rf nd* ex && mkdir ex && sed 's/^15000 /15000 boom /' in.txt > boom.txt");
-    fails = write_job("mk-fails",
-                      "input:\n  path: boom.txt\noutput:\n  path: unused.out\n"
-                      "partition_size: 8KiB\nlog_dir: logs/mk\nsteps:\n  - plugin: %s\n"
-                      "    options: { match: boom, mode: error }\n",
-                      FAILER);
+    fails = tu_write_job("mk-fails.yaml",
+                         "input:\n  path: boom.txt\noutput:\n  path: unused.out\n"
+                         "partition_size: 8KiB\nlog_dir: logs/mk\nsteps:\n  - plugin: %s\n"
+                         "    options: { match: boom, mode: error }\n",
+                         FAILER);
     snprintf(fails_path, sizeof(fails_path), "%s", fails);
     tu_sh(1, "%s run %s --workers 2 -o nd1/a/b/out.txt", TRANCHE_BIN, fails_path);
     tu_sh(1, "%s run %s --in-process -o nd2/a/out.txt", TRANCHE_BIN, fails_path);
     tu_sh(1, "%s run %s --workers 2 -o ex/x/y/out.txt", TRANCHE_BIN, fails_path);
     tu_sh(0, "[ ! -e nd1 ] && [ ! -e nd2 ] && [ -d ex ] && [ -z \"$(ls -A ex)\" ]");
     /* a directory that holds something else by then (the logs) stays */
-    logs_inside = write_job("mk-logs",
-                            "input:\n  path: boom.txt\noutput:\n  path: nd3/sub/out.txt\n"
-                            "partition_size: 8KiB\nlog_dir: nd3/logs\nsteps:\n  - plugin: %s\n"
-                            "    options: { match: boom, mode: error }\n",
-                            FAILER);
+    logs_inside = tu_write_job("mk-logs.yaml",
+                               "input:\n  path: boom.txt\noutput:\n  path: nd3/sub/out.txt\n"
+                               "partition_size: 8KiB\nlog_dir: nd3/logs\nsteps:\n  - plugin: %s\n"
+                               "    options: { match: boom, mode: error }\n",
+                               FAILER);
     tu_sh(1, "%s run %s --workers 2", TRANCHE_BIN, logs_inside);
     tu_sh(0, "[ -d nd3/logs ] && [ ! -e nd3/sub ]");
     /* a job stopped by a signal */
-    waits = write_job("mk-waits",
-                      "input:\n  path: boom.txt\noutput:\n  path: unused.out\n"
-                      "partition_size: 8KiB\nlog_dir: logs/mk\nsteps:\n  - plugin: %s\n"
-                      "    options: { match: boom, mode: wait, release: %s/never, "
-                      "marker: %s/mk.mark }\n",
-                      FAILER, tu_dir, tu_dir);
+    waits = tu_write_job("mk-waits.yaml",
+                         "input:\n  path: boom.txt\noutput:\n  path: unused.out\n"
+                         "partition_size: 8KiB\nlog_dir: logs/mk\nsteps:\n  - plugin: %s\n"
+                         "    options: { match: boom, mode: wait, release: %s/never, "
+                         "marker: %s/mk.mark }\n",
+                         FAILER, tu_dir, tu_dir);
     snprintf(waits_path, sizeof(waits_path), "%s", waits);
     tu_sh(1,
           TU_SH_WAIT "rm -f mk.mark && { %s run %s --workers 2 -o nd4/a/out.txt & } && pid=$! && "
@@ -445,8 +435,8 @@ test_output_edges__planted_log_files_are_never_followed(void **state)
 
     (void)state;
     make_input();
-    job = write_job("lj", "input:\n  path: in.txt\noutput:\n  path: lj/out.txt\n"
-                          "partition_size: 8KiB\nsteps:\n  - plugin: upper\n");
+    job = tu_write_job("lj.yaml", "input:\n  path: in.txt\noutput:\n  path: lj/out.txt\n"
+                                  "partition_size: 8KiB\nsteps:\n  - plugin: upper\n");
     /* a worker's log, and the parent's, as links to a file outside */
     tu_sh(0, "rm -rf lt lj && mkdir -p " LOG_BASE "/lj && echo victim > lvictim && "
              "ln -s \"$PWD/lvictim\" " LOG_BASE "/lj/worker-1.log");
@@ -498,8 +488,8 @@ test_output_edges__a_foreign_default_log_directory_is_refused(void **state)
 
     (void)state;
     make_input();
-    job = write_job("lj", "input:\n  path: in.txt\noutput:\n  path: lj/out.txt\n"
-                          "partition_size: 8KiB\nsteps:\n  - plugin: upper\n");
+    job = tu_write_job("lj.yaml", "input:\n  path: in.txt\noutput:\n  path: lj/out.txt\n"
+                                  "partition_size: 8KiB\nsteps:\n  - plugin: upper\n");
     assert_log_base_refused(job, "mkdir " LOG_BASE " && chmod 0777 " LOG_BASE,
                             "writable by others");
     assert_log_base_refused(

@@ -18,22 +18,6 @@
 
 static size_t check_bgzf_at(const char *name);
 
-/* Writes a job file and returns its path (static buffer). */
-static const char *
-write_job(const char *name, const char *fmt, ...)
-{
-    static char path[1024];
-    char body[8192];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(body, sizeof(body), fmt, ap);
-    va_end(ap);
-    snprintf(path, sizeof(path), "%s/%s", tu_dir, name);
-    tu_write_file(path, body, strlen(body));
-    return path;
-}
-
 /* Runs a shell command and asserts it exits with `expect`. */
 static void
 sh(int expect, const char *fmt, ...)
@@ -82,10 +66,11 @@ check_transforms(const char *input, const size_t *sizes, size_t n_sizes)
        input, input, tu_dir);
     for (t = 0; t < sizeof(transforms) / sizeof(transforms[0]); t++) {
         const struct transform *tr = &transforms[t];
-        const char *job = write_job("job.yaml",
-                                    "input:\n  path: %s\noutput:\n  path: %s/out\nlog_dir: %s/logs"
-                                    "\nsteps:\n%s",
-                                    input, tu_dir, tu_dir, tr->steps);
+        const char *job =
+            tu_write_job("job.yaml",
+                         "input:\n  path: %s\noutput:\n  path: %s/out\nlog_dir: %s/logs"
+                         "\nsteps:\n%s",
+                         input, tu_dir, tu_dir, tr->steps);
         char ref[1024], out[1024];
 
         snprintf(ref, sizeof(ref), "%s/ref-%s", tu_dir, tr->name);
@@ -153,8 +138,8 @@ test_run__empty_and_tiny_inputs(void **state)
         char path[1024];
         snprintf(path, sizeof(path), "%s/tiny", tu_dir);
         tu_write_file(path, inputs[i], strlen(inputs[i]));
-        job = write_job("tiny.yaml", "input:\n  path: tiny\noutput:\n  path: tiny.out\n"
-                                     "log_dir: logs\nsteps:\n  - plugin: upper\n");
+        job = tu_write_job("tiny.yaml", "input:\n  path: tiny\noutput:\n  path: tiny.out\n"
+                                        "log_dir: logs\nsteps:\n  - plugin: upper\n");
         sh(0, "%s run %s --workers 7 --partition-size 1", TRANCHE_BIN, job);
         sh(0,
            "cd '%s' && { cat tiny; [ -z \"$(tail -c1 tiny)\" ] || echo; } | tr a-z A-Z | "
@@ -173,13 +158,13 @@ test_run__many_files_glob_and_list_keep_order(void **state)
        "cd '%s' && mkdir -p parts && printf 'b1\\nb2' > parts/b.log && printf 'a1\\na2\\n' > "
        "parts/a.log && : > parts/c.log && printf 'd1\\n' > parts/d.log",
        tu_dir);
-    job = write_job("glob.yaml", "input:\n  path: parts/*.log\noutput:\n  path: glob.out\n"
-                                 "log_dir: logs\nsteps:\n  - plugin: upper\n");
+    job = tu_write_job("glob.yaml", "input:\n  path: parts/*.log\noutput:\n  path: glob.out\n"
+                                    "log_dir: logs\nsteps:\n  - plugin: upper\n");
     sh(0, "%s run %s --workers 2 --partition-size 1", TRANCHE_BIN, job);
     sh(0, "cd '%s' && printf 'A1\\nA2\\nB1\\nB2\\nD1\\n' | cmp - glob.out", tu_dir);
-    job = write_job("list.yaml", "input:\n  path: [parts/d.log, parts/b.log, parts/a.log]\n"
-                                 "output:\n  path: list.out\nlog_dir: logs\n"
-                                 "steps:\n  - plugin: upper\n");
+    job = tu_write_job("list.yaml", "input:\n  path: [parts/d.log, parts/b.log, parts/a.log]\n"
+                                    "output:\n  path: list.out\nlog_dir: logs\n"
+                                    "steps:\n  - plugin: upper\n");
     sh(0, "%s run %s --workers 3 --partition-size 2", TRANCHE_BIN, job);
     sh(0, "cd '%s' && printf 'D1\\nB1\\nB2\\nA1\\nA2\\n' | cmp - list.out", tu_dir);
     /* plan names the file when there are several */
@@ -193,12 +178,13 @@ test_run__other_delimiters(void **state)
 
     (void)state;
     sh(0, "cd '%s' && printf 'ab\\0cd\\0\\0ef' > nul.in && printf 'x,y,,z' > comma.in", tu_dir);
-    job = write_job("nuld.yaml", "input:\n  path: nul.in\n  delimiter: \"\\0\"\noutput:\n"
-                                 "  path: nul.out\nlog_dir: logs\nsteps:\n  - plugin: upper\n");
+    job = tu_write_job("nuld.yaml", "input:\n  path: nul.in\n  delimiter: \"\\0\"\noutput:\n"
+                                    "  path: nul.out\nlog_dir: logs\nsteps:\n  - plugin: upper\n");
     sh(0, "%s run %s --workers 2 --partition-size 1", TRANCHE_BIN, job);
     sh(0, "cd '%s' && printf 'AB\\0CD\\0\\0EF\\0' | cmp - nul.out", tu_dir);
-    job = write_job("comma.yaml", "input:\n  path: comma.in\n  delimiter: \",\"\noutput:\n"
-                                  "  path: comma.out\nlog_dir: logs\nsteps:\n  - plugin: upper\n");
+    job =
+        tu_write_job("comma.yaml", "input:\n  path: comma.in\n  delimiter: \",\"\noutput:\n"
+                                   "  path: comma.out\nlog_dir: logs\nsteps:\n  - plugin: upper\n");
     sh(0, "%s run %s --workers 2 --partition-size 1", TRANCHE_BIN, job);
     sh(0, "cd '%s' && printf 'X,Y,,Z,' | cmp - comma.out", tu_dir);
 }
@@ -210,8 +196,8 @@ test_run__stdout_in_process_and_single_partition(void **state)
 
     (void)state;
     sh(0, "cd '%s' && seq 1 5000 | sed 's/$/ line/' > nums", tu_dir);
-    job = write_job("nums.yaml", "input:\n  path: nums\noutput:\n  path: nums.out\n"
-                                 "log_dir: logs\nsteps:\n  - plugin: upper\n");
+    job = tu_write_job("nums.yaml", "input:\n  path: nums\noutput:\n  path: nums.out\n"
+                                    "log_dir: logs\nsteps:\n  - plugin: upper\n");
     sh(0, "cd '%s' && tr a-z A-Z < nums > nums.ref", tu_dir);
     sh(0, "%s run %s --output - --workers 2 --partition-size 1000 > '%s/stdout.out'", TRANCHE_BIN,
        job, tu_dir);
@@ -246,9 +232,9 @@ test_run__offsets_beyond_4GiB(void **state)
        "cd '%s' && truncate -s $((4 * 1024 * 1024 * 1024 - 1)) big && printf '\\nhello\\n"
        "world\\nlast' >> big",
        tu_dir);
-    job = write_job("big.yaml", "input:\n  path: big\noutput:\n  path: big.out\n"
-                                "partition_size: 4GiB\nlog_dir: logs\n"
-                                "steps:\n  - plugin: upper\n");
+    job = tu_write_job("big.yaml", "input:\n  path: big\noutput:\n  path: big.out\n"
+                                   "partition_size: 4GiB\nlog_dir: logs\n"
+                                   "steps:\n  - plugin: upper\n");
     sh(0, "%s plan %s | tail -n 1 | grep -qx '1 4294967296 4294967312'", TRANCHE_BIN, job);
     sh(0, "%s run %s --partition 1 --output %s/big.out", TRANCHE_BIN, job, tu_dir);
     sh(0, "cd '%s' && printf 'HELLO\\nWORLD\\nLAST\\n' | cmp - big.out", tu_dir);
@@ -285,15 +271,15 @@ test_run__large_partition_spills_to_disk(void **state)
        "%s --kind access --size 2M --seed 3 --output big.log && "
        "cat wait.log big.log | tr a-z A-Z > spill-ref",
        tu_dir, TRANCHE_GEN);
-    job = write_job("spill.yaml",
-                    "input:\n  path: [wait.log, big.log]\n"
-                    "output:\n  path: spill/out.log\n"
-                    "partition_size: 1GiB\nlog_dir: spill-logs\n"
-                    "steps:\n  - plugin: %s/failer.so\n"
-                    "    options: { match: \"wait \", mode: wait, "
-                    "release: %s/release }\n"
-                    "  - plugin: upper\n",
-                    TEST_PLUGIN_DIR, tu_dir);
+    job = tu_write_job("spill.yaml",
+                       "input:\n  path: [wait.log, big.log]\n"
+                       "output:\n  path: spill/out.log\n"
+                       "partition_size: 1GiB\nlog_dir: spill-logs\n"
+                       "steps:\n  - plugin: %s/failer.so\n"
+                       "    options: { match: \"wait \", mode: wait, "
+                       "release: %s/release }\n"
+                       "  - plugin: upper\n",
+                       TEST_PLUGIN_DIR, tu_dir);
     run_spill_job(job, "spill/out.log");
     sh(0, "cd '%s' && cmp spill/out.log spill-ref && [ \"$(ls -A spill)\" = out.log ]", tu_dir);
     /* The same with gzip output, where what waits is compressed (2 MiB of log lines compress to
@@ -324,13 +310,13 @@ test_run__a_slow_partition_does_not_hold_the_others(void **state)
        "for i in 1 2 3 4; do seq $i 500 | sed \"s/^/part $i line /\" > park/$i.log; done && "
        "cat park/0.log park/1.log park/2.log park/3.log park/4.log | tr a-z A-Z > park-ref",
        tu_dir);
-    job = write_job("park.yaml",
-                    "input:\n  path: park/*.log\noutput:\n  path: park-out/x.log\n"
-                    "partition_size: 1GiB\nlog_dir: park-logs\n"
-                    "steps:\n  - plugin: %s/failer.so\n"
-                    "    options: { match: \"wait \", mode: wait, release: %s/go }\n"
-                    "  - plugin: upper\n",
-                    TEST_PLUGIN_DIR, tu_dir);
+    job = tu_write_job("park.yaml",
+                       "input:\n  path: park/*.log\noutput:\n  path: park-out/x.log\n"
+                       "partition_size: 1GiB\nlog_dir: park-logs\n"
+                       "steps:\n  - plugin: %s/failer.so\n"
+                       "    options: { match: \"wait \", mode: wait, release: %s/go }\n"
+                       "  - plugin: upper\n",
+                       TEST_PLUGIN_DIR, tu_dir);
     for (i = 0; i < sizeof(outputs) / sizeof(outputs[0]); i++) {
         sh(0,
            TU_SH_WAIT "cd '%s' && rm -f go && { %s run %s --workers 2 --output %s & } && "
@@ -398,27 +384,27 @@ test_run__stdout_with_spilling_and_parking(void **state)
        "%s --kind access --size $size --seed $k --output so/p$(printf %%02d $k).log || exit 1; "
        "done && cat so/p*.log | tr a-z A-Z > so.ref",
        tu_dir, TRANCHE_GEN, TRANCHE_GEN);
-    job = write_job("so.yaml",
-                    "input:\n  path: so/p*.log\noutput:\n  path: so.out\n"
-                    "partition_size: 1GiB\nlog_dir: so-logs\nsteps:\n"
-                    "  - plugin: %s/failer.so\n    options: { match: HOLD-0, mode: wait, "
-                    "release: %s/so.go0, marker: %s/so.hold0 }\n"
-                    "  - plugin: %s/failer.so\n    options: { match: PAUSE-1, mode: wait, "
-                    "release: %s/so.go1, marker: %s/so.hold1 }\n"
-                    "  - plugin: upper\n",
-                    TEST_PLUGIN_DIR, tu_dir, tu_dir, TEST_PLUGIN_DIR, tu_dir, tu_dir);
+    job = tu_write_job("so.yaml",
+                       "input:\n  path: so/p*.log\noutput:\n  path: so.out\n"
+                       "partition_size: 1GiB\nlog_dir: so-logs\nsteps:\n"
+                       "  - plugin: %s/failer.so\n    options: { match: HOLD-0, mode: wait, "
+                       "release: %s/so.go0, marker: %s/so.hold0 }\n"
+                       "  - plugin: %s/failer.so\n    options: { match: PAUSE-1, mode: wait, "
+                       "release: %s/so.go1, marker: %s/so.hold1 }\n"
+                       "  - plugin: upper\n",
+                       TEST_PLUGIN_DIR, tu_dir, tu_dir, TEST_PLUGIN_DIR, tu_dir, tu_dir);
     run_stdout_job(job, "so.out");
     sh(0, "cd '%s' && cmp so.out so.ref", tu_dir);
     /* gzip output on standard output is BGZF too */
-    job = write_job("so-gz.yaml",
-                    "input:\n  path: so/p*.log\noutput:\n  path: so.gz\n  compression: gzip\n"
-                    "partition_size: 1GiB\nlog_dir: so-logs\nsteps:\n"
-                    "  - plugin: %s/failer.so\n    options: { match: HOLD-0, mode: wait, "
-                    "release: %s/so.go0, marker: %s/so.hold0 }\n"
-                    "  - plugin: %s/failer.so\n    options: { match: PAUSE-1, mode: wait, "
-                    "release: %s/so.go1, marker: %s/so.hold1 }\n"
-                    "  - plugin: upper\n",
-                    TEST_PLUGIN_DIR, tu_dir, tu_dir, TEST_PLUGIN_DIR, tu_dir, tu_dir);
+    job = tu_write_job("so-gz.yaml",
+                       "input:\n  path: so/p*.log\noutput:\n  path: so.gz\n  compression: gzip\n"
+                       "partition_size: 1GiB\nlog_dir: so-logs\nsteps:\n"
+                       "  - plugin: %s/failer.so\n    options: { match: HOLD-0, mode: wait, "
+                       "release: %s/so.go0, marker: %s/so.hold0 }\n"
+                       "  - plugin: %s/failer.so\n    options: { match: PAUSE-1, mode: wait, "
+                       "release: %s/so.go1, marker: %s/so.hold1 }\n"
+                       "  - plugin: upper\n",
+                       TEST_PLUGIN_DIR, tu_dir, tu_dir, TEST_PLUGIN_DIR, tu_dir, tu_dir);
     run_stdout_job(job, "so.gz");
     sh(0, "cd '%s' && gzip -t so.gz && zcat so.gz | cmp - so.ref", tu_dir);
     assert_true(check_bgzf_at("so.gz") >= 2);
@@ -446,8 +432,8 @@ test_run__bgzf_input_matches_zcat(void **state)
        tu_dir);
     snprintf(out, sizeof(out), "%s/bgzf.out", tu_dir);
     snprintf(ref, sizeof(ref), "%s/bgzf.ref", tu_dir);
-    job = write_job("bgzf.yaml", "input:\n  path: in.bgz\noutput:\n  path: bgzf.out\n"
-                                 "log_dir: logs\nsteps:\n  - plugin: upper\n");
+    job = tu_write_job("bgzf.yaml", "input:\n  path: in.bgz\noutput:\n  path: bgzf.out\n"
+                                    "log_dir: logs\nsteps:\n  - plugin: upper\n");
     for (s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
         for (w = 0; w < sizeof(workers) / sizeof(workers[0]); w++) {
             unlink(out);
@@ -484,8 +470,8 @@ test_run__corrupt_bgzf_fails_with_the_offset(void **state)
        "tr a-z A-Z < c.txt > c.ref",
        tu_dir);
     /* compression: gzip, so that a changed magic byte is a corrupt gzip file, not a plain one */
-    job = write_job("c.yaml", "input:\n  path: bad.bgz\n  compression: gzip\noutput:\n"
-                              "  path: c.out\nlog_dir: logs\nsteps:\n  - plugin: upper\n");
+    job = tu_write_job("c.yaml", "input:\n  path: bad.bgz\n  compression: gzip\noutput:\n"
+                                 "  path: c.out\nlog_dir: logs\nsteps:\n  - plugin: upper\n");
     {
         char path[1024];
         size_t len;
@@ -607,8 +593,8 @@ test_run__gzip_output_is_bgzf_for_any_split(void **state)
     snprintf(out, sizeof(out), "%s/out.gz", tu_dir);
     tu_write_edge_input(input, 400000, 1, 1);
     sh(0, "cd '%s' && { cat gz-edge.txt; echo; } | tr a-z A-Z > gz-ref", tu_dir);
-    job = write_job("gz.yaml", "input:\n  path: gz-edge.txt\noutput:\n  path: out.gz\n"
-                               "log_dir: logs\nsteps:\n  - plugin: upper\n");
+    job = tu_write_job("gz.yaml", "input:\n  path: gz-edge.txt\noutput:\n  path: out.gz\n"
+                                  "log_dir: logs\nsteps:\n  - plugin: upper\n");
     for (s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
         for (w = 0; w < sizeof(workers) / sizeof(workers[0]); w++) {
             unlink(out);
@@ -626,25 +612,27 @@ test_run__gzip_output_is_bgzf_for_any_split(void **state)
         }
     }
     /* output.level: 9 compresses smaller than 1 */
-    job = write_job("l1.yaml", "input:\n  path: gz-edge.txt\noutput:\n  path: l1.gz\n  level: 1\n"
-                               "log_dir: logs\nsteps:\n  - plugin: upper\n");
+    job =
+        tu_write_job("l1.yaml", "input:\n  path: gz-edge.txt\noutput:\n  path: l1.gz\n  level: 1\n"
+                                "log_dir: logs\nsteps:\n  - plugin: upper\n");
     sh(0, "%s run %s", TRANCHE_BIN, job);
-    job = write_job("l9.yaml", "input:\n  path: gz-edge.txt\noutput:\n  path: l9.gz\n  level: 9\n"
-                               "log_dir: logs\nsteps:\n  - plugin: upper\n");
+    job =
+        tu_write_job("l9.yaml", "input:\n  path: gz-edge.txt\noutput:\n  path: l9.gz\n  level: 9\n"
+                                "log_dir: logs\nsteps:\n  - plugin: upper\n");
     sh(0, "%s run %s", TRANCHE_BIN, job);
     sh(0,
        "cd '%s' && zcat l9.gz | cmp - gz-ref && "
        "[ $(stat -c %%s l9.gz) -lt $(stat -c %%s l1.gz) ]",
        tu_dir);
     /* compression: gzip without a .gz name; none with one */
-    job = write_job("gz-named.yaml", "input:\n  path: gz-edge.txt\noutput:\n  path: out.bin\n"
-                                     "  compression: gzip\n  level: 1\nlog_dir: logs\n"
-                                     "steps:\n  - plugin: upper\n");
+    job = tu_write_job("gz-named.yaml", "input:\n  path: gz-edge.txt\noutput:\n  path: out.bin\n"
+                                        "  compression: gzip\n  level: 1\nlog_dir: logs\n"
+                                        "steps:\n  - plugin: upper\n");
     sh(0, "%s run %s --workers 2 && zcat '%s/out.bin' | cmp - '%s/gz-ref'", TRANCHE_BIN, job,
        tu_dir, tu_dir);
-    job = write_job("plain-named.yaml", "input:\n  path: gz-edge.txt\noutput:\n  path: p.gz\n"
-                                        "  compression: none\nlog_dir: logs\n"
-                                        "steps:\n  - plugin: upper\n");
+    job = tu_write_job("plain-named.yaml", "input:\n  path: gz-edge.txt\noutput:\n  path: p.gz\n"
+                                           "  compression: none\nlog_dir: logs\n"
+                                           "steps:\n  - plugin: upper\n");
     sh(0, "%s run %s && cmp '%s/p.gz' '%s/gz-ref'", TRANCHE_BIN, job, tu_dir, tu_dir);
     /* an empty input gives a valid, empty gzip file: just the end-of-file block */
     sh(0,

@@ -481,3 +481,18 @@ tu_join(const char *dir, const char *name)
     }
     return buf;
 }
+
+const char *
+tu_write_job(const char *file, const char *fmt, ...)
+{
+    static char path[1024];
+    char body[8192];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(body, sizeof(body), fmt, ap);
+    va_end(ap);
+    snprintf(path, sizeof(path), "%s/%s", tu_dir, file);
+    tu_write_file(path, body, strlen(body));
+    return path;
+}

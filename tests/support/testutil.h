@@ -70,6 +70,11 @@ int tu_tranche(char **err, const char *fmt, ...) __attribute__((format(printf, 2
 /* Fails the test, showing the haystack, unless needle is in it (NULL is never). */
 void tu_assert_contains(const char *haystack, const char *needle);
 
+/* Writes the job file tu_dir/FILE from a printf-style text; returns its path (static buffer,
+ * valid until the next call). */
+const char *tu_write_job(const char *file, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 /* dir/name in a static buffer (one of four used in turn, so that a few may be used in one call);
  * aborts when the path is too long. */
 const char *tu_join(const char *dir, const char *name);
