@@ -354,8 +354,8 @@ read_index(struct loading *l, const struct stat *st, int gz_fd, struct gz_index 
 /* Loads one candidate index file into idx: *found = 0 when it is absent or cannot be used (note
  * says why, when there is one that cannot be used); idx is left empty then, and on failure. */
 static int
-load_one(const char *path, const struct stat *st, int gz_fd, struct gz_index *idx, int *found,
-         char *note, size_t note_size, struct error *err)
+load_one(const char *path, const struct stat *st, int gz_fd, int touch, struct gz_index *idx,
+         int *found, char *note, size_t note_size, struct error *err)
 {
     struct loading l;
     const char *why = NULL;
@@ -387,8 +387,13 @@ load_one(const char *path, const struct stat *st, int gz_fd, struct gz_index *id
     idx->n = (size_t)l.n;
     idx->usize = l.usize;
     idx->spacing = io_get_le(l.header + 48, 8);
-    idx->fd = l.fd;
-    l.fd = -1;
+    if (touch) {
+        futimens(l.fd, NULL); /* used now: the cache keeps what is used */
+    }
+    if (fstat(l.fd, &idx->st) != 0) {
+        error_errno(err, "cannot stat the index %s", path);
+        goto out;
+    }
     loaded = 1;
     rc = 0;
 out:
@@ -413,7 +418,6 @@ gz_index_load(const char *gz_path, const struct stat *st, struct gz_index *idx, 
     int rc, gz_fd;
 
     memset(idx, 0, sizeof(*idx));
-    idx->fd = -1;
     *found = 0;
     if (note != NULL && note_size > 0) {
         note[0] = '\0';
@@ -426,12 +430,9 @@ gz_index_load(const char *gz_path, const struct stat *st, struct gz_index *idx, 
         close(gz_fd);
         return -1;
     }
-    rc = cached != NULL ? load_one(cached, st, gz_fd, idx, found, note, note_size, err) : 0;
-    if (rc == 0 && *found) {
-        futimens(idx->fd, NULL); /* used now: the cache keeps what is used */
-    }
+    rc = cached != NULL ? load_one(cached, st, gz_fd, 1, idx, found, note, note_size, err) : 0;
     if (rc == 0 && !*found) {
-        rc = load_one(beside, st, gz_fd, idx, found, note, note_size, err);
+        rc = load_one(beside, st, gz_fd, 0, idx, found, note, note_size, err);
     }
     free(beside);
     free(cached);
@@ -440,7 +441,25 @@ gz_index_load(const char *gz_path, const struct stat *st, struct gz_index *idx, 
 }
 
 int
-gz_index_window(const struct gz_index *idx, size_t k, unsigned char *buf, struct error *err)
+gz_index_open(const struct gz_index *idx, struct error *err)
+{
+    struct stat now;
+    int fd = open(idx->path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+
+    if (fd < 0) {
+        return error_errno(err, "cannot open the index %s", idx->path);
+    }
+    if (fstat(fd, &now) != 0 || now.st_dev != idx->st.st_dev || now.st_ino != idx->st.st_ino ||
+        now.st_size != idx->st.st_size || now.st_mtim.tv_sec != idx->st.st_mtim.tv_sec ||
+        now.st_mtim.tv_nsec != idx->st.st_mtim.tv_nsec) {
+        close(fd);
+        return error_set(err, "the index %s changed during the job", idx->path);
+    }
+    return fd;
+}
+
+int
+gz_index_window(const struct gz_index *idx, int fd, size_t k, unsigned char *buf, struct error *err)
 {
     const struct gz_point *pt = &idx->points[k];
     ssize_t n;
@@ -448,7 +467,7 @@ gz_index_window(const struct gz_index *idx, size_t k, unsigned char *buf, struct
     if (pt->window_len == 0) {
         return 0;
     }
-    n = io_pread_full(idx->fd, buf, pt->window_len, pt->window_at);
+    n = io_pread_full(fd, buf, pt->window_len, pt->window_at);
     if (n < 0) {
         return error_errno(err, "cannot read the index %s at byte offset %" PRIu64, idx->path,
                            pt->window_at);
@@ -465,13 +484,9 @@ gz_index_window(const struct gz_index *idx, size_t k, unsigned char *buf, struct
 void
 gz_index_release(struct gz_index *idx)
 {
-    if (idx->fd >= 0 && idx->path != NULL) {
-        close(idx->fd);
-    }
     free(idx->points);
     free(idx->path);
     memset(idx, 0, sizeof(*idx));
-    idx->fd = -1;
 }
 
 /* Opens the temporary file for final path `path`; 0, or -1 with errno set. */

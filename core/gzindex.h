@@ -32,8 +32,8 @@ struct gz_index {
     size_t n;
     uint64_t usize; /* the decompressed size of the whole file */
     uint64_t spacing;
-    char *path; /* the index file */
-    int fd;     /* open on it, for the windows */
+    char *path;     /* the index file */
+    struct stat st; /* the index file as loaded: gz_index_open() checks it is still that file */
 };
 
 /*
@@ -46,11 +46,19 @@ struct gz_index {
 int gz_index_load(const char *gz_path, const struct stat *st, struct gz_index *idx, int *found,
                   char *note, size_t note_size, struct error *err);
 
-/* Reads point k's window into buf (GZ_WINDOW bytes of room). */
-int gz_index_window(const struct gz_index *idx, size_t k, unsigned char *buf, struct error *err);
+/*
+ * Opens the index file again, for its windows (the index holds no descriptor, so that a job with
+ * many inputs does not hold two descriptors per input). Returns the descriptor (read-only,
+ * close-on-exec), or -1 with err set when it cannot be opened or is no longer the file that was
+ * loaded (another file at its path, or this one changed).
+ */
+int gz_index_open(const struct gz_index *idx, struct error *err);
 
-/* Frees the points and closes the file; safe on a zeroed index (fd must then be -1 or 0-set by
- * gz_index_load's failure paths), and leaves it empty. */
+/* Reads point k's window into buf (GZ_WINDOW bytes of room) from the index open on fd. */
+int gz_index_window(const struct gz_index *idx, int fd, size_t k, unsigned char *buf,
+                    struct error *err);
+
+/* Frees the points; safe on a zeroed index, and leaves it empty. */
 void gz_index_release(struct gz_index *idx);
 
 /* The paths an index for gz_path may have: beside it, and in the cache. Free both. */

@@ -36,13 +36,12 @@ is_gzip(const struct job *job, int fd)
  * (no memory to load the index).
  */
 static int
-classify_gzip(struct input *in, int use_index, struct error *err)
+classify_gzip(struct input *in, int fd, int use_index, struct error *err)
 {
     char note[1200] = "";
     int is_bgzf, found = 0;
 
-    if (bgzf_index_build(in->fd, in->path, (uint64_t)in->st.st_size, &in->bgzf, &is_bgzf, err) !=
-        0) {
+    if (bgzf_index_build(fd, in->path, (uint64_t)in->st.st_size, &in->bgzf, &is_bgzf, err) != 0) {
         return ERR_FAILED;
     }
     if (is_bgzf) {
@@ -129,10 +128,10 @@ virtual_fs(long type)
 /* Refuses a file whose size does not say what it holds: tranche would plan it as empty (or cut
  * it short) and succeed with the wrong output. Reading such files as streams is for later. */
 static int
-check_size_is_content(const struct input *in, struct error *err)
+check_size_is_content(const struct input *in, int fd, struct error *err)
 {
     struct statfs fs;
-    const char *name = fstatfs(in->fd, &fs) == 0 ? virtual_fs((long)fs.f_type) : NULL;
+    const char *name = fstatfs(fd, &fs) == 0 ? virtual_fs((long)fs.f_type) : NULL;
     char byte;
 
     if (name != NULL) {
@@ -142,7 +141,7 @@ check_size_is_content(const struct input *in, struct error *err)
                   in->path, name);
         return ERR_INVALID;
     }
-    if (in->st.st_size == 0 && pread(in->fd, &byte, 1, 0) == 1) {
+    if (in->st.st_size == 0 && pread(fd, &byte, 1, 0) == 1) {
         error_set(err,
                   "input %s reports a size of 0 but has content (a virtual or FUSE file system "
                   "does this); tranche reads only files whose size it can trust (copy it to a "
@@ -154,48 +153,62 @@ check_size_is_content(const struct input *in, struct error *err)
 }
 
 /*
- * Opens input i, which stat found to be a regular file, and checks it again through the
- * descriptor: O_NONBLOCK, so that a FIFO put in its place meanwhile cannot block the open.
+ * Opens path read-only: O_NONBLOCK, so that a FIFO put in its place meanwhile cannot block the
+ * open (it is refused by the caller's checks), then blocking again for the reads. Returns the
+ * descriptor and its stat in *st, or -1 with err set.
+ */
+static int
+open_read(const char *path, struct stat *st, struct error *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY), flags;
+
+    if (fd < 0) {
+        return error_errno(err, "cannot open input %s", path);
+    }
+    if (fstat(fd, st) != 0 || (flags = fcntl(fd, F_GETFL)) < 0 ||
+        fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+        error_errno(err, "cannot read input %s", path);
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/*
+ * Opens input i, which stat found to be a regular file, checks it again through the descriptor
+ * and classifies it. The descriptor is closed again: the input is opened where it is read
+ * (input_open), so that a job's descriptors do not grow with its inputs.
  */
 static int
 open_one(const struct job *job, const struct stat *out_st, struct input *in, size_t i,
          struct error *err)
 {
     struct stat st;
-    int flags;
+    int fd = open_read(in->path, &st, err), rc = ERR_INVALID;
 
-    in->fd = open(in->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-    if (in->fd < 0) {
-        error_errno(err, "cannot open input %s", in->path);
-        return ERR_INVALID;
-    }
-    if (fstat(in->fd, &st) != 0) {
-        error_errno(err, "cannot stat input %s", in->path);
+    if (fd < 0) {
         return ERR_INVALID;
     }
     if (check_type(in->path, st.st_mode, err) != 0) {
-        return ERR_INVALID;
+        goto out;
     }
     if (st.st_dev != in->st.st_dev || st.st_ino != in->st.st_ino) {
         error_set(err, "input %s was replaced by another file while it was being opened", in->path);
-        return ERR_INVALID;
+        goto out;
     }
     in->st = st;
-    flags = fcntl(in->fd, F_GETFL);
-    if (flags < 0 || fcntl(in->fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
-        error_errno(err, "cannot read input %s", in->path);
-        return ERR_INVALID;
-    }
     if (out_st != NULL && st.st_dev == out_st->st_dev && st.st_ino == out_st->st_ino) {
         error_set(err, "the output %s is also input %zu (%s): refusing to overwrite an input",
                   job->output, i + 1, in->path);
-        return ERR_INVALID;
+        goto out;
     }
-    if (check_size_is_content(in, err) != 0) {
-        return ERR_INVALID;
+    if (check_size_is_content(in, fd, err) != 0) {
+        goto out;
     }
-    posix_fadvise(in->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-    return 0;
+    rc = is_gzip(job, fd) ? classify_gzip(in, fd, job->input_index != CONFIG_INDEX_OFF, err) : 0;
+out:
+    close(fd);
+    return rc;
 }
 
 /* Stats every input and refuses any that is not a regular file, before opening any (opening a
@@ -321,8 +334,6 @@ inputs_open(const struct job *job, struct inputs *in, struct error *err)
     in->n = job->n_inputs;
     for (i = 0; i < in->n; i++) {
         in->v[i].path = job->inputs[i];
-        in->v[i].fd = -1;
-        in->v[i].gzi.fd = -1;
     }
     /* Points as close as the partitions (so that the next run can cut partitions that small). */
     in->index_spacing =
@@ -336,9 +347,6 @@ inputs_open(const struct job *job, struct inputs *in, struct error *err)
     }
     for (i = 0; i < in->n && rc == 0; i++) {
         rc = open_one(job, have_out ? &out_st : NULL, &in->v[i], i, err);
-        if (rc == 0 && is_gzip(job, in->v[i].fd)) {
-            rc = classify_gzip(&in->v[i], job->input_index != CONFIG_INDEX_OFF, err);
-        }
         in->n_streams += rc == 0 && in->v[i].kind == INPUT_STREAM;
     }
     return rc;
@@ -413,6 +421,22 @@ explain_full_plan(const struct job *job, const struct inputs *in, struct error *
               (unsigned long long)job->partition_size, have, PLAN_MAX_PARTITIONS, want);
 }
 
+/* Plans plain input i, opening it for the probes. */
+static int
+plan_plain(const struct job *job, const struct input *f, size_t i, struct plan *plan,
+           struct error *err)
+{
+    int fd = input_open(f, err), rc;
+
+    if (fd < 0) {
+        return -1;
+    }
+    rc = plan_add_file(plan, i, f->path, fd, (uint64_t)f->st.st_size, job->partition_size,
+                       job->delimiter, err);
+    close(fd);
+    return rc;
+}
+
 int
 inputs_plan(const struct job *job, const struct inputs *in, struct plan *plan, struct error *err)
 {
@@ -425,8 +449,7 @@ inputs_plan(const struct job *job, const struct inputs *in, struct plan *plan, s
 
         switch (f->kind) {
         case INPUT_PLAIN:
-            rc = plan_add_file(plan, i, f->path, f->fd, (uint64_t)f->st.st_size, target,
-                               job->delimiter, err);
+            rc = plan_plain(job, f, i, plan, err);
             break;
         case INPUT_BGZF:
             rc = plan_add_bgzf(plan, i, f->path, &f->bgzf, target, err);
@@ -495,39 +518,47 @@ describe_changes(const struct stat *was, const struct stat *now, char *buf, size
                was->st_ctim.tv_nsec, (intmax_t)now->st_ctim.tv_sec, now->st_ctim.tv_nsec);
     }
     if (was->st_dev != now->st_dev || was->st_ino != now->st_ino) {
-        append(buf, size, &len, "inode %ju -> %ju", (uintmax_t)was->st_ino, (uintmax_t)now->st_ino);
+        append(buf, size, &len, "the path now names another file (inode %ju, was %ju)",
+               (uintmax_t)now->st_ino, (uintmax_t)was->st_ino);
     }
 }
 
-/* Checks one input: its descriptor's file against what was recorded, and its path against the
- * descriptor's file. */
+/* Checks one input: the file its path names against what was recorded. (Every read of it
+ * opened it by path and checked the same, so the file read is the file checked.) */
 static int
 check_unchanged(const struct input *in, struct error *err)
 {
-    struct stat now, named;
+    struct stat now;
     char what[600];
-    size_t len;
 
-    if (in->fd >= 0 && fstat(in->fd, &now) != 0) {
-        return error_errno(err, "input %s: cannot check it after the job", in->path);
-    }
-    if (stat(in->path, &named) != 0) {
+    if (stat(in->path, &now) != 0) {
         return error_errno(err, "input %s changed during the job: it is no longer at its path",
                            in->path);
     }
-    if (in->fd < 0) {
-        now = named;
-    }
     describe_changes(&in->st, &now, what, sizeof(what));
-    len = strlen(what);
-    if (named.st_dev != now.st_dev || named.st_ino != now.st_ino) {
-        append(what, sizeof(what), &len, "the path now names another file (inode %ju)",
-               (uintmax_t)named.st_ino);
-    }
     if (what[0] != '\0') {
         return error_set(err, "input %s changed during the job: %s", in->path, what);
     }
     return 0;
+}
+
+int
+input_open(const struct input *in, struct error *err)
+{
+    struct stat st;
+    char what[600];
+    int fd = open_read(in->path, &st, err);
+
+    if (fd < 0) {
+        return -1;
+    }
+    describe_changes(&in->st, &st, what, sizeof(what));
+    if (what[0] != '\0') {
+        close(fd);
+        return error_set(err, "input %s changed during the job: %s", in->path, what);
+    }
+    posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    return fd;
 }
 
 int
@@ -555,9 +586,6 @@ inputs_release(struct inputs *in)
     size_t i;
 
     for (i = 0; in->v != NULL && i < in->n; i++) {
-        if (in->v[i].fd >= 0) {
-            close(in->v[i].fd);
-        }
         bgzf_index_release(&in->v[i].bgzf);
         gz_index_release(&in->v[i].gzi);
     }

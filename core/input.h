@@ -2,8 +2,9 @@
  * core/input.h: the job's inputs, opened and classified once, in the parent, before anything
  * runs: plain files (split by probing for delimiters), BGZF (split at its blocks), other gzip
  * with a current access-point index (split at its points), and other gzip without one (a
- * "stream": decoded by the parent as the job runs, see stream.h). Workers inherit the open
- * descriptors and the indexes.
+ * "stream": decoded by the parent as the job runs, see stream.h). Workers inherit the indexes;
+ * an input is opened again by whoever reads it (input_open), so that the descriptors a job holds
+ * do not grow with its inputs.
  */
 #ifndef TRANCHE_INPUT_H
 #define TRANCHE_INPUT_H
@@ -22,8 +23,7 @@ enum input_kind { INPUT_PLAIN = 0, INPUT_BGZF, INPUT_GZINDEX, INPUT_STREAM };
 
 struct input {
     const char *path; /* borrowed from the job */
-    int fd;           /* read-only, close-on-exec; -1 when not open */
-    struct stat st;   /* as opened: inputs_check_unchanged() compares the file with it */
+    struct stat st;   /* as classified: input_open() and inputs_check_unchanged() compare with it */
     enum input_kind kind;
     struct bgzf_index bgzf; /* INPUT_BGZF: its blocks */
     struct gz_index gzi;    /* INPUT_GZINDEX: its access points */
@@ -56,8 +56,15 @@ int inputs_plan(const struct job *job, const struct inputs *in, struct plan *pla
                 struct error *err);
 
 /*
- * Checks that no input changed since inputs_open(): the open file's size, mtime and ctime (to
- * the nanosecond) are what they were, and its path still names it (same device and inode). An
+ * Opens input `in` for reading (read-only, close-on-exec) and checks that it is the file
+ * inputs_open() classified: the same device and inode, size, mtime and ctime. Returns the
+ * descriptor, or -1 with err naming the input and what changed.
+ */
+int input_open(const struct input *in, struct error *err);
+
+/*
+ * Checks that no input changed since inputs_open(): the file its path names has the same device
+ * and inode, size, mtime and ctime (to the nanosecond) as then. An
  * input rewritten in place while partitions were read (logrotate's copytruncate, an append, a
  * `cp` over it) could have given mixed or cut records. Returns 0, or ERR_FAILED with err
  * naming the first changed input and what changed ("input PATH changed during the job: size

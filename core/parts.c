@@ -125,7 +125,6 @@ parts_remove(const struct parts *p, size_t k, struct error *err)
     return 0;
 }
 
-
 /* Removes the directory by name only if the name still leads to the directory made (a writer of
  * its parent could have moved it, and put something else there). */
 static void

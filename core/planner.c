@@ -3,6 +3,7 @@
 
 #include <inttypes.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "stream.h"
@@ -12,6 +13,7 @@ planner_start(struct planner *pl, const struct job *job, const struct inputs *in
               const struct plan *fixed, int slots, int log_fd, struct error *err)
 {
     memset(pl, 0, sizeof(*pl));
+    pl->stream_fd = -1;
     pl->job = job;
     pl->inputs = inputs;
     pl->fixed = fixed;
@@ -39,6 +41,7 @@ decode_more(struct planner *pl, size_t budget, struct error *err)
         return -1;
     }
     if (pl->live.n_parts > PLAN_MAX_PARTITIONS) {
+        pl->refused = 1;
         return error_set(err,
                          "partition_size %" PRIu64 " cuts %s into more than %d partitions (the "
                          "most a job has): use a larger partition_size",
@@ -52,6 +55,8 @@ decode_more(struct planner *pl, size_t budget, struct error *err)
         log_line(pl->log_fd, "%s: %s", path, stream_index_note(pl->stream));
     }
     pl->stream_active = 0;
+    close(pl->stream_fd);
+    pl->stream_fd = -1;
     pl->plan_file++;
     return 0;
 }
@@ -63,7 +68,11 @@ start_stream(struct planner *pl, struct error *err)
 
     uint64_t spacing = pl->job->input_index == CONFIG_INDEX_OFF ? 0 : pl->inputs->index_spacing;
 
-    if (stream_start(pl->stream, pl->plan_file, in->fd, in->path, &in->st, pl->stream_target,
+    pl->stream_fd = input_open(in, err);
+    if (pl->stream_fd < 0) {
+        return -1;
+    }
+    if (stream_start(pl->stream, pl->plan_file, pl->stream_fd, in->path, &in->st, pl->stream_target,
                      pl->job->delimiter, spacing, pl->job->input_index == CONFIG_INDEX_BESIDE,
                      err) != 0) {
         return -1;
@@ -153,7 +162,11 @@ planner_data(const struct planner *pl, const struct partition *p)
 void
 planner_free(struct planner *pl)
 {
+    if (pl->stream != NULL && pl->stream_fd >= 0) { /* (a zeroed planner has no stream) */
+        close(pl->stream_fd);
+    }
     stream_free(pl->stream);
     plan_release(&pl->live);
     memset(pl, 0, sizeof(*pl));
+    pl->stream_fd = -1;
 }

@@ -25,6 +25,7 @@ struct planner {
     struct plan live; /* the partitions known so far, in output order */
     int planned_all;  /* every partition of every input is in `live` */
     int stream_full;  /* the ring is full: decode again once partitions are released */
+    int refused;      /* planner_more failed because the job's partition_size cuts too many */
 
     /* private */
     const struct job *job;
@@ -34,6 +35,7 @@ struct planner {
     size_t plan_file;         /* the next input to plan */
     struct stream *stream;    /* the ring streams are decoded into; NULL without streams */
     int stream_active;        /* input plan_file is being decoded */
+    int stream_fd;            /* open on it; -1 */
     uint64_t stream_target;   /* partition size for streams: several fit in the ring */
     size_t release_next;      /* the first partition whose input may still be in use */
     int log_fd;

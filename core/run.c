@@ -193,6 +193,9 @@ run_logged(struct run *r, const struct plan *plan, struct error *err)
         goto out;
     }
     rc = run_partitions(r, &old_mask, err);
+    if (rc != 0 && r->planner.refused) {
+        rc = ERR_INVALID; /* a job that asks too much, as for a plain input */
+    }
     /* An input rewritten while the job read it (logrotate's copytruncate) gave some old records
      * and some new: the output is not what any version of it would give. */
     if (rc == 0 && inputs_check_unchanged(r->inputs, err) != 0) {

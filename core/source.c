@@ -25,10 +25,15 @@ struct source {
     const volatile sig_atomic_t *stop;   /* non-zero: give up between buffers */
     struct bgzf_decoder *decoder;        /* for BGZF inputs, made on first use */
     struct gz_reader *reader;            /* for indexed gzip inputs: the last one read */
-    int reader_fd;                       /* the input reader reads */
+    const struct input *reader_in;       /* the input reader reads */
     struct gz_segment_decoder *segments; /* the same, whole segments at a time (libdeflate) */
     int segments_made;
     unsigned char *window; /* GZ_WINDOW bytes: an access point's window */
+
+    /* The last input read, open (and its index, for indexed gzip), kept for its next partition. */
+    const struct input *open_in;
+    int fd;
+    int index_fd;
 
     /* The partition being read. */
     const struct partition *p;
@@ -220,7 +225,7 @@ read_plain(struct source *s, struct error *err)
         if (want > p->end - pos) {
             want = (size_t)(p->end - pos);
         }
-        n = io_pread_full(s->in->fd, cur.buf + cur.have, want, pos);
+        n = io_pread_full(s->fd, cur.buf + cur.have, want, pos);
         if (n < 0) {
             error_errno(err, "cannot read %s at byte offset %" PRIu64, s->in->path, pos);
             goto out;
@@ -264,7 +269,7 @@ bgzf_starts_inside(struct source *s, struct cursor *cur, struct error *err)
         return 0;
     }
     if (cursor_reserve(cur, gz->blocks[k - 1].isize, err) != 0 ||
-        bgzf_decode_block(s->decoder, s->in->fd, s->in->path, &gz->blocks[k - 1],
+        bgzf_decode_block(s->decoder, s->fd, s->in->path, &gz->blocks[k - 1],
                           (unsigned char *)cur->buf, err) != 0) {
         return -1;
     }
@@ -294,7 +299,7 @@ read_bgzf(struct source *s, struct error *err)
         const struct bgzf_block *blk = &gz->blocks[b];
 
         if (interrupted(s, err) != 0 || cursor_reserve(&cur, blk->isize, err) != 0 ||
-            bgzf_decode_block(s->decoder, s->in->fd, s->in->path, blk,
+            bgzf_decode_block(s->decoder, s->fd, s->in->path, blk,
                               (unsigned char *)cur.buf + cur.have, err) != 0) {
             goto out;
         }
@@ -381,11 +386,10 @@ fast_segment(struct source *s, struct gz_walk *w, int *ok, struct error *err)
     if (!gz_segment_fits(s->segments, &from, to)) {
         return 0;
     }
-    if (gz_index_window(gzi, w->k, s->window, err) != 0) {
+    if (gz_index_window(gzi, s->index_fd, w->k, s->window, err) != 0) {
         return -1;
     }
-    n = gz_segment_decode(s->segments, s->in->fd, s->in->path, &from, s->window, to, &data,
-                          &ignored);
+    n = gz_segment_decode(s->segments, s->fd, s->in->path, &from, s->window, to, &data, &ignored);
     if (n < 0) {
         return 0;
     }
@@ -561,7 +565,7 @@ reader_stretch(struct source *s, struct gz_walk *w, size_t next, int *stop, stru
 static int
 make_reader(struct source *s, struct error *err)
 {
-    if (s->reader != NULL && s->reader_fd == s->in->fd) {
+    if (s->reader != NULL && s->reader_in == s->in) {
         return 0;
     }
     gz_reader_free(s->reader);
@@ -569,10 +573,10 @@ make_reader(struct source *s, struct error *err)
     if (s->window == NULL && (s->window = malloc(GZ_WINDOW)) == NULL) {
         return error_set(err, "out of memory");
     }
-    if (gz_reader_new(s->in->fd, s->in->path, (uint64_t)s->in->st.st_size, &s->reader, err) != 0) {
+    if (gz_reader_new(s->fd, s->in->path, (uint64_t)s->in->st.st_size, &s->reader, err) != 0) {
         return -1;
     }
-    s->reader_fd = s->in->fd;
+    s->reader_in = s->in;
     return 0;
 }
 
@@ -583,7 +587,7 @@ reader_at_point(struct source *s, struct gz_walk *w, struct error *err)
     if (w->reader_at == w->k) {
         return 0;
     }
-    if (gz_index_window(w->gzi, w->k, s->window, err) != 0) {
+    if (gz_index_window(w->gzi, s->index_fd, w->k, s->window, err) != 0) {
         return -1;
     }
     return gz_reader_seek(s->reader, &w->gzi->points[w->k], s->window, err);
@@ -650,8 +654,46 @@ source_new(unsigned char delimiter, struct source **out, struct error *err)
         return error_set(err, "out of memory");
     }
     s->delim = delimiter;
-    s->reader_fd = -1;
+    s->fd = -1;
+    s->index_fd = -1;
     *out = s;
+    return 0;
+}
+
+/* Closes the input kept open, if any, and drops the reader that reads it. */
+static void
+close_input(struct source *s)
+{
+    gz_reader_free(s->reader);
+    s->reader = NULL;
+    s->reader_in = NULL;
+    if (s->fd >= 0) {
+        close(s->fd);
+    }
+    if (s->index_fd >= 0) {
+        close(s->index_fd);
+    }
+    s->fd = s->index_fd = -1;
+    s->open_in = NULL;
+}
+
+/* Opens input `in` (and its index), unless it is the one open already. */
+static int
+open_input(struct source *s, const struct input *in, struct error *err)
+{
+    if (s->open_in == in) {
+        return 0;
+    }
+    close_input(s);
+    s->fd = input_open(in, err);
+    if (s->fd < 0) {
+        return -1;
+    }
+    if (in->kind == INPUT_GZINDEX && (s->index_fd = gz_index_open(&in->gzi, err)) < 0) {
+        close_input(s);
+        return -1;
+    }
+    s->open_in = in;
     return 0;
 }
 
@@ -661,6 +703,7 @@ source_free(struct source *s)
     if (s == NULL) {
         return;
     }
+    close_input(s);
     bgzf_decoder_free(s->decoder);
     gz_reader_free(s->reader);
     gz_segment_decoder_free(s->segments);
@@ -688,6 +731,8 @@ source_read(struct source *s, const struct partition *p, const struct source_inp
     if (in->mem != NULL) {
         /* A stream's partition, decoded by the parent: whole records, in memory. */
         rc = feed(s, in->mem, (size_t)(p->end - p->start), p->start, 1, &consumed, err);
+    } else if (open_input(s, in->input, err) != 0) {
+        rc = -1;
     } else if (s->in->kind == INPUT_GZINDEX) {
         rc = read_gzindex(s, in->check_tail, err);
     } else if (s->in->kind == INPUT_BGZF) {

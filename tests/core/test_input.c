@@ -320,17 +320,29 @@ test_input__every_change_is_caught(void **state)
     size_t i;
 
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        struct error err = {{0}};
+        struct error err = {{0}}, oerr = {{0}};
         struct job job;
         struct inputs in;
         char want[PATH_MAX + 64];
-        int rc;
+        int rc, fd;
 
         open_input(dir, &job, &in);
         assert_int_equal(inputs_check_unchanged(&in, &err), 0);
         wait_for_clock(dir, &in);
         make_change(dir, &in, cases[i].change);
         rc = inputs_check_unchanged(&in, &err);
+        /* Whoever reads an input opens it again, and must find the same file. */
+        fd = input_open(&in.v[0], &oerr);
+        if (fd >= 0) {
+            close(fd);
+        }
+        if ((fd >= 0) != (cases[i].phrase == NULL)) {
+            fail_msg("case %zu: input_open gave %d (%s)", i, fd, fd >= 0 ? "" : oerr.msg);
+        }
+        if (fd < 0 && cases[i].change != CHANGE_REMOVED && strcmp(oerr.msg, err.msg) != 0) {
+            fail_msg("case %zu: input_open says\n  %s\nthe final check\n  %s", i, oerr.msg,
+                     err.msg);
+        }
         if (cases[i].phrase == NULL) {
             if (rc != 0) {
                 fail_msg("case %zu: %s", i, err.msg);

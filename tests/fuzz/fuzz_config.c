@@ -2,8 +2,10 @@
  * tests/fuzz/fuzz_config.c: libFuzzer target for the job-file loader (core/config.c). Whatever
  * bytes a job file holds, config_load() returns 0 or -1 with a message: no crash, no hang, no
  * leak. The bytes are written to a file in a private empty directory, as config_load reads a
- * path.
+ * path. Globs are expanded only inside that directory (glob64(3), which glob(3) is here, is wrapped
+ * at link time): a fuzzed pattern of many stars must not walk the machine's file system.
  */
+#include <glob.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +15,24 @@
 #include "config.h"
 #include "io.h"
 
+static char dir[] = "/tmp/tranche-fuzz-config-XXXXXX";
 static char path[256];
+
+int __real_glob64(const char *pattern, int flags, int (*errfunc)(const char *, int), glob_t *g);
+int __wrap_glob64(const char *pattern, int flags, int (*errfunc)(const char *, int), glob_t *g);
+
+/* glob64(3), for patterns under the private directory only; anything else matches nothing. */
+int
+__wrap_glob64(const char *pattern, int flags, int (*errfunc)(const char *, int), glob_t *g)
+{
+    size_t len = strlen(dir);
+
+    if (strncmp(pattern, dir, len) != 0 || pattern[len] != '/' || strstr(pattern, "..") != NULL) {
+        memset(g, 0, sizeof(*g));
+        return GLOB_NOMATCH;
+    }
+    return __real_glob64(pattern, flags, errfunc, g);
+}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -23,7 +42,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FILE *f;
 
     if (path[0] == '\0') {
-        char dir[] = "/tmp/tranche-fuzz-config-XXXXXX";
         if (mkdtemp(dir) == NULL) {
             abort();
         }

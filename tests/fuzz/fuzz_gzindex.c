@@ -112,11 +112,11 @@ walk(const struct gz_index *idx, const struct stat *st)
     static unsigned char buf[1u << 16], window[GZ_WINDOW];
     struct gz_segment_decoder *seg = NULL;
     struct gz_reader *r = NULL;
-    int fd = open(gz_path, O_RDONLY);
     struct error err;
+    int fd = open(gz_path, O_RDONLY), ifd = gz_index_open(idx, &err);
     size_t k;
 
-    if (fd < 0 || gz_reader_new(fd, gz_path, (uint64_t)st->st_size, &r, &err) != 0 ||
+    if (fd < 0 || ifd < 0 || gz_reader_new(fd, gz_path, (uint64_t)st->st_size, &r, &err) != 0 ||
         gz_segment_decoder_new(&seg, &err) != 0) {
         abort();
     }
@@ -125,7 +125,7 @@ walk(const struct gz_index *idx, const struct stat *st)
         unsigned char *data;
         ssize_t n = 0;
 
-        if (gz_index_window(idx, k, window, &err) != 0 ||
+        if (gz_index_window(idx, ifd, k, window, &err) != 0 ||
             gz_reader_seek(r, &idx->points[k], window, &err) != 0) {
             continue;
         }
@@ -144,6 +144,7 @@ walk(const struct gz_index *idx, const struct stat *st)
     gz_segment_decoder_free(seg);
     gz_reader_free(r);
     close(fd);
+    close(ifd);
 }
 
 static int
