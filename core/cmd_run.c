@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -32,6 +33,8 @@
 
 /* More workers than this is a mistake (each is a process and two descriptors in the parent). */
 #define MAX_WORKERS 1024
+#define FDS_PER_WORKER 3
+#define FDS_OF_RUNNER 32 /* standard ones, logs, output, parts, a stream, plugins' */
 
 const char cli_run_help[] =
     "usage: tranche run JOB.yaml [OPTIONS]\n"
@@ -188,6 +191,8 @@ override(char **field, const char *value, struct error *err)
 static int
 load_job(const struct cli *cli, struct job *job, struct error *err)
 {
+    struct rlimit rl;
+
     if (config_load(cli->job_path, job, err) != 0) {
         return -1;
     }
@@ -217,6 +222,19 @@ load_job(const struct cli *cli, struct job *job, struct error *err)
     if (job->workers > MAX_WORKERS) {
         return error_set(err, "workers: %d is more than tranche runs (%d)", job->workers,
                          MAX_WORKERS);
+    }
+    /* The runner holds three descriptors per worker (its report pipe, its command pipe, its
+     * pidfd) and a few of its own; main() raised the soft limit to the hard one already. */
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        (rlim_t)job->workers * FDS_PER_WORKER + FDS_OF_RUNNER > rl.rlim_cur) {
+        return error_set(err,
+                         "workers: %d workers need about %d open files and the limit (ulimit -n) "
+                         "is %llu: use at most %llu workers, or raise the limit",
+                         job->workers, job->workers * FDS_PER_WORKER + FDS_OF_RUNNER,
+                         (unsigned long long)rl.rlim_cur,
+                         rl.rlim_cur > FDS_OF_RUNNER + FDS_PER_WORKER
+                             ? (unsigned long long)((rl.rlim_cur - FDS_OF_RUNNER) / FDS_PER_WORKER)
+                             : 1ull);
     }
     return 0;
 }

@@ -343,6 +343,13 @@ test_process__limits_are_said_before_anything_runs(void **state)
     assert_int_equal(tu_tranche(&err, "run %s --workers 100000", path), 2);
     tu_assert_contains(err, "workers");
     free(err);
+    /* three descriptors per worker in the runner: more workers than the limit allows are
+     * refused before any starts, with the number that would do */
+    assert_int_equal(
+        tu_run_here(&err, "ulimit -n 200 && %s run %s --workers 100", TRANCHE_BIN, path), 2);
+    tu_assert_contains(err, "the limit (ulimit -n) is 200: use at most 56 workers");
+    free(err);
+    tu_sh(0, "ulimit -n 200 && %s run %s --workers 56 -o - > /dev/null", TRANCHE_BIN, path);
     steps[0] = '\0';
     for (i = 0; i < 65; i++) {
         strcat(steps, "  - plugin: upper\n");
