@@ -66,7 +66,8 @@ const char cli_run_help[] =
 
 /* The command line of run, plan and validate. */
 struct cli {
-    const char *job_path;
+    const char *job_path; /* NULL: the job is made of --step and --set */
+    struct config_cli job_args;
     const char *workers;
     const char *partition_size;
     const char *input;
@@ -92,11 +93,37 @@ parse_partition(const char *text, long *out)
     return 0;
 }
 
+/* Where the option just read is on the whole command line (`tranche` is argument 0, this
+ * command 1): its value was the next argument, or was in it (--step=NAME). */
+static int
+option_argi(char **argv)
+{
+    return argv[optind - 1] == optarg ? optind - 1 : optind;
+}
+
+/* --step PLUGIN and --set KEY=VALUE, kept in order (a --set after a --step applies to it). The
+ * arrays have room for one entry per argument. */
+static void
+take_job_arg(struct cli *cli, int c, char **argv)
+{
+    struct config_cli *a = &cli->job_args;
+    struct config_arg *arg =
+        (struct config_arg *)(c == 'T' ? &a->steps[a->n_steps++] : &a->sets[a->n_sets++]);
+
+    arg->text = optarg;
+    arg->argi = option_argi(argv);
+    arg->step = c == 'T' ? 0 : a->n_steps;
+}
+
 /* One option; returns 0 or ERR_INVALID (said on stderr). */
 static int
 take_option(struct cli *cli, int c, char **argv)
 {
     switch (c) {
+    case 'S':
+    case 'T':
+        take_job_arg(cli, c, argv);
+        return 0;
     case 'w':
         cli->workers = optarg;
         return 0;
@@ -133,6 +160,39 @@ take_option(struct cli *cli, int c, char **argv)
     }
 }
 
+/* The job is a job file, or --step ... (with --input) without one. */
+static int
+check_job_source(struct cli *cli, int argc, char **argv)
+{
+    if (optind < argc - 1) {
+        return cli_usage_error("expected one job file, got extra '%s'", argv[optind + 1]);
+    }
+    cli->job_path = optind < argc ? argv[optind] : NULL;
+    if (cli->job_path != NULL && cli->job_args.n_steps > 0) {
+        return cli_usage_error("--step %s makes a job without a job file; to change a step of "
+                               "the job file, use --set STEP.OPTION=VALUE",
+                               cli->job_args.steps[0].text);
+    }
+    if (cli->job_path == NULL && cli->job_args.n_steps == 0) {
+        return cli_usage_error("%s", "missing job file (JOB.yaml), or --step PLUGIN to make the "
+                                     "job on the command line");
+    }
+    if (cli->job_path == NULL && cli->input == NULL) {
+        return cli_usage_error("%s", "a job made with --step needs --input PATH (- for "
+                                     "standard input)");
+    }
+    cli->job_args.input = cli->input;
+    cli->job_args.output = cli->output;
+    return 0;
+}
+
+static void
+cli_release(struct cli *cli)
+{
+    free((void *)cli->job_args.sets);
+    free((void *)cli->job_args.steps);
+}
+
 static int
 parse_cli(int argc, char **argv, struct cli *cli)
 {
@@ -147,12 +207,20 @@ parse_cli(int argc, char **argv, struct cli *cli)
         {"quiet", no_argument, NULL, 'q'},
         {"fsync", no_argument, NULL, 'F'},
         {"help", no_argument, NULL, 'h'},
+        {"set", required_argument, NULL, 'S'},
+        {"step", required_argument, NULL, 'T'},
         {NULL, 0, NULL, 0},
     };
     int c;
 
     memset(cli, 0, sizeof(*cli));
     cli->only_partition = -1;
+    cli->job_args.sets = calloc((size_t)argc, sizeof(struct config_arg));
+    cli->job_args.steps = calloc((size_t)argc, sizeof(struct config_arg));
+    if (cli->job_args.sets == NULL || cli->job_args.steps == NULL) {
+        fprintf(stderr, "tranche: out of memory\n");
+        return ERR_INVALID;
+    }
     opterr = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, ":w:s:i:o:l:p:qh", longopts, NULL)) != -1) {
@@ -163,14 +231,7 @@ parse_cli(int argc, char **argv, struct cli *cli)
             return 0;
         }
     }
-    if (optind >= argc) {
-        return cli_usage_error("%s", "missing job file (JOB.yaml)");
-    }
-    if (optind != argc - 1) {
-        return cli_usage_error("expected one job file, got extra '%s'", argv[optind + 1]);
-    }
-    cli->job_path = argv[optind];
-    return 0;
+    return check_job_source(cli, argc, argv);
 }
 
 /* Replaces *field by a copy of value. */
@@ -193,7 +254,7 @@ load_job(const struct cli *cli, struct job *job, struct error *err)
 {
     struct rlimit rl;
 
-    if (config_load(cli->job_path, job, err) != 0) {
+    if (config_load_cli(cli->job_path, &cli->job_args, job, err) != 0) {
         return -1;
     }
     if (cli->workers != NULL && config_parse_workers(cli->workers, &job->workers) != 0) {
@@ -209,7 +270,8 @@ load_job(const struct cli *cli, struct job *job, struct error *err)
     }
     /* A debugging run of one partition writes to standard output unless told otherwise: it
      * must not replace the job's output with one partition of it. */
-    if ((cli->input != NULL && config_set_input(job, cli->input, err) != 0) ||
+    if ((cli->job_path != NULL && cli->input != NULL &&
+         config_set_input(job, cli->input, err) != 0) ||
         (cli->output == NULL && cli->only_partition >= 0 && override(&job->output, "-", err)) ||
         (cli->output != NULL && override(&job->output, cli->output, err) != 0) ||
         (cli->log_dir != NULL && override(&job->log_dir, cli->log_dir, err) != 0)) {
@@ -280,9 +342,21 @@ static int
 at_step(const struct job *job, const struct step *steps, int k, struct error *err)
 {
     const struct config_step *cs = &job->steps[k];
+    char where[ERROR_MSG_MAX], from[ERROR_MSG_MAX] = "", arg[ERROR_MSG_MAX];
+    size_t i, n = 0;
 
-    return error_prefix(err, "%s:%d:%d: %s", job->file, cs->pos.line, cs->pos.column,
-                        steps[k].label);
+    /* Options given on the command line are named: the value at fault may be one of them. */
+    for (i = 0; i < cs->n_options && n < sizeof(from); i++) {
+        if (cs->options[i].value_pos.line < 0) {
+            n += (size_t)snprintf(from + n, sizeof(from) - n, "%s%s", n == 0 ? " (with " : ", ",
+                                  config_where(job, cs->options[i].value_pos, arg, sizeof(arg)));
+        }
+    }
+    if (n > 0 && n < sizeof(from) - 1) {
+        strcat(from, ")");
+    }
+    return error_prefix(err, "%s: %s%s", config_where(job, cs->pos, where, sizeof(where)),
+                        steps[k].label, from);
 }
 
 /* Waits for the check's child and reads what it reported. */
@@ -378,82 +452,6 @@ struct session {
     struct error err;
 };
 
-/* Parses the command line, loads the job and its plugins, checks the steps' options, and opens
- * the inputs. Returns 0, or a result code having said why on stderr. *help: --help was given. */
-static int
-session_open(struct session *s, int argc, char **argv, int *help)
-{
-    int rc;
-
-    memset(s, 0, sizeof(*s));
-    rc = parse_cli(argc, argv, &s->cli);
-    *help = s->cli.help;
-    if (rc != 0 || *help) {
-        return rc;
-    }
-    if (load_job(&s->cli, &s->job, &s->err) != 0 || steps_load(&s->job, &s->steps, &s->err) != 0 ||
-        run_check_stack(s->job.n_steps, &s->err) != 0 ||
-        check_init(&s->job, s->steps, &s->err) != 0) {
-        fprintf(stderr, "tranche: %s\n", s->err.msg);
-        return ERR_INVALID;
-    }
-    rc = inputs_open(&s->job, &s->inputs, &s->err);
-    if (rc != 0) {
-        fprintf(stderr, "tranche: %s\n", s->err.msg);
-        return rc == ERR_FAILED ? ERR_FAILED : ERR_INVALID;
-    }
-    return 0;
-}
-
-/* Opens the session and plans it (a stream's partitions are cut as it is decoded). */
-static int
-session_plan(struct session *s, int argc, char **argv, int *help)
-{
-    int rc = session_open(s, argc, argv, help);
-
-    if (rc != 0 || *help) {
-        return rc;
-    }
-    if (inputs_plan(&s->job, &s->inputs, &s->plan, &s->err) != 0) {
-        fprintf(stderr, "tranche: %s\n", s->err.msg);
-        return ERR_INVALID;
-    }
-    return 0;
-}
-
-static void
-session_close(struct session *s)
-{
-    inputs_release(&s->inputs);
-    plan_release(&s->plan);
-    steps_free(s->steps, s->job.n_steps);
-    config_release(&s->job);
-}
-
-int
-cmd_validate(int argc, char **argv)
-{
-    struct session s;
-    int help, rc = session_open(&s, argc, argv, &help);
-    size_t i;
-
-    if (rc == 0 && !help && (rc = output_check(s.job.output, &s.err)) != 0) {
-        fprintf(stderr, "tranche: %s\n", s.err.msg);
-    }
-    if (rc == 0 && help) {
-        fputs(cli_run_help, stdout);
-    } else if (rc == 0) {
-        printf("%s: ok: %zu input file(s), %zu step(s):", s.job.file, s.job.n_inputs,
-               s.job.n_steps);
-        for (i = 0; i < s.job.n_steps; i++) {
-            printf(" %s%s", s.steps[i].plugin->desc->name, i + 1 < s.job.n_steps ? " |" : "");
-        }
-        printf(", output %s\n", s.job.output);
-    }
-    session_close(&s);
-    return rc;
-}
-
 /* Prints a file name as `ls -b` would: a backslash, a newline or any other control character
  * escaped, so that one partition is always one line. */
 static void
@@ -508,24 +506,130 @@ check_partition_exists(const struct session *s)
     return ERR_INVALID;
 }
 
+/* Which command a session is for. */
+enum session_for { FOR_VALIDATE, FOR_PLAN, FOR_RUN };
+
+/* Says s->err on stderr, with command-line positions named as the arguments they are. */
+static int
+session_fail(struct session *s, int rc)
+{
+    config_explain(&s->job, &s->err);
+    fprintf(stderr, "tranche: %s\n", s->err.msg);
+    return rc;
+}
+
+/* Parses the command line, loads the job and its plugins, checks the steps' options, and opens
+ * the inputs. Returns 0, or a result code having said why on stderr. *help: --help was given. */
+static int
+session_open(struct session *s, int argc, char **argv, int *help)
+{
+    int rc;
+
+    memset(s, 0, sizeof(*s));
+    rc = parse_cli(argc, argv, &s->cli);
+    *help = s->cli.help;
+    if (rc != 0 || *help) {
+        return rc;
+    }
+    if (load_job(&s->cli, &s->job, &s->err) != 0 || steps_load(&s->job, &s->steps, &s->err) != 0 ||
+        run_check_stack(s->job.n_steps, &s->err) != 0 ||
+        check_init(&s->job, s->steps, &s->err) != 0) {
+        return session_fail(s, ERR_INVALID);
+    }
+    rc = inputs_open(&s->job, &s->inputs, &s->err);
+    if (rc != 0) {
+        return session_fail(s, rc == ERR_FAILED ? ERR_FAILED : ERR_INVALID);
+    }
+    return 0;
+}
+
+/* The checks of the output, standard output and the log directory that run makes before it
+ * runs. */
+static int
+check_destinations(struct session *s, enum session_for what)
+{
+    int rc = output_check(s->job.output, &s->err);
+
+    if (rc != 0) {
+        return session_fail(s, rc);
+    }
+    if (what != FOR_PLAN && strcmp(s->job.output, "-") == 0 && cli_stdout_closed) {
+        error_set(&s->err, "the output is standard output, which is closed");
+        return session_fail(s, ERR_INVALID);
+    }
+    if (what == FOR_PLAN && cli_stdout_closed) {
+        error_set(&s->err, "standard output is closed: nowhere to print the plan");
+        return session_fail(s, ERR_INVALID);
+    }
+    if (s->job.log_dir == NULL && (s->job.log_dir = path_default_log_dir(s->job.file)) == NULL) {
+        error_set(&s->err, "out of memory");
+        return session_fail(s, ERR_INVALID);
+    }
+    rc = path_check_default_log_dir(s->job.log_dir, &s->err);
+    return rc != 0 ? session_fail(s, rc) : 0;
+}
+
+/*
+ * Everything `run` checks before it runs, for run, plan and validate alike (validate is run
+ * without the running): the session is opened, planned (a stream's partitions are cut as it is
+ * decoded), --partition checked against the plan, the output and the log directory checked.
+ */
+static int
+session_prepare(struct session *s, int argc, char **argv, int *help, enum session_for what)
+{
+    int rc = session_open(s, argc, argv, help);
+
+    if (rc != 0 || *help) {
+        if (*help) {
+            fputs(cli_run_help, stdout);
+        }
+        return rc;
+    }
+    if (inputs_plan(&s->job, &s->inputs, &s->plan, &s->err) != 0) {
+        return session_fail(s, ERR_INVALID);
+    }
+    rc = check_partition_exists(s);
+    return rc != 0 ? rc : check_destinations(s, what);
+}
+
+static void
+session_close(struct session *s)
+{
+    inputs_release(&s->inputs);
+    plan_release(&s->plan);
+    steps_free(s->steps, s->job.n_steps);
+    config_release(&s->job);
+    cli_release(&s->cli);
+}
+
+int
+cmd_validate(int argc, char **argv)
+{
+    struct session s;
+    int help, rc = session_prepare(&s, argc, argv, &help, FOR_VALIDATE);
+    size_t i;
+
+    if (rc == 0 && !help) {
+        printf("%s: ok: %zu input file(s), %zu step(s):", s.job.file, s.job.n_inputs,
+               s.job.n_steps);
+        for (i = 0; i < s.job.n_steps; i++) {
+            printf(" %s%s", s.steps[i].plugin->desc->name, i + 1 < s.job.n_steps ? " |" : "");
+        }
+        printf(", output %s\n", s.job.output);
+    }
+    session_close(&s);
+    return rc;
+}
+
 int
 cmd_plan(int argc, char **argv)
 {
     struct session s;
-    int help, rc = session_plan(&s, argc, argv, &help);
+    int help, rc = session_prepare(&s, argc, argv, &help, FOR_PLAN);
     size_t i;
 
-    if (rc == 0 && help) {
-        fputs(cli_run_help, stdout);
-    } else if (rc == 0) {
-        explain_streams(&s.inputs);
-        rc = check_partition_exists(&s);
-        if (rc == 0 && cli_stdout_closed) {
-            fprintf(stderr, "tranche: standard output is closed: nowhere to print the plan\n");
-            rc = ERR_INVALID;
-        }
-    }
     if (rc == 0 && !help) {
+        explain_streams(&s.inputs);
         for (i = 0; i < s.plan.n_parts; i++) {
             const struct partition *p = &s.plan.parts[i];
             printf("%zu %" PRIu64 " %" PRIu64, p->index, p->start, p->end);
@@ -596,6 +700,7 @@ run_planned(struct session *s)
     opt.gzip_level = output_gzip_level(&s->job);
     opt.fsync = s->cli.fsync || s->job.output_fsync;
     rc = run_job(&s->job, s->steps, &s->plan, &s->inputs, &opt, &s->err);
+    config_explain(&s->job, &s->err);
     if (rc == ERR_INVALID) {
         fprintf(stderr, "tranche: %s: %s\n", s->job.file, s->err.msg);
     } else if (rc == ERR_FAILED) {
@@ -618,28 +723,13 @@ int
 cmd_run(int argc, char **argv)
 {
     struct session s;
-    int help, rc = session_plan(&s, argc, argv, &help);
+    int help, rc = session_prepare(&s, argc, argv, &help, FOR_RUN);
 
     if (rc != 0 || help) {
-        if (help) {
-            fputs(cli_run_help, stdout);
-        }
         goto out;
     }
     hint_indexing(&s);
-    rc = check_partition_exists(&s);
-    if (rc == 0 && strcmp(s.job.output, "-") == 0 && cli_stdout_closed) {
-        fprintf(stderr, "tranche: the output is standard output, which is closed\n");
-        rc = ERR_INVALID;
-    }
-    if (rc == 0 && s.job.log_dir == NULL &&
-        (s.job.log_dir = path_default_log_dir(s.job.file)) == NULL) {
-        fprintf(stderr, "tranche: out of memory\n");
-        rc = ERR_INVALID;
-    }
-    if (rc == 0) {
-        rc = run_planned(&s);
-    }
+    rc = run_planned(&s);
     if (rc == 0 && !s.cli.quiet && isatty(STDERR_FILENO)) {
         fprintf(stderr, "tranche: %s: done, output %s, logs in %s\n", s.job.file, s.job.output,
                 s.job.log_dir);

@@ -44,11 +44,17 @@ enum {
 
 #define QUOTE_MAX 64 /* bytes of a value shown in a message, before "..." */
 
+/* The yaml_mark_t.index of a node made from the command line; its .line is the index of the
+ * argument in job->origins. */
+#define ARG_MARK SIZE_MAX
+
 struct ctx {
     const char *path; /* the job file, exactly as the caller gave it */
     char *dir;        /* its directory; NULL when the path has no '/' (nothing to prepend) */
     yaml_document_t *doc;
     struct error *err;
+    struct job *job;      /* the job being read (its origins name command-line nodes) */
+    const char *value_of; /* reading a --set's value: that --set (marks are in the value) */
 };
 
 /* A key a mapping may hold, and what was found for it (NULL when absent). */
@@ -64,12 +70,33 @@ static int fail(const struct ctx *c, const yaml_node_t *node, const char *fmt, .
     __attribute__((format(printf, 3, 4)));
 
 static int
+is_arg_mark(yaml_mark_t mark)
+{
+    return mark.index == ARG_MARK;
+}
+
+/* "FILE:LINE:COLUMN", the argument a command-line node came from, or a column of a --set's
+ * value, for a message about what is at mark. */
+static const char *
+where_at(const struct ctx *c, yaml_mark_t mark, char *buf, size_t size)
+{
+    if (is_arg_mark(mark) && c->job != NULL && mark.line < c->job->n_origins) {
+        snprintf(buf, size, "%s", c->job->origins[mark.line]);
+    } else if (c->value_of != NULL) {
+        snprintf(buf, size, "%s: at column %zu of the value", c->value_of, mark.column + 1);
+    } else {
+        snprintf(buf, size, "%s:%zu:%zu", c->path, mark.line + 1, mark.column + 1);
+    }
+    return buf;
+}
+
+static int
 vfail_at(const struct ctx *c, yaml_mark_t mark, const char *fmt, va_list ap)
 {
-    char msg[ERROR_MSG_MAX];
+    char msg[ERROR_MSG_MAX], where[ERROR_MSG_MAX];
 
     vsnprintf(msg, sizeof(msg), fmt, ap);
-    return error_set(c->err, "%s:%zu:%zu: %s", c->path, mark.line + 1, mark.column + 1, msg);
+    return error_set(c->err, "%s: %s", where_at(c, mark, where, sizeof(where)), msg);
 }
 
 static int
@@ -105,7 +132,19 @@ pos_of(const yaml_node_t *node)
 {
     struct config_pos pos = {(int)node->start_mark.line + 1, (int)node->start_mark.column + 1};
 
+    if (is_arg_mark(node->start_mark)) {
+        pos.line = -(int)node->start_mark.line - 1;
+        pos.column = 0;
+    }
     return pos;
+}
+
+/* The directory a relative path in node is relative to: the job file's, or the current one
+ * (NULL) for a path given on the command line. */
+static const char *
+dir_of(const struct ctx *c, const yaml_node_t *node)
+{
+    return is_arg_mark(node->start_mark) ? NULL : c->dir;
 }
 
 /*
@@ -444,6 +483,10 @@ expand_entry(const char *dir, const char *text, size_t entry, struct expansion *
     if (literal == NULL) {
         return EXPAND_NOMEM;
     }
+    if (strcmp(text, "-") == 0) {
+        free(literal);
+        return expansion_add(x, strdup(text), entry);
+    }
     if (!is_glob(text) || lstat(literal, &st) == 0) {
         return expansion_add(x, literal, entry);
     }
@@ -495,14 +538,13 @@ static int
 defer_problem(const struct ctx *c, const yaml_node_t *node, struct job *job, const char *fmt, ...)
 {
     struct error full;
-    char msg[ERROR_MSG_MAX];
+    char msg[ERROR_MSG_MAX], where[ERROR_MSG_MAX];
     va_list ap;
 
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    error_set(&full, "%s:%zu:%zu: %s", c->path, node->start_mark.line + 1,
-              node->start_mark.column + 1, msg);
+    error_set(&full, "%s: %s", where_at(c, node->start_mark, where, sizeof(where)), msg);
     job->input_problem = strdup(full.msg);
     return job->input_problem == NULL ? out_of_memory(c) : 0;
 }
@@ -528,7 +570,7 @@ add_input(const struct ctx *c, const yaml_node_t *node, struct job *job, struct 
     if (job->input_problem != NULL) {
         return 0; /* the list is refused already: the rest is only checked */
     }
-    switch (expand_entry(c->dir, text, i, x)) {
+    switch (expand_entry(dir_of(c, node), text, i, x)) {
     case 0:
         return 0;
     case EXPAND_NOMATCH:
@@ -747,7 +789,7 @@ read_output(const struct ctx *c, const yaml_node_t *node, struct job *job)
         return -1;
     }
     job->output_pos = pos_of(f[0].value);
-    job->output = strcmp(text, "-") == 0 ? strdup(text) : resolve(c->dir, text);
+    job->output = strcmp(text, "-") == 0 ? strdup(text) : resolve(dir_of(c, f[0].value), text);
     if (job->output == NULL) {
         return out_of_memory(c);
     }
@@ -921,7 +963,8 @@ read_step(const struct ctx *c, const yaml_node_t *node, size_t step, struct conf
         return -1;
     }
     out->pos = pos_of(node);
-    out->plugin = strchr(plugin, '/') != NULL ? resolve(c->dir, plugin) : strdup(plugin);
+    out->plugin =
+        strchr(plugin, '/') != NULL ? resolve(dir_of(c, f[0].value), plugin) : strdup(plugin);
     if (out->plugin == NULL) {
         return out_of_memory(c);
     }
@@ -1014,7 +1057,7 @@ read_job(const struct ctx *c, const yaml_node_t *root, struct job *job)
         if (get_string(c, f[F_LOG_DIR].value, "log_dir", &text) != 0) {
             return -1;
         }
-        job->log_dir = resolve(c->dir, text);
+        job->log_dir = resolve(dir_of(c, f[F_LOG_DIR].value), text);
         if (job->log_dir == NULL) {
             return out_of_memory(c);
         }
@@ -1236,44 +1279,548 @@ check_size(const struct ctx *c, const unsigned char *text, size_t len)
                      c->path, line, column, CONFIG_MAX_FILE_SIZE >> 20);
 }
 
-int
-config_load(const char *path, struct job *job, struct error *err)
+/* ---- The command line's part of the job: --step and --set, applied to the YAML document ---- */
+
+static const char *const top_keys[] = {"input",          "output",  "workers",
+                                       "partition_size", "log_dir", "steps"};
+
+/* Adds an origin (a command-line argument, for messages) to the job; *mark points at it. */
+static int add_origin(const struct ctx *c, yaml_mark_t *mark, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+add_origin(const struct ctx *c, yaml_mark_t *mark, const char *fmt, ...)
 {
-    struct job j;
-    struct ctx c = {path, NULL, NULL, err};
+    struct job *job = c->job;
+    char **grown;
+    va_list ap;
+    int n;
+
+    grown = realloc(job->origins, (job->n_origins + 1) * sizeof(*grown));
+    if (grown == NULL) {
+        return out_of_memory(c);
+    }
+    job->origins = grown;
+    va_start(ap, fmt);
+    n = vasprintf(&job->origins[job->n_origins], fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        return out_of_memory(c);
+    }
+    memset(mark, 0, sizeof(*mark));
+    mark->index = ARG_MARK;
+    mark->line = job->n_origins++;
+    return 0;
+}
+
+/* Marks node id (just added to the document) as coming from the argument at mark. */
+static int
+marked(const struct ctx *c, int id, yaml_mark_t mark)
+{
+    if (id == 0) {
+        return out_of_memory(c);
+    }
+    c->doc->nodes.start[id - 1].start_mark = mark;
+    c->doc->nodes.start[id - 1].end_mark = mark;
+    return id;
+}
+
+static int
+add_scalar(const struct ctx *c, const char *text, size_t len, yaml_scalar_style_t style,
+           yaml_mark_t mark)
+{
+    return marked(c, yaml_document_add_scalar(c->doc, NULL, (yaml_char_t *)text, (int)len, style),
+                  mark);
+}
+
+static int
+add_mapping(const struct ctx *c, yaml_mark_t mark)
+{
+    return marked(c, yaml_document_add_mapping(c->doc, NULL, YAML_BLOCK_MAPPING_STYLE), mark);
+}
+
+/* The pair of mapping `map` whose key is name, or NULL. (Adding nodes moves them: a pointer into
+ * the document is good until the next add.) */
+static yaml_node_pair_t *
+find_pair(const struct ctx *c, int map, const char *name)
+{
+    yaml_node_t *node = node_at(c, map);
+    yaml_node_pair_t *pair;
+
+    for (pair = node->data.mapping.pairs.start; pair < node->data.mapping.pairs.top; pair++) {
+        const yaml_node_t *key = node_at(c, pair->key);
+
+        if (key->type == YAML_SCALAR_NODE && key->data.scalar.length == strlen(name) &&
+            memcmp(key->data.scalar.value, name, key->data.scalar.length) == 0) {
+            return pair;
+        }
+    }
+    return NULL;
+}
+
+/* map[name] = value: replaces the value of an existing key (the last --set wins), or adds the
+ * key. Returns 0 or -1. */
+static int
+set_key(const struct ctx *c, int map, const char *name, int value, yaml_mark_t mark)
+{
+    yaml_node_pair_t *pair = find_pair(c, map, name);
+    int key;
+
+    if (pair != NULL) {
+        pair->value = value;
+        return 0;
+    }
+    key = add_scalar(c, name, strlen(name), YAML_PLAIN_SCALAR_STYLE, mark);
+    if (key < 0 || !yaml_document_append_mapping_pair(c->doc, map, key, value)) {
+        return out_of_memory(c);
+    }
+    return 0;
+}
+
+/* *out = the mapping map[name], added when missing. Returns 0, 1 when map[name] is something
+ * else (the job file's: reading it will say what is wrong), or -1. */
+static int
+child_mapping(const struct ctx *c, int map, const char *name, yaml_mark_t mark, int *out)
+{
+    yaml_node_pair_t *pair = find_pair(c, map, name);
+    int id;
+
+    if (pair != NULL) {
+        *out = pair->value;
+        return node_at(c, pair->value)->type == YAML_MAPPING_NODE ? 0 : 1;
+    }
+    id = add_mapping(c, mark);
+    if (id < 0 || set_key(c, map, name, id, mark) != 0) {
+        return -1;
+    }
+    *out = id;
+    return 0;
+}
+
+/* Copies node n of document `from` (a parsed --set value) into the job's document. */
+static int
+copy_node(const struct ctx *c, yaml_document_t *from, const yaml_node_t *n, yaml_mark_t mark)
+{
+    yaml_node_item_t *item;
+    yaml_node_pair_t *pair;
+    int id, k, v;
+
+    switch (n->type) {
+    case YAML_SCALAR_NODE:
+        return add_scalar(c, (const char *)n->data.scalar.value, n->data.scalar.length,
+                          n->data.scalar.style, mark);
+    case YAML_SEQUENCE_NODE:
+        id = marked(c, yaml_document_add_sequence(c->doc, NULL, YAML_FLOW_SEQUENCE_STYLE), mark);
+        for (item = n->data.sequence.items.start; id > 0 && item < n->data.sequence.items.top;
+             item++) {
+            k = copy_node(c, from, yaml_document_get_node(from, *item), mark);
+            if (k < 0 || !yaml_document_append_sequence_item(c->doc, id, k)) {
+                return out_of_memory(c);
+            }
+        }
+        return id;
+    case YAML_MAPPING_NODE:
+        id = marked(c, yaml_document_add_mapping(c->doc, NULL, YAML_FLOW_MAPPING_STYLE), mark);
+        for (pair = n->data.mapping.pairs.start; id > 0 && pair < n->data.mapping.pairs.top;
+             pair++) {
+            k = copy_node(c, from, yaml_document_get_node(from, pair->key), mark);
+            v = k < 0 ? -1 : copy_node(c, from, yaml_document_get_node(from, pair->value), mark);
+            if (v < 0 || !yaml_document_append_mapping_pair(c->doc, id, k, v)) {
+                return out_of_memory(c);
+            }
+        }
+        return id;
+    default:
+        return add_scalar(c, "", 0, YAML_PLAIN_SCALAR_STYLE, mark);
+    }
+}
+
+/* A --set's VALUE as a node of the job's document: a plain scalar, or (beginning with [ { " ')
+ * a YAML flow value, parsed and checked as a job file is. Returns its id, or -1. */
+static int
+value_node(const struct ctx *c, const char *value, yaml_mark_t mark)
+{
+    const unsigned char *text = (const unsigned char *)value;
+    size_t len = strlen(value);
+    struct ctx vc = *c;
     yaml_parser_t parser;
     yaml_document_t doc;
-    int parser_ready = 0, doc_loaded = 0, rc = -1;
+    int id = -1;
+
+    if (len == 0 || strchr("[{\"'", value[0]) == NULL) {
+        return add_scalar(c, value, len, YAML_PLAIN_SCALAR_STYLE, mark);
+    }
+    vc.value_of = c->job->origins[mark.line];
+    vc.path = vc.value_of;
+    if (check_stream(&vc, text, len) != 0) {
+        return -1;
+    }
+    if (!yaml_parser_initialize(&parser)) {
+        return out_of_memory(c);
+    }
+    yaml_parser_set_input_string(&parser, text, len);
+    if (!yaml_parser_load(&parser, &doc)) {
+        syntax_error(&vc, &parser, text, len);
+    } else {
+        id = copy_node(c, &doc, yaml_document_get_root_node(&doc), mark);
+        yaml_document_delete(&doc);
+    }
+    yaml_parser_delete(&parser);
+    return id;
+}
+
+/* The root's `steps` list, or 0 when there is none (a job file without one: reading it says). */
+static int
+steps_node(const struct ctx *c)
+{
+    yaml_node_pair_t *pair;
+
+    if (node_at(c, 1)->type != YAML_MAPPING_NODE) {
+        return 0;
+    }
+    pair = find_pair(c, 1, "steps");
+    if (pair == NULL || node_at(c, pair->value)->type != YAML_SEQUENCE_NODE) {
+        return 0;
+    }
+    return pair->value;
+}
+
+static size_t
+count_steps(const struct ctx *c, int steps)
+{
+    const yaml_node_t *node = node_at(c, steps);
+
+    return steps == 0 ? 0
+                      : (size_t)(node->data.sequence.items.top - node->data.sequence.items.start);
+}
+
+/* The plugin a step names as written, or "?" (a step that is not a mapping with a plugin). */
+static const char *
+step_plugin(const struct ctx *c, int steps, size_t k)
+{
+    const yaml_node_t *step = node_at(c, node_at(c, steps)->data.sequence.items.start[k]);
+    const yaml_node_pair_t *pair;
+    const yaml_node_t *value;
+
+    if (step->type != YAML_MAPPING_NODE) {
+        return "?";
+    }
+    for (pair = step->data.mapping.pairs.start; pair < step->data.mapping.pairs.top; pair++) {
+        const yaml_node_t *key = node_at(c, pair->key);
+
+        value = node_at(c, pair->value);
+        if (key->type == YAML_SCALAR_NODE &&
+            strcmp((const char *)key->data.scalar.value, "plugin") == 0 &&
+            value->type == YAML_SCALAR_NODE) {
+            return (const char *)value->data.scalar.value;
+        }
+    }
+    return "?";
+}
+
+/* Whether step k uses plugin `name`: as written, or as the file name of a path (x/NAME.so). */
+static int
+step_uses(const struct ctx *c, int steps, size_t k, const char *name)
+{
+    const char *plugin = step_plugin(c, steps, k), *base = strrchr(plugin, '/');
+    size_t len = strlen(name);
+
+    base = base != NULL ? base + 1 : plugin;
+    return strcmp(plugin, name) == 0 ||
+           (strncmp(base, name, len) == 0 && strcmp(base + len, ".so") == 0);
+}
+
+/* "1 cut, 2 grep": the steps, for messages. */
+static const char *
+list_steps(const struct ctx *c, int steps, char *buf, size_t size)
+{
+    size_t k, n = count_steps(c, steps), used = 0;
+
+    buf[0] = '\0';
+    for (k = 0; k < n && used < size; k++) {
+        used += (size_t)snprintf(buf + used, size - used, "%s%zu %s", k > 0 ? ", " : "", k + 1,
+                                 step_plugin(c, steps, k));
+    }
+    return buf;
+}
+
+/* Sets option `option` of step k (1-based) to value. */
+static int
+set_step_option(const struct ctx *c, size_t k, const char *option, const char *value,
+                yaml_mark_t mark)
+{
+    int steps = steps_node(c), step, options, id, rc;
+    size_t n = count_steps(c, steps);
+    char list[512];
+
+    if (steps == 0) {
+        return 0; /* a job file without a list of steps: reading it says so */
+    }
+    if (k == 0 || k > n) {
+        return fail_at(c, mark, "there is no step %zu: the job's steps are %s", k,
+                       list_steps(c, steps, list, sizeof(list)));
+    }
+    if (option[0] == '\0') {
+        return fail_at(c, mark, "expected STEP.OPTION=VALUE, such as 1.fields=2");
+    }
+    step = node_at(c, steps)->data.sequence.items.start[k - 1];
+    if (node_at(c, step)->type != YAML_MAPPING_NODE) {
+        return 0;
+    }
+    rc = child_mapping(c, step, "options", mark, &options);
+    if (rc != 0) {
+        return rc < 0 ? -1 : 0;
+    }
+    id = value_node(c, value, mark);
+    return id < 0 ? -1 : set_key(c, options, option, id, mark);
+}
+
+/* Sets the job key path (input.compression, workers) to value, adding mappings on the way. */
+static int
+set_job_key(const struct ctx *c, char *key, const char *value, yaml_mark_t mark)
+{
+    int map = 1, rc, id;
+    char *dot;
+
+    if (node_at(c, map)->type != YAML_MAPPING_NODE) {
+        return 0; /* a job file that is not a mapping: reading it says so */
+    }
+    while ((dot = strchr(key, '.')) != NULL) {
+        *dot = '\0';
+        if (key[0] == '\0') {
+            return fail_at(c, mark, "a key is empty; expected KEY=VALUE such as output.level=1");
+        }
+        rc = child_mapping(c, map, key, mark, &map);
+        if (rc < 0) {
+            return -1;
+        }
+        if (rc > 0) {
+            return fail_at(c, mark, "'%s' is not a mapping, so it has no key '%s'", key, dot + 1);
+        }
+        key = dot + 1;
+    }
+    if (key[0] == '\0') {
+        return fail_at(c, mark, "a key is empty; expected KEY=VALUE such as output.level=1");
+    }
+    id = value_node(c, value, mark);
+    return id < 0 ? -1 : set_key(c, map, key, id, mark);
+}
+
+static int
+is_top_key(const char *name, size_t len)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(top_keys) / sizeof(top_keys[0]); i++) {
+        if (strlen(top_keys[i]) == len && strncmp(top_keys[i], name, len) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Which step KEY's first part names: its number, or the plugin of exactly one step. Returns the
+ * step (1-based), 0 when it names none (KEY is a key of the job), or -1 (named several). */
+static long
+named_step(const struct ctx *c, const char *key, size_t len, yaml_mark_t mark)
+{
+    int steps = steps_node(c);
+    size_t k, n = count_steps(c, steps), found = 0, uses = 0;
+    char name[256], list[512];
+
+    if (len == 0 || len >= sizeof(name) || is_top_key(key, len)) {
+        return 0;
+    }
+    if (strspn(key, "0123456789") >= len) {
+        return len > 9 ? LONG_MAX : strtol(key, NULL, 10);
+    }
+    memcpy(name, key, len);
+    name[len] = '\0';
+    for (k = 0; k < n; k++) {
+        if (step_uses(c, steps, k, name)) {
+            found = found == 0 ? k + 1 : found;
+            uses++;
+        }
+    }
+    if (uses > 1) {
+        return fail_at(c, mark,
+                       "%zu steps use plugin %s (the job's steps are %s): name the step by its "
+                       "number instead, such as %zu%s",
+                       uses, name, list_steps(c, steps, list, sizeof(list)), found, key + len);
+    }
+    return (long)found;
+}
+
+/* Applies one --set KEY=VALUE (origin k). */
+static int
+apply_set(const struct ctx *c, const struct config_arg *a)
+{
+    const char *eq = strchr(a->text, '=');
+    yaml_mark_t mark;
+    char *key;
+    size_t len;
+    long step;
+    int rc;
+
+    if (add_origin(c, &mark, "--set %s", a->text) != 0) {
+        return -1;
+    }
+    if (eq == NULL || eq == a->text) {
+        return fail_at(c, mark,
+                       "expected KEY=VALUE (such as output.level=1) or STEP.OPTION=VALUE (such as "
+                       "2.fields=1 or grep.pattern=x)");
+    }
+    key = strndup(a->text, (size_t)(eq - a->text));
+    if (key == NULL) {
+        return out_of_memory(c);
+    }
+    len = strcspn(key, ".");
+    if (a->step > 0 && key[len] == '\0') {
+        rc = set_step_option(c, a->step, key, eq + 1, mark);
+    } else if ((step = named_step(c, key, key[len] == '\0' ? 0 : len, mark)) < 0) {
+        rc = -1;
+    } else if (step > 0) {
+        rc = set_step_option(c, (size_t)step, key + len + 1, eq + 1, mark);
+    } else {
+        rc = set_job_key(c, key, eq + 1, mark);
+    }
+    free(key);
+    return rc;
+}
+
+/* node[name] = a mapping {path: value}, from the argument at mark. */
+static int
+add_path_mapping(const struct ctx *c, const char *name, const char *value, yaml_mark_t mark)
+{
+    int map = add_mapping(c, mark), path;
+
+    if (map < 0) {
+        return -1;
+    }
+    path = add_scalar(c, value, strlen(value), YAML_PLAIN_SCALAR_STYLE, mark);
+    if (path < 0 || set_key(c, map, "path", path, mark) != 0) {
+        return -1;
+    }
+    return set_key(c, 1, name, map, mark);
+}
+
+/* A job without a file: {input: {path: --input}, output: {path: --output}, steps: [--step...]},
+ * each node marked with its argument. */
+static int
+build_cli_job(const struct ctx *c, const struct config_cli *cli)
+{
+    yaml_mark_t mark;
+    size_t i;
+    int steps, step, plugin;
+
+    if (add_origin(c, &mark, "the command line") != 0 || add_mapping(c, mark) != 1) {
+        return -1;
+    }
+    if (cli->input != NULL && (add_origin(c, &mark, "--input %s", cli->input) != 0 ||
+                               add_path_mapping(c, "input", cli->input, mark) != 0)) {
+        return -1;
+    }
+    if (cli->output != NULL ? add_origin(c, &mark, "--output %s", cli->output) != 0
+                            : add_origin(c, &mark, "the output (standard output)") != 0) {
+        return -1;
+    }
+    if (add_path_mapping(c, "output", cli->output != NULL ? cli->output : "-", mark) != 0) {
+        return -1;
+    }
+    if (cli->n_steps == 0) {
+        return 0; /* reading the job says that steps are missing */
+    }
+    steps = marked(c, yaml_document_add_sequence(c->doc, NULL, YAML_BLOCK_SEQUENCE_STYLE), mark);
+    if (steps < 0 || set_key(c, 1, "steps", steps, mark) != 0) {
+        return -1;
+    }
+    for (i = 0; i < cli->n_steps; i++) {
+        const struct config_arg *a = &cli->steps[i];
+
+        if (add_origin(c, &mark, "--step %s (argument %d)", a->text, a->argi) != 0 ||
+            (step = add_mapping(c, mark)) < 0 ||
+            (plugin = add_scalar(c, a->text, strlen(a->text), YAML_PLAIN_SCALAR_STYLE, mark)) < 0 ||
+            set_key(c, step, "plugin", plugin, mark) != 0 ||
+            !yaml_document_append_sequence_item(c->doc, steps, step)) {
+            return out_of_memory(c);
+        }
+    }
+    return 0;
+}
+
+/* Reads the job file into doc (c->path; doc is set only on success). */
+static int
+load_document(struct ctx *c, yaml_document_t *doc, struct error *err)
+{
+    yaml_parser_t parser;
     unsigned char *text = NULL;
     size_t len = 0;
+    int rc = -1;
 
-    memset(&j, 0, sizeof(j));
-    if (read_file(path, &text, &len, err) != 0) {
+    if (read_file(c->path, &text, &len, err) != 0) {
+        return -1;
+    }
+    if (job_dir(c->path, &c->dir) != 0) {
+        out_of_memory(c);
         goto out;
     }
-    if (job_dir(path, &c.dir) != 0) {
-        out_of_memory(&c);
-        goto out;
-    }
-    if (check_size(&c, text, len) != 0 || check_stream(&c, text, len) != 0) {
+    if (check_size(c, text, len) != 0 || check_stream(c, text, len) != 0) {
         goto out;
     }
     if (!yaml_parser_initialize(&parser)) {
-        out_of_memory(&c);
+        out_of_memory(c);
         goto out;
     }
-    parser_ready = 1;
     yaml_parser_set_input_string(&parser, text, len);
-    if (!yaml_parser_load(&parser, &doc)) {
-        syntax_error(&c, &parser, text, len);
+    if (!yaml_parser_load(&parser, doc)) {
+        syntax_error(c, &parser, text, len);
+    } else {
+        rc = 0;
+    }
+    yaml_parser_delete(&parser);
+out:
+    free(text);
+    return rc;
+}
+
+int
+config_load(const char *path, struct job *job, struct error *err)
+{
+    return config_load_cli(path, NULL, job, err);
+}
+
+int
+config_load_cli(const char *path, const struct config_cli *cli, struct job *job, struct error *err)
+{
+    struct job j;
+    struct ctx c = {path != NULL ? path : CONFIG_CLI_JOB, NULL, NULL, err, &j, NULL};
+    yaml_document_t doc;
+    int doc_loaded = 0, rc = -1;
+    size_t i;
+
+    memset(&j, 0, sizeof(j));
+    if (path != NULL) {
+        if (load_document(&c, &doc, err) != 0) {
+            goto out;
+        }
+    } else if (!yaml_document_initialize(&doc, NULL, NULL, NULL, 1, 1)) {
+        out_of_memory(&c);
         goto out;
     }
     doc_loaded = 1;
     c.doc = &doc;
-    j.file = strdup(path);
+    j.file = strdup(c.path);
     if (j.file == NULL) {
         out_of_memory(&c);
         goto out;
+    }
+    if (path == NULL && build_cli_job(&c, cli) != 0) {
+        goto out;
+    }
+    for (i = 0; cli != NULL && i < cli->n_sets; i++) {
+        if (apply_set(&c, &cli->sets[i]) != 0) {
+            goto out;
+        }
     }
     j.delimiter = '\n';
     j.partition_size = CONFIG_DEFAULT_PARTITION_SIZE;
@@ -1288,12 +1835,39 @@ out:
     if (doc_loaded) {
         yaml_document_delete(&doc);
     }
-    if (parser_ready) {
-        yaml_parser_delete(&parser);
-    }
     free(c.dir);
-    free(text);
     return rc;
+}
+
+const char *
+config_where(const struct job *job, struct config_pos pos, char *buf, size_t size)
+{
+    size_t k = (size_t)(-(long)pos.line - 1);
+
+    if (pos.line < 0 && k < job->n_origins) {
+        snprintf(buf, size, "%s", job->origins[k]);
+    } else {
+        snprintf(buf, size, "%s:%d:%d", job->file, pos.line, pos.column);
+    }
+    return buf;
+}
+
+void
+config_explain(const struct job *job, struct error *err)
+{
+    char pattern[ERROR_MSG_MAX], out[ERROR_MSG_MAX];
+    size_t k;
+
+    for (k = 0; k < job->n_origins; k++) {
+        char *at;
+        int plen = snprintf(pattern, sizeof(pattern), "%s:%ld:0", job->file, -(long)k - 1);
+
+        while (plen > 0 && (at = strstr(err->msg, pattern)) != NULL) {
+            snprintf(out, sizeof(out), "%.*s%s%s", (int)(at - err->msg), err->msg, job->origins[k],
+                     at + plen);
+            snprintf(err->msg, sizeof(err->msg), "%s", out);
+        }
+    }
 }
 
 static void
@@ -1325,6 +1899,7 @@ config_release(struct job *job)
     free(job->input_problem);
     free(job->output);
     free(job->log_dir);
+    free_strings(job->origins, job->n_origins);
     for (i = 0; i < job->n_steps; i++) {
         release_step(&job->steps[i]);
     }

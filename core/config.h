@@ -12,7 +12,9 @@
 
 #include "error.h"
 
-/* A position in the job file, 1-based (libyaml's marks are 0-based); 0: not from the file. */
+/* A position in the job file, 1-based (libyaml's marks are 0-based); 0: not from the file. A
+ * negative line -(K + 1) (column 0) is the command-line argument job->origins[K] instead: a
+ * --set, a --step (config_where says which). */
 struct config_pos {
     int line;
     int column;
@@ -95,7 +97,35 @@ struct job {
 
     struct config_step *steps; /* at least one */
     size_t n_steps;
+
+    /* What the command line added to the job ("--set 2.fields=1,3", "--step cut (argument 2)"),
+     * for messages: a config_pos with a negative line points here. */
+    char **origins;
+    size_t n_origins;
 };
+
+/* A --set or a --step of the command line, in the order given. */
+struct config_arg {
+    const char *text; /* what follows --set (KEY=VALUE) or --step (PLUGIN) */
+    int argi;         /* the option's place on the command line (`tranche` is 0), for messages */
+    size_t step;      /* a --set after the K-th --step (1-based): a KEY without a '.' is an option
+                       * of that step; 0 otherwise */
+};
+
+/* The command line's part of a job. */
+struct config_cli {
+    const struct config_arg *sets; /* --set KEY=VALUE (KEY: a job key such as output.level, or
+                                    * STEP.OPTION with STEP a step's number or plugin name) */
+    size_t n_sets;
+    /* Without a job file only: the job is made of these. */
+    const struct config_arg *steps; /* --step PLUGIN */
+    size_t n_steps;
+    const char *input;  /* --input: input.path (needed) */
+    const char *output; /* --output: output.path; standard output ("-") when NULL */
+};
+
+/* job->file of a job made from the command line alone. */
+#define CONFIG_CLI_JOB "command-line job"
 
 /*
  * Reads and checks the job file at `path`: at most CONFIG_MAX_FILE_SIZE bytes, nested at most
@@ -108,6 +138,27 @@ struct job {
  * success.
  */
 int config_load(const char *path, struct job *job, struct error *err);
+
+/*
+ * config_load with the command line's part: each --set is applied to the job file's YAML document
+ * before it is read, in order (the last of several for one key wins), so its value is parsed and
+ * checked exactly as the file's would be, and messages about it name the --set instead of a file
+ * position. VALUE is taken as a plain YAML scalar, whatever it holds, unless it begins with [ { "
+ * or ', when it is a YAML flow value (a list such as [1,3], a quoted string). Relative paths
+ * given on the command line are relative to the current directory. `path` NULL: no job file, the
+ * job is cli->steps, cli->input and cli->output (job->file is CONFIG_CLI_JOB). cli NULL: as
+ * config_load.
+ */
+int config_load_cli(const char *path, const struct config_cli *cli, struct job *job,
+                    struct error *err);
+
+/* Where pos is, for a message: "FILE:LINE:COLUMN", or the command-line argument it came from.
+ * Returns buf. */
+const char *config_where(const struct job *job, struct config_pos pos, char *buf, size_t size);
+
+/* Rewrites every "FILE:-K:0" in err (a message built with a command-line position as a file
+ * position, by loader.c say) into the argument it stands for. */
+void config_explain(const struct job *job, struct error *err);
 
 /* Frees what config_load allocated; safe on a zeroed struct, and leaves it zeroed. */
 void config_release(struct job *job);
