@@ -481,7 +481,11 @@ explain_streams(const struct inputs *in)
     size_t i;
 
     for (i = 0; i < in->n; i++) {
-        if (in->v[i].kind == INPUT_STREAM) {
+        if (in->v[i].kind == INPUT_STREAM && in->v[i].is_stdin) {
+            fprintf(stderr,
+                    "tranche: standard input is planned as it is read: its partitions are cut as "
+                    "it comes, and are not listed\n");
+        } else if (in->v[i].kind == INPUT_STREAM) {
             fprintf(stderr,
                     "tranche: %s is gzip without an index: its partitions are cut as it is "
                     "decoded, and are not listed (tranche index %s plans them ahead, and lets "

@@ -5,6 +5,7 @@
  */
 #include "gzread.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,7 +34,10 @@ enum gz_state { ST_HEADER, ST_DATA, ST_END };
 struct gz_reader {
     int fd;
     char *path;
-    uint64_t size;
+    uint64_t size;         /* SIZE_UNKNOWN for a sequential reader until it meets the end */
+    int sequential;        /* read(), in order (a pipe), never pread */
+    unsigned char head[2]; /* sequential: bytes the caller read already, to come first */
+    size_t head_len;
     z_stream zs;
     int zs_ready;
     unsigned char *in;
@@ -87,12 +91,45 @@ position(const struct gz_reader *r)
     return r->in_off + (uint64_t)(r->zs.next_in - r->in);
 }
 
+#define SIZE_UNKNOWN UINT64_MAX
+
+/* refill() for a sequential reader: what the caller read first, then one read(); a read of
+ * nothing is the end, which makes the size known. */
+static int
+refill_sequential(struct gz_reader *r, struct error *err)
+{
+    uint64_t pos = position(r);
+    size_t have = r->head_len;
+    ssize_t n = 0;
+
+    memcpy(r->in, r->head, r->head_len);
+    r->head_len = 0;
+    while (r->size == SIZE_UNKNOWN && have == 0 && (n = read(r->fd, r->in, IN_SIZE)) < 0 &&
+           errno == EINTR) {
+    }
+    if (n < 0) {
+        return error_errno(err, "cannot read %s at byte offset %" PRIu64, r->path, pos);
+    }
+    have += (size_t)n;
+    if (have == 0) {
+        r->size = pos;
+    }
+    r->in_off = pos;
+    r->zs.next_in = r->in;
+    r->zs.avail_in = (uInt)have;
+    return 0;
+}
+
 /* Reads more compressed input at the current position. Returns 0 (maybe with nothing more: the
  * end of the file) or -1. */
 static int
 refill(struct gz_reader *r, struct error *err)
 {
     uint64_t pos = position(r);
+
+    if (r->sequential) {
+        return refill_sequential(r, err);
+    }
     size_t want = r->size - pos < IN_SIZE ? (size_t)(r->size - pos) : IN_SIZE;
     ssize_t n = io_pread_full(r->fd, r->in, want, pos);
 
@@ -235,6 +272,11 @@ no_member(const struct gz_reader *r, struct error *err)
         return error_set(err, "%s is not gzip: no gzip magic bytes at compressed offset 0",
                          r->path);
     }
+    if (r->size == SIZE_UNKNOWN) {
+        return error_set(err,
+                         "%s has garbage after its last gzip member, at compressed offset %" PRIu64,
+                         r->path, r->member_in);
+    }
     return error_set(err,
                      "%s has %" PRIu64 " bytes of garbage after its last gzip member, "
                      "at compressed offset %" PRIu64,
@@ -312,6 +354,9 @@ begin_member(struct gz_reader *r, struct error *err)
     uint32_t flg = 0, hcrc;
     int is_gzip;
 
+    if (r->sequential && r->zs.avail_in == 0 && refill(r, err) != 0) {
+        return -1; /* (a stream's end is known only by reading it) */
+    }
     r->member_in = position(r);
     if (r->member_in == r->size && r->members > 0) {
         r->state = ST_END;
@@ -516,6 +561,25 @@ gz_reader_new(int fd, const char *path, uint64_t size, struct gz_reader **out, s
     r->zs_ready = 1;
     r->zs.next_in = r->in;
     r->state = ST_HEADER;
+    *out = r;
+    return 0;
+}
+
+int
+gz_reader_new_sequential(int fd, const char *path, const unsigned char *head, size_t head_len,
+                         struct gz_reader **out, struct error *err)
+{
+    struct gz_reader *r;
+
+    if (head_len > sizeof(r->head)) {
+        return error_set(err, "%s: too many bytes read ahead", path);
+    }
+    if (gz_reader_new(fd, path, SIZE_UNKNOWN, &r, err) != 0) {
+        return -1;
+    }
+    r->sequential = 1;
+    memcpy(r->head, head, head_len);
+    r->head_len = head_len;
     *out = r;
     return 0;
 }

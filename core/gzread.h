@@ -43,6 +43,12 @@ int gz_reader_new(int fd, const char *path, uint64_t size, struct gz_reader **ou
                   struct error *err);
 void gz_reader_free(struct gz_reader *r);
 
+/* A reader of fd read in order with read(), never pread (a pipe: standard input), whose size is
+ * known when it ends; the caller read its first head_len (at most 2) bytes already, and they come
+ * first. It records access points as any reader, but cannot seek. */
+int gz_reader_new_sequential(int fd, const char *path, const unsigned char *head, size_t head_len,
+                             struct gz_reader **out, struct error *err);
+
 /* Records an access point at the start and then about every `spacing` decompressed bytes (at
  * the first deflate block boundary or member header after that), through fn; fn NULL stops
  * (fn may call this itself). */

@@ -2,6 +2,7 @@
 #include "input.h"
 
 #include "dupes.h"
+#include "io.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -179,17 +180,56 @@ open_read(const char *path, struct stat *st, struct error *err)
  * and classifies it. The descriptor is closed again: the input is opened where it is read
  * (input_open), so that a job's descriptors do not grow with its inputs.
  */
+/* Opens input in: by its path, or standard input's kept descriptor (a duplicate); *st set. */
+static int
+open_input(const struct input *in, struct stat *st, struct error *err)
+{
+    int fd;
+
+    if (!in->is_stdin) {
+        return open_read(in->path, st, err);
+    }
+    fd = fcntl(in->stdin_fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+    if (fd < 0 || fstat(fd, st) != 0) {
+        error_errno(err, "cannot read standard input");
+        if (fd >= 0) {
+            close(fd);
+        }
+        return -1;
+    }
+    return fd;
+}
+
+/* Standard input that is not a file: its first bytes tell gzip from plain (they are read again
+ * first, from in->head); it is a stream, planned as it is read. */
+static int
+classify_sequential(const struct job *job, struct input *in, int fd, struct error *err)
+{
+    ssize_t n = io_read_full(fd, in->head, sizeof(in->head));
+
+    if (n < 0) {
+        error_errno(err, "cannot read standard input");
+        return ERR_INVALID;
+    }
+    in->head_len = (size_t)n;
+    in->gzip = job->input_compression == CONFIG_COMPRESSION_GZIP ||
+               (job->input_compression == CONFIG_COMPRESSION_AUTO && n == 2 &&
+                in->head[0] == 0x1f && in->head[1] == 0x8b);
+    in->kind = INPUT_STREAM;
+    return 0;
+}
+
 static int
 open_one(const struct job *job, const struct stat *out_st, struct input *in, size_t i,
          struct error *err)
 {
     struct stat st;
-    int fd = open_read(in->path, &st, err), rc = ERR_INVALID;
+    int fd = open_input(in, &st, err), rc = ERR_INVALID;
 
     if (fd < 0) {
         return ERR_INVALID;
     }
-    if (check_type(in->path, st.st_mode, err) != 0) {
+    if (!in->sequential && check_type(in->path, st.st_mode, err) != 0) {
         goto out;
     }
     if (st.st_dev != in->st.st_dev || st.st_ino != in->st.st_ino) {
@@ -202,32 +242,19 @@ open_one(const struct job *job, const struct stat *out_st, struct input *in, siz
                   job->output, i + 1, in->path);
         goto out;
     }
+    if (in->sequential) {
+        rc = classify_sequential(job, in, fd, err);
+        goto out;
+    }
     if (check_size_is_content(in, fd, err) != 0) {
         goto out;
     }
-    rc = is_gzip(job, fd) ? classify_gzip(in, fd, job->input_index != CONFIG_INDEX_OFF, err) : 0;
+    rc = is_gzip(job, fd)
+             ? classify_gzip(in, fd, job->input_index != CONFIG_INDEX_OFF && !in->is_stdin, err)
+             : 0;
 out:
     close(fd);
     return rc;
-}
-
-/* Stats every input and refuses any that is not a regular file, before opening any (opening a
- * FIFO waits for a writer; opening a device may act on it). */
-static int
-stat_all(struct inputs *in, struct error *err)
-{
-    size_t i;
-
-    for (i = 0; i < in->n; i++) {
-        if (stat(in->v[i].path, &in->v[i].st) != 0) {
-            error_errno(err, "cannot open input %s", in->v[i].path);
-            return ERR_INVALID;
-        }
-        if (check_type(in->v[i].path, in->v[i].st.st_mode, err) != 0) {
-            return ERR_INVALID;
-        }
-    }
-    return 0;
 }
 
 /* The entry of input.path (or --input) that input i comes from; NULL for a job made by hand. */
@@ -250,9 +277,74 @@ describe_entry(const struct job *job, size_t i, char *buf, size_t size)
         snprintf(buf, size, "the input list");
     } else if (e->pos.line == 0) {
         snprintf(buf, size, "--input '%s'", e->text);
+    } else if (e->pos.line < 0) {
+        config_where(job, e->pos, buf, size);
     } else {
         snprintf(buf, size, "'%s' at line %d, column %d", e->text, e->pos.line, e->pos.column);
     }
+}
+
+/* "FILE:LINE:COLUMN: " of the entry input i comes from, "--input: " for --input's, or "". */
+static void
+entry_prefix(const struct job *job, size_t i, char *buf, size_t size)
+{
+    const struct config_input_entry *e = entry_of(job, i);
+    char where[ERROR_MSG_MAX];
+
+    buf[0] = '\0';
+    if (e != NULL && e->pos.line == 0) {
+        snprintf(buf, size, "--input: ");
+    } else if (e != NULL) {
+        snprintf(buf, size, "%s: ", config_where(job, e->pos, where, sizeof(where)));
+    }
+}
+
+/* Standard input: a descriptor kept on it, and what it is (a regular file is read as one; a
+ * pipe, a terminal or a device is a stream). */
+static int
+stat_stdin(struct input *in, struct error *err)
+{
+    if (fstat(STDIN_FILENO, &in->st) != 0) {
+        return error_errno(err, "cannot read standard input");
+    }
+    if (S_ISDIR(in->st.st_mode)) {
+        error_set(err, "standard input is a directory");
+        return ERR_INVALID;
+    }
+    in->stdin_fd = fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+    if (in->stdin_fd < 0) {
+        return error_errno(err, "cannot read standard input");
+    }
+    in->sequential = !S_ISREG(in->st.st_mode);
+    return 0;
+}
+
+/* Stats every input and refuses any that is not a regular file, before opening any (opening a
+ * FIFO waits for a writer; opening a device may act on it). A path that is not there is reported
+ * at its entry in the job file. */
+static int
+stat_all(const struct job *job, struct inputs *in, struct error *err)
+{
+    char prefix[ERROR_MSG_MAX];
+    size_t i;
+
+    for (i = 0; i < in->n; i++) {
+        if (in->v[i].is_stdin) {
+            if (stat_stdin(&in->v[i], err) != 0) {
+                return ERR_INVALID;
+            }
+            continue;
+        }
+        if (stat(in->v[i].path, &in->v[i].st) != 0) {
+            entry_prefix(job, i, prefix, sizeof(prefix));
+            error_errno(err, "%scannot open input %s", prefix, in->v[i].path);
+            return ERR_INVALID;
+        }
+        if (check_type(in->v[i].path, in->v[i].st.st_mode, err) != 0) {
+            return ERR_INVALID;
+        }
+    }
+    return 0;
 }
 
 static int
@@ -264,8 +356,8 @@ refuse_duplicate(const struct job *job, const struct inputs *in, size_t first, s
     char prefix[1100], from_first[600], from_dup[600];
 
     prefix[0] = '\0';
-    if (e != NULL && e->pos.line > 0) {
-        snprintf(prefix, sizeof(prefix), "%s:%d:%d: ", job->file, e->pos.line, e->pos.column);
+    if (e != NULL && e->pos.line != 0) {
+        entry_prefix(job, dup, prefix, sizeof(prefix));
     }
     describe_entry(job, first, from_first, sizeof(from_first));
     describe_entry(job, dup, from_dup, sizeof(from_dup));
@@ -310,6 +402,18 @@ check_duplicates(const struct job *job, const struct inputs *in, struct error *e
     return found ? refuse_duplicate(job, in, first, dup, err) : 0;
 }
 
+/* How many of the first n inputs are standard input. */
+static size_t
+count_stdin(const struct inputs *in, size_t n)
+{
+    size_t i, k = 0;
+
+    for (i = 0; i < n; i++) {
+        k += (size_t)in->v[i].is_stdin;
+    }
+    return k;
+}
+
 int
 inputs_open(const struct job *job, struct inputs *in, struct error *err)
 {
@@ -334,6 +438,16 @@ inputs_open(const struct job *job, struct inputs *in, struct error *err)
     in->n = job->n_inputs;
     for (i = 0; i < in->n; i++) {
         in->v[i].path = job->inputs[i];
+        in->v[i].stdin_fd = -1;
+        if (strcmp(job->inputs[i], "-") == 0) {
+            if (count_stdin(in, i) > 0) {
+                error_set(err, "standard input (-) is listed twice among the inputs: it can be "
+                               "read once");
+                return ERR_INVALID;
+            }
+            in->v[i].is_stdin = 1;
+            in->v[i].path = INPUT_STDIN_NAME;
+        }
     }
     /* Points as close as the partitions (so that the next run can cut partitions that small). */
     in->index_spacing =
@@ -341,7 +455,7 @@ inputs_open(const struct job *job, struct inputs *in, struct error *err)
     if (in->index_spacing < MIN_INDEX_SPACING) {
         in->index_spacing = MIN_INDEX_SPACING;
     }
-    rc = stat_all(in, err);
+    rc = stat_all(job, in, err);
     if (rc == 0) {
         rc = check_duplicates(job, in, err);
     }
@@ -531,6 +645,9 @@ check_unchanged(const struct input *in, struct error *err)
     struct stat now;
     char what[600];
 
+    if (in->is_stdin) {
+        return 0; /* read through its own descriptor, once: nothing to compare with */
+    }
     if (stat(in->path, &now) != 0) {
         return error_errno(err, "input %s changed during the job: it is no longer at its path",
                            in->path);
@@ -547,10 +664,10 @@ input_open(const struct input *in, struct error *err)
 {
     struct stat st;
     char what[600];
-    int fd = open_read(in->path, &st, err);
+    int fd = open_input(in, &st, err);
 
-    if (fd < 0) {
-        return -1;
+    if (fd < 0 || in->is_stdin) {
+        return fd;
     }
     describe_changes(&in->st, &st, what, sizeof(what));
     if (what[0] != '\0') {
@@ -577,7 +694,7 @@ inputs_check_unchanged(const struct inputs *in, struct error *err)
 int
 input_is_compressed(const struct input *in)
 {
-    return in->kind != INPUT_PLAIN;
+    return in->kind != INPUT_PLAIN && !(in->sequential && !in->gzip);
 }
 
 void
@@ -588,6 +705,9 @@ inputs_release(struct inputs *in)
     for (i = 0; in->v != NULL && i < in->n; i++) {
         bgzf_index_release(&in->v[i].bgzf);
         gz_index_release(&in->v[i].gzi);
+        if (in->v[i].is_stdin && in->v[i].stdin_fd >= 0) {
+            close(in->v[i].stdin_fd);
+        }
     }
     free(in->v);
     memset(in, 0, sizeof(*in));

@@ -22,11 +22,22 @@
 enum input_kind { INPUT_PLAIN = 0, INPUT_BGZF, INPUT_GZINDEX, INPUT_STREAM };
 
 struct input {
-    const char *path; /* borrowed from the job */
+    const char *path; /* borrowed from the job; "standard input" for "-" */
     struct stat st;   /* as classified: input_open() and inputs_check_unchanged() compare with it */
     enum input_kind kind;
     struct bgzf_index bgzf; /* INPUT_BGZF: its blocks */
     struct gz_index gzi;    /* INPUT_GZINDEX: its access points */
+
+    /* Standard input ("-"): read through a descriptor kept on it (input_open duplicates it; it
+     * has no path to open again), never indexed, never checked for changes. A regular file
+     * behind it is read as that file; anything else (a pipe) is a stream read once, in order:
+     * `sequential`, its first head_len bytes (read to tell gzip from plain) kept in head. */
+    int is_stdin;
+    int stdin_fd;
+    int sequential;
+    int gzip; /* a sequential input is gzip (else plain bytes) */
+    unsigned char head[2];
+    size_t head_len;
 };
 
 struct inputs {
@@ -72,6 +83,9 @@ int input_open(const struct input *in, struct error *err);
  * partition is written and before the output is committed.
  */
 int inputs_check_unchanged(const struct inputs *in, struct error *err);
+
+/* The name standard input goes by in messages. */
+#define INPUT_STDIN_NAME "standard input"
 
 /* Whether input i is compressed (its partitions' offsets are decompressed bytes). */
 int input_is_compressed(const struct input *in);

@@ -65,22 +65,33 @@ static int
 start_stream(struct planner *pl, struct error *err)
 {
     const struct input *in = &pl->inputs->v[pl->plan_file];
-
-    uint64_t spacing = pl->job->input_index == CONFIG_INDEX_OFF ? 0 : pl->inputs->index_spacing;
+    struct stream_source src;
+    /* Standard input has no path to find an index by again: none is written for it. */
+    uint64_t spacing =
+        pl->job->input_index == CONFIG_INDEX_OFF || in->is_stdin ? 0 : pl->inputs->index_spacing;
 
     pl->stream_fd = input_open(in, err);
     if (pl->stream_fd < 0) {
         return -1;
     }
-    if (stream_start(pl->stream, pl->plan_file, pl->stream_fd, in->path, &in->st, pl->stream_target,
-                     pl->job->delimiter, spacing, pl->job->input_index == CONFIG_INDEX_BESIDE,
-                     err) != 0) {
+    memset(&src, 0, sizeof(src));
+    src.file = pl->plan_file;
+    src.fd = pl->stream_fd;
+    src.path = in->path;
+    src.st = &in->st;
+    src.gzip = !in->sequential || in->gzip;
+    src.sequential = in->sequential;
+    src.head = in->head;
+    src.head_len = in->head_len;
+    if (stream_start(pl->stream, &src, pl->stream_target, pl->job->delimiter, spacing,
+                     pl->job->input_index == CONFIG_INDEX_BESIDE, err) != 0) {
         return -1;
     }
-    log_line(pl->log_fd,
-             "%s: gzip without a usable index: decoding it here, cut into partitions of about "
-             "%" PRIu64 " bytes as it goes",
-             in->path, pl->stream_target);
+    log_line(pl->log_fd, "%s: %s, cut into partitions of about %" PRIu64 " bytes as it goes",
+             in->path,
+             in->sequential ? "read as it comes (not a file)"
+                            : "gzip without a usable index: decoding it here",
+             pl->stream_target);
     pl->stream_active = 1;
     return 0;
 }

@@ -23,10 +23,15 @@ struct stream {
     uint64_t head; /* ring position of the next byte decoded */
     uint64_t tail; /* ring position of the first byte still in use */
 
-    /* The file being decoded. */
+    /* The file being decoded (reader), or read as it is (fd, after head). */
     size_t file;
     char *path;
     struct gz_reader *reader;
+    int fd;
+    int sequential;
+    unsigned char ahead[2]; /* bytes read from fd already (to tell gzip), which come first */
+    size_t ahead_len;
+    uint64_t in; /* bytes read of a plain stream */
     struct gz_index_writer *index;
     uint64_t target;
     unsigned char delimiter;
@@ -104,10 +109,20 @@ record_point(void *arg, const struct gz_point *pt, const unsigned char *window, 
     return 0;
 }
 
+/* The reader of a gzip source: by pread, or in order from a pipe. */
+static int
+start_reader(struct stream *s, const struct stream_source *src, struct error *err)
+{
+    if (src->sequential) {
+        return gz_reader_new_sequential(src->fd, src->path, src->head, src->head_len, &s->reader,
+                                        err);
+    }
+    return gz_reader_new(src->fd, src->path, (uint64_t)src->st->st_size, &s->reader, err);
+}
+
 int
-stream_start(struct stream *s, size_t file, int fd, const char *path, const struct stat *st,
-             uint64_t target, unsigned char delimiter, uint64_t index_spacing, int index_beside,
-             struct error *err)
+stream_start(struct stream *s, const struct stream_source *src, uint64_t target,
+             unsigned char delimiter, uint64_t index_spacing, int index_beside, struct error *err)
 {
     struct error ierr;
 
@@ -116,22 +131,28 @@ stream_start(struct stream *s, size_t file, int fd, const char *path, const stru
     gz_index_writer_abort(s->index);
     s->index = NULL;
     free(s->path);
-    s->path = strdup(path);
+    s->path = strdup(src->path);
     if (s->path == NULL) {
         return error_set(err, "out of memory");
     }
-    if (gz_reader_new(fd, path, (uint64_t)st->st_size, &s->reader, err) != 0) {
+    s->fd = src->fd;
+    s->sequential = src->sequential;
+    s->ahead_len = src->head_len < sizeof(s->ahead) ? src->head_len : sizeof(s->ahead);
+    memcpy(s->ahead, src->head, s->ahead_len);
+    s->in = 0;
+    if (src->gzip && start_reader(s, src, err) != 0) {
         return -1;
     }
     s->note[0] = '\0';
-    if (index_spacing > 0) {
-        if (gz_index_writer_new(path, st, index_spacing, index_beside, &s->index, &ierr) == 0) {
+    if (src->gzip && index_spacing > 0) {
+        if (gz_index_writer_new(src->path, src->st, index_spacing, index_beside, &s->index,
+                                &ierr) == 0) {
             gz_reader_track(s->reader, index_spacing, record_point, s);
         } else {
             snprintf(s->note, sizeof(s->note), "no index written: %s", ierr.msg);
         }
     }
-    s->file = file;
+    s->file = src->file;
     s->target = target > 0 ? target : 1;
     s->delimiter = delimiter;
     s->cut = s->scan = s->head;
@@ -175,6 +196,32 @@ cut_partitions(struct stream *s, struct plan *plan, struct error *err)
         }
     }
     return 0;
+}
+
+/* Up to room more bytes of the stream into out: decoded, or read as they are. Returns how many,
+ * 0 at its end, or -1. */
+static ssize_t
+read_more(struct stream *s, unsigned char *out, size_t room, struct error *err)
+{
+    ssize_t n;
+
+    if (s->reader != NULL) {
+        return gz_reader_read(s->reader, out, room, err);
+    }
+    if (s->ahead_len > 0) {
+        n = (ssize_t)(room < s->ahead_len ? room : s->ahead_len);
+        memcpy(out, s->ahead, (size_t)n);
+        memmove(s->ahead, s->ahead + n, s->ahead_len - (size_t)n);
+        s->ahead_len -= (size_t)n;
+    } else {
+        while ((n = read(s->fd, out, room)) < 0 && errno == EINTR) {
+        }
+    }
+    if (n < 0) {
+        return error_errno(err, "cannot read %s at byte offset %" PRIu64, s->path, s->in);
+    }
+    s->in += (uint64_t)n;
+    return n;
 }
 
 /* The end of the file: its last partition, and its index. */
@@ -221,6 +268,13 @@ stream_step(struct stream *s, struct plan *plan, size_t budget, enum stream_stat
         ssize_t n;
 
         if (room == 0) {
+            if (s->cut == s->tail && s->sequential) {
+                return error_set(err,
+                                 "%s has a record longer than the %zu MiB a stream read in one "
+                                 "process can hold (at byte %" PRIu64 " of its records); write it "
+                                 "to a file first",
+                                 s->path, s->size >> 20, s->cut_out);
+            }
             if (s->cut == s->tail) {
                 return error_set(err,
                                  "%s has a record longer than the %zu MiB a gzip stream "
@@ -234,8 +288,7 @@ stream_step(struct stream *s, struct plan *plan, size_t budget, enum stream_stat
         if (room > budget - done) {
             room = budget - done;
         }
-        n = gz_reader_read(s->reader, (unsigned char *)s->base + (size_t)(s->head % s->size), room,
-                           err);
+        n = read_more(s, (unsigned char *)s->base + (size_t)(s->head % s->size), room, err);
         if (n < 0) {
             return -1;
         }

@@ -1,7 +1,8 @@
 /*
  * core/stream.h: a gzip file that cannot be split ahead (one member, or members of unknown size,
- * with no index yet) is decoded once, by the parent, into a ring of shared memory, and cut into
- * partitions at record boundaries as it decodes. Workers run those partitions straight from the
+ * with no index yet), or standard input that is not a file (a pipe, gzip or not), is read once,
+ * by the parent, into a ring of shared memory, and cut into partitions at record boundaries as it
+ * is decoded. Workers run those partitions straight from the
  * ring (it is mapped twice in a row, so a partition that wraps is still contiguous), while the
  * parent decodes the next ones. The decoder records access points as it goes and leaves an index
  * (gzindex.h), so that the next run over the same file decodes in parallel.
@@ -27,14 +28,26 @@ void stream_free(struct stream *s);
 /* Where partition p (with p->ring_at set) lies in memory. */
 char *stream_data(const struct stream *s, const struct partition *p);
 
+/* What a stream is read from. */
+struct stream_source {
+    size_t file;      /* the input's index in the job */
+    int fd;           /* open on it; the caller closes it after STREAM_END */
+    const char *path; /* for messages */
+    const struct stat *st;
+    int gzip;       /* decode it (else its bytes are the records: standard input, plain) */
+    int sequential; /* read in order with read() (a pipe), its size unknown until its end */
+    const unsigned char *head; /* sequential: bytes read from fd already, which come first */
+    size_t head_len;
+};
+
 /*
- * Starts decoding input `file` (fd, path, size bytes, stat st), cutting partitions of at least
- * `target` bytes that end after a delimiter. index_spacing > 0: also write an index with access
- * points that far apart, into the cache or with index_beside beside the file (failing to write
- * one is not an error; stream_index_note says why).
+ * Starts reading input src (decoding it when src->gzip), cutting partitions of at least `target`
+ * bytes that end after a delimiter. index_spacing > 0 (gzip only): also write an index with
+ * access points that far apart, into the cache or with index_beside beside the file (failing to
+ * write one is not an error; stream_index_note says why).
  */
-int stream_start(struct stream *s, size_t file, int fd, const char *path, const struct stat *st,
-                 uint64_t target, unsigned char delimiter, uint64_t index_spacing, int index_beside,
+int stream_start(struct stream *s, const struct stream_source *src, uint64_t target,
+                 unsigned char delimiter, uint64_t index_spacing, int index_beside,
                  struct error *err);
 
 enum stream_status {
