@@ -40,16 +40,35 @@ const char cli_run_help[] =
     "usage: tranche run JOB.yaml [OPTIONS]\n"
     "       tranche plan JOB.yaml [OPTIONS]\n"
     "       tranche validate JOB.yaml [OPTIONS]\n"
+    "       tranche run|plan|validate --step PLUGIN [--set OPTION=VALUE...] [--step PLUGIN ...]\n"
+    "                                 --input PATH [--output PATH] [OPTIONS]\n"
+    "\n"
+    "validate makes every check run makes before it runs (job, plugins and their options, inputs\n"
+    "opened and planned, output, log directory), and runs nothing.\n"
     "\n"
     "Options override the job file:\n"
     "  -w, --workers N|auto        worker processes (auto: online CPUs)\n"
     "  -s, --partition-size SIZE   target partition size: bytes, or with KiB, MiB, GiB\n"
     "                              (e.g. 32MiB)\n"
-    "  -i, --input PATH            the input file (or glob), instead of input.path\n"
+    "  -i, --input PATH            the input file (or glob), instead of input.path; --input -\n"
+    "                              reads standard input (gzip too, by its magic bytes)\n"
     "  -o, --output PATH           the output file, '-' for standard output\n"
     "  -l, --log-dir DIR           where tranche.log and worker-N.log go\n"
+    "      --set KEY=VALUE         any key of the job, as in the file: --set output.level=1,\n"
+    "                              --set input.compression=none, --set partition_size=1MiB\n"
+    "      --set STEP.OPTION=VALUE an option of a step, STEP being its number (from 1) or its\n"
+    "                              plugin's name: --set 2.fields=3, --set grep.pattern=x\n"
+    "                              VALUE is checked as the file's value would be; a VALUE that\n"
+    "                              begins with [ { \" or ' is YAML (--set 'cut.fields=[1,3]'),\n"
+    "                              any other is taken as it is. The last --set of a key wins.\n"
     "      --fsync                 (run) sync the output and its directory at the commit, so\n"
     "                              that it survives a power loss once tranche exits 0\n"
+    "A job without a job file:\n"
+    "      --step PLUGIN           adds a step (in order); a --set OPTION=VALUE after it sets\n"
+    "                              that step's option. --input is needed; the output is\n"
+    "                              standard output unless --output says otherwise:\n"
+    "                              tranche run --step cut --set fields=2 --set delimiter=,\n"
+    "                                          --step upper --input data.csv\n"
     "Debugging (run only):\n"
     "      --in-process            run every partition in this process, without fork (for gdb,\n"
     "                              valgrind); plugins' stderr stays on the terminal\n"
@@ -60,7 +79,8 @@ const char cli_run_help[] =
     "gzip inputs (found by their magic bytes): BGZF is split at its blocks; other gzip is decoded\n"
     "by this process on a first run, which leaves an index in your cache (input.index: cache,\n"
     "beside or off; when the file is large enough to gain from one) so that later runs decode it\n"
-    "in parallel (see tranche help index).\n"
+    "in parallel (see tranche help index). Standard input that is not a file is read once, as it\n"
+    "comes, by this process, and cut into partitions as it is read (never indexed).\n"
     "\n"
     "Without log_dir or --log-dir, logs go to $TMPDIR/tranche-logs-UID/JOBNAME (TMPDIR: /tmp).\n";
 
@@ -547,6 +567,34 @@ session_open(struct session *s, int argc, char **argv, int *help)
     return 0;
 }
 
+/* Whether the log directory can be made and written (run makes it, validate only looks): it, or
+ * the nearest of its parents that exists, is a directory this user may write in. */
+static int
+check_log_dir(const char *dir, struct error *err)
+{
+    char *at = strdup(dir), *up;
+    struct stat st;
+    int rc = 0;
+
+    while (at != NULL && stat(at, &st) != 0 && errno == ENOENT && strcmp(at, "/") != 0 &&
+           strcmp(at, ".") != 0) {
+        up = path_dirname(at);
+        free(at);
+        at = up;
+    }
+    if (at == NULL) {
+        rc = error_set(err, "out of memory");
+    } else if (stat(at, &st) != 0) {
+        rc = error_errno(err, "log directory %s: cannot use %s", dir, at);
+    } else if (!S_ISDIR(st.st_mode)) {
+        rc = error_set(err, "log directory %s: %s is not a directory", dir, at);
+    } else if (access(at, W_OK | X_OK) != 0) {
+        rc = error_errno(err, "log directory %s: cannot write in %s", dir, at);
+    }
+    free(at);
+    return rc != 0 ? ERR_INVALID : 0;
+}
+
 /* The checks of the output, standard output and the log directory that run makes before it
  * runs. */
 static int
@@ -570,6 +618,9 @@ check_destinations(struct session *s, enum session_for what)
         return session_fail(s, ERR_INVALID);
     }
     rc = path_check_default_log_dir(s->job.log_dir, &s->err);
+    if (rc == 0) {
+        rc = check_log_dir(s->job.log_dir, &s->err);
+    }
     return rc != 0 ? session_fail(s, rc) : 0;
 }
 

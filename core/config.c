@@ -1619,10 +1619,11 @@ is_top_key(const char *name, size_t len)
     return 0;
 }
 
-/* Which step KEY's first part names: its number, or the plugin of exactly one step. Returns the
- * step (1-based), 0 when it names none (KEY is a key of the job), or -1 (named several). */
-static long
-named_step(const struct ctx *c, const char *key, size_t len, yaml_mark_t mark)
+/* Which step KEY's first part (len bytes) names: its number (*step, 1-based; 0 and numbers past
+ * the last step are refused by the caller), or the plugin of exactly one step. Returns 1, 0 when
+ * it names no step (KEY is a key of the job), or -1 (a plugin that several steps use). */
+static int
+named_step(const struct ctx *c, const char *key, size_t len, yaml_mark_t mark, size_t *step)
 {
     int steps = steps_node(c);
     size_t k, n = count_steps(c, steps), found = 0, uses = 0;
@@ -1632,7 +1633,8 @@ named_step(const struct ctx *c, const char *key, size_t len, yaml_mark_t mark)
         return 0;
     }
     if (strspn(key, "0123456789") >= len) {
-        return len > 9 ? LONG_MAX : strtol(key, NULL, 10);
+        *step = len > 9 ? SIZE_MAX : (size_t)strtoul(key, NULL, 10);
+        return 1;
     }
     memcpy(name, key, len);
     name[len] = '\0';
@@ -1645,10 +1647,11 @@ named_step(const struct ctx *c, const char *key, size_t len, yaml_mark_t mark)
     if (uses > 1) {
         return fail_at(c, mark,
                        "%zu steps use plugin %s (the job's steps are %s): name the step by its "
-                       "number instead, such as %zu%s",
+                       "number instead, such as --set %zu%s=...",
                        uses, name, list_steps(c, steps, list, sizeof(list)), found, key + len);
     }
-    return (long)found;
+    *step = found;
+    return found > 0;
 }
 
 /* Applies one --set KEY=VALUE (origin k). */
@@ -1658,8 +1661,7 @@ apply_set(const struct ctx *c, const struct config_arg *a)
     const char *eq = strchr(a->text, '=');
     yaml_mark_t mark;
     char *key;
-    size_t len;
-    long step;
+    size_t len, step = 0;
     int rc;
 
     if (add_origin(c, &mark, "--set %s", a->text) != 0) {
@@ -1677,10 +1679,10 @@ apply_set(const struct ctx *c, const struct config_arg *a)
     len = strcspn(key, ".");
     if (a->step > 0 && key[len] == '\0') {
         rc = set_step_option(c, a->step, key, eq + 1, mark);
-    } else if ((step = named_step(c, key, key[len] == '\0' ? 0 : len, mark)) < 0) {
+    } else if ((rc = named_step(c, key, key[len] == '\0' ? 0 : len, mark, &step)) < 0) {
         rc = -1;
-    } else if (step > 0) {
-        rc = set_step_option(c, (size_t)step, key + len + 1, eq + 1, mark);
+    } else if (rc > 0) {
+        rc = set_step_option(c, step, key + len + 1, eq + 1, mark);
     } else {
         rc = set_job_key(c, key, eq + 1, mark);
     }
