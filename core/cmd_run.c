@@ -708,8 +708,9 @@ large_streams(const struct inputs *in)
     size_t i, n = 0;
 
     for (i = 0; i < in->n; i++) {
-        n +=
-            in->v[i].kind == INPUT_STREAM && (uint64_t)in->v[i].st.st_size >= 2 * in->index_spacing;
+        /* (standard input is never indexed: no hint for it) */
+        n += in->v[i].kind == INPUT_STREAM && !in->v[i].is_stdin &&
+             (uint64_t)in->v[i].st.st_size >= 2 * in->index_spacing;
     }
     return n;
 }

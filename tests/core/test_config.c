@@ -939,6 +939,179 @@ test_config__many_options_are_checked_promptly(void **state)
     free(yaml);
 }
 
+/* Sets, as cmd_run.c gives them: each KEY=VALUE with its place on the command line. */
+static struct config_cli
+cli_of(struct config_arg *sets, size_t n_sets)
+{
+    struct config_cli cli;
+
+    memset(&cli, 0, sizeof(cli));
+    cli.sets = sets;
+    cli.n_sets = n_sets;
+    return cli;
+}
+
+static const struct config_option *
+option_named(const struct config_step *step, const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < step->n_options; i++) {
+        if (strcmp(step->options[i].name, name) == 0) {
+            return &step->options[i];
+        }
+    }
+    fail_msg("no option %s", name);
+    return NULL;
+}
+
+static void
+test_config__set_overrides_keys_and_step_options(void **state)
+{
+    const char *dir = *state;
+    struct config_arg sets[] = {
+        {"output.level=3", 3, 0},          {"workers=7", 5, 0},
+        {"partition_size=1MiB", 7, 0},     {"input.compression=none", 9, 0},
+        {"2.fields=[1, 3]", 11, 0},        {"grep.pattern=first", 13, 0},
+        {"grep.pattern=last wins", 15, 0}, {"output.path=sub/o.txt", 17, 0},
+        {"log_dir=logs", 19, 0},
+    };
+    struct config_cli cli = cli_of(sets, sizeof(sets) / sizeof(sets[0]));
+    struct error err = {{0}};
+    struct job job;
+    const struct config_option *o;
+    char where[256];
+    const char *path = write_job(dir, "input:\n  path: in.txt\noutput:\n  path: out.txt\n"
+                                      "  level: 9\nsteps:\n  - plugin: grep\n"
+                                      "    options: {pattern: x}\n  - plugin: ./p/cut.so\n");
+
+    memset(&job, 0, sizeof(job));
+    if (config_load_cli(path, &cli, &job, &err) != 0) {
+        fail_msg("%s", err.msg);
+    }
+    assert_int_equal(job.output_level, 3);
+    assert_int_equal(job.workers, 7);
+    assert_int_equal(job.partition_size, 1u << 20);
+    assert_int_equal(job.input_compression, CONFIG_COMPRESSION_NONE);
+    /* Paths from the command line are relative to the current directory, the file's to its. */
+    assert_string_equal(job.output, "sub/o.txt");
+    assert_string_equal(job.log_dir, "logs");
+    assert_string_equal(job.inputs[0], tu_join(dir, "in.txt"));
+    o = option_named(&job.steps[0], "pattern");
+    assert_int_equal(o->n_items, 1);
+    assert_string_equal(o->items[0], "last wins");
+    assert_string_equal(config_where(&job, o->value_pos, where, sizeof(where)),
+                        "--set grep.pattern=last wins");
+    /* The key stays the file's; a key the file did not have is the --set's. */
+    assert_int_equal(o->pos.line, 8);
+    o = option_named(&job.steps[1], "fields");
+    assert_true(o->is_list);
+    assert_int_equal(o->n_items, 2);
+    assert_string_equal(o->items[1], "3");
+    assert_true(o->pos.line < 0);
+    assert_string_equal(config_where(&job, o->pos, where, sizeof(where)), "--set 2.fields=[1, 3]");
+    assert_string_equal(config_where(&job, job.steps[1].pos, where, sizeof(where)),
+                        tu_join(dir, "job.yaml:9:5"));
+    /* A message built with a command-line position as a file position names the argument. */
+    snprintf(err.msg, sizeof(err.msg), "%s:%d:%d: step 2: bad", job.file, o->value_pos.line,
+             o->value_pos.column);
+    config_explain(&job, &err);
+    assert_string_equal(err.msg, "--set 2.fields=[1, 3]: step 2: bad");
+    config_release(&job);
+}
+
+static void
+test_config__bad_sets_name_the_set(void **state)
+{
+    static const struct {
+        const char *set;
+        const char *message;
+    } cases[] = {
+        {"output.level=0", "--set output.level=0: invalid output.level '0'"},
+        {"output.levl=1", "--set output.levl=1: unknown key 'levl' in output; allowed:"},
+        {"nokey=1", "--set nokey=1: unknown key 'nokey' in the top level"},
+        {"workers=", "--set workers=: workers must be a positive integer or 'auto', got an empty "
+                     "value"},
+        {"noequals", "--set noequals: expected KEY=VALUE"},
+        {"output..level=1", "--set output..level=1: a key is empty"},
+        {"output.=1", "--set output.=1: a key is empty"},
+        {"output.path.x=1", "--set output.path.x=1: 'path' is not a mapping"},
+        {"3.x=1", "--set 3.x=1: there is no step 3: the job's steps are 1 upper, 2 upper"},
+        {"99999999999.x=1", "--set 99999999999.x=1: there is no step"},
+        {"1.=1", "--set 1.=1: expected STEP.OPTION=VALUE"},
+        {"upper.x=1", "--set upper.x=1: 2 steps use plugin upper"},
+        {"1.x={a: 1}", "--set 1.x={a: 1}: option 'x' of step 1 must be a scalar or a list"},
+        {"1.x=[[1]]", "--set 1.x=[[1]]: option 'x' of step 1 must be a scalar or a list of "
+                      "scalars, got a list inside it"},
+        {"1.x=[*a]", "--set 1.x=[*a]: at column 2 of the value: YAML aliases are not supported"},
+        {"1.x=[1", "--set 1.x=[1: at column"},
+        {"input.path=[]", "--set input.path=[]: input.path is an empty list"},
+        {"steps=[]", "--set steps=[]: steps is an empty list"},
+    };
+    const char *dir = *state;
+    const char *path = write_job(dir, "input:\n  path: in.txt\noutput:\n  path: out.txt\n"
+                                      "steps:\n  - plugin: upper\n  - plugin: upper\n");
+    size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct config_arg set = {cases[i].set, 2, 0};
+        struct config_cli cli = cli_of(&set, 1);
+        struct error err = {{0}};
+        struct job job;
+
+        memset(&job, 0, sizeof(job));
+        if (config_load_cli(path, &cli, &job, &err) == 0) {
+            fail_msg("--set %s was accepted", cases[i].set);
+        }
+        if (strstr(err.msg, cases[i].message) != err.msg) {
+            fail_msg("--set %s:\n  got:      %s\n  expected: %s...", cases[i].set, err.msg,
+                     cases[i].message);
+        }
+    }
+}
+
+/* A job without a file: --step, --set after a step, --input, standard output by default. */
+static void
+test_config__a_job_from_the_command_line(void **state)
+{
+    struct config_arg steps[] = {{"cut", 2, 0}, {"x/upper.so", 6, 0}};
+    struct config_arg sets[] = {{"fields=2", 4, 1}, {"2.fixed=yes", 8, 2}, {"workers=3", 10, 2}};
+    struct config_cli cli = cli_of(sets, 3);
+    struct error err = {{0}};
+    struct job job;
+    char where[256];
+
+    (void)state;
+    cli.steps = steps;
+    cli.n_steps = 2;
+    cli.input = "-";
+    memset(&job, 0, sizeof(job));
+    if (config_load_cli(NULL, &cli, &job, &err) != 0) {
+        fail_msg("%s", err.msg);
+    }
+    assert_string_equal(job.file, CONFIG_CLI_JOB);
+    assert_int_equal(job.n_inputs, 1);
+    assert_string_equal(job.inputs[0], "-");
+    assert_string_equal(job.output, "-");
+    assert_int_equal(job.n_steps, 2);
+    assert_string_equal(job.steps[0].plugin, "cut");
+    assert_string_equal(job.steps[1].plugin, "x/upper.so"); /* relative to here */
+    assert_string_equal(job.steps[0].options[0].name, "fields");
+    assert_string_equal(job.steps[1].options[0].name, "fixed");
+    /* After a --step, a bare key is that step's option (workers too). */
+    assert_string_equal(job.steps[1].options[1].name, "workers");
+    assert_int_equal(job.workers, 0);
+    assert_string_equal(config_where(&job, job.steps[1].pos, where, sizeof(where)),
+                        "--step x/upper.so (argument 6)");
+    config_release(&job);
+
+    /* No steps: said as the command line's. */
+    cli.n_steps = 0;
+    cli.n_sets = 0;
+    assert_int_equal(config_load_cli(NULL, &cli, &job, &err), -1);
+    assert_string_equal(err.msg, "the command line: missing required key 'steps'");
+}
+
 int
 main(void)
 {
@@ -960,6 +1133,10 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_config__existing_path_is_not_a_glob, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config__inputs_know_their_entry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_config__set_overrides_keys_and_step_options, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_config__bad_sets_name_the_set, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_config__a_job_from_the_command_line, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config__nesting_is_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config__size_is_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config__many_options_are_checked_promptly, setup,
