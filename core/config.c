@@ -1679,6 +1679,12 @@ apply_set(const struct ctx *c, const struct config_arg *a)
     len = strcspn(key, ".");
     if (a->step > 0 && key[len] == '\0') {
         rc = set_step_option(c, a->step, key, eq + 1, mark);
+    } else if (key[len] == '\0' && !is_top_key(key, len)) {
+        rc = fail_at(c, mark,
+                     "unknown key '%s' of the job (its keys: input, output, workers, "
+                     "partition_size, log_dir, steps); an option of a step is STEP.OPTION, "
+                     "such as --set 1.%s",
+                     key, a->text);
     } else if ((rc = named_step(c, key, key[len] == '\0' ? 0 : len, mark, &step)) < 0) {
         rc = -1;
     } else if (rc > 0) {

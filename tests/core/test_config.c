@@ -1029,7 +1029,10 @@ test_config__bad_sets_name_the_set(void **state)
     } cases[] = {
         {"output.level=0", "--set output.level=0: invalid output.level '0'"},
         {"output.levl=1", "--set output.levl=1: unknown key 'levl' in output; allowed:"},
-        {"nokey=1", "--set nokey=1: unknown key 'nokey' in the top level"},
+        {"nokey=1", "--set nokey=1: unknown key 'nokey' of the job (its keys: input, output, "
+                    "workers, partition_size, log_dir, steps); an option of a step is "
+                    "STEP.OPTION, such as --set 1.nokey=1"},
+        {"nokey.x=1", "--set nokey.x=1: unknown key 'nokey' in the top level"},
         {"workers=", "--set workers=: workers must be a positive integer or 'auto', got an empty "
                      "value"},
         {"noequals", "--set noequals: expected KEY=VALUE"},
