@@ -282,6 +282,53 @@ test_cli__standard_input_matches_the_file(void **state)
           TRANCHE_BIN);
 }
 
+/* Random records (empty ones, ones longer than a partition, the delimiter a comma or a newline,
+ * with or without a last delimiter), random worker counts and partition sizes: standard input
+ * through a pipe gives what the file gives. */
+static void
+test_cli__standard_input_property(void **state)
+{
+    uint64_t seed = 20261201;
+    int round;
+
+    (void)state;
+    for (round = 0; round < 6; round++) {
+        size_t n = 20000 + tu_rand(&seed) % 200000, i = 0;
+        char *data = malloc(n), delimiter = round % 2 ? ',' : '\n';
+        const char *delimiter_arg = round % 2 ? "," : "\\n"; /* as config_parse_delimiter */
+        unsigned workers = 1 + (unsigned)(tu_rand(&seed) % 4);
+        unsigned size = 8 + (unsigned)(tu_rand(&seed) % 20000);
+        char *err = NULL;
+
+        assert_non_null(data);
+        while (i < n) {
+            size_t len = tu_rand(&seed) % 8 == 0 ? tu_rand(&seed) % 30000 : tu_rand(&seed) % 40;
+
+            for (; len > 0 && i < n; len--) {
+                data[i++] = (char)('a' + tu_rand(&seed) % 26);
+            }
+            if (i < n) {
+                data[i++] = delimiter;
+            }
+        }
+        tu_write_file(tu_join(tu_dir, "prop.txt"), data, n);
+        free(data);
+        if (tu_tranche(&err,
+                       "run --step upper --input prop.txt -o prop.file -w %u -s %u "
+                       "--set 'input.delimiter=%s'",
+                       workers, size, delimiter_arg) != 0) {
+            fail_msg("%s", err);
+        }
+        free(err);
+        tu_sh(0,
+              "cat prop.txt | %s run --step upper --input - -o prop.pipe -w %u -s %u "
+              "--set 'input.delimiter=%s' && cmp prop.file prop.pipe && gzip -c prop.txt | "
+              "%s run --step upper --input - -o - -w %u -s %u --set 'input.delimiter=%s' | "
+              "cmp prop.file -",
+              TRANCHE_BIN, workers, size, delimiter_arg, TRANCHE_BIN, workers, size, delimiter_arg);
+    }
+}
+
 static void
 test_cli__standard_input_edges(void **state)
 {
@@ -349,6 +396,7 @@ main(void)
         cmocka_unit_test(test_cli__a_job_from_steps_alone),
         cmocka_unit_test(test_cli__validate_makes_the_checks_run_makes),
         cmocka_unit_test(test_cli__standard_input_matches_the_file),
+        cmocka_unit_test(test_cli__standard_input_property),
         cmocka_unit_test(test_cli__standard_input_edges),
         cmocka_unit_test(test_cli__help_describes_the_command_line),
     };
