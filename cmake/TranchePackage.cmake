@@ -1,0 +1,39 @@
+# What `cmake --install` puts beside the CLI and the bundled plugins for plugin authors: the
+# header (core/CMakeLists.txt), a pkg-config file tranche-plugin.pc, the CMake package
+# (find_package(tranche): tranche::plugin and tranche_add_plugin), and the man pages.
+include(CMakePackageConfigHelpers)
+
+set(TRANCHE_CMAKE_INSTALL_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/tranche)
+
+# The ABI version the installed header speaks, for the .pc file's description.
+file(STRINGS ${PROJECT_SOURCE_DIR}/core/include/tranche/plugin.h abi_lines
+    REGEX "^#define TRANCHE_ABI_(MAJOR|MINOR) ")
+string(REGEX REPLACE ".*MAJOR ([0-9]+).*MINOR ([0-9]+).*" "\\1.\\2" TRANCHE_ABI_VERSION
+    "${abi_lines}")
+
+install(EXPORT trancheTargets NAMESPACE tranche:: FILE trancheTargets.cmake
+    DESTINATION ${TRANCHE_CMAKE_INSTALL_DIR})
+configure_package_config_file(${CMAKE_CURRENT_LIST_DIR}/trancheConfig.cmake.in
+    ${CMAKE_BINARY_DIR}/trancheConfig.cmake
+    INSTALL_DESTINATION ${TRANCHE_CMAKE_INSTALL_DIR}
+    PATH_VARS CMAKE_INSTALL_BINDIR CMAKE_INSTALL_INCLUDEDIR TRANCHE_PLUGIN_INSTALL_DIR)
+write_basic_package_version_file(${CMAKE_BINARY_DIR}/trancheConfigVersion.cmake
+    COMPATIBILITY SameMajorVersion)
+install(FILES ${CMAKE_BINARY_DIR}/trancheConfig.cmake ${CMAKE_BINARY_DIR}/trancheConfigVersion.cmake
+    ${CMAKE_CURRENT_LIST_DIR}/TranchePlugin.cmake DESTINATION ${TRANCHE_CMAKE_INSTALL_DIR})
+
+# The .pc file names absolute paths, and the prefix is known only when installing
+# (`cmake --install build --prefix P`): the directories are filled in now, the prefix then.
+set(TRANCHE_PC_PREFIX "@TRANCHE_PC_PREFIX@")
+configure_file(${CMAKE_CURRENT_LIST_DIR}/tranche-plugin.pc.in
+    ${CMAKE_BINARY_DIR}/tranche-plugin.pc.in @ONLY)
+install(CODE "
+    set(TRANCHE_PC_PREFIX \"\${CMAKE_INSTALL_PREFIX}\")
+    configure_file(\"${CMAKE_BINARY_DIR}/tranche-plugin.pc.in\"
+        \"${CMAKE_BINARY_DIR}/tranche-plugin.pc\" @ONLY)")
+install(FILES ${CMAKE_BINARY_DIR}/tranche-plugin.pc
+    DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+
+install(FILES ${PROJECT_SOURCE_DIR}/docs/man/tranche.1 DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
+install(FILES ${PROJECT_SOURCE_DIR}/docs/man/tranche-plugin.7
+    DESTINATION ${CMAKE_INSTALL_MANDIR}/man7)
