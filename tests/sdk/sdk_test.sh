@@ -1,8 +1,9 @@
 #!/bin/sh
 # tests/sdk/sdk_test.sh BUILD_DIR SOURCE_DIR WORK_DIR: the installed SDK, as a plugin author
 # meets it. Installs the build into a temporary prefix; runs the installed `tranche new`, builds
-# that project against the prefix with CMake (find_package(tranche)) and runs its ctest; builds
-# the README's plugin with one pkg-config line into `pkg-config --variable=plugindir`; builds a
+# that project against the prefix with CMake (find_package(tranche)) and runs its ctest; runs the
+# README's out-of-tree examples as written (its plugin built with one pkg-config line into
+# `pkg-config --variable=plugindir` and run by name, its CMakeLists.txt); builds a
 # two-file plugin with tranche_add_plugin and checks it exports nothing but its descriptor; then
 # runs all three by name through the installed tranche, with no TRANCHE_PLUGIN_PATH, against
 # rev and sed. Also checks that the man page documents every option of every --help text.
@@ -34,17 +35,33 @@ for f in bin/tranche include/tranche/plugin.h lib/pkgconfig/tranche-plugin.pc \
     [ -f "$prefix/$f" ] || fail "not installed: $prefix/$f"
 done
 
-# 2. pkg-config: one line builds the README's example plugin into the plugin directory.
+# 2. pkg-config: the README's one line builds the README's plugin into the plugin directory,
+# and the README's commands run it by name with the installed tranche.
 export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
 plugindir=$(pkg-config --variable=plugindir tranche-plugin)
 [ "$plugindir" = "$prefix/lib/tranche/plugins" ] ||
     fail "pkg-config plugindir is '$plugindir', not $prefix/lib/tranche/plugins"
-sed -n '/^<!-- example-plugin -->/,/^<!-- end -->/p' "$src/README.md" | sed '1,2d;$d' |
-    sed '$d' >rev.c
+readme_block() { # the fenced block after <!-- example-NAME -->, without its fences
+    sed -n "/^<!-- example-$1 -->/,/^<!-- end -->/p" "$src/README.md" | sed '1,2d;$d' | sed '$d'
+}
+readme_block plugin >rev.c
+readme_block pkg-config >pkg-config.sh
+readme_block cmake >CMakeLists.txt
 grep -q TRANCHE_PLUGIN rev.c || fail "no example plugin between the README's markers"
+grep -q 'pkg-config --cflags tranche-plugin' pkg-config.sh || fail "no pkg-config example"
+grep -q 'tranche_add_plugin(rev' CMakeLists.txt || fail "no CMake example"
 # shellcheck disable=SC2046 # the flags are words
 cc -std=c11 -Wall -Wextra -Werror -O2 -shared -fPIC $(pkg-config --cflags tranche-plugin) rev.c \
-    -o "$plugindir/rev.so" || fail "the README's plugin does not build with pkg-config's flags"
+    -o rev-check.so || fail "the README's plugin does not build warning-free"
+printf 'abc\n\nhello world\n' >in.txt
+PATH="$prefix/bin:$PATH" sh -e pkg-config.sh || fail "the README's pkg-config lines failed"
+[ -f "$plugindir/rev.so" ] || fail "the README's pkg-config line did not install rev.so"
+rev in.txt | cmp - out.txt || fail "the README's rev.yaml: out.txt differs from rev"
+mkdir rev-cmake && mv CMakeLists.txt rev-cmake/ && cp rev.c rev-cmake/
+cmake -S rev-cmake -B rev-cmake/build -DCMAKE_PREFIX_PATH="$prefix" >rev-cmake.log 2>&1 &&
+    cmake --build rev-cmake/build >>rev-cmake.log 2>&1 ||
+    fail "the README's CMakeLists.txt does not build: $(cat rev-cmake.log)"
+[ -f rev-cmake/build/rev.so ] || fail "the README's CMake project did not build rev.so"
 
 # 3. The CMake package: the project `tranche new` writes builds and passes as written.
 "$tranche" new demo >new.out || fail "tranche new demo failed"
