@@ -494,8 +494,8 @@ print_next_steps(const char *dir, const char *name)
     printf("  cmake --build %s/build && ctest --test-dir %s/build --output-on-failure\n", dir, dir);
     printf("  cmake --install %s/build\n", dir);
     if (prefix == NULL) {
-        printf("(PREFIX: where tranche is installed, with make install PREFIX=... or cmake "
-               "--install)\n");
+        printf("(PREFIX: the directory tranche is installed into, by make install PREFIX=... or "
+               "cmake --install; this tranche is not an installed one)\n");
     }
     free(prefix);
 }
