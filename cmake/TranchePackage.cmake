@@ -23,16 +23,19 @@ install(FILES ${CMAKE_BINARY_DIR}/trancheConfig.cmake ${CMAKE_BINARY_DIR}/tranch
     ${CMAKE_CURRENT_LIST_DIR}/TranchePlugin.cmake DESTINATION ${TRANCHE_CMAKE_INSTALL_DIR})
 
 # The .pc file names absolute paths, and the prefix is known only when installing
-# (`cmake --install build --prefix P`): the directories are filled in now, the prefix then.
+# (`cmake --install build --prefix P`): the directories are filled in now, the prefix then, in
+# a file of that prefix's own (two installs to two prefixes at once, as the tests do, must not
+# share one).
 set(TRANCHE_PC_PREFIX "@TRANCHE_PC_PREFIX@")
 configure_file(${CMAKE_CURRENT_LIST_DIR}/tranche-plugin.pc.in
     ${CMAKE_BINARY_DIR}/tranche-plugin.pc.in @ONLY)
 install(CODE "
     set(TRANCHE_PC_PREFIX \"\${CMAKE_INSTALL_PREFIX}\")
-    configure_file(\"${CMAKE_BINARY_DIR}/tranche-plugin.pc.in\"
-        \"${CMAKE_BINARY_DIR}/tranche-plugin.pc\" @ONLY)")
-install(FILES ${CMAKE_BINARY_DIR}/tranche-plugin.pc
-    DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+    string(MD5 tranche_pc_dir \"\${CMAKE_INSTALL_PREFIX}\")
+    set(tranche_pc \"${CMAKE_BINARY_DIR}/pkgconfig/\${tranche_pc_dir}/tranche-plugin.pc\")
+    configure_file(\"${CMAKE_BINARY_DIR}/tranche-plugin.pc.in\" \"\${tranche_pc}\" @ONLY)
+    file(INSTALL \"\${tranche_pc}\"
+        DESTINATION \"\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_LIBDIR}/pkgconfig\")")
 
 install(FILES ${PROJECT_SOURCE_DIR}/docs/man/tranche.1 DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
 install(FILES ${PROJECT_SOURCE_DIR}/docs/man/tranche-plugin.7
