@@ -13,13 +13,15 @@ string(REGEX REPLACE ".*MAJOR ([0-9]+).*MINOR ([0-9]+).*" "\\1.\\2" TRANCHE_ABI_
 
 install(EXPORT trancheTargets NAMESPACE tranche:: FILE trancheTargets.cmake
     DESTINATION ${TRANCHE_CMAKE_INSTALL_DIR})
+# (made outside the places find_package looks in: the build tree has a package of its own, below)
+set(staging ${CMAKE_BINARY_DIR}/package-install)
 configure_package_config_file(${CMAKE_CURRENT_LIST_DIR}/trancheConfig.cmake.in
-    ${CMAKE_BINARY_DIR}/trancheConfig.cmake
+    ${staging}/trancheConfig.cmake
     INSTALL_DESTINATION ${TRANCHE_CMAKE_INSTALL_DIR}
     PATH_VARS CMAKE_INSTALL_BINDIR CMAKE_INSTALL_INCLUDEDIR TRANCHE_PLUGIN_INSTALL_DIR)
-write_basic_package_version_file(${CMAKE_BINARY_DIR}/trancheConfigVersion.cmake
+write_basic_package_version_file(${staging}/trancheConfigVersion.cmake
     COMPATIBILITY SameMajorVersion)
-install(FILES ${CMAKE_BINARY_DIR}/trancheConfig.cmake ${CMAKE_BINARY_DIR}/trancheConfigVersion.cmake
+install(FILES ${staging}/trancheConfig.cmake ${staging}/trancheConfigVersion.cmake
     ${CMAKE_CURRENT_LIST_DIR}/TranchePlugin.cmake DESTINATION ${TRANCHE_CMAKE_INSTALL_DIR})
 
 # The .pc file names absolute paths, and the prefix is known only when installing
@@ -40,3 +42,20 @@ install(CODE "
 install(FILES ${PROJECT_SOURCE_DIR}/docs/man/tranche.1 DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
 install(FILES ${PROJECT_SOURCE_DIR}/docs/man/tranche-plugin.7
     DESTINATION ${CMAKE_INSTALL_MANDIR}/man7)
+
+# The same package in the build tree (build/lib/cmake/tranche), so that a plugin project builds
+# against a tranche that is built but not installed: -DCMAKE_PREFIX_PATH=build. Its CLI is
+# build/bin/tranche, its plugin directory build/lib/tranche/plugins, its header in the sources.
+function(tranche_build_tree_package)
+    set(dir ${CMAKE_BINARY_DIR}/lib/cmake/tranche)
+    set(CMAKE_INSTALL_BINDIR ${CMAKE_RUNTIME_OUTPUT_DIRECTORY})
+    set(CMAKE_INSTALL_INCLUDEDIR ${PROJECT_SOURCE_DIR}/core/include)
+    set(TRANCHE_PLUGIN_INSTALL_DIR ${TRANCHE_PLUGIN_OUTPUT_DIR})
+    export(EXPORT trancheTargets NAMESPACE tranche:: FILE ${dir}/trancheTargets.cmake)
+    configure_package_config_file(${CMAKE_CURRENT_FUNCTION_LIST_DIR}/trancheConfig.cmake.in
+        ${dir}/trancheConfig.cmake INSTALL_DESTINATION ${dir} INSTALL_PREFIX ${CMAKE_BINARY_DIR}
+        PATH_VARS CMAKE_INSTALL_BINDIR CMAKE_INSTALL_INCLUDEDIR TRANCHE_PLUGIN_INSTALL_DIR)
+    configure_file(${staging}/trancheConfigVersion.cmake ${dir} COPYONLY)
+    configure_file(${CMAKE_CURRENT_FUNCTION_LIST_DIR}/TranchePlugin.cmake ${dir} COPYONLY)
+endfunction()
+tranche_build_tree_package()

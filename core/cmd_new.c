@@ -446,14 +446,17 @@ remove_project(int dir_fd, const char *name, size_t n)
     }
 }
 
-/* The prefix this tranche is installed in, when it holds the CMake package: what
- * CMAKE_PREFIX_PATH should name. NULL when this is not an installed tranche (the build tree). */
+/* The prefix of this tranche's CMake package, what CMAKE_PREFIX_PATH should name: the install
+ * prefix (bin/..), or the build directory, which holds the package too (lib/cmake/tranche).
+ * NULL when neither has it; malloc'd. */
 static char *
-installed_prefix(void)
+package_prefix(void)
 {
-    char exe[PATH_MAX], *slash, *prefix, *config = NULL;
-
+    static const char *const package_dirs[] = {TRANCHE_PACKAGE_RELATIVE_DIR,
+                                               "../lib/cmake/tranche"};
+    char exe[PATH_MAX], *slash, *prefix = NULL;
     ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
     if (len <= 0) {
         return NULL;
     }
@@ -463,11 +466,17 @@ installed_prefix(void)
         return NULL;
     }
     *slash = '\0';
-    if (asprintf(&config, "%s/%s/trancheConfig.cmake", exe, TRANCHE_PACKAGE_RELATIVE_DIR) < 0) {
-        return NULL;
+    for (size_t i = 0; prefix == NULL && i < 2; i++) {
+        char *config = NULL;
+
+        if (asprintf(&config, "%s/%s/trancheConfig.cmake", exe, package_dirs[i]) < 0) {
+            return NULL;
+        }
+        if (access(config, F_OK) == 0) {
+            prefix = realpath(exe, NULL);
+        }
+        free(config);
     }
-    prefix = access(config, F_OK) == 0 ? realpath(exe, NULL) : NULL;
-    free(config);
     if (prefix != NULL && (slash = strrchr(prefix, '/')) != NULL) {
         *slash = '\0'; /* bin/.. */
     }
@@ -477,7 +486,7 @@ installed_prefix(void)
 static void
 print_next_steps(const char *dir, const char *name)
 {
-    char *prefix = installed_prefix();
+    char *prefix = package_prefix();
 
     printf("tranche new: wrote the plugin project '%s' in %s/:\n ", name, dir);
     for (size_t i = 0; i < NFILES; i++) {
@@ -495,7 +504,7 @@ print_next_steps(const char *dir, const char *name)
     printf("  cmake --install %s/build\n", dir);
     if (prefix == NULL) {
         printf("(PREFIX: the directory tranche is installed into, by make install PREFIX=... or "
-               "cmake --install; this tranche is not an installed one)\n");
+               "cmake --install)\n");
     }
     free(prefix);
 }

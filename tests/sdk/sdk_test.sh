@@ -75,6 +75,18 @@ ctest --test-dir demo/build --output-on-failure >>demo.log 2>&1 ||
 cmake --install demo/build >>demo.log 2>&1 || fail "installing demo failed: $(cat demo.log)"
 [ -f "$plugindir/demo.so" ] || fail "cmake --install put demo.so elsewhere than $plugindir"
 
+# The build tree holds the package too: a project of the build tree's tranche new builds against
+# it, and its test runs with build/bin/tranche (nothing is installed into the build tree).
+"$build/bin/tranche" new in_build >new-build.out || fail "build/bin/tranche new failed"
+grep -q "CMAKE_PREFIX_PATH=$(cd "$build" && pwd -P)\$" new-build.out ||
+    fail "build/bin/tranche new does not name the build directory: $(cat new-build.out)"
+cmake -S in_build -B in_build/build -DCMAKE_PREFIX_PATH="$build" >in-build.log 2>&1 &&
+    cmake --build in_build/build >>in-build.log 2>&1 &&
+    ctest --test-dir in_build/build --output-on-failure >>in-build.log 2>&1 ||
+    fail "a project against the build tree: $(cat in-build.log)"
+grep -q -- "-DTRANCHE=$build/bin/tranche\"" in_build/build/CTestTestfile.cmake ||
+    fail "the build tree's package does not name build/bin/tranche"
+
 # 4. tranche_add_plugin: NAME.so without "lib", hidden by default: of two files' functions,
 # only the descriptor is exported.
 mkdir vis
@@ -148,5 +160,6 @@ if command -v groff >/dev/null; then
     [ -z "$warnings" ] || fail "groff warns on tranche.1: $warnings"
 fi
 
-rm -rf "$work"
+# (SDK_TEST_KEEP=1 keeps the work directory, to look into)
+[ -n "${SDK_TEST_KEEP:-}" ] || rm -rf "$work"
 echo "sdk_test: ok"
