@@ -20,6 +20,7 @@
 #include "cli.h"
 #include "error.h"
 #include "io.h"
+#include "loader.h"
 #include "paths.h"
 
 const char cli_new_help[] =
@@ -33,7 +34,8 @@ const char cli_new_help[] =
     "  tests/sample.cmake  the ctest case: runs the job with the installed tranche, compares\n"
     "  README.md           how to build, test, install and debug it\n"
     "NAME is a C identifier (letters, digits, underscores, not starting with a digit): the\n"
-    "plugin's name in jobs and the prefix of its functions.\n"
+    "plugin's name in jobs and the prefix of its functions; not the name of a plugin tranche\n"
+    "already finds (installing it would replace or hide that one).\n"
     "\n"
     "then:\n"
     "  cmake -S DIR -B DIR/build -DCMAKE_PREFIX_PATH=PREFIX   (where tranche is installed)\n"
@@ -216,7 +218,7 @@ static const char readme_md[] =
     "failing worker's partitions in the same order. The plugin's ABI is in tranche-plugin(7) and\n"
     "in the header, tranche/plugin.h.\n";
 
-static const char gitignore[] = "/build/\n";
+static const char gitignore[] = "/build/\n/sample/output.txt\n";
 
 static const struct {
     const char *path; /* relative to DIR; a name ending in '/' is a directory */
@@ -246,6 +248,25 @@ static const char *const reserved_targets[] = {
 
 #define NAME_MAX_LEN 64
 
+/* A plugin this tranche already finds by that name (a bundled one, say) would be replaced in
+ * the plugin directory by `cmake --install`, or would hide the new one. */
+static int
+check_name_is_free(const char *name)
+{
+    struct error err;
+    char *path = NULL;
+
+    if (plugin_find(name, &path, &err) != 0) {
+        return 0;
+    }
+    fprintf(stderr,
+            "tranche new: a plugin named '%s' exists already (%s): installing another would "
+            "replace or hide it; choose another name\n",
+            name, path);
+    free(path);
+    return ERR_INVALID;
+}
+
 static int
 check_name(const char *name)
 {
@@ -274,7 +295,7 @@ check_name(const char *name)
                                    name);
         }
     }
-    return 0;
+    return check_name_is_free(name);
 }
 
 /* ERR_INVALID when dir exists and is not an empty directory; *exists says whether it does. */

@@ -55,6 +55,22 @@ test_new__refuses_a_name_cmake_reserves(void **state)
 }
 
 static void
+test_new__refuses_the_name_of_a_plugin_tranche_finds(void **state)
+{
+    (void)state;
+    refused("upper", "a plugin named 'upper' exists already (", "upper");
+    refused("upper",
+            "/lib/tranche/plugins/upper.so): installing another would replace or hide "
+            "it; choose another name",
+            "upper");
+    tu_sh(0, "mkdir -p found && cp '%s/upper.so' found/mine.so", BUNDLED_PLUGIN_DIR);
+    tu_sh(0,
+          "TRANCHE_PLUGIN_PATH=found %s new mine 2>&1 | grep -q \"'mine' exists already "
+          "(found/mine.so)\" && test ! -e mine",
+          TRANCHE_BIN);
+}
+
+static void
 test_new__refuses_a_directory_that_is_not_empty(void **state)
 {
     char *keep;
@@ -171,6 +187,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_new__refuses_a_name_that_is_not_a_c_identifier),
         cmocka_unit_test(test_new__refuses_a_name_cmake_reserves),
+        cmocka_unit_test(test_new__refuses_the_name_of_a_plugin_tranche_finds),
         cmocka_unit_test(test_new__refuses_a_directory_that_is_not_empty),
         cmocka_unit_test(test_new__refuses_bad_usage),
         cmocka_unit_test(test_new__writes_the_project_into_a_new_or_empty_directory),
