@@ -14,7 +14,7 @@ FUZZ_PACKAGES = clang libclang-rt-14-dev
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build demo test test-sanitize fuzz bench clean
+.PHONY: all deps build demo test test-sanitize fuzz bench clean install
 
 all: build
 
@@ -100,6 +100,12 @@ fuzz:
 	    if ls $(FUZZ_BUILD)/$$t-* >/dev/null 2>&1; then \
 	        echo "fuzz_$$t found a failing input: $$(ls $(FUZZ_BUILD)/$$t-*)"; exit 1; fi; \
 	done
+
+# Installs the CLI, the bundled plugins and the plugin SDK (header, tranche-plugin.pc, the CMake
+# package, man pages) under PREFIX (DESTDIR is honoured, for packaging).
+PREFIX ?= /usr/local
+install: build
+	DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix "$(PREFIX)"
 
 bench: build
 	bench/run.sh --build $(BUILD)

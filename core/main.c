@@ -33,6 +33,7 @@ static const char usage_text[] =
     "  run|plan|validate --step PLUGIN [--set OPTION=VALUE...] ... --input PATH\n"
     "                               the same, with a job made on the command line\n"
     "  plugins [NAME]               list the plugins found, or describe one and its options\n"
+    "  new NAME [DIR]               write a plugin project (source, CMake, sample job, test)\n"
     "  index [--spacing SIZE] [--jobs N] FILE.gz...\n"
     "                               build the access-point index of gzip files that are not\n"
     "                               BGZF, so that runs decode them in parallel (a run over such\n"
@@ -97,6 +98,8 @@ help(int argc, char **argv)
         fputs(cli_index_help, stdout);
     } else if (argc > 1 && strcmp(argv[1], "plugins") == 0) {
         fputs(cli_plugins_help, stdout);
+    } else if (argc > 1 && strcmp(argv[1], "new") == 0) {
+        fputs(cli_new_help, stdout);
     } else if (argc > 1) {
         fputs(cli_run_help, stdout);
     } else {
@@ -109,8 +112,8 @@ static const struct {
     const char *name;
     int (*fn)(int argc, char **argv);
 } commands[] = {
-    {"run", cmd_run},         {"plan", cmd_plan},   {"validate", cmd_validate},
-    {"plugins", cmd_plugins}, {"index", cmd_index}, {"help", help},
+    {"run", cmd_run},     {"plan", cmd_plan}, {"validate", cmd_validate}, {"plugins", cmd_plugins},
+    {"index", cmd_index}, {"help", help},     {"new", cmd_new},
 };
 
 /* Descriptors 0-2 open (on /dev/null if they were closed), so that no file the run opens gets
