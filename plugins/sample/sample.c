@@ -1,0 +1,1 @@
+#include <tranche/plugin.h>
