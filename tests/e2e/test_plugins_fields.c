@@ -206,8 +206,8 @@ write_json_input(const char *path)
 }
 
 /*
- * The references that no standard tool has: upper/lower of some fields (delimiter or blanks,
- * fields counted from the end as negative numbers), and sample's hash as README.md defines it.
+ * The reference no standard tool has: upper/lower of some fields (delimiter or blanks, fields
+ * counted from the end as negative numbers). sample's is plugins/sample/sample_ref.py.
  */
 static const char case_fields_py[] =
     "import re, sys\n"
@@ -226,24 +226,6 @@ static const char case_fields_py[] =
     "            parts[i] = parts[i].upper() if mode == 'upper' else parts[i].lower()\n"
     "    sys.stdout.buffer.write((b'' if delim == b'ws' else delim).join(parts) + b'\\n')\n";
 
-static const char sample_py[] =
-    "import sys\n"
-    "M = (1 << 64) - 1\n"
-    "def h(b, seed):\n"
-    "    x = (seed ^ (len(b) * 0x9E3779B97F4A7C15)) & M\n"
-    "    for i in range(0, len(b), 8):\n"
-    "        w = int.from_bytes(b[i:i + 8].ljust(8, b'\\0'), 'little')\n"
-    "        x = ((x ^ w) * 0xBF58476D1CE4E5B9) & M\n"
-    "        x ^= x >> 31\n"
-    "    x ^= x >> 30; x = (x * 0xBF58476D1CE4E5B9) & M\n"
-    "    x ^= x >> 27; x = (x * 0x94D049BB133111EB) & M\n"
-    "    return x ^ (x >> 31)\n"
-    "f, seed = float(sys.argv[1]), int(sys.argv[2]) & M\n"
-    "for line in sys.stdin.buffer:\n"
-    "    r = line[:-1]\n"
-    "    if f >= 1 or h(r, seed) < int(f * 2**64):\n"
-    "        sys.stdout.buffer.write(r + b'\\n')\n";
-
 static int
 setup(void **state)
 {
@@ -252,7 +234,7 @@ setup(void **state)
     write_blanks_input(tu_join(tu_dir, "blanks.txt"));
     write_json_input(tu_join(tu_dir, "in.jsonl"));
     tu_write_file(tu_join(tu_dir, "case_fields.py"), case_fields_py, strlen(case_fields_py));
-    tu_write_file(tu_join(tu_dir, "sample.py"), sample_py, strlen(sample_py));
+    tu_sh(0, "cp '%s/plugins/sample/sample_ref.py' sample.py", SOURCE_DIR);
     return 0;
 }
 
