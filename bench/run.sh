@@ -315,14 +315,20 @@ run_transform() {
         skip 'python Pool' "$t" "$WORKERS" 'python3 missing'
     fi
 
+    measure_parallel "$t" "$ref"
+
+    measure_tranche "$t" "$ref" "$(write_job "$t")"
+}
+
+# GNU parallel running $FILTER_CMD on 32 MiB blocks of $IN, in order, checked as EXPECT.
+measure_parallel() {
+    local t=$1 expect=$2
     if have_gnu_parallel; then
-        measure 'parallel -k' "$t" "$WORKERS" "$ref" "parallel --pipepart --keep-order \
+        measure 'parallel -k' "$t" "$WORKERS" "$expect" "parallel --pipepart --keep-order \
             -j$WORKERS -a \"\$IN\" --block 32M \"\$FILTER_CMD\" >\"\$OUT\""
     else
         skip 'parallel -k' "$t" "$WORKERS" 'GNU parallel missing'
     fi
-
-    measure_tranche "$t" "$ref" "$(write_job "$t")"
 }
 
 # The tranche rows of a transform: JOB run with 1 worker and with $WORKERS, checked as EXPECT.
@@ -386,12 +392,7 @@ run_field_plugins() {
         export IN FILTER_CMD=${FIELD_FILTER[$t]}
         STEPS[$t]=${FIELD_STEPS[$t]}
         measure "${TOOL_NAME[$t]}" "$t" 1 ref "{ ${FIELD_FILTER[$t]}; } <\"\$IN\" >\"\$OUT\""
-        if have_gnu_parallel; then
-            measure 'parallel -k' "$t" "$WORKERS" "$ref" "parallel --pipepart --keep-order \
-                -j$WORKERS -a \"\$IN\" --block 32M \"\$FILTER_CMD\" >\"\$OUT\""
-        else
-            skip 'parallel -k' "$t" "$WORKERS" 'GNU parallel missing'
-        fi
+        measure_parallel "$t" "$ref"
         measure_tranche "$t" "$ref" "$(write_job "$t")"
     done
     IN=$saved_in
