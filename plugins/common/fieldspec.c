@@ -260,13 +260,12 @@ field_separator_parse(const char *text, const char **out, size_t *len)
     *len = strlen(text);
 }
 
-void
-field_iter_init(struct field_iter *it, struct field_split split, const char *data, size_t len)
+/* Whether any byte of w is zero (exact: the classic test has false positives only above a true
+ * zero byte). */
+static int
+has_zero_byte(uint64_t w)
 {
-    it->p = data;
-    it->end = data + len;
-    it->split = split;
-    it->done = 0;
+    return ((w - 0x0101010101010101ULL) & ~w & 0x8080808080808080ULL) != 0;
 }
 
 static int
@@ -275,65 +274,97 @@ is_blank(char c)
     return c == ' ' || c == '\t';
 }
 
-int
-field_iter_next(struct field_iter *it, const char **start, const char **stop)
+/* The first blank (space or tab) in [p, end), or end; eight bytes at a time where none is. */
+static char *
+find_blank(char *p, const char *end)
 {
-    if (it->done) {
-        return 0;
-    }
-    if (it->split.blanks) {
-        const char *p = it->p;
+    while (end - p >= 8) {
+        uint64_t w;
 
-        while (p < it->end && is_blank(*p)) {
-            p++;
+        memcpy(&w, p, 8);
+        if (has_zero_byte(w ^ 0x2020202020202020ULL) || has_zero_byte(w ^ 0x0909090909090909ULL)) {
+            break;
         }
-        if (p == it->end) {
-            it->done = 1;
-            return 0;
-        }
-        *start = p;
-        while (p < it->end && !is_blank(*p)) {
-            p++;
-        }
-        *stop = p;
-        it->p = p;
-        return 1;
+        p += 8;
     }
-
-    const char *d = memchr(it->p, it->split.delimiter, (size_t)(it->end - it->p));
-
-    *start = it->p;
-    if (d == NULL) {
-        *stop = it->end;
-        it->done = 1;
-    } else {
-        *stop = d;
-        it->p = d + 1;
+    while (p < end && !is_blank(*p)) {
+        p++;
     }
-    return 1;
+    return p;
+}
+
+static int
+push_span(struct field_list *l, char *start, char *stop)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap > 0 ? l->cap * 2 : 32;
+        struct field_span *grown = realloc(l->v, cap * sizeof(*grown));
+
+        if (grown == NULL) {
+            return -1;
+        }
+        l->v = grown;
+        l->cap = cap;
+    }
+    l->v[l->n++] = (struct field_span){start, stop};
+    return 0;
+}
+
+int
+field_list_split(struct field_list *l, struct field_split split, char *data, size_t len,
+                 size_t limit)
+{
+    char *p = data;
+    char *end = data + len;
+
+    l->n = 0;
+    while (l->n < limit) {
+        char *stop;
+
+        if (split.blanks) {
+            while (p < end && is_blank(*p)) {
+                p++;
+            }
+            if (p == end) {
+                break;
+            }
+            stop = find_blank(p, end);
+        } else {
+            stop = memchr(p, split.delimiter, (size_t)(end - p));
+            stop = stop != NULL ? stop : end;
+        }
+        if (push_span(l, p, stop) != 0) {
+            return -1;
+        }
+        if (stop == end) {
+            break;
+        }
+        p = stop + 1;
+    }
+    return 0;
+}
+
+void
+field_list_release(struct field_list *l)
+{
+    free(l->v);
+    memset(l, 0, sizeof(*l));
 }
 
 size_t
-field_count(struct field_split split, const char *data, size_t len)
+field_count_delimited(char delimiter, const char *data, size_t len)
 {
-    struct field_iter it;
-    const char *start;
-    const char *stop;
-    size_t n = 0;
+    const char *end = data + len;
+    size_t n = 1; /* one more field than delimiters */
 
-    if (!split.blanks) {
-        const char *end = data + len;
-
-        /* one more field than delimiters; memchr is much faster than the walk */
-        for (const char *d = data; (d = memchr(d, split.delimiter, (size_t)(end - d))) != NULL;
-             d++) {
-            n++;
-        }
-        return n + 1;
-    }
-    field_iter_init(&it, split, data, len);
-    while (field_iter_next(&it, &start, &stop)) {
+    for (const char *d = data; (d = memchr(d, delimiter, (size_t)(end - d))) != NULL; d++) {
         n++;
     }
     return n;
+}
+
+size_t
+field_spec_limit(const struct field_spec *spec)
+{
+    return spec->from_end || spec->n_runs == 0 ? SIZE_MAX : spec->runs[spec->n_runs - 1].last;
 }

@@ -66,21 +66,31 @@ int field_split_option(struct field_split *out, const struct tranche_host *host,
  * a static string) and *len. */
 void field_separator_parse(const char *text, const char **out, size_t *len);
 
-/* Walks the fields of one record in order. */
-struct field_iter {
-    const char *p;
-    const char *end;
-    struct field_split split;
-    int done;
+/* The fields of one record, as spans of it. Safe on a zeroed struct; reused record after record. */
+struct field_span {
+    char *start;
+    char *stop;
 };
 
-void field_iter_init(struct field_iter *it, struct field_split split, const char *data, size_t len);
+struct field_list {
+    struct field_span *v;
+    size_t n;
+    size_t cap;
+};
 
-/* Sets [*start, *stop) to the next field and returns 1, or returns 0 after the last field. With
- * a delimiter byte, an empty record has one empty field; with blanks, it has none. */
-int field_iter_next(struct field_iter *it, const char **start, const char **stop);
+/* Splits a record into its first `limit` fields (all: SIZE_MAX) into l->v[0, l->n). With a
+ * delimiter byte, an empty record has one empty field; with blanks, it has none. Returns 0, or -1
+ * when out of memory. */
+int field_list_split(struct field_list *l, struct field_split split, char *data, size_t len,
+                     size_t limit);
 
-/* The number of fields of a record, as field_iter_next() would walk them. */
-size_t field_count(struct field_split split, const char *data, size_t len);
+void field_list_release(struct field_list *l);
+
+/* The number of fields of a record split on one byte (memchr: faster than splitting). */
+size_t field_count_delimited(char delimiter, const char *data, size_t len);
+
+/* How many fields field_spec_resolve() can need: the last run's end, or SIZE_MAX when a bound
+ * counts from the end (all fields are needed to know where the end is). */
+size_t field_spec_limit(const struct field_spec *spec);
 
 #endif

@@ -17,6 +17,7 @@ struct cut_state {
     size_t separator_len;
     int in_place_spans; /* one-byte delimiter written back as it is: kept spans move whole */
     struct bytebuf out; /* the output record, when it may be longer than the input */
+    struct field_list fields;
 };
 
 static const struct tranche_host *host;
@@ -40,6 +41,7 @@ cut_fini(void *state)
         return;
     }
     field_spec_release(&s->spec);
+    field_list_release(&s->fields);
     bytebuf_release(&s->out);
     free(s);
 }
@@ -137,54 +139,49 @@ keep_spans(char delim, char *data, size_t len, const struct field_run *runs, siz
     return out;
 }
 
+/* Appends n bytes at dst + *at: in place (dst is the record) or to s->out. */
+static int
+put(struct cut_state *s, char *dst, size_t *at, const char *src, size_t n)
+{
+    if (dst == NULL) {
+        return bytebuf_append(&s->out, src, n);
+    }
+    memmove(dst + *at, src, n);
+    *at += n;
+    return 0;
+}
+
 /*
  * Field by field, with the output delimiter between kept fields. A separator of at most one byte
  * fits where the input had at least one (a delimiter, or a run of blanks), so the record is then
  * rewritten in place; a longer one is built in s->out.
  */
 static int
-keep_fields(struct cut_state *s, tranche_ctx *ctx, char *data, size_t len,
-            const struct field_run *runs, size_t n_runs)
+keep_fields(struct cut_state *s, tranche_ctx *ctx, char *data, size_t len)
 {
-    struct field_iter it;
-    const char *start;
-    const char *stop;
-    const struct field_run *run = runs;
-    const struct field_run *runs_end = runs + n_runs;
-    size_t field = 0;
+    char *dst = s->separator_len <= 1 ? data : NULL;
+    const struct field_run *runs;
+    size_t n_runs;
     size_t out = 0;
-    int in_place = s->separator_len <= 1;
+    int wrote = 0;
 
-    /* a field after the first kept one (runs[0].first, which exists if any later one does) gets
-     * a separator before it, even if the fields before were empty */
-
+    if (field_list_split(&s->fields, s->split, data, len, field_spec_limit(&s->spec)) != 0) {
+        return host->error(ctx, "out of memory");
+    }
+    runs = field_spec_resolve(&s->spec, s->fields.n, &n_runs);
     s->out.len = 0;
-    field_iter_init(&it, s->split, data, len);
-    while (run < runs_end && field_iter_next(&it, &start, &stop)) {
-        size_t n = (size_t)(stop - start);
+    for (size_t i = 0; i < n_runs; i++) {
+        for (size_t k = runs[i].first; k <= runs[i].last && k <= s->fields.n; k++) {
+            const struct field_span *f = &s->fields.v[k - 1];
 
-        field++;
-        if (field < run->first) {
-            continue;
-        }
-        if (in_place) {
-            if (field > runs[0].first) {
-                memcpy(data + out, s->separator, s->separator_len);
-                out += s->separator_len;
+            if ((wrote && put(s, dst, &out, s->separator, s->separator_len) != 0) ||
+                put(s, dst, &out, f->start, (size_t)(f->stop - f->start)) != 0) {
+                return host->error(ctx, "out of memory");
             }
-            memmove(data + out, start, n);
-            out += n;
-        } else if (field > runs[0].first &&
-                   bytebuf_append(&s->out, s->separator, s->separator_len) != 0) {
-            return host->error(ctx, "out of memory");
-        } else if (bytebuf_append(&s->out, start, n) != 0) {
-            return host->error(ctx, "out of memory");
-        }
-        if (field == run->last) {
-            run++;
+            wrote = 1;
         }
     }
-    return in_place ? host->emit(ctx, data, out) : host->emit(ctx, s->out.data, s->out.len);
+    return dst != NULL ? host->emit(ctx, data, out) : host->emit(ctx, s->out.data, s->out.len);
 }
 
 static int
@@ -199,14 +196,14 @@ cut_record(void *state, tranche_ctx *ctx, char *data, size_t len)
     if (!s->split.blanks && memchr(data, s->split.delimiter, len) == NULL) {
         return host->emit(ctx, data, len);
     }
+    if (!s->in_place_spans) {
+        return keep_fields(s, ctx, data, len);
+    }
     if (s->spec.from_end) {
-        n_fields = field_count(s->split, data, len);
+        n_fields = field_count_delimited(s->split.delimiter, data, len);
     }
     runs = field_spec_resolve(&s->spec, n_fields, &n_runs);
-    if (s->in_place_spans) {
-        return host->emit(ctx, data, keep_spans(s->split.delimiter, data, len, runs, n_runs));
-    }
-    return keep_fields(s, ctx, data, len, runs, n_runs);
+    return host->emit(ctx, data, keep_spans(s->split.delimiter, data, len, runs, n_runs));
 }
 
 TRANCHE_PLUGIN = {

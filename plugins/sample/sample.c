@@ -86,8 +86,9 @@ parse_fraction(struct sample_state *s, tranche_ctx *ctx, const char *text)
     double f = strtod(text, &end);
 
     if (end == text || *end != '\0' || !isfinite(f) || f < 0 || f > 1) {
-        return host->error(ctx, "fraction must be a number from 0 to 1 (0.1 keeps about 10%%), "
-                                "got '%s'",
+        return host->error(ctx,
+                           "fraction must be a number from 0 to 1 (0.1 keeps about 10%%), "
+                           "got '%s'",
                            text);
     }
     s->keep_all = f == 1;

@@ -34,6 +34,7 @@ static const struct tranche_host *host;
 struct case_state {
     struct field_split split;
     struct field_spec spec;
+    struct field_list fields;
 };
 
 static const struct tranche_option case_options[] = {
@@ -102,6 +103,7 @@ case_fini(void *state)
         return;
     }
     field_spec_release(&s->spec);
+    field_list_release(&s->fields);
     free(s);
 }
 
@@ -131,34 +133,24 @@ fail:
 }
 
 /* Converts the selected fields in place; delimiters and the other fields stay as they are. */
-static void
-case_fields(struct case_state *s, char *data, size_t len)
+static int
+case_fields(struct case_state *s, tranche_ctx *ctx, char *data, size_t len)
 {
-    struct field_iter it;
-    const char *start;
-    const char *stop;
-    size_t n_fields = 0;
+    const struct field_run *runs;
     size_t n_runs;
-    const struct field_run *run;
-    const struct field_run *runs_end;
-    size_t field = 0;
 
-    if (s->spec.from_end) {
-        n_fields = field_count(s->split, data, len);
+    if (field_list_split(&s->fields, s->split, data, len, field_spec_limit(&s->spec)) != 0) {
+        return host->error(ctx, "out of memory");
     }
-    run = field_spec_resolve(&s->spec, n_fields, &n_runs);
-    runs_end = run + n_runs;
-    field_iter_init(&it, s->split, data, len);
-    while (run < runs_end && field_iter_next(&it, &start, &stop)) {
-        field++;
-        if (field < run->first) {
-            continue;
-        }
-        case_buffer((unsigned char *)data + (start - data), (size_t)(stop - start));
-        if (field == run->last) {
-            run++;
+    runs = field_spec_resolve(&s->spec, s->fields.n, &n_runs);
+    for (size_t i = 0; i < n_runs; i++) {
+        for (size_t k = runs[i].first; k <= runs[i].last && k <= s->fields.n; k++) {
+            const struct field_span *f = &s->fields.v[k - 1];
+
+            case_buffer((unsigned char *)f->start, (size_t)(f->stop - f->start));
         }
     }
+    return host->emit(ctx, data, len);
 }
 
 static int
@@ -166,11 +158,10 @@ case_record(void *state, tranche_ctx *ctx, char *data, size_t len)
 {
     struct case_state *s = state;
 
-    if (s->spec.count == 0) {
-        case_buffer((unsigned char *)data, len);
-    } else {
-        case_fields(s, data, len);
+    if (s->spec.count > 0) {
+        return case_fields(s, ctx, data, len);
     }
+    case_buffer((unsigned char *)data, len);
     return host->emit(ctx, data, len);
 }
 
