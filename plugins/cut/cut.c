@@ -181,7 +181,10 @@ keep_fields(struct cut_state *s, tranche_ctx *ctx, char *data, size_t len)
             wrote = 1;
         }
     }
-    return dst != NULL ? host->emit(ctx, data, out) : host->emit(ctx, s->out.data, s->out.len);
+    if (dst == NULL && s->out.len > 0) {
+        return host->emit(ctx, s->out.data, s->out.len);
+    }
+    return host->emit(ctx, data, out); /* (out is 0 when nothing was built) */
 }
 
 static int

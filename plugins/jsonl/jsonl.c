@@ -703,7 +703,8 @@ jsonl_record(void *state, tranche_ctx *ctx, char *data, size_t len)
             goto out;
         }
     }
-    return host->emit(ctx, s->out.data, s->out.len);
+    /* (an empty output has no buffer yet: emit is not given a null pointer) */
+    return host->emit(ctx, s->out.len > 0 ? s->out.data : data, s->out.len);
 out:
     if (rc < 0 && s->why == out_of_memory) {
         return host->error(ctx, "%s", out_of_memory);

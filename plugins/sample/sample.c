@@ -113,7 +113,7 @@ sample_init(tranche_ctx *ctx, const struct tranche_host *h, void **state)
     s->seed = (uint64_t)host->opt_int(ctx, "seed");
     if ((fraction != NULL) == (s->every != 0)) {
         host->error(ctx, "give one of 'fraction' (a seeded share of the records) or 'every' "
-                         "(every Nth record of each partition)");
+                         "(every Nth record of each partition, N >= 1)");
         goto fail;
     }
     if (fraction == NULL && s->every < 0) {
