@@ -1,6 +1,6 @@
 /* plugins/common/fieldspec.c: the `fields` syntax and field splitting shared by cut, upper and
  * lower (see fieldspec.h). Compiled into each of those plugins; it exports nothing. */
-#define _DEFAULT_SOURCE /* strdup, strsep */
+#define _GNU_SOURCE /* strdup, strsep, memrchr */
 #include "fieldspec.h"
 
 #include <stdint.h>
@@ -172,6 +172,17 @@ field_spec_parse(struct field_spec *spec, const struct tranche_host *host, tranc
             return TRANCHE_ERROR;
         }
     }
+    spec->tail = 0;
+    for (size_t i = 0; i < spec->count; i++) {
+        const struct field_range *r = &spec->ranges[i];
+        int open_end = !r->last.from_end && r->last.n == SIZE_MAX;
+
+        if (!r->first.from_end || (!r->last.from_end && !open_end)) {
+            spec->tail = 0;
+            break;
+        }
+        spec->tail = r->first.n > spec->tail ? r->first.n : spec->tail;
+    }
     spec->runs = malloc(spec->count * sizeof(*spec->runs));
     if (spec->runs == NULL) {
         return host->error(ctx, "out of memory");
@@ -310,7 +321,7 @@ push_span(struct field_list *l, char *start, char *stop)
     return 0;
 }
 
-int
+static int
 field_list_split(struct field_list *l, struct field_split split, char *data, size_t len,
                  size_t limit)
 {
@@ -363,8 +374,56 @@ field_count_delimited(char delimiter, const char *data, size_t len)
     return n;
 }
 
-size_t
-field_spec_limit(const struct field_spec *spec)
+/*
+ * The last `tail` fields (or all, if the record has fewer), found from the end: for a spec such as
+ * ~1 the rest of the record is never read. In list order, as field_list_split would give them.
+ */
+static int
+split_tail(struct field_list *l, struct field_split split, char *data, size_t len, size_t tail)
 {
-    return spec->from_end || spec->n_runs == 0 ? SIZE_MAX : spec->runs[spec->n_runs - 1].last;
+    char *stop = data + len;
+
+    l->n = 0;
+    while (l->n < tail) {
+        char *start;
+
+        if (split.blanks) {
+            while (stop > data && is_blank(stop[-1])) {
+                stop--;
+            }
+            if (stop == data) {
+                break;
+            }
+            for (start = stop; start > data && !is_blank(start[-1]); start--) {
+            }
+        } else {
+            start = memrchr(data, split.delimiter, (size_t)(stop - data));
+            start = start != NULL ? start + 1 : data;
+        }
+        if (push_span(l, start, stop) != 0) {
+            return -1;
+        }
+        if (start == data) {
+            break;
+        }
+        stop = split.blanks ? start : start - 1;
+    }
+    for (size_t i = 0; i < l->n / 2; i++) {
+        struct field_span t = l->v[i];
+
+        l->v[i] = l->v[l->n - 1 - i];
+        l->v[l->n - 1 - i] = t;
+    }
+    return 0;
+}
+
+int
+field_list_fill(struct field_list *l, const struct field_spec *spec, struct field_split split,
+                char *data, size_t len)
+{
+    if (spec->tail > 0) {
+        return split_tail(l, split, data, len, spec->tail);
+    }
+    return field_list_split(l, split, data, len,
+                            spec->from_end ? SIZE_MAX : spec->runs[spec->n_runs - 1].last);
 }

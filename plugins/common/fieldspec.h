@@ -35,6 +35,7 @@ struct field_spec {
     struct field_range *ranges;
     size_t count;
     int from_end; /* some bound counts from the end: runs depend on the record's field count */
+    size_t tail;  /* > 0: every range lies within the last `tail` fields */
     struct field_run *runs;
     size_t n_runs;
 };
@@ -78,19 +79,17 @@ struct field_list {
     size_t cap;
 };
 
-/* Splits a record into its first `limit` fields (all: SIZE_MAX) into l->v[0, l->n). With a
- * delimiter byte, an empty record has one empty field; with blanks, it has none. Returns 0, or -1
- * when out of memory. */
-int field_list_split(struct field_list *l, struct field_split split, char *data, size_t len,
-                     size_t limit);
+/* Fills l->v[0, l->n) with the fields of a record that `spec` can select: all of them, its first
+ * few (up to the last field a run names), or only its last few (when every range counts from the
+ * end, as ~1 or ~3-). Pass l->n to field_spec_resolve() and index l->v with the runs it returns.
+ * With a delimiter byte, an empty record has one empty field; with blanks, it has none. Returns 0,
+ * or -1 when out of memory. */
+int field_list_fill(struct field_list *l, const struct field_spec *spec, struct field_split split,
+                    char *data, size_t len);
 
 void field_list_release(struct field_list *l);
 
 /* The number of fields of a record split on one byte (memchr: faster than splitting). */
 size_t field_count_delimited(char delimiter, const char *data, size_t len);
-
-/* How many fields field_spec_resolve() can need: the last run's end, or SIZE_MAX when a bound
- * counts from the end (all fields are needed to know where the end is). */
-size_t field_spec_limit(const struct field_spec *spec);
 
 #endif

@@ -165,7 +165,7 @@ keep_fields(struct cut_state *s, tranche_ctx *ctx, char *data, size_t len)
     size_t out = 0;
     int wrote = 0;
 
-    if (field_list_split(&s->fields, s->split, data, len, field_spec_limit(&s->spec)) != 0) {
+    if (field_list_fill(&s->fields, &s->spec, s->split, data, len) != 0) {
         return host->error(ctx, "out of memory");
     }
     runs = field_spec_resolve(&s->spec, s->fields.n, &n_runs);

@@ -139,7 +139,7 @@ case_fields(struct case_state *s, tranche_ctx *ctx, char *data, size_t len)
     const struct field_run *runs;
     size_t n_runs;
 
-    if (field_list_split(&s->fields, s->split, data, len, field_spec_limit(&s->spec)) != 0) {
+    if (field_list_fill(&s->fields, &s->spec, s->split, data, len) != 0) {
         return host->error(ctx, "out of memory");
     }
     runs = field_spec_resolve(&s->spec, s->fields.n, &n_runs);

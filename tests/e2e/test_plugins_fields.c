@@ -296,6 +296,10 @@ test_plugins_fields__cut_from_the_end_matches_cut_and_rev(void **state)
          "  - plugin: cut\n    options: {delimiter: \",\", fields: [\"1\", \"3-\"], "
          "output_delimiter: \" | \"}\n",
          "cut -d, -f1,3- --output-delimiter=' | '"},
+        {"comma ~2- output_delimiter", "edge.txt",
+         "  - plugin: cut\n    options: {delimiter: \",\", fields: [\"~2-\"], "
+         "output_delimiter: \" | \"}\n",
+         REV " | cut -d, -f1-2 --output-delimiter=' | ' | " REV},
         {"tab, cut(1) as before", "edge.txt",
          "  - plugin: cut\n    options: {fields: [\"-2\", \"4\"]}\n", "cut -f-2,4"},
     };
@@ -349,6 +353,9 @@ test_plugins_fields__upper_lower_fields_match_python(void **state)
         {"upper ~2 ws", "edge.txt",
          "  - plugin: upper\n    options: {delimiter: whitespace, fields: [\"~2\"]}\n",
          "python3 case_fields.py ws upper -2"},
+        {"lower ~2- comma", "edge.txt",
+         "  - plugin: lower\n    options: {delimiter: \",\", fields: [\"~2-\"]}\n",
+         "python3 case_fields.py , lower -1 -2"},
         {"upper 3 tab", "edge.txt", "  - plugin: upper\n    options: {fields: [\"3\"]}\n",
          "python3 case_fields.py '\t' upper 3"},
     };
