@@ -232,7 +232,9 @@ setup(void **state)
     tu_group_setup(state);
     tu_write_edge_input(tu_join(tu_dir, "edge.txt"), 120000, 0, 1);
     write_blanks_input(tu_join(tu_dir, "blanks.txt"));
+    tu_write_edge_input(tu_join(tu_dir, "nul.txt"), 60000, 1, 0);
     write_json_input(tu_join(tu_dir, "in.jsonl"));
+    tu_sh(0, "gzip -k in.jsonl");
     tu_write_file(tu_join(tu_dir, "case_fields.py"), case_fields_py, strlen(case_fields_py));
     tu_sh(0, "cp '%s/plugins/sample/sample_ref.py' sample.py", SOURCE_DIR);
     return 0;
@@ -356,6 +358,9 @@ test_plugins_fields__upper_lower_fields_match_python(void **state)
         {"lower ~2- comma", "edge.txt",
          "  - plugin: lower\n    options: {delimiter: \",\", fields: [\"~2-\"]}\n",
          "python3 case_fields.py , lower -1 -2"},
+        {"upper 2 comma, NUL bytes", "nul.txt",
+         "  - plugin: upper\n    options: {delimiter: \",\", fields: [\"2\"]}\n",
+         "python3 case_fields.py , upper 2"},
         {"upper 3 tab", "edge.txt", "  - plugin: upper\n    options: {fields: [\"3\"]}\n",
          "python3 case_fields.py '\t' upper 3"},
     };
@@ -384,6 +389,9 @@ test_plugins_fields__jsonl_matches_jq(void **state)
          "  - plugin: jsonl\n    options: {fields: [a, b.c], escape: false, delimiter: \",\"}\n",
          "jq -j '[.a, .b.c] | map(if . == null then \"\" else tostring end) | join(\",\") + "
          "\"\\n\"'"},
+        {"gzip input", "in.jsonl.gz",
+         "  - plugin: jsonl\n    options: {fields: [b.c, a], where: [\"s!=200\"]}\n",
+         "zcat in.jsonl.gz | jq -r 'select(.s != 200) | [.b.c, .a] | @tsv'"},
         {"filter only", "in.jsonl",
          "  - plugin: jsonl\n    options: {where: [a=plain, \"n!=false\"]}\n",
          "jq -R -r 'select(fromjson? | .a == \"plain\" and .n != false)'"},
