@@ -277,6 +277,34 @@ tsv_escape(char c)
     }
 }
 
+/* Whether some byte of w is below n (n <= 128; exact, as the classic "has zero byte" test). */
+static int
+has_byte_below(uint64_t w, unsigned n)
+{
+    return ((w - 0x0101010101010101ULL * n) & ~w & 0x8080808080808080ULL) != 0;
+}
+
+/* The end of the run of string bytes at p that need no decoding: the first '"', '\\' or control
+ * character (or end). Eight bytes at a time until a word holds one of them. */
+static const char *
+plain_run(const char *p, const char *end)
+{
+    while (end - p >= 8) {
+        uint64_t w;
+
+        memcpy(&w, p, 8);
+        if (has_byte_below(w, 0x20) || has_byte_below(w ^ 0x2222222222222222ULL, 1) ||
+            has_byte_below(w ^ 0x5c5c5c5c5c5c5c5cULL, 1)) {
+            break;
+        }
+        p += 8;
+    }
+    while (p < end && *p != '"' && *p != '\\' && (unsigned char)*p >= 0x20) {
+        p++;
+    }
+    return p;
+}
+
 /*
  * Walks the string whose opening quote is at s->p and leaves s->p past its closing quote. With
  * `out`, appends the decoded bytes (escaped as @tsv when `tsv`); else only validates. Returns 0,
@@ -291,23 +319,10 @@ walk_string(struct jsonl_state *s, struct bytebuf *out, int tsv)
     for (;;) {
         const char *run = p;
 
-        while (p < end && *p != '"' && *p != '\\' && (unsigned char)*p >= 0x20) {
-            p++;
-        }
-        if (out != NULL && p > run) {
-            if (!tsv) {
-                if (bytebuf_append(out, run, (size_t)(p - run)) != 0) {
-                    return fail_at(s, p, out_of_memory);
-                }
-            } else {
-                for (const char *q = run; q < p; q++) {
-                    const char *e = tsv_escape(*q);
-
-                    if ((e != NULL ? bytebuf_append(out, e, 2) : bytebuf_append(out, q, 1)) != 0) {
-                        return fail_at(s, p, out_of_memory);
-                    }
-                }
-            }
+        p = plain_run(p, end);
+        /* a plain run holds no byte that @tsv escapes: those are '\\' and control characters */
+        if (out != NULL && p > run && bytebuf_append(out, run, (size_t)(p - run)) != 0) {
+            return fail_at(s, p, out_of_memory);
         }
         if (p == end) {
             return fail_at(s, p, "unterminated string");
