@@ -315,14 +315,20 @@ run_transform() {
         skip 'python Pool' "$t" "$WORKERS" 'python3 missing'
     fi
 
+    measure_parallel "$t" "$ref"
+
+    measure_tranche "$t" "$ref" "$(write_job "$t")"
+}
+
+# GNU parallel running $FILTER_CMD on 32 MiB blocks of $IN, in order, checked as EXPECT.
+measure_parallel() {
+    local t=$1 expect=$2
     if have_gnu_parallel; then
-        measure 'parallel -k' "$t" "$WORKERS" "$ref" "parallel --pipepart --keep-order \
+        measure 'parallel -k' "$t" "$WORKERS" "$expect" "parallel --pipepart --keep-order \
             -j$WORKERS -a \"\$IN\" --block 32M \"\$FILTER_CMD\" >\"\$OUT\""
     else
         skip 'parallel -k' "$t" "$WORKERS" 'GNU parallel missing'
     fi
-
-    measure_tranche "$t" "$ref" "$(write_job "$t")"
 }
 
 # The tranche rows of a transform: JOB run with 1 worker and with $WORKERS, checked as EXPECT.
@@ -336,6 +342,78 @@ measure_tranche() {
         else
             skip tranche "$t" "$w" "${TRANCHE#"$REPO"/} missing"
         fi
+    done
+}
+
+# ---- the field plugins (cut on blanks, lower, jsonl, sample) ---------------------------------------
+
+# Each against its reference tool, GNU parallel running that tool on 32 MiB blocks, and tranche
+# with 1 and N workers; every output is compared with the tool's. jsonl reads the log rewritten
+# as JSON lines (cached beside it); the others read the log itself.
+FIELD_TRANSFORMS=(cut-ws cut-last lower jsonl sample)
+TOOL_NAME+=([cut-ws]='awk' [cut-last]='awk' [lower]='tr' [jsonl]='jq -r' [sample]='python3')
+declare -A FIELD_FILTER=(
+    [cut-ws]="LC_ALL=C awk '{ print \$1, \$9 }'"
+    [cut-last]="LC_ALL=C awk '{ print \$NF }'"
+    [lower]='LC_ALL=C tr A-Z a-z'
+    [jsonl]="jq -r 'select(.status == 404) | [.ip, .path, .ref] | @tsv'"
+    [sample]='python3 "$SAMPLE_REF" 0.01 7'
+)
+declare -A FIELD_STEPS=(
+    [cut-ws]=$'  - plugin: cut\n    options: { delimiter: whitespace, fields: ["1", "9"] }'
+    [cut-last]=$'  - plugin: cut\n    options: { delimiter: whitespace, fields: ["~1"] }'
+    [lower]='  - plugin: lower'
+    [jsonl]=$'  - plugin: jsonl\n    options: { fields: [ip, path, ref], where: ["status=404"] }'
+    [sample]=$'  - plugin: sample\n    options: { fraction: 0.01, seed: 7 }'
+)
+
+# The access log as JSON lines: ip, time, method, path, status (a number), bytes, ref.
+prepare_json_input() {
+    JSON_IN=$WORKDIR/access-$SIZE-seed1.jsonl
+    if [[ ! -f $JSON_IN ]]; then
+        echo "rewriting $IN as JSON lines" >&2
+        LC_ALL=C awk '{ printf "{\"ip\":\"%s\",\"time\":\"%s\",\"method\":\"%s\",\"path\":\"%s\",", \
+            $1, substr($4, 2), substr($6, 2), $7
+            printf "\"status\":%s,\"bytes\":\"%s\",\"ref\":%s}\n", $9, $10, $11 }' \
+            "$IN" >"$JSON_IN.tmp"
+        mv -- "$JSON_IN.tmp" "$JSON_IN"
+    fi
+    cat -- "$JSON_IN" >/dev/null
+}
+
+run_field_plugins() {
+    local t ref saved_in=$IN
+    export SAMPLE_REF=$REPO/plugins/sample/sample_ref.py
+    prepare_json_input
+    for t in "${FIELD_TRANSFORMS[@]}"; do
+        ref=$REF_DIR/$t.out
+        IN=$saved_in
+        [[ $t == jsonl ]] && IN=$JSON_IN
+        export IN FILTER_CMD=${FIELD_FILTER[$t]}
+        STEPS[$t]=${FIELD_STEPS[$t]}
+        measure "${TOOL_NAME[$t]}" "$t" 1 ref "{ ${FIELD_FILTER[$t]}; } <\"\$IN\" >\"\$OUT\""
+        measure_parallel "$t" "$ref"
+        measure_tranche "$t" "$ref" "$(write_job "$t")"
+    done
+    IN=$saved_in
+    export IN
+}
+
+print_field_ratios() {
+    local w=$WORKERS t
+    printf '\n%-34s' "field plugins (time ratios)"
+    printf ' %11s' "${FIELD_TRANSFORMS[@]}"
+    printf '\n'
+    for t in "parallel -k|$w|tranche ${w}w speedup vs parallel" \
+        "TOOL|1|tranche ${w}w speedup vs the tool" "tranche|1|tranche ${w}w speedup vs 1w"; do
+        printf '%-34s' "${t##*|}"
+        local tool=${t%%|*} rest=${t#*|} x
+        for x in "${FIELD_TRANSFORMS[@]}"; do
+            local num=$tool
+            [[ $num == TOOL ]] && num=${TOOL_NAME[$x]}
+            printf ' %11s' "$(ratio_cell "$num|$x|${rest%%|*}" "tranche|$x|$w")"
+        done
+        printf '\n'
     done
 }
 
@@ -629,13 +707,17 @@ warm_cache
 
 echo "measuring ($REPEAT runs each; seconds per run):" >&2
 run_limits
-for t in "${TRANSFORMS[@]}"; do
-    run_transform "$t"
-done
-run_gzip_output
-run_bgzf_input
-run_gzip_input
-run_multi_input
+# BENCH_ROWS=fields runs only the field plugins' rows (and the limits)
+if [[ ${BENCH_ROWS:-all} != fields ]]; then
+    for t in "${TRANSFORMS[@]}"; do
+        run_transform "$t"
+    done
+    run_gzip_output
+    run_bgzf_input
+    run_gzip_input
+    run_multi_input
+fi
+run_field_plugins
 
 RESULTS=$WORKDIR/results-$SIZE-$(date -u +%Y%m%dT%H%M%SZ).txt
 {
@@ -643,6 +725,7 @@ RESULTS=$WORKDIR/results-$SIZE-$(date -u +%Y%m%dT%H%M%SZ).txt
     print_table
     print_ratios
     print_gzip_ratios
+    print_field_ratios
 } >"$RESULTS"
 cp -- "$RESULTS" "$WORKDIR/results.txt"
 echo >&2

@@ -1,161 +1,36 @@
-/* plugins/cut/cut.c: the `cut` plugin, which keeps the selected delimiter-separated fields of
- * each record, like `LC_ALL=C cut -d D -f LIST`. */
-#define _DEFAULT_SOURCE /* strdup, strsep */
+/* plugins/cut/cut.c: the `cut` plugin, which keeps the selected fields of each record: split on
+ * one byte like `LC_ALL=C cut -d D -f LIST`, or on runs of blanks like awk's default FS; fields
+ * may be counted from the end (~1 is the last). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <tranche/plugin.h>
 
-/* A run of selected fields, 1-based and inclusive; `last` is SIZE_MAX for "to the end". */
-struct field_range {
-    size_t first;
-    size_t last;
-};
+#include "../common/bytebuf.h"
+#include "../common/fieldspec.h"
 
-/* Ranges are sorted and merged, with a gap of at least one field between neighbours. */
 struct cut_state {
-    char delimiter;
-    struct field_range *ranges;
-    size_t count;
+    struct field_split split;
+    struct field_spec spec;
+    const char *separator; /* written between kept fields (output_delimiter) */
+    size_t separator_len;
+    int in_place_spans; /* one-byte delimiter written back as it is: kept spans move whole */
+    struct bytebuf out; /* the output record, when it may be longer than the input */
+    struct field_list fields;
 };
 
 static const struct tranche_host *host;
 
 static const struct tranche_option cut_options[] = {
-    {"delimiter", TRANCHE_OPT_STRING, "\\t", 0, "field separator, one character (\\t for a tab)"},
+    {"delimiter", TRANCHE_OPT_STRING, "\\t", 0,
+     "field separator: one character (\\t for a tab), or whitespace (runs of blanks, as awk)"},
     {"fields", TRANCHE_OPT_LIST, NULL, 1,
-     "fields to keep, each N, N-M, -M or N- (1-based), like cut -f"},
+     "fields to keep, each N, N-M, -M or N- (1-based, like cut -f); ~K is the K-th from the end"},
+    {"output_delimiter", TRANCHE_OPT_STRING, NULL, 0,
+     "written between kept fields (default: the delimiter; a space for whitespace)"},
     {NULL, 0, NULL, 0, NULL},
 };
-
-/* Reads a field number of decimal digits at *p and moves *p past them; 0 if there are none. */
-static size_t
-parse_number(const char **p, int *overflow)
-{
-    size_t n = 0;
-
-    while (**p >= '0' && **p <= '9') {
-        size_t digit = (size_t)(**p - '0');
-
-        if (n > (SIZE_MAX - 1 - digit) / 10) {
-            *overflow = 1;
-        } else {
-            n = n * 10 + digit;
-        }
-        (*p)++;
-    }
-    return n;
-}
-
-/* Parses one comma-free piece of a fields item into *r; returns NULL or why it is bad. */
-static const char *
-parse_range(const char *piece, struct field_range *r)
-{
-    const char *p = piece;
-    int overflow = 0;
-    int has_first = *p >= '0' && *p <= '9';
-    size_t first = parse_number(&p, &overflow);
-    int dash = *p == '-';
-
-    if (dash) {
-        p++;
-    }
-
-    int has_last = *p >= '0' && *p <= '9';
-    size_t last = parse_number(&p, &overflow);
-
-    if (*piece == '\0') {
-        return "empty field spec";
-    }
-    if (*p != '\0' || (!has_first && !has_last)) {
-        return "expected N, N-M, -M or N-";
-    }
-    if (overflow) {
-        return "field number too large";
-    }
-    if ((has_first && first == 0) || (has_last && last == 0)) {
-        return "fields are numbered from 1";
-    }
-    r->first = has_first ? first : 1;
-    r->last = has_last ? last : (dash ? SIZE_MAX : first);
-    if (r->last < r->first) {
-        return "decreasing range";
-    }
-    return NULL;
-}
-
-static int
-range_cmp(const void *a, const void *b)
-{
-    const struct field_range *x = a;
-    const struct field_range *y = b;
-
-    return (x->first > y->first) - (x->first < y->first);
-}
-
-/* Sorts and merges overlapping or adjacent ranges, so fields come out in order and once. */
-static void
-merge_ranges(struct cut_state *s)
-{
-    size_t out = 0;
-
-    qsort(s->ranges, s->count, sizeof(*s->ranges), range_cmp);
-    for (size_t i = 0; i < s->count; i++) {
-        struct field_range *prev = out > 0 ? &s->ranges[out - 1] : NULL;
-
-        if (prev != NULL && (prev->last == SIZE_MAX || s->ranges[i].first <= prev->last + 1)) {
-            if (s->ranges[i].last > prev->last) {
-                prev->last = s->ranges[i].last;
-            }
-        } else {
-            s->ranges[out++] = s->ranges[i];
-        }
-    }
-    s->count = out;
-}
-
-/* Appends the ranges of one list item (which may hold commas) to s->ranges. */
-static int
-add_item(struct cut_state *s, tranche_ctx *ctx, const char *item)
-{
-    size_t pieces = 1;
-
-    for (const char *c = item; *c != '\0'; c++) {
-        pieces += *c == ',';
-    }
-
-    struct field_range *grown = realloc(s->ranges, (s->count + pieces) * sizeof(*grown));
-
-    if (grown == NULL) {
-        return host->error(ctx, "out of memory");
-    }
-    s->ranges = grown;
-
-    char *copy = strdup(item);
-    char *rest = copy;
-    int rc = TRANCHE_OK;
-
-    if (copy == NULL) {
-        return host->error(ctx, "out of memory");
-    }
-    for (size_t i = 0; i < pieces; i++) {
-        char *piece = strsep(&rest, ",");
-        const char *why = parse_range(piece, &s->ranges[s->count]);
-
-        if (why != NULL && pieces > 1) {
-            rc = host->error(ctx, "bad fields item '%s': '%s': %s", item, piece, why);
-            break;
-        }
-        if (why != NULL) {
-            rc = host->error(ctx, "bad fields item '%s': %s", item, why);
-            break;
-        }
-        s->count++;
-    }
-    free(copy);
-    return rc;
-}
 
 static void
 cut_fini(void *state)
@@ -165,29 +40,16 @@ cut_fini(void *state)
     if (s == NULL) {
         return;
     }
-    free(s->ranges);
+    field_spec_release(&s->spec);
+    field_list_release(&s->fields);
+    bytebuf_release(&s->out);
     free(s);
-}
-
-static int
-parse_delimiter(const char *text, char *out)
-{
-    if (text != NULL && strcmp(text, "\\t") == 0) {
-        *out = '\t';
-        return 0;
-    }
-    if (text == NULL || strlen(text) != 1) {
-        return -1;
-    }
-    *out = text[0];
-    return 0;
 }
 
 static int
 cut_init(tranche_ctx *ctx, const struct tranche_host *h, void **state)
 {
-    const char *delimiter;
-    size_t items;
+    const char *output;
     struct cut_state *s;
 
     host = h;
@@ -195,25 +57,21 @@ cut_init(tranche_ctx *ctx, const struct tranche_host *h, void **state)
     if (s == NULL) {
         return host->error(ctx, "out of memory");
     }
-    delimiter = host->opt_string(ctx, "delimiter");
-    if (parse_delimiter(delimiter, &s->delimiter) != 0) {
-        host->error(ctx, "delimiter must be one character (or \\t), got '%s'",
-                    delimiter != NULL ? delimiter : "");
+    if (field_split_option(&s->split, host, ctx, "delimiter") != TRANCHE_OK) {
         goto fail;
     }
-    items = host->opt_list_len(ctx, "fields");
-    if (items == 0) {
-        host->error(ctx, "option 'fields' needs at least one field");
+    if (field_spec_parse(&s->spec, host, ctx, "fields") != TRANCHE_OK) {
         goto fail;
     }
-    for (size_t i = 0; i < items; i++) {
-        const char *item = host->opt_list_item(ctx, "fields", i);
-
-        if (add_item(s, ctx, item != NULL ? item : "") != TRANCHE_OK) {
-            goto fail;
-        }
+    output = host->opt_string(ctx, "output_delimiter");
+    if (output != NULL) {
+        field_separator_parse(output, &s->separator, &s->separator_len);
+    } else {
+        s->separator = s->split.blanks ? " " : &s->split.delimiter;
+        s->separator_len = 1;
     }
-    merge_ranges(s);
+    s->in_place_spans =
+        !s->split.blanks && s->separator_len == 1 && s->separator[0] == s->split.delimiter;
     *state = s;
     return TRANCHE_OK;
 fail:
@@ -223,15 +81,14 @@ fail:
 }
 
 /*
- * The output is never longer than the input up to any point: each kept span is preceded by at
- * least one dropped field and its delimiter, which pays for the one delimiter written between
- * spans. So the record is compacted in place with memmove, with no buffer at all.
+ * With the delimiter written back as it is, the output is never longer than the input up to any
+ * point: each kept span is preceded by at least one dropped field and its delimiter, which pays
+ * for the one delimiter written between spans. So the record is compacted in place with memmove,
+ * a whole run of fields at a time.
  */
-static int
-cut_record(void *state, tranche_ctx *ctx, char *data, size_t len)
+static size_t
+keep_spans(char delim, char *data, size_t len, const struct field_run *runs, size_t n_runs)
 {
-    const struct cut_state *s = state;
-    const char delim = s->delimiter;
     char *end = data + len;
     char *field_start = data; /* start of field number `field` */
     size_t field = 1;
@@ -239,11 +96,8 @@ cut_record(void *state, tranche_ctx *ctx, char *data, size_t len)
     int wrote = 0; /* a kept span may be empty, so `out` cannot tell */
     int more = 1;  /* whether field number `field` exists */
 
-    if (memchr(data, delim, len) == NULL) {
-        return host->emit(ctx, data, len);
-    }
-    for (size_t i = 0; i < s->count && more; i++) {
-        const struct field_range *r = &s->ranges[i];
+    for (size_t i = 0; i < n_runs && more; i++) {
+        const struct field_run *r = &runs[i];
         char *span_start;
         char *span_end;
 
@@ -282,14 +136,84 @@ cut_record(void *state, tranche_ctx *ctx, char *data, size_t len)
         memmove(data + out, span_start, (size_t)(span_end - span_start));
         out += (size_t)(span_end - span_start);
     }
-    return host->emit(ctx, data, out);
+    return out;
+}
+
+/* Appends n bytes at dst + *at: in place (dst is the record) or to s->out. */
+static int
+put(struct cut_state *s, char *dst, size_t *at, const char *src, size_t n)
+{
+    if (dst == NULL) {
+        return bytebuf_append(&s->out, src, n);
+    }
+    memmove(dst + *at, src, n);
+    *at += n;
+    return 0;
+}
+
+/*
+ * Field by field, with the output delimiter between kept fields. A separator of at most one byte
+ * fits where the input had at least one (a delimiter, or a run of blanks), so the record is then
+ * rewritten in place; a longer one is built in s->out.
+ */
+static int
+keep_fields(struct cut_state *s, tranche_ctx *ctx, char *data, size_t len)
+{
+    char *dst = s->separator_len <= 1 ? data : NULL;
+    const struct field_run *runs;
+    size_t n_runs;
+    size_t out = 0;
+    int wrote = 0;
+
+    if (field_list_fill(&s->fields, &s->spec, s->split, data, len) != 0) {
+        return host->error(ctx, "out of memory");
+    }
+    runs = field_spec_resolve(&s->spec, s->fields.n, &n_runs);
+    s->out.len = 0;
+    for (size_t i = 0; i < n_runs; i++) {
+        for (size_t k = runs[i].first; k <= runs[i].last && k <= s->fields.n; k++) {
+            const struct field_span *f = &s->fields.v[k - 1];
+
+            if ((wrote && put(s, dst, &out, s->separator, s->separator_len) != 0) ||
+                put(s, dst, &out, f->start, (size_t)(f->stop - f->start)) != 0) {
+                return host->error(ctx, "out of memory");
+            }
+            wrote = 1;
+        }
+    }
+    if (dst == NULL && s->out.len > 0) {
+        return host->emit(ctx, s->out.data, s->out.len);
+    }
+    return host->emit(ctx, data, out); /* (out is 0 when nothing was built) */
+}
+
+static int
+cut_record(void *state, tranche_ctx *ctx, char *data, size_t len)
+{
+    struct cut_state *s = state;
+    size_t n_fields = 0;
+    size_t n_runs;
+    const struct field_run *runs;
+
+    /* cut(1) passes a line without its delimiter through whole; awk's fields have no such case */
+    if (!s->split.blanks && memchr(data, s->split.delimiter, len) == NULL) {
+        return host->emit(ctx, data, len);
+    }
+    if (!s->in_place_spans) {
+        return keep_fields(s, ctx, data, len);
+    }
+    if (s->spec.from_end) {
+        n_fields = field_count_delimited(s->split.delimiter, data, len);
+    }
+    runs = field_spec_resolve(&s->spec, n_fields, &n_runs);
+    return host->emit(ctx, data, keep_spans(s->split.delimiter, data, len, runs, n_runs));
 }
 
 TRANCHE_PLUGIN = {
     TRANCHE_PLUGIN_ABI,
     .name = "cut",
-    .version = "1.0",
-    .description = "keeps selected delimiter-separated fields, like LC_ALL=C cut -d D -f LIST",
+    .version = "1.1",
+    .description = "keeps selected fields, like LC_ALL=C cut -d D -f LIST or awk '{print $1, $3}'",
     .options = cut_options,
     .init = cut_init,
     .record = cut_record,
