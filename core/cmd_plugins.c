@@ -38,6 +38,7 @@ describe_plugin(const struct plugin *p)
     const struct tranche_plugin *d = p->desc;
     const struct tranche_option *o;
     char shown[64];
+    size_t name_width = 0, default_width = 0;
 
     printf("%s %s: %s\n", d->name, d->version != NULL ? d->version : "",
            d->description != NULL ? d->description : "");
@@ -46,14 +47,26 @@ describe_plugin(const struct plugin *p)
         printf("  options: none\n");
         return;
     }
+    /* Columns as wide as the widest name and default. */
+    for (o = d->options; o->name != NULL; o++) {
+        size_t len = strlen(o->name);
+        name_width = len > name_width ? len : name_width;
+        len = o->default_value != NULL
+                  ? strlen(escaped(o->default_value, shown, sizeof(shown))) + sizeof("default")
+                  : 0;
+        default_width = len > default_width ? len : default_width;
+    }
     printf("  options:\n");
     for (o = d->options; o->name != NULL; o++) {
-        printf("    %-14s %-7s %-9s", o->name, loader_type_word(o->type),
-               o->required ? "required" : "optional");
+        char def[sizeof(shown) + sizeof("default ")] = "";
+
         if (o->default_value != NULL) {
-            printf(" default %-8s", escaped(o->default_value, shown, sizeof(shown)));
+            snprintf(def, sizeof(def), "default %s",
+                     escaped(o->default_value, shown, sizeof(shown)));
         }
-        printf("  %s\n", o->help != NULL ? o->help : "");
+        printf("    %-*s %-7s %-9s %-*s  %s\n", (int)name_width, o->name, loader_type_word(o->type),
+               o->required ? "required" : "optional", (int)default_width, def,
+               o->help != NULL ? o->help : "");
     }
 }
 

@@ -350,6 +350,12 @@ test_errors__cli_usage(void **state)
     tu_assert_contains(out, "pattern");
     tu_assert_contains(out, "invert");
     free(out);
+    /* the option table's columns line up, whatever the longest name (cut's output_delimiter) */
+    assert_int_equal(tu_runf(NULL,
+                             "%s plugins cut | grep -E '^    [a-z_]+ +(string|list) ' | "
+                             "awk '{ print index($0, $2) }' | sort -u | wc -l | grep -qx 1",
+                             TRANCHE_BIN),
+                     0);
     assert_int_equal(tu_runf(NULL, "TRANCHE_PLUGIN_PATH='%s' %s plugins summary > '%s'",
                              TEST_PLUGIN_DIR, TRANCHE_BIN, outpath),
                      0);
