@@ -242,13 +242,17 @@ option_failure(tranche_ctx *ctx, const char *name, int item, size_t index, const
 {
     struct chain *c = ctx->chain;
     const struct step *st = &c->steps[ctx->step];
-    const struct step_option *o = step_option_find(st, name);
+    const struct step_option *o;
     struct config_pos pos = st->pos;
     char msg[ERROR_MSG_MAX], which[64] = "";
 
     if (c->failed) {
         return;
     }
+    if (name == NULL) {
+        name = "(null)";
+    }
+    o = step_option_find(st, name);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     if (o != NULL && o->given) {
         pos = item && index < o->n_items ? o->item_pos[index] : o->value_pos;
@@ -256,9 +260,13 @@ option_failure(tranche_ctx *ctx, const char *name, int item, size_t index, const
     if (item) {
         snprintf(which, sizeof(which), ", item %zu", index + 1);
     }
-    set_failure(c, (int)ctx->step, "%s:%d:%d: %s: option '%s'%s%s: %s", st->file, pos.line,
-                pos.column, st->label, name, which, o != NULL && o->given ? "" : " (its default)",
-                msg);
+    if (o == NULL) {
+        snprintf(which + strlen(which), sizeof(which) - strlen(which), " (not in its table)");
+    } else if (!o->given) {
+        snprintf(which + strlen(which), sizeof(which) - strlen(which), " (its default)");
+    }
+    set_failure(c, (int)ctx->step, "%s:%d:%d: %s: option '%s'%s: %s", st->file, pos.line,
+                pos.column, st->label, name, which, msg);
     c->positioned = 1;
 }
 

@@ -280,6 +280,15 @@ test_abi__a_value_init_rejects_is_reported_at_the_value(void **state)
     tu_assert_contains(err, "reject.yaml:11:11: step 1 (");
     tu_assert_contains(err, "): option 'items', item 2: 'bad' is not an item");
     free(err);
+    /* A default the plugin rejects: at the step. */
+    tu_write_job("reject.yaml",
+                 "input:\n  path: t.txt\noutput:\n  path: out.txt\nlog_dir: logs\nsteps:\n"
+                 "  - plugin: upper\n  - plugin: %s\n    options:\n      forbid: ok\n",
+                 PLUGIN("checker"));
+    err = tranche_expect(2, "validate reject.yaml");
+    tu_assert_contains(err, "reject.yaml:8:5: step 2 (");
+    tu_assert_contains(err, "): option 'pattern' (its default): 'ok' is forbidden");
+    free(err);
 }
 
 static void

@@ -1,9 +1,10 @@
 /*
  * tests/plugins/checker.c: init() tells the parent's option check from a worker's start
- * (host->is_option_check) and appends "check" or "worker" to the file `marker`; it rejects the
- * value "bad" of `pattern` with option_error() and an item "bad" of `items` with
- * option_item_error(). Each record is emitted as RECORD|ITEMS (the items joined by commas: the
- * default of the LIST option `items` has three).
+ * (host->is_option_check) and appends "check" or "worker" to the file `marker`. It rejects the
+ * value "bad" of `pattern` with option_error(), an item "bad" of `items` with
+ * option_item_error(), and the value of `pattern` that `forbid` names (its default "ok", say,
+ * which is then reported at the step). Each record is emitted as RECORD|ITEMS, the items joined
+ * by commas (the default of the LIST option `items` has three).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,13 +20,14 @@ static const struct tranche_option checker_options[] = {
     {"pattern", TRANCHE_OPT_STRING, "ok", 0, "rejected by init when it is 'bad'"},
     {"items", TRANCHE_OPT_LIST, "x,y,z", 0, "an item 'bad' is rejected by init"},
     {"marker", TRANCHE_OPT_STRING, NULL, 0, "a file to append 'check' or 'worker' to"},
+    {"forbid", TRANCHE_OPT_STRING, NULL, 0, "a value of pattern init() rejects too"},
     {NULL, 0, NULL, 0, NULL},
 };
 
 static int
 checker_init(tranche_ctx *ctx, const struct tranche_host *host, void **state)
 {
-    const char *marker = host->opt_string(ctx, "marker");
+    const char *marker = host->opt_string(ctx, "marker"), *forbid;
     struct checker *c;
     size_t i, used = 0;
     FILE *f;
@@ -36,6 +38,10 @@ checker_init(tranche_ctx *ctx, const struct tranche_host *host, void **state)
     }
     if (strcmp(host->opt_string(ctx, "pattern"), "bad") == 0) {
         return host->option_error(ctx, "pattern", "'bad' is not a pattern this plugin takes");
+    }
+    forbid = host->opt_string(ctx, "forbid");
+    if (forbid != NULL && strcmp(host->opt_string(ctx, "pattern"), forbid) == 0) {
+        return host->option_error(ctx, "pattern", "'%s' is forbidden", forbid);
     }
     for (i = 0; i < host->opt_list_len(ctx, "items"); i++) {
         if (strcmp(host->opt_list_item(ctx, "items", i), "bad") == 0) {
