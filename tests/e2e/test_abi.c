@@ -93,6 +93,32 @@ test_abi__record_info_gives_the_real_offsets(void **state)
     }
 }
 
+/* begin_partition runs from the last step to the first, end_partition from the first to the
+ * last: what a step emits there passes through the steps after it, inside their own BEGIN/END. */
+static void
+test_abi__partition_callbacks_nest_along_the_chain(void **state)
+{
+    char *err, *out;
+
+    (void)state;
+    tu_sh(0, "printf 'a\\n' > o.txt");
+    tu_write_job("nest.yaml",
+                 "input:\n  path: o.txt\noutput:\n  path: out.txt\nlog_dir: logs\nsteps:\n"
+                 "  - plugin: %s\n    options:\n      frame: true\n"
+                 "  - plugin: %s\n    options:\n      frame: true\n",
+                 PLUGIN("tagger"), PLUGIN("tagger"));
+    err = tranche_expect(0, "run nest.yaml");
+    free(err);
+    out = tu_read_file(tu_join(tu_dir, "out.txt"), NULL);
+#define PART "o.txt\t0\t0\t2\t0\t0\t2\t" /* no record: the partition's offset and length */
+#define REC "o.txt\t0\t0\t1\t0\t0\t2\t"  /* record "a": offset 0, length 1 */
+    assert_string_equal(out, PART "BEGIN\n" PART PART "BEGIN\n" REC REC "a\n" PART PART "END\n" PART
+                                  "END\n");
+#undef PART
+#undef REC
+    free(out);
+}
+
 /* The chain nulcheck x 3 over `input` must give `tr a-z A-Z` (and a final newline). */
 static void
 check_nul_run(const char *input, const char *index, int workers, const char *size)
@@ -350,6 +376,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_abi__record_info_gives_the_real_offsets),
+        cmocka_unit_test(test_abi__partition_callbacks_nest_along_the_chain),
         cmocka_unit_test(test_abi__records_are_nul_terminated_and_writable_at_every_step),
         cmocka_unit_test(test_abi__a_plugin_built_for_1_0_behaves_as_before),
         cmocka_unit_test(test_abi__a_cxx_plugin_builds_loads_and_runs),
