@@ -49,9 +49,9 @@ struct chain {
     struct partition_stats stats;
 
     /* What record_info() returns: the partition's fields, and the input record being processed
-     * (while in_record), else the partition's offset and length again. */
+     * (while progress->record_start is not UINT64_MAX), else the partition's offset and length
+     * again. */
     struct tranche_record_info info;
-    int in_record;
     int checking; /* the parent's option check: init and fini only */
 
     /* The first failure of the partition; a later one does not overwrite it. */
@@ -223,7 +223,7 @@ host_error(tranche_ctx *ctx, const char *fmt, ...)
     va_start(ap, fmt);
     vset_failure(c, (int)ctx->step, 0, fmt, ap);
     va_end(ap);
-    if (first && c->in_record) {
+    if (first && c->progress->record_start != UINT64_MAX) {
         /* Where, as a signal's report says it: the input record the step was processing. */
         n = strlen(c->err.msg);
         snprintf(c->err.msg + n, sizeof(c->err.msg) - n,
@@ -393,6 +393,7 @@ chain_make(const struct step *steps, size_t n_steps, unsigned char delimiter, in
     c->progress = progress != NULL ? progress : &c->local_progress;
     c->progress->partition = -1;
     c->progress->step = -1;
+    c->progress->record_start = UINT64_MAX; /* no record until chain_run feeds one */
     c->ctx = calloc(n_steps, sizeof(*c->ctx));
     c->out_cap = 2 * DRAIN_STEP;
     c->out_buf = malloc(c->out_cap);
@@ -466,16 +467,13 @@ static int
 chain_record(void *arg, char *data, size_t len, uint64_t offset)
 {
     struct chain *c = arg;
-
     int rc;
 
     c->progress->record_start = offset;
     c->stats.records_in++;
     c->info.offset = offset;
     c->info.length = len;
-    c->in_record = 1;
     rc = call_step(c, 0, data, len);
-    c->in_record = 0;
     return rc == TRANCHE_OK ? 0 : -1;
 }
 

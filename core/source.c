@@ -99,18 +99,17 @@ interrupted(const struct source *s, struct error *err)
 }
 
 /*
- * Hands one record to fn with data[len] == '\0' (plugin.h's promise), without a copy: the byte
- * after a record is its delimiter, put back after the call. A record without a delimiter is the
- * end of the input, and then buf[len] is the spare byte every cursor buffer keeps; only in the
- * ring, whose next byte may be another partition's, is such a record copied.
+ * A record of the ring, with data[len] == '\0' (see feed): the ring's partition is borrowed, so the
+ * delimiter is put back after the call, and a last record without one is copied, as the ring's
+ * next byte may be another partition's.
  */
 static int
-call_record(struct source *s, char *data, size_t len, uint64_t offset, int delimited)
+call_borrowed(struct source *s, char *data, size_t len, uint64_t offset, int delimited)
 {
     char saved;
     int rc;
 
-    if (!delimited && s->borrowed) {
+    if (!delimited) {
         if (GROW(s->last, s->last_cap, len + 1) != 0) {
             return -1;
         }
@@ -124,14 +123,21 @@ call_record(struct source *s, char *data, size_t len, uint64_t offset, int delim
     return rc;
 }
 
-/* Feeds the complete records in buf[0, len) (starting at input offset `offset`); *consumed is
+/*
+ * Feeds the complete records in buf[0, len) (starting at input offset `offset`); *consumed is
  * how many bytes they took. With `last`, what follows the last delimiter is a record too (the
- * end of a file without a final delimiter; buf[len] must then be writable). */
+ * end of a file without a final delimiter; buf[len] must then be writable).
+ *
+ * Each record is handed over with data[len] == '\0' (plugin.h's promise) without a copy: the
+ * byte after a record is its delimiter or, for a last record without one, the spare byte every
+ * cursor buffer keeps; the bytes of a record fed are not looked at again.
+ */
 static int
 feed(struct source *s, char *buf, size_t len, uint64_t offset, int last, size_t *consumed,
      struct error *err)
 {
     size_t pos = 0;
+    int rc;
 
     while (pos < len) {
         char *hit = memchr(buf + pos, s->delim, len - pos);
@@ -141,7 +147,13 @@ feed(struct source *s, char *buf, size_t len, uint64_t offset, int last, size_t 
             break;
         }
         rec_len = hit != NULL ? (size_t)(hit - (buf + pos)) : len - pos;
-        if (call_record(s, buf + pos, rec_len, offset + pos, hit != NULL) != 0) {
+        if (!s->borrowed) {
+            buf[pos + rec_len] = '\0';
+            rc = s->fn(s->arg, buf + pos, rec_len, offset + pos);
+        } else {
+            rc = call_borrowed(s, buf + pos, rec_len, offset + pos, hit != NULL);
+        }
+        if (rc != 0) {
             *consumed = pos;
             return error_set(err, "stopped by a step");
         }
