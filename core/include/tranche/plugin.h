@@ -33,6 +33,11 @@
  * Compatibility: the host refuses a plugin built for another abi_major or for a newer abi_minor.
  * Structures here only grow at the end (append-only), and each carries its size, so a host
  * built against minor N loads a plugin built against any minor <= N.
+ *
+ * ABI 1.1 added host->record_info (the record's input, offset and partition),
+ * host->is_option_check, host->option_error and option_item_error, the descriptor's
+ * begin_partition, data[len] == '\0' at every step, checks of the plugin's option table at load,
+ * and a TRANCHE_PLUGIN that works in C++. tranche-plugin(7) is the overview.
  */
 #ifndef TRANCHE_PLUGIN_H
 #define TRANCHE_PLUGIN_H
