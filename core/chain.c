@@ -48,9 +48,16 @@ struct chain {
     size_t drain_at; /* offer to the sink when out_len reaches this */
     struct partition_stats stats;
 
+    /* What record_info() returns: the partition's fields, and the input record being processed
+     * (while progress->record_start is not UINT64_MAX), else the partition's offset and length
+     * again. */
+    struct tranche_record_info info;
+    int checking; /* the parent's option check: init and fini only */
+
     /* The first failure of the partition; a later one does not overwrite it. */
     int failed;
     int failed_step; /* -1: reading or writing, not a step */
+    int positioned;  /* the message starts with its own FILE:LINE:COL (an option's value) */
     struct error err;
 };
 
@@ -208,12 +215,93 @@ host_log(tranche_ctx *ctx, enum tranche_log_level level, const char *fmt, ...)
 static int
 host_error(tranche_ctx *ctx, const char *fmt, ...)
 {
+    struct chain *c = ctx->chain;
+    int first = !c->failed;
+    size_t n;
     va_list ap;
 
     va_start(ap, fmt);
-    vset_failure(ctx->chain, (int)ctx->step, 0, fmt, ap);
+    vset_failure(c, (int)ctx->step, 0, fmt, ap);
+    va_end(ap);
+    if (first && c->progress->record_start != UINT64_MAX) {
+        /* Where, as a signal's report says it: the input record the step was processing. */
+        n = strlen(c->err.msg);
+        snprintf(c->err.msg + n, sizeof(c->err.msg) - n,
+                 " (at the record starting at byte %" PRIu64 ")", c->info.offset);
+    }
+    return TRANCHE_ERROR;
+}
+
+/*
+ * An option's value rejected by the plugin: the message points at the value (or at item `index`
+ * of a list when `item`), or at the step when the value is the default.
+ */
+static void
+option_failure(tranche_ctx *ctx, const char *name, int item, size_t index, const char *fmt,
+               va_list ap)
+{
+    struct chain *c = ctx->chain;
+    const struct step *st = &c->steps[ctx->step];
+    const struct step_option *o;
+    struct config_pos pos = st->pos;
+    char msg[ERROR_MSG_MAX], which[64] = "";
+
+    if (c->failed) {
+        return;
+    }
+    if (name == NULL) {
+        name = "(null)";
+    }
+    o = step_option_find(st, name);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    if (o != NULL && o->given) {
+        pos = item && index < o->n_items ? o->item_pos[index] : o->value_pos;
+    }
+    if (item) {
+        snprintf(which, sizeof(which), ", item %zu", index + 1);
+    }
+    if (o == NULL) {
+        snprintf(which + strlen(which), sizeof(which) - strlen(which), " (not in its table)");
+    } else if (!o->given) {
+        snprintf(which + strlen(which), sizeof(which) - strlen(which), " (its default)");
+    }
+    set_failure(c, (int)ctx->step, "%s:%d:%d: %s: option '%s'%s: %s", st->file, pos.line,
+                pos.column, st->label, name, which, msg);
+    c->positioned = 1;
+}
+
+static int
+host_option_error(tranche_ctx *ctx, const char *name, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    option_failure(ctx, name, 0, 0, fmt, ap);
     va_end(ap);
     return TRANCHE_ERROR;
+}
+
+static int
+host_option_item_error(tranche_ctx *ctx, const char *name, size_t index, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    option_failure(ctx, name, 1, index, fmt, ap);
+    va_end(ap);
+    return TRANCHE_ERROR;
+}
+
+static const struct tranche_record_info *
+host_record_info(tranche_ctx *ctx)
+{
+    return ctx->chain->part != NULL ? &ctx->chain->info : NULL;
+}
+
+static int
+host_is_option_check(tranche_ctx *ctx)
+{
+    return ctx->chain->checking;
 }
 
 static const struct step_option *
@@ -276,12 +364,17 @@ static const struct tranche_host host_table = {
     .opt_bool = host_opt_bool,
     .opt_list_len = host_opt_list_len,
     .opt_list_item = host_opt_list_item,
+    .record_info = host_record_info,
+    .is_option_check = host_is_option_check,
+    .option_error = host_option_error,
+    .option_item_error = host_option_item_error,
 };
 
-int
-chain_new(const struct step *steps, size_t n_steps, unsigned char delimiter, int worker_id,
-          int log_fd, struct chain_progress *progress, struct chain **out, int *failed_step,
-          struct error *err)
+/* chain_new, and with `checking` the parent's option check. */
+static int
+chain_make(const struct step *steps, size_t n_steps, unsigned char delimiter, int worker_id,
+           int log_fd, struct chain_progress *progress, int checking, struct chain **out,
+           int *failed_step, struct error *err)
 {
     struct chain *c = calloc(1, sizeof(*c));
     size_t i;
@@ -290,6 +383,8 @@ chain_new(const struct step *steps, size_t n_steps, unsigned char delimiter, int
     if (c == NULL) {
         return error_set(err, "out of memory");
     }
+    c->checking = checking;
+    c->info.size = sizeof(c->info);
     c->steps = steps;
     c->n_steps = n_steps;
     c->delimiter = delimiter;
@@ -298,6 +393,7 @@ chain_new(const struct step *steps, size_t n_steps, unsigned char delimiter, int
     c->progress = progress != NULL ? progress : &c->local_progress;
     c->progress->partition = -1;
     c->progress->step = -1;
+    c->progress->record_start = UINT64_MAX; /* no record until chain_run feeds one */
     c->ctx = calloc(n_steps, sizeof(*c->ctx));
     c->out_cap = 2 * DRAIN_STEP;
     c->out_buf = malloc(c->out_cap);
@@ -324,7 +420,8 @@ chain_new(const struct step *steps, size_t n_steps, unsigned char delimiter, int
         c->progress->step = -1;
         if (rc != TRANCHE_OK || c->failed) {
             set_failure(c, (int)i, "init failed without a message");
-            *failed_step = (int)i;
+            /* (a message at an option's value carries its own position and step) */
+            *failed_step = c->positioned ? -1 : (int)i;
             error_set(err, "%s", c->err.msg);
             chain_free(c);
             return -1;
@@ -333,6 +430,27 @@ chain_new(const struct step *steps, size_t n_steps, unsigned char delimiter, int
     }
     *out = c;
     return 0;
+}
+
+int
+chain_new(const struct step *steps, size_t n_steps, unsigned char delimiter, int worker_id,
+          int log_fd, struct chain_progress *progress, struct chain **out, int *failed_step,
+          struct error *err)
+{
+    return chain_make(steps, n_steps, delimiter, worker_id, log_fd, progress, 0, out, failed_step,
+                      err);
+}
+
+int
+chain_check(const struct step *steps, size_t n_steps, unsigned char delimiter,
+            struct chain_progress *progress, int *failed_step, struct error *err)
+{
+    struct chain *c = NULL;
+
+    if (chain_make(steps, n_steps, delimiter, 0, -1, progress, 1, &c, failed_step, err) != 0) {
+        return -1;
+    }
+    return chain_finish(c, failed_step, err);
 }
 
 static uint64_t
@@ -349,33 +467,72 @@ static int
 chain_record(void *arg, char *data, size_t len, uint64_t offset)
 {
     struct chain *c = arg;
+    int rc;
 
     c->progress->record_start = offset;
     c->stats.records_in++;
-    return call_step(c, 0, data, len) == TRANCHE_OK ? 0 : -1;
+    c->info.offset = offset;
+    c->info.length = len;
+    rc = call_step(c, 0, data, len);
+    return rc == TRANCHE_OK ? 0 : -1;
 }
 
-/* Calls each step's end_partition, in chain order, so what step i emits there still flows
- * through the steps after it before their own end_partition. */
-static int
-end_steps(struct chain *c)
+/* record_info's fields outside a record: the partition's. */
+static void
+info_partition(struct chain *c, const struct partition *p, const struct source_input *in)
 {
-    size_t i;
+    c->info.input_path = in->input->path;
+    c->info.input_index = p->file;
+    c->info.partition = p->index;
+    c->info.partition_offset = p->start;
+    c->info.partition_length = p->end - p->start;
+    c->info.offset = p->start;
+    c->info.length = c->info.partition_length;
+}
+
+/*
+ * Calls each step's begin_partition, from the last step to the first, or its end_partition, from
+ * the first to the last: either way, what step i emits there reaches steps after it that have
+ * begun the partition and not yet ended it.
+ */
+static int
+partition_callbacks(struct chain *c, int begin)
+{
+    size_t k;
 
     c->progress->record_start = UINT64_MAX; /* no record: a crash here is not in one */
-    for (i = 0; i < c->n_steps; i++) {
+    for (k = 0; k < c->n_steps; k++) {
+        size_t i = begin ? c->n_steps - 1 - k : k;
         const struct tranche_plugin *d = c->steps[i].plugin->desc;
-        if (d->end_partition == NULL) {
+        int (*fn)(void *, tranche_ctx *) = begin ? d->begin_partition : d->end_partition;
+
+        if (fn == NULL) {
             continue;
         }
         c->progress->step = (int32_t)i;
-        if (d->end_partition(c->ctx[i].state, &c->ctx[i]) != TRANCHE_OK || c->failed) {
-            set_failure(c, (int)i, "end_partition failed without a message");
+        if (fn(c->ctx[i].state, &c->ctx[i]) != TRANCHE_OK || c->failed) {
+            set_failure(c, (int)i, "%s failed without a message",
+                        begin ? "begin_partition" : "end_partition");
             return -1;
         }
     }
     c->progress->step = -1;
     return 0;
+}
+
+/* Feeds the partition's records to step 0; record_info is the partition's again after. */
+static int
+read_records(struct chain *c, const struct partition *p, const struct source_input *in)
+{
+    struct error read_err;
+    int rc = source_read(c->source, p, in, chain_record, c, &read_err);
+
+    if (rc != 0) {
+        set_failure(c, -1, "%s", read_err.msg); /* (unless a step failed first) */
+    }
+    c->info.offset = p->start;
+    c->info.length = p->end - p->start;
+    return rc;
 }
 
 int
@@ -384,7 +541,6 @@ chain_run(struct chain *c, const struct partition *p, const struct source_input 
           struct error *err)
 {
     uint64_t start_ns = now_nanos();
-    struct error read_err;
     int rc = -1;
 
     c->part = p;
@@ -395,9 +551,9 @@ chain_run(struct chain *c, const struct partition *p, const struct source_input 
     c->failed_step = -1;
     memset(&c->stats, 0, sizeof(c->stats));
     c->progress->partition = (int64_t)p->index;
-    if (source_read(c->source, p, in, chain_record, c, &read_err) != 0) {
-        set_failure(c, -1, "%s", read_err.msg); /* (unless a step failed first) */
-    } else if (end_steps(c) == 0 && drain(c, 1) == TRANCHE_OK) {
+    info_partition(c, p, in);
+    if (partition_callbacks(c, 1) == 0 && read_records(c, p, in) == 0 &&
+        partition_callbacks(c, 0) == 0 && drain(c, 1) == TRANCHE_OK) {
         rc = 0;
     }
     c->stats.nanos = now_nanos() - start_ns;

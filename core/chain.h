@@ -54,17 +54,26 @@ struct chain;
 /*
  * Calls init() of every step, in order (after fork, in a worker). `steps` is borrowed and must
  * outlive the chain; `log_fd` receives plugin log lines (may be -1); `progress` may be NULL.
- * On failure *failed_step is the index of the step whose init failed.
+ * On failure *failed_step is the index of the step whose init failed, or -1 when the message
+ * already names its place (see chain_check).
  */
 int chain_new(const struct step *steps, size_t n_steps, unsigned char delimiter, int worker_id,
               int log_fd, struct chain_progress *progress, struct chain **out, int *failed_step,
               struct error *err);
 
 /*
- * Runs one partition: reads [p->start, p->end) of the input (plain, or decoding its BGZF blocks,
- * or decoding from its access points; or takes it from memory), feeds every record through the
- * steps,
- * calls end_partition() of each step, and hands the output to `sink`. On failure returns
+ * The parent's option check: init() of every step (host->is_option_check() is 1 there), then
+ * fini(), with no records. On failure *failed_step is the step's index, or -1 when the message
+ * already names its place (a value an option_error() rejected: FILE:LINE:COL and the step).
+ */
+int chain_check(const struct step *steps, size_t n_steps, unsigned char delimiter,
+                struct chain_progress *progress, int *failed_step, struct error *err);
+
+/*
+ * Runs one partition: calls begin_partition() of each step (last to first), reads
+ * [p->start, p->end) of the input (plain, or decoding its BGZF blocks, or decoding from its access
+ * points; or takes it from memory), feeds every record through the steps, calls end_partition()
+ * of each step (first to last), and hands the output to `sink`. On failure returns
  * -1, err holds the message (a plugin's, or the I/O error), and *failed_step is the step's index
  * or -1 when the failure was reading or writing.
  */

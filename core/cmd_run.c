@@ -336,7 +336,6 @@ check_in_child(const struct job *job, const struct step *steps, struct chain_pro
                int fd, pid_t parent)
 {
     struct check_report rep;
-    struct chain *chain = NULL;
     struct error err;
     int step = -1;
 
@@ -347,8 +346,7 @@ check_in_child(const struct job *job, const struct step *steps, struct chain_pro
     setpgid(0, 0); /* a plugin's kill(0, sig) reaches this child, not the runner */
     dup2(STDERR_FILENO, STDOUT_FILENO); /* what a plugin prints is not the job's output */
     memset(&rep, 0, sizeof(rep));
-    if (chain_new(steps, job->n_steps, job->delimiter, 0, -1, where, &chain, &step, &err) != 0 ||
-        chain_finish(chain, &step, &err) != 0) {
+    if (chain_check(steps, job->n_steps, job->delimiter, where, &step, &err) != 0) {
         rep.failed = 1;
         snprintf(rep.msg, sizeof(rep.msg), "%s", err.msg);
     }

@@ -832,6 +832,24 @@ option_text(const struct ctx *c, const yaml_node_t *node, const char *name, size
     return 0;
 }
 
+/* YAML's null: a plain scalar that is empty, ~, null, Null or NULL (a quoted one is text). */
+static int
+is_null_scalar(const yaml_node_t *node)
+{
+    static const char *const nulls[] = {"", "~", "null", "Null", "NULL"};
+    size_t i;
+
+    if (node->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) {
+        return 0;
+    }
+    for (i = 0; i < sizeof(nulls) / sizeof(nulls[0]); i++) {
+        if (strcmp((const char *)node->data.scalar.value, nulls[i]) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static int
 read_option(const struct ctx *c, const yaml_node_pair_t *pair, size_t step,
             struct config_option *opt)
@@ -859,6 +877,7 @@ read_option(const struct ctx *c, const yaml_node_pair_t *pair, size_t step,
     }
     if (value->type == YAML_SCALAR_NODE) {
         n = 1;
+        opt->is_null = is_null_scalar(value);
     } else {
         opt->is_list = 1;
         n = (size_t)(value->data.sequence.items.top - value->data.sequence.items.start);

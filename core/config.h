@@ -26,6 +26,7 @@ struct config_option {
     struct config_pos pos;       /* of the key */
     struct config_pos value_pos; /* of the value */
     int is_list;                 /* the value was a YAML sequence */
+    int is_null;                 /* the value was a YAML null (empty, ~ or null, unquoted) */
     char **items;                /* the scalar(s), as text */
     struct config_pos *item_pos; /* one per item */
     size_t n_items;

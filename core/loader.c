@@ -6,12 +6,15 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* The descriptor fields a host of any 1.x minor may read: everything up to and including fini. */
@@ -152,6 +155,13 @@ plugin_find(const char *name, char **path_out, struct error *err)
 static int
 check_descriptor(const struct tranche_plugin *d, const char *path, struct error *err)
 {
+    if (d->abi_major == 0) {
+        /* Every field before `name` is 0: the descriptor was written without the macro. */
+        return error_set(err,
+                         "plugin %s has no ABI version in its descriptor (abi_major is 0): add "
+                         "TRANCHE_PLUGIN_ABI as the first entry of its TRANCHE_PLUGIN = { ... }",
+                         path);
+    }
     if (d->abi_major != TRANCHE_ABI_MAJOR) {
         return error_set(err,
                          "plugin %s was built for plugin ABI %" PRIu32 ".%" PRIu32
@@ -181,10 +191,69 @@ check_descriptor(const struct tranche_plugin *d, const char *path, struct error 
     return 0;
 }
 
+/*
+ * Whether the file at `path` looks like C++: a mangled name of the descriptor (a const at
+ * namespace scope has internal linkage in C++, and is then at most a local symbol
+ * _ZL14tranche_plugin) or of a callback (its parameters mangled: 11tranche_ctx), a C++
+ * compiler's name in the debug information, or the C++ runtime among what it needs.
+ */
+static int
+looks_like_cxx(const char *path)
+{
+    static const char *const needles[] = {"14tranche_plugin",  "11tranche_ctx", "GNU C++",
+                                          "libstdc++",         "libc++.so",     "GLIBCXX_",
+                                          "__gxx_personality", "clang++"};
+    struct stat st;
+    void *map;
+    size_t i;
+    int fd = open(path, O_RDONLY | O_CLOEXEC), found = 0;
+
+    if (fd < 0) {
+        return 0;
+    }
+    if (fstat(fd, &st) != 0 || st.st_size <= 0) {
+        close(fd);
+        return 0;
+    }
+    map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (map == MAP_FAILED) {
+        return 0;
+    }
+    for (i = 0; i < sizeof(needles) / sizeof(needles[0]) && !found; i++) {
+        found = memmem(map, (size_t)st.st_size, needles[i], strlen(needles[i])) != NULL;
+    }
+    munmap(map, (size_t)st.st_size);
+    return found;
+}
+
+/* The message for a shared object without the descriptor symbol. */
+static int
+no_descriptor(const char *path, struct error *err)
+{
+    if (looks_like_cxx(path)) {
+        return error_set(
+            err,
+            "%s is not a tranche plugin: it exports no '%s' symbol; it looks like C++, "
+            "where a const at namespace scope is not exported: define the descriptor "
+            "with TRANCHE_PLUGIN from <tranche/plugin.h>, which gives it C linkage "
+            "(extern \"C\")",
+            path, TRANCHE_PLUGIN_SYMBOL);
+    }
+    return error_set(err,
+                     "%s is not a tranche plugin: it exports no '%s' symbol (define it with "
+                     "TRANCHE_PLUGIN from <tranche/plugin.h>, which in C++ also gives it the C "
+                     "linkage it needs, extern \"C\")",
+                     path, TRANCHE_PLUGIN_SYMBOL);
+}
+
+static int check_option_table(const struct tranche_plugin *d, const char *path, struct error *err);
+
 int
 plugin_load(const char *path, struct plugin **out, struct error *err)
 {
     struct plugin *p = calloc(1, sizeof(*p));
+    const struct tranche_plugin *d;
     int rc = -1;
 
     if (p == NULL) {
@@ -202,13 +271,17 @@ plugin_load(const char *path, struct plugin **out, struct error *err)
         error_set(err, "cannot load plugin %s: %s", path, dlerror());
         goto out;
     }
-    p->desc = dlsym(p->dl, TRANCHE_PLUGIN_SYMBOL);
-    if (p->desc == NULL) {
-        error_set(err, "%s is not a tranche plugin: it exports no '%s' symbol", path,
-                  TRANCHE_PLUGIN_SYMBOL);
+    d = dlsym(p->dl, TRANCHE_PLUGIN_SYMBOL);
+    if (d == NULL) {
+        no_descriptor(path, err);
         goto out;
     }
-    if (check_descriptor(p->desc, path, err) != 0) {
+    if (check_descriptor(d, path, err) != 0) {
+        goto out;
+    }
+    memcpy(&p->copy, d, d->size < sizeof(p->copy) ? d->size : sizeof(p->copy));
+    p->desc = &p->copy;
+    if (check_option_table(p->desc, path, err) != 0) {
         goto out;
     }
     *out = p;
@@ -264,42 +337,158 @@ static const struct {
 };
 
 static int
-known_type(enum tranche_option_type type)
+known_type(int type)
 {
-    return (size_t)type < sizeof(type_names) / sizeof(type_names[0]) &&
+    return type >= 0 && (size_t)type < sizeof(type_names) / sizeof(type_names[0]) &&
            type_names[type].word != NULL;
 }
 
 const char *
-loader_type_word(enum tranche_option_type type)
+loader_type_word(int type)
 {
     return known_type(type) ? type_names[type].word : "?";
 }
 
 static const char *
-type_name(enum tranche_option_type type)
+type_name(int type)
 {
     return known_type(type) ? type_names[type].phrase : "a value of an unknown type";
 }
 
-/* Parses one text value into opt according to its spec's type. */
-static int
-parse_value(struct step_option *opt, const char *text)
+enum parse_result { PARSE_OK = 0, PARSE_BAD = -1, PARSE_RANGE = -2 };
+
+/* Parses one text value of an option of `type` into *int_value or *bool_value. */
+static enum parse_result
+parse_text(int type, const char *text, int64_t *int_value, int *bool_value)
 {
+    long long v;
     char *end;
 
-    switch (opt->spec->type) {
+    switch (type) {
     case TRANCHE_OPT_INT:
         errno = 0;
-        opt->int_value = strtoll(text, &end, 10);
-        return (errno != 0 || end == text || *end != '\0') ? -1 : 0;
+        v = strtoll(text, &end, 10);
+        if (end == text || *end != '\0') {
+            return PARSE_BAD;
+        }
+        if (errno == ERANGE) {
+            return PARSE_RANGE;
+        }
+        *int_value = v;
+        return PARSE_OK;
     case TRANCHE_OPT_BOOL:
-        return plugin_parse_bool(text, &opt->bool_value);
+        return plugin_parse_bool(text, bool_value) == 0 ? PARSE_OK : PARSE_BAD;
     case TRANCHE_OPT_STRING:
     case TRANCHE_OPT_LIST:
-        return 0;
+        return PARSE_OK;
     }
-    return -1;
+    return PARSE_BAD;
+}
+
+static enum parse_result
+parse_value(struct step_option *opt, const char *text)
+{
+    return parse_text(opt->spec->type, text, &opt->int_value, &opt->bool_value);
+}
+
+/* What is wrong with a value that parse_text refused, for a message: "must be an integer, not
+ * 'x'" or "'99999999999999999999' is out of range". */
+static void
+describe_bad_value(int type, enum parse_result why, const char *text, char *buf, size_t size)
+{
+    if (why == PARSE_RANGE) {
+        snprintf(buf, size, "'%s' is out of range (an integer from %" PRId64 " to %" PRId64 ")",
+                 text, INT64_MIN, INT64_MAX);
+    } else {
+        snprintf(buf, size, "must be %s, not '%s'", type_name(type), text);
+    }
+}
+
+/* A LIST default: its items, separated by commas. *items is a malloc'd array of malloc'd
+ * strings (free_items). */
+static int
+split_default(const char *def, char ***items, size_t *n)
+{
+    size_t count = 1, i = 0;
+    const char *p;
+
+    for (p = def; *p != '\0'; p++) {
+        count += *p == ',';
+    }
+    *items = calloc(count, sizeof(**items));
+    if (*items == NULL) {
+        return -1;
+    }
+    for (p = def;; i++) {
+        size_t len = strcspn(p, ",");
+
+        (*items)[i] = strndup(p, len);
+        if ((*items)[i] == NULL) {
+            *n = i;
+            return -1;
+        }
+        if (p[len] == '\0') {
+            break;
+        }
+        p += len + 1;
+    }
+    *n = count;
+    return 0;
+}
+
+static void
+free_items(char **items, size_t n)
+{
+    size_t i;
+
+    for (i = 0; items != NULL && i < n; i++) {
+        free(items[i]);
+    }
+    free(items);
+}
+
+/* Checks the plugin's own option table, once, at load. */
+static int
+check_option_table(const struct tranche_plugin *d, const char *path, struct error *err)
+{
+    const struct tranche_option *o, *q;
+    char why[256];
+    int64_t i64;
+    int b;
+    enum parse_result pr;
+
+    for (o = d->options; o != NULL && o->name != NULL; o++) {
+        if (o->name[0] == '\0') {
+            return error_set(err, "plugin %s (%s): option %zu of its table has an empty name", path,
+                             d->name, (size_t)(o - d->options) + 1);
+        }
+        for (q = d->options; q < o; q++) {
+            if (strcmp(q->name, o->name) == 0) {
+                return error_set(err, "plugin %s (%s): option '%s' is listed twice in its table",
+                                 path, d->name, o->name);
+            }
+        }
+        if (!known_type(o->type)) {
+            return error_set(err,
+                             "plugin %s (%s): option '%s' has an unknown type %d (expected "
+                             "TRANCHE_OPT_STRING, TRANCHE_OPT_INT, TRANCHE_OPT_BOOL or "
+                             "TRANCHE_OPT_LIST)",
+                             path, d->name, o->name, o->type);
+        }
+        if (o->required && o->default_value != NULL) {
+            return error_set(err,
+                             "plugin %s (%s): option '%s' is required and has a default ('%s'): "
+                             "a required option cannot have one",
+                             path, d->name, o->name, o->default_value);
+        }
+        if (o->default_value != NULL &&
+            (pr = parse_text(o->type, o->default_value, &i64, &b)) != PARSE_OK) {
+            describe_bad_value(o->type, pr, o->default_value, why, sizeof(why));
+            return error_set(err, "plugin %s (%s): the default of option '%s': %s", path, d->name,
+                             o->name, why);
+        }
+    }
+    return 0;
 }
 
 static int
@@ -339,7 +528,8 @@ list_option_names(const struct tranche_option *spec, char *buf, size_t size)
     }
 }
 
-/* Sets the option of `step` that the job gives as `co`, checked against its spec. */
+/* Sets the option of `step` that the job gives as `co`, checked against its spec. A null value
+ * leaves the option unset (its default applies), unless it is required. */
 static int
 given_option(const struct job *job, const struct config_option *co, struct step *step,
              struct error *err)
@@ -347,6 +537,7 @@ given_option(const struct job *job, const struct config_option *co, struct step 
     const struct tranche_plugin *d = step->plugin->desc;
     struct step_option *opt = NULL;
     char names[ERROR_MSG_MAX / 2];
+    enum parse_result pr = PARSE_OK;
     size_t k;
 
     for (k = 0; k < step->n_options; k++) {
@@ -359,24 +550,47 @@ given_option(const struct job *job, const struct config_option *co, struct step 
         return error_set(err, "%s:%d:%d: %s: plugin %s has no option '%s'; %s", job->file,
                          co->pos.line, co->pos.column, step->label, d->name, co->name, names);
     }
+    if (co->is_null) {
+        if (!opt->spec->required) {
+            return 0;
+        }
+        return error_set(err,
+                         "%s:%d:%d: %s: option '%s' of plugin %s is required, and a null value "
+                         "(empty, ~ or null) does not give it one (%s)",
+                         job->file, co->value_pos.line, co->value_pos.column, step->label, co->name,
+                         d->name,
+                         opt->spec->help != NULL ? opt->spec->help : type_name(opt->spec->type));
+    }
     if (co->is_list && opt->spec->type != TRANCHE_OPT_LIST) {
         return error_set(err, "%s:%d:%d: %s: option '%s' of plugin %s must be %s, not a list",
                          job->file, co->value_pos.line, co->value_pos.column, step->label, co->name,
                          d->name, type_name(opt->spec->type));
     }
     if (opt->spec->type != TRANCHE_OPT_LIST &&
-        (co->n_items != 1 || parse_value(opt, co->items[0]) != 0)) {
-        return error_set(err, "%s:%d:%d: %s: option '%s' of plugin %s must be %s, not '%s'",
-                         job->file, co->value_pos.line, co->value_pos.column, step->label, co->name,
-                         d->name, type_name(opt->spec->type), co->n_items > 0 ? co->items[0] : "");
+        (co->n_items != 1 || (pr = parse_value(opt, co->items[0])) != PARSE_OK)) {
+        describe_bad_value(opt->spec->type, pr, co->n_items > 0 ? co->items[0] : "", names,
+                           sizeof(names));
+        return error_set(err, "%s:%d:%d: %s: option '%s' of plugin %s %s", job->file,
+                         co->value_pos.line, co->value_pos.column, step->label, co->name, d->name,
+                         names);
     }
     if (set_items(opt, co->items, co->n_items) != 0) {
         return error_set(err, "out of memory");
     }
+    opt->given = 1;
+    opt->value_pos = co->value_pos;
+    if (co->n_items > 0) {
+        opt->item_pos = malloc(co->n_items * sizeof(*opt->item_pos));
+        if (opt->item_pos == NULL) {
+            return error_set(err, "out of memory");
+        }
+        memcpy(opt->item_pos, co->item_pos, co->n_items * sizeof(*opt->item_pos));
+    }
     return 0;
 }
 
-/* An option the job does not give: an error when required, else its default (if any). */
+/* An option the job does not give: an error when required, else its default (if any; the
+ * plugin's table was checked at load, so it parses). */
 static int
 default_option(const struct job *job, const struct config_step *cs, struct step *step,
                struct step_option *opt, struct error *err)
@@ -384,6 +598,9 @@ default_option(const struct job *job, const struct config_step *cs, struct step 
     const struct tranche_option *spec = opt->spec;
     const char *plugin = step->plugin->desc->name;
     char *def = (char *)spec->default_value;
+    char **items = NULL;
+    size_t n = 0;
+    int rc;
 
     if (spec->required) {
         return error_set(err, "%s:%d:%d: %s: plugin %s needs option '%s' (%s)", job->file,
@@ -393,14 +610,17 @@ default_option(const struct job *job, const struct config_step *cs, struct step 
     if (def == NULL) {
         return 0;
     }
-    if (parse_value(opt, def) != 0) {
+    if (parse_value(opt, def) != PARSE_OK) {
         return error_set(err, "%s: %s: plugin %s has a bad default '%s' for option '%s'", job->file,
                          step->label, plugin, def, spec->name);
     }
-    if (set_items(opt, &def, 1) != 0) {
-        return error_set(err, "out of memory");
+    if (spec->type != TRANCHE_OPT_LIST) {
+        rc = set_items(opt, &def, 1);
+    } else {
+        rc = split_default(def, &items, &n) != 0 ? -1 : set_items(opt, items, n);
+        free_items(items, n);
     }
-    return 0;
+    return rc != 0 ? error_set(err, "out of memory") : 0;
 }
 
 /* Checks the step's options against its plugin's table, and fills in the defaults. */
@@ -459,8 +679,14 @@ steps_load(const struct job *job, struct step **steps_out, struct error *err)
         struct step *s = &steps[i];
 
         s->index = i;
+        s->pos = cs->pos;
         if (asprintf(&s->label, "step %zu (%s)", i + 1, cs->plugin) < 0) {
             s->label = NULL;
+            error_set(err, "out of memory");
+            goto out;
+        }
+        s->file = strdup(job->file != NULL ? job->file : "(command line)");
+        if (s->file == NULL) {
             error_set(err, "out of memory");
             goto out;
         }
@@ -497,10 +723,12 @@ steps_free(struct step *steps, size_t n_steps)
                 free(steps[i].options[k].items[j]);
             }
             free(steps[i].options[k].items);
+            free(steps[i].options[k].item_pos);
         }
         free(steps[i].options);
         plugin_free(steps[i].plugin);
         free(steps[i].label);
+        free(steps[i].file);
     }
     free(steps);
 }

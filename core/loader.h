@@ -16,7 +16,10 @@
 struct plugin {
     char *path; /* the file that was loaded */
     void *dl;
+    /* The plugin's descriptor, copied as far as its size goes and zero past that: a plugin
+     * built for an older minor reads as one whose newer callbacks are NULL. */
     const struct tranche_plugin *desc;
+    struct tranche_plugin copy; /* what desc points to */
 };
 
 /* One option of a step after validation: the plugin's spec, and the value (given or default). */
@@ -27,12 +30,17 @@ struct step_option {
     size_t n_items;
     int64_t int_value;
     int bool_value;
+    int given;                   /* the job gave it (else the value is the default) */
+    struct config_pos value_pos; /* of the value in the job file, when given */
+    struct config_pos *item_pos; /* of each item, when given (n_items of them) */
 };
 
 /* A step of the chain: a loaded plugin and its validated options. */
 struct step {
     size_t index; /* 0-based position in the chain */
     char *label;  /* "step 2 (grep)" for messages */
+    char *file;   /* the job file, and the step's position in it, for messages */
+    struct config_pos pos;
     struct plugin *plugin;
     struct step_option *options; /* one per entry of the plugin's option table, in its order */
     size_t n_options;
@@ -53,7 +61,9 @@ void plugin_dirs_free(char **dirs);
 
 /*
  * dlopen()s `path` and checks the descriptor: present, ABI major equal, ABI minor not newer, size
- * large enough, name and record callback set. *out is set only on success; free with plugin_free().
+ * large enough, name and record callback set, and its option table (names unique, types known,
+ * no default on a required option, defaults that parse). *out is set only on success; free with
+ * plugin_free().
  */
 int plugin_load(const char *path, struct plugin **out, struct error *err);
 void plugin_free(struct plugin *p);
@@ -75,7 +85,7 @@ void steps_free(struct step *steps, size_t n_steps);
 const struct step_option *step_option_find(const struct step *step, const char *name);
 
 /* "string", "int", "bool" or "list": an option type's name, as `tranche plugins NAME` lists it. */
-const char *loader_type_word(enum tranche_option_type type);
+const char *loader_type_word(int type);
 
 /* Parses a boolean as the job file may write it (true/false, yes/no, on/off, 1/0). */
 int plugin_parse_bool(const char *text, int *out);

@@ -40,6 +40,9 @@ struct source {
     const struct input *in;
     source_record_fn fn;
     void *arg;
+    int borrowed; /* the bytes are in the ring: the byte after the partition is not ours */
+    char *last;   /* the ring's last record without a delimiter, copied to end it with a NUL */
+    size_t last_cap;
 };
 
 /*
@@ -95,14 +98,46 @@ interrupted(const struct source *s, struct error *err)
     return 0;
 }
 
-/* Feeds the complete records in buf[0, len) (starting at input offset `offset`); *consumed is
+/*
+ * A record of the ring, with data[len] == '\0' (see feed): the ring's partition is borrowed, so the
+ * delimiter is put back after the call, and a last record without one is copied, as the ring's
+ * next byte may be another partition's.
+ */
+static int
+call_borrowed(struct source *s, char *data, size_t len, uint64_t offset, int delimited)
+{
+    char saved;
+    int rc;
+
+    if (!delimited) {
+        if (GROW(s->last, s->last_cap, len + 1) != 0) {
+            return -1;
+        }
+        memcpy(s->last, data, len);
+        data = s->last;
+    }
+    saved = data[len];
+    data[len] = '\0';
+    rc = s->fn(s->arg, data, len, offset);
+    data[len] = saved;
+    return rc;
+}
+
+/*
+ * Feeds the complete records in buf[0, len) (starting at input offset `offset`); *consumed is
  * how many bytes they took. With `last`, what follows the last delimiter is a record too (the
- * end of a file without a final delimiter). */
+ * end of a file without a final delimiter; buf[len] must then be writable).
+ *
+ * Each record is handed over with data[len] == '\0' (plugin.h's promise) without a copy: the
+ * byte after a record is its delimiter or, for a last record without one, the spare byte every
+ * cursor buffer keeps; the bytes of a record fed are not looked at again.
+ */
 static int
 feed(struct source *s, char *buf, size_t len, uint64_t offset, int last, size_t *consumed,
      struct error *err)
 {
     size_t pos = 0;
+    int rc;
 
     while (pos < len) {
         char *hit = memchr(buf + pos, s->delim, len - pos);
@@ -112,7 +147,13 @@ feed(struct source *s, char *buf, size_t len, uint64_t offset, int last, size_t 
             break;
         }
         rec_len = hit != NULL ? (size_t)(hit - (buf + pos)) : len - pos;
-        if (s->fn(s->arg, buf + pos, rec_len, offset + pos) != 0) {
+        if (!s->borrowed) {
+            buf[pos + rec_len] = '\0';
+            rc = s->fn(s->arg, buf + pos, rec_len, offset + pos);
+        } else {
+            rc = call_borrowed(s, buf + pos, rec_len, offset + pos, hit != NULL);
+        }
+        if (rc != 0) {
             *consumed = pos;
             return error_set(err, "stopped by a step");
         }
@@ -708,6 +749,7 @@ source_free(struct source *s)
     gz_reader_free(s->reader);
     gz_segment_decoder_free(s->segments);
     free(s->window);
+    free(s->last);
     free(s);
 }
 
@@ -728,6 +770,7 @@ source_read(struct source *s, const struct partition *p, const struct source_inp
     s->in = in->input;
     s->fn = fn;
     s->arg = arg;
+    s->borrowed = in->mem != NULL;
     if (in->mem != NULL) {
         /* A stream's partition, decoded by the parent: whole records, in memory. */
         rc = feed(s, in->mem, (size_t)(p->end - p->start), p->start, 1, &consumed, err);

@@ -49,11 +49,16 @@ test_loader__abi_checks(void **state)
         const char *file;
         const char *expect;
     } cases[] = {
-        {TEST_PLUGIN_DIR "/bad_major.so", "built for plugin ABI 2.0, this tranche speaks ABI 1.0"},
+        {TEST_PLUGIN_DIR "/bad_major.so", "built for plugin ABI 2.0, this tranche speaks ABI 1.1"},
         {TEST_PLUGIN_DIR "/new_minor.so",
-         "needs plugin ABI 1.1, newer than this tranche's ABI 1.0"},
+         "needs plugin ABI 1.2, newer than this tranche's ABI 1.1"},
         {TEST_PLUGIN_DIR "/small_size.so", "has a descriptor of 8 bytes"},
-        {TEST_PLUGIN_DIR "/no_symbol.so", "exports no 'tranche_plugin' symbol"},
+        {TEST_PLUGIN_DIR "/no_symbol.so", "exports no 'tranche_plugin' symbol (define it with "
+                                          "TRANCHE_PLUGIN"},
+        {TEST_PLUGIN_DIR "/no_abi.so", "add TRANCHE_PLUGIN_ABI"},
+        {TEST_PLUGIN_DIR "/cxx_no_extern.so", "it looks like C++"},
+        {TEST_PLUGIN_DIR "/badtable_1.so", "option 'fine' is listed twice"},
+        {TEST_PLUGIN_DIR "/badtable_3.so", "option 'needed' is required and has a default"},
         {SOURCE_DIR "/README.md", "cannot load plugin"},
     };
     struct plugin *p = NULL;
@@ -142,6 +147,44 @@ test_loader__options_validated_with_defaults(void **state)
     free(dir);
 }
 
+/* A LIST default lists several items; a null value leaves an option to its default; a given
+ * value keeps its position for init()'s option_error. */
+static void
+test_loader__list_defaults_nulls_and_value_positions(void **state)
+{
+    char *dir = tu_mkdtemp();
+    struct step *steps = NULL;
+    struct job job;
+    struct error err;
+    const struct step_option *o;
+
+    (void)state;
+    assert_int_equal(load_step(dir,
+                               "  - plugin: " TEST_PLUGIN_DIR "/checker.so\n"
+                               "    options:\n      pattern: ~\n      marker:   here\n",
+                               &steps, &job, &err),
+                     0);
+    o = step_option_find(&steps[0], "items");
+    assert_int_equal(o->n_items, 3);
+    assert_string_equal(o->items[0], "x");
+    assert_string_equal(o->items[2], "z");
+    assert_false(o->given);
+    o = step_option_find(&steps[0], "pattern");
+    assert_string_equal(o->items[0], "ok"); /* (the default: ~ gave no value) */
+    assert_false(o->given);
+    o = step_option_find(&steps[0], "marker");
+    assert_true(o->given);
+    assert_int_equal(o->value_pos.line, 9);
+    assert_int_equal(o->value_pos.column, 17);
+    assert_int_equal(o->item_pos[0].column, 17);
+    assert_int_equal(steps[0].pos.line, 6);
+    tu_assert_contains(steps[0].file, "job.yaml");
+    steps_free(steps, job.n_steps);
+    config_release(&job);
+    tu_rmrf(dir);
+    free(dir);
+}
+
 static void
 test_loader__parse_bool(void **state)
 {
@@ -174,6 +217,7 @@ main(void)
         cmocka_unit_test(test_loader__finds_bundled_by_name_and_path_var_first),
         cmocka_unit_test(test_loader__abi_checks),
         cmocka_unit_test(test_loader__options_validated_with_defaults),
+        cmocka_unit_test(test_loader__list_defaults_nulls_and_value_positions),
         cmocka_unit_test(test_loader__parse_bool),
     };
 

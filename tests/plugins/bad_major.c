@@ -14,7 +14,7 @@ bad_major_record(void *state, tranche_ctx *ctx, char *data, size_t len)
 
 TRANCHE_PLUGIN = {
     .abi_major = TRANCHE_ABI_MAJOR + 1,
-    .abi_minor = TRANCHE_ABI_MINOR,
+    .abi_minor = 0,
     .size = (uint32_t)sizeof(struct tranche_plugin),
     .name = "bad_major",
     .version = "1.0",

@@ -13,14 +13,16 @@
  *
  * Lifecycle, per step of a job and per worker process:
  *   1. The host dlopen()s the file in the parent and checks abi_major, abi_minor and size
- *      before touching anything else; then it checks the job's options against `options`.
+ *      before touching anything else; then it checks the plugin's option table, and the job's
+ *      options against it.
  *   2. The parent calls init() and fini() once per step, with no records in between, so that
  *      option values the plugin itself rejects (a bad regex, say) stop the job before it starts
  *      (in a child process of its own: a crash there is reported, it cannot take the runner
- *      down). Then, after fork, each worker calls init() once for each step that uses the plugin.
- *   3. For every record of every partition it gets, the worker calls record().
- *   4. After the last record of a partition it calls end_partition(), if set.
- *   5. When the worker is done, it calls fini(), if set.
+ *      down); host->is_option_check() is 1 there. Then, after fork, each worker calls init()
+ *      once for each step that uses the plugin.
+ *   3. For each partition a worker gets, it calls begin_partition() if set (ABI 1.1), then
+ *      record() for every record of the partition, then end_partition() if set.
+ *   4. When the worker is done, it calls fini(), if set.
  * A worker is a single-threaded process: no callback is ever called concurrently with another
  * in the same process, so per-step state needs no locks.
  *
@@ -31,6 +33,11 @@
  * Compatibility: the host refuses a plugin built for another abi_major or for a newer abi_minor.
  * Structures here only grow at the end (append-only), and each carries its size, so a host
  * built against minor N loads a plugin built against any minor <= N.
+ *
+ * ABI 1.1 added host->record_info (the record's input, offset and partition),
+ * host->is_option_check, host->option_error and option_item_error, the descriptor's
+ * begin_partition, data[len] == '\0' at every step, checks of the plugin's option table at load,
+ * and a TRANCHE_PLUGIN that works in C++. tranche-plugin(7) is the overview.
  */
 #ifndef TRANCHE_PLUGIN_H
 #define TRANCHE_PLUGIN_H
@@ -43,7 +50,7 @@ extern "C" {
 #endif
 
 #define TRANCHE_ABI_MAJOR 1
-#define TRANCHE_ABI_MINOR 0
+#define TRANCHE_ABI_MINOR 1
 
 /* Return codes of plugin callbacks and host functions. */
 #define TRANCHE_OK 0
@@ -67,13 +74,22 @@ enum tranche_option_type {
 
 /*
  * One option a plugin accepts. The host refuses, before any input is read, a job that names an
- * option not listed here, omits a required one, or gives a value that does not parse as `type`.
- * `default_value` is text in the same syntax as the job file (NULL: no default); for a LIST it is
- * a single item. The array ends with an entry whose name is NULL.
+ * option not listed here, omits a required one (a YAML null, `name:` or `name: ~`, counts as
+ * omitted), or gives a value that does not parse as `type` (an integer outside 64 bits is "out of
+ * range"). `default_value` is text in the same syntax as the job file (NULL: no default); for a
+ * LIST it is one item, or several separated by commas ("a,b,c"). The array ends with an entry
+ * whose name is NULL; write it `{NULL, 0, NULL, 0, NULL}`, which compiles as C and as C++.
+ *
+ * The host checks the table itself when it loads the plugin (exit status 2, naming the plugin and
+ * the option): no two entries with one name, `type` one of enum tranche_option_type, no default
+ * on a required option, and every default parses as its type.
+ *
+ * `type` holds an enum tranche_option_type; it is declared int (the same size and layout as in
+ * ABI 1.0) so that the sentinel above is valid C++.
  */
 struct tranche_option {
     const char *name;
-    enum tranche_option_type type;
+    int type; /* enum tranche_option_type */
     const char *default_value;
     int required;
     const char *help;
@@ -82,10 +98,17 @@ struct tranche_option {
 /* An opaque handle to one step of the chain in one worker; passed to every callback. */
 typedef struct tranche_ctx tranche_ctx;
 
+struct tranche_record_info; /* below */
+
+/* Whether the host table has member `m` (one added after ABI 1.0): a plugin built against 1.1
+ * that may run under a 1.0 host tests TRANCHE_HOST_HAS(host, record_info) before calling it. */
+#define TRANCHE_HOST_HAS(host, m) (offsetof(struct tranche_host, m) < (host)->size)
+
 /*
  * Functions the host lends the plugin, passed to init(). The table and everything it points to
  * stay valid until fini() returns. `size` is sizeof(struct tranche_host) as the host was built:
- * a plugin that uses a member added after ABI 1.0 checks that it lies within `size` first.
+ * a plugin that uses a member added after ABI 1.0 checks that it lies within `size` first
+ * (TRANCHE_HOST_HAS).
  */
 struct tranche_host {
     uint32_t size;
@@ -108,7 +131,8 @@ struct tranche_host {
 
     /*
      * Records why this step failed; the job stops and the message is shown to the user with the
-     * partition, the byte range and the step. Always returns TRANCHE_ERROR, so a plugin can write
+     * partition, the byte range, the step and (since ABI 1.1) the offset of the input record
+     * being processed. Always returns TRANCHE_ERROR, so a plugin can write
      * `return host->error(ctx, "bad field %d", n);`. The first message of a partition wins.
      */
     int (*error)(tranche_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -123,6 +147,58 @@ struct tranche_host {
     int (*opt_bool)(tranche_ctx *ctx, const char *name);
     size_t (*opt_list_len)(tranche_ctx *ctx, const char *name);
     const char *(*opt_list_item)(tranche_ctx *ctx, const char *name, size_t index);
+
+    /* ---- ABI 1.1: check `offsetof(struct tranche_host, X) < host->size` before using these. */
+
+    /*
+     * Where the current record comes from (struct tranche_record_info). Valid in record(),
+     * begin_partition() and end_partition(); the pointer and what it points to stay valid until
+     * the callback returns (copy what you keep). Outside them (init, fini) it returns NULL.
+     */
+    const struct tranche_record_info *(*record_info)(tranche_ctx *ctx);
+
+    /*
+     * 1 when this init() is the parent's option check (init and then fini at once, with no
+     * records, in a process of its own), 0 in a worker. A plugin whose set-up is expensive may
+     * check its options and skip the rest while this is 1. Valid in every callback.
+     */
+    int (*is_option_check)(tranche_ctx *ctx);
+
+    /*
+     * Like error(), for a value of option `name` that init() rejects: the message points at that
+     * value in the job file (`job.yaml:LINE:COL: step N (plugin): option 'NAME': ...`), or at the
+     * step when the value is the option's default. option_item_error points at item `index` of a
+     * LIST value. Both always return TRANCHE_ERROR.
+     */
+    int (*option_error)(tranche_ctx *ctx, const char *name, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+    int (*option_item_error)(tranche_ctx *ctx, const char *name, size_t index, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+};
+
+/*
+ * What record_info() returns: where a record came from. `size` is sizeof(struct
+ * tranche_record_info) as the host was built; members are only appended, so check that a member
+ * lies within `size` before reading one added after ABI 1.1.
+ *
+ * In record(), `offset` and `length` are those of the input record being processed: its first
+ * byte's offset in the input (in decompressed bytes for a gzip input) and its length without the
+ * delimiter. A step after the first sees the input record that the emits before it came from
+ * (every record step 1 emits for input record R carries R's offset and length, whatever its own
+ * length). In begin_partition() and end_partition(), and for what is emitted from them, there is
+ * no input record: `offset` and `length` are the partition's (its first byte and its byte length,
+ * partition_offset and partition_length).
+ */
+struct tranche_record_info {
+    uint32_t size;
+    uint32_t reserved;         /* 0 */
+    const char *input_path;    /* the input as the job named it (a glob's match; "-": stdin) */
+    uint64_t input_index;      /* 0-based position of the input in the job's input list */
+    uint64_t offset;           /* the record's first byte in its input (see above) */
+    uint64_t length;           /* the record's length, without its delimiter */
+    uint64_t partition;        /* 0-based partition index, over all inputs, in output order */
+    uint64_t partition_offset; /* the partition's first byte in its input */
+    uint64_t partition_length; /* its bytes (a compressed input's: decompressed bytes) */
 };
 
 /*
@@ -134,15 +210,25 @@ struct tranche_host {
  *   host->error() and return TRANCHE_ERROR to fail the job.
  * record (required): one record without its delimiter. `data` is writable and stays valid until
  *   the call returns, so a plugin may change it in place and emit it. It may contain NUL bytes.
+ *   data[len] is always '\0' (since ABI 1.1, at every step; the host puts it where the delimiter
+ *   was), so C string functions stop at the end of the record, or earlier at a NUL inside it.
+ *   Write only data[0, len): data[len] belongs to the host.
  * end_partition (optional): after the last record of each partition; may emit (a per-partition
  *   summary, say). Partitions of one worker are not contiguous: keep no state across them that
  *   must be in input order.
+ * begin_partition (optional, ABI 1.1): before the first record of each partition; may emit
+ *   (what it emits comes before the partition's records in the output). The host calls the steps'
+ *   begin_partition from the last step to the first, so a step's begin_partition has run before
+ *   anything reaches its record(); end_partition runs from the first step to the last.
+ *   Stateful plugins: state kept from one record to the next makes the output depend on where
+ *   partitions fall. Reset it in begin_partition, and finish it in end_partition.
  * fini (optional): once per step per worker whose init() succeeded, after the last partition or
  *   after a failure in that worker. Release *state here. It may not emit (the job fails if it
  *   does). An init() that fails gets no fini(): it releases what it allocated itself. When the
  *   job stops for another reason (another worker failed, a stop signal), the other workers are
  *   killed at once, without fini(): keep nothing in fini() that must happen outside the process.
- * emit is refused (TRANCHE_ERROR, and the job fails) outside record() and end_partition().
+ * emit is refused (TRANCHE_ERROR, and the job fails) outside record(), begin_partition() and
+ * end_partition().
  */
 struct tranche_plugin {
     uint32_t abi_major;
@@ -158,6 +244,10 @@ struct tranche_plugin {
     int (*record)(void *state, tranche_ctx *ctx, char *data, size_t len);
     int (*end_partition)(void *state, tranche_ctx *ctx);
     void (*fini)(void *state);
+
+    /* ---- ABI 1.1 (a plugin built against 1.0 has none of these: the host reads them only
+     * when the descriptor's size covers them). */
+    int (*begin_partition)(void *state, tranche_ctx *ctx);
 };
 
 #define TRANCHE_PLUGIN_ABI                                                                         \
@@ -167,8 +257,19 @@ struct tranche_plugin {
 /* The symbol the host looks up. */
 #define TRANCHE_PLUGIN_SYMBOL "tranche_plugin"
 
+/*
+ * Defines the descriptor, exported with C linkage: in C++, a const at namespace scope would have
+ * internal linkage and the plugin would export nothing, so the macro adds extern "C". The
+ * descriptor is written with designated initializers, in the order of the members (C++20; g++ and
+ * clang++ accept them in C++17 as well).
+ */
+#ifdef __cplusplus
+#define TRANCHE_PLUGIN                                                                             \
+    extern "C" __attribute__((visibility("default"))) const struct tranche_plugin tranche_plugin
+#else
 #define TRANCHE_PLUGIN                                                                             \
     __attribute__((visibility("default"))) const struct tranche_plugin tranche_plugin
+#endif
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,179 @@
+/*
+ * tranche/plugin.h: the whole plugin ABI of tranche, AS IT WAS AT ABI 1.0 (a frozen copy, for the
+ * test fixture abi10.c: a plugin built against 1.0 must keep loading and behaving the same).
+ * The current header is core/include/tranche/plugin.h. A plugin includes this header and nothing
+ * else of the core, and does not link against the runner: everything it needs from the host
+ * arrives as a table of function pointers at init time.
+ *
+ * A plugin is a shared object that exports one descriptor named `tranche_plugin`:
+ *
+ *     TRANCHE_PLUGIN = {
+ *         TRANCHE_PLUGIN_ABI,
+ *         .name = "rev", .version = "1.0", .description = "reverses each record",
+ *         .record = rev_record,
+ *     };
+ *
+ * Lifecycle, per step of a job and per worker process:
+ *   1. The host dlopen()s the file in the parent and checks abi_major, abi_minor and size
+ *      before touching anything else; then it checks the job's options against `options`.
+ *   2. The parent calls init() and fini() once per step, with no records in between, so that
+ *      option values the plugin itself rejects (a bad regex, say) stop the job before it starts
+ *      (in a child process of its own: a crash there is reported, it cannot take the runner
+ *      down). Then, after fork, each worker calls init() once for each step that uses the plugin.
+ *   3. For every record of every partition it gets, the worker calls record().
+ *   4. After the last record of a partition it calls end_partition(), if set.
+ *   5. When the worker is done, it calls fini(), if set.
+ * A worker is a single-threaded process: no callback is ever called concurrently with another
+ * in the same process, so per-step state needs no locks.
+ *
+ * Stack: a step's record() runs inside the emit() of the step before it, so the stack adds up
+ * along the chain. A callback may use up to 256 KiB of stack; a job has at most 64 steps, and
+ * the host raises the stack limit to what that needs (as far as the hard limit allows).
+ *
+ * Compatibility: the host refuses a plugin built for another abi_major or for a newer abi_minor.
+ * Structures here only grow at the end (append-only), and each carries its size, so a host
+ * built against minor N loads a plugin built against any minor <= N.
+ */
+#ifndef TRANCHE_PLUGIN_H
+#define TRANCHE_PLUGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TRANCHE_ABI_MAJOR 1
+#define TRANCHE_ABI_MINOR 0
+
+/* Return codes of plugin callbacks and host functions. */
+#define TRANCHE_OK 0
+#define TRANCHE_ERROR (-1)
+
+/* Log levels for tranche_host.log. */
+enum tranche_log_level {
+    TRANCHE_LOG_DEBUG = 0,
+    TRANCHE_LOG_INFO = 1,
+    TRANCHE_LOG_WARN = 2,
+    TRANCHE_LOG_ERROR = 3
+};
+
+/* The type of an option's value, as written in the job file. */
+enum tranche_option_type {
+    TRANCHE_OPT_STRING = 1, /* any scalar, kept as text */
+    TRANCHE_OPT_INT = 2,    /* a decimal integer (64-bit, may be negative) */
+    TRANCHE_OPT_BOOL = 3,   /* true/false, yes/no, on/off, 1/0 */
+    TRANCHE_OPT_LIST = 4    /* a sequence of scalars; a single scalar is a list of one */
+};
+
+/*
+ * One option a plugin accepts. The host refuses, before any input is read, a job that names an
+ * option not listed here, omits a required one, or gives a value that does not parse as `type`.
+ * `default_value` is text in the same syntax as the job file (NULL: no default); for a LIST it is
+ * a single item. The array ends with an entry whose name is NULL.
+ */
+struct tranche_option {
+    const char *name;
+    enum tranche_option_type type;
+    const char *default_value;
+    int required;
+    const char *help;
+};
+
+/* An opaque handle to one step of the chain in one worker; passed to every callback. */
+typedef struct tranche_ctx tranche_ctx;
+
+/*
+ * Functions the host lends the plugin, passed to init(). The table and everything it points to
+ * stay valid until fini() returns. `size` is sizeof(struct tranche_host) as the host was built:
+ * a plugin that uses a member added after ABI 1.0 checks that it lies within `size` first.
+ */
+struct tranche_host {
+    uint32_t size;
+    uint32_t abi_major;
+    uint32_t abi_minor;
+
+    /*
+     * Passes one record to the next step (or to the output after the last step). `data` is
+     * borrowed for the call only: the host copies or consumes it before returning, so a plugin may
+     * emit from a stack buffer or from the record it was given. Do not include the delimiter: the
+     * host writes one after every record. May be called any number of times per record, from
+     * record() and end_partition(). Returns TRANCHE_OK, or TRANCHE_ERROR if a later step or the
+     * output failed; the plugin must then return TRANCHE_ERROR itself.
+     */
+    int (*emit)(tranche_ctx *ctx, const void *data, size_t len);
+
+    /* Writes one timestamped line to this worker's log, tagged with the step and partition. */
+    void (*log)(tranche_ctx *ctx, enum tranche_log_level level, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+    /*
+     * Records why this step failed; the job stops and the message is shown to the user with the
+     * partition, the byte range and the step. Always returns TRANCHE_ERROR, so a plugin can write
+     * `return host->error(ctx, "bad field %d", n);`. The first message of a partition wins.
+     */
+    int (*error)(tranche_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+    /*
+     * Option values, by name, as validated against the plugin's option table (defaults applied).
+     * A name the table does not list, or an unset option without default, gives NULL / 0 / false
+     * / 0 items. Returned strings live until fini() returns. Valid from init() on.
+     */
+    const char *(*opt_string)(tranche_ctx *ctx, const char *name);
+    int64_t (*opt_int)(tranche_ctx *ctx, const char *name);
+    int (*opt_bool)(tranche_ctx *ctx, const char *name);
+    size_t (*opt_list_len)(tranche_ctx *ctx, const char *name);
+    const char *(*opt_list_item)(tranche_ctx *ctx, const char *name, size_t index);
+};
+
+/*
+ * The descriptor. Fill it with TRANCHE_PLUGIN_ABI first so the ABI fields are right.
+ *
+ * init (optional): called once per step per worker after fork (and once in the parent to check
+ *   the options, followed at once by fini). Store what you need in *state
+ *   (it starts as NULL) and keep `host` for later calls. Return TRANCHE_OK, or report with
+ *   host->error() and return TRANCHE_ERROR to fail the job.
+ * record (required): one record without its delimiter. `data` is writable and stays valid until
+ *   the call returns, so a plugin may change it in place and emit it. It may contain NUL bytes.
+ * end_partition (optional): after the last record of each partition; may emit (a per-partition
+ *   summary, say). Partitions of one worker are not contiguous: keep no state across them that
+ *   must be in input order.
+ * fini (optional): once per step per worker whose init() succeeded, after the last partition or
+ *   after a failure in that worker. Release *state here. It may not emit (the job fails if it
+ *   does). An init() that fails gets no fini(): it releases what it allocated itself. When the
+ *   job stops for another reason (another worker failed, a stop signal), the other workers are
+ *   killed at once, without fini(): keep nothing in fini() that must happen outside the process.
+ * emit is refused (TRANCHE_ERROR, and the job fails) outside record() and end_partition().
+ */
+struct tranche_plugin {
+    uint32_t abi_major;
+    uint32_t abi_minor;
+    uint32_t size;
+
+    const char *name;
+    const char *version;
+    const char *description;
+    const struct tranche_option *options; /* may be NULL: no options */
+
+    int (*init)(tranche_ctx *ctx, const struct tranche_host *host, void **state);
+    int (*record)(void *state, tranche_ctx *ctx, char *data, size_t len);
+    int (*end_partition)(void *state, tranche_ctx *ctx);
+    void (*fini)(void *state);
+};
+
+#define TRANCHE_PLUGIN_ABI                                                                         \
+    .abi_major = TRANCHE_ABI_MAJOR, .abi_minor = TRANCHE_ABI_MINOR,                                \
+    .size = (uint32_t)sizeof(struct tranche_plugin)
+
+/* The symbol the host looks up. */
+#define TRANCHE_PLUGIN_SYMBOL "tranche_plugin"
+
+#define TRANCHE_PLUGIN                                                                             \
+    __attribute__((visibility("default"))) const struct tranche_plugin tranche_plugin
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TRANCHE_PLUGIN_H */
