@@ -1,0 +1,333 @@
+/*
+ * tests/e2e/test_repro.c: crashes that reproduce, and where logs go (issue P5). A stateful plugin
+ * (failer with `nth`: it fails on the Nth record its process sees) fails in a worker; the
+ * `reproduce:` line of the report, run through sh -c exactly as printed, fails again at the same
+ * record. --replay LIST runs partitions in the order given, through one chain, for every kind of
+ * input. Default log directories: one per job file path, one per run, a `latest` link, the last
+ * 10 runs kept.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "testutil.h"
+
+#define FAILER TEST_PLUGIN_DIR "/failer.so"
+
+/* The job's directory: a space and a quote in its name, which the reproduce line must quote. */
+#define ODD_DIR "d ir'q"
+
+/* The default log base with TMPDIR=lt. */
+#define LOG_BASE "lt/tranche-logs-$(id -u)"
+
+static int
+group_setup(void **state)
+{
+    int rc = tu_group_setup(state);
+
+    if (rc == 0) {
+        tu_sh(0, "mkdir -p \"" ODD_DIR "\" && seq 1 20000 | sed 's/^/record /' > in.txt && "
+                 "LC_ALL=C tr a-z A-Z < in.txt > upper.ref");
+    }
+    return rc;
+}
+
+/* Writes ODD_DIR/NAME.yaml: in.txt through failer (options `failer`, YAML flow mapping
+ * entries), 4 KiB partitions; returns its path relative to tu_dir (static). */
+static const char *
+failer_job(const char *name, const char *failer)
+{
+    static char rel[256];
+    char body[1024];
+
+    snprintf(rel, sizeof(rel), ODD_DIR "/%s.yaml", name);
+    snprintf(body, sizeof(body),
+             "input:\n  path: ../in.txt\noutput:\n  path: ../%s.out\npartition_size: 4KiB\n"
+             "steps:\n  - plugin: %s\n    options: { match: record, %s }\n",
+             name, FAILER, failer);
+    tu_write_file(tu_join(tu_dir, rel), body, strlen(body));
+    return rel;
+}
+
+/* The text of `key` up to the end of its line in text, malloc'd; fails the test without it. */
+static char *
+line_after(const char *text, const char *key)
+{
+    const char *at = text != NULL ? strstr(text, key) : NULL;
+    char *out;
+
+    if (at == NULL) {
+        fail_msg("no \"%s\" in:\n%s", key, text != NULL ? text : "(null)");
+    }
+    at += strlen(key);
+    out = strndup(at, strcspn(at, "\n"));
+    assert_non_null(out);
+    return out;
+}
+
+/* Runs a failing job with 2 workers (exit 1); returns its reproduce line (malloc'd) and its
+ * stderr in *err. */
+static char *
+fail_in_worker(const char *job, const char *more, char **err)
+{
+    int rc =
+        tu_run_here(err, "TMPDIR=\"$PWD/lt\" %s run \"%s\" --workers 2 %s", TRANCHE_BIN, job, more);
+
+    if (rc != 1) {
+        fail_msg("exit %d, expected 1:\n%s", rc, *err != NULL ? *err : "");
+    }
+    return line_after(*err, "  reproduce: ");
+}
+
+/* Runs the reproduce line through sh -c exactly as printed (from another directory), its
+ * standard output to replay.out in tu_dir; returns the exit status, its stderr in *err. */
+static int
+paste(const char *line, char **err)
+{
+    char *command = NULL;
+    int rc;
+
+    assert_true(asprintf(&command, "cd / && { %s\n} > '%s/replay.out'", line, tu_dir) > 0);
+    rc = tu_run(command, err);
+    free(command);
+    return rc;
+}
+
+/* A plugin that aborts on the 1000th record its process sees: the replay aborts at the same
+ * record (the same byte offset), though that partition alone does not. */
+static void
+test_repro__a_crash_at_the_1000th_record_reproduces_at_the_same_record(void **state)
+{
+    const char *job = failer_job("abort", "nth: 1000, mode: abort");
+    char *err = NULL, *replay_err = NULL, *line, *at, *again, *list, *last;
+    int rc;
+
+    (void)state;
+    line = fail_in_worker(job, "", &err);
+    tu_assert_contains(err, "killed by signal SIGABRT");
+    at = line_after(err, "at the record starting at byte ");
+    /* every word quoted, the odd directory too, and no option that picks workers or output */
+    tu_assert_contains(line, "'d ir'\\''q/abort.yaml'");
+    tu_assert_contains(line, "'--replay' '");
+    assert_null(strstr(line, "workers"));
+    rc = paste(line, &replay_err);
+    if (rc != 128 + 6) {
+        fail_msg("the replay exited %d, expected death by SIGABRT (134):\n%s\n%s", rc, line,
+                 replay_err != NULL ? replay_err : "");
+    }
+    again = line_after(replay_err, "at the record starting at byte ");
+    assert_string_equal(at, again);
+    tu_assert_contains(replay_err, "failer: record 1000 of this process");
+    /* the failing partition alone, in a fresh process, does not reach its 1000th record */
+    list = line_after(line, "'--replay' '");
+    *strchr(list, '\'') = '\0';
+    last = list + strlen(list);
+    while (last > list && last[-1] != ',' && last[-1] != '-') {
+        last--;
+    }
+    if (last > list) {
+        assert_int_equal(tu_run_here(NULL, "%s run \"%s\" --partition %s -q > /dev/null",
+                                     TRANCHE_BIN, job, last),
+                         0);
+    }
+    free(list);
+    free(again);
+    free(at);
+    free(line);
+    free(err);
+    free(replay_err);
+}
+
+/* The same with a real SIGSEGV (its default action restored by the plugin) and with an error
+ * the plugin reports: the replay fails at the same record (exit 1, not 0, for the error). */
+static void
+test_repro__a_segv_and_an_error_reproduce(void **state)
+{
+    const char *job = failer_job("segv", "nth: 1000, mode: crash");
+    char *err = NULL, *replay_err = NULL, *line, *hit, *again;
+    int rc;
+
+    (void)state;
+    line = fail_in_worker(job, "", &err);
+    tu_assert_contains(err, "SIGSEGV");
+    free(err);
+    /* the plugin's own note names the record, in the worker's log */
+    tu_sh(0, "grep -h 'failer: record 1000 of this process' " LOG_BASE "/segv-*/latest/*.log "
+             "> worker-note.txt");
+    rc = paste(line, &replay_err);
+    assert_int_equal(rc, 128 + 11);
+    hit = line_after(replay_err, "failer: record 1000 of this process: ");
+    tu_sh(0, "grep -qF \"%s\" worker-note.txt", hit);
+    free(hit);
+    free(replay_err);
+    free(line);
+
+    job = failer_job("error", "nth: 1000, mode: error");
+    line = fail_in_worker(job, "", &err);
+    hit = line_after(err, "failer hit record '");
+    assert_int_equal(paste(line, &replay_err), 1);
+    again = line_after(replay_err, "failer hit record '");
+    assert_string_equal(hit, again);
+    tu_assert_contains(replay_err, "job failed");
+    free(again);
+    free(hit);
+    free(line);
+    free(err);
+    free(replay_err);
+}
+
+/* The reproduce line keeps the user's other options, in their order, and drops those that pick
+ * workers or the output, however they were written. */
+static void
+test_repro__the_line_keeps_overrides_and_drops_workers_and_output(void **state)
+{
+    const char *job = failer_job("opts", "nth: 300, mode: error");
+    char *err = NULL, *line;
+
+    (void)state;
+    line = fail_in_worker(job, "-qw2 --partition-size=4KiB --out='o 1.txt' -s 4KiB --fsync", &err);
+    tu_assert_contains(line, "'-q' '--partition-size=4KiB' '-s' '4KiB'");
+    assert_null(strstr(line, "o 1.txt"));
+    assert_null(strstr(line, "fsync"));
+    assert_null(strstr(line, "'-w"));
+    assert_int_equal(paste(line, &err), 1);
+    free(line);
+    free(err);
+}
+
+/* Writes NAME.yaml: INPUT through upper, 16 KiB partitions (index: beside for gzip). */
+static const char *
+upper_job(const char *name, const char *input)
+{
+    return tu_write_job(name,
+                        "input:\n  path: %s\n  index: beside\noutput:\n  path: out.txt\n"
+                        "partition_size: 16KiB\nsteps:\n  - plugin: upper\n",
+                        input);
+}
+
+/* --replay A,B gives partition A's output then B's, as --partition does, for each kind of
+ * input (plain, BGZF, gzip with an index, gzip decoded as a stream). */
+static void
+replay_matches_partitions(const char *name, const char *input, int any_order)
+{
+    const char *job = upper_job(name, input);
+
+    tu_sh(0,
+          "%s run %s --partition 1 > p1 && %s run %s --partition 3 > p3 && "
+          "[ -s p1 ] && ! cmp -s p1 p3 && %s run %s --replay 1,3 > r13 && cat p1 p3 | cmp - r13",
+          TRANCHE_BIN, job, TRANCHE_BIN, job, TRANCHE_BIN, job);
+    if (any_order) {
+        tu_sh(0, "%s run %s --replay 3,1 > r31 && cat p3 p1 | cmp - r31", TRANCHE_BIN, job);
+    }
+}
+
+static void
+test_repro__replay_runs_the_listed_partitions_in_order(void **state)
+{
+    char *err = NULL;
+
+    (void)state;
+    /* 3.8 MB, not too compressible: gzip's deflate blocks, where an index has its points, are
+     * short enough for a few partitions */
+    tu_sh(0,
+          "seq 1 200000 | awk '{print \"record \" $1 \" \" ($1 * 7919) %% 100003}' > big.txt && "
+          "LC_ALL=C tr a-z A-Z < big.txt > big.ref && bgzip -c big.txt > in.bgz.gz && "
+          "gzip -c big.txt > ix.gz && gzip -c big.txt > st.gz && "
+          "%s index --beside --spacing 1 ix.gz > /dev/null",
+          TRANCHE_BIN);
+    replay_matches_partitions("plain.yaml", "big.txt", 1);
+    replay_matches_partitions("bgzf.yaml", "in.bgz.gz", 1);
+    replay_matches_partitions("indexed.yaml", "ix.gz", 1);
+    replay_matches_partitions("stream.yaml", "st.gz", 0);
+    /* every partition, as ranges: the whole output */
+    tu_sh(0,
+          "n=$(%s plan plain.yaml | wc -l) && [ $n -gt 4 ] && "
+          "%s run plain.yaml --replay 0-1,2-$((n-1)) | cmp - big.ref",
+          TRANCHE_BIN, TRANCHE_BIN);
+    /* a stream is decoded once, front to back */
+    assert_int_equal(tu_tranche(&err, "run stream.yaml --replay 3,1 > /dev/null"), 2);
+    tu_assert_contains(err, "increasing order");
+    free(err);
+    assert_int_equal(tu_tranche(&err, "run plain.yaml --replay 1,999 > /dev/null"), 2);
+    tu_assert_contains(err, "--replay: partition 999: the plan has");
+    free(err);
+    assert_int_equal(tu_tranche(&err, "run stream.yaml --replay 999 > /dev/null"), 2);
+    tu_assert_contains(err, "partition 999: the job has");
+    free(err);
+    assert_int_equal(tu_tranche(&err, "run plain.yaml --replay 1,x > /dev/null"), 2);
+    tu_assert_contains(err, "not 'x'");
+    free(err);
+    assert_int_equal(tu_tranche(&err, "run plain.yaml --replay 1 --partition 2 > /dev/null"), 2);
+    tu_assert_contains(err, "give one of them");
+    free(err);
+    /* -o writes the replay to a file; the job's output is not touched otherwise */
+    tu_sh(0,
+          "rm -f out.txt && %s run plain.yaml --replay 1,3 -o r.txt && cmp r.txt r13 && "
+          "[ ! -e out.txt ]",
+          TRANCHE_BIN);
+}
+
+/* Default log directories: one per job file path (two job.yaml in different directories do not
+ * share), one per run with a `latest` link, stale worker logs never next to new ones, the last
+ * 10 runs kept; the failure report names the run's directory. */
+static void
+test_repro__each_run_logs_in_its_own_directory(void **state)
+{
+    const char *ok = "input:\n  path: ../in.txt\noutput:\n  path: out.txt\nsteps:\n"
+                     "  - plugin: upper\n";
+    const char *job = failer_job("logs", "nth: 300, mode: error");
+    char *err = NULL, *dir;
+
+    (void)state;
+    tu_sh(0, "rm -rf lt a b && mkdir a b");
+    tu_write_file(tu_join(tu_dir, "a/job.yaml"), ok, strlen(ok));
+    tu_write_file(tu_join(tu_dir, "b/job.yaml"), ok, strlen(ok));
+    tu_sh(0,
+          "TMPDIR=\"$PWD/lt\" %s run a/job.yaml && TMPDIR=\"$PWD/lt\" %s run b/job.yaml && "
+          "[ $(ls -d " LOG_BASE "/job-* | wc -l) = 2 ]",
+          TRANCHE_BIN, TRANCHE_BIN);
+    /* a failure names the run's own directory, `latest` points at it */
+    free(fail_in_worker(job, "", &err));
+    dir = line_after(err, "logs in ");
+    tu_sh(0,
+          "d='%s' && [ -f \"$d/worker-2.log\" ] && [ -f \"$d/tranche.log\" ] && "
+          "[ \"$(readlink " LOG_BASE "/logs-*/latest)\" = \"${d##*/}\" ]",
+          dir);
+    free(dir);
+    free(err);
+    /* the next run with one worker: no worker-2.log from the last one beside its logs */
+    tu_sh(0,
+          "TMPDIR=\"$PWD/lt\" %s run \"%s\" --workers 1 -q; [ $? = 1 ] && "
+          "[ -f " LOG_BASE "/logs-*/latest/worker-1.log ] && "
+          "[ ! -e " LOG_BASE "/logs-*/latest/worker-2.log ]",
+          TRANCHE_BIN, job);
+    /* twelve runs in all: the last 10 are kept, the newest is `latest` */
+    tu_sh(0,
+          "for i in 1 2 3 4 5 6 7 8 9 10; do TMPDIR=\"$PWD/lt\" %s run a/job.yaml || exit 1; "
+          "done && [ $(ls -d " LOG_BASE "/job-*/run-* | wc -l) = 11 ] && cd " LOG_BASE " && "
+          "ls -d job-*/run-* | cut -d/ -f1 | uniq -c | sort -n | tail -1 > most && "
+          "read n a < most && [ $n = 10 ] && "
+          "[ \"$(readlink $a/latest)\" = \"$(ls $a | grep '^run-' | tail -1)\" ]",
+          TRANCHE_BIN);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_repro__a_crash_at_the_1000th_record_reproduces_at_the_same_record),
+        cmocka_unit_test(test_repro__a_segv_and_an_error_reproduce),
+        cmocka_unit_test(test_repro__the_line_keeps_overrides_and_drops_workers_and_output),
+        cmocka_unit_test(test_repro__replay_runs_the_listed_partitions_in_order),
+        cmocka_unit_test(test_repro__each_run_logs_in_its_own_directory),
+    };
+
+    return cmocka_run_group_tests(tests, group_setup, tu_group_teardown);
+}
