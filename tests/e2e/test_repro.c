@@ -17,6 +17,8 @@
 
 #include <cmocka.h>
 
+#include "error.h"
+#include "repro.h"
 #include "testutil.h"
 
 #define FAILER TEST_PLUGIN_DIR "/failer.so"
@@ -318,6 +320,92 @@ test_repro__each_run_logs_in_its_own_directory(void **state)
           TRANCHE_BIN);
 }
 
+/* ---- the line itself, without a run (core/repro.c) ----------------------------------------- */
+
+static void
+assert_line(char **argv, int from_stdin, const size_t *list, size_t n, const char *expected)
+{
+    struct repro rp;
+    int argc = 0;
+
+    while (argv[argc] != NULL) {
+        argc++;
+    }
+    assert_int_equal(repro_init(&rp, argc, argv), 0);
+    free(rp.cwd);
+    free(rp.exe);
+    rp.cwd = strdup("/home/o'k dir");
+    rp.exe = NULL;
+    rp.from_stdin = from_stdin;
+    assert_int_equal(repro_set(&rp, list, n), 0);
+    assert_string_equal(rp.line, expected);
+    repro_release(&rp);
+}
+
+static void
+test_repro__the_line_is_quoted_and_filtered(void **state)
+{
+    char *argv[] = {"run",
+                    "-qw2",
+                    "--workers=3",
+                    "--work",
+                    "4",
+                    "j b's.yaml",
+                    "-o",
+                    "x",
+                    "--output",
+                    "y y",
+                    "--in-process",
+                    "-p3",
+                    "--partition=2",
+                    "-s",
+                    "4KiB",
+                    "--set",
+                    "a=-o b",
+                    "-l",
+                    "logs",
+                    "--",
+                    "--replay",
+                    NULL};
+    const size_t list[] = {0, 2, 3, 4, 5, 9, 11, 12};
+
+    (void)state;
+    assert_line(argv, 0, list, 8,
+                "cd '/home/o'\\''k dir' && 'tranche' 'run' '-q' 'j b'\\''s.yaml' '-s' '4KiB' "
+                "'--set' 'a=-o b' '-l' 'logs' '--replay' '0,2-5,9,11,12' '--' '--replay'");
+    assert_line(argv, 1, list, 1,
+                "none: the input was standard input, which cannot be read again (save it to a "
+                "file, run with --input FILE, and the report of a failure there gives the line)");
+}
+
+static void
+test_repro__lists_parse_and_print(void **state)
+{
+    static const char *const bad[] = {"", ",", "1,", ",1", "3-1", "a", "1,,2", "-1", "1-", "2x"};
+    struct error err;
+    size_t *list = NULL, n = 0, i;
+    char *text = NULL;
+    size_t size = 0;
+    FILE *f;
+
+    (void)state;
+    assert_int_equal(repro_parse_list("7,0-3,5,5", &list, &n, &err), 0);
+    assert_int_equal(n, 7);
+    f = open_memstream(&text, &size);
+    assert_non_null(f);
+    repro_write_list(f, list, n);
+    fclose(f);
+    assert_string_equal(text, "7,0-3,5,5");
+    free(text);
+    free(list);
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (repro_parse_list(bad[i], &list, &n, &err) == 0) {
+            fail_msg("'%s' was taken as a list", bad[i]);
+        }
+        tu_assert_contains(err.msg, "--replay: expected partition indexes");
+    }
+}
+
 int
 main(void)
 {
@@ -327,6 +415,8 @@ main(void)
         cmocka_unit_test(test_repro__the_line_keeps_overrides_and_drops_workers_and_output),
         cmocka_unit_test(test_repro__replay_runs_the_listed_partitions_in_order),
         cmocka_unit_test(test_repro__each_run_logs_in_its_own_directory),
+        cmocka_unit_test(test_repro__the_line_is_quoted_and_filtered),
+        cmocka_unit_test(test_repro__lists_parse_and_print),
     };
 
     return cmocka_run_group_tests(tests, group_setup, tu_group_teardown);
