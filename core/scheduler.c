@@ -233,8 +233,8 @@ note_given(struct worker *wk, size_t k)
 
 /* The reproduce line of worker w, which failed in partition `failed` (-1: in init, fini or
  * between partitions): the partitions it was given, up to that one; for a worker that failed
- * before its first, the first it would have run. Set in the run's repro (the caller prints it
- * after the report), and noted in tranche.log. */
+ * before it was given any (in init), partition 0, before which a replay runs init too. Set in
+ * the run's repro (the caller prints it after the report), and noted in tranche.log. */
 static void
 note_reproduce(struct scheduler *s, int w, int64_t failed)
 {

@@ -199,6 +199,7 @@ test_repro__the_line_keeps_overrides_and_drops_workers_and_output(void **state)
     assert_null(strstr(line, "o 1.txt"));
     assert_null(strstr(line, "fsync"));
     assert_null(strstr(line, "'-w"));
+    free(err);
     assert_int_equal(paste(line, &err), 1);
     free(line);
     free(err);
