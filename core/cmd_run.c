@@ -690,6 +690,10 @@ run_planned(struct session *s, struct repro *rp)
     opt.n_replay = s->cli.n_replay;
     opt.repro = rp;
     rp->from_stdin = reads_stdin(&s->job);
+    /* A stream's partitions depend on how many workers share the ring (run.c): the replay must
+     * cut it as this run does. */
+    rp->workers = s->inputs.n_streams > 0 ? s->job.workers : 0;
+    rp->index_off = s->inputs.n_streams > 0 && s->job.input_index != CONFIG_INDEX_OFF;
     rc = run_job(&s->job, s->steps, &s->plan, &s->inputs, &opt, &s->err);
     if (rc == ERR_INVALID) {
         fprintf(stderr, "tranche: %s: %s\n", s->job.file, s->err.msg);

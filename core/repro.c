@@ -151,6 +151,12 @@ put_args(FILE *f, const struct repro *rp, const size_t *list, size_t n)
             put_word(f, w);
         }
     }
+    if (rp->workers > 0) {
+        fprintf(f, " '--workers' '%d'", rp->workers);
+    }
+    if (rp->index_off) {
+        fputs(" '--set' 'input.index=off'", f);
+    }
     fputs(" '--replay' '", f);
     repro_write_list(f, list, n);
     fputc('\'', f);

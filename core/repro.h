@@ -18,6 +18,9 @@ struct repro {
     char *cwd;      /* where it ran; NULL when unknown */
     char *exe;      /* this binary; NULL when unknown ("tranche" is printed then) */
     int from_stdin; /* an input is standard input: a run cannot be replayed from it */
+    int workers;    /* > 0: the line says --workers N (a stream is cut as N workers cut it) */
+    int index_off;  /* the line says --set input.index=off: a gzip input this run decoded as a
+                     * stream is decoded as one again, not through the index the run left */
     char *line;     /* set by repro_set: the command, or why there is none */
 };
 

@@ -185,7 +185,9 @@ run_logged(struct run *r, const struct plan *plan, struct error *err)
     struct signals_saved saved;
     sigset_t old_mask;
     int rc = ERR_INVALID, saved_stdout = -1;
-    int slots = run_in_this_process(opt) ? 4 : opt->workers + 2;
+    /* A stream is cut into partitions that fit the ring `slots` times over: a replay cuts it as
+     * the run it replays did, with that run's workers. */
+    int slots = (opt->in_process || opt->only_partition >= 0) ? 4 : opt->workers + 2;
 
     signals_catch(&saved, 1);
     sigprocmask(SIG_SETMASK, NULL, &old_mask);
