@@ -321,6 +321,25 @@ test_repro__each_run_logs_in_its_own_directory(void **state)
           TRANCHE_BIN);
 }
 
+/* Runs NAME.yaml: st-big.gz (input.index: INDEX) through a failer that aborts on the record
+ * named in target.txt, with 3 workers; returns the reproduce line, stderr in *err. */
+static char *
+fail_on_target(const char *name, const char *index, char **err)
+{
+    char *target = tu_read_file(tu_join(tu_dir, "target.txt"), NULL), *line;
+    const char *job;
+
+    assert_non_null(target);
+    target[strcspn(target, "\n")] = '\0';
+    job = tu_write_job(name,
+                       "input:\n  path: st-big.gz\n  index: %s\noutput:\n  path: st.out\n"
+                       "steps:\n  - plugin: %s\n    options: { match: \"%s\", mode: abort }\n",
+                       index, FAILER, target);
+    line = fail_in_worker(job, "--workers 3", err);
+    free(target);
+    return line;
+}
+
 /* A gzip input decoded as a stream is cut into partitions that fit the ring as many times over
  * as there are workers (and two): the replay cuts it as the failed run did. The record the
  * plugin fails on (at about 7.5 MB) is in partition 1 with 3 workers (6.4 MiB partitions), in
@@ -329,21 +348,13 @@ test_repro__each_run_logs_in_its_own_directory(void **state)
 static void
 test_repro__a_stream_is_replayed_as_the_failed_run_cut_it(void **state)
 {
-    char *err = NULL, *replay_err = NULL, *line, *at, *again, *target;
-    const char *job;
+    char *err = NULL, *replay_err = NULL, *line, *at, *again;
     int rc;
 
     (void)state;
     tu_sh(0, "seq 1 1500000 | sed 's/^/record /' > st.txt && gzip -1 -c st.txt > st-big.gz && "
              "echo \"record $(head -c 7500000 st.txt | wc -l)\" > target.txt");
-    target = tu_read_file(tu_join(tu_dir, "target.txt"), NULL);
-    assert_non_null(target);
-    target[strcspn(target, "\n")] = '\0';
-    job = tu_write_job("st-big.yaml",
-                       "input:\n  path: st-big.gz\n  index: off\noutput:\n  path: st.out\n"
-                       "steps:\n  - plugin: %s\n    options: { match: \"%s\", mode: abort }\n",
-                       FAILER, target);
-    line = fail_in_worker(job, "--workers 3", &err);
+    line = fail_on_target("st-big.yaml", "off", &err);
     tu_assert_contains(err, "in partition 1 ");
     tu_assert_contains(line, "'--workers' '3' '--replay' '");
     at = line_after(err, "at the record starting at byte ");
@@ -359,7 +370,6 @@ test_repro__a_stream_is_replayed_as_the_failed_run_cut_it(void **state)
     free(line);
     free(err);
     free(replay_err);
-    free(target);
 }
 
 /* Without `index: off`, the failed first run may leave an index (this one is 22 MB: it does
@@ -368,28 +378,19 @@ test_repro__a_stream_is_replayed_as_the_failed_run_cut_it(void **state)
 static void
 test_repro__a_stream_that_left_an_index_is_replayed_as_a_stream(void **state)
 {
-    char *err = NULL, *replay_err = NULL, *line, *target;
-    const char *job;
+    char *err = NULL, *replay_err = NULL, *line;
 
     (void)state;
     if (tu_run_here(NULL, "%s run --help | grep -q -- --set", TRANCHE_BIN) != 0) {
         skip();
     }
-    target = tu_read_file(tu_join(tu_dir, "target.txt"), NULL);
-    assert_non_null(target);
-    target[strcspn(target, "\n")] = '\0';
-    job = tu_write_job("st-ix.yaml",
-                       "input:\n  path: st-big.gz\n  index: beside\noutput:\n  path: st.out\n"
-                       "steps:\n  - plugin: %s\n    options: { match: \"%s\", mode: abort }\n",
-                       FAILER, target);
     tu_sh(0, "rm -f st-big.gz.tranche-index");
-    line = fail_in_worker(job, "--workers 3", &err);
+    line = fail_on_target("st-ix.yaml", "beside", &err);
     tu_assert_contains(line, "'--set' 'input.index=off' '--replay' '");
     assert_int_equal(paste(line, &replay_err), 128 + 6);
     free(line);
     free(err);
     free(replay_err);
-    free(target);
 }
 
 /* ---- the line itself, without a run (core/repro.c) ----------------------------------------- */
