@@ -270,6 +270,9 @@ test_repro__replay_runs_the_listed_partitions_in_order(void **state)
     assert_int_equal(tu_tranche(&err, "run plain.yaml --replay 1 --partition 2 > /dev/null"), 2);
     tu_assert_contains(err, "give one of them");
     free(err);
+    assert_int_equal(tu_tranche(&err, "run plain.yaml --replay 1 --replay 2 > /dev/null"), 2);
+    tu_assert_contains(err, "--replay is given twice");
+    free(err);
     /* -o writes the replay to a file; the job's output is not touched otherwise */
     tu_sh(0,
           "rm -f out.txt && %s run plain.yaml --replay 1,3 -o r.txt && cmp r.txt r13 && "
@@ -311,6 +314,13 @@ test_repro__each_run_logs_in_its_own_directory(void **state)
           "[ -f " LOG_BASE "/logs-*/latest/worker-1.log ] && "
           "[ ! -e " LOG_BASE "/logs-*/latest/worker-2.log ]",
           TRANCHE_BIN, job);
+    /* a `latest` that is not a link tranche can replace: refused, naming it, nothing run */
+    tu_sh(0, "mkdir -p " LOG_BASE "/job-x && rm -rf b/out.txt " LOG_BASE "/job-*/latest && "
+             "for d in " LOG_BASE "/job-*; do mkdir $d/latest && touch $d/latest/keep; done");
+    assert_int_equal(tu_run_here(&err, "TMPDIR=\"$PWD/lt\" %s run b/job.yaml", TRANCHE_BIN), 2);
+    tu_assert_contains(err, "/latest at run-");
+    free(err);
+    tu_sh(0, "[ ! -e b/out.txt ] && rm -rf " LOG_BASE "/job-*/latest " LOG_BASE "/job-x");
     /* twelve runs in all: the last 10 are kept, the newest is `latest` */
     tu_sh(0,
           "for i in 1 2 3 4 5 6 7 8 9 10; do TMPDIR=\"$PWD/lt\" %s run a/job.yaml || exit 1; "
