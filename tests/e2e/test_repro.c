@@ -331,6 +331,32 @@ test_repro__each_run_logs_in_its_own_directory(void **state)
           TRANCHE_BIN);
 }
 
+/* A run still going keeps its logs, however many runs of the same job start meanwhile: its
+ * directory is locked while it runs, and the old runs' removal passes it over. */
+static void
+test_repro__a_live_run_keeps_its_logs(void **state)
+{
+    (void)state;
+    tu_write_job("live.yaml",
+                 "input:\n  path: in.txt\noutput:\n  path: live.out\nsteps:\n  - plugin: %s\n"
+                 "    options: { match: record 17, mode: wait, release: %s/live.go, marker: "
+                 "%s/live.hit }\n",
+                 FAILER, tu_dir, tu_dir);
+    /* (whatever fails, the live run is released and waited for: nothing is left running) */
+    tu_sh(0,
+          TU_SH_WAIT
+          "L=lt2/tranche-logs-$(id -u) && rm -rf lt2 live.go live.hit && "
+          "echo other > other.txt && "
+          "{ TMPDIR=\"$PWD/lt2\" %s run live.yaml --workers 1 -q & } && pid=$! && "
+          "ok=0 && tu_wait_for 30 '[ -e live.hit ]' && d=$(readlink $L/live-*/latest) && "
+          "for i in 1 2 3 4 5 6 7 8 9 10 11; do TMPDIR=\"$PWD/lt2\" %s run live.yaml "
+          "--input other.txt -o other.out -q || break; n=$i; done && [ \"$n\" = 11 ] && "
+          "[ -d $L/live-*/$d ] && [ $(ls -d $L/live-*/run-* | wc -l) = 11 ] && ok=1; "
+          "touch live.go; tu_reap $pid 30 && [ $ok = 1 ] && cmp in.txt live.out && "
+          "[ -f $L/live-*/$d/worker-1.log ]",
+          TRANCHE_BIN, TRANCHE_BIN);
+}
+
 /* Runs NAME.yaml: st-big.gz (input.index: INDEX) through a failer that aborts on the record
  * named in target.txt, with 3 workers; returns the reproduce line, stderr in *err. */
 static char *
@@ -498,6 +524,7 @@ main(void)
         cmocka_unit_test(test_repro__the_line_keeps_overrides_and_drops_workers_and_output),
         cmocka_unit_test(test_repro__replay_runs_the_listed_partitions_in_order),
         cmocka_unit_test(test_repro__each_run_logs_in_its_own_directory),
+        cmocka_unit_test(test_repro__a_live_run_keeps_its_logs),
         cmocka_unit_test(test_repro__a_stream_is_replayed_as_the_failed_run_cut_it),
         cmocka_unit_test(test_repro__a_stream_that_left_an_index_is_replayed_as_a_stream),
         cmocka_unit_test(test_repro__the_line_is_quoted_and_filtered),
