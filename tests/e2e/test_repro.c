@@ -34,8 +34,13 @@ group_setup(void **state)
 {
     int rc = tu_group_setup(state);
 
+    /* Runs that are not given a TMPDIR (the pasted lines, the replays) keep their default log
+     * directories here, not in the shared /tmp: each test's job paths are new ones. */
+    if (rc == 0 && setenv("TMPDIR", tu_join(tu_dir, "tmp"), 1) != 0) {
+        rc = -1;
+    }
     if (rc == 0) {
-        tu_sh(0, "mkdir -p \"" ODD_DIR "\" && seq 1 20000 | sed 's/^/record /' > in.txt && "
+        tu_sh(0, "mkdir -p tmp \"" ODD_DIR "\" && seq 1 20000 | sed 's/^/record /' > in.txt && "
                  "LC_ALL=C tr a-z A-Z < in.txt > upper.ref");
     }
     return rc;
