@@ -28,6 +28,7 @@
 #include "output.h"
 #include "paths.h"
 #include "plan.h"
+#include "repro.h"
 #include "run.h"
 #include "signals.h"
 
@@ -74,6 +75,9 @@ const char cli_run_help[] =
     "                              valgrind); plugins' stderr stays on the terminal\n"
     "  -p, --partition K           run only partition K (see `tranche plan`), in-process, to\n"
     "                              standard output unless --output is given\n"
+    "      --replay LIST           run partitions LIST (e.g. 4,6,9 or 0-3,7) in that order, in\n"
+    "                              this process, as one worker would: the `reproduce:` line of a\n"
+    "                              failed worker; to standard output unless --output is given\n"
     "  -q, --quiet                 no summary line on standard error\n"
     "\n"
     "gzip inputs (found by their magic bytes): BGZF is split at its blocks; other gzip is decoded\n"
@@ -82,7 +86,9 @@ const char cli_run_help[] =
     "in parallel (see tranche help index). Standard input that is not a file is read once, as it\n"
     "comes, by this process, and cut into partitions as it is read (never indexed).\n"
     "\n"
-    "Without log_dir or --log-dir, logs go to $TMPDIR/tranche-logs-UID/JOBNAME (TMPDIR: /tmp).\n";
+    "Without log_dir or --log-dir, each run's logs go to a directory of their own in\n"
+    "$TMPDIR/tranche-logs-UID/JOBNAME-TAG (TMPDIR: /tmp; TAG: from the job file's path), with a\n"
+    "`latest` link to the newest; the last 10 runs are kept.\n";
 
 /* The command line of run, plan and validate. */
 struct cli {
@@ -95,6 +101,8 @@ struct cli {
     const char *log_dir;
     int in_process;
     long only_partition;
+    size_t *replay; /* --replay LIST (malloc'd) */
+    size_t n_replay;
     int quiet;
     int fsync;
     int help;
@@ -135,6 +143,21 @@ take_job_arg(struct cli *cli, int c, char **argv)
     arg->step = c == 'T' ? 0 : a->n_steps;
 }
 
+/* --replay LIST (given once). */
+static int
+parse_replay(const char *text, struct cli *cli)
+{
+    struct error err;
+
+    if (cli->replay != NULL) {
+        return cli_usage_error("%s", "--replay is given twice: give one LIST");
+    }
+    if (repro_parse_list(text, &cli->replay, &cli->n_replay, &err) != 0) {
+        return cli_usage_error("%s", err.msg);
+    }
+    return 0;
+}
+
 /* One option; returns 0 or ERR_INVALID (said on stderr). */
 static int
 take_option(struct cli *cli, int c, char **argv)
@@ -164,6 +187,8 @@ take_option(struct cli *cli, int c, char **argv)
         return 0;
     case 'p':
         return parse_partition(optarg, &cli->only_partition);
+    case 'R':
+        return parse_replay(optarg, cli);
     case 'q':
         cli->quiet = 1;
         return 0;
@@ -211,6 +236,7 @@ cli_release(struct cli *cli)
 {
     free((void *)cli->job_args.sets);
     free((void *)cli->job_args.steps);
+    free(cli->replay);
 }
 
 static int
@@ -224,6 +250,7 @@ parse_cli(int argc, char **argv, struct cli *cli)
         {"log-dir", required_argument, NULL, 'l'},
         {"in-process", no_argument, NULL, 'P'},
         {"partition", required_argument, NULL, 'p'},
+        {"replay", required_argument, NULL, 'R'},
         {"quiet", no_argument, NULL, 'q'},
         {"fsync", no_argument, NULL, 'F'},
         {"help", no_argument, NULL, 'h'},
@@ -292,7 +319,8 @@ load_job(const struct cli *cli, struct job *job, struct error *err)
      * must not replace the job's output with one partition of it. */
     if ((cli->job_path != NULL && cli->input != NULL &&
          config_set_input(job, cli->input, err) != 0) ||
-        (cli->output == NULL && cli->only_partition >= 0 && override(&job->output, "-", err)) ||
+        (cli->output == NULL && (cli->only_partition >= 0 || cli->replay != NULL) &&
+         override(&job->output, "-", err)) ||
         (cli->output != NULL && override(&job->output, cli->output, err) != 0) ||
         (cli->log_dir != NULL && override(&job->log_dir, cli->log_dir, err) != 0)) {
         return -1;
@@ -599,6 +627,7 @@ static int
 check_destinations(struct session *s, enum session_for what)
 {
     int rc = output_check(s->job.output, &s->err);
+    char *dir;
 
     if (rc != 0) {
         return session_fail(s, rc);
@@ -611,14 +640,17 @@ check_destinations(struct session *s, enum session_for what)
         error_set(&s->err, "standard output is closed: nowhere to print the plan");
         return session_fail(s, ERR_INVALID);
     }
-    if (s->job.log_dir == NULL && (s->job.log_dir = path_default_log_dir(s->job.file)) == NULL) {
+    /* Without a log_dir, the job's default one (run makes a directory for the run in it). */
+    dir = s->job.log_dir != NULL ? strdup(s->job.log_dir) : path_default_log_dir(s->job.file);
+    if (dir == NULL) {
         error_set(&s->err, "out of memory");
         return session_fail(s, ERR_INVALID);
     }
-    rc = path_check_default_log_dir(s->job.log_dir, &s->err);
+    rc = path_check_default_log_dir(dir, &s->err);
     if (rc == 0) {
-        rc = check_log_dir(s->job.log_dir, &s->err);
+        rc = check_log_dir(dir, &s->err);
     }
+    free(dir);
     return rc != 0 ? session_fail(s, rc) : 0;
 }
 
@@ -720,7 +752,8 @@ hint_indexing(const struct session *s)
 {
     size_t n = large_streams(&s->inputs);
 
-    if (n > 1 && s->job.workers > 1 && s->cli.only_partition < 0 && !s->cli.in_process) {
+    if (n > 1 && s->job.workers > 1 && s->cli.only_partition < 0 && !s->cli.in_process &&
+        s->cli.replay == NULL) {
         fprintf(stderr,
                 "tranche: %zu large gzip inputs have no index yet: this run decodes them one "
                 "after another (and indexes them); 'tranche index --jobs N FILE.gz...' would "
@@ -739,9 +772,71 @@ written_in_place(const char *path)
            (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode));
 }
 
+/* --replay: not with --partition; every index in the plan (a stream's partitions are not known
+ * yet: the replay says so when it gets there). */
+static int
+check_replay(const struct session *s)
+{
+    size_t i;
+
+    if (s->cli.replay == NULL) {
+        return 0;
+    }
+    if (s->cli.only_partition >= 0) {
+        return cli_usage_error("%s", "--replay and --partition: give one of them");
+    }
+    for (i = 0; s->inputs.n_streams == 0 && i < s->cli.n_replay; i++) {
+        if (s->cli.replay[i] >= s->plan.n_parts) {
+            fprintf(stderr, "tranche: --replay: partition %zu: the plan has %zu partition(s)%s\n",
+                    s->cli.replay[i], s->plan.n_parts,
+                    s->plan.n_parts > 0 ? ", numbered from 0 (see tranche plan)" : "");
+            return ERR_INVALID;
+        }
+    }
+    return 0;
+}
+
+/* Whether an input is standard input (nothing to replay from). */
+static int
+reads_stdin(const struct job *job)
+{
+    size_t i;
+
+    for (i = 0; i < job->n_inputs; i++) {
+        if (strcmp(job->inputs[i], "-") == 0 || strcmp(job->inputs[i], "/dev/stdin") == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The default log directory: a new run directory in the job's own (paths.h). *hold_fd: the
+ * run's lock on it, held until the run ends. */
+static int
+default_log_dir(struct session *s, int *hold_fd)
+{
+    char *dir;
+    int rc;
+
+    if (s->job.log_dir != NULL) {
+        return 0;
+    }
+    dir = path_default_log_dir(s->job.file);
+    if (dir == NULL) {
+        fprintf(stderr, "tranche: out of memory\n");
+        return ERR_INVALID;
+    }
+    rc = path_new_run_dir(dir, PATH_LOG_RUNS_KEPT, &s->job.log_dir, hold_fd, &s->err);
+    if (rc != 0) {
+        fprintf(stderr, "tranche: %s: %s\n", s->job.file, s->err.msg);
+    }
+    free(dir);
+    return rc;
+}
+
 /* Runs the planned job and says how it went. */
 static int
-run_planned(struct session *s)
+run_planned(struct session *s, struct repro *rp)
 {
     struct run_options opt;
     int rc;
@@ -753,6 +848,14 @@ run_planned(struct session *s)
     opt.only_partition = s->cli.only_partition;
     opt.gzip_level = output_gzip_level(&s->job);
     opt.fsync = s->cli.fsync || s->job.output_fsync;
+    opt.replay = s->cli.replay;
+    opt.n_replay = s->cli.n_replay;
+    opt.repro = rp;
+    rp->from_stdin = reads_stdin(&s->job);
+    /* A stream's partitions depend on how many workers share the ring (run.c): the replay must
+     * cut it as this run does. */
+    rp->workers = s->inputs.n_streams > 0 ? s->job.workers : 0;
+    rp->index_off = s->inputs.n_streams > 0 && s->job.input_index != CONFIG_INDEX_OFF;
     rc = run_job(&s->job, s->steps, &s->plan, &s->inputs, &opt, &s->err);
     config_explain(&s->job, &s->err);
     if (rc == ERR_INVALID) {
@@ -768,6 +871,9 @@ run_planned(struct session *s)
         } else {
             fprintf(stderr, "tranche: standard output is incomplete; logs in %s\n", s->job.log_dir);
         }
+        if (rp->line != NULL) {
+            fprintf(stderr, "  reproduce: %s\n", rp->line);
+        }
     }
     /* ERR_PIPE: the reader of standard output left (`tranche run ... -o - | head`): quietly. */
     return rc;
@@ -777,18 +883,36 @@ int
 cmd_run(int argc, char **argv)
 {
     struct session s;
-    int help, rc = session_prepare(&s, argc, argv, &help, FOR_RUN);
+    struct repro rp;
+    int help, rc, log_hold = -1;
+
+    /* (before getopt reorders argv: the reproduce line keeps the user's order) */
+    if (repro_init(&rp, argc, argv) != 0) {
+        fprintf(stderr, "tranche: out of memory\n");
+        return ERR_INVALID;
+    }
+    rc = session_prepare(&s, argc, argv, &help, FOR_RUN);
 
     if (rc != 0 || help) {
         goto out;
     }
     hint_indexing(&s);
-    rc = run_planned(&s);
+    rc = check_replay(&s);
+    if (rc == 0) {
+        rc = default_log_dir(&s, &log_hold);
+    }
+    if (rc == 0) {
+        rc = run_planned(&s, &rp);
+    }
     if (rc == 0 && !s.cli.quiet && isatty(STDERR_FILENO)) {
         fprintf(stderr, "tranche: %s: done, output %s, logs in %s\n", s.job.file, s.job.output,
                 s.job.log_dir);
     }
 out:
+    if (log_hold >= 0) {
+        close(log_hold);
+    }
+    repro_release(&rp);
     session_close(&s);
     return rc;
 }

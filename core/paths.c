@@ -4,11 +4,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "grow.h"
@@ -119,12 +121,42 @@ path_default_log_base(void)
     return dir;
 }
 
+/* FNV-1a: a short, stable tag of a job file's absolute path (not a secret, only a name). */
+static uint64_t
+path_tag(const char *text)
+{
+    uint64_t h = 14695981039346656037ull;
+
+    for (; *text != '\0'; text++) {
+        h = (h ^ (unsigned char)*text) * 1099511628211ull;
+    }
+    return h;
+}
+
+/* The job file's absolute path: resolved when it exists, else the working directory before a
+ * relative one; malloc'd, NULL when out of memory. */
+static char *
+absolute_job_path(const char *job_path)
+{
+    char *real = realpath(job_path, NULL), *cwd, *out = NULL;
+
+    if (real != NULL || job_path[0] == '/') {
+        return real != NULL ? real : strdup(job_path);
+    }
+    cwd = getcwd(NULL, 0);
+    if (asprintf(&out, "%s/%s", cwd != NULL ? cwd : "", job_path) < 0) {
+        out = NULL;
+    }
+    free(cwd);
+    return out;
+}
+
 char *
 path_default_log_dir(const char *job_path)
 {
     const char *base = strrchr(job_path, '/');
-    char *logs = path_default_log_base(), *dir = NULL, *dot;
-    char name[256];
+    char *logs = path_default_log_base(), *full = absolute_job_path(job_path), *dir = NULL, *dot;
+    char name[200];
 
     base = base != NULL ? base + 1 : job_path;
     snprintf(name, sizeof(name), "%s", base);
@@ -132,10 +164,12 @@ path_default_log_dir(const char *job_path)
     if (dot != NULL && dot != name) {
         *dot = '\0';
     }
-    if (logs == NULL || asprintf(&dir, "%s/%s", logs, name) < 0) {
+    if (logs == NULL || full == NULL ||
+        asprintf(&dir, "%s/%s-%012" PRIx64, logs, name, path_tag(full) >> 16) < 0) {
         dir = NULL;
     }
     free(logs);
+    free(full);
     return dir;
 }
 
@@ -275,4 +309,120 @@ path_remove_stale(const char *dir, const char *prefix, const char *suffix)
     if (d != NULL) {
         closedir(d);
     }
+}
+
+/* A run directory's name: run-YYYYmmddTHHMMSS.mmmZ-XXXXXX (UTC), so that names sort by age. */
+#define RUN_PREFIX "run-"
+
+static int
+by_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Removes the oldest run directories of dir beyond the newest `keep`, except one a live run
+ * holds. Errors are ignored: an old run's logs left behind are only litter. */
+static void
+prune_runs(const char *dir, size_t keep)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char **names = NULL, *copy;
+    size_t n = 0, cap = 0, i;
+
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        if (!matches(e->d_name, RUN_PREFIX, "")) {
+            continue;
+        }
+        copy = strdup(e->d_name);
+        if (copy == NULL || GROW(names, cap, n + 1) != 0) {
+            free(copy);
+            break;
+        }
+        names[n++] = copy;
+    }
+    if (n > 1) {
+        qsort(names, n, sizeof(*names), by_name);
+    }
+    for (i = 0; i + keep < n; i++) {
+        remove_if_stale(dirfd(d), names[i]);
+    }
+    for (i = 0; i < n; i++) {
+        free(names[i]);
+    }
+    free(names);
+    if (d != NULL) {
+        closedir(d);
+    }
+}
+
+/* Points dir/latest at the run directory `name` (in dir): a new link renamed over the old one,
+ * so that `latest` is never missing and never followed. */
+static int
+point_latest(const char *dir, const char *name, struct error *err)
+{
+    char *tmp = NULL, *latest = NULL;
+    int rc = ERR_INVALID;
+
+    if (asprintf(&tmp, "%s/.latest.%ld", dir, (long)getpid()) < 0) {
+        tmp = NULL;
+    }
+    if (tmp == NULL || asprintf(&latest, "%s/latest", dir) < 0) {
+        latest = NULL;
+        error_set(err, "out of memory");
+        goto out;
+    }
+    unlink(tmp);
+    if (symlink(name, tmp) != 0 || rename(tmp, latest) != 0) {
+        error_errno(err, "cannot point %s at %s", latest, name);
+        unlink(tmp);
+        goto out;
+    }
+    rc = 0;
+out:
+    free(tmp);
+    free(latest);
+    return rc;
+}
+
+int
+path_new_run_dir(const char *dir, size_t keep, char **run_dir, int *hold_fd, struct error *err)
+{
+    struct timespec now;
+    struct tm tm;
+    char stamp[32], *path = NULL;
+    int fd;
+
+    if (path_mkdirs(dir, err) != 0) {
+        return ERR_INVALID;
+    }
+    clock_gettime(CLOCK_REALTIME, &now);
+    gmtime_r(&now.tv_sec, &tm);
+    strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%S", &tm);
+    if (asprintf(&path, "%s/" RUN_PREFIX "%s.%03ldZ-XXXXXX", dir, stamp, now.tv_nsec / 1000000) <
+        0) {
+        error_set(err, "out of memory");
+        return ERR_INVALID;
+    }
+    if (mkdtemp(path) == NULL) {
+        error_errno(err, "cannot create a log directory in %s", dir);
+        free(path);
+        return ERR_INVALID;
+    }
+    fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 || point_latest(dir, strrchr(path, '/') + 1, err) != 0) {
+        if (fd < 0) {
+            error_errno(err, "cannot open the log directory %s", path);
+        } else {
+            close(fd);
+        }
+        rmdir(path);
+        free(path);
+        return ERR_INVALID;
+    }
+    path_hold(fd); /* a run that starts meanwhile does not prune this one's logs */
+    prune_runs(dir, keep);
+    *run_dir = path;
+    *hold_fd = fd;
+    return 0;
 }

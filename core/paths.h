@@ -40,9 +40,22 @@ void path_made_release(struct path_made *made);
  * malloc'd, NULL when out of memory. */
 char *path_default_log_base(void);
 
-/* path_default_log_base()/NAME, NAME being the job file's name without its directory and
- * extension; malloc'd, NULL when out of memory. */
+/* path_default_log_base()/NAME-TAG, NAME being the job file's name without its directory and
+ * extension, TAG 12 hex digits of a hash of its absolute path: two job.yaml in different
+ * directories do not share. malloc'd, NULL when out of memory. */
 char *path_default_log_dir(const char *job_path);
+
+/* How many run directories a job's default log directory keeps (the newest). */
+#define PATH_LOG_RUNS_KEPT 10
+
+/*
+ * Makes a new run directory in `dir` (made first if missing, checked as path_mkdirs does):
+ * DIR/run-YYYYmmddTHHMMSS.mmmZ-XXXXXX (mkdtemp: new, mode 0700), points DIR/latest (a relative
+ * symbolic link) at it, and removes the oldest run directories beyond the newest `keep`, except
+ * those a live run holds. *run_dir (malloc'd) and *hold_fd (the directory, locked for this run:
+ * close it when the run ends) are set only on success. Returns 0 or ERR_INVALID.
+ */
+int path_new_run_dir(const char *dir, size_t keep, char **run_dir, int *hold_fd, struct error *err);
 
 /*
  * When `dir` is the default log base or below it: checks that the base, and each directory from

@@ -23,7 +23,13 @@ run_source_input(const struct run *r, const struct partition *p, struct source_i
     memset(in, 0, sizeof(*in));
     in->input = &r->inputs->v[p->file];
     in->mem = planner_data(&r->planner, p);
-    in->check_tail = r->opt->only_partition >= 0;
+    in->check_tail = r->opt->only_partition >= 0 || r->opt->n_replay > 0;
+}
+
+int
+run_in_this_process(const struct run_options *opt)
+{
+    return opt->in_process || opt->only_partition >= 0 || opt->n_replay > 0;
 }
 
 void
@@ -94,7 +100,7 @@ run_partitions(struct run *r, const sigset_t *old_mask, struct error *err)
     if (opt->only_partition >= 0) {
         return inprocess_run(r, opt->only_partition, err);
     }
-    if (opt->in_process || (r->planner.planned_all && r->planner.live.n_parts == 0)) {
+    if (run_in_this_process(opt) || (r->planner.planned_all && r->planner.live.n_parts == 0)) {
         return inprocess_run(r, -1, err);
     }
     /* While workers run, the stop signals are blocked except inside ppoll(), so that one cannot
@@ -179,6 +185,8 @@ run_logged(struct run *r, const struct plan *plan, struct error *err)
     struct signals_saved saved;
     sigset_t old_mask;
     int rc = ERR_INVALID, saved_stdout = -1;
+    /* A stream is cut into partitions that fit the ring `slots` times over: a replay cuts it as
+     * the run it replays did, with that run's workers. */
     int slots = (opt->in_process || opt->only_partition >= 0) ? 4 : opt->workers + 2;
 
     signals_catch(&saved, 1);
@@ -214,7 +222,7 @@ out:
     signals_restore(&saved);
     /* Standard output comes back, unless plugins ran in this process: a thread one of them
      * started may still print, and must not print into the job's output. */
-    if (saved_stdout >= 0 && !r->opt->in_process && r->opt->only_partition < 0) {
+    if (saved_stdout >= 0 && !run_in_this_process(r->opt)) {
         fflush(stdout);
         dup2(saved_stdout, STDOUT_FILENO);
     }
@@ -240,12 +248,13 @@ run_job(const struct job *job, const struct step *steps, const struct plan *plan
     r.output.fd = -1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     if (path_mkdirs(opt->log_dir, err) != 0 ||
-        log_open(opt->log_dir, "tranche.log", &r.log_fd, err) != 0) {
+        log_open(opt->log_dir, opt->n_replay > 0 ? "replay.log" : "tranche.log", &r.log_fd, err) !=
+            0) {
         return ERR_INVALID;
     }
     log_line(r.log_fd, "job %s: %zu input file(s), %zu partition(s), %d worker(s)%s, output %s",
              job->file, inputs->n, plan->n_parts, opt->workers,
-             opt->in_process ? " (in-process)" : "", job->output);
+             run_in_this_process(opt) ? " (in-process)" : "", job->output);
     rc = run_logged(&r, plan, err);
     if (rc != 0) {
         log_line(r.log_fd, "job failed: %s", err->msg);

@@ -19,16 +19,24 @@
 #include "output.h"
 #include "plan.h"
 #include "planner.h"
+#include "repro.h"
 #include "source.h"
 
 struct run_options {
-    int workers;         /* > 0 */
-    const char *log_dir; /* where tranche.log and worker-N.log go */
-    int in_process;      /* run every partition in this process, no fork */
-    long only_partition; /* >= 0: run just this partition (in-process); -1: all */
-    int gzip_level;      /* 1-9: write the output as BGZF (gzip) at this level; 0: plain */
-    int fsync;           /* sync the output and its directory at the commit (--fsync) */
+    int workers;          /* > 0 */
+    const char *log_dir;  /* where tranche.log and worker-N.log go */
+    int in_process;       /* run every partition in this process, no fork */
+    long only_partition;  /* >= 0: run just this partition (in-process); -1: all */
+    int gzip_level;       /* 1-9: write the output as BGZF (gzip) at this level; 0: plain */
+    int fsync;            /* sync the output and its directory at the commit (--fsync) */
+    const size_t *replay; /* n_replay > 0: run just these partitions, in this order, in-process */
+    size_t n_replay;
+    struct repro *repro; /* the command line: a failed worker's reproduce line goes to
+                          * repro->line (repro.h); NULL: none */
 };
+
+/* Whether the partitions run in this process (--in-process, --partition K, --replay LIST). */
+int run_in_this_process(const struct run_options *opt);
 
 /* A job being run: what the scheduler, its workers (a copy, from fork) and the in-process mode
  * share. */
@@ -64,9 +72,10 @@ void run_source_input(const struct run *r, const struct partition *p, struct sou
 /* "partition 3 (bytes 100-200 of FILE)", for messages. */
 void run_describe_partition(const struct run *r, const struct partition *p, char *buf, size_t size);
 
-/* The in-process mode (inprocess.c): every partition (or only `only`, when >= 0) one after
- * another in this process, straight into the output; a stream is decoded as they run. Returns
- * 0, ERR_INVALID when the job has no partition `only`, or ERR_FAILED. */
+/* The in-process mode (inprocess.c): every partition (or only `only`, when >= 0; or those of
+ * r->opt->replay, in that order) one after another in this process, straight into the output,
+ * one chain (init once, fini at the end) for them all; a stream is decoded as they run. Returns
+ * 0, ERR_INVALID when the job has no partition `only` (or one of the list), or ERR_FAILED. */
 int inprocess_run(struct run *r, long only, struct error *err);
 
 #endif

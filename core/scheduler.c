@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "grow.h"
 #include "io.h"
 #include "log.h"
 #include "paths.h"
@@ -33,8 +34,11 @@ struct worker {
     int pidfd;     /* readable once the worker has exited (-1: the kernel has no pidfd_open) */
     char *log_path;
     int64_t assigned; /* partition index, or -1 */
-    int stopping;     /* sent CMD_STOP */
-    int idle;         /* free, but not given work while too many partitions are parked */
+    size_t *given;    /* every partition it was given, in order (for the reproduce line) */
+    size_t n_given, cap_given;
+    int given_lost; /* out of memory noting one: no reproduce line */
+    int stopping;   /* sent CMD_STOP */
+    int idle;       /* free, but not given work while too many partitions are parked */
     int alive;
 };
 
@@ -216,6 +220,42 @@ send_command(struct scheduler *s, struct worker *wk, enum command_kind kind, uin
     return io_write_all(wk->cmd_fd, &cmd, sizeof(cmd));
 }
 
+/* Notes that wk was given partition k. */
+static void
+note_given(struct worker *wk, size_t k)
+{
+    if (GROW(wk->given, wk->cap_given, wk->n_given + 1) != 0) {
+        wk->given_lost = 1;
+        return;
+    }
+    wk->given[wk->n_given++] = k;
+}
+
+/* The reproduce line of worker w, which failed in partition `failed` (-1: in init, fini or
+ * between partitions): the partitions it was given, up to that one; for a worker that failed
+ * before it was given any (in init), partition 0, before which a replay runs init too. Set in
+ * the run's repro (the caller prints it after the report), and noted in tranche.log. */
+static void
+note_reproduce(struct scheduler *s, int w, int64_t failed)
+{
+    struct repro *rp = s->run->opt->repro;
+    const struct worker *wk = &s->workers[w];
+    size_t n = wk->n_given, first = 0;
+
+    if (rp == NULL || wk->given_lost) {
+        return;
+    }
+    while (failed >= 0 && n > 0 && wk->given[n - 1] != (size_t)failed) {
+        n--;
+    }
+    if (n == 0 && failed >= 0) {
+        n = wk->n_given; /* (not found: every partition it was given) */
+    }
+    if (repro_set(rp, n > 0 ? wk->given : &first, n > 0 ? n : 1) == 0) {
+        log_line(s->run->log_fd, "reproduce: %s", rp->line);
+    }
+}
+
 /* Gives a free worker its next partition, or STOP when there is none left; with too many
  * partitions parked, or none ready yet (a stream still decoding), the worker stays idle. */
 static int
@@ -237,6 +277,7 @@ assign(struct scheduler *s, int w)
         break;
     }
     wk->assigned = (int64_t)k;
+    note_given(wk, k);
     return send_command(s, wk, CMD_ASSIGN, k);
 }
 
@@ -248,6 +289,7 @@ report_failure(struct scheduler *s, int w, const struct report *rep, struct erro
     const char *step = rep->step >= 0 ? s->run->steps[rep->step].label : NULL;
     const char *log_path = s->workers[w].log_path;
 
+    note_reproduce(s, w, rep->partition == UINT64_MAX ? -1 : (int64_t)rep->partition);
     if (rep->partition == UINT64_MAX) {
         error_set(err, "%s failed %s in worker %d: %s\n  worker log: %s",
                   step != NULL ? step : "a step", rep->in_fini ? "in fini" : "to start", w + 1,
@@ -274,6 +316,7 @@ death_failure(struct scheduler *s, int w, int status, struct error *err)
     int64_t part = pr->partition;
 
     signals_describe_status(status, how, sizeof(how));
+    note_reproduce(s, w, part >= 0 && (size_t)part < live(s)->n_parts ? part : -1);
     if (part >= 0 && (size_t)part < live(s)->n_parts && step < 0 &&
         pr->record_start == UINT64_MAX) {
         run_describe_partition(s->run, &live(s)->parts[part], where, sizeof(where));
@@ -721,6 +764,7 @@ free_workers(struct scheduler *s)
             close(s->workers[w].pidfd);
         }
         free(s->workers[w].log_path);
+        free(s->workers[w].given);
     }
     free(s->workers);
     if (s->shared != NULL) {

@@ -424,33 +424,36 @@ test_output_edges__directories_made_for_a_failed_job_are_removed(void **state)
 /* ---- the log directory ------------------------------------------------------------------------
  */
 
-/* The default log directory of lj.yaml with TMPDIR=lt: lt/tranche-logs-UID/lj. */
+/* The default log base with TMPDIR=lt, and lj.yaml's directory in it, lj-TAG (TAG: from the job
+ * file's path), once a run has made it. */
 #define LOG_BASE "lt/tranche-logs-$(id -u)"
+#define LOG_JOB "$(echo " LOG_BASE "/lj-*)"
 
 static void
 test_output_edges__planted_log_files_are_never_followed(void **state)
 {
     const char *job;
-    char *err = NULL;
 
     (void)state;
     make_input();
     job = tu_write_job("lj.yaml", "input:\n  path: in.txt\noutput:\n  path: lj/out.txt\n"
                                   "partition_size: 8KiB\nsteps:\n  - plugin: upper\n");
-    /* a worker's log, and the parent's, as links to a file outside */
-    tu_sh(0, "rm -rf lt lj && mkdir -p " LOG_BASE "/lj && echo victim > lvictim && "
-             "ln -s \"$PWD/lvictim\" " LOG_BASE "/lj/worker-1.log");
+    /* The default place: each run's logs go to a new directory (mkdtemp), where nothing can be
+     * planted first; `latest` and old run directories planted as links to a directory outside
+     * are replaced or passed over, never followed (nor emptied when old runs are removed). */
     tu_sh(0,
-          "TMPDIR=\"$PWD/lt\" %s run %s --workers 2; rc=$?; [ $rc -ne 0 ] && "
-          "[ \"$(cat lvictim)\" = victim ] && [ -L " LOG_BASE "/lj/worker-1.log ] && "
-          "[ ! -e lj/out.txt ]",
+          "rm -rf lt lj lvdir && mkdir lt lvdir && echo victim > lvictim && "
+          "echo victim > lvdir/f && TMPDIR=\"$PWD/lt\" %s run %s --workers 2 && "
+          "rm -rf " LOG_JOB "/latest " LOG_JOB "/run-* && "
+          "ln -s \"$PWD/lvdir\" " LOG_JOB "/latest && for i in 1 2 3 4 5 6 7 8 9 10 11; do "
+          "ln -s \"$PWD/lvdir\" " LOG_JOB "/run-0$i || exit 1; done",
           TRANCHE_BIN, job);
-    tu_sh(0, "rm -f " LOG_BASE "/lj/*.log && ln -s \"$PWD/lvictim\" " LOG_BASE "/lj/tranche.log");
-    assert_int_equal(
-        tu_run_here(&err, "TMPDIR=\"$PWD/lt\" %s run %s --workers 2", TRANCHE_BIN, job), 2);
-    tu_assert_contains(err, "symbolic link");
-    free(err);
-    tu_sh(0, "[ \"$(cat lvictim)\" = victim ] && [ ! -e lj/out.txt ]");
+    tu_sh(0,
+          "TMPDIR=\"$PWD/lt\" %s run %s --workers 2 && [ \"$(cat lvdir/f)\" = victim ] && "
+          "[ \"$(ls lvdir)\" = f ] && [ -f " LOG_JOB "/latest/worker-1.log ] && "
+          "case $(readlink " LOG_JOB "/latest) in run-2*) ;; *) exit 1;; esac && "
+          "[ -L " LOG_JOB "/run-01 ]",
+          TRANCHE_BIN, job);
     /* the same in a log directory given explicitly */
     tu_sh(0,
           "rm -rf lx && mkdir lx && ln -s \"$PWD/lvictim\" lx/worker-2.log && "
@@ -492,9 +495,10 @@ test_output_edges__a_foreign_default_log_directory_is_refused(void **state)
                                   "partition_size: 8KiB\nsteps:\n  - plugin: upper\n");
     assert_log_base_refused(job, "mkdir " LOG_BASE " && chmod 0777 " LOG_BASE,
                             "writable by others");
-    assert_log_base_refused(
-        job, "mkdir " LOG_BASE " && mkdir " LOG_BASE "/lj && chmod 0777 " LOG_BASE "/lj",
-        "writable by others");
+    assert_log_base_refused(job,
+                            "TMPDIR=\"$PWD/lt\" " TRANCHE_BIN " run lj.yaml && rm -rf lj && "
+                            "chmod 0777 " LOG_JOB,
+                            "writable by others");
     assert_log_base_refused(job, "ln -s \"$PWD/lt-other\" " LOG_BASE, "symbolic link");
     if (geteuid() == 0) {
         assert_log_base_refused(job, "mkdir " LOG_BASE " && chown 65534 " LOG_BASE,

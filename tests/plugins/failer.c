@@ -1,5 +1,7 @@
 /* tests/plugins/failer.c: a pass-through fixture that misbehaves, in the way option `mode` names,
- * on the first record containing option `match`; it tests how workers report plugin failures.
+ * on the first record containing option `match` (or the `nth` such record this process sees, a
+ * stateful plugin's failure: it depends on which partitions the process ran, in which order);
+ * it tests how workers report plugin failures.
  * Option `marker` names a file it creates on reaching that record, before misbehaving, so that a
  * test can wait for that state instead of for a time. */
 #define _GNU_SOURCE /* memmem */
@@ -32,6 +34,8 @@ struct failer_state {
     size_t match_len;
     enum failer_mode mode;
     int hit;
+    int64_t nth;  /* misbehave on the nth matching record this process sees */
+    int64_t seen; /* matching records seen so far */
 };
 
 static const struct tranche_host *host;
@@ -49,6 +53,9 @@ static const struct tranche_option failer_options[] = {
     {"marker", TRANCHE_OPT_STRING, NULL, 0,
      "a file to create on reaching the matching record, before the mode's action (a test waits "
      "for it)"},
+    {"nth", TRANCHE_OPT_INT, "1", 0,
+     "misbehave on the nth matching record this process sees, counted across its partitions; "
+     "it first says on stderr which record that is"},
     {NULL, 0, NULL, 0, NULL},
 };
 
@@ -85,6 +92,7 @@ failer_init(tranche_ctx *ctx, const struct tranche_host *h, void **state)
     s->release = host->opt_string(ctx, "release");
     s->marker = host->opt_string(ctx, "marker");
     s->match_len = strlen(match);
+    s->nth = host->opt_int(ctx, "nth");
     s->mode = MODE_ERROR;
     if (mode != NULL && parse_mode(mode, &s->mode) != 0) {
         free(s);
@@ -167,8 +175,13 @@ failer_record(void *state, tranche_ctx *ctx, char *data, size_t len)
     if ((s->hit || memmem(data, len, s->match, s->match_len) != NULL) && s->mode == MODE_PRINT) {
         printf("failer: print %.*s\n", (int)len, data);
     }
-    if (!s->hit && memmem(data, len, s->match, s->match_len) != NULL) {
+    if (!s->hit && memmem(data, len, s->match, s->match_len) != NULL && ++s->seen >= s->nth) {
         s->hit = 1;
+        if (s->nth > 1) {
+            fprintf(stderr, "failer: record %lld of this process: '%.*s'\n", (long long)s->seen,
+                    len > 200 ? 200 : (int)len, data);
+            fflush(stderr);
+        }
         if (s->marker != NULL && mark(s->marker) != 0) {
             return host->error(ctx, "cannot create marker %s", s->marker);
         }
