@@ -323,6 +323,12 @@ death_failure(struct scheduler *s, int w, int status, struct error *err)
         error_set(err,
                   "worker %d (pid %ld) %s in %s, while writing its output\n  worker %d's log: %s",
                   w + 1, (long)wk->pid, how, where, w + 1, wk->log_path);
+    } else if (part >= 0 && (size_t)part < live(s)->n_parts && pr->record_start == UINT64_MAX) {
+        run_describe_partition(s->run, &live(s)->parts[part], where, sizeof(where));
+        error_set(err,
+                  "worker %d (pid %ld) %s in %s, %s, outside any record (in begin_partition or "
+                  "end_partition)\n  worker %d's log: %s",
+                  w + 1, (long)wk->pid, how, where, s->run->steps[step].label, w + 1, wk->log_path);
     } else if (part >= 0 && (size_t)part < live(s)->n_parts) {
         run_describe_partition(s->run, &live(s)->parts[part], where, sizeof(where));
         error_set(err,

@@ -144,6 +144,23 @@ test_process__exit_in_process_is_a_failure(void **state)
 }
 
 static void
+test_process__a_crash_between_records_names_no_record(void **state)
+{
+    const char *path = job("endcrash", "  - plugin: " ROGUE "\n    options: { mode: end_crash }\n");
+    char *err = NULL;
+
+    (void)state;
+    assert_int_equal(tu_tranche(&err, "run %s --workers 2", path), 1);
+    tu_assert_contains(err, "killed by signal SIGSEGV");
+    tu_assert_contains(err, "outside any record (in begin_partition or end_partition)");
+    if (strstr(err, "18446744073709551615") != NULL) {
+        fail_msg("a crash outside any record named a record:\n%s", err);
+    }
+    free(err);
+    assert_out_empty();
+}
+
+static void
 test_process__a_lingering_child_of_a_plugin_does_not_hold_the_job(void **state)
 {
     char steps[1024], *err = NULL;
@@ -465,6 +482,7 @@ main(void)
         cmocka_unit_test(test_process__a_thread_started_in_the_check_never_reaches_the_output),
         cmocka_unit_test(test_process__emit_from_fini_fails_the_job),
         cmocka_unit_test(test_process__exit_in_process_is_a_failure),
+        cmocka_unit_test(test_process__a_crash_between_records_names_no_record),
         cmocka_unit_test(test_process__a_lingering_child_of_a_plugin_does_not_hold_the_job),
         cmocka_unit_test(test_process__a_plugin_signalling_its_group_is_not_the_user_interrupting),
         cmocka_unit_test(test_process__more_stop_signals_stop_cleanly),

@@ -28,7 +28,7 @@ static const struct tranche_host *host;
 static const struct tranche_option rogue_options[] = {
     {"mode", TRANCHE_OPT_STRING, NULL, 1,
      "init_crash, init_thread, init_killgroup, fini_emit, exit0, fork_exit, fork_linger, "
-     "fork_linger_crash, kill_group, close_fds"},
+     "fork_linger_crash, kill_group, close_fds, end_crash"},
     {"match", TRANCHE_OPT_STRING, NULL, 0, "act on the first record containing this"},
     {"marker", TRANCHE_OPT_STRING, NULL, 0, "a file to write (a helper's pid, or empty)"},
     {NULL, 0, NULL, 0, NULL},
@@ -143,6 +143,18 @@ rogue_record(void *state, tranche_ctx *ctx, char *data, size_t len)
     return host->emit(ctx, data, len);
 }
 
+static int
+rogue_end_partition(void *state, tranche_ctx *ctx)
+{
+    struct rogue *r = state;
+
+    (void)ctx;
+    if (strcmp(r->mode, "end_crash") == 0) {
+        raise(SIGSEGV); /* between records: the report must not name a record */
+    }
+    return TRANCHE_OK;
+}
+
 static void
 rogue_fini(void *state)
 {
@@ -162,5 +174,6 @@ TRANCHE_PLUGIN = {
     .options = rogue_options,
     .init = rogue_init,
     .record = rogue_record,
+    .end_partition = rogue_end_partition,
     .fini = rogue_fini,
 };
