@@ -82,6 +82,11 @@ struct xlat {
     size_t group_base; /* the groups of the lines before this one */
     int closed[10];    /* groups 1-9 of this line already closed (for back-references) */
     const char *why;   /* the first syntax error */
+    /* Whether a backtracking matcher's first match may be shorter than the longest: not for a
+     * sequence of one-byte atoms, each repeated or not, and zero-width assertions (the greedy
+     * first choice is the longest there); it may be with alternatives, repeated groups, repeated
+     * repeats and back-references. */
+    int ambiguous;
 };
 
 /* What the last item written is, for a quantifier that follows it. */
@@ -379,6 +384,7 @@ escape(struct xlat *x, const char *p, size_t len, size_t i, enum atom_kind *kind
             x->why = "invalid back reference";
             return 0;
         }
+        x->ambiguous = 1;
         if (x->ere && n > 9) {
             x->why = "a back-reference past \\9 (in a later line of the pattern)";
             return 0;
@@ -409,6 +415,7 @@ translate_line(struct xlat *x, const char *p, size_t len)
     size_t *open_group = malloc((len + 1) * sizeof(*open_group));
     size_t depth = 0, groups = 0, atom = 0, i = 0;
     enum atom_kind kind = NO_ATOM;
+    int atom_is_group = 0;
     long rc = -1;
 
     memset(x->closed, 0, sizeof(x->closed));
@@ -420,6 +427,10 @@ translate_line(struct xlat *x, const char *p, size_t len)
         size_t here = x->len, next = i + 1;
         long min = 0;
         char q[48];
+        /* the atom a quantifier here would repeat is a group, or already repeated */
+        int compound = kind == QUANTIFIED || (kind == PLAIN && atom_is_group);
+
+        atom_is_group = p[i] == ')' && depth > 0;
 
         switch (p[i]) {
         case '(':
@@ -444,6 +455,7 @@ translate_line(struct xlat *x, const char *p, size_t len)
             }
             break;
         case '|':
+            x->ambiguous = 1;
             put(x, "|", 1);
             kind = NO_ATOM;
             break;
@@ -452,6 +464,7 @@ translate_line(struct xlat *x, const char *p, size_t len)
         case '?':
             q[0] = p[i];
             q[1] = '\0';
+            x->ambiguous |= compound;
             quantify(x, atom, &kind, q, p[i] == '+');
             break;
         case '{':
@@ -462,6 +475,7 @@ translate_line(struct xlat *x, const char *p, size_t len)
                 kind = PLAIN;
                 next = i + 1;
             } else if (next != 0) {
+                x->ambiguous |= compound;
                 quantify(x, atom, &kind, q, min);
             }
             break;
@@ -510,7 +524,8 @@ out:
  * *why set (or on no memory). *groups: the number of groups.
  */
 static char *
-translate(const char *p, size_t len, int fixed, int ere, size_t *groups, const char **why)
+translate(const char *p, size_t len, int fixed, int ere, size_t *groups, int *ambiguous,
+          const char **why)
 {
     struct xlat x = {0};
     size_t start = 0;
@@ -522,6 +537,7 @@ translate(const char *p, size_t len, int fixed, int ere, size_t *groups, const c
 
         if (start > 0) {
             put(&x, "|", 1);
+            x.ambiguous = 1;
         }
         if (fixed) {
             for (size_t i = start; i < end; i++) {
@@ -547,6 +563,7 @@ translate(const char *p, size_t len, int fixed, int ere, size_t *groups, const c
         return NULL;
     }
     *groups = x.group_base;
+    *ambiguous = x.ambiguous;
     return x.out;
 }
 
@@ -562,6 +579,7 @@ struct rx {
     char *text;        /* the translated pattern, for `ended` */
     int jit;
     int has_backref; /* PCRE2's DFA matcher has no back-references */
+    int ambiguous;   /* the first match may not be the longest (see struct xlat) */
     size_t groups;
     pcre2_match_data *md;
     pcre2_match_data *dfa_md;
@@ -629,7 +647,8 @@ rx_new(const char *pattern, size_t len, int flags, struct rx **out, char *why, s
     if (rx == NULL) {
         return say(why, why_len, "%s", "out of memory");
     }
-    rx->text = translate(pattern, len, (flags & RX_FIXED) != 0, 0, &rx->groups, &bad);
+    rx->text =
+        translate(pattern, len, (flags & RX_FIXED) != 0, 0, &rx->groups, &rx->ambiguous, &bad);
     if (rx->text == NULL) {
         say(why, why_len, "%s", bad);
         goto fail;
@@ -833,7 +852,7 @@ rx_find(struct rx *rx, const char *s, size_t len, size_t from, int want_groups, 
     start = ov[0];
     end = first_end = ov[1];
     copy_groups(rx, m, rc);
-    if (longest_end(rx, s, len, start, &end) != 0) {
+    if (rx->ambiguous && longest_end(rx, s, len, start, &end) != 0) {
         return -1;
     }
     if (end != first_end && want_groups && rx->groups > 0) {
@@ -1013,12 +1032,12 @@ rx_new(const char *pattern, size_t len, int flags, struct rx **out, char *why, s
     int icase = (flags & RX_ICASE) != 0;
     char *text = NULL;
     const char *bad = NULL;
-    int rc = -1;
+    int ambiguous, rc = -1;
 
     if (rx == NULL) {
         return say(why, why_len, "%s", "out of memory");
     }
-    text = translate(pattern, len, (flags & RX_FIXED) != 0, 1, &rx->groups, &bad);
+    text = translate(pattern, len, (flags & RX_FIXED) != 0, 1, &rx->groups, &ambiguous, &bad);
     if (text == NULL) {
         say(why, why_len, "%s", bad);
         goto out;
