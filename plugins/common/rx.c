@@ -11,11 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <regex.h>
 #ifdef TRANCHE_HAVE_PCRE2
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
-#else
-#include <regex.h>
 #endif
 
 #define UNSET ((size_t)-1)
@@ -567,29 +566,70 @@ translate(const char *p, size_t len, int fixed, int ere, size_t *groups, int *am
     return x.out;
 }
 
+/* ---- glibc's regex, for both engines -----------------------------------------------------------
+ */
+
+/* The syntax GNU grep -E compiles with: glibc's RE_SYNTAX_EGREP, spelled out because older
+ * glibc versions defined that macro without intervals. */
+#define EGREP_SYNTAX                                                                               \
+    ((RE_SYNTAX_POSIX_EXTENDED | RE_INVALID_INTERVAL_ORD | RE_NEWLINE_ALT) &                       \
+     ~(RE_CONTEXT_INVALID_OPS | RE_DOT_NOT_NULL))
+
+/*
+ * Compiles p with grep -E's own syntax, not regcomp's REG_EXTENDED, which differs from it: there
+ * '.' does not match NUL, and a leading '*' or a stray '{' is an error instead of a literal.
+ * Returns NULL, or why the pattern is invalid; re is to be released with regfree() either way.
+ */
+static const char *
+compile(regex_t *re, const char *p, size_t len, int icase, int groups)
+{
+    reg_syntax_t saved = re_syntax_options;
+    const char *why;
+
+    memset(re, 0, sizeof(*re));
+    /* The fastmap lets a search skip the bytes no match can start with. */
+    re->fastmap = malloc(256);
+    if (re->fastmap == NULL) {
+        return "out of memory";
+    }
+    re_syntax_options = EGREP_SYNTAX | (groups ? 0 : RE_NO_SUB) | (icase ? RE_ICASE : 0);
+    why = re_compile_pattern(p, len, re);
+    re_syntax_options = saved;
+    /* A record is one line to grep: ^ and $ must not match at newlines inside it. */
+    re->newline_anchor = 0;
+    return why;
+}
+
 #ifdef TRANCHE_HAVE_PCRE2
 
 /* ---- PCRE2 ----------------------------------------------------------------------------------- */
 
-enum callout_mode { FIND_LONGEST, END_AT };
-
+/*
+ * PCRE2 finds the leftmost start as POSIX does (it tries every way at a place before the next),
+ * but there takes the first way in its own order, not the longest. Where the two can differ
+ * (struct xlat's `ambiguous`), rx_find asks PCRE2's DFA matcher for the longest end at that
+ * start; and glibc's regex, anchored at that start, where the groups are wanted or the pattern
+ * has back-references (which the DFA matcher lacks): POSIX says which way the groups take, and
+ * this way they are sed's, byte for byte. Patterns that are not ambiguous never leave the JIT.
+ */
 struct rx {
-    pcre2_code *code;  /* the translated pattern, JIT-compiled where the CPU allows */
-    pcre2_code *ended; /* (?:P)(?C1), for the longest match and its groups; made when needed */
-    char *text;        /* the translated pattern, for `ended` */
+    pcre2_code *code; /* the translated pattern, JIT-compiled where the CPU allows */
     int jit;
-    int has_backref; /* PCRE2's DFA matcher has no back-references */
-    int ambiguous;   /* the first match may not be the longest (see struct xlat) */
+    int has_backref;
+    int ambiguous;
     size_t groups;
     pcre2_match_data *md;
     pcre2_match_data *dfa_md;
     pcre2_match_context *mctx;
     pcre2_jit_stack *stack;
-    int *ws;
+    int *ws; /* the DFA matcher's workspace */
     size_t ws_count;
-    enum callout_mode mode;
-    size_t end_at, longest;
-    int found;
+    /* glibc's regex of the same pattern: made on first need (`posix_text` until then) */
+    char *posix_text;
+    int icase;
+    int has_posix;
+    regex_t posix;
+    struct re_registers regs;
     char why[256];
 };
 
@@ -610,29 +650,13 @@ rx_engine(void)
 }
 
 static int
-pcre_why(struct rx *rx, int rc, const char *doing)
+pcre_why(struct rx *rx, int rc)
 {
     char msg[200];
 
     pcre2_get_error_message(rc, (PCRE2_UCHAR *)msg, sizeof(msg));
-    snprintf(rx->why, sizeof(rx->why), "%s: %s", doing, msg);
+    snprintf(rx->why, sizeof(rx->why), "regex match failed: %s", msg);
     return -1;
-}
-
-/* The callout at the end of `ended`: records the longest end, or accepts only one end. */
-static int
-on_callout(pcre2_callout_block *cb, void *data)
-{
-    struct rx *rx = data;
-
-    if (rx->mode == FIND_LONGEST) {
-        if (!rx->found || cb->current_position > rx->longest) {
-            rx->longest = cb->current_position;
-        }
-        rx->found = 1;
-        return 1; /* fail, so that the matcher tries every other way */
-    }
-    return cb->current_position == rx->end_at ? 0 : 1;
 }
 
 int
@@ -640,25 +664,31 @@ rx_new(const char *pattern, size_t len, int flags, struct rx **out, char *why, s
 {
     struct rx *rx = calloc(1, sizeof(*rx));
     uint32_t options = PCRE2_DOTALL | PCRE2_NEVER_UTF | PCRE2_NEVER_UCP | PCRE2_NEVER_BACKSLASH_C;
+    int fixed = (flags & RX_FIXED) != 0;
     const char *bad = NULL;
-    int errcode;
+    char *text;
+    size_t groups;
+    int errcode, ambiguous;
     PCRE2_SIZE erroffset;
 
     if (rx == NULL) {
         return say(why, why_len, "%s", "out of memory");
     }
-    rx->text =
-        translate(pattern, len, (flags & RX_FIXED) != 0, 0, &rx->groups, &rx->ambiguous, &bad);
-    if (rx->text == NULL) {
+    rx->icase = (flags & RX_ICASE) != 0;
+    text = translate(pattern, len, fixed, 0, &rx->groups, &rx->ambiguous, &bad);
+    if (text == NULL) {
         say(why, why_len, "%s", bad);
         goto fail;
     }
-    rx->has_backref = strstr(rx->text, "\\g{") != NULL;
-    if (flags & RX_ICASE) {
+    /* (NULL where only glibc's syntax cannot say it: a back-reference past \9) */
+    rx->posix_text = translate(pattern, len, fixed, 1, &groups, &ambiguous, &bad);
+    rx->has_backref = strstr(text, "\\g{") != NULL;
+    if (rx->icase) {
         options |= PCRE2_CASELESS;
     }
-    rx->code = pcre2_compile((PCRE2_SPTR)rx->text, PCRE2_ZERO_TERMINATED, options, &errcode,
-                             &erroffset, NULL);
+    rx->code =
+        pcre2_compile((PCRE2_SPTR)text, PCRE2_ZERO_TERMINATED, options, &errcode, &erroffset, NULL);
+    free(text);
     if (rx->code == NULL) {
         char msg[200];
 
@@ -680,7 +710,6 @@ rx_new(const char *pattern, size_t len, int flags, struct rx **out, char *why, s
         goto fail;
     }
     pcre2_jit_stack_assign(rx->mctx, NULL, rx->stack);
-    pcre2_set_callout(rx->mctx, on_callout, rx);
     *out = rx;
     return 0;
 fail:
@@ -695,13 +724,17 @@ rx_free(struct rx *rx)
         return;
     }
     pcre2_code_free(rx->code);
-    pcre2_code_free(rx->ended);
     pcre2_match_data_free(rx->md);
     pcre2_match_data_free(rx->dfa_md);
     pcre2_match_context_free(rx->mctx);
     pcre2_jit_stack_free(rx->stack);
     free(rx->ws);
-    free(rx->text);
+    free(rx->posix_text);
+    if (rx->has_posix) {
+        regfree(&rx->posix);
+    }
+    free(rx->regs.start);
+    free(rx->regs.end);
     free(rx);
 }
 
@@ -750,64 +783,7 @@ rx_test(struct rx *rx, const char *s, size_t len)
     if (rc == PCRE2_ERROR_NOMATCH) {
         return 0;
     }
-    return pcre_why(rx, rc, "regex match failed");
-}
-
-static int
-make_ended(struct rx *rx)
-{
-    size_t n = strlen(rx->text);
-    char *text = malloc(n + 16);
-    int errcode;
-    PCRE2_SIZE erroffset;
-    uint32_t options = PCRE2_DOTALL | PCRE2_NEVER_UTF | PCRE2_NEVER_UCP | PCRE2_NO_AUTO_POSSESS |
-                       PCRE2_NO_START_OPTIMIZE | PCRE2_NO_DOTSTAR_ANCHOR;
-
-    if (text == NULL) {
-        snprintf(rx->why, sizeof(rx->why), "out of memory");
-        return -1;
-    }
-    snprintf(text, n + 16, "(?:%s)(?C1)", rx->text);
-    if (pcre2_pattern_info(rx->code, PCRE2_INFO_ALLOPTIONS, &errcode) == 0 &&
-        ((uint32_t)errcode & PCRE2_CASELESS)) {
-        options |= PCRE2_CASELESS;
-    }
-    rx->ended =
-        pcre2_compile((PCRE2_SPTR)text, PCRE2_ZERO_TERMINATED, options, &errcode, &erroffset, NULL);
-    free(text);
-    if (rx->ended == NULL) {
-        return pcre_why(rx, errcode, "cannot compile the pattern for its groups");
-    }
-    return 0;
-}
-
-/* The end of the longest match that starts at `start`, at least `end`. */
-static int
-longest_end(struct rx *rx, const char *s, size_t len, size_t start, size_t *end)
-{
-    int rc;
-
-    if (!rx->has_backref) {
-        rc = dfa(rx, s, len, start, PCRE2_ANCHORED);
-        if (rc < 0) {
-            return pcre_why(rx, rc, "regex match failed");
-        }
-        *end = pcre2_get_ovector_pointer(rx->dfa_md)[1];
-        return 0;
-    }
-    if (rx->ended == NULL && make_ended(rx) != 0) {
-        return -1;
-    }
-    rx->mode = FIND_LONGEST;
-    rx->found = 0;
-    rc = pcre2_match(rx->ended, (PCRE2_SPTR)s, len, start, PCRE2_ANCHORED, rx->md, rx->mctx);
-    if (rc != PCRE2_ERROR_NOMATCH && rc < 0) {
-        return pcre_why(rx, rc, "regex match failed");
-    }
-    if (rx->found && rx->longest > *end) {
-        *end = rx->longest;
-    }
-    return 0;
+    return pcre_why(rx, rc);
 }
 
 static void
@@ -821,15 +797,49 @@ copy_groups(struct rx *rx, struct rx_match *m, int count)
     }
 }
 
+/* The POSIX match at `start` (its end and groups) from glibc's regex, into m. */
+static int
+posix_match_at(struct rx *rx, const char *s, size_t len, size_t start, struct rx_match *m)
+{
+    regoff_t n;
+
+    if (!rx->has_posix) {
+        const char *bad = compile(&rx->posix, rx->posix_text, strlen(rx->posix_text), rx->icase, 1);
+
+        if (bad != NULL) {
+            regfree(&rx->posix);
+            snprintf(rx->why, sizeof(rx->why), "regex match failed: %s", bad);
+            return -1;
+        }
+        rx->posix.regs_allocated = REGS_UNALLOCATED;
+        rx->has_posix = 1;
+    }
+    if (len > (size_t)INT32_MAX) {
+        snprintf(rx->why, sizeof(rx->why), "record of %zu bytes is too long for a regex match",
+                 len);
+        return -1;
+    }
+    n = re_match(&rx->posix, s, (regoff_t)len, (regoff_t)start, &rx->regs);
+    if (n < 0) {
+        snprintf(rx->why, sizeof(rx->why), "regex match failed on a record of %zu bytes", len);
+        return -1;
+    }
+    m->end = start + (size_t)n;
+    for (size_t k = 0; k < RX_GROUPS; k++) {
+        int set = k < rx->regs.num_regs && k <= rx->groups && rx->regs.start[k] >= 0;
+
+        m->group[k][0] = set ? (size_t)rx->regs.start[k] : UNSET;
+        m->group[k][1] = set ? (size_t)rx->regs.end[k] : UNSET;
+    }
+    return 0;
+}
+
 int
 rx_find(struct rx *rx, const char *s, size_t len, size_t from, int want_groups, struct rx_match *m)
 {
     PCRE2_SIZE *ov;
-    size_t start, end, first_end;
     int rc;
 
-    /* PCRE2 finds the leftmost start as POSIX does (it tries every way at a place before the
-     * next), but takes the first way in its order there, not the longest. */
     rc = pcre2_match(rx->code, (PCRE2_SPTR)s, len, from, 0, rx->md, rx->mctx);
     if (rc == PCRE2_ERROR_NOMATCH) {
         return 0;
@@ -846,44 +856,32 @@ rx_find(struct rx *rx, const char *s, size_t len, size_t from, int want_groups, 
         }
     }
     if (rc < 0) {
-        return pcre_why(rx, rc, "regex match failed");
+        return pcre_why(rx, rc);
     }
     ov = pcre2_get_ovector_pointer(rx->md);
-    start = ov[0];
-    end = first_end = ov[1];
+    m->start = ov[0];
+    m->end = ov[1];
     copy_groups(rx, m, rc);
-    if (rx->ambiguous && longest_end(rx, s, len, start, &end) != 0) {
-        return -1;
-    }
-    if (end != first_end && want_groups && rx->groups > 0) {
-        /* The groups of the first way, in PCRE2's order, that ends there. */
-        if (rx->ended == NULL && make_ended(rx) != 0) {
+    if (rx->ambiguous && rx->posix_text != NULL &&
+        ((want_groups && rx->groups > 0) || rx->has_backref)) {
+        if (posix_match_at(rx, s, len, m->start, m) != 0) {
             return -1;
         }
-        rx->mode = END_AT;
-        rx->end_at = end;
-        rc = pcre2_match(rx->ended, (PCRE2_SPTR)s, len, start, PCRE2_ANCHORED, rx->md, rx->mctx);
+    } else if (rx->ambiguous && !rx->has_backref) {
+        rc = dfa(rx, s, len, m->start, PCRE2_ANCHORED);
         if (rc < 0) {
-            return pcre_why(rx, rc, "regex match failed");
+            return pcre_why(rx, rc);
         }
-        copy_groups(rx, m, rc);
+        m->end = pcre2_get_ovector_pointer(rx->dfa_md)[1];
     }
-    m->start = start;
-    m->end = end;
-    m->group[0][0] = start;
-    m->group[0][1] = end;
+    m->group[0][0] = m->start;
+    m->group[0][1] = m->end;
     return 1;
 }
 
 #else /* glibc regex */
 
 /* ---- glibc regex ----------------------------------------------------------------------------- */
-
-/* The syntax GNU grep -E compiles with: glibc's RE_SYNTAX_EGREP, spelled out because older
- * glibc versions defined that macro without intervals. */
-#define EGREP_SYNTAX                                                                               \
-    ((RE_SYNTAX_POSIX_EXTENDED | RE_INVALID_INTERVAL_ORD | RE_NEWLINE_ALT) &                       \
-     ~(RE_CONTEXT_INVALID_OPS | RE_DOT_NOT_NULL))
 
 /*
  * glibc's matcher tries each start position in turn, and a try may scan to the end of the
@@ -910,31 +908,6 @@ const char *
 rx_engine(void)
 {
     return "glibc regex";
-}
-
-/*
- * Compiles p with grep -E's own syntax, not regcomp's REG_EXTENDED, which differs from it: there
- * '.' does not match NUL, and a leading '*' or a stray '{' is an error instead of a literal.
- * Returns NULL, or why the pattern is invalid; re is to be released with regfree() either way.
- */
-static const char *
-compile(regex_t *re, const char *p, size_t len, int icase, int groups)
-{
-    reg_syntax_t saved = re_syntax_options;
-    const char *why;
-
-    memset(re, 0, sizeof(*re));
-    /* The fastmap lets a search skip the bytes no match can start with. */
-    re->fastmap = malloc(256);
-    if (re->fastmap == NULL) {
-        return "out of memory";
-    }
-    re_syntax_options = EGREP_SYNTAX | (groups ? 0 : RE_NO_SUB) | (icase ? RE_ICASE : 0);
-    why = re_compile_pattern(p, len, re);
-    re_syntax_options = saved;
-    /* A record is one line to grep: ^ and $ must not match at newlines inside it. */
-    re->newline_anchor = 0;
-    return why;
 }
 
 /* Returns the index of the ']' that closes the bracket expression opening at p[open]. */

@@ -545,6 +545,46 @@ test_regex__replace_agrees_with_sed_E_with_glibc_regex(void **state)
     check_sed_corpus("posix");
 }
 
+/*
+ * Random patterns of groups that may match empty, alternatives of different lengths and repeats
+ * of both: where a backtracking matcher's first way and POSIX's longest differ, in the match and
+ * in its groups. Every group is in the replacement, so any group that differs shows.
+ */
+static void
+test_regex__replace_random_patterns_agree_with_sed(void **state)
+{
+    static const char *const atoms[] = {"a",    "b",    ".",    "[ab]", "(a|ab)",
+                                        "(a*)", "(b|)", "(ab)", "x",    "(x|xa)"};
+    static const char *const repeats[] = {"", "", "?", "*", "+", "{1,2}"};
+    static const struct sed_case global = {"", "g"};
+    uint64_t seed = 9;
+    size_t bad = 0;
+
+    (void)state;
+    for (int n = 0; n < 60; n++) {
+        char pattern[256] = "", replacement[64] = "<";
+        int groups = 0;
+
+        for (uint64_t k = 1 + tu_rand(&seed) % 4; k > 0; k--) {
+            const char *atom = atoms[tu_rand(&seed) % (sizeof(atoms) / sizeof(atoms[0]))];
+
+            groups += atom[0] == '(';
+            strcat(pattern, atom);
+            strcat(pattern, repeats[tu_rand(&seed) % (sizeof(repeats) / sizeof(repeats[0]))]);
+        }
+        for (int g = 1; g <= groups; g++) {
+            char ref[3] = {'\\', (char)('0' + g), '\0'};
+
+            strcat(replacement, ref);
+        }
+        strcat(replacement, "|&>");
+        for (size_t e = 0; e < 2; e++) {
+            bad += !replace_agrees(engines[e], "lines.txt", pattern, replacement, &global, "");
+        }
+    }
+    assert_int_equal(bad, 0);
+}
+
 /* Over edge inputs (NUL bytes, CRLF, long records, empty ones) at partition sizes down to 1 byte
  * and 1 to 3 workers, replace and grep -o give the reference tools' bytes. */
 static void
@@ -658,6 +698,7 @@ main(void)
         cmocka_unit_test(test_regex__grep_agrees_with_grep_E_with_glibc_regex),
         cmocka_unit_test(test_regex__replace_agrees_with_sed_E),
         cmocka_unit_test(test_regex__replace_agrees_with_sed_E_with_glibc_regex),
+        cmocka_unit_test(test_regex__replace_random_patterns_agree_with_sed),
         cmocka_unit_test(test_regex__edge_inputs_any_partitioning),
         cmocka_unit_test(test_regex__replace_fixed_is_plain_strings),
         cmocka_unit_test(test_regex__mistakes_are_reported),
