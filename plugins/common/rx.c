@@ -1,7 +1,6 @@
 /* plugins/common/rx.c: the regex engine of the bundled grep and replace plugins (see rx.h): GNU
- * grep -E's ERE translated to PCRE2 and matched by its JIT, or glibc's regex where the build has
- * no PCRE2. Both give POSIX's leftmost-longest matches; README.md in grep/ says where the two
- * engines can still differ (the groups of an ambiguous match). */
+ * grep -E's ERE normalised, then matched by PCRE2's JIT, or by glibc's regex where the build has
+ * no PCRE2. Both give POSIX's leftmost-longest matches and groups (plugins/grep/README.md). */
 #define _GNU_SOURCE /* the GNU regex interface */
 #include "rx.h"
 
