@@ -166,6 +166,9 @@ replace_init(tranche_ctx *ctx, const struct tranche_host *h, void **state)
 static int
 append(struct replace_state *s, tranche_ctx *ctx, const char *p, size_t n)
 {
+    if (n == 0) {
+        return TRANCHE_OK; /* (s->out may still be NULL, and memcpy wants a pointer) */
+    }
     if (n > s->out_cap - s->out_len) {
         size_t cap = s->out_cap > 0 ? s->out_cap : 256;
         char *grown;
@@ -241,7 +244,7 @@ replace_record(void *state, tranche_ctx *ctx, char *data, size_t len)
     if (append(s, ctx, data + copied, len - copied) != TRANCHE_OK) {
         return TRANCHE_ERROR;
     }
-    return host->emit(ctx, s->out, s->out_len);
+    return host->emit(ctx, s->out != NULL ? s->out : "", s->out_len);
 }
 
 TRANCHE_PLUGIN = {
