@@ -380,7 +380,9 @@ grep_agrees(const char *engine, const char *pattern, const struct corpus_case *c
     char *err = NULL;
     int want, got, same = 1;
 
+    /* (one line per pattern: an empty file would be no pattern at all, not an empty one) */
     tu_write_file(tu_join(tu_dir, "pattern.txt"), pattern, strlen(pattern));
+    tu_sh(0, "echo >> pattern.txt");
     want = tu_run_here(NULL, "LC_ALL=C grep -a %s -f pattern.txt lines.txt > ref.txt 2>/dev/null",
                        c->grep);
     tu_write_job("g.yaml",
@@ -617,6 +619,44 @@ test_regex__edge_inputs_any_partitioning(void **state)
     }
 }
 
+/* fixed (grep -F) through the engine too, where only_matching needs the matches themselves. */
+static void
+test_regex__grep_fixed_strings_like_grep_F(void **state)
+{
+    static const struct corpus_case cases[] = {
+        {", fixed: true", "-F"},
+        {", fixed: true, only_matching: true", "-F -o"},
+        {", fixed: true, only_matching: true, ignore_case: true", "-F -o -i"},
+        {", fixed: true, invert: true, ignore_case: true", "-F -v -i"},
+    };
+    static const char *const strings[] = {"a.b", "a|b", "ab\na", "A",          "aa",
+                                          "[x]", "\\",  "",      "a\nab\nabc", "is\nissi"};
+    size_t bad = 0;
+
+    (void)state;
+    for (size_t e = 0; e < 2; e++) {
+        for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+            for (size_t s = 0; s < sizeof(strings) / sizeof(strings[0]); s++) {
+                char pattern[64];
+                size_t n = 0;
+
+                /* (\n in the table: a newline, which makes several strings) */
+                for (const char *p = strings[s]; *p != '\0'; p++) {
+                    if (p[0] == '\\' && p[1] == 'n') {
+                        pattern[n++] = '\n';
+                        p++;
+                    } else {
+                        pattern[n++] = *p;
+                    }
+                }
+                pattern[n] = '\0';
+                bad += !grep_agrees(engines[e], pattern, &cases[c]);
+            }
+        }
+    }
+    assert_int_equal(bad, 0);
+}
+
 /* fixed: both strings are plain, as Python's bytes.replace() has them. */
 static void
 test_regex__replace_fixed_is_plain_strings(void **state)
@@ -700,6 +740,7 @@ main(void)
         cmocka_unit_test(test_regex__replace_agrees_with_sed_E_with_glibc_regex),
         cmocka_unit_test(test_regex__replace_random_patterns_agree_with_sed),
         cmocka_unit_test(test_regex__edge_inputs_any_partitioning),
+        cmocka_unit_test(test_regex__grep_fixed_strings_like_grep_F),
         cmocka_unit_test(test_regex__replace_fixed_is_plain_strings),
         cmocka_unit_test(test_regex__mistakes_are_reported),
         cmocka_unit_test(test_regex__version_names_the_engine),
