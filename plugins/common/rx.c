@@ -18,16 +18,17 @@
 
 #define UNSET ((size_t)-1)
 
+/* Writes msg into why[0, why_len); returns -1. */
 static int
-say(char *why, size_t why_len, const char *fmt, const char *arg)
+say(char *why, size_t why_len, const char *msg)
 {
     if (why_len > 0) {
-        snprintf(why, why_len, fmt, arg);
+        snprintf(why, why_len, "%s", msg);
     }
     return -1;
 }
 
-/* ---- the walk, shared by both engines ------------------------------------------------------- */
+/* ---------------------------------------------------------------------------------------------- */
 
 int
 rx_next(struct rx *rx, const char *s, size_t len, struct rx_walk *walk, int allow_empty,
@@ -52,8 +53,7 @@ rx_next(struct rx *rx, const char *s, size_t len, struct rx_walk *walk, int allo
     return 0;
 }
 
-/* ---- grep -E's dialect, normalised ------------------------------------------------------------
- */
+/* ---------------------------------------------------------------------------------------------- */
 
 /*
  * GNU grep -E matches with its own DFA where it can and with glibc's regex otherwise, and the two
@@ -601,7 +601,7 @@ compile(regex_t *re, const char *p, size_t len, int icase, int groups)
 
 #ifdef TRANCHE_HAVE_PCRE2
 
-/* ---- PCRE2 ----------------------------------------------------------------------------------- */
+/* ---------------------------------------------------------------------------------------------- */
 
 /*
  * PCRE2 finds the leftmost start as POSIX does (it tries every way at a place before the next),
@@ -671,12 +671,12 @@ rx_new(const char *pattern, size_t len, int flags, struct rx **out, char *why, s
     PCRE2_SIZE erroffset;
 
     if (rx == NULL) {
-        return say(why, why_len, "%s", "out of memory");
+        return say(why, why_len, "out of memory");
     }
     rx->icase = (flags & RX_ICASE) != 0;
     text = translate(pattern, len, fixed, 0, &rx->groups, &rx->ambiguous, &bad);
     if (text == NULL) {
-        say(why, why_len, "%s", bad);
+        say(why, why_len, bad);
         goto fail;
     }
     /* (NULL where only glibc's syntax cannot say it: a back-reference past \9) */
@@ -692,7 +692,7 @@ rx_new(const char *pattern, size_t len, int flags, struct rx **out, char *why, s
         char msg[200];
 
         pcre2_get_error_message(errcode, (PCRE2_UCHAR *)msg, sizeof(msg));
-        say(why, why_len, "%s", msg);
+        say(why, why_len, msg);
         goto fail;
     }
     rx->jit = pcre2_jit_compile(rx->code, PCRE2_JIT_COMPLETE) == 0;
@@ -705,7 +705,7 @@ rx_new(const char *pattern, size_t len, int flags, struct rx **out, char *why, s
     rx->ws = malloc(rx->ws_count * sizeof(int));
     if (rx->md == NULL || rx->dfa_md == NULL || rx->mctx == NULL || rx->stack == NULL ||
         rx->ws == NULL) {
-        say(why, why_len, "%s", "out of memory");
+        say(why, why_len, "out of memory");
         goto fail;
     }
     pcre2_jit_stack_assign(rx->mctx, NULL, rx->stack);
@@ -883,7 +883,7 @@ rx_find(struct rx *rx, const char *s, size_t len, size_t from, int want_groups, 
 
 #else /* glibc regex */
 
-/* ---- glibc regex ----------------------------------------------------------------------------- */
+/* ---------------------------------------------------------------------------------------------- */
 
 /*
  * glibc's matcher tries each start position in turn, and a try may scan to the end of the
@@ -1010,11 +1010,11 @@ rx_new(const char *pattern, size_t len, int flags, struct rx **out, char *why, s
     int ambiguous, rc = -1;
 
     if (rx == NULL) {
-        return say(why, why_len, "%s", "out of memory");
+        return say(why, why_len, "out of memory");
     }
     text = translate(pattern, len, (flags & RX_FIXED) != 0, 1, &rx->groups, &ambiguous, &bad);
     if (text == NULL) {
-        say(why, why_len, "%s", bad);
+        say(why, why_len, bad);
         goto out;
     }
     len = strlen(text);
@@ -1027,7 +1027,7 @@ rx_new(const char *pattern, size_t len, int flags, struct rx **out, char *why, s
     }
     if (bad != NULL) {
         regfree(&rx->test);
-        say(why, why_len, "%s", bad);
+        say(why, why_len, bad);
         goto out;
     }
     compile_anchored(rx, text, len, icase);
