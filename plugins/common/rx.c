@@ -28,7 +28,7 @@ say(char *why, size_t why_len, const char *msg)
     return -1;
 }
 
-/* ---------------------------------------------------------------------------------------------- */
+/* ---- the walk, shared by both engines -------------------------------------------------------- */
 
 int
 rx_next(struct rx *rx, const char *s, size_t len, struct rx_walk *walk, int allow_empty,
@@ -53,7 +53,7 @@ rx_next(struct rx *rx, const char *s, size_t len, struct rx_walk *walk, int allo
     return 0;
 }
 
-/* ---------------------------------------------------------------------------------------------- */
+/* ---- grep -E's dialect, normalised ----------------------------------------------------------- */
 
 /*
  * GNU grep -E matches with its own DFA where it can and with glibc's regex otherwise, and the two
@@ -565,8 +565,7 @@ translate(const char *p, size_t len, int fixed, int ere, size_t *groups, int *am
     return x.out;
 }
 
-/* ---- glibc's regex, for both engines -----------------------------------------------------------
- */
+/* ---- glibc's regex, for both engines --------------------------------------------------------- */
 
 /* The syntax GNU grep -E compiles with: glibc's RE_SYNTAX_EGREP, spelled out because older
  * glibc versions defined that macro without intervals. */
@@ -601,7 +600,7 @@ compile(regex_t *re, const char *p, size_t len, int icase, int groups)
 
 #ifdef TRANCHE_HAVE_PCRE2
 
-/* ---------------------------------------------------------------------------------------------- */
+/* ---- PCRE2 ----------------------------------------------------------------------------------- */
 
 /*
  * PCRE2 finds the leftmost start as POSIX does (it tries every way at a place before the next),
@@ -883,7 +882,7 @@ rx_find(struct rx *rx, const char *s, size_t len, size_t from, int want_groups, 
 
 #else /* glibc regex */
 
-/* ---------------------------------------------------------------------------------------------- */
+/* ---- glibc regex ----------------------------------------------------------------------------- */
 
 /*
  * glibc's matcher tries each start position in turn, and a try may scan to the end of the
