@@ -765,12 +765,63 @@ backtracking_gave_up(int rc)
            rc == PCRE2_ERROR_JIT_STACKLIMIT || rc == PCRE2_ERROR_HEAPLIMIT;
 }
 
+/*
+ * glibc's regex of the same pattern: the POSIX match that starts at `from` (anchored) or at or
+ * after it, into m with its groups. Returns 1, 0 if there is none, -1 with rx->why.
+ */
+static int
+posix_match(struct rx *rx, const char *s, size_t len, size_t from, int anchored, struct rx_match *m)
+{
+    regoff_t at;
+
+    if (!rx->has_posix) {
+        const char *bad = compile(&rx->posix, rx->posix_text, strlen(rx->posix_text), rx->icase, 1);
+
+        if (bad != NULL) {
+            regfree(&rx->posix);
+            snprintf(rx->why, sizeof(rx->why), "regex match failed: %s", bad);
+            return -1;
+        }
+        rx->posix.regs_allocated = REGS_UNALLOCATED;
+        rx->has_posix = 1;
+    }
+    if (len > (size_t)INT32_MAX) {
+        snprintf(rx->why, sizeof(rx->why), "record of %zu bytes is too long for a regex match",
+                 len);
+        return -1;
+    }
+    at = re_search(&rx->posix, s, (regoff_t)len, (regoff_t)from,
+                   anchored ? 0 : (regoff_t)(len - from), &rx->regs);
+    if (at == -1) {
+        return 0;
+    }
+    if (at < 0) {
+        snprintf(rx->why, sizeof(rx->why), "regex match failed on a record of %zu bytes", len);
+        return -1;
+    }
+    for (size_t k = 0; k < RX_GROUPS; k++) {
+        int set = k < rx->regs.num_regs && k <= rx->groups && rx->regs.start[k] >= 0;
+
+        m->group[k][0] = set ? (size_t)rx->regs.start[k] : UNSET;
+        m->group[k][1] = set ? (size_t)rx->regs.end[k] : UNSET;
+    }
+    m->start = m->group[0][0];
+    m->end = m->group[0][1];
+    return 1;
+}
+
 int
 rx_test(struct rx *rx, const char *s, size_t len)
 {
     int rc = rx->jit ? pcre2_jit_match(rx->code, (PCRE2_SPTR)s, len, 0, 0, rx->md, rx->mctx)
                      : pcre2_match(rx->code, (PCRE2_SPTR)s, len, 0, 0, rx->md, rx->mctx);
 
+    if (backtracking_gave_up(rc) && rx->has_backref && rx->posix_text != NULL) {
+        struct rx_match m;
+
+        /* too many ways to try: glibc's matcher (grep's, for back-references) decides */
+        return posix_match(rx, s, len, 0, 0, &m);
+    }
     if (backtracking_gave_up(rc) && !rx->has_backref) {
         rc = dfa(rx, s, len, 0, 0);
         rc = rc == 0 ? 1 : rc;
@@ -795,46 +846,6 @@ copy_groups(struct rx *rx, struct rx_match *m, int count)
     }
 }
 
-/* The POSIX match at `start` (its end and groups) from glibc's regex, into m. */
-static int
-posix_match_at(struct rx *rx, const char *s, size_t len, size_t start, struct rx_match *m)
-{
-    regoff_t n;
-
-    if (!rx->has_posix) {
-        const char *bad = compile(&rx->posix, rx->posix_text, strlen(rx->posix_text), rx->icase, 1);
-
-        if (bad != NULL) {
-            regfree(&rx->posix);
-            snprintf(rx->why, sizeof(rx->why), "regex match failed: %s", bad);
-            return -1;
-        }
-        rx->posix.regs_allocated = REGS_UNALLOCATED;
-        rx->has_posix = 1;
-    }
-    if (len > (size_t)INT32_MAX) {
-        snprintf(rx->why, sizeof(rx->why), "record of %zu bytes is too long for a regex match",
-                 len);
-        return -1;
-    }
-    n = re_match(&rx->posix, s, (regoff_t)len, (regoff_t)start, &rx->regs);
-    if (n == -1) {
-        return 0; /* no match there for glibc: PCRE2's match stands (the tests never see it) */
-    }
-    if (n < 0) {
-        snprintf(rx->why, sizeof(rx->why), "regex match failed on a record of %zu bytes", len);
-        return -1;
-    }
-    m->end = start + (size_t)n;
-    for (size_t k = 0; k < RX_GROUPS; k++) {
-        int set = k < rx->regs.num_regs && k <= rx->groups && rx->regs.start[k] >= 0;
-
-        m->group[k][0] = set ? (size_t)rx->regs.start[k] : UNSET;
-        m->group[k][1] = set ? (size_t)rx->regs.end[k] : UNSET;
-    }
-    return 0;
-}
-
 int
 rx_find(struct rx *rx, const char *s, size_t len, size_t from, int want_groups, struct rx_match *m)
 {
@@ -844,6 +855,9 @@ rx_find(struct rx *rx, const char *s, size_t len, size_t from, int want_groups, 
     rc = pcre2_match(rx->code, (PCRE2_SPTR)s, len, from, 0, rx->md, rx->mctx);
     if (rc == PCRE2_ERROR_NOMATCH) {
         return 0;
+    }
+    if (backtracking_gave_up(rc) && rx->has_backref && rx->posix_text != NULL) {
+        return posix_match(rx, s, len, from, 0, m);
     }
     if (backtracking_gave_up(rc) && !rx->has_backref) {
         /* the DFA matcher's first match starts leftmost too */
@@ -865,8 +879,15 @@ rx_find(struct rx *rx, const char *s, size_t len, size_t from, int want_groups, 
     copy_groups(rx, m, rc);
     if (rx->ambiguous && rx->posix_text != NULL &&
         ((want_groups && rx->groups > 0) || rx->has_backref)) {
-        if (posix_match_at(rx, s, len, m->start, m) != 0) {
+        struct rx_match posix;
+
+        rc = posix_match(rx, s, len, m->start, 1, &posix);
+        if (rc < 0) {
             return -1;
+        }
+        if (rc == 1) {
+            *m =
+                posix; /* (with no match there for glibc, PCRE2's stands: the tests never see it) */
         }
     } else if (rx->ambiguous && !rx->has_backref) {
         rc = dfa(rx, s, len, m->start, PCRE2_ANCHORED);

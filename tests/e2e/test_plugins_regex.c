@@ -372,6 +372,9 @@ corpus_setup(void **state)
     return 0;
 }
 
+/* What grep_agrees() runs on. */
+static const char *grep_input = "lines.txt";
+
 /* Runs one pattern through one build of grep; 1 if it agrees with LC_ALL=C grep, else 0 (and
  * says how on stderr). */
 static int
@@ -383,12 +386,12 @@ grep_agrees(const char *engine, const char *pattern, const struct corpus_case *c
     /* (one line per pattern: an empty file would be no pattern at all, not an empty one) */
     tu_write_file(tu_join(tu_dir, "pattern.txt"), pattern, strlen(pattern));
     tu_sh(0, "echo >> pattern.txt");
-    want = tu_run_here(NULL, "LC_ALL=C grep -a %s -f pattern.txt lines.txt > ref.txt 2>/dev/null",
-                       c->grep);
+    want = tu_run_here(NULL, "LC_ALL=C grep -a %s -f pattern.txt %s > ref.txt 2>/dev/null", c->grep,
+                       grep_input);
     tu_write_job("g.yaml",
-                 "input: {path: lines.txt}\noutput: {path: out.txt}\nlog_dir: logs\nsteps:\n"
+                 "input: {path: %s}\noutput: {path: out.txt}\nlog_dir: logs\nsteps:\n"
                  "  - plugin: %s\n    options: {pattern: %s%s}\n",
-                 plugin_path("grep", engine), yq(pattern), c->option);
+                 grep_input, plugin_path("grep", engine), yq(pattern), c->option);
     got = tu_tranche(&err, "run g.yaml -q");
     if (want == 2) {
         /* grep refuses the pattern: so must the plugin, before any input is read */
@@ -619,6 +622,34 @@ test_regex__edge_inputs_any_partitioning(void **state)
     }
 }
 
+/*
+ * Patterns with exponentially many ways to try on a record of 40 a's: PCRE2's backtracking gives
+ * up (its match limit), and the plugin asks its DFA matcher or, with back-references, glibc's
+ * regex, so the answers are still grep's.
+ */
+static void
+test_regex__patterns_too_hard_to_backtrack_still_get_an_answer(void **state)
+{
+    static const char *const hard[] = {"(a|a)*z", "(a|a)*\\1z", "(a|a)*(a)\\2z", "^(a|a)*c"};
+    char line[64];
+    size_t bad = 0;
+
+    (void)state;
+    memset(line, 'a', 40);
+    memcpy(line + 40, "cz\naac\nb\n", 10);
+    tu_write_file(tu_join(tu_dir, "hard.txt"), line, 50);
+    grep_input = "hard.txt";
+    for (size_t e = 0; e < 2; e++) {
+        for (size_t c = 0; c < 2; c++) {
+            for (size_t p = 0; p < sizeof(hard) / sizeof(hard[0]); p++) {
+                bad += !grep_agrees(engines[e], hard[p], &corpus_cases[c]);
+            }
+        }
+    }
+    grep_input = "lines.txt";
+    assert_int_equal(bad, 0);
+}
+
 /* fixed (grep -F) through the engine too, where only_matching needs the matches themselves. */
 static void
 test_regex__grep_fixed_strings_like_grep_F(void **state)
@@ -741,6 +772,7 @@ main(void)
         cmocka_unit_test(test_regex__replace_random_patterns_agree_with_sed),
         cmocka_unit_test(test_regex__edge_inputs_any_partitioning),
         cmocka_unit_test(test_regex__grep_fixed_strings_like_grep_F),
+        cmocka_unit_test(test_regex__patterns_too_hard_to_backtrack_still_get_an_answer),
         cmocka_unit_test(test_regex__replace_fixed_is_plain_strings),
         cmocka_unit_test(test_regex__mistakes_are_reported),
         cmocka_unit_test(test_regex__version_names_the_engine),
