@@ -259,19 +259,10 @@ grep_init(tranche_ctx *ctx, const struct tranche_host *h, void **state)
     }
     s->invert = host->opt_bool(ctx, "invert") != 0;
     s->ignore_case = host->opt_bool(ctx, "ignore_case") != 0;
-    if (host->opt_bool(ctx, "only_matching")) {
-        int flags = (fixed ? RX_FIXED : 0) | (s->ignore_case ? RX_ICASE : 0);
-        char why[256];
-
-        if (s->invert) {
-            free(s);
-            return host->error(ctx, "options 'only_matching' and 'invert' cannot be combined: a "
-                                    "record that does not match has no match to emit");
-        }
-        if (rx_new(pattern, strlen(pattern), flags, &s->all, why, sizeof(why)) != 0) {
-            free(s);
-            return host->error(ctx, "invalid pattern '%s': %s", pattern, why);
-        }
+    if (s->invert && host->opt_bool(ctx, "only_matching")) {
+        free(s);
+        return host->error(ctx, "options 'only_matching' and 'invert' cannot be combined: a "
+                                "record that does not match has no match to emit");
     }
     for (p = pattern; *p != '\0'; p++) {
         lines += *p == '\n';
@@ -294,6 +285,16 @@ grep_init(tranche_ctx *ctx, const struct tranche_host *h, void **state)
         s->count++;
         s->any_literal |= s->matchers[i].kind != MATCH_REGEX;
         p += len + 1;
+    }
+    /* (after the lines, so that a mistake is reported with its own line only) */
+    if (host->opt_bool(ctx, "only_matching")) {
+        int flags = (fixed ? RX_FIXED : 0) | (s->ignore_case ? RX_ICASE : 0);
+        char why[256];
+
+        if (rx_new(pattern, strlen(pattern), flags, &s->all, why, sizeof(why)) != 0) {
+            grep_fini(s);
+            return host->error(ctx, "invalid pattern: %s", why);
+        }
     }
     *state = s;
     return TRANCHE_OK;
