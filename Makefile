@@ -5,9 +5,10 @@
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
-# libdeflate-dev is optional (gzip output falls back to zlib without it); tabix gives the tests
+# libdeflate-dev and libpcre2-dev are optional (gzip output falls back to zlib, the grep and
+# replace plugins to glibc regex); tabix gives the tests
 # bgzip, one of the readers gzip output is checked with.
-PACKAGES = cmake make gcc pkg-config libyaml-dev zlib1g-dev libcmocka-dev libdeflate-dev tabix pigz
+PACKAGES = cmake make gcc pkg-config libyaml-dev zlib1g-dev libcmocka-dev libdeflate-dev libpcre2-dev tabix pigz
 
 # The fuzz targets need clang and its libFuzzer runtime.
 FUZZ_PACKAGES = clang libclang-rt-14-dev

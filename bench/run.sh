@@ -19,6 +19,8 @@ usage: bench/run.sh [--size SIZE] [--repeat N] [--workers N] [--build DIR] [--ge
   --build DIR     the CMake build directory holding bin/tranche (default: build in the repo)
   --gen PATH      the tranche-gen binary (default: BUILD/bin/tranche-gen)
   --workdir DIR   where the input is cached and outputs are written (default /tmp/tranche-bench)
+  --only LIST     measure only these transforms (comma-separated, e.g. grep-regex,replace),
+                  without the gzip rows
 EOF
 }
 
@@ -29,6 +31,7 @@ WORKERS=2
 BUILD=$REPO/build
 GEN=
 WORKDIR=/tmp/tranche-bench
+ONLY=
 
 while [[ $# -gt 0 ]]; do
     case $1 in
@@ -38,6 +41,7 @@ while [[ $# -gt 0 ]]; do
         --build) BUILD=$2; shift 2 ;;
         --gen) GEN=$2; shift 2 ;;
         --workdir) WORKDIR=$2; shift 2 ;;
+        --only) ONLY=$2; shift 2 ;;
         -h|--help) usage; exit 0 ;;
         *) echo "bench/run.sh: unknown argument: $1" >&2; usage >&2; exit 2 ;;
     esac
@@ -73,12 +77,20 @@ TIME_FILE=$RUN_DIR/time.txt
 # of parallel may well have no match): that is success here, 2 is not.
 export FIXED_PAT=' 404 '
 export REGEX_PAT='" 5[0-9][0-9] '
-TRANSFORMS=(upper grep-fixed grep-regex cut)
-declare -A TOOL_NAME=([upper]='tr' [grep-fixed]='grep -F' [grep-regex]='grep -E' [cut]='cut')
+# grep -o and sed -E s///g: the status and size of each request, with groups (every line has
+# one match), and the status codes of the errors.
+export ONLY_PAT='" [45][0-9][0-9] '
+export REPLACE_PAT='" ([0-9]{3}) ([0-9]+) '
+export REPLACE_REP='" size=\2 status=\1 '
+TRANSFORMS=(upper grep-fixed grep-regex grep-only replace cut)
+declare -A TOOL_NAME=([upper]='tr' [grep-fixed]='grep -F' [grep-regex]='grep -E'
+    [grep-only]='grep -o' [replace]='sed -E' [cut]='cut')
 declare -A FILTER=(
     [upper]='LC_ALL=C tr a-z A-Z'
     [grep-fixed]='LC_ALL=C grep -F -e "$FIXED_PAT"; [ $? -le 1 ]'
     [grep-regex]='LC_ALL=C grep -E -e "$REGEX_PAT"; [ $? -le 1 ]'
+    [grep-only]='LC_ALL=C grep -o -E -e "$ONLY_PAT"; [ $? -le 1 ]'
+    [replace]='LC_ALL=C sed -E "s/$REPLACE_PAT/$REPLACE_REP/g"'
     [cut]="LC_ALL=C cut -d ' ' -f 1,9"
 )
 declare -A BASELINE_ARGS=(
@@ -87,12 +99,23 @@ declare -A BASELINE_ARGS=(
     [grep-regex]='grep -E "$REGEX_PAT"'
     [cut]="cut ' ' 1,9"
 )
+# (bench/baseline.c and bench/python_recipe.py have no grep -o or s///: those rows are skipped)
 declare -A STEPS=(
     [upper]='  - plugin: upper'
     [grep-fixed]=$'  - plugin: grep\n    options: { pattern: " 404 ", fixed: true }'
     [grep-regex]=$'  - plugin: grep\n    options: { pattern: \'" 5[0-9][0-9] \' }'
+    [grep-only]=$'  - plugin: grep\n    options: { pattern: \'" [45][0-9][0-9] \', only_matching: true }'
+    [replace]=$'  - plugin: replace\n    options: { pattern: \'" ([0-9]{3}) ([0-9]+) \',\n      replacement: \'" size=\\2 status=\\1 \' }'
     [cut]=$'  - plugin: cut\n    options: { delimiter: " ", fields: ["1", "9"] }'
 )
+
+if [[ -n $ONLY ]]; then
+    IFS=, read -r -a wanted <<<"$ONLY"
+    for t in "${wanted[@]}"; do
+        [[ -n ${FILTER[$t]:-} ]] || bad_usage "--only: no transform '$t' (${TRANSFORMS[*]})"
+    done
+    TRANSFORMS=("${wanted[@]}")
+fi
 
 # ---- measuring ---------------------------------------------------------------------------------
 
@@ -306,9 +329,16 @@ run_transform() {
     export FILTER_CMD=${FILTER[$t]}
 
     measure "${TOOL_NAME[$t]}" "$t" 1 ref "{ ${FILTER[$t]}; } <\"\$IN\" >\"\$OUT\""
-    measure 'C loop' "$t" 1 "$ref" "\"\$BASELINE\" ${BASELINE_ARGS[$t]} \"\$IN\" >\"\$OUT\""
+    if [[ -z ${BASELINE_ARGS[$t]:-} ]]; then
+        skip 'C loop' "$t" 1 'not in bench/baseline.c'
+        skip 'python Pool' "$t" "$WORKERS" 'not in bench/python_recipe.py'
+    else
+        measure 'C loop' "$t" 1 "$ref" "\"\$BASELINE\" ${BASELINE_ARGS[$t]} \"\$IN\" >\"\$OUT\""
+    fi
 
-    if command -v python3 >/dev/null; then
+    if [[ -z ${BASELINE_ARGS[$t]:-} ]]; then
+        :
+    elif command -v python3 >/dev/null; then
         measure 'python Pool' "$t" "$WORKERS" "$ref" "python3 \"\$PY_RECIPE\" --workers $WORKERS \
             --chunk-size $((32 << 20)) $t \"\$IN\" \"\$OUT\""
     else
@@ -694,6 +724,8 @@ print_header() {
     printf 'input:   %s (%s bytes), best of %s runs, page cache warm\n' "$IN" "$IN_BYTES" "$REPEAT"
     printf 'tools:   %s; %s; %s\n' "$(parallel --version 2>/dev/null | sed -n 1p || true)" \
         "$(python3 --version 2>&1 || true)" "$(gcc --version | sed -n 1p)"
+    printf 'regex:   %s (tranche grep and replace)\n' \
+        "$("$TRANCHE" --version 2>/dev/null | sed -n 's/^regex engine of the grep and replace plugins: //p')"
     printf 'MB/s is 10^6 bytes of input per second; RSS is the peak of the largest process.\n\n'
 }
 
@@ -707,25 +739,30 @@ warm_cache
 
 echo "measuring ($REPEAT runs each; seconds per run):" >&2
 run_limits
-# BENCH_ROWS=fields runs only the field plugins' rows (and the limits)
+# BENCH_ROWS=fields runs only the field plugins' rows (and the limits); --only runs the named
+# transforms only
 if [[ ${BENCH_ROWS:-all} != fields ]]; then
     for t in "${TRANSFORMS[@]}"; do
         run_transform "$t"
     done
+fi
+if [[ -z $ONLY && ${BENCH_ROWS:-all} != fields ]]; then
     run_gzip_output
     run_bgzf_input
     run_gzip_input
     run_multi_input
 fi
-run_field_plugins
+if [[ -z $ONLY ]]; then
+    run_field_plugins
+fi
 
 RESULTS=$WORKDIR/results-$SIZE-$(date -u +%Y%m%dT%H%M%SZ).txt
 {
     print_header
     print_table
     print_ratios
-    print_gzip_ratios
-    print_field_ratios
+    [[ -n $ONLY || ${BENCH_ROWS:-all} == fields ]] || print_gzip_ratios
+    [[ -n $ONLY ]] || print_field_ratios
 } >"$RESULTS"
 cp -- "$RESULTS" "$WORKDIR/results.txt"
 echo >&2

@@ -19,6 +19,10 @@
 #include "signals.h"
 #include "tranche/plugin.h"
 
+#ifndef TRANCHE_REGEX_ENGINE /* set by plugins/CMakeLists.txt */
+#define TRANCHE_REGEX_ENGINE "unknown"
+#endif
+
 static const char usage_text[] =
     "usage: tranche COMMAND [ARGS]\n"
     "\n"
@@ -89,6 +93,7 @@ print_version(void)
     printf("gzip output compressed with %s\n", codec_name());
     printf("gzip input decoded with %s (BGZF blocks, indexed segments) and zlib %s (streams)\n",
            codec_name(), zlibVersion());
+    printf("regex engine of the grep and replace plugins: %s\n", TRANCHE_REGEX_ENGINE);
 }
 
 static int

@@ -1,12 +1,13 @@
 /* plugins/grep/grep.c: the `grep` plugin, which keeps the records that match a POSIX extended
- * regex or a fixed string, like `LC_ALL=C grep -E` / `grep -F`, with -v and -i. */
-#define _GNU_SOURCE /* memmem, and the GNU regex interface */
-#include <regex.h>
+ * regex or a fixed string, like `LC_ALL=C grep -E` / `grep -F`, with -v, -i and -o. Regexes go to
+ * the engine of ../common/rx.c (PCRE2's JIT, or glibc's regex). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <tranche/plugin.h>
+
+#include "rx.h"
 
 /*
  * Like grep, a pattern with newlines is several patterns, and a record matches if any of them
@@ -21,9 +22,7 @@ struct matcher {
     char *literal; /* case-folded to lower when ignore_case; unused for MATCH_REGEX */
     size_t literal_len;
     size_t anchor1, anchor2; /* MATCH_SUBSTRING of 2+ bytes: the positions contains() filters on */
-    regex_t regex;
-    regex_t anchored; /* `^.*(R)` for regex R, for long records; set if has_anchored */
-    int has_anchored;
+    struct rx *regex;        /* MATCH_REGEX only */
 };
 
 struct grep_state {
@@ -32,27 +31,12 @@ struct grep_state {
     int invert;
     int ignore_case;
     int any_literal;
+    /* only_matching: the whole pattern as one regex (its lines alternatives), emitting matches. */
+    struct rx *all;
     /* Lowered copy of the record for case-blind literals; grows, never shrinks. */
     char *folded;
     size_t folded_cap;
 };
-
-/* The syntax GNU grep -E compiles with: glibc's RE_SYNTAX_EGREP, spelled out because older
- * glibc versions defined that macro without intervals. */
-#define EGREP_SYNTAX                                                                               \
-    ((RE_SYNTAX_POSIX_EXTENDED | RE_INVALID_INTERVAL_ORD | RE_NEWLINE_ALT) &                       \
-     ~(RE_CONTEXT_INVALID_OPS | RE_DOT_NOT_NULL))
-
-/*
- * glibc's matcher tries each start position in turn, and a try may scan to the end of the
- * record (`GET .*php`, `\w+:`), so a search can cost the square of the record's length. From
- * this length on, a record is matched against `^.*(R)` instead: one anchored pass at a steady
- * ~450 MB/s. Below it the plain search wins, often by 2-5x, as its fastmap skips bytes that
- * cannot start a match, and the square stays small. A -D override lets a test force either path.
- */
-#ifndef GREP_LONG_RECORD
-#define GREP_LONG_RECORD 2048
-#endif
 
 static const struct tranche_host *host;
 
@@ -62,6 +46,8 @@ static const struct tranche_option grep_options[] = {
     {"fixed", TRANCHE_OPT_BOOL, "false", 0, "match pattern as a plain string, like grep -F"},
     {"invert", TRANCHE_OPT_BOOL, "false", 0, "keep the records that do not match, like grep -v"},
     {"ignore_case", TRANCHE_OPT_BOOL, "false", 0, "ignore ASCII case when matching, like grep -i"},
+    {"only_matching", TRANCHE_OPT_BOOL, "false", 0,
+     "emit each match as a record of its own, like grep -o"},
     {NULL, 0, NULL, 0, NULL},
 };
 
@@ -82,121 +68,6 @@ has_regex_syntax(const char *p, size_t len)
         }
     }
     return 0;
-}
-
-/*
- * Compiles p with grep -E's own syntax, not regcomp's REG_EXTENDED, which differs from it: there
- * '.' does not match NUL, and a leading '*' or a stray '{' is an error instead of a literal.
- * Returns NULL, or why the pattern is invalid; re is to be released with regfree() either way.
- */
-static const char *
-compile(regex_t *re, const char *p, size_t len, int ignore_case, int fastmap)
-{
-    reg_syntax_t saved = re_syntax_options;
-    const char *why;
-
-    memset(re, 0, sizeof(*re));
-    /* The fastmap lets a search skip the bytes no match can start with. */
-    if (fastmap) {
-        re->fastmap = malloc(256);
-        if (re->fastmap == NULL) {
-            return "out of memory";
-        }
-    }
-    re_syntax_options = EGREP_SYNTAX | RE_NO_SUB | (ignore_case ? RE_ICASE : 0);
-    why = re_compile_pattern(p, len, re);
-    re_syntax_options = saved;
-    /* A record is one line to grep: ^ and $ must not match at newlines inside it. */
-    re->newline_anchor = 0;
-    return why;
-}
-
-/* Returns the index of the ']' that closes the bracket expression opening at p[open]. */
-static size_t
-bracket_end(const char *p, size_t len, size_t open)
-{
-    size_t i = open + 1;
-
-    if (i < len && p[i] == '^') {
-        i++;
-    }
-    if (i < len && p[i] == ']') {
-        i++; /* a leading ']' is a literal */
-    }
-    for (; i < len && p[i] != ']'; i++) {
-        /* [:class:], [=equiv=] and [.coll.] end at their own two-byte close, ']' included. */
-        if (p[i] == '[' && i + 1 < len && (p[i + 1] == ':' || p[i + 1] == '=' || p[i + 1] == '.')) {
-            char close = p[i + 1];
-
-            for (i += 2; i + 1 < len && !(p[i] == close && p[i + 1] == ']'); i++) {
-            }
-            i++;
-        }
-    }
-    return i < len ? i : len;
-}
-
-/*
- * Writes `^.*(R)` for regex R into out (room for 2 * len + 6 bytes) and returns its length, or 0
- * if there is no such form. A record holds a match of R exactly when `^.*(R)` matches at its
- * start: '.' matches any byte, and R's anchors mean the same inside a group. But the group
- * renumbers back-references, so R must have none; and a ')' that R leaves unmatched is a literal
- * in R but would close the group, so it is written as the literal `\)`. Brackets are copied
- * whole: inside them parentheses and backslashes are literals.
- */
-static size_t
-anchored_form(const char *p, size_t len, char *out)
-{
-    size_t n = 4;
-    size_t depth = 0;
-
-    memcpy(out, "^.*(", 4);
-    for (size_t i = 0; i < len; i++) {
-        size_t from = i;
-
-        if (p[i] == '\\') {
-            if (i + 1 < len && p[i + 1] >= '1' && p[i + 1] <= '9') {
-                return 0;
-            }
-            i = i + 1 < len ? i + 1 : i;
-        } else if (p[i] == '[') {
-            i = bracket_end(p, len, i);
-        } else if (p[i] == '(') {
-            depth++;
-        } else if (p[i] == ')' && depth > 0) {
-            depth--;
-        } else if (p[i] == ')') {
-            out[n++] = '\\';
-        }
-        i = i < len ? i : len - 1;
-        memcpy(out + n, p + from, i + 1 - from);
-        n += i + 1 - from;
-    }
-    out[n++] = ')';
-    out[n] = '\0';
-    return n;
-}
-
-/* Compiles `^.*(R)` for long records. It only saves time, so on any failure m goes without. */
-static void
-compile_anchored(struct matcher *m, const char *p, size_t len, int ignore_case)
-{
-    char *text = malloc(2 * len + 6);
-    size_t n = text != NULL ? anchored_form(p, len, text) : 0;
-    const char *why;
-
-    if (n == 0) {
-        free(text);
-        return;
-    }
-    why = compile(&m->anchored, text, n, ignore_case, 0);
-    free(text);
-    /* R compiled, so this should too, with one more group; if not, keep to the plain search. */
-    if (why != NULL || m->anchored.re_nsub != m->regex.re_nsub + 1) {
-        regfree(&m->anchored);
-        return;
-    }
-    m->has_anchored = 1;
 }
 
 /* How common a byte is in typical text and logs: spaces and lowercase letters most. */
@@ -307,7 +178,7 @@ matcher_init(struct matcher *m, tranche_ctx *ctx, const char *p, size_t len, int
     size_t end = len;
     int anchor_start = 0;
     int anchor_end = 0;
-    const char *why;
+    char why[256];
 
     if (!fixed) {
         anchor_start = len > 0 && p[0] == '^';
@@ -333,13 +204,10 @@ matcher_init(struct matcher *m, tranche_ctx *ctx, const char *p, size_t len, int
         return TRANCHE_OK;
     }
 
-    why = compile(&m->regex, p, len, ignore_case, 1);
-    if (why != NULL) {
-        regfree(&m->regex);
+    if (rx_new(p, len, ignore_case ? RX_ICASE : 0, &m->regex, why, sizeof(why)) != 0) {
         return host->error(ctx, "invalid pattern '%.*s': %s", (int)len, p, why);
     }
     m->kind = MATCH_REGEX;
-    compile_anchored(m, p, len, ignore_case);
     return TRANCHE_OK;
 }
 
@@ -347,10 +215,7 @@ static void
 matcher_release(struct matcher *m)
 {
     if (m->kind == MATCH_REGEX) {
-        regfree(&m->regex);
-        if (m->has_anchored) {
-            regfree(&m->anchored);
-        }
+        rx_free(m->regex);
     } else {
         free(m->literal);
     }
@@ -368,6 +233,7 @@ grep_fini(void *state)
         matcher_release(&s->matchers[i]);
     }
     free(s->matchers);
+    rx_free(s->all);
     free(s->folded);
     free(s);
 }
@@ -393,6 +259,11 @@ grep_init(tranche_ctx *ctx, const struct tranche_host *h, void **state)
     }
     s->invert = host->opt_bool(ctx, "invert") != 0;
     s->ignore_case = host->opt_bool(ctx, "ignore_case") != 0;
+    if (s->invert && host->opt_bool(ctx, "only_matching")) {
+        free(s);
+        return host->error(ctx, "options 'only_matching' and 'invert' cannot be combined: a "
+                                "record that does not match has no match to emit");
+    }
     for (p = pattern; *p != '\0'; p++) {
         lines += *p == '\n';
     }
@@ -414,6 +285,16 @@ grep_init(tranche_ctx *ctx, const struct tranche_host *h, void **state)
         s->count++;
         s->any_literal |= s->matchers[i].kind != MATCH_REGEX;
         p += len + 1;
+    }
+    /* (after the lines, so that a mistake is reported with its own line only) */
+    if (host->opt_bool(ctx, "only_matching")) {
+        int flags = (fixed ? RX_FIXED : 0) | (s->ignore_case ? RX_ICASE : 0);
+        char why[256];
+
+        if (rx_new(pattern, strlen(pattern), flags, &s->all, why, sizeof(why)) != 0) {
+            grep_fini(s);
+            return host->error(ctx, "invalid pattern: %s", why);
+        }
     }
     *state = s;
     return TRANCHE_OK;
@@ -442,26 +323,12 @@ matcher_test(struct matcher *m, tranche_ctx *ctx, const char *data, const char *
         break;
     }
 
-    /* re_search takes the length, so the record needs no NUL and may hold some; regexec with
-     * REG_STARTEND would too, but ASan's interceptor runs strlen() over its string first. The
-     * offsets are regoff_t, an int in glibc. */
-    regoff_t at;
+    int rc = rx_test(m->regex, data, len);
 
-    if (len > (size_t)INT32_MAX) {
-        return host->error(ctx, "record of %zu bytes is too long for a regex match", len);
+    if (rc < 0) {
+        return host->error(ctx, "%s", rx_why(m->regex));
     }
-    if (m->has_anchored && len >= GREP_LONG_RECORD) {
-        at = re_match(&m->anchored, data, (regoff_t)len, 0, NULL);
-    } else {
-        at = re_search(&m->regex, data, (regoff_t)len, 0, (regoff_t)len, NULL);
-    }
-    if (at >= 0) {
-        return 1;
-    }
-    if (at == -1) {
-        return 0;
-    }
-    return host->error(ctx, "regex match failed on a record of %zu bytes", len);
+    return rc;
 }
 
 static const char *
@@ -488,6 +355,22 @@ fold_record(struct grep_state *s, tranche_ctx *ctx, const char *data, size_t len
     return s->folded;
 }
 
+/* only_matching: each non-empty match, leftmost-longest, as grep -o prints them. */
+static int
+emit_matches(struct grep_state *s, tranche_ctx *ctx, const char *data, size_t len)
+{
+    struct rx_walk walk = {0};
+    struct rx_match m;
+    int rc;
+
+    while ((rc = rx_next(s->all, data, len, &walk, 0, 0, &m)) == 1) {
+        if (host->emit(ctx, data + m.start, m.end - m.start) != TRANCHE_OK) {
+            return TRANCHE_ERROR;
+        }
+    }
+    return rc == 0 ? TRANCHE_OK : host->error(ctx, "%s", rx_why(s->all));
+}
+
 static int
 grep_record(void *state, tranche_ctx *ctx, char *data, size_t len)
 {
@@ -495,6 +378,9 @@ grep_record(void *state, tranche_ctx *ctx, char *data, size_t len)
     const char *folded = NULL;
     int matched = 0;
 
+    if (s->all != NULL) {
+        return emit_matches(s, ctx, data, len);
+    }
     if (s->ignore_case && s->any_literal && len > 0) {
         folded = fold_record(s, ctx, data, len);
         if (folded == NULL) {
@@ -516,7 +402,7 @@ grep_record(void *state, tranche_ctx *ctx, char *data, size_t len)
 TRANCHE_PLUGIN = {
     TRANCHE_PLUGIN_ABI,
     .name = "grep",
-    .version = "1.0",
+    .version = "1.1",
     .description = "keeps records matching a regex or fixed string, like LC_ALL=C grep -E/-F",
     .options = grep_options,
     .init = grep_init,
