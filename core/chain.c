@@ -481,7 +481,7 @@ chain_record(void *arg, char *data, size_t len, uint64_t offset)
 static void
 info_partition(struct chain *c, const struct partition *p, const struct source_input *in)
 {
-    c->info.input_path = in->input->path;
+    c->info.input_path = in->input->is_stdin ? "-" : in->input->path; /* (as the job named it) */
     c->info.input_index = p->file;
     c->info.partition = p->index;
     c->info.partition_offset = p->start;

@@ -593,34 +593,6 @@ session_open(struct session *s, int argc, char **argv, int *help)
     return 0;
 }
 
-/* Whether the log directory can be made and written (run makes it, validate only looks): it, or
- * the nearest of its parents that exists, is a directory this user may write in. */
-static int
-check_log_dir(const char *dir, struct error *err)
-{
-    char *at = strdup(dir), *up;
-    struct stat st;
-    int rc = 0;
-
-    while (at != NULL && stat(at, &st) != 0 && errno == ENOENT && strcmp(at, "/") != 0 &&
-           strcmp(at, ".") != 0) {
-        up = path_dirname(at);
-        free(at);
-        at = up;
-    }
-    if (at == NULL) {
-        rc = error_set(err, "out of memory");
-    } else if (stat(at, &st) != 0) {
-        rc = error_errno(err, "log directory %s: cannot use %s", dir, at);
-    } else if (!S_ISDIR(st.st_mode)) {
-        rc = error_set(err, "log directory %s: %s is not a directory", dir, at);
-    } else if (access(at, W_OK | X_OK) != 0) {
-        rc = error_errno(err, "log directory %s: cannot write in %s", dir, at);
-    }
-    free(at);
-    return rc != 0 ? ERR_INVALID : 0;
-}
-
 /* The checks of the output, standard output and the log directory that run makes before it
  * runs. */
 static int
@@ -648,7 +620,7 @@ check_destinations(struct session *s, enum session_for what)
     }
     rc = path_check_default_log_dir(dir, &s->err);
     if (rc == 0) {
-        rc = check_log_dir(dir, &s->err);
+        rc = path_check_writable_dir(dir, "log directory", &s->err);
     }
     free(dir);
     return rc != 0 ? session_fail(s, rc) : 0;

@@ -1454,8 +1454,36 @@ copy_node(const struct ctx *c, yaml_document_t *from, const yaml_node_t *n, yaml
     }
 }
 
+/* Whether text is one whole YAML document (nothing after its first node, no syntax error). */
+static int
+whole_yaml(const unsigned char *text, size_t len)
+{
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    int ok = 0;
+
+    if (!yaml_parser_initialize(&parser)) {
+        return 0;
+    }
+    yaml_parser_set_input_string(&parser, text, len);
+    if (yaml_parser_load(&parser, &doc)) {
+        ok = yaml_document_get_root_node(&doc) != NULL;
+        yaml_document_delete(&doc);
+        if (ok && yaml_parser_load(&parser, &doc)) {
+            ok = yaml_document_get_root_node(&doc) == NULL; /* (the end of the stream) */
+            yaml_document_delete(&doc);
+        } else {
+            ok = 0;
+        }
+    }
+    yaml_parser_delete(&parser);
+    return ok;
+}
+
 /* A --set's VALUE as a node of the job's document: a plain scalar, or (beginning with [ { " ')
- * a YAML flow value, parsed and checked as a job file is. Returns its id, or -1. */
+ * a YAML flow value, parsed and checked as a job file is. A value that begins so but is no
+ * whole YAML value (a regex such as [0-9]+ or [[:upper:]]{3}) is taken as it is written.
+ * Returns its id, or -1. */
 static int
 value_node(const struct ctx *c, const char *value, yaml_mark_t mark)
 {
@@ -1471,8 +1499,11 @@ value_node(const struct ctx *c, const char *value, yaml_mark_t mark)
     }
     vc.value_of = c->job->origins[mark.line];
     vc.path = vc.value_of;
-    if (check_stream(&vc, text, len) != 0) {
+    if (check_stream(&vc, text, len) != 0) { /* (size and depth, before parsing) */
         return -1;
+    }
+    if (!whole_yaml(text, len)) {
+        return add_scalar(c, value, len, YAML_PLAIN_SCALAR_STYLE, mark);
     }
     if (!yaml_parser_initialize(&parser)) {
         return out_of_memory(c);

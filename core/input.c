@@ -3,11 +3,11 @@
 
 #include "dupes.h"
 #include "io.h"
+#include "paths.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <linux/magic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,37 +102,13 @@ check_type(const char *path, mode_t mode, struct error *err)
     return ERR_INVALID;
 }
 
-/*
- * The file systems whose files are made up as they are read: their sizes (0, 4096, or the size
- * of memory) say nothing of what a read gives, and tranche plans by size. Others (cgroup, FUSE)
- * report 0 for files with content: the second check in check_size_is_content() finds those.
- */
-static const char *
-virtual_fs(long type)
-{
-    switch (type) {
-    case PROC_SUPER_MAGIC:
-        return "/proc";
-    case SYSFS_MAGIC:
-        return "/sys";
-    case DEBUGFS_MAGIC:
-        return "debugfs";
-    case TRACEFS_MAGIC:
-        return "tracefs";
-    case SECURITYFS_MAGIC:
-        return "securityfs";
-    default:
-        return NULL;
-    }
-}
-
 /* Refuses a file whose size does not say what it holds: tranche would plan it as empty (or cut
  * it short) and succeed with the wrong output. Reading such files as streams is for later. */
 static int
 check_size_is_content(const struct input *in, int fd, struct error *err)
 {
     struct statfs fs;
-    const char *name = fstatfs(fd, &fs) == 0 ? virtual_fs((long)fs.f_type) : NULL;
+    const char *name = fstatfs(fd, &fs) == 0 ? path_virtual_fs((long)fs.f_type) : NULL;
     char byte;
 
     if (name != NULL) {

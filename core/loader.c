@@ -562,9 +562,15 @@ given_option(const struct job *job, const struct config_option *co, struct step 
                          opt->spec->help != NULL ? opt->spec->help : type_name(opt->spec->type));
     }
     if (co->is_list && opt->spec->type != TRANCHE_OPT_LIST) {
-        return error_set(err, "%s:%d:%d: %s: option '%s' of plugin %s must be %s, not a list",
+        /* (a negative line is a --set: its [ ] was read as a YAML list, where a regex meant a
+         * bracket expression) */
+        return error_set(err, "%s:%d:%d: %s: option '%s' of plugin %s must be %s, not a list%s",
                          job->file, co->value_pos.line, co->value_pos.column, step->label, co->name,
-                         d->name, type_name(opt->spec->type));
+                         d->name, type_name(opt->spec->type),
+                         co->value_pos.line < 0 ? " (a --set value that begins with [ is read as "
+                                                  "a YAML list: quote it, as in --set "
+                                                  "'NAME=\"[a-z]+\"')"
+                                                : "");
     }
     if (opt->spec->type != TRANCHE_OPT_LIST &&
         (co->n_items != 1 || (pr = parse_value(opt, co->items[0])) != PARSE_OK)) {

@@ -329,6 +329,16 @@ output_check(const char *path, struct error *err)
     if (rc == 0) {
         rc = classify(path, &in_place, &target, &st, err);
     }
+    /* A file to make: its directory must be one that can be made and written in (run would
+     * fail there only after planning). */
+    if (rc == 0 && !in_place) {
+        char *dir = path_dirname(target);
+
+        rc = dir == NULL ? error_set(err, "out of memory")
+                         : path_check_writable_dir(dir, "the output's directory", err);
+        free(dir);
+        rc = rc != 0 ? ERR_INVALID : 0;
+    }
     free(target);
     return rc;
 }

@@ -5,11 +5,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <linux/magic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -425,4 +427,62 @@ path_new_run_dir(const char *dir, size_t keep, char **run_dir, int *hold_fd, str
     *run_dir = path;
     *hold_fd = fd;
     return 0;
+}
+
+/*
+ * The file systems whose files are made up as they are read: their sizes (0, 4096, or the size
+ * of memory) say nothing of what a read gives, and tranche plans by size. Others (cgroup, FUSE)
+ * report 0 for files with content (input.c's check_size_is_content() finds those). No file can be
+ * made in them either.
+ */
+const char *
+path_virtual_fs(long type)
+{
+    switch (type) {
+    case PROC_SUPER_MAGIC:
+        return "/proc";
+    case SYSFS_MAGIC:
+        return "/sys";
+    case DEBUGFS_MAGIC:
+        return "debugfs";
+    case TRACEFS_MAGIC:
+        return "tracefs";
+    case SECURITYFS_MAGIC:
+        return "securityfs";
+    default:
+        return NULL;
+    }
+}
+
+/* Whether the directory `dir` could be made and written in (run makes it, validate only looks):
+ * it, or the nearest of its parents that exists, is a directory this user may write in, on a
+ * file system where files can be made. */
+int
+path_check_writable_dir(const char *dir, const char *what, struct error *err)
+{
+    char *at = strdup(dir), *up;
+    struct statfs fs;
+    struct stat st;
+    const char *virt;
+    int rc = 0;
+
+    while (at != NULL && stat(at, &st) != 0 && errno == ENOENT && strcmp(at, "/") != 0 &&
+           strcmp(at, ".") != 0) {
+        up = path_dirname(at);
+        free(at);
+        at = up;
+    }
+    if (at == NULL) {
+        rc = error_set(err, "out of memory");
+    } else if (stat(at, &st) != 0) {
+        rc = error_errno(err, "%s %s: cannot use %s", what, dir, at);
+    } else if (!S_ISDIR(st.st_mode)) {
+        rc = error_set(err, "%s %s: %s is not a directory", what, dir, at);
+    } else if (statfs(at, &fs) == 0 && (virt = path_virtual_fs((long)fs.f_type)) != NULL) {
+        rc = error_set(err, "%s %s: %s is in %s, where no file can be made", what, dir, at, virt);
+    } else if (access(at, W_OK | X_OK) != 0) {
+        rc = error_errno(err, "%s %s: cannot write in %s", what, dir, at);
+    }
+    free(at);
+    return rc != 0 ? ERR_INVALID : 0;
 }

@@ -85,4 +85,15 @@ void path_hold(int fd);
  * leftover is only litter. */
 void path_remove_stale(const char *dir, const char *prefix, const char *suffix);
 
+/* The name of a file system whose files are made up as they are read ("/proc", "/sys",
+ * "debugfs", ...) for statfs's f_type, or NULL. */
+const char *path_virtual_fs(long type);
+
+/*
+ * Whether the directory `dir` could be made and written in: it, or the nearest of its parents
+ * that exists, is a directory this user may write in, not in /proc, /sys or the like. `what`
+ * names it in messages ("log directory", "output directory"). Returns 0, or ERR_INVALID with err
+ * naming the directory and what is wrong.
+ */
+int path_check_writable_dir(const char *dir, const char *what, struct error *err);
 #endif

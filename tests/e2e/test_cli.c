@@ -18,6 +18,7 @@
 #include "testutil.h"
 
 #define TYPED TEST_PLUGIN_DIR "/typed.so"
+#define TAGGER TEST_PLUGIN_DIR "/tagger.so"
 
 /* in.csv (three fields a line) and job.yaml: cut fields 2 of it, then upper, to out.txt. */
 static void
@@ -129,7 +130,8 @@ test_cli__bad_sets_exit_2_naming_the_set(void **state)
         {"run job.yaml --set 0.fields=1", "--set 0.fields=1: there is no step 0"},
         {"run job.yaml --set 1.nope=1",
          "--set 1.nope=1: step 1 (cut): plugin cut has no option 'nope'"},
-        {"run job.yaml --set '1.fields=[1,3'", "--set 1.fields=[1,3: at column"},
+        /* (no whole YAML list: taken as written, and no field list either) */
+        {"run job.yaml --set '1.fields=[1,3'", "--set 1.fields=[1,3"},
         {"run job.yaml --set fields", "--set fields: expected KEY=VALUE"},
         {"run job.yaml --set =3", "--set =3: expected KEY=VALUE"},
         {"run job.yaml --set 1.fields=x", "--set 1.fields=x"},
@@ -165,6 +167,16 @@ test_cli__set_values_are_typed_as_in_the_file(void **state)
                                "  - plugin: " TYPED "\n    options: {count: 1}\n");
     expect(0, NULL, "validate typed.yaml --set 1.count=7 --set 1.flag=true --set '1.items=[a, b]'");
     expect_each(2, refused, sizeof(refused) / sizeof(refused[0]));
+    /* A regex that begins with [ but is no whole YAML value is taken as written; one that is a
+     * YAML list says how to quote it. */
+    tu_sh(0, "printf 'ab12\\nCDE\\nxyz\\nq(\\n' > re.txt");
+    tu_sh(0,
+          "for p in '[0-9]+' '[[:upper:]]{3}' '[a-z]+\\('; do grep -E \"$p\" re.txt > re.ref && "
+          "%s run --step grep --set \"pattern=$p\" --input re.txt | cmp - re.ref || exit 1; "
+          "done",
+          TRANCHE_BIN);
+    expect(2, "is read as a YAML list: quote it",
+           "run --step grep --set 'pattern=[abc]' --input re.txt");
 }
 
 static void
@@ -211,6 +223,7 @@ test_cli__validate_makes_the_checks_run_makes(void **state)
         {"--partition 99", "--partition 99: the plan has 1 partition(s)"},
         {"--set output.path=in.csv/x", "in.csv"},
         {"--set log_dir=in.csv", "in.csv"},
+        {"--set output.path=/proc/tranche-x/y", "/proc, where no file can be made"},
     };
     size_t i;
     char args[512];
@@ -330,6 +343,17 @@ test_cli__standard_input_property(void **state)
 }
 
 static void
+test_cli__standard_input_is_named_as_the_job_names_it(void **state)
+{
+    (void)state;
+    /* record_info's input_path is "-", as the job named it (messages say "standard input") */
+    tu_sh(0,
+          "printf 'a\\nbb\\n' | %s run --step " TAGGER " --input - | cut -f 1,3 > tag.out && "
+          "printf -- '-\\t0\\n-\\t2\\n' | cmp - tag.out",
+          TRANCHE_BIN);
+}
+
+static void
 test_cli__standard_input_edges(void **state)
 {
     char *err = NULL;
@@ -398,6 +422,7 @@ main(void)
         cmocka_unit_test(test_cli__standard_input_matches_the_file),
         cmocka_unit_test(test_cli__standard_input_property),
         cmocka_unit_test(test_cli__standard_input_edges),
+        cmocka_unit_test(test_cli__standard_input_is_named_as_the_job_names_it),
         cmocka_unit_test(test_cli__help_describes_the_command_line),
     };
 
