@@ -798,7 +798,8 @@ default_log_dir(struct session *s, int *hold_fd)
         fprintf(stderr, "tranche: out of memory\n");
         return ERR_INVALID;
     }
-    rc = path_new_run_dir(dir, PATH_LOG_RUNS_KEPT, &s->job.log_dir, hold_fd, &s->err);
+    rc = path_new_run_dir(dir, PATH_LOG_RUNS_KEPT, s->cli.replay == NULL, &s->job.log_dir, hold_fd,
+                          &s->err);
     if (rc != 0) {
         fprintf(stderr, "tranche: %s: %s\n", s->job.file, s->err.msg);
     }

@@ -388,7 +388,8 @@ out:
 }
 
 int
-path_new_run_dir(const char *dir, size_t keep, char **run_dir, int *hold_fd, struct error *err)
+path_new_run_dir(const char *dir, size_t keep, int link_latest, char **run_dir, int *hold_fd,
+                 struct error *err)
 {
     struct timespec now;
     struct tm tm;
@@ -412,7 +413,7 @@ path_new_run_dir(const char *dir, size_t keep, char **run_dir, int *hold_fd, str
         return ERR_INVALID;
     }
     fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0 || point_latest(dir, strrchr(path, '/') + 1, err) != 0) {
+    if (fd < 0 || (link_latest && point_latest(dir, strrchr(path, '/') + 1, err) != 0)) {
         if (fd < 0) {
             error_errno(err, "cannot open the log directory %s", path);
         } else {

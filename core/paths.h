@@ -51,11 +51,13 @@ char *path_default_log_dir(const char *job_path);
 /*
  * Makes a new run directory in `dir` (made first if missing, checked as path_mkdirs does):
  * DIR/run-YYYYmmddTHHMMSS.mmmZ-XXXXXX (mkdtemp: new, mode 0700), points DIR/latest (a relative
- * symbolic link) at it, and removes the oldest run directories beyond the newest `keep`, except
- * those a live run holds. *run_dir (malloc'd) and *hold_fd (the directory, locked for this run:
- * close it when the run ends) are set only on success. Returns 0 or ERR_INVALID.
+ * symbolic link) at it when link_latest (a replay leaves `latest` at the run it replays), and
+ * removes the oldest run directories beyond the newest `keep`, except those a live run holds.
+ * *run_dir (malloc'd) and *hold_fd (the directory, locked for this run: close it when the run ends)
+ * are set only on success. Returns 0 or ERR_INVALID.
  */
-int path_new_run_dir(const char *dir, size_t keep, char **run_dir, int *hold_fd, struct error *err);
+int path_new_run_dir(const char *dir, size_t keep, int link_latest, char **run_dir, int *hold_fd,
+                     struct error *err);
 
 /*
  * When `dir` is the default log base or below it: checks that the base, and each directory from

@@ -167,9 +167,15 @@ test_repro__a_segv_and_an_error_reproduce(void **state)
     free(err);
     /* the plugin's own note names the record, in the worker's log */
     tu_sh(0, "grep -h 'failer: record 1000 of this process' " LOG_BASE "/segv-*/latest/*.log "
-             "> worker-note.txt");
+             "> worker-note.txt && readlink " LOG_BASE "/segv-*/latest > latest-before.txt");
+    /* (pasted where the failed run ran: the same TMPDIR, so the same default log directory) */
+    assert_true(setenv("TMPDIR", tu_join(tu_dir, "lt"), 1) == 0);
     rc = paste(line, &replay_err);
+    assert_true(setenv("TMPDIR", tu_join(tu_dir, "tmp"), 1) == 0);
     assert_int_equal(rc, 128 + 11);
+    /* the replay logs in a run directory of its own, and leaves `latest` at the run it replays */
+    tu_sh(0, "readlink " LOG_BASE "/segv-*/latest | cmp - latest-before.txt && "
+             "[ $(ls -d " LOG_BASE "/segv-*/run-* | wc -l) -eq 2 ]");
     hit = line_after(replay_err, "failer: record 1000 of this process: ");
     tu_sh(0, "grep -qF \"%s\" worker-note.txt", hit);
     free(hit);
