@@ -273,24 +273,24 @@ check_name(const char *name)
     size_t i, len = strlen(name);
 
     if (len == 0) {
-        return cli_usage_error("tranche new: the plugin name is empty%s", "");
+        return cli_usage_error("new: the plugin name is empty%s", "");
     }
     if (len > NAME_MAX_LEN) {
-        return cli_usage_error("tranche new: plugin name '%s' is longer than 64 characters", name);
+        return cli_usage_error("new: plugin name '%s' is longer than 64 characters", name);
     }
     for (i = 0; i < len; i++) {
         char c = name[i];
         int letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
 
         if (!letter && !(i > 0 && c >= '0' && c <= '9')) {
-            return cli_usage_error("tranche new: plugin name '%s' is not a C identifier "
+            return cli_usage_error("new: plugin name '%s' is not a C identifier "
                                    "(letters, digits and '_', not starting with a digit)",
                                    name);
         }
     }
     for (i = 0; i < sizeof(reserved_targets) / sizeof(reserved_targets[0]); i++) {
         if (strcmp(name, reserved_targets[i]) == 0) {
-            return cli_usage_error("tranche new: plugin name '%s' is reserved by CMake as a "
+            return cli_usage_error("new: plugin name '%s' is reserved by CMake as a "
                                    "target name; choose another",
                                    name);
         }
@@ -545,7 +545,7 @@ cmd_new(int argc, char **argv)
     }
     for (int i = 1; i < argc; i++) {
         if (argv[i][0] == '-' && argv[i][1] != '\0') {
-            return cli_usage_error("tranche new: unknown option '%s' (usage: tranche new NAME "
+            return cli_usage_error("new: unknown option '%s' (usage: tranche new NAME "
                                    "[DIR]; see tranche new --help)",
                                    argv[i]);
         }
@@ -559,7 +559,7 @@ cmd_new(int argc, char **argv)
         return ERR_INVALID;
     }
     if (dir[0] == '\0') {
-        return cli_usage_error("tranche new: the directory is empty%s", "");
+        return cli_usage_error("new: the directory is empty%s", "");
     }
     rc = check_dir(dir, &exists);
     if (rc != 0) {

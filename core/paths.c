@@ -166,6 +166,11 @@ path_default_log_dir(const char *job_path)
     if (dot != NULL && dot != name) {
         *dot = '\0';
     }
+    for (dot = name; *dot != '\0'; dot++) {
+        if (*dot == ' ' || (unsigned char)*dot < 0x20) {
+            *dot = '-'; /* ("command-line job": a path that pastes without quotes) */
+        }
+    }
     if (logs == NULL || full == NULL ||
         asprintf(&dir, "%s/%s-%012" PRIx64, logs, name, path_tag(full) >> 16) < 0) {
         dir = NULL;

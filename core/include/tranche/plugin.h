@@ -261,7 +261,8 @@ struct tranche_plugin {
  * Defines the descriptor, exported with C linkage: in C++, a const at namespace scope would have
  * internal linkage and the plugin would export nothing, so the macro adds extern "C". The
  * descriptor is written with designated initializers, in the order of the members (C++20; g++ and
- * clang++ accept them in C++17 as well).
+ * clang++ accept them in C++17 as well, with a warning under -Wpedantic). In C++, -Wextra warns
+ * of each member left out (-Wmissing-field-initializers): they are zero, as in C, and harmless.
  */
 #ifdef __cplusplus
 #define TRANCHE_PLUGIN                                                                             \
