@@ -563,8 +563,16 @@ enum session_for { FOR_VALIDATE, FOR_PLAN, FOR_RUN };
 static int
 session_fail(struct session *s, int rc)
 {
+    const char *file = s->job.file;
+
     config_explain(&s->job, &s->err);
-    fprintf(stderr, "tranche: %s\n", s->err.msg);
+    /* Named by the job it is about, unless the message names its place already. */
+    if (file != NULL && strncmp(s->err.msg, file, strlen(file)) != 0 &&
+        strncmp(s->err.msg, "--", 2) != 0) {
+        fprintf(stderr, "tranche: %s: %s\n", file, s->err.msg);
+    } else {
+        fprintf(stderr, "tranche: %s\n", s->err.msg);
+    }
     return rc;
 }
 
