@@ -2,6 +2,7 @@
  * lower (see fieldspec.h). Compiled into each of those plugins; it exports nothing. */
 #define _GNU_SOURCE /* strdup, strsep, memrchr */
 #include "fieldspec.h"
+#include "opterr.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -82,10 +83,11 @@ parse_range(const char *piece, struct field_range *r)
     return NULL;
 }
 
-/* Appends the ranges of one list item (which may hold commas) to spec->ranges. */
+/* Appends the ranges of one list item, item `index` of `option` (it may hold commas), to
+ * spec->ranges. */
 static int
 add_item(struct field_spec *spec, const struct tranche_host *host, tranche_ctx *ctx,
-         const char *option, const char *item)
+         const char *option, size_t index, const char *item)
 {
     size_t pieces = 1;
     char *copy;
@@ -113,9 +115,11 @@ add_item(struct field_spec *spec, const struct tranche_host *host, tranche_ctx *
         const char *why = parse_range(piece, r);
 
         if (why != NULL) {
-            rc = pieces > 1
-                     ? host->error(ctx, "bad %s item '%s': '%s': %s", option, item, piece, why)
-                     : host->error(ctx, "bad %s item '%s': %s", option, item, why);
+            rc = pieces > 1 ? PLUGIN_OPTION_ITEM_ERROR(host, ctx, option, index,
+                                                       "bad %s item '%s': '%s': %s", option, item,
+                                                       piece, why)
+                            : PLUGIN_OPTION_ITEM_ERROR(host, ctx, option, index,
+                                                       "bad %s item '%s': %s", option, item, why);
             break;
         }
         spec->from_end |= r->first.from_end || r->last.from_end;
@@ -163,12 +167,13 @@ field_spec_parse(struct field_spec *spec, const struct tranche_host *host, tranc
     size_t items = host->opt_list_len(ctx, option);
 
     if (items == 0) {
-        return host->error(ctx, "option '%s' needs at least one field", option);
+        return PLUGIN_OPTION_ERROR(host, ctx, option, "option '%s' needs at least one field",
+                                   option);
     }
     for (size_t i = 0; i < items; i++) {
         const char *item = host->opt_list_item(ctx, option, i);
 
-        if (add_item(spec, host, ctx, option, item != NULL ? item : "") != TRANCHE_OK) {
+        if (add_item(spec, host, ctx, option, i, item != NULL ? item : "") != TRANCHE_OK) {
             return TRANCHE_ERROR;
         }
     }
@@ -253,8 +258,9 @@ field_split_option(struct field_split *out, const struct tranche_host *host, tra
     } else if (text != NULL && strlen(text) == 1) {
         *out = (struct field_split){0, text[0]};
     } else {
-        return host->error(ctx, "%s must be one character, \\t or whitespace, got '%s'", option,
-                           text != NULL ? text : "");
+        return PLUGIN_OPTION_ERROR(host, ctx, option,
+                                   "%s must be one character, \\t or whitespace, got '%s'", option,
+                                   text != NULL ? text : "");
     }
     return TRANCHE_OK;
 }

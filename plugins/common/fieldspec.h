@@ -46,8 +46,9 @@ struct field_split {
     char delimiter;
 };
 
-/* Reads the LIST option `option` into *spec; on failure reports through host->error (naming the
- * item and why) and returns TRANCHE_ERROR, leaving *spec for field_spec_release(). */
+/* Reads the LIST option `option` into *spec; on failure reports (at the bad item, through
+ * host->option_item_error where the host has it, naming the item and why) and returns
+ * TRANCHE_ERROR, leaving *spec for field_spec_release(). */
 int field_spec_parse(struct field_spec *spec, const struct tranche_host *host, tranche_ctx *ctx,
                      const char *option);
 
@@ -59,7 +60,7 @@ void field_spec_release(struct field_spec *spec);
 const struct field_run *field_spec_resolve(struct field_spec *spec, size_t n_fields, size_t *count);
 
 /* Reads the STRING option `option` ("whitespace", "\t", or one byte) into *out; otherwise reports
- * through host->error and returns TRANCHE_ERROR. */
+ * at the value (host->option_error where the host has it) and returns TRANCHE_ERROR. */
 int field_split_option(struct field_split *out, const struct tranche_host *host, tranche_ctx *ctx,
                        const char *option);
 

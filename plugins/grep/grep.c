@@ -7,6 +7,7 @@
 
 #include <tranche/plugin.h>
 
+#include "../common/opterr.h"
 #include "rx.h"
 
 /*
@@ -205,7 +206,8 @@ matcher_init(struct matcher *m, tranche_ctx *ctx, const char *p, size_t len, int
     }
 
     if (rx_new(p, len, ignore_case ? RX_ICASE : 0, &m->regex, why, sizeof(why)) != 0) {
-        return host->error(ctx, "invalid pattern '%.*s': %s", (int)len, p, why);
+        return PLUGIN_OPTION_ERROR(host, ctx, "pattern", "invalid pattern '%.*s': %s", (int)len, p,
+                                   why);
     }
     m->kind = MATCH_REGEX;
     return TRANCHE_OK;
@@ -293,7 +295,7 @@ grep_init(tranche_ctx *ctx, const struct tranche_host *h, void **state)
 
         if (rx_new(pattern, strlen(pattern), flags, &s->all, why, sizeof(why)) != 0) {
             grep_fini(s);
-            return host->error(ctx, "invalid pattern: %s", why);
+            return PLUGIN_OPTION_ERROR(host, ctx, "pattern", "invalid pattern: %s", why);
         }
     }
     *state = s;

@@ -10,6 +10,7 @@
 #include <tranche/plugin.h>
 
 #include "../common/bytebuf.h"
+#include "../common/opterr.h"
 
 /* As jq 1.6: deeper nesting is an error, and recursion stays far inside a callback's stack. */
 #define MAX_DEPTH 256
@@ -778,9 +779,10 @@ keep_copy(struct jsonl_state *s, const char *text, size_t len)
     return copy;
 }
 
-/* The node of a path given in option `option`; -1 after reporting why not. */
+/* The node of a path given in item `index` of option `option`; -1 after reporting why not. */
 static int
-path_node(struct jsonl_state *s, tranche_ctx *ctx, const char *option, const char *path, size_t len)
+path_node(struct jsonl_state *s, tranche_ctx *ctx, const char *option, size_t index,
+          const char *path, size_t len)
 {
     char *copy = keep_copy(s, path, len);
     int node = copy != NULL ? add_path(s, copy) : -1;
@@ -788,8 +790,10 @@ path_node(struct jsonl_state *s, tranche_ctx *ctx, const char *option, const cha
     if (node == -1) {
         host->error(ctx, "out of memory");
     } else if (node == -2) {
-        host->error(ctx, "bad %s item '%s': a path is names separated by dots (a.b.c), none empty",
-                    option, copy);
+        PLUGIN_OPTION_ITEM_ERROR(host, ctx, option, index,
+                                 "bad %s item '%s': a path is names separated by dots (a.b.c), "
+                                 "none empty",
+                                 option, copy);
         node = -1;
     }
     return node;
@@ -824,21 +828,24 @@ parse_condition_value(struct jsonl_state *s, struct condition *c, const char *va
     return bytebuf_append(&c->text, value, len);
 }
 
+/* Adds item `index` of `where`. */
 static int
-add_condition(struct jsonl_state *s, tranche_ctx *ctx, const char *item)
+add_condition(struct jsonl_state *s, tranche_ctx *ctx, size_t index, const char *item)
 {
     const char *eq = strchr(item, '=');
     struct condition *c;
     size_t path_len;
 
     if (eq == NULL || eq == item || (eq == item + 1 && item[0] == '!')) {
-        return host->error(ctx, "bad where item '%s': expected PATH=VALUE or PATH!=VALUE", item);
+        return PLUGIN_OPTION_ITEM_ERROR(host, ctx, "where", index,
+                                        "bad where item '%s': expected PATH=VALUE or PATH!=VALUE",
+                                        item);
     }
     c = &s->conditions[s->n_conditions];
     memset(c, 0, sizeof(*c));
     c->negate = eq[-1] == '!';
     path_len = (size_t)(eq - item) - (size_t)c->negate;
-    c->node = path_node(s, ctx, "where", item, path_len);
+    c->node = path_node(s, ctx, "where", index, item, path_len);
     if (c->node < 0) {
         return TRANCHE_ERROR;
     }
@@ -875,13 +882,13 @@ jsonl_init(tranche_ctx *ctx, const struct tranche_host *h, void **state)
     for (size_t i = 0; i < s->n_fields; i++) {
         const char *item = host->opt_list_item(ctx, "fields", i);
 
-        s->fields[i] = path_node(s, ctx, "fields", item, strlen(item));
+        s->fields[i] = path_node(s, ctx, "fields", i, item, strlen(item));
         if (s->fields[i] < 0) {
             goto fail;
         }
     }
     for (size_t i = 0; i < n_where; i++) {
-        if (add_condition(s, ctx, host->opt_list_item(ctx, "where", i)) != TRANCHE_OK) {
+        if (add_condition(s, ctx, i, host->opt_list_item(ctx, "where", i)) != TRANCHE_OK) {
             goto fail;
         }
     }

@@ -7,6 +7,7 @@
 
 #include <tranche/plugin.h>
 
+#include "../common/opterr.h"
 #include "rx.h"
 
 /* The replacement, parsed once: literal bytes and references to groups, in order. */
@@ -83,27 +84,27 @@ parse_replacement(struct replace_state *s, tranche_ctx *ctx, const char *r, int 
         }
         if (!fixed && c == '\\') {
             if (i + 1 == len) {
-                return host->error(ctx,
-                                   "replacement '%s' ends with a lone backslash (write \\\\ "
-                                   "for a backslash)",
-                                   r);
+                return PLUGIN_OPTION_ERROR(host, ctx, "replacement",
+                                           "replacement '%s' ends with a lone backslash (write "
+                                           "\\\\ for a backslash)",
+                                           r);
             }
             c = r[++i];
             if (c >= '0' && c <= '9') {
                 if ((size_t)(c - '0') > groups) {
-                    return host->error(ctx,
-                                       "replacement '%s' refers to \\%c, but the pattern has %zu "
-                                       "group(s)",
-                                       r, c, groups);
+                    return PLUGIN_OPTION_ERROR(host, ctx, "replacement",
+                                               "replacement '%s' refers to \\%c, but the pattern "
+                                               "has %zu group(s)",
+                                               r, c, groups);
                 }
                 add_piece(s, c - '0', NULL, 0);
                 continue;
             }
             if (strchr("LUluE", c) != NULL) {
-                return host->error(ctx,
-                                   "replacement '%s': \\%c (sed's case conversion) is not "
-                                   "supported",
-                                   r, c);
+                return PLUGIN_OPTION_ERROR(host, ctx, "replacement",
+                                           "replacement '%s': \\%c (sed's case conversion) is "
+                                           "not supported",
+                                           r, c);
             }
             c = c == 'n' ? '\n' : c == 't' ? '\t' : c;
         }
@@ -152,7 +153,7 @@ replace_init(tranche_ctx *ctx, const struct tranche_host *h, void **state)
     s->global = host->opt_bool(ctx, "global") != 0;
     if (rx_new(pattern, strlen(pattern), flags, &s->rx, why, sizeof(why)) != 0) {
         free(s);
-        return host->error(ctx, "invalid pattern '%s': %s", pattern, why);
+        return PLUGIN_OPTION_ERROR(host, ctx, "pattern", "invalid pattern '%s': %s", pattern, why);
     }
     if (parse_replacement(s, ctx, replacement, fixed) != TRANCHE_OK) {
         /* A failed init gets no fini(), so it releases what it holds itself. */

@@ -8,6 +8,8 @@
 
 #include <tranche/plugin.h>
 
+#include "../common/opterr.h"
+
 /* The hash's constants (splitmix64's); README.md gives the whole function, for other tools. */
 #define MIX_LEN 0x9e3779b97f4a7c15ULL
 #define MIX_1 0xbf58476d1ce4e5b9ULL
@@ -86,10 +88,10 @@ parse_fraction(struct sample_state *s, tranche_ctx *ctx, const char *text)
     double f = strtod(text, &end);
 
     if (end == text || *end != '\0' || !isfinite(f) || f < 0 || f > 1) {
-        return host->error(ctx,
-                           "fraction must be a number from 0 to 1 (0.1 keeps about 10%%), "
-                           "got '%s'",
-                           text);
+        return PLUGIN_OPTION_ERROR(host, ctx, "fraction",
+                                   "fraction must be a number from 0 to 1 (0.1 keeps about 10%%), "
+                                   "got '%s'",
+                                   text);
     }
     s->keep_all = f == 1;
     /* f < 1, so f * 2^64 < 2^64: exact scaling by a power of two, then truncation */
@@ -117,7 +119,8 @@ sample_init(tranche_ctx *ctx, const struct tranche_host *h, void **state)
         goto fail;
     }
     if (fraction == NULL && s->every < 0) {
-        host->error(ctx, "every must be 1 or more, got %lld", (long long)s->every);
+        PLUGIN_OPTION_ERROR(host, ctx, "every", "every must be 1 or more, got %lld",
+                            (long long)s->every);
         goto fail;
     }
     if (fraction != NULL && parse_fraction(s, ctx, fraction) != TRANCHE_OK) {

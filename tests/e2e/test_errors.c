@@ -216,12 +216,16 @@ test_errors__plugin_loading_and_options_exit_2(void **state)
         {"list-for-string",
          "  - plugin: " TEST_PLUGIN_DIR "/typed.so\n    options: { count: 1, name: [a, b] }\n",
          {"step 1", "option 'name'", "not a list"}},
+        /* a value the plugin rejects: at the value (a list's: at the item), not at the step */
         {"bad-regex",
          "  - plugin: grep\n    options: { pattern: 'a(b' }\n",
-         {":8:5: step 1 (grep)", "a(b", ""}},
+         {":9:25: step 1 (grep): option 'pattern': ", "a(b", ""}},
+        {"bad-regex-own-line",
+         "  - plugin: grep\n    options:\n      pattern:\n        'a(b'\n",
+         {":11:9: step 1 (grep): option 'pattern': ", "invalid pattern 'a(b'", ""}},
         {"bad-fields",
          "  - plugin: cut\n    options: { fields: [\"0\"] }\n",
-         {":8:5: step 1 (cut)", "0", ""}},
+         {":9:25: step 1 (cut): option 'fields', item 1: ", "0", ""}},
     };
     size_t i, k;
 

@@ -535,6 +535,100 @@ test_plugins_fields__sample_rejects_bad_options(void **state)
                    "every must be 1 or more, got -2");
 }
 
+/* ---- where a bad value is reported --------------------------------------------------------- */
+
+/*
+ * Validates a one-step job (the step at line 7, its options from line 9 on) that must be refused
+ * with exit status 2, its stderr holding `where` (the rejected value's FILE:LINE:COLUMN) and
+ * `needle`.
+ */
+static void
+expect_refused_at(const char *steps, const char *where, const char *needle)
+{
+    char *err = NULL;
+    const char *job = tu_write_job("at.yaml",
+                                   "input:\n  path: small.txt\noutput:\n  path: at.out\n"
+                                   "log_dir: logs\nsteps:\n%s",
+                                   steps);
+    int rc = tu_tranche(&err, "validate %s", job);
+
+    if (rc != 2) {
+        fail_msg("exit %d, expected 2, for steps\n%s\nstderr: %s", rc, steps,
+                 err != NULL ? err : "");
+    }
+    tu_assert_contains(err, where);
+    tu_assert_contains(err, needle);
+    free(err);
+}
+
+/* A value the plugin rejects is reported at the value (or, in a list, at the item), each here on
+ * a line of its own below the step's line (7). */
+static void
+test_plugins_fields__bad_values_point_at_the_value(void **state)
+{
+    char *err = NULL;
+
+    (void)state;
+    tu_write_file(tu_join(tu_dir, "small.txt"), "a b\n", 4);
+    /* cut: the second item of fields, and a bad delimiter */
+    expect_refused_at("  - plugin: cut\n    options:\n      delimiter: ','\n      fields:\n"
+                      "        - 1\n        - ~0\n",
+                      "at.yaml:12:11: step 1 (cut): option 'fields', item 2: ",
+                      "bad fields item '~0': fields are numbered from 1 (~1 is the last)");
+    expect_refused_at("  - plugin: cut\n    options:\n      fields: [1, \"2\", \"3-1\"]\n",
+                      "at.yaml:9:24: step 1 (cut): option 'fields', item 3: ",
+                      "bad fields item '3-1': decreasing range");
+    expect_refused_at("  - plugin: cut\n    options:\n      fields: 1\n      delimiter:\n"
+                      "        blanks\n",
+                      "at.yaml:11:9: step 1 (cut): option 'delimiter': ",
+                      "delimiter must be one character, \\t or whitespace, got 'blanks'");
+    /* upper and lower: fields */
+    expect_refused_at("  - plugin: upper\n    options:\n      fields:\n        - 1\n"
+                      "        - 2,x\n",
+                      "at.yaml:11:11: step 1 (upper): option 'fields', item 2: ",
+                      "bad fields item '2,x': 'x': expected");
+    expect_refused_at("  - plugin: lower\n    options:\n      fields: 0\n",
+                      "at.yaml:9:15: step 1 (lower): option 'fields', item 1: ",
+                      "bad fields item '0': fields are numbered from 1");
+    /* jsonl: an item of where, and of fields */
+    expect_refused_at("  - plugin: jsonl\n    options:\n      where:\n        - a=1\n"
+                      "        - status\n",
+                      "at.yaml:11:11: step 1 (jsonl): option 'where', item 2: ",
+                      "bad where item 'status': expected PATH=VALUE or PATH!=VALUE");
+    expect_refused_at("  - plugin: jsonl\n    options:\n      where: [a..b=1]\n",
+                      "at.yaml:9:15: step 1 (jsonl): option 'where', item 1: ",
+                      "bad where item 'a..b': a path is names separated by dots");
+    expect_refused_at("  - plugin: jsonl\n    options:\n      fields: [a, b, .c.]\n",
+                      "at.yaml:9:22: step 1 (jsonl): option 'fields', item 3: ",
+                      "bad fields item '.c.': a path is names separated by dots");
+    /* sample: fraction, every */
+    expect_refused_at("  - plugin: sample\n    options:\n      seed: 3\n      fraction:\n"
+                      "        1.5\n",
+                      "at.yaml:11:9: step 1 (sample): option 'fraction': ",
+                      "fraction must be a number from 0 to 1 (0.1 keeps about 10%), got '1.5'");
+    expect_refused_at(
+        "  - plugin: sample\n    options:\n      every: -2\n",
+        "at.yaml:9:14: step 1 (sample): option 'every': ", "every must be 1 or more, got -2");
+    /* what no one value is to blame for stays at the step */
+    expect_refused_at("  - plugin: sample\n    options:\n      fraction: 0.5\n      every: 2\n",
+                      "at.yaml:7:5: step 1 (sample): ", "give one of 'fraction'");
+    /* a value or an item given with --set: the message names that --set */
+    tu_write_job("at.yaml", "input:\n  path: small.txt\noutput:\n  path: at.out\n"
+                            "log_dir: logs\nsteps:\n  - plugin: sample\n"
+                            "    options: {fraction: 0.5}\n");
+    assert_int_equal(tu_tranche(&err, "validate at.yaml --set 'sample.fraction=2'"), 2);
+    tu_assert_contains(err, "--set sample.fraction=2: step 1 (sample): option 'fraction': "
+                            "fraction must be a number from 0 to 1");
+    free(err);
+    tu_write_job("at.yaml", "input:\n  path: small.txt\noutput:\n  path: at.out\n"
+                            "log_dir: logs\nsteps:\n  - plugin: cut\n    options: {fields: 1}\n");
+    assert_int_equal(tu_tranche(&err, "validate at.yaml --set 'cut.fields=[1,0]'"), 2);
+    tu_assert_contains(err, "--set cut.fields=[1,0]: step 1 (cut): option 'fields', item 2: "
+                            "bad fields item '0'");
+    free(err);
+    tu_sh(0, "[ ! -e at.out ]");
+}
+
 int
 main(void)
 {
@@ -550,6 +644,7 @@ main(void)
         cmocka_unit_test(test_plugins_fields__sample_fraction_matches_python),
         cmocka_unit_test(test_plugins_fields__sample_every_counts_within_partitions),
         cmocka_unit_test(test_plugins_fields__sample_rejects_bad_options),
+        cmocka_unit_test(test_plugins_fields__bad_values_point_at_the_value),
     };
 
     return cmocka_run_group_tests(tests, setup, tu_group_teardown);

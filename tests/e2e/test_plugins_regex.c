@@ -715,23 +715,34 @@ test_regex__replace_fixed_is_plain_strings(void **state)
     }
 }
 
-/* Mistakes are found before any input is read, each naming the step's line and the option. */
+/*
+ * Mistakes are found before any input is read, each naming the option: a value the plugin rejects
+ * at the value's own line and column (line 6 here), a missing option or a combination of options
+ * at the step's line (line 5).
+ */
 static void
 test_regex__mistakes_are_reported(void **state)
 {
     static const struct {
-        const char *plugin, *options, *message;
+        const char *plugin, *options, *where, *message;
     } cases[] = {
         {"replace", "{pattern: '(a)', replacement: '\\2'}",
+         "bad.yaml:6:44: step 1 (replace): option 'replacement': ",
          "refers to \\2, but the pattern has 1 group(s)"},
-        {"replace", "{pattern: 'a', replacement: 'x\\'}", "ends with a lone backslash"},
-        {"replace", "{pattern: 'a', replacement: '\\U&'}", "\\U (sed's case conversion)"},
-        {"replace", "{pattern: 'a(', replacement: ''}", "invalid pattern 'a(': unmatched ("},
-        {"replace", "{pattern: 'a'}", "replacement"},
+        {"replace", "{pattern: 'a', replacement: 'x\\'}",
+         "bad.yaml:6:42: ", "ends with a lone backslash"},
+        {"replace", "{pattern: 'a', replacement: '\\U&'}",
+         "bad.yaml:6:42: ", "\\U (sed's case conversion)"},
+        {"replace", "{pattern: 'a(', replacement: ''}",
+         "bad.yaml:6:24: step 1 (replace): option 'pattern': ",
+         "invalid pattern 'a(': unmatched ("},
+        {"replace", "{pattern: 'a'}", "bad.yaml:5:5: ", "replacement"},
         {"grep", "{pattern: 'a', only_matching: true, invert: true}",
-         "'only_matching' and 'invert' cannot be combined"},
-        {"grep", "{pattern: '[[:foo:]]', only_matching: true}", "invalid character class"},
-        {"grep", "{pattern: 'a{2,1}'}", "invalid pattern 'a{2,1}'"},
+         "bad.yaml:5:5: ", "'only_matching' and 'invert' cannot be combined"},
+        {"grep", "{pattern: '[[:foo:]]', only_matching: true}",
+         "bad.yaml:6:24: step 1 (grep): option 'pattern': ", "invalid character class"},
+        {"grep", "{pattern: 'a{2,1}'}",
+         "bad.yaml:6:24: step 1 (grep): option 'pattern': ", "invalid pattern 'a{2,1}'"},
     };
 
     (void)state;
@@ -743,8 +754,64 @@ test_regex__mistakes_are_reported(void **state)
                      "steps:\n  - plugin: %s\n    options: %s\n",
                      cases[i].plugin, cases[i].options);
         assert_int_equal(tu_tranche(&err, "validate bad.yaml"), 2);
-        tu_assert_contains(err, "bad.yaml:5:");
+        tu_assert_contains(err, cases[i].where);
         tu_assert_contains(err, cases[i].message);
+        free(err);
+    }
+    tu_sh(0, "[ ! -e bad.out ]");
+}
+
+/*
+ * A value grep or replace rejects is reported at the value itself, FILE:LINE:COLUMN, with either
+ * engine: here each value sits on a line of its own (from line 7), below the step's (line 5).
+ */
+static void
+test_regex__bad_values_point_at_the_value(void **state)
+{
+    static const struct {
+        const char *plugin, *options, *where, *message;
+    } cases[] = {
+        {"grep", "      pattern: 'a{2,1}'\n",
+         "bad.yaml:7:16: ", "option 'pattern': invalid pattern 'a{2,1}'"},
+        /* a pattern of two lines, the second one bad: still the value's position */
+        {"grep", "      pattern: |-\n        ok\n        a(\n",
+         "bad.yaml:7:16: ", "option 'pattern': invalid pattern 'a(': unmatched ("},
+        {"grep", "      only_matching: true\n      pattern:\n        '[[:foo:]]'\n",
+         "bad.yaml:9:9: ",
+         "option 'pattern': invalid pattern '[[:foo:]]': invalid character class"},
+        {"replace", "      pattern: 'a('\n      replacement: x\n",
+         "bad.yaml:7:16: ", "option 'pattern': invalid pattern 'a(': unmatched ("},
+        {"replace", "      pattern: '(a)'\n      replacement:\n        '\\2'\n", "bad.yaml:9:9: ",
+         "option 'replacement': replacement '\\2' refers to \\2, but the pattern has 1 group(s)"},
+        {"replace", "      replacement: '\\L&'\n      pattern: a\n", "bad.yaml:7:20: ",
+         "option 'replacement': replacement '\\L&': \\L (sed's case conversion) is not supported"},
+    };
+
+    (void)state;
+    for (size_t e = 0; e < 2; e++) {
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+            char *err = NULL;
+
+            tu_write_job("bad.yaml",
+                         "input: {path: lines.txt}\noutput: {path: bad.out}\nlog_dir: logs\n"
+                         "steps:\n  - plugin: %s\n    options:\n%s",
+                         plugin_path(cases[i].plugin, engines[e]), cases[i].options);
+            assert_int_equal(tu_tranche(&err, "validate bad.yaml"), 2);
+            tu_assert_contains(err, cases[i].where);
+            tu_assert_contains(err, cases[i].message);
+            free(err);
+        }
+    }
+    /* a value given with --set: the message names that --set */
+    {
+        char *err = NULL;
+
+        tu_write_job("bad.yaml", "input: {path: lines.txt}\noutput: {path: bad.out}\n"
+                                 "log_dir: logs\nsteps:\n  - plugin: grep\n"
+                                 "    options:\n      pattern: x\n");
+        assert_int_equal(tu_tranche(&err, "validate bad.yaml --set 'grep.pattern=a{2,1}'"), 2);
+        tu_assert_contains(err, "--set grep.pattern=a{2,1}: step 1 (grep): option 'pattern': "
+                                "invalid pattern 'a{2,1}'");
         free(err);
     }
     tu_sh(0, "[ ! -e bad.out ]");
@@ -775,6 +842,7 @@ main(void)
         cmocka_unit_test(test_regex__patterns_too_hard_to_backtrack_still_get_an_answer),
         cmocka_unit_test(test_regex__replace_fixed_is_plain_strings),
         cmocka_unit_test(test_regex__mistakes_are_reported),
+        cmocka_unit_test(test_regex__bad_values_point_at_the_value),
         cmocka_unit_test(test_regex__version_names_the_engine),
     };
 
