@@ -832,6 +832,7 @@ run_planned(struct session *s, struct repro *rp)
     opt.replay = s->cli.replay;
     opt.n_replay = s->cli.n_replay;
     opt.repro = rp;
+    opt.progress = !s->cli.quiet && isatty(STDERR_FILENO);
     rp->from_stdin = reads_stdin(&s->job);
     /* A stream's partitions depend on how many workers share the ring (run.c): the replay must
      * cut it as this run does. */

@@ -62,6 +62,7 @@ run_one(struct run *r, struct chain *chain, const struct partition *p, struct ch
     int failed_step;
 
     run_source_input(r, p, &in);
+    runstats_partition_started(r->stats, p->index, 0, 1);
     if (chain_run(chain, p, &in, sink, &stats, &failed_step, err) != 0) {
         run_describe_partition(r, p, where, sizeof(where));
         if (failed_step >= 0) {
@@ -71,6 +72,8 @@ run_one(struct run *r, struct chain *chain, const struct partition *p, struct ch
     }
     r->records_in += stats.records_in;
     r->records_out += stats.records_out;
+    runstats_partition_done(r->stats, p->index, 0, &stats, 0);
+    runstats_partition_written(r->stats, p->index);
     log_line(r->log_fd,
              "in-process: partition %zu [%" PRIu64 ", %" PRIu64 ") of %s: records in %" PRIu64
              ", out %" PRIu64 ", %.3fs",

@@ -237,6 +237,7 @@ run_job(const struct job *job, const struct step *steps, const struct plan *plan
         const struct inputs *inputs, const struct run_options *opt, struct error *err)
 {
     struct run r;
+    struct runstats stats;
     struct timespec t0;
     int rc;
 
@@ -252,10 +253,13 @@ run_job(const struct job *job, const struct step *steps, const struct plan *plan
             0) {
         return ERR_INVALID;
     }
+    runstats_init(&stats, &r, opt->workers, opt->progress);
+    r.stats = &stats;
     log_line(r.log_fd, "job %s: %zu input file(s), %zu partition(s), %d worker(s)%s, output %s",
              job->file, inputs->n, plan->n_parts, opt->workers,
              run_in_this_process(opt) ? " (in-process)" : "", job->output);
     rc = run_logged(&r, plan, err);
+    runstats_clear(&stats);
     if (rc != 0) {
         log_line(r.log_fd, "job failed: %s", err->msg);
     } else {
@@ -263,6 +267,7 @@ run_job(const struct job *job, const struct step *steps, const struct plan *plan
                  r.records_out, seconds_since(&t0));
     }
     close(r.log_fd);
+    runstats_release(&stats);
     planner_free(&r.planner);
     return rc;
 }

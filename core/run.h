@@ -20,6 +20,7 @@
 #include "plan.h"
 #include "planner.h"
 #include "repro.h"
+#include "runstats.h"
 #include "source.h"
 
 struct run_options {
@@ -33,6 +34,7 @@ struct run_options {
     size_t n_replay;
     struct repro *repro; /* the command line: a failed worker's reproduce line goes to
                           * repro->line (repro.h); NULL: none */
+    int progress;        /* draw a progress line on standard error (a terminal, no --quiet) */
 };
 
 /* Whether the partitions run in this process (--in-process, --partition K, --replay LIST). */
@@ -49,6 +51,7 @@ struct run {
     struct planner planner;
     int log_fd; /* tranche.log */
     uint64_t records_in, records_out;
+    struct runstats *stats; /* what the run did (runstats.h) */
 };
 
 /*

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -54,6 +55,8 @@ struct scheduler {
     size_t spilled;    /* partitions whose output went through a part file on disk */
     uint64_t spill_after;
     uint64_t park_after_ms;
+    size_t parts_counted;   /* partitions whose bytes are in bytes_planned */
+    uint64_t bytes_planned; /* input bytes of the partitions planned so far */
 };
 
 /* A threshold the tests may lower through the environment (so that they need not build inputs
@@ -83,7 +86,13 @@ live(const struct scheduler *s)
 static int
 track(struct scheduler *s, struct error *err)
 {
-    return turns_track(&s->turns, live(s)->n_parts, err);
+    const struct plan *p = live(s);
+
+    for (; s->parts_counted < p->n_parts; s->parts_counted++) {
+        s->bytes_planned += p->parts[s->parts_counted].end - p->parts[s->parts_counted].start;
+    }
+    runstats_planned(s->run->stats, p->n_parts, s->bytes_planned);
+    return turns_track(&s->turns, p->n_parts, err);
 }
 
 /* In the child, right after fork: the parent's log and the other workers' pipes are closed
@@ -278,6 +287,7 @@ assign(struct scheduler *s, int w)
     }
     wk->assigned = (int64_t)k;
     note_given(wk, k);
+    runstats_partition_started(s->run->stats, k, w + 1, 1);
     return send_command(s, wk, CMD_ASSIGN, k);
 }
 
@@ -379,12 +389,12 @@ remove_part_dir(struct scheduler *s)
  * that is still running after about two seconds (a plugin closed the worker's pipes, say) is
  * killed, rather than waited for without end. */
 static void
-wait_worker(const struct worker *wk, int *status)
+wait_worker(const struct worker *wk, int *status, struct rusage *ru)
 {
     int i;
 
     for (i = 0; i < 200; i++) {
-        pid_t r = waitpid(wk->pid, status, WNOHANG);
+        pid_t r = wait4(wk->pid, status, WNOHANG, ru);
         if (r == wk->pid || (r < 0 && errno != EINTR)) {
             return;
         }
@@ -394,7 +404,7 @@ wait_worker(const struct worker *wk, int *status)
     }
     kill(-wk->pid, SIGKILL);
     kill(wk->pid, SIGKILL);
-    while (waitpid(wk->pid, status, 0) < 0 && errno == EINTR) {
+    while (wait4(wk->pid, status, 0, ru) < 0 && errno == EINTR) {
     }
 }
 
@@ -404,9 +414,12 @@ static int
 reap(struct scheduler *s, int w, struct error *err)
 {
     struct worker *wk = &s->workers[w];
+    struct rusage ru;
     int status = 0;
 
-    wait_worker(wk, &status);
+    memset(&ru, 0, sizeof(ru));
+    wait_worker(wk, &status, &ru);
+    runstats_worker_ended(s->run->stats, w + 1, &ru);
     kill(-wk->pid, SIGKILL); /* what a plugin started in the worker goes with it */
     wk->alive = 0;
     close(wk->report_fd);
@@ -474,6 +487,7 @@ advance(struct scheduler *s, struct error *err)
             return -1;
         }
         turns_wrote_parked(&s->turns);
+        runstats_partition_written(s->run->stats, who);
     }
     __atomic_store_n(&s->shared->head, (uint64_t)s->turns.head, __ATOMIC_RELEASE);
     if (step == TURN_GRANT && grant_or_reap(s, (int)who, s->turns.head, err) != 0) {
@@ -484,10 +498,11 @@ advance(struct scheduler *s, struct error *err)
 
 /* A partition's records count once it is written or parked. */
 static void
-count(struct scheduler *s, const struct report *rep)
+count(struct scheduler *s, int w, const struct report *rep)
 {
     s->run->records_in += rep->stats.records_in;
     s->run->records_out += rep->stats.records_out;
+    runstats_partition_done(s->run->stats, rep->partition, w + 1, &rep->stats, 0);
 }
 
 /* Handles one report from worker w. Returns 0 to go on, -1 on job failure. */
@@ -508,7 +523,8 @@ handle(struct scheduler *s, int w, const struct report *rep, struct error *err)
         if (turns_written(&s->turns, rep->partition, err) != 0) {
             return error_prefix(err, "worker %d", w + 1);
         }
-        count(s, rep);
+        count(s, w, rep);
+        runstats_partition_written(s->run->stats, rep->partition);
         s->spilled += rep->spilled != 0;
         if (assign_or_reap(s, w, err) != 0) {
             return -1;
@@ -517,7 +533,7 @@ handle(struct scheduler *s, int w, const struct report *rep, struct error *err)
     case REPORT_PARKED:
         /* Its output is in its part file; the parent writes it when its turn comes (now, if it
          * has come: a GRANT sent meanwhile is ignored by the worker). */
-        count(s, rep);
+        count(s, w, rep);
         due = turns_parked(&s->turns, rep->partition);
         if (assign_or_reap(s, w, err) != 0) {
             return -1;
@@ -659,13 +675,15 @@ wait_and_service(struct scheduler *s, struct pollfd *fds, int *which, int decodi
                  struct error *err)
 {
     static const struct timespec no_wait = {0, 0};
-    int n = poll_set(s, fds, which), ready;
+    int n = poll_set(s, fds, which), ready, tick_ms = runstats_tick_ms(s->run->stats);
+    struct timespec tick = {tick_ms / 1000, (long)(tick_ms % 1000) * 1000000L};
 
     *none = n == 0;
     if (n == 0) {
         return 0;
     }
-    ready = ppoll(fds, (nfds_t)n, decoding ? &no_wait : NULL, &s->old_mask);
+    ready = ppoll(fds, (nfds_t)n, decoding ? &no_wait : tick_ms >= 0 ? &tick : NULL, &s->old_mask);
+    runstats_tick(s->run->stats);
     if (signals_caught) {
         return error_set(err, "interrupted by signal SIG%s", signals_name((int)signals_caught));
     }
