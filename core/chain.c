@@ -138,6 +138,10 @@ call_step(struct chain *c, size_t i, char *data, size_t len)
     struct tranche_ctx *ctx = &c->ctx[i];
     int rc;
 
+    struct step_stats *st = &c->stats.steps[i < CHAIN_STATS_STEPS ? i : CHAIN_STATS_STEPS - 1];
+
+    st->records_in++;
+    st->bytes_in += len;
     c->progress->step = (int32_t)i;
     rc = c->steps[i].plugin->desc->record(ctx->state, ctx, data, len);
     c->progress->step = i > 0 ? (int32_t)(i - 1) : -1;
@@ -154,6 +158,7 @@ host_emit(tranche_ctx *ctx, const void *data, size_t len)
     struct chain *c = ctx->chain;
     size_t next = ctx->step + 1;
     struct tranche_ctx *nctx;
+    struct step_stats *st;
 
     if (c->part == NULL) {
         set_failure(c, (int)ctx->step, "emit called outside record() and end_partition()");
@@ -162,6 +167,9 @@ host_emit(tranche_ctx *ctx, const void *data, size_t len)
     if (c->failed) {
         return TRANCHE_ERROR;
     }
+    st = &c->stats.steps[ctx->step < CHAIN_STATS_STEPS ? ctx->step : CHAIN_STATS_STEPS - 1];
+    st->records_out++;
+    st->bytes_out += len;
     if (next == c->n_steps) {
         return sink_write(c, data, len);
     }
@@ -471,6 +479,7 @@ chain_record(void *arg, char *data, size_t len, uint64_t offset)
 
     c->progress->record_start = offset;
     c->stats.records_in++;
+    c->stats.bytes_in += len + 1;
     c->info.offset = offset;
     c->info.length = len;
     rc = call_step(c, 0, data, len);

@@ -27,12 +27,25 @@ struct chain_progress {
     volatile uint64_t record_start; /* input byte offset of the record being processed */
 };
 
+/* Steps past this many are counted together with the last one counted (partition_stats). */
+#define CHAIN_STATS_STEPS 16
+
+/* What one step did with one partition: records and bytes handed to it (record() calls), and
+ * records and bytes it emitted (delimiters not counted). */
+struct step_stats {
+    uint64_t records_in, records_out;
+    uint64_t bytes_in, bytes_out;
+};
+
 /* What one partition did, for the logs and the parent. */
 struct partition_stats {
     uint64_t records_in;
     uint64_t records_out;
+    uint64_t bytes_in;  /* its records' bytes, each counted with a delimiter (even a last one without) */
     uint64_t bytes_out; /* delimiters included */
     uint64_t nanos;
+    uint64_t skipped; /* records left out (on_error: skip) */
+    struct step_stats steps[CHAIN_STATS_STEPS];
 };
 
 /*
