@@ -2,6 +2,7 @@
 #include "error.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -59,4 +60,23 @@ error_prefix(struct error *err, const char *fmt, ...)
         strncat(err->msg + n, old, sizeof(err->msg) - n - 1);
     }
     return -1;
+}
+
+int
+error_exit_status(int result)
+{
+    switch (result) {
+    case RESULT_OK:
+        return 0;
+    case RESULT_SKIPPED:
+        return 3;
+    case ERR_INVALID:
+        return 2;
+    case ERR_PIPE:
+        return 128 + SIGPIPE; /* what a shell reports for a command killed by SIGPIPE */
+    case ERR_TIMEOUT:
+        return 124; /* what timeout(1) exits with */
+    default:
+        return 1;
+    }
 }

@@ -68,22 +68,6 @@ cli_usage_error(const char *fmt, const char *arg)
     return ERR_INVALID;
 }
 
-/* The one place a result becomes an exit status. */
-static int
-exit_status(int result)
-{
-    switch (result) {
-    case RESULT_OK:
-        return 0;
-    case ERR_INVALID:
-        return 2;
-    case ERR_PIPE:
-        return 128 + SIGPIPE; /* what a shell reports for a command killed by SIGPIPE */
-    default:
-        return 1;
-    }
-}
-
 static void
 print_version(void)
 {
@@ -165,7 +149,7 @@ main(int argc, char **argv)
 
     if (cmd == NULL) {
         fputs(usage_text, stderr);
-        return exit_status(ERR_INVALID);
+        return error_exit_status(ERR_INVALID);
     }
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
         fputs(usage_text, stdout);
@@ -177,8 +161,8 @@ main(int argc, char **argv)
     }
     for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
         if (strcmp(cmd, commands[i].name) == 0) {
-            return exit_status(commands[i].fn(argc - 1, argv + 1));
+            return error_exit_status(commands[i].fn(argc - 1, argv + 1));
         }
     }
-    return exit_status(cli_usage_error("unknown command '%s'", cmd));
+    return error_exit_status(cli_usage_error("unknown command '%s'", cmd));
 }
