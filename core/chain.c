@@ -54,6 +54,11 @@ struct chain {
     struct tranche_record_info info;
     int checking; /* the parent's option check: init and fini only */
 
+    const struct chain_skip *skip; /* NULL: a failing record fails the partition */
+    size_t skip_next;              /* the next entry of skip->skip not yet reached */
+    char *keep;                    /* on_error: skip: the record as read, before step 0 runs */
+    size_t keep_cap;
+
     /* The first failure of the partition; a later one does not overwrite it. */
     int failed;
     int failed_step; /* -1: reading or writing, not a step */
@@ -125,7 +130,8 @@ sink_write(struct chain *c, const char *p, size_t len)
     memcpy(c->out_buf + c->out_len, p, len);
     c->out_len += len;
     c->out_buf[c->out_len++] = (char)c->delimiter;
-    if (c->out_len >= c->drain_at) {
+    /* (a record that may yet be taken back is offered only once it is whole: chain_record) */
+    if (c->out_len >= c->drain_at && (c->skip == NULL || !c->skip->on_error_skip)) {
         return drain(c, 0);
     }
     return TRANCHE_OK;
@@ -470,18 +476,88 @@ now_nanos(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* Leaves a record out: reject() gets it. */
+static int
+reject(struct chain *c, uint64_t offset, const char *data, size_t len, int step, const char *why)
+{
+    struct chain_reject rej = {offset, data, len, step, why};
+    struct error err;
+
+    c->stats.skipped++;
+    if (c->skip->reject != NULL && c->skip->reject(c->skip->arg, &rej, &err) != 0) {
+        set_failure(c, -1, "%s", err.msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* A record under on_error: skip: run as usual, but when a step fails on it, what the steps
+ * emitted for it is taken back and it is rejected instead. */
+static int
+record_or_reject(struct chain *c, char *data, size_t len, uint64_t offset)
+{
+    size_t out_mark = c->out_len;
+    uint64_t records_mark = c->stats.records_out, bytes_mark = c->stats.bytes_out;
+    char reason[ERROR_MSG_MAX];
+    int step;
+
+    if (GROW(c->keep, c->keep_cap, len + 1) != 0) {
+        set_failure(c, 0, "out of memory for a record of %zu bytes", len);
+        return -1;
+    }
+    memcpy(c->keep, data, len); /* (step 0 may change the record in place) */
+    if (call_step(c, 0, data, len) == TRANCHE_OK) {
+        return c->out_len >= c->drain_at && drain(c, 0) != TRANCHE_OK ? -1 : 0;
+    }
+    if (c->failed_step < 0) {
+        return -1; /* the output could not be written: not the record's fault */
+    }
+    c->out_len = out_mark;
+    c->stats.records_out = records_mark;
+    c->stats.bytes_out = bytes_mark;
+    step = c->failed_step;
+    snprintf(reason, sizeof(reason), "%s", c->err.msg);
+    c->failed = 0;
+    c->failed_step = -1;
+    c->progress->step = -1;
+    log_line(c->log_fd, "worker %d: partition %zu: skipped the record at byte %" PRIu64 " (%zu bytes): %s: %s",
+             c->worker_id, c->part->index, offset, len, c->steps[step].label, reason);
+    return reject(c, offset, c->keep, len, step, reason);
+}
+
 /* The source's record callback: one record into step 0. */
 static int
 chain_record(void *arg, char *data, size_t len, uint64_t offset)
 {
     struct chain *c = arg;
+    const struct chain_skip *sk = c->skip;
     int rc;
 
     c->progress->record_start = offset;
+    c->progress->records++;
     c->stats.records_in++;
     c->stats.bytes_in += len + 1;
     c->info.offset = offset;
     c->info.length = len;
+    if (sk == NULL) {
+        rc = call_step(c, 0, data, len);
+        return rc == TRANCHE_OK ? 0 : -1;
+    }
+    if (sk->only >= 0) {
+        return (uint64_t)sk->only == offset && call_step(c, 0, data, len) != TRANCHE_OK ? -1 : 0;
+    }
+    while (c->skip_next < sk->n_skip && sk->skip[c->skip_next].offset < offset) {
+        c->skip_next++;
+    }
+    if (c->skip_next < sk->n_skip && sk->skip[c->skip_next].offset == offset) {
+        const struct chain_skip_entry *e = &sk->skip[c->skip_next++];
+        log_line(c->log_fd, "worker %d: partition %zu: skipped the record at byte %" PRIu64 " (%zu bytes), not run: %s",
+                 c->worker_id, c->part->index, offset, len, e->reason);
+        return reject(c, offset, data, len, e->step, e->reason);
+    }
+    if (sk->on_error_skip) {
+        return record_or_reject(c, data, len, offset);
+    }
     rc = call_step(c, 0, data, len);
     return rc == TRANCHE_OK ? 0 : -1;
 }
@@ -558,6 +634,7 @@ chain_run(struct chain *c, const struct partition *p, const struct source_input 
     c->drain_at = DRAIN_STEP;
     c->failed = 0;
     c->failed_step = -1;
+    c->skip_next = 0;
     memset(&c->stats, 0, sizeof(c->stats));
     c->progress->partition = (int64_t)p->index;
     info_partition(c, p, in);
@@ -582,6 +659,12 @@ chain_pending(const struct chain *c, const char **data, size_t *len)
 {
     *data = c->out_buf;
     *len = c->out_len;
+}
+
+void
+chain_set_skip(struct chain *c, const struct chain_skip *skip)
+{
+    c->skip = skip;
 }
 
 void
@@ -618,6 +701,7 @@ chain_release(struct chain *c)
     }
     free(c->ctx);
     free(c->out_buf);
+    free(c->keep);
     source_free(c->source);
     free(c);
 }

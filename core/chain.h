@@ -25,6 +25,7 @@ struct chain_progress {
     volatile int64_t partition;     /* -1 when between partitions */
     volatile int32_t step;          /* index of the step running now, -1 for none */
     volatile uint64_t record_start; /* input byte offset of the record being processed */
+    volatile uint64_t records;      /* records begun so far (for record_timeout: it moves) */
 };
 
 /* Steps past this many are counted together with the last one counted (partition_stats). */
@@ -93,6 +94,45 @@ int chain_check(const struct step *steps, size_t n_steps, unsigned char delimite
 int chain_run(struct chain *c, const struct partition *p, const struct source_input *in,
               const struct chain_sink *sink, struct partition_stats *stats, int *failed_step,
               struct error *err);
+
+/* A record left out of the output (on_error: skip), as chain_skip's reject() gets it. */
+struct chain_reject {
+    uint64_t offset;    /* where the record starts in its input (decompressed) */
+    const char *data;   /* its bytes as read, before any step changed them (borrowed) */
+    size_t len;         /* without the delimiter */
+    int step;           /* the step that failed on it, or -1 when not known */
+    const char *reason; /* one line */
+};
+
+/*
+ * How a partition treats records that fail, for chain_run (all borrowed, for the next runs):
+ *   - on_error_skip: a record on which a step returns an error is left out: what the steps
+ *     emitted for it is taken back, reject() is called, the partition goes on. (Output is then
+ *     offered to the sink only between records.) Otherwise the partition fails, as always;
+ *   - skip[0, n_skip): records (by input offset, ascending) not run at all, but given to
+ *     reject() with their step and reason: those that killed a worker (the scheduler found
+ *     them, and confirmed each by running it alone);
+ *   - only >= 0: a probe: only the record starting at this offset is run, and nothing of it
+ *     reaches the sink.
+ * reject() returns 0, or -1 to fail the partition (its err set: an I/O error).
+ */
+struct chain_skip_entry {
+    uint64_t offset;
+    int step;
+    const char *reason;
+};
+
+struct chain_skip {
+    int on_error_skip;
+    const struct chain_skip_entry *skip;
+    size_t n_skip;
+    int64_t only;
+    int (*reject)(void *arg, const struct chain_reject *rej, struct error *err);
+    void *arg;
+};
+
+/* Sets (or, with NULL, clears) how the next chain_run treats failing records. */
+void chain_set_skip(struct chain *c, const struct chain_skip *skip);
 
 /* The output the sink did not take at the end of the last partition run. */
 void chain_pending(const struct chain *c, const char **data, size_t *len);

@@ -64,6 +64,8 @@ const char cli_run_help[] =
     "                              any other is taken as it is. The last --set of a key wins.\n"
     "      --fsync                 (run) sync the output and its directory at the commit, so\n"
     "                              that it survives a power loss once tranche exits 0\n"
+    "      --retries N             (run) re-run a failed partition up to N times, each time in\n"
+    "                              a fresh worker (the job's `retries`)\n"
     "A job without a job file:\n"
     "      --step PLUGIN           adds a step (in order); a --set OPTION=VALUE after it sets\n"
     "                              that step's option. --input is needed; the output is\n"
@@ -99,6 +101,7 @@ struct cli {
     const char *input;
     const char *output;
     const char *log_dir;
+    const char *retries; /* --retries N */
     int in_process;
     long only_partition;
     size_t *replay; /* --replay LIST (malloc'd) */
@@ -195,6 +198,9 @@ take_option(struct cli *cli, int c, char **argv)
     case 'F':
         cli->fsync = 1;
         return 0;
+    case 'r':
+        cli->retries = optarg;
+        return 0;
     case 'h':
         cli->help = 1;
         return 0;
@@ -253,6 +259,7 @@ parse_cli(int argc, char **argv, struct cli *cli)
         {"replay", required_argument, NULL, 'R'},
         {"quiet", no_argument, NULL, 'q'},
         {"fsync", no_argument, NULL, 'F'},
+        {"retries", required_argument, NULL, 'r'},
         {"help", no_argument, NULL, 'h'},
         {"set", required_argument, NULL, 'S'},
         {"step", required_argument, NULL, 'T'},
@@ -295,6 +302,22 @@ override(char **field, const char *value, struct error *err)
     return 0;
 }
 
+/* --retries N: 0 to CONFIG_MAX_RETRIES. */
+static int
+parse_retries(const char *text, int *out)
+{
+    int n = 0;
+
+    if (strcmp(text, "0") != 0 && (strcmp(text, "auto") == 0 || config_parse_workers(text, &n) != 0)) {
+        return -1;
+    }
+    if (n > CONFIG_MAX_RETRIES) {
+        return -1;
+    }
+    *out = n;
+    return 0;
+}
+
 /* Loads the job and applies the command-line overrides. */
 static int
 load_job(const struct cli *cli, struct job *job, struct error *err)
@@ -307,6 +330,10 @@ load_job(const struct cli *cli, struct job *job, struct error *err)
     if (cli->workers != NULL && config_parse_workers(cli->workers, &job->workers) != 0) {
         return error_set(err, "--workers: expected a positive integer or 'auto', not '%s'",
                          cli->workers);
+    }
+    if (cli->retries != NULL && parse_retries(cli->retries, &job->retries) != 0) {
+        return error_set(err, "--retries: expected an integer from 0 to %d, not '%s'",
+                         CONFIG_MAX_RETRIES, cli->retries);
     }
     if (cli->partition_size != NULL &&
         config_parse_size(cli->partition_size, &job->partition_size) != 0) {
@@ -842,7 +869,7 @@ run_planned(struct session *s, struct repro *rp)
     config_explain(&s->job, &s->err);
     if (rc == ERR_INVALID) {
         fprintf(stderr, "tranche: %s: %s\n", s->job.file, s->err.msg);
-    } else if (rc == ERR_FAILED) {
+    } else if (rc == ERR_FAILED || rc == ERR_TIMEOUT) {
         fprintf(stderr, "tranche: %s: job failed: %s\n", s->job.file, s->err.msg);
         if (written_in_place(s->job.output)) {
             fprintf(stderr, "tranche: %s is written in place: what was written stays; logs in %s\n",
@@ -885,6 +912,10 @@ cmd_run(int argc, char **argv)
     }
     if (rc == 0) {
         rc = run_planned(&s, &rp);
+    }
+    if (rc == RESULT_SKIPPED && !s.cli.quiet) {
+        fprintf(stderr, "tranche: %s: done, leaving out records on which a step failed: see %s/rejects.tsv\n",
+                s.job.file, s.job.log_dir);
     }
     if (rc == 0 && !s.cli.quiet && isatty(STDERR_FILENO)) {
         fprintf(stderr, "tranche: %s: done, output %s, logs in %s\n", s.job.file, s.job.output,

@@ -1027,13 +1027,91 @@ read_steps(const struct ctx *c, const yaml_node_t *node, struct job *job)
     return 0;
 }
 
+/* A scalar's text, or NULL (not a scalar, or one holding a NUL). */
+static const char *
+scalar_text(const yaml_node_t *node)
+{
+    if (node == NULL || node->type != YAML_SCALAR_NODE || has_nul(node)) {
+        return NULL;
+    }
+    return (const char *)node->data.scalar.value;
+}
+
+static int
+read_duration(const struct ctx *c, const yaml_node_t *node, const char *what, uint64_t *ms)
+{
+    const char *text = scalar_text(node);
+
+    if (node != NULL && (text == NULL || config_parse_duration(text, ms) != 0)) {
+        return bad_value(c, node, what,
+                         "a positive duration such as 10m, 30s, 1.5s, 250ms or 2h (a number "
+                         "alone is seconds)");
+    }
+    return 0;
+}
+
+/* retries, on_error, max_skipped, partition_timeout and record_timeout (each may be absent). */
+static int
+read_failure_keys(const struct ctx *c, const yaml_node_t *retries, const yaml_node_t *on_error,
+                  const yaml_node_t *max_skipped, const yaml_node_t *partition_timeout,
+                  const yaml_node_t *record_timeout, struct job *job)
+{
+    const char *text;
+    int n;
+
+    if (retries != NULL) {
+        text = scalar_text(retries);
+        if (text == NULL || config_parse_workers(text, &n) != 0 || strcmp(text, "auto") == 0) {
+            n = text != NULL && strcmp(text, "0") == 0 ? 0 : -1;
+        }
+        if (n < 0 || n > CONFIG_MAX_RETRIES) {
+            return bad_value(c, retries, "retries", "an integer from 0 to " CONFIG_MAX_RETRIES_TEXT);
+        }
+        job->retries = n;
+    }
+    if (on_error != NULL) {
+        text = scalar_text(on_error);
+        if (text == NULL || (strcmp(text, "fail") != 0 && strcmp(text, "skip") != 0)) {
+            return bad_value(c, on_error, "on_error", "'fail' or 'skip'");
+        }
+        job->on_error_skip = strcmp(text, "skip") == 0;
+    }
+    if (max_skipped != NULL) {
+        text = scalar_text(max_skipped);
+        if (text == NULL ||
+            config_parse_max_skipped(text, &job->max_skipped, &job->max_skipped_fraction) != 0) {
+            return bad_value(c, max_skipped, "max_skipped",
+                             "a count of records (0, 1, ...) or a fraction of the records in "
+                             "(0.01 or 1%)");
+        }
+    }
+    return read_duration(c, partition_timeout, "partition_timeout", &job->partition_timeout_ms) ||
+           read_duration(c, record_timeout, "record_timeout", &job->record_timeout_ms);
+}
+
 static int
 read_job(const struct ctx *c, const yaml_node_t *root, struct job *job)
 {
-    struct field f[] = {{"input", NULL, NULL},   {"output", NULL, NULL},
-                        {"workers", NULL, NULL}, {"partition_size", NULL, NULL},
-                        {"log_dir", NULL, NULL}, {"steps", NULL, NULL}};
-    enum { F_INPUT, F_OUTPUT, F_WORKERS, F_PARTITION_SIZE, F_LOG_DIR, F_STEPS, F_COUNT };
+    struct field f[] = {{"input", NULL, NULL},          {"output", NULL, NULL},
+                        {"workers", NULL, NULL},        {"partition_size", NULL, NULL},
+                        {"log_dir", NULL, NULL},        {"steps", NULL, NULL},
+                        {"retries", NULL, NULL},        {"on_error", NULL, NULL},
+                        {"max_skipped", NULL, NULL},    {"partition_timeout", NULL, NULL},
+                        {"record_timeout", NULL, NULL}};
+    enum {
+        F_INPUT,
+        F_OUTPUT,
+        F_WORKERS,
+        F_PARTITION_SIZE,
+        F_LOG_DIR,
+        F_STEPS,
+        F_RETRIES,
+        F_ON_ERROR,
+        F_MAX_SKIPPED,
+        F_PARTITION_TIMEOUT,
+        F_RECORD_TIMEOUT,
+        F_COUNT
+    };
     char buf[QUOTE_BUF];
     const char *text;
 
@@ -1071,6 +1149,10 @@ read_job(const struct ctx *c, const yaml_node_t *root, struct job *job)
             c, f[F_PARTITION_SIZE].value, "partition_size",
             "a positive size in bytes, optionally with a unit B, K, KB, KiB, M, MB, MiB, G, GB, "
             "GiB, T, TB or TiB (all powers of 1024), such as 32MiB");
+    }
+    if (read_failure_keys(c, f[F_RETRIES].value, f[F_ON_ERROR].value, f[F_MAX_SKIPPED].value,
+                          f[F_PARTITION_TIMEOUT].value, f[F_RECORD_TIMEOUT].value, job) != 0) {
+        return -1;
     }
     if (f[F_LOG_DIR].value != NULL) {
         if (get_string(c, f[F_LOG_DIR].value, "log_dir", &text) != 0) {
@@ -1300,8 +1382,10 @@ check_size(const struct ctx *c, const unsigned char *text, size_t len)
 
 /* ---- The command line's part of the job: --step and --set, applied to the YAML document ---- */
 
-static const char *const top_keys[] = {"input",          "output",  "workers",
-                                       "partition_size", "log_dir", "steps"};
+static const char *const top_keys[] = {
+    "input",   "output",   "workers",     "partition_size",    "log_dir",
+    "steps",   "retries",  "on_error",    "max_skipped",       "partition_timeout",
+    "record_timeout"};
 
 /* Adds an origin (a command-line argument, for messages) to the job; *mark points at it. */
 static int add_origin(const struct ctx *c, yaml_mark_t *mark, const char *fmt, ...)
@@ -1732,7 +1816,8 @@ apply_set(const struct ctx *c, const struct config_arg *a)
     } else if (key[len] == '\0' && !is_top_key(key, len)) {
         rc = fail_at(c, mark,
                      "unknown key '%s' of the job (its keys: input, output, workers, "
-                     "partition_size, log_dir, steps); an option of a step is STEP.OPTION, "
+                     "partition_size, log_dir, steps, retries, on_error, max_skipped, "
+                     "partition_timeout, record_timeout); an option of a step is STEP.OPTION, "
                      "such as --set 1.%s",
                      key, a->text);
     } else if ((rc = named_step(c, key, key[len] == '\0' ? 0 : len, mark, &step)) < 0) {
@@ -1882,6 +1967,8 @@ config_load_cli(const char *path, const struct config_cli *cli, struct job *job,
     }
     j.delimiter = '\n';
     j.partition_size = CONFIG_DEFAULT_PARTITION_SIZE;
+    j.max_skipped = UINT64_MAX;
+    j.max_skipped_fraction = -1;
     if (read_job(&c, yaml_document_get_root_node(&doc), &j) != 0) {
         goto out;
     }
@@ -2059,6 +2146,75 @@ config_parse_workers(const char *text, int *out)
         return -1;
     }
     *out = (int)value;
+    return 0;
+}
+
+int
+config_parse_duration(const char *text, uint64_t *ms)
+{
+    static const struct {
+        const char *unit;
+        double ms;
+    } units[] = {{"", 1000}, {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}};
+    char *end;
+    double v;
+    size_t i;
+
+    if (text[0] < '0' || text[0] > '9') {
+        return -1; /* (no sign, no space, no "inf" or "nan") */
+    }
+    errno = 0;
+    v = strtod(text, &end);
+    if (errno != 0 || end == text) {
+        return -1;
+    }
+    for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if (strcmp(end, units[i].unit) == 0) {
+            v *= units[i].ms;
+            if (!(v >= 0.5) || v > 1e15) {
+                return -1; /* zero, or too small to be a millisecond, or absurd */
+            }
+            *ms = (uint64_t)(v + 0.5);
+            return 0;
+        }
+    }
+    return -1;
+}
+
+int
+config_parse_max_skipped(const char *text, uint64_t *count, double *fraction)
+{
+    size_t len = strlen(text);
+    char *end;
+    double v;
+
+    if (len == 0 || text[0] < '0' || text[0] > '9') {
+        return -1;
+    }
+    errno = 0;
+    if (strchr(text, '.') == NULL && text[len - 1] != '%') {
+        unsigned long long n = strtoull(text, &end, 10);
+        if (errno != 0 || *end != '\0') {
+            return -1;
+        }
+        *count = (uint64_t)n;
+        *fraction = -1;
+        return 0;
+    }
+    v = strtod(text, &end);
+    if (errno != 0 || end == text) {
+        return -1;
+    }
+    if (*end == '%' && end[1] == '\0') {
+        v /= 100;
+    } else if (*end != '\0' || v >= 1) {
+        return -1; /* (1.0 or more: a count, written without a point) */
+    }
+    if (!(v >= 0) || v > 1) {
+        return -1;
+    }
+    *fraction = v;
+    *count = UINT64_MAX;
     return 0;
 }
 

@@ -41,6 +41,10 @@ struct config_step {
 
 #define CONFIG_DEFAULT_PARTITION_SIZE (32ull << 20)
 
+/* The most retries a job may ask for (each is a fresh worker process per failed partition). */
+#define CONFIG_MAX_RETRIES 100
+#define CONFIG_MAX_RETRIES_TEXT "100"
+
 /* input.compression / output.compression. */
 enum config_compression {
     CONFIG_COMPRESSION_AUTO = 0, /* input: by the gzip magic bytes; output: by a .gz name */
@@ -95,6 +99,14 @@ struct job {
     int workers;             /* > 0; 0 means auto (online CPUs) */
     uint64_t partition_size; /* > 0; default CONFIG_DEFAULT_PARTITION_SIZE */
     char *log_dir;           /* resolved path, or NULL when not set */
+
+    /* When a partition fails (P6). */
+    int retries;                   /* retries: re-runs of a failed partition, >= 0 (default 0) */
+    int on_error_skip;             /* on_error: skip (1) or fail (0, the default) */
+    uint64_t max_skipped;          /* max_skipped: N (UINT64_MAX: no limit, the default) */
+    double max_skipped_fraction;   /* max_skipped: a fraction of the records in (< 0: none) */
+    uint64_t partition_timeout_ms; /* partition_timeout (0: none) */
+    uint64_t record_timeout_ms;    /* record_timeout (0: none) */
 
     struct config_step *steps; /* at least one */
     size_t n_steps;
@@ -173,6 +185,15 @@ int config_parse_size(const char *text, uint64_t *out);
 
 /* Parses a delimiter: one byte, or one of the escapes \n \t \r \0 \\ . Returns 0 or -1. */
 int config_parse_delimiter(const char *text, unsigned char *out);
+
+/* Parses a duration: a positive number (decimals allowed) followed by ms, s, m or h, or
+ * alone (seconds): 10m, 1.5s, 250ms, 30. Returns 0 and sets *ms (at least 1), or -1. */
+int config_parse_duration(const char *text, uint64_t *ms);
+
+/* Parses `max_skipped`: a count (0, 1, ...) or a fraction of the records in, given as a number
+ * below 1 with a point (0.01) or as a percentage (1%). Sets one of *count and *fraction (the
+ * other to UINT64_MAX or -1). Returns 0 or -1. */
+int config_parse_max_skipped(const char *text, uint64_t *count, double *fraction);
 
 /* Parses `workers`: a positive integer or "auto" (gives 0). Returns 0 or -1. */
 int config_parse_workers(const char *text, int *out);

@@ -15,6 +15,7 @@
 #include "bgzf_writer.h"
 #include "chain.h"
 #include "log.h"
+#include "rejects.h"
 #include "run.h"
 #include "signals.h"
 
@@ -59,20 +60,38 @@ run_one(struct run *r, struct chain *chain, const struct partition *p, struct ch
     struct partition_stats stats;
     struct source_input in;
     char where[PATH_MAX + 128];
+    struct chain_skip sk;
+    struct rejects rj;
+    struct error ignored;
     int failed_step;
 
     run_source_input(r, p, &in);
     runstats_partition_started(r->stats, p->index, 0, 1);
-    if (chain_run(chain, p, &in, sink, &stats, &failed_step, err) != 0) {
+    /* on_error: skip leaves out records a step fails on, here too; a crash ends the process, as
+     * any crash in it does (this mode is for debuggers). */
+    memset(&sk, 0, sizeof(sk));
+    sk.on_error_skip = r->job->on_error_skip;
+    sk.only = -1;
+    sk.reject = rejects_put;
+    sk.arg = &rj;
+    rejects_begin(&rj, r->opt->log_dir, p->index, in.input->is_stdin ? "-" : in.input->path,
+                  r->steps, r->job->n_steps, r->job->delimiter);
+    chain_set_skip(chain, sk.on_error_skip ? &sk : NULL);
+    if (chain_run(chain, p, &in, sink, &stats, &failed_step, err) != 0 ||
+        rejects_end(&rj, err) != 0) {
+        rejects_end(&rj, &ignored);
+        chain_set_skip(chain, NULL);
         run_describe_partition(r, p, where, sizeof(where));
         if (failed_step >= 0) {
             return error_prefix(err, "%s failed in %s", where, r->steps[failed_step].label);
         }
         return error_prefix(err, "%s failed", where);
     }
+    chain_set_skip(chain, NULL);
     r->records_in += stats.records_in;
     r->records_out += stats.records_out;
-    runstats_partition_done(r->stats, p->index, 0, &stats, 0);
+    r->skipped += stats.skipped;
+    runstats_partition_done(r->stats, p->index, 0, &stats, stats.skipped);
     runstats_partition_written(r->stats, p->index);
     log_line(r->log_fd,
              "in-process: partition %zu [%" PRIu64 ", %" PRIu64 ") of %s: records in %" PRIu64
@@ -178,7 +197,7 @@ replay_all(struct run *r, struct chain *chain, struct chain_sink *sink, struct e
 
 /* Where the chain is in this process, for the note a fatal signal leaves (as a worker's death
  * is reported): partition, step, record. */
-static struct chain_progress where_now = {-1, -1, UINT64_MAX};
+static struct chain_progress where_now = {-1, -1, UINT64_MAX, 0};
 static const struct run *noted;
 
 static size_t

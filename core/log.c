@@ -17,7 +17,7 @@
  * (opened without blocking, then refused), nor a file with other names (a hard link to
  * someone's file); it is truncated only once it passed. */
 static int
-open_own(const char *path, int *fd_out, struct error *err)
+open_own(const char *path, int truncate, int *fd_out, struct error *err)
 {
     const int flags = O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY;
     struct stat st;
@@ -37,7 +37,7 @@ open_own(const char *path, int *fd_out, struct error *err)
     } else if (!S_ISREG(st.st_mode) || st.st_nlink > 1) {
         error_set(err, "cannot open log file %s: it is not a regular file of its own (%s)", path,
                   S_ISREG(st.st_mode) ? "it has other hard links" : "a FIFO, device or socket");
-    } else if (ftruncate(fd, 0) != 0 || fcntl(fd, F_SETFL, O_APPEND) != 0) {
+    } else if ((truncate && ftruncate(fd, 0) != 0) || fcntl(fd, F_SETFL, O_APPEND) != 0) {
         error_errno(err, "cannot truncate log file %s", path);
     } else {
         *fd_out = fd;
@@ -47,8 +47,9 @@ open_own(const char *path, int *fd_out, struct error *err)
     return -1;
 }
 
-int
-log_open(const char *dir, const char *name, int *fd_out, struct error *err)
+/* log_open, and without truncating it. */
+static int
+open_log(const char *dir, const char *name, int truncate, int *fd_out, struct error *err)
 {
     char path[4096];
     int rc = path_check_default_log_dir(dir, err);
@@ -59,7 +60,19 @@ log_open(const char *dir, const char *name, int *fd_out, struct error *err)
     if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path)) {
         return error_set(err, "log file path too long: %s/%s", dir, name);
     }
-    return open_own(path, fd_out, err) == 0 ? 0 : ERR_INVALID;
+    return open_own(path, truncate, fd_out, err) == 0 ? 0 : ERR_INVALID;
+}
+
+int
+log_open(const char *dir, const char *name, int *fd_out, struct error *err)
+{
+    return open_log(dir, name, 1, fd_out, err);
+}
+
+int
+log_open_more(const char *dir, const char *name, int *fd_out, struct error *err)
+{
+    return open_log(dir, name, 0, fd_out, err);
 }
 
 void

@@ -17,6 +17,10 @@
  * (path_check_default_log_dir). Returns 0 or ERR_INVALID. */
 int log_open(const char *dir, const char *name, int *fd_out, struct error *err);
 
+/* log_open without truncating: what is there stays (a fresh worker in the place of one that
+ * failed goes on with its log). */
+int log_open_more(const char *dir, const char *name, int *fd_out, struct error *err);
+
 /* Writes one timestamped line to fd; a write error is ignored (a log must not fail a job). */
 void log_line(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void log_vline(int fd, const char *prefix, const char *fmt, va_list ap);

@@ -7,7 +7,10 @@
  * answers with fixed-size reports, smaller than PIPE_BUF so that each write is atomic: DONE (run,
  * output held, not its turn yet), WRITTEN (its output is in the job's output), PARKED (its output
  * is in its part file on disk, for the parent to write), FAILED (with the message). GRANT tells a
- * worker whose partition is DONE that its turn has come; STOP ends it. The parent learns of a
+ * worker whose partition is DONE that its turn has come; STOP ends it. Before an ASSIGN, SKIPs
+ * may name records of that partition to leave out without running them (they killed a worker);
+ * PROBE runs one record of a partition alone, its output dropped, to learn whether that record
+ * kills a worker by itself: the worker says PROBED when it did not. The parent learns of a
  * death from EOF on the report pipe and waitpid(), never by waiting forever; a worker never runs
  * the parent's error paths, it reports and _exit()s.
  *
@@ -30,16 +33,19 @@ enum report_kind {
     REPORT_DONE = 2,
     REPORT_WRITTEN = 3,
     REPORT_FAILED = 4,
-    REPORT_PARKED = 5
+    REPORT_PARKED = 5,
+    REPORT_PROBED = 6
 };
 
-enum command_kind { CMD_ASSIGN = 1, CMD_GRANT = 2, CMD_STOP = 3 };
+enum command_kind { CMD_ASSIGN = 1, CMD_GRANT = 2, CMD_STOP = 3, CMD_SKIP = 4, CMD_PROBE = 5 };
 
 struct command {
     uint32_t kind;
-    uint32_t unused;
+    int32_t step; /* SKIP: the step the record killed the worker in (-1: not known) */
     uint64_t partition;
-    struct partition part; /* ASSIGN: the partition (the worker's copy of the plan is old) */
+    struct partition part; /* ASSIGN, PROBE: the partition (the worker's copy of the plan is old) */
+    uint64_t offset;       /* SKIP, PROBE: the record's input offset */
+    char reason[512];      /* SKIP: why, one line */
 };
 
 struct report {

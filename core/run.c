@@ -14,6 +14,7 @@
 #include "bgzf.h"
 #include "log.h"
 #include "paths.h"
+#include "rejects.h"
 #include "scheduler.h"
 #include "signals.h"
 
@@ -177,6 +178,23 @@ ensure_stack(const struct run *r)
     }
 }
 
+/* Whether more records were left out than max_skipped's fraction allows (a count is checked as
+ * the partitions end, by the scheduler). */
+static int
+too_many_skipped(const struct run *r, struct error *err)
+{
+    double f = r->job->max_skipped_fraction;
+
+    if (f < 0 || r->skipped == 0 || (double)r->skipped <= f * (double)r->records_in) {
+        return 0;
+    }
+    error_set(err,
+              "%" PRIu64 " of %" PRIu64 " records were left out (on_error: skip), more than "
+              "max_skipped (%g%%); they are listed in %s/rejects.tsv",
+              r->skipped, r->records_in, f * 100, r->opt->log_dir);
+    return 1;
+}
+
 /* Runs the job once the log is open; returns a result code. */
 static int
 run_logged(struct run *r, const struct plan *plan, struct error *err)
@@ -203,6 +221,9 @@ run_logged(struct run *r, const struct plan *plan, struct error *err)
     rc = run_partitions(r, &old_mask, err);
     if (rc != 0 && r->planner.refused) {
         rc = ERR_INVALID; /* a job that asks too much, as for a plain input */
+    }
+    if (rc == 0 && too_many_skipped(r, err)) {
+        rc = ERR_FAILED;
     }
     /* An input rewritten while the job read it (logrotate's copytruncate) gave some old records
      * and some new: the output is not what any version of it would give. */
@@ -232,6 +253,31 @@ out:
     return rc;
 }
 
+/* Puts the partitions' rejects together (rejects.h), also after a failure, so that its owner
+ * sees what was left out. A job that succeeded leaving records out is RESULT_SKIPPED. */
+static void
+collect_rejects(struct run *r, int *rc, struct error *err)
+{
+    struct error collect_err;
+    uint64_t n = 0;
+
+    if (rejects_collect(r->opt->log_dir, &n, &collect_err) != 0) {
+        log_line(r->log_fd, "%s", collect_err.msg);
+        if (*rc == 0) {
+            *err = collect_err;
+            *rc = ERR_FAILED; /* (the output is committed; exit 1 says the rejects are not) */
+            return;
+        }
+    }
+    if (n > 0) {
+        log_line(r->log_fd, "%" PRIu64 " record(s) left out (on_error: skip): %s/rejects.tsv", n,
+                 r->opt->log_dir);
+    }
+    if (*rc == 0 && r->skipped > 0) {
+        *rc = RESULT_SKIPPED;
+    }
+}
+
 int
 run_job(const struct job *job, const struct step *steps, const struct plan *plan,
         const struct inputs *inputs, const struct run_options *opt, struct error *err)
@@ -255,12 +301,20 @@ run_job(const struct job *job, const struct step *steps, const struct plan *plan
     }
     runstats_init(&stats, &r, opt->workers, opt->progress);
     r.stats = &stats;
+    if (job->on_error_skip && rejects_prepare(opt->log_dir, err) != 0) {
+        close(r.log_fd);
+        runstats_release(&stats);
+        return ERR_INVALID;
+    }
     log_line(r.log_fd, "job %s: %zu input file(s), %zu partition(s), %d worker(s)%s, output %s",
              job->file, inputs->n, plan->n_parts, opt->workers,
              run_in_this_process(opt) ? " (in-process)" : "", job->output);
     rc = run_logged(&r, plan, err);
     runstats_clear(&stats);
-    if (rc != 0) {
+    if (job->on_error_skip) {
+        collect_rejects(&r, &rc, err);
+    }
+    if (rc < 0) {
         log_line(r.log_fd, "job failed: %s", err->msg);
     } else {
         log_line(r.log_fd, "job done: %" PRIu64 " records in, %" PRIu64 " out, %.3fs", r.records_in,

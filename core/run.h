@@ -51,6 +51,7 @@ struct run {
     struct planner planner;
     int log_fd; /* tranche.log */
     uint64_t records_in, records_out;
+    uint64_t skipped;       /* records left out (on_error: skip) */
     struct runstats *stats; /* what the run did (runstats.h) */
 };
 

@@ -16,6 +16,7 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "grow.h"
@@ -23,6 +24,7 @@
 #include "log.h"
 #include "paths.h"
 #include "protocol.h"
+#include "rejects.h"
 #include "signals.h"
 #include "turns.h"
 #include "worker.h"
@@ -41,6 +43,23 @@ struct worker {
     int stopping;   /* sent CMD_STOP */
     int idle;       /* free, but not given work while too many partitions are parked */
     int alive;
+    int retiring;   /* it failed in a way the job survives: its end is expected */
+    int probing;    /* running the record at probe_offset of `assigned` alone */
+    int pending_probe; /* its next process (when READY) runs that probe */
+    size_t probe_part;
+    uint64_t probe_offset;
+    char *probe_reason; /* the failure the probe is to confirm (malloc'd) */
+    int timed_out;      /* killed for: 1 partition_timeout, 2 record_timeout */
+    uint64_t assigned_ms; /* when it was given `assigned` */
+    uint64_t seen_records, seen_ms; /* its progress's record count, and when it last moved */
+};
+
+/* A record to leave out of a partition when it runs again: it killed a worker, alone too. */
+struct skip_record {
+    size_t partition;
+    uint64_t offset;
+    int step;
+    char reason[512];
 };
 
 struct scheduler {
@@ -57,7 +76,25 @@ struct scheduler {
     uint64_t park_after_ms;
     size_t parts_counted;   /* partitions whose bytes are in bytes_planned */
     uint64_t bytes_planned; /* input bytes of the partitions planned so far */
+
+    /* Failures the job survives (P6): retries, records left out, timeouts. */
+    int *attempts; /* per partition: how many times it was handed out */
+    size_t cap_attempts;
+    struct skip_record *skips;
+    size_t n_skips, cap_skips;
+    int rewindable;       /* the output is this job's temporary file: a failed head is cut off */
+    uint64_t head_offset; /* where the head partition's output begins in it */
+    int timed_out;        /* the job failed of a timeout */
 };
+
+static uint64_t
+now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
 
 /* A threshold the tests may lower through the environment (so that they need not build inputs
  * sized against it): a decimal number, else `fallback`. */
@@ -92,6 +129,13 @@ track(struct scheduler *s, struct error *err)
         s->bytes_planned += p->parts[s->parts_counted].end - p->parts[s->parts_counted].start;
     }
     runstats_planned(s->run->stats, p->n_parts, s->bytes_planned);
+    if (p->n_parts > s->cap_attempts) {
+        size_t old = s->cap_attempts;
+        if (GROW(s->attempts, s->cap_attempts, p->n_parts) != 0) {
+            return error_set(err, "out of memory");
+        }
+        memset(s->attempts + old, 0, (s->cap_attempts - old) * sizeof(*s->attempts));
+    }
     return turns_track(&s->turns, p->n_parts, err);
 }
 
@@ -168,6 +212,7 @@ become_worker(struct scheduler *s, int w, int report_fd, int cmd_fd)
     env.shared = s->shared;
     env.spill_after = s->spill_after;
     env.park_after_ms = s->park_after_ms;
+    env.hold_until_done = !s->rewindable && (s->run->job->retries > 0 || s->run->job->on_error_skip);
     env.mask = s->old_mask;
     worker_main(&env);
 }
@@ -212,6 +257,7 @@ spawn(struct scheduler *s, int w, struct error *err)
     wk->cmd_fd = cmd[1];
     wk->alive = 1;
     wk->assigned = -1;
+    wk->stopping = wk->idle = wk->retiring = wk->probing = wk->timed_out = 0;
     return 0;
 }
 
@@ -223,10 +269,37 @@ send_command(struct scheduler *s, struct worker *wk, enum command_kind kind, uin
     memset(&cmd, 0, sizeof(cmd));
     cmd.kind = kind;
     cmd.partition = partition;
-    if (kind == CMD_ASSIGN) {
+    if (kind == CMD_ASSIGN || kind == CMD_PROBE) {
         cmd.part = live(s)->parts[partition];
     }
+    if (kind == CMD_PROBE) {
+        cmd.offset = wk->probe_offset;
+    }
     return io_write_all(wk->cmd_fd, &cmd, sizeof(cmd));
+}
+
+/* Sends partition k's records to leave out (SKIP), ahead of its ASSIGN. */
+static int
+send_skips(struct scheduler *s, struct worker *wk, size_t k)
+{
+    struct command cmd;
+    size_t i;
+
+    for (i = 0; i < s->n_skips; i++) {
+        if (s->skips[i].partition != k) {
+            continue;
+        }
+        memset(&cmd, 0, sizeof(cmd));
+        cmd.kind = CMD_SKIP;
+        cmd.partition = k;
+        cmd.offset = s->skips[i].offset;
+        cmd.step = s->skips[i].step;
+        memcpy(cmd.reason, s->skips[i].reason, sizeof(cmd.reason));
+        if (io_write_all(wk->cmd_fd, &cmd, sizeof(cmd)) != 0) {
+            return -1;
+        }
+    }
+    return 0;
 }
 
 /* Notes that wk was given partition k. */
@@ -286,8 +359,18 @@ assign(struct scheduler *s, int w)
         break;
     }
     wk->assigned = (int64_t)k;
+    wk->assigned_ms = wk->seen_ms = now_ms();
+    wk->seen_records = s->shared->progress[w].records;
     note_given(wk, k);
-    runstats_partition_started(s->run->stats, k, w + 1, 1);
+    s->attempts[k]++;
+    runstats_partition_started(s->run->stats, k, w + 1, s->attempts[k]);
+    if (s->attempts[k] > 1) {
+        log_line(s->run->log_fd, "partition %zu: attempt %d, in worker %d (pid %ld)", k,
+                 s->attempts[k], w + 1, (long)wk->pid);
+    }
+    if (send_skips(s, wk, k) != 0) {
+        return -1;
+    }
     return send_command(s, wk, CMD_ASSIGN, k);
 }
 
@@ -325,7 +408,14 @@ death_failure(struct scheduler *s, int w, int status, struct error *err)
     int32_t step = pr->step;
     int64_t part = pr->partition;
 
-    signals_describe_status(status, how, sizeof(how));
+    if (wk->timed_out != 0) {
+        const struct job *job = s->run->job;
+        snprintf(how, sizeof(how), "timed out (%s of %.3gs) and was killed",
+                 wk->timed_out == 1 ? "partition_timeout" : "record_timeout",
+                 (wk->timed_out == 1 ? job->partition_timeout_ms : job->record_timeout_ms) / 1e3);
+    } else {
+        signals_describe_status(status, how, sizeof(how));
+    }
     note_reproduce(s, w, part >= 0 && (size_t)part < live(s)->n_parts ? part : -1);
     if (part >= 0 && (size_t)part < live(s)->n_parts && step < 0 &&
         pr->record_start == UINT64_MAX) {
@@ -408,8 +498,158 @@ wait_worker(const struct worker *wk, int *status, struct rusage *ru)
     }
 }
 
+/* A fresh worker in slot w, in the place of one that failed (its log goes on). */
+static int
+respawn(struct scheduler *s, int w, struct error *err)
+{
+    struct chain_progress *pr = &s->shared->progress[w];
+
+    pr->partition = -1;
+    pr->step = -1;
+    pr->record_start = UINT64_MAX;
+    if (spawn(s, w, err) != 0) {
+        return -1;
+    }
+    log_line(s->run->log_fd, "started worker %d again, pid %ld", w + 1, (long)s->workers[w].pid);
+    return 0;
+}
+
+/* Puts partition k back, to run again in a fresh worker: what its failed attempt left is
+ * removed (its output at the end of the temporary output, when it was the head; its part file;
+ * its rejects). */
+static int
+run_again(struct scheduler *s, size_t k, struct error *err)
+{
+    struct output *out = &s->run->output;
+    struct error ignored;
+
+    if (k == s->turns.head && s->rewindable &&
+        (ftruncate(out->fd, (off_t)s->head_offset) != 0 ||
+         lseek(out->fd, (off_t)s->head_offset, SEEK_SET) < 0)) {
+        return error_errno(err, "cannot cut partition %zu's output off %s", k, out->tmp_path);
+    }
+    if (out->parts.dir != NULL) {
+        parts_remove(&out->parts, k, &ignored); /* (there may be none) */
+    }
+    if (s->run->job->on_error_skip) {
+        rejects_forget(s->run->opt->log_dir, k);
+    }
+    return turns_again(&s->turns, k, err);
+}
+
+/* Why partition k cannot run again, or NULL when it can. */
+static const char *
+why_not_again(const struct scheduler *s, size_t k)
+{
+    if (k < s->run->planner.release_next) {
+        return "its input was read from a stream, and is gone";
+    }
+    if (k == s->turns.head && !s->rewindable && s->turns.state[k] == PART_DONE) {
+        return "part of its output may be written already, to an output that cannot be rewound";
+    }
+    return NULL;
+}
+
+/* The first line of a message, for a short reason. */
+static void
+first_line(char *buf, size_t size, const char *msg)
+{
+    size_t n = strcspn(msg, "\n");
+
+    snprintf(buf, size, "%.*s", (int)(n < size ? n : size - 1), msg);
+}
+
+/*
+ * Partition k's attempt in worker w failed, as err says (at the record starting at byte
+ * `record` in step `step`, when record >= 0). Decides what comes next: run it again (retries),
+ * run the record alone (on_error: skip, retries spent), leave the record out (its probe failed
+ * too), or fail the job. Returns 0 when the job goes on (worker w's next process does the rest),
+ * -1 when it fails (err as it was, or saying why not).
+ */
+static int
+partition_failed(struct scheduler *s, int w, size_t k, int64_t record, int step, struct error *err)
+{
+    struct worker *wk = &s->workers[w];
+    const struct job *job = s->run->job;
+    const char *why_not = why_not_again(s, k);
+    char reason[512];
+
+    first_line(reason, sizeof(reason), err->msg);
+    if (wk->probing) {
+        struct skip_record *sr;
+        wk->probing = 0;
+        if (why_not != NULL || GROW(s->skips, s->cap_skips, s->n_skips + 1) != 0) {
+            return why_not != NULL ? error_prefix(err, "%s; partition %zu cannot run again (%s)",
+                                                  wk->probe_reason, k, why_not)
+                                   : error_set(err, "out of memory");
+        }
+        sr = &s->skips[s->n_skips++];
+        sr->partition = k;
+        sr->offset = wk->probe_offset;
+        sr->step = step;
+        snprintf(sr->reason, sizeof(sr->reason), "%s (and so did the record alone)",
+                 wk->probe_reason);
+        log_line(s->run->log_fd,
+                 "partition %zu: the record at byte %" PRIu64 " failed alone too: it is left out, "
+                 "and the partition runs again",
+                 k, wk->probe_offset);
+        return run_again(s, k, err);
+    }
+    if (why_not != NULL) {
+        return job->retries > 0 || job->on_error_skip
+                   ? error_prefix(err, "partition %zu cannot run again (%s)", k, why_not)
+                   : -1;
+    }
+    if (s->attempts[k] <= job->retries) {
+        log_line(s->run->log_fd, "partition %zu: attempt %d failed, it runs again: %s", k,
+                 s->attempts[k], reason);
+        runstats_partition_retried(s->run->stats, k, w + 1, reason);
+        return run_again(s, k, err);
+    }
+    if (job->on_error_skip && record >= 0 && step >= 0) {
+        free(wk->probe_reason);
+        wk->probe_reason = strdup(reason);
+        if (wk->probe_reason == NULL) {
+            return error_set(err, "out of memory");
+        }
+        wk->pending_probe = 1;
+        wk->probe_part = k;
+        wk->probe_offset = (uint64_t)record;
+        log_line(s->run->log_fd,
+                 "partition %zu: the record at byte %" PRIu64 " runs alone in a fresh worker, "
+                 "to see whether it is to blame: %s",
+                 k, (uint64_t)record, reason);
+        return 0;
+    }
+    if (job->retries > 0) {
+        error_prefix(err, "after %d attempt%s", s->attempts[k], s->attempts[k] > 1 ? "s" : "");
+    }
+    return -1;
+}
+
+/* Worker w died unexpectedly (status from wait4). The job goes on when what it was running can
+ * run again (partition_failed), in a fresh worker in its place. */
+static int
+died(struct scheduler *s, int w, int status, struct error *err)
+{
+    struct worker *wk = &s->workers[w];
+    const struct chain_progress *pr = &s->shared->progress[w];
+    int64_t k = wk->assigned, record = -1;
+    int step = pr->step, timed_out = wk->timed_out;
+
+    if (pr->partition == k && k >= 0 && pr->record_start != UINT64_MAX) {
+        record = (int64_t)pr->record_start;
+    }
+    death_failure(s, w, status, err);
+    if (k >= 0 && partition_failed(s, w, (size_t)k, record, step, err) == 0) {
+        return respawn(s, w, err);
+    }
+    s->timed_out = timed_out != 0;
+    return -1;
+}
+
 /* Collects a worker whose pipe closed. Fine only after STOP and a clean exit; otherwise the job
- * fails with how it died and where. */
+ * fails with how it died and where, unless what it ran can run again. */
 static int
 reap(struct scheduler *s, int w, struct error *err)
 {
@@ -431,8 +671,10 @@ reap(struct scheduler *s, int w, struct error *err)
     if (wk->stopping && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
         return 0;
     }
-    death_failure(s, w, status, err);
-    return -1;
+    if (wk->retiring) {
+        return respawn(s, w, err); /* (its partition was put back, or is being probed) */
+    }
+    return died(s, w, status, err);
 }
 
 static int collect_exited(struct scheduler *s, int w, struct error *err);
@@ -489,6 +731,15 @@ advance(struct scheduler *s, struct error *err)
         turns_wrote_parked(&s->turns);
         runstats_partition_written(s->run->stats, who);
     }
+    if (s->rewindable && s->turns.head != __atomic_load_n(&s->shared->head, __ATOMIC_ACQUIRE)) {
+        /* Every partition before the new head is written, and its worker does not know yet
+         * that its turn came: where the output ends now is where the head's begins. */
+        off_t at = lseek(s->run->output.fd, 0, SEEK_CUR);
+        if (at < 0) {
+            return error_errno(err, "cannot tell where %s ends", s->run->output.tmp_path);
+        }
+        s->head_offset = (uint64_t)at;
+    }
     __atomic_store_n(&s->shared->head, (uint64_t)s->turns.head, __ATOMIC_RELEASE);
     if (step == TURN_GRANT && grant_or_reap(s, (int)who, s->turns.head, err) != 0) {
         return -1;
@@ -496,24 +747,55 @@ advance(struct scheduler *s, struct error *err)
     return wake_idle(s, err);
 }
 
-/* A partition's records count once it is written or parked. */
-static void
-count(struct scheduler *s, int w, const struct report *rep)
+/* A partition's records count once it is written or parked. More records left out than
+ * max_skipped allows fails the job. */
+static int
+count(struct scheduler *s, int w, const struct report *rep, struct error *err)
 {
+    const struct job *job = s->run->job;
+
     s->run->records_in += rep->stats.records_in;
     s->run->records_out += rep->stats.records_out;
-    runstats_partition_done(s->run->stats, rep->partition, w + 1, &rep->stats, 0);
+    s->run->skipped += rep->stats.skipped;
+    runstats_partition_done(s->run->stats, rep->partition, w + 1, &rep->stats,
+                            rep->stats.skipped);
+    if (s->run->skipped > job->max_skipped) {
+        return error_set(err,
+                         "%" PRIu64 " records were left out (on_error: skip), more than "
+                         "max_skipped (%" PRIu64 "); they are listed in %s/rejects.tsv",
+                         s->run->skipped, job->max_skipped, s->run->opt->log_dir);
+    }
+    return 0;
 }
 
 /* Handles one report from worker w. Returns 0 to go on, -1 on job failure. */
 static int
 handle(struct scheduler *s, int w, const struct report *rep, struct error *err)
 {
+    struct worker *wk = &s->workers[w];
     int due;
 
     switch (rep->kind) {
     case REPORT_READY:
+        if (wk->pending_probe) {
+            wk->pending_probe = 0;
+            wk->probing = 1;
+            wk->assigned = (int64_t)wk->probe_part;
+            wk->assigned_ms = wk->seen_ms = now_ms();
+            wk->seen_records = s->shared->progress[w].records;
+            if (send_command(s, wk, CMD_PROBE, wk->probe_part) != 0) {
+                return collect_exited(s, w, err);
+            }
+            return 0;
+        }
         return assign_or_reap(s, w, err);
+    case REPORT_PROBED:
+        wk->probing = 0;
+        return error_set(err,
+                         "%s\n  run alone in a fresh worker, the record at byte %" PRIu64
+                         " of partition %zu did not fail: it was not left out, as the failure "
+                         "may not be its own",
+                         wk->probe_reason, wk->probe_offset, wk->probe_part);
     case REPORT_DONE:
         if (turns_done(&s->turns, rep->partition)) {
             return grant_or_reap(s, w, rep->partition, err);
@@ -523,7 +805,9 @@ handle(struct scheduler *s, int w, const struct report *rep, struct error *err)
         if (turns_written(&s->turns, rep->partition, err) != 0) {
             return error_prefix(err, "worker %d", w + 1);
         }
-        count(s, w, rep);
+        if (count(s, w, rep, err) != 0) {
+            return -1;
+        }
         runstats_partition_written(s->run->stats, rep->partition);
         s->spilled += rep->spilled != 0;
         if (assign_or_reap(s, w, err) != 0) {
@@ -533,7 +817,9 @@ handle(struct scheduler *s, int w, const struct report *rep, struct error *err)
     case REPORT_PARKED:
         /* Its output is in its part file; the parent writes it when its turn comes (now, if it
          * has come: a GRANT sent meanwhile is ignored by the worker). */
-        count(s, w, rep);
+        if (count(s, w, rep, err) != 0) {
+            return -1;
+        }
         due = turns_parked(&s->turns, rep->partition);
         if (assign_or_reap(s, w, err) != 0) {
             return -1;
@@ -542,6 +828,14 @@ handle(struct scheduler *s, int w, const struct report *rep, struct error *err)
     case REPORT_FAILED:
         s->run->output.broken_pipe |= rep->broken_pipe;
         report_failure(s, w, rep, err);
+        /* A step's error in a partition may go away in a fresh worker (retries); the worker
+         * ends itself after this report. */
+        if (rep->partition != UINT64_MAX && rep->step >= 0 && !rep->broken_pipe &&
+            (int64_t)rep->partition == wk->assigned &&
+            partition_failed(s, w, rep->partition, -1, rep->step, err) == 0) {
+            wk->retiring = 1;
+            return 0;
+        }
         return -1;
     default:
         return error_set(err, "worker %d sent a report of unknown kind %" PRIu32, w + 1, rep->kind);
@@ -558,7 +852,8 @@ service(struct scheduler *s, int w, struct error *err)
     if (io_read_full(wk->report_fd, &rep, sizeof(rep)) != (ssize_t)sizeof(rep)) {
         return reap(s, w, err);
     }
-    if ((rep.kind == REPORT_DONE || rep.kind == REPORT_WRITTEN || rep.kind == REPORT_PARKED) &&
+    if ((rep.kind == REPORT_DONE || rep.kind == REPORT_WRITTEN || rep.kind == REPORT_PARKED ||
+         rep.kind == REPORT_PROBED) &&
         (int64_t)rep.partition != wk->assigned) {
         return error_set(err, "worker %d reported partition %" PRIu64 " but was given %" PRId64,
                          w + 1, rep.partition, wk->assigned);
@@ -621,9 +916,11 @@ collect_exited(struct scheduler *s, int w, struct error *err)
     return 0;
 }
 
-/* The poll set: each live worker's report pipe, and its pidfd. */
+/* The poll set: each live worker's report pipe, and its pidfd; which[k] is the worker of fds[k],
+ * pids[k] its process then (a worker's slot may get a fresh process, whose descriptors may
+ * have the numbers the old one's had, while the set is handled). */
 static int
-poll_set(const struct scheduler *s, struct pollfd *fds, int *which)
+poll_set(const struct scheduler *s, struct pollfd *fds, int *which, pid_t *pids)
 {
     int n = 0, w;
 
@@ -633,10 +930,12 @@ poll_set(const struct scheduler *s, struct pollfd *fds, int *which)
         }
         fds[n].fd = s->workers[w].report_fd;
         fds[n].events = POLLIN;
+        pids[n] = s->workers[w].pid;
         which[n++] = w;
         if (s->workers[w].pidfd >= 0) {
             fds[n].fd = s->workers[w].pidfd;
             fds[n].events = POLLIN;
+            pids[n] = s->workers[w].pid;
             which[n++] = w;
         }
     }
@@ -646,21 +945,23 @@ poll_set(const struct scheduler *s, struct pollfd *fds, int *which)
 /* Handles what the poll found: reports first, then workers that exited without closing their
  * pipe. */
 static int
-handle_ready(struct scheduler *s, const struct pollfd *fds, const int *which, int n,
-             struct error *err)
+handle_ready(struct scheduler *s, const struct pollfd *fds, const int *which, const pid_t *pids,
+             int n, struct error *err)
 {
     int k, w;
 
     for (k = 0; k < n; k++) {
         w = which[k];
-        if (fds[k].revents != 0 && fds[k].fd == s->workers[w].report_fd && s->workers[w].alive &&
+        if (fds[k].revents != 0 && pids[k] == s->workers[w].pid &&
+            fds[k].fd == s->workers[w].report_fd && s->workers[w].alive &&
             service(s, w, err) != 0) {
             return -1;
         }
     }
     for (k = 0; k < n; k++) {
         w = which[k];
-        if (fds[k].revents != 0 && fds[k].fd == s->workers[w].pidfd && s->workers[w].alive &&
+        if (fds[k].revents != 0 && pids[k] == s->workers[w].pid &&
+            fds[k].fd == s->workers[w].pidfd && s->workers[w].alive &&
             collect_exited(s, w, err) != 0) {
             return -1;
         }
@@ -668,16 +969,80 @@ handle_ready(struct scheduler *s, const struct pollfd *fds, const int *which, in
     return 0;
 }
 
+/* Kills the workers that ran past partition_timeout, or spent longer than record_timeout on
+ * one record in a step: their death is then handled as any other (died()). */
+static void
+check_timeouts(struct scheduler *s)
+{
+    const struct job *job = s->run->job;
+    uint64_t now;
+    int w;
+
+    if (job->partition_timeout_ms == 0 && job->record_timeout_ms == 0) {
+        return;
+    }
+    now = now_ms();
+    for (w = 0; w < s->n_workers; w++) {
+        struct worker *wk = &s->workers[w];
+        const struct chain_progress *pr = &s->shared->progress[w];
+        uint64_t records = pr->records;
+
+        if (!wk->alive || wk->assigned < 0 || wk->timed_out || wk->retiring ||
+            (!wk->probing && s->turns.state[wk->assigned] != PART_RUNNING)) {
+            continue; /* (a partition that is done and waits for its turn is not late) */
+        }
+        if (records != wk->seen_records) {
+            wk->seen_records = records;
+            wk->seen_ms = now;
+        }
+        if (job->partition_timeout_ms > 0 && now - wk->assigned_ms > job->partition_timeout_ms) {
+            wk->timed_out = 1;
+        } else if (job->record_timeout_ms > 0 && pr->step >= 0 &&
+                   pr->record_start != UINT64_MAX && now - wk->seen_ms > job->record_timeout_ms) {
+            wk->timed_out = 2;
+        }
+        if (wk->timed_out) {
+            log_line(s->run->log_fd, "worker %d (pid %ld) ran past its %s in partition %" PRId64 ": killed",
+                     w + 1, (long)wk->pid,
+                     wk->timed_out == 1 ? "partition_timeout" : "record_timeout", wk->assigned);
+            kill(-wk->pid, SIGKILL);
+            kill(wk->pid, SIGKILL);
+        }
+    }
+}
+
+/* How long the loop may wait before check_timeouts is due (ms), or -1. */
+static int
+timeout_poll_ms(const struct scheduler *s)
+{
+    const struct job *job = s->run->job;
+    uint64_t least = job->partition_timeout_ms;
+
+    if (job->record_timeout_ms > 0 && (least == 0 || job->record_timeout_ms < least)) {
+        least = job->record_timeout_ms;
+    }
+    if (least == 0) {
+        return -1;
+    }
+    return least / 4 < 10 ? 10 : least / 4 > 250 ? 250 : (int)(least / 4);
+}
+
 /* Waits for reports (or only looks, when decoding) and handles them. Sets *none when no worker
  * is left. */
 static int
-wait_and_service(struct scheduler *s, struct pollfd *fds, int *which, int decoding, int *none,
-                 struct error *err)
+wait_and_service(struct scheduler *s, struct pollfd *fds, int *which, pid_t *pids, int decoding,
+                 int *none, struct error *err)
 {
     static const struct timespec no_wait = {0, 0};
-    int n = poll_set(s, fds, which), ready, tick_ms = runstats_tick_ms(s->run->stats);
-    struct timespec tick = {tick_ms / 1000, (long)(tick_ms % 1000) * 1000000L};
+    int n = poll_set(s, fds, which, pids), ready, tick_ms = runstats_tick_ms(s->run->stats);
+    int check_ms = timeout_poll_ms(s);
+    struct timespec tick;
 
+    if (check_ms >= 0 && (tick_ms < 0 || check_ms < tick_ms)) {
+        tick_ms = check_ms;
+    }
+    tick = (struct timespec){tick_ms / 1000, (long)(tick_ms % 1000) * 1000000L};
+    check_timeouts(s);
     *none = n == 0;
     if (n == 0) {
         return 0;
@@ -690,7 +1055,7 @@ wait_and_service(struct scheduler *s, struct pollfd *fds, int *which, int decodi
     if (ready < 0) {
         return errno == EINTR ? 0 : error_errno(err, "ppoll");
     }
-    return handle_ready(s, fds, which, n, err);
+    return handle_ready(s, fds, which, pids, n, err);
 }
 
 static int
@@ -698,15 +1063,16 @@ event_loop(struct scheduler *s, struct error *err)
 {
     struct pollfd *fds = calloc(2 * (size_t)s->n_workers, sizeof(*fds));
     int *which = calloc(2 * (size_t)s->n_workers, sizeof(*which));
+    pid_t *pids = calloc(2 * (size_t)s->n_workers, sizeof(*pids));
     int rc = -1, decoding, none = 0;
 
-    if (fds == NULL || which == NULL) {
+    if (fds == NULL || which == NULL || pids == NULL) {
         error_set(err, "out of memory");
         goto out;
     }
     while (!none) {
         if (decode_some(s, &decoding, err) != 0 ||
-            wait_and_service(s, fds, which, decoding, &none, err) != 0) {
+            wait_and_service(s, fds, which, pids, decoding, &none, err) != 0) {
             goto out;
         }
         release_ring(s);
@@ -719,6 +1085,7 @@ event_loop(struct scheduler *s, struct error *err)
 out:
     free(fds);
     free(which);
+    free(pids);
     return rc;
 }
 
@@ -789,8 +1156,11 @@ free_workers(struct scheduler *s)
         }
         free(s->workers[w].log_path);
         free(s->workers[w].given);
+        free(s->workers[w].probe_reason);
     }
     free(s->workers);
+    free(s->attempts);
+    free(s->skips);
     if (s->shared != NULL) {
         munmap(s->shared, s->shared_size);
     }
@@ -857,12 +1227,13 @@ scheduler_run(struct run *r, const sigset_t *old_mask, struct error *err)
     s.spill_after = test_knob("TRANCHE_TEST_SPILL_AFTER", WORKER_SPILL_AFTER);
     s.park_after_ms = test_knob("TRANCHE_TEST_PARK_AFTER_MS", WORKER_PARK_AFTER_MS);
     s.n_workers = r->opt->workers;
+    s.rewindable = r->output.tmp_path != NULL;
     if (r->planner.planned_all && (size_t)s.n_workers > r->planner.live.n_parts) {
         s.n_workers = (int)r->planner.live.n_parts;
     }
     turns_init(&s.turns, 2 * (size_t)s.n_workers + 2);
     if (start_workers(&s, err) == 0) {
-        rc = event_loop(&s, err) == 0 ? 0 : ERR_FAILED;
+        rc = event_loop(&s, err) == 0 ? 0 : s.timed_out ? ERR_TIMEOUT : ERR_FAILED;
     }
     if (rc == 0) {
         log_summary(&s);

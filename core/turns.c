@@ -18,6 +18,7 @@ turns_release(struct turns *t)
 {
     free(t->state);
     free(t->owner);
+    free(t->again);
     memset(t, 0, sizeof(*t));
 }
 
@@ -41,9 +42,33 @@ turns_track(struct turns *t, size_t n, struct error *err)
     return 0;
 }
 
+int
+turns_again(struct turns *t, size_t k, struct error *err)
+{
+    if (GROW(t->again, t->cap_again, t->n_again + 1) != 0) {
+        return error_set(err, "out of memory");
+    }
+    t->again[t->n_again++] = k;
+    t->state[k] = PART_WAITING;
+    t->owner[k] = -1;
+    return 0;
+}
+
 enum turn_work
 turns_work(struct turns *t, size_t known, int all_known, int worker, size_t *k)
 {
+    if (t->n_again > 0) {
+        /* (the earliest first: it may be the head) */
+        size_t i, best = 0;
+        for (i = 1; i < t->n_again; i++) {
+            best = t->again[i] < t->again[best] ? i : best;
+        }
+        *k = t->again[best];
+        t->again[best] = t->again[--t->n_again];
+        t->state[*k] = PART_RUNNING;
+        t->owner[*k] = worker;
+        return TURN_WORK;
+    }
     if (t->next >= known) {
         return all_known ? TURN_STOP : TURN_IDLE;
     }

@@ -27,6 +27,8 @@ struct turns {
     size_t parked;        /* partitions PARKED now */
     size_t park_limit;    /* no more work is handed out while this many are parked */
     size_t parked_total;  /* partitions that were ever parked */
+    size_t *again;        /* partitions to run again (turns_again), handed out before `next` */
+    size_t n_again, cap_again;
 };
 
 /* Starts with no partition; park_limit > 0. */
@@ -45,6 +47,11 @@ enum turn_work {
 /* What a free worker should do, `known` partitions being planned (all of them when all_known).
  * On TURN_WORK, partition *k is RUNNING and owned by `worker`. */
 enum turn_work turns_work(struct turns *t, size_t known, int all_known, int worker, size_t *k);
+
+/* Partition k (RUNNING or DONE: not written, not parked) failed and is to be run again: it is
+ * WAITING, and handed out before any partition not yet run, whatever is parked (the head may be
+ * waiting for it). Returns 0, or -1 when out of memory. */
+int turns_again(struct turns *t, size_t k, struct error *err);
 
 /* Partition k is DONE. Returns 1 when it is the head: its worker may write it now (GRANT). */
 int turns_done(struct turns *t, size_t k);

@@ -12,8 +12,10 @@
 #include <unistd.h>
 
 #include "bgzf_writer.h"
+#include "grow.h"
 #include "io.h"
 #include "log.h"
+#include "rejects.h"
 #include "signals.h"
 
 /* A worker's state while it runs one partition; its chain's sink. */
@@ -114,8 +116,8 @@ worker_drain(void *arg, const char *data, size_t len, int last, size_t *taken, s
     const uint64_t *head = &pw->env->shared->head;
 
     *taken = 0;
-    if (!pw->head && __atomic_load_n(head, __ATOMIC_ACQUIRE) == pw->partition &&
-        take_turn(pw, err) != 0) {
+    if (!pw->head && !pw->env->hold_until_done &&
+        __atomic_load_n(head, __ATOMIC_ACQUIRE) == pw->partition && take_turn(pw, err) != 0) {
         return -1;
     }
     if (pw->head) {
@@ -123,6 +125,46 @@ worker_drain(void *arg, const char *data, size_t len, int last, size_t *taken, s
                                taken, err);
     }
     return keep(pw, data, len, taken, err);
+}
+
+/* The records the next partition is to leave out (CMD_SKIP), in offset order. */
+struct skip_list {
+    struct chain_skip_entry *v;
+    size_t n, cap;
+    uint64_t partition;
+};
+
+static void
+skip_list_clear(struct skip_list *l)
+{
+    size_t i;
+
+    for (i = 0; i < l->n; i++) {
+        free((char *)l->v[i].reason);
+    }
+    l->n = 0;
+}
+
+/* Adds the record of a CMD_SKIP, keeping the list in offset order. */
+static int
+skip_list_add(struct skip_list *l, const struct command *cmd)
+{
+    char *reason = strndup(cmd->reason, sizeof(cmd->reason));
+    size_t i;
+
+    if (reason == NULL || GROW(l->v, l->cap, l->n + 1) != 0) {
+        free(reason);
+        return -1;
+    }
+    for (i = l->n; i > 0 && l->v[i - 1].offset > cmd->offset; i--) {
+        l->v[i] = l->v[i - 1];
+    }
+    l->v[i].offset = cmd->offset;
+    l->v[i].step = cmd->step;
+    l->v[i].reason = reason;
+    l->n++;
+    l->partition = cmd->partition;
+    return 0;
 }
 
 /* Ends a worker. What plugins left in their stdio buffers goes to the log first: _exit would
@@ -269,15 +311,18 @@ finish_late(struct part_writer *pw, const struct partition *p, struct chain *cha
  * turn is long in coming. */
 static void
 run_partition(const struct worker_env *env, const struct partition *p, struct chain *chain,
-              struct bgzf_writer *writer)
+              struct bgzf_writer *writer, const struct skip_list *skips)
 {
     struct part_writer pw;
     struct chain_sink sink = {worker_drain, &pw};
     struct source_input in;
     struct report rep;
     struct error err;
+    struct rejects rj;
+    struct chain_skip sk;
     enum report_kind kind = REPORT_WRITTEN;
     int failed_step = -1;
+    const struct run *r = env->run;
 
     memset(&rep, 0, sizeof(rep));
     rep.partition = p->index;
@@ -288,9 +333,25 @@ run_partition(const struct worker_env *env, const struct partition *p, struct ch
     pw.spill_fd = -1;
     parts_path(&env->run->output.parts, p->index, pw.spill_path, sizeof(pw.spill_path));
     run_source_input(env->run, p, &in);
-    if (chain_run(chain, p, &in, &sink, &rep.stats, &failed_step, &err) != 0) {
+    memset(&sk, 0, sizeof(sk));
+    sk.on_error_skip = r->job->on_error_skip;
+    sk.only = -1;
+    if (skips->n > 0 && skips->partition == p->index) {
+        sk.skip = skips->v;
+        sk.n_skip = skips->n;
+    }
+    rejects_begin(&rj, env->log_dir, p->index, in.input->is_stdin ? "-" : in.input->path, r->steps,
+                  r->job->n_steps, r->job->delimiter);
+    sk.reject = rejects_put;
+    sk.arg = &rj;
+    chain_set_skip(chain, sk.on_error_skip || sk.n_skip > 0 ? &sk : NULL);
+    if (chain_run(chain, p, &in, &sink, &rep.stats, &failed_step, &err) != 0 ||
+        rejects_end(&rj, &err) != 0) {
+        struct error ignored;
+        rejects_end(&rj, &ignored);
         worker_fail(env, p, chain, &rep, failed_step, &err);
     }
+    chain_set_skip(chain, NULL);
     rep.spilled = pw.spilled;
     if (pw.head && writer->hold_len > 0) {
         error_set(&err, "internal error: compressed output held after the turn");
@@ -305,6 +366,45 @@ run_partition(const struct worker_env *env, const struct partition *p, struct ch
     send_report(env, &rep, kind);
 }
 
+/* A chain_sink that drops the output (a probe's). */
+static int
+drop(void *arg, const char *data, size_t len, int last, size_t *taken, struct error *err)
+{
+    (void)arg, (void)data, (void)last, (void)err;
+    *taken = len;
+    return 0;
+}
+
+/* Runs only the record at `offset` of partition p, its output dropped: PROBED when it went
+ * through, else the worker fails (or dies) as the partition's worker did. */
+static void
+run_probe(const struct worker_env *env, const struct partition *p, struct chain *chain,
+          uint64_t offset)
+{
+    struct chain_sink sink = {drop, NULL};
+    struct source_input in;
+    struct chain_skip sk;
+    struct report rep;
+    struct error err;
+    int failed_step = -1;
+
+    memset(&rep, 0, sizeof(rep));
+    rep.partition = p->index;
+    memset(&sk, 0, sizeof(sk));
+    sk.only = (int64_t)offset;
+    chain_set_skip(chain, &sk);
+    run_source_input(env->run, p, &in);
+    log_line(env->log_fd, "worker %d: running the record at byte %" PRIu64 " of partition %zu alone",
+             env->id, offset, p->index);
+    if (chain_run(chain, p, &in, &sink, &rep.stats, &failed_step, &err) != 0) {
+        worker_fail(env, p, chain, &rep, failed_step, &err);
+    }
+    chain_set_skip(chain, NULL);
+    log_line(env->log_fd, "worker %d: the record at byte %" PRIu64 " ran fine alone", env->id,
+             offset);
+    send_report(env, &rep, REPORT_PROBED);
+}
+
 /* Opens the worker's log, and points its stdout and stderr at it. */
 static int
 open_log(struct worker_env *env, struct error *err)
@@ -312,7 +412,7 @@ open_log(struct worker_env *env, struct error *err)
     char name[64];
 
     snprintf(name, sizeof(name), "worker-%d.log", env->id);
-    if (log_open(env->log_dir, name, &env->log_fd, err) != 0) {
+    if (log_open_more(env->log_dir, name, &env->log_fd, err) != 0) {
         return -1;
     }
     /* Whatever a plugin prints goes to this worker's log, never to the job's output (which
@@ -351,6 +451,7 @@ worker_main(const struct worker_env *start)
     struct report rep;
     struct command cmd;
     struct error err;
+    struct skip_list skips;
     int failed_step;
 
     signals_child_default(); /* a closed standard output is EPIPE, reported like any error */
@@ -367,15 +468,24 @@ worker_main(const struct worker_env *start)
     }
     log_line(env->log_fd, "worker %d (pid %ld) started", env->id, (long)getpid());
     send_report(env, &rep, REPORT_READY);
+    memset(&skips, 0, sizeof(skips));
     while (io_read_full(env->cmd_fd, &cmd, sizeof(cmd)) == (ssize_t)sizeof(cmd) &&
            cmd.kind != CMD_STOP) {
         /* A GRANT here is for a partition this worker parked as it was sent: the parent
          * writes that one itself. */
-        if (cmd.kind == CMD_ASSIGN) {
-            part = cmd.part; /* this worker's copy of the plan is from fork time */
-            run_partition(env, &part, chain, &writer);
+        part = cmd.part; /* this worker's copy of the plan is from fork time */
+        if (cmd.kind == CMD_SKIP && skip_list_add(&skips, &cmd) != 0) {
+            error_set(&err, "out of memory");
+            worker_fail(env, NULL, chain, &rep, -1, &err);
+        } else if (cmd.kind == CMD_ASSIGN) {
+            run_partition(env, &part, chain, &writer, &skips);
+            skip_list_clear(&skips);
+        } else if (cmd.kind == CMD_PROBE) {
+            run_probe(env, &part, chain, cmd.offset);
         }
     }
+    skip_list_clear(&skips);
+    free(skips.v);
     bgzf_writer_release(&writer);
     finish(env, chain);
     log_line(env->log_fd, "worker %d finished", env->id);

@@ -40,7 +40,10 @@ struct worker_env {
     struct shared *shared; /* head, and this worker's progress at progress[id - 1] */
     uint64_t spill_after;
     uint64_t park_after_ms;
-    sigset_t mask; /* the signal mask to run with */
+    int hold_until_done; /* a partition's output waits until it has run to its end, even when
+                          * its turn comes first (an output that cannot be rewound, when a failed
+                          * partition may run again) */
+    sigset_t mask;       /* the signal mask to run with */
 };
 
 /* Runs the worker; never returns. The caller (in the child, right after fork) has closed the
