@@ -25,14 +25,15 @@ struct chain_progress {
     volatile int64_t partition;     /* -1 when between partitions */
     volatile int32_t step;          /* index of the step running now, -1 for none */
     volatile uint64_t record_start; /* input byte offset of the record being processed */
-    volatile uint64_t records;      /* records begun so far (for record_timeout: it moves) */
 };
 
-/* Steps past this many are counted together with the last one counted (partition_stats). */
+/* Steps past this many are counted together with the last one counted (partition_stats): what
+ * the 16th says then is what the steps from there emitted together. */
 #define CHAIN_STATS_STEPS 16
 
 /* What one step did with one partition: records and bytes handed to it (record() calls), and
- * records and bytes it emitted (delimiters not counted). */
+ * records and bytes it emitted (delimiters not counted). In probes, only what the probed record
+ * gave. */
 struct step_stats {
     uint64_t records_in, records_out;
     uint64_t bytes_in, bytes_out;
@@ -45,7 +46,8 @@ struct partition_stats {
     uint64_t bytes_in;  /* its records' bytes, each counted with a delimiter (even a last one without) */
     uint64_t bytes_out; /* delimiters included */
     uint64_t nanos;
-    uint64_t skipped; /* records left out (on_error: skip) */
+    uint64_t skipped;       /* records left out (on_error: skip) */
+    uint64_t skipped_unrun; /* of which, not run at all (they killed a worker before) */
     struct step_stats steps[CHAIN_STATS_STEPS];
 };
 

@@ -197,7 +197,7 @@ replay_all(struct run *r, struct chain *chain, struct chain_sink *sink, struct e
 
 /* Where the chain is in this process, for the note a fatal signal leaves (as a worker's death
  * is reported): partition, step, record. */
-static struct chain_progress where_now = {-1, -1, UINT64_MAX, 0};
+static struct chain_progress where_now = {-1, -1, UINT64_MAX};
 static const struct run *noted;
 
 static size_t

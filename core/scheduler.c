@@ -51,7 +51,7 @@ struct worker {
     char *probe_reason; /* the failure the probe is to confirm (malloc'd) */
     int timed_out;      /* killed for: 1 partition_timeout, 2 record_timeout */
     uint64_t assigned_ms; /* when it was given `assigned` */
-    uint64_t seen_records, seen_ms; /* its progress's record count, and when it last moved */
+    uint64_t seen_records, seen_ms; /* the record it was last seen on, and when it moved */
 };
 
 /* A record to leave out of a partition when it runs again: it killed a worker, alone too. */
@@ -360,7 +360,7 @@ assign(struct scheduler *s, int w)
     }
     wk->assigned = (int64_t)k;
     wk->assigned_ms = wk->seen_ms = now_ms();
-    wk->seen_records = s->shared->progress[w].records;
+    wk->seen_records = UINT64_MAX;
     note_given(wk, k);
     s->attempts[k]++;
     runstats_partition_started(s->run->stats, k, w + 1, s->attempts[k]);
@@ -782,7 +782,7 @@ handle(struct scheduler *s, int w, const struct report *rep, struct error *err)
             wk->probing = 1;
             wk->assigned = (int64_t)wk->probe_part;
             wk->assigned_ms = wk->seen_ms = now_ms();
-            wk->seen_records = s->shared->progress[w].records;
+            wk->seen_records = UINT64_MAX;
             if (send_command(s, wk, CMD_PROBE, wk->probe_part) != 0) {
                 return collect_exited(s, w, err);
             }
@@ -905,15 +905,17 @@ report_waiting(const struct worker *wk)
 static int
 collect_exited(struct scheduler *s, int w, struct error *err)
 {
-    while (s->workers[w].alive && report_waiting(&s->workers[w])) {
+    pid_t pid = s->workers[w].pid;
+
+    while (s->workers[w].alive && s->workers[w].pid == pid && report_waiting(&s->workers[w])) {
         if (service(s, w, err) != 0) {
             return -1;
         }
     }
-    if (s->workers[w].alive) {
+    if (s->workers[w].alive && s->workers[w].pid == pid) {
         return reap(s, w, err);
     }
-    return 0;
+    return 0; /* (collected, and perhaps followed by a fresh worker in its place) */
 }
 
 /* The poll set: each live worker's report pipe, and its pidfd; which[k] is the worker of fds[k],
@@ -985,7 +987,7 @@ check_timeouts(struct scheduler *s)
     for (w = 0; w < s->n_workers; w++) {
         struct worker *wk = &s->workers[w];
         const struct chain_progress *pr = &s->shared->progress[w];
-        uint64_t records = pr->records;
+        uint64_t records = pr->record_start; /* (a new record starts further on) */
 
         if (!wk->alive || wk->assigned < 0 || wk->timed_out || wk->retiring ||
             (!wk->probing && s->turns.state[wk->assigned] != PART_RUNNING)) {

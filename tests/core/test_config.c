@@ -471,6 +471,18 @@ static const struct bad_job bad_jobs[] = {
     {IN OUT "  level: 10\n" STEPS, "5:10",
      "invalid output.level '10': expected an integer from 1 to 9"},
     {IN OUT "  level: 0\n" STEPS, "5:10", "invalid output.level '0'"},
+    /* what happens when a partition fails */
+    {IN OUT "retries: -1\n" STEPS, "5:10", "invalid retries '-1': expected an integer from 0 to 100"},
+    {IN OUT "retries: 101\n" STEPS, "5:10", "invalid retries '101'"},
+    {IN OUT "retries: [1]\n" STEPS, "5:10", "retries must be an integer from 0 to 100, got a list"},
+    {IN OUT "on_error: ignore\n" STEPS, "5:11", "invalid on_error 'ignore': expected 'fail' or 'skip'"},
+    {IN OUT "max_skipped: 1.5\n" STEPS, "5:14", "invalid max_skipped '1.5'"},
+    {IN OUT "max_skipped: -3\n" STEPS, "5:14", "invalid max_skipped '-3'"},
+    {IN OUT "max_skipped: 101%\n" STEPS, "5:14", "invalid max_skipped '101%'"},
+    {IN OUT "partition_timeout: 10 minutes\n" STEPS, "5:20",
+     "invalid partition_timeout '10 minutes': expected a positive duration such as 10m"},
+    {IN OUT "record_timeout: 0s\n" STEPS, "5:17", "invalid record_timeout '0s'"},
+    {IN OUT "record_timeout: -1s\n" STEPS, "5:17", "invalid record_timeout '-1s'"},
 };
 
 static void
@@ -633,6 +645,85 @@ test_config__parse_workers(void **state)
         }
     }
     assert_int_equal(config_parse_workers(NULL, &got), -1);
+}
+
+/* retries, on_error, max_skipped and the timeouts, given, and their defaults. */
+static void
+test_config__failure_keys(void **state)
+{
+    const char *dir = *state;
+    struct error err = {{0}};
+    struct job job;
+    const char *path = write_job(dir, IN OUT "retries: 3\non_error: skip\nmax_skipped: 2%\n"
+                                             "partition_timeout: 1.5m\nrecord_timeout: 250ms\n" STEPS);
+
+    assert_int_equal(config_load(path, &job, &err), 0);
+    assert_int_equal(job.retries, 3);
+    assert_int_equal(job.on_error_skip, 1);
+    assert_true(job.max_skipped == UINT64_MAX);
+    assert_true(job.max_skipped_fraction > 0.0199 && job.max_skipped_fraction < 0.0201);
+    assert_int_equal(job.partition_timeout_ms, 90000);
+    assert_int_equal(job.record_timeout_ms, 250);
+    config_release(&job);
+    path = write_job(dir, IN OUT "max_skipped: 0\non_error: fail\n" STEPS);
+    assert_int_equal(config_load(path, &job, &err), 0);
+    assert_int_equal(job.retries, 0);
+    assert_int_equal(job.on_error_skip, 0);
+    assert_int_equal(job.max_skipped, 0);
+    assert_true(job.max_skipped_fraction < 0);
+    assert_int_equal(job.partition_timeout_ms, 0);
+    assert_int_equal(job.record_timeout_ms, 0);
+    config_release(&job);
+}
+
+static void
+test_config__parse_duration(void **state)
+{
+    static const struct {
+        const char *text;
+        uint64_t ms;
+    } good[] = {{"10m", 600000}, {"30s", 30000}, {"30", 30000}, {"1.5s", 1500},
+                {"250ms", 250},  {"2h", 7200000}, {"0.001", 1},  {"1ms", 1}};
+    static const char *const bad[] = {"", "s", "0", "0ms", "0.1ms", "-1s", "+1s", " 1s", "1 s",
+                                      "1sec", "1d", "inf", "nan", "1e400", "1s ", "ms"};
+    uint64_t ms;
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        ms = 0;
+        assert_int_equal(config_parse_duration(good[i].text, &ms), 0);
+        assert_int_equal(ms, good[i].ms);
+    }
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (config_parse_duration(bad[i], &ms) != -1) {
+            fail_msg("'%s' was taken as a duration", bad[i]);
+        }
+    }
+}
+
+static void
+test_config__parse_max_skipped(void **state)
+{
+    uint64_t count;
+    double fraction;
+
+    (void)state;
+    assert_int_equal(config_parse_max_skipped("0", &count, &fraction), 0);
+    assert_true(count == 0 && fraction < 0);
+    assert_int_equal(config_parse_max_skipped("1000", &count, &fraction), 0);
+    assert_true(count == 1000 && fraction < 0);
+    assert_int_equal(config_parse_max_skipped("0.25", &count, &fraction), 0);
+    assert_true(count == UINT64_MAX && fraction == 0.25);
+    assert_int_equal(config_parse_max_skipped("5%", &count, &fraction), 0);
+    assert_true(count == UINT64_MAX && fraction > 0.0499 && fraction < 0.0501);
+    assert_int_equal(config_parse_max_skipped("100%", &count, &fraction), 0);
+    assert_true(fraction == 1.0);
+    assert_int_equal(config_parse_max_skipped("1.0", &count, &fraction), -1);
+    assert_int_equal(config_parse_max_skipped("-1", &count, &fraction), -1);
+    assert_int_equal(config_parse_max_skipped("5%%", &count, &fraction), -1);
+    assert_int_equal(config_parse_max_skipped("x", &count, &fraction), -1);
+    assert_int_equal(config_parse_max_skipped("", &count, &fraction), -1);
 }
 
 static void
@@ -1030,7 +1121,8 @@ test_config__bad_sets_name_the_set(void **state)
         {"output.level=0", "--set output.level=0: invalid output.level '0'"},
         {"output.levl=1", "--set output.levl=1: unknown key 'levl' in output; allowed:"},
         {"nokey=1", "--set nokey=1: unknown key 'nokey' of the job (its keys: input, output, "
-                    "workers, partition_size, log_dir, steps); an option of a step is "
+                    "workers, partition_size, log_dir, steps, retries, on_error, max_skipped, "
+                    "partition_timeout, record_timeout); an option of a step is "
                     "STEP.OPTION, such as --set 1.nokey=1"},
         {"nokey.x=1", "--set nokey.x=1: unknown key 'nokey' in the top level"},
         {"workers=", "--set workers=: workers must be a positive integer or 'auto', got an empty "
@@ -1130,6 +1222,9 @@ main(void)
         cmocka_unit_test(test_config__parse_size),
         cmocka_unit_test(test_config__parse_delimiter),
         cmocka_unit_test(test_config__parse_workers),
+        cmocka_unit_test(test_config__parse_duration),
+        cmocka_unit_test(test_config__parse_max_skipped),
+        cmocka_unit_test_setup_teardown(test_config__failure_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config__set_input_replaces_inputs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config__glob_matching_nothing_is_kept_for_later, setup,
                                         teardown),
