@@ -4,7 +4,8 @@
  * the park limit. Then a property: for random interleavings of what workers report (finishing,
  * parking while a GRANT is on its way, finishing while the turn arrives), with any number of
  * workers, partitions and park limit, every partition is written exactly once and in order, no
- * worker is granted a partition it does not hold, and the job always ends.
+ * worker is granted a partition it does not hold, and the job always ends; also when workers
+ * fail now and then (running or holding a finished partition) and their partition runs again.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -182,6 +183,7 @@ struct sim {
     size_t written[512]; /* the order partitions reached the output */
     size_t n_written;
     uint64_t rng;
+    int failures; /* failures left to inject (a worker dies, its partition runs again) */
 };
 
 static void
@@ -243,6 +245,16 @@ sim_step(struct sim *s, int w)
     size_t k = s->wpart[w];
     int choice = (int)(tu_rand(&s->rng) % 2);
 
+    if ((s->ws[w] == W_RUNNING || s->ws[w] == W_WAITING || s->ws[w] == W_GRANTED) &&
+        s->failures > 0 && tu_rand(&s->rng) % 5 == 0) {
+        /* It dies before writing: its partition goes back, and a fresh worker in its place asks
+         * for work (the head may be waiting for it, whatever is parked). */
+        s->failures--;
+        assert_int_equal(turns_again(&s->t, k, &err), 0);
+        sim_assign(s, w);
+        assert_int_equal(s->ws[w], W_RUNNING);
+        return 1;
+    }
     switch (s->ws[w]) {
     case W_RUNNING:
         if (k == s->t.head) { /* it sees the turn as it runs: writes straight away */
@@ -277,6 +289,44 @@ sim_step(struct sim *s, int w)
 }
 
 static void
+test_turns__a_partition_run_again_comes_first(void **state)
+{
+    struct turns t;
+    struct error err;
+    size_t k = 99, who = 99;
+
+    (void)state;
+    turns_init(&t, 1);
+    assert_int_equal(turns_track(&t, 4, &err), 0);
+    assert_int_equal(turns_work(&t, 4, 1, 0, &k), TURN_WORK); /* 0 to worker 0 */
+    assert_int_equal(turns_work(&t, 4, 1, 1, &k), TURN_WORK); /* 1 to worker 1 */
+    assert_int_equal(turns_parked(&t, 1), 0);                 /* the park limit is reached */
+    assert_int_equal(turns_work(&t, 4, 1, 1, &k), TURN_IDLE);
+    /* worker 0 dies in partition 0, the head: it runs again first, though the limit is reached */
+    assert_int_equal(turns_again(&t, 0, &err), 0);
+    assert_int_equal(turns_advance(&t, 4, &who), TURN_WAIT);
+    assert_int_equal(turns_work(&t, 4, 1, 0, &k), TURN_WORK);
+    assert_int_equal(k, 0);
+    assert_int_equal(t.owner[0], 0);
+    assert_int_equal(turns_written(&t, 0, &err), 0);
+    assert_int_equal(turns_advance(&t, 4, &who), TURN_WRITE_PARKED);
+    assert_int_equal(who, 1);
+    turns_wrote_parked(&t);
+    /* a finished partition whose worker died before its turn runs again too */
+    assert_int_equal(turns_work(&t, 4, 1, 1, &k), TURN_WORK);
+    assert_int_equal(k, 2);
+    assert_int_equal(turns_done(&t, 2), 1);
+    assert_int_equal(turns_again(&t, 2, &err), 0);
+    assert_int_equal(turns_advance(&t, 4, &who), TURN_WAIT);
+    assert_int_equal(turns_work(&t, 4, 1, 1, &k), TURN_WORK);
+    assert_int_equal(k, 2);
+    assert_int_equal(turns_work(&t, 4, 1, 0, &k), TURN_WORK);
+    assert_int_equal(k, 3);
+    assert_int_equal(turns_work(&t, 4, 1, 0, &k), TURN_STOP);
+    turns_release(&t);
+}
+
+static void
 test_turns__any_interleaving_writes_each_partition_once_in_order(void **state)
 {
     struct sim s;
@@ -290,6 +340,7 @@ test_turns__any_interleaving_writes_each_partition_once_in_order(void **state)
         s.rng = 0x1234567ull + (uint64_t)round * 7919u;
         s.n_parts = 1 + tu_rand(&s.rng) % 40;
         s.n_workers = 1 + (int)(tu_rand(&s.rng) % 8);
+        s.failures = round % 2 == 0 ? 0 : (int)(tu_rand(&s.rng) % 10);
         turns_init(&s.t, 1 + tu_rand(&s.rng) % 6);
         assert_int_equal(turns_track(&s.t, s.n_parts, &err), 0);
         for (w = 0; w < s.n_workers; w++) {
@@ -322,6 +373,7 @@ main(void)
         cmocka_unit_test(test_turns__parked_partitions_are_written_by_the_parent_in_order),
         cmocka_unit_test(test_turns__park_limit_stops_handing_out_work),
         cmocka_unit_test(test_turns__a_growing_plan_idles_until_all_is_known),
+        cmocka_unit_test(test_turns__a_partition_run_again_comes_first),
         cmocka_unit_test(test_turns__any_interleaving_writes_each_partition_once_in_order),
     };
 
