@@ -253,7 +253,8 @@ run_job(const struct job *job, const struct step *steps, const struct plan *plan
             0) {
         return ERR_INVALID;
     }
-    runstats_init(&stats, &r, opt->workers, opt->progress);
+    /* In this process, this process is the one worker. */
+    runstats_init(&stats, &r, run_in_this_process(opt) ? 1 : opt->workers, opt->progress);
     r.stats = &stats;
     log_line(r.log_fd, "job %s: %zu input file(s), %zu partition(s), %d worker(s)%s, output %s",
              job->file, inputs->n, plan->n_parts, opt->workers,
@@ -266,6 +267,7 @@ run_job(const struct job *job, const struct step *steps, const struct plan *plan
         log_line(r.log_fd, "job done: %" PRIu64 " records in, %" PRIu64 " out, %.3fs", r.records_in,
                  r.records_out, seconds_since(&t0));
     }
+    runstats_finish(&stats, rc, rc != 0 && rc != RESULT_SKIPPED ? err->msg : NULL);
     close(r.log_fd);
     runstats_release(&stats);
     planner_free(&r.planner);
