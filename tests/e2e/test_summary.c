@@ -234,15 +234,16 @@ test_summary__strings_are_escaped(void **state)
     static const char check[] =
         "import json, sys\n"
         "d = json.load(open('logs/summary.json', encoding='utf-8'))\n"
-        "want = 'q\"b\\\\t\\tx\\ufffd.yaml'\n"
+        "want = 'q\"b\\\\t\\tx\\x01\\ufffd.yaml'\n"
         "sys.exit(0 if d['job'] == want else 'job is %r, not %r' % (d['job'], want))\n";
 
     (void)state;
     make_input();
     tu_write_file(tu_join(tu_dir, "escaped.py"), check, strlen(check));
-    /* A job file whose name has a quote, a backslash, a tab and a byte that is not UTF-8. */
+    /* A job file whose name has a quote, a backslash, a tab, a control character and a byte that is
+     * not UTF-8. */
     tu_sh(0,
-          "f=$(printf 'q\"b\\\\t\\tx\\377.yaml') && printf 'input:\\n  path: in.txt\\n"
+          "f=$(printf 'q\"b\\\\t\\tx\\001\\377.yaml') && printf 'input:\\n  path: in.txt\\n"
           "output:\\n  path: out.txt\\nlog_dir: logs\\nsteps:\\n  - plugin: upper\\n' > \"$f\" && "
           "%s run \"$f\" -w 2 2> /dev/null && python3 escaped.py",
           TRANCHE_BIN);
@@ -320,6 +321,30 @@ test_summary__progress_line_on_a_terminal_only(void **state)
     tu_sh(0, "! grep -q tranche tty.out && ! grep -q \"$(printf '\\033')\" tty.out");
 }
 
+static void
+test_summary__interrupted_job(void **state)
+{
+    (void)state;
+    tu_sh(0, "seq 1 3000 | sed 's/^1$/1 SLOW/' > slow2.txt");
+    tu_write_job("stop.yaml",
+                 "input:\n  path: slow2.txt\noutput:\n  path: out.txt\nlog_dir: logs\n"
+                 "steps:\n  - plugin: %s/failer.so\n"
+                 "    options: { match: SLOW, mode: slow, marker: %s/slow.marker }\n",
+                 TEST_PLUGIN_DIR, tu_dir);
+    /* SIGTERM once the first worker is in its slow records */
+    tu_sh(0,
+          TU_SH_WAIT
+          "rm -f slow.marker logs/summary.json; %s run stop.yaml -w 2 -s 1KiB 2> /dev/null "
+          "& p=$!; tu_wait_for 20 '[ -e slow.marker ]' && kill -TERM $p; tu_reap $p 30; "
+          "[ $? -eq 1 ]",
+          TRANCHE_BIN);
+    tu_sh(0, CHECK_SUMMARY " logs/summary.json status=interrupted exit_status=1 "
+                           "'error~interrupted by signal SIGTERM'");
+    /* every worker process counted, though they were killed */
+    tu_sh(0, "python3 -c 'import json, sys; d = json.load(open(\"logs/summary.json\")); "
+             "sys.exit(sum(w[\"processes\"] for w in d[\"workers\"]) != 2)'");
+}
+
 int
 main(void)
 {
@@ -333,6 +358,7 @@ main(void)
         cmocka_unit_test(test_summary__strings_are_escaped),
         cmocka_unit_test(test_summary__replay_keeps_the_runs_summary),
         cmocka_unit_test(test_summary__progress_line_on_a_terminal_only),
+        cmocka_unit_test(test_summary__interrupted_job),
     };
 
     return cmocka_run_group_tests(tests, tu_group_setup, tu_group_teardown);
