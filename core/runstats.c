@@ -387,36 +387,70 @@ terminal_width(void)
     return 80;
 }
 
-/* The progress line's text (without "\r"): what is known, and for a stream still being decoded
- * (the plan grows) the planned totals with a "+" and no time left. */
+/*
+ * The input bytes the job will have read at its end: the plan's, or, while the last input is a
+ * gzip file being decoded (a first run: its plan grows as it is cut), an estimate from how far
+ * into the compressed file decoding is. Returns 1 when known (*estimated: from that estimate),
+ * 0 when more is to be planned than can be told (an input after the stream, or a pipe).
+ */
+static int
+bytes_expected(const struct runstats *rs, uint64_t *total, int *estimated)
+{
+    const struct planner *pl = &rs->run->planner;
+    uint64_t in_done, in_size, decoded = 0;
+    size_t file, k;
+
+    *total = rs->bytes_planned;
+    *estimated = 0;
+    if (pl->planned_all) {
+        return 1;
+    }
+    if (!planner_stream_position(pl, &file, &in_done, &in_size) || file + 1 != rs->run->inputs->n ||
+        in_done >= in_size) {
+        return 0;
+    }
+    for (k = 0; k < pl->live.n_parts; k++) {
+        if (pl->live.parts[k].file == file) {
+            decoded += pl->live.parts[k].end - pl->live.parts[k].start;
+        }
+    }
+    *total += (uint64_t)((double)decoded * (double)(in_size - in_done) / (double)in_done);
+    *estimated = 1;
+    return 1;
+}
+
+/* The progress line's text (without "\r"): what is known; while the plan grows (a stream being
+ * decoded) the partitions planned so far with a "+", and the bytes to come estimated from the
+ * compressed offset ("~") when that can be told, else with a "+" and no time left. */
 static void
 progress_text(const struct runstats *rs, char *buf, size_t size, uint64_t t)
 {
     const struct plan *p = live_plan(rs);
-    int all = rs->run != NULL && rs->run->planner.planned_all;
+    int all = rs->run->planner.planned_all, estimated = 0;
     char done[32], planned[32], rate[32], eta[32] = "?", elapsed[32], pct[16] = "";
     double secs = (double)t / 1e9, speed = secs > 0 ? (double)rs->bytes_done / secs : 0;
-    uint64_t n_parts = p != NULL && p->n_parts > rs->parts_planned ? p->n_parts : rs->parts_planned;
+    uint64_t n_parts = p->n_parts > rs->parts_planned ? p->n_parts : rs->parts_planned, total;
+    int known = bytes_expected(rs, &total, &estimated);
 
     format_bytes(done, sizeof(done), rs->bytes_done);
-    format_bytes(planned, sizeof(planned), rs->bytes_planned);
+    format_bytes(planned, sizeof(planned), known ? total : rs->bytes_planned);
     format_bytes(rate, sizeof(rate), (uint64_t)speed);
     format_duration(elapsed, sizeof(elapsed), t / 1000000000ull);
-    if (all && rs->bytes_planned > 0) {
+    if (known && total > 0) {
         snprintf(pct, sizeof(pct), " (%u%%)",
-                 rs->bytes_done >= rs->bytes_planned
+                 rs->bytes_done >= total
                      ? 100u
-                     : (unsigned)((double)rs->bytes_done * 100 / (double)rs->bytes_planned));
+                     : (unsigned)((double)rs->bytes_done * 100 / (double)total));
     }
-    if (all && speed > 0 && rs->bytes_planned >= rs->bytes_done) {
+    if (known && speed > 0 && total >= rs->bytes_done) {
         format_duration(eta, sizeof(eta),
-                        (uint64_t)((double)(rs->bytes_planned - rs->bytes_done) / speed + 0.5));
+                        (uint64_t)((double)(total - rs->bytes_done) / speed + 0.5));
     }
     snprintf(buf, size,
-             "tranche: %s/%s%s%s, %" PRIu64 "/%" PRIu64 "%s parts, %s/s, ETA %s, %s elapsed, "
+             "tranche: %s/%s%s%s%s, %" PRIu64 "/%" PRIu64 "%s parts, %s/s, ETA %s, %s elapsed, "
              "%" PRIu64 " retries, %" PRIu64 " skipped",
-             done, planned, all ? "" : "+", pct, rs->parts_done, n_parts, all ? "" : "+", rate, eta,
-             elapsed, rs->retries, rs->skipped);
+             done, estimated ? "~" : "", planned, known ? "" : "+", pct, rs->parts_done, n_parts,
+             all ? "" : "+", rate, eta, elapsed, rs->retries, rs->skipped);
 }
 
 static void

@@ -322,6 +322,30 @@ test_summary__progress_line_on_a_terminal_only(void **state)
 }
 
 static void
+test_summary__progress_of_a_gzip_first_run(void **state)
+{
+    (void)state;
+    if (tu_run("command -v script > /dev/null", NULL) != 0) {
+        skip();
+    }
+    /* More than the 32 MiB decoding ring holds, behind a first record the one worker waits on
+     * (until `go` exists): the stream is part decoded, its size known only by estimate. */
+    tu_sh(0, "seq 1 5000000 | sed 's/^1$/1 SLOW/' | gzip -1 > wait.gz");
+    tu_write_job("wait.yaml",
+                 "input:\n  path: wait.gz\n  index: off\noutput:\n  path: out.txt\n"
+                 "log_dir: logs\nsteps:\n  - plugin: %s/failer.so\n"
+                 "    options: { match: SLOW, mode: wait, release: %s/go }\n",
+                 TEST_PLUGIN_DIR, tu_dir);
+    tu_sh(0,
+          TU_SH_WAIT
+          "rm -f go; script -qec '%s run wait.yaml -w 1' /dev/null > wtty.out & p=$!; "
+          "tu_wait_for 60 'grep -q \"0 B/~[0-9.]* MiB (0%%), 0/[0-9]*+ parts\" wtty.out'; "
+          "rc=$?; touch go; tu_reap $p 60 && [ $rc -eq 0 ]",
+          TRANCHE_BIN);
+    tu_sh(0, "grep -q 'wait.yaml: ok: 5,000,000 records in' wtty.out");
+}
+
+static void
 test_summary__interrupted_job(void **state)
 {
     (void)state;
@@ -358,6 +382,7 @@ main(void)
         cmocka_unit_test(test_summary__strings_are_escaped),
         cmocka_unit_test(test_summary__replay_keeps_the_runs_summary),
         cmocka_unit_test(test_summary__progress_line_on_a_terminal_only),
+        cmocka_unit_test(test_summary__progress_of_a_gzip_first_run),
         cmocka_unit_test(test_summary__interrupted_job),
     };
 
