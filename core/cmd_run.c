@@ -80,7 +80,11 @@ const char cli_run_help[] =
     "      --replay LIST           run partitions LIST (e.g. 4,6,9 or 0-3,7) in that order, in\n"
     "                              this process, as one worker would: the `reproduce:` line of a\n"
     "                              failed worker; to standard output unless --output is given\n"
-    "  -q, --quiet                 no summary line on standard error\n"
+    "\n"
+    "What a run did:\n"
+    "  -q, --quiet                 no progress line and no summary line on standard error\n"
+    "      --summary-json FILE     (run) also write the log directory's summary.json to FILE\n"
+    "                              (its directory must exist)\n"
     "\n"
     "gzip inputs (found by their magic bytes): BGZF is split at its blocks; other gzip is decoded\n"
     "by this process on a first run, which leaves an index in your cache (input.index: cache,\n"
@@ -108,6 +112,7 @@ struct cli {
     size_t n_replay;
     int quiet;
     int fsync;
+    const char *summary_json; /* --summary-json FILE */
     int help;
 };
 
@@ -201,6 +206,9 @@ take_option(struct cli *cli, int c, char **argv)
     case 'r':
         cli->retries = optarg;
         return 0;
+    case 'J':
+        cli->summary_json = optarg;
+        return 0;
     case 'h':
         cli->help = 1;
         return 0;
@@ -260,6 +268,7 @@ parse_cli(int argc, char **argv, struct cli *cli)
         {"quiet", no_argument, NULL, 'q'},
         {"fsync", no_argument, NULL, 'F'},
         {"retries", required_argument, NULL, 'r'},
+        {"summary-json", required_argument, NULL, 'J'},
         {"help", no_argument, NULL, 'h'},
         {"set", required_argument, NULL, 'S'},
         {"step", required_argument, NULL, 'T'},
@@ -842,6 +851,38 @@ default_log_dir(struct session *s, int *hold_fd)
     return rc;
 }
 
+/* --summary-json FILE: its directory exists and may be written in, and FILE is not a directory,
+ * so that the copy cannot fail for those reasons after the run (a failure there is a warning
+ * that leaves the job's result alone). */
+static int
+check_summary_json(const char *path)
+{
+    struct stat st;
+    char *dir;
+    int rc = 0;
+
+    if (path == NULL) {
+        return 0;
+    }
+    dir = path_dirname(path);
+    if (dir == NULL) {
+        fprintf(stderr, "tranche: out of memory\n");
+        return ERR_INVALID;
+    }
+    if (*path == '\0' || (stat(path, &st) == 0 && S_ISDIR(st.st_mode))) {
+        rc = cli_usage_error("--summary-json '%s': not a file name", path);
+    } else if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "tranche: --summary-json %s: %s is not a directory\n", path, dir);
+        rc = ERR_INVALID;
+    } else if (access(dir, W_OK | X_OK) != 0) {
+        fprintf(stderr, "tranche: --summary-json %s: cannot write in %s: %s\n", path, dir,
+                strerror(errno));
+        rc = ERR_INVALID;
+    }
+    free(dir);
+    return rc;
+}
+
 /* Runs the planned job and says how it went. */
 static int
 run_planned(struct session *s, struct repro *rp)
@@ -860,6 +901,8 @@ run_planned(struct session *s, struct repro *rp)
     opt.n_replay = s->cli.n_replay;
     opt.repro = rp;
     opt.progress = !s->cli.quiet && isatty(STDERR_FILENO);
+    opt.summary_line = !s->cli.quiet;
+    opt.summary_json = s->cli.summary_json;
     rp->from_stdin = reads_stdin(&s->job);
     /* A stream's partitions depend on how many workers share the ring (run.c): the replay must
      * cut it as this run does. */
@@ -908,18 +951,13 @@ cmd_run(int argc, char **argv)
     hint_indexing(&s);
     rc = check_replay(&s);
     if (rc == 0) {
+        rc = check_summary_json(s.cli.summary_json);
+    }
+    if (rc == 0) {
         rc = default_log_dir(&s, &log_hold);
     }
     if (rc == 0) {
         rc = run_planned(&s, &rp);
-    }
-    if (rc == RESULT_SKIPPED && !s.cli.quiet) {
-        fprintf(stderr, "tranche: %s: done, leaving out records on which a step failed: see %s/rejects.tsv\n",
-                s.job.file, s.job.log_dir);
-    }
-    if (rc == 0 && !s.cli.quiet && isatty(STDERR_FILENO)) {
-        fprintf(stderr, "tranche: %s: done, output %s, logs in %s\n", s.job.file, s.job.output,
-                s.job.log_dir);
     }
 out:
     if (log_hold >= 0) {

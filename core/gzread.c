@@ -732,6 +732,12 @@ gz_reader_offset(const struct gz_reader *r)
 }
 
 uint64_t
+gz_reader_in_offset(const struct gz_reader *r)
+{
+    return position(r);
+}
+
+uint64_t
 gz_reader_members(const struct gz_reader *r)
 {
     return r->members;

@@ -82,6 +82,9 @@ int gz_reader_data_start(struct gz_reader *r, const struct gz_point *pt, struct 
 uint64_t gz_reader_offset(const struct gz_reader *r);
 uint64_t gz_reader_members(const struct gz_reader *r);
 
+/* The compressed offset of the next byte inflate takes (how far into the file decoding is). */
+uint64_t gz_reader_in_offset(const struct gz_reader *r);
+
 /*
  * Decoding whole segments between two access points with libdeflate (several times faster than
  * zlib's inflate; it cannot start mid-stream by itself): in front of the segment's own bytes go

@@ -72,7 +72,7 @@ run_one(struct run *r, struct chain *chain, const struct partition *p, struct ch
     memset(&sk, 0, sizeof(sk));
     sk.on_error_skip = r->job->on_error_skip;
     sk.only = -1;
-    sk.reject = rejects_put;
+    sk.reject = r->opt->n_replay > 0 ? NULL : rejects_put; /* (run.c: a replay writes none) */
     sk.arg = &rj;
     rejects_begin(&rj, r->opt->log_dir, p->index, in.input->is_stdin ? "-" : in.input->path,
                   r->steps, r->job->n_steps, r->job->delimiter);

@@ -144,6 +144,25 @@ planner_more(struct planner *pl, size_t budget, struct error *err)
 }
 
 int
+planner_stream_position(const struct planner *pl, size_t *file, uint64_t *in_done,
+                        uint64_t *in_size)
+{
+    const struct input *in;
+
+    if (pl->planned_all || !pl->stream_active || pl->stream == NULL) {
+        return 0;
+    }
+    in = &pl->inputs->v[pl->plan_file];
+    if (!S_ISREG(in->st.st_mode) || in->st.st_size <= 0) {
+        return 0;
+    }
+    *file = pl->plan_file;
+    *in_done = stream_in_offset(pl->stream);
+    *in_size = (uint64_t)in->st.st_size;
+    return *in_done > 0;
+}
+
+int
 planner_decoding(const struct planner *pl)
 {
     return !pl->planned_all && !pl->stream_full;

@@ -57,6 +57,12 @@ int planner_more(struct planner *pl, size_t budget, struct error *err);
 /* Whether planner_more would decode now: a stream is being decoded and the ring has room. */
 int planner_decoding(const struct planner *pl);
 
+/* While a gzip file (not a pipe) is being decoded: sets *file to its input index, *in_done to how
+ * far into it (compressed bytes) decoding is and *in_size to its size, and returns 1; else 0.
+ * For the progress line's estimate of a stream's decompressed size. */
+int planner_stream_position(const struct planner *pl, size_t *file, uint64_t *in_done,
+                            uint64_t *in_size);
+
 /* Partitions [.., upto) are no longer read by anyone: frees the ring behind them. */
 void planner_release(struct planner *pl, size_t upto);
 

@@ -254,7 +254,7 @@ out:
 }
 
 /* Puts the partitions' rejects together (rejects.h), also after a failure, so that its owner
- * sees what was left out. A job that succeeded leaving records out is RESULT_SKIPPED. */
+ * sees what was left out. */
 static void
 collect_rejects(struct run *r, int *rc, struct error *err)
 {
@@ -272,9 +272,6 @@ collect_rejects(struct run *r, int *rc, struct error *err)
     if (n > 0) {
         log_line(r->log_fd, "%" PRIu64 " record(s) left out (on_error: skip): %s/rejects.tsv", n,
                  r->opt->log_dir);
-    }
-    if (*rc == 0 && r->skipped > 0) {
-        *rc = RESULT_SKIPPED;
     }
 }
 
@@ -299,9 +296,12 @@ run_job(const struct job *job, const struct step *steps, const struct plan *plan
             0) {
         return ERR_INVALID;
     }
-    runstats_init(&stats, &r, opt->workers, opt->progress);
+    /* In this process, this process is the one worker. */
+    runstats_init(&stats, &r, run_in_this_process(opt) ? 1 : opt->workers, opt->progress);
     r.stats = &stats;
-    if (job->on_error_skip && rejects_prepare(opt->log_dir, err) != 0) {
+    /* (a replay leaves out what the job would, but writes no rejects: its log directory may be
+     * the run's own, whose rejects stay) */
+    if (job->on_error_skip && opt->n_replay == 0 && rejects_prepare(opt->log_dir, err) != 0) {
         close(r.log_fd);
         runstats_release(&stats);
         return ERR_INVALID;
@@ -311,8 +311,11 @@ run_job(const struct job *job, const struct step *steps, const struct plan *plan
              run_in_this_process(opt) ? " (in-process)" : "", job->output);
     rc = run_logged(&r, plan, err);
     runstats_clear(&stats);
-    if (job->on_error_skip) {
+    if (job->on_error_skip && opt->n_replay == 0) {
         collect_rejects(&r, &rc, err);
+    }
+    if (rc == 0 && r.skipped > 0) {
+        rc = RESULT_SKIPPED;
     }
     if (rc < 0) {
         log_line(r.log_fd, "job failed: %s", err->msg);
@@ -320,6 +323,7 @@ run_job(const struct job *job, const struct step *steps, const struct plan *plan
         log_line(r.log_fd, "job done: %" PRIu64 " records in, %" PRIu64 " out, %.3fs", r.records_in,
                  r.records_out, seconds_since(&t0));
     }
+    runstats_finish(&stats, rc, rc != 0 && rc != RESULT_SKIPPED ? err->msg : NULL);
     close(r.log_fd);
     runstats_release(&stats);
     planner_free(&r.planner);

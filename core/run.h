@@ -32,9 +32,12 @@ struct run_options {
     int fsync;            /* sync the output and its directory at the commit (--fsync) */
     const size_t *replay; /* n_replay > 0: run just these partitions, in this order, in-process */
     size_t n_replay;
-    struct repro *repro; /* the command line: a failed worker's reproduce line goes to
-                          * repro->line (repro.h); NULL: none */
-    int progress;        /* draw a progress line on standard error (a terminal, no --quiet) */
+    struct repro *repro;      /* the command line: a failed worker's reproduce line goes to
+                               * repro->line (repro.h); NULL: none */
+    int progress;             /* draw a progress line on standard error (a terminal, no --quiet) */
+    int summary_line;         /* print the one-line summary on stderr at the end of a job that
+                               * succeeded (no --quiet) */
+    const char *summary_json; /* --summary-json FILE: a copy of summary.json; NULL: none */
 };
 
 /* Whether the partitions run in this process (--in-process, --partition K, --replay LIST). */
@@ -61,7 +64,8 @@ struct run {
  * every partition succeeded and the output is in place; ERR_INVALID when set-up failed (logs,
  * output, memory: nothing ran); ERR_PIPE when standard output's reader went away; ERR_FAILED when
  * the job failed, with err naming the partition, byte range, step, what happened and the worker's
- * log.
+ * log. Once the log is open, what the run did is written to LOG_DIR/summary.json whatever the
+ * result (runstats_finish), and with opt->summary_line a success is said in one line on stderr.
  */
 int run_job(const struct job *job, const struct step *steps, const struct plan *plan,
             const struct inputs *inputs, const struct run_options *opt, struct error *err);

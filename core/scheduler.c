@@ -451,6 +451,7 @@ death_failure(struct scheduler *s, int w, int status, struct error *err)
 static void
 stop_all(struct scheduler *s)
 {
+    struct rusage ru;
     int w, status;
 
     for (w = 0; s->workers != NULL && w < s->n_workers; w++) {
@@ -461,8 +462,10 @@ stop_all(struct scheduler *s)
     }
     for (w = 0; s->workers != NULL && w < s->n_workers; w++) {
         if (s->workers[w].pid > 0 && s->workers[w].alive) {
-            while (waitpid(s->workers[w].pid, &status, 0) < 0 && errno == EINTR) {
+            memset(&ru, 0, sizeof(ru));
+            while (wait4(s->workers[w].pid, &status, 0, &ru) < 0 && errno == EINTR) {
             }
+            runstats_worker_ended(s->run->stats, w + 1, &ru);
             s->workers[w].alive = 0;
         }
     }

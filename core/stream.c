@@ -313,6 +313,12 @@ stream_release(struct stream *s, uint64_t upto)
     }
 }
 
+uint64_t
+stream_in_offset(const struct stream *s)
+{
+    return s->reader != NULL ? gz_reader_in_offset(s->reader) : 0;
+}
+
 const char *
 stream_index_note(const struct stream *s)
 {

@@ -67,6 +67,10 @@ int stream_step(struct stream *s, struct plan *plan, size_t budget, enum stream_
 /* Frees the ring up to ring position `upto` (the end of a partition no worker still reads). */
 void stream_release(struct stream *s, uint64_t upto);
 
+/* How far into its file (compressed bytes) decoding is, for the progress line; 0 when the file
+ * is not being decoded as gzip. */
+uint64_t stream_in_offset(const struct stream *s);
+
 /* After STREAM_END: what happened to the index ("written to PATH", or why not); "" if none. */
 const char *stream_index_note(const struct stream *s);
 
