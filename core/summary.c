@@ -12,6 +12,7 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "grow.h"
 #include "summary.h"
 
 enum kind { K_STRING, K_U64, K_I64, K_SECONDS, K_BOOL, K_OBJECT, K_ARRAY };
@@ -425,6 +426,106 @@ decode_object(struct reader *r, const char *key, const yaml_node_t *node, const 
     return 0;
 }
 
+static int
+hex4(const char *p, unsigned *out)
+{
+    unsigned v = 0;
+    int i;
+
+    for (i = 0; i < 4; i++) {
+        char c = p[i];
+
+        v <<= 4;
+        if (c >= '0' && c <= '9') {
+            v |= (unsigned)(c - '0');
+        } else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f') {
+            v |= (unsigned)((c | 0x20) - 'a' + 10);
+        } else {
+            return -1;
+        }
+    }
+    *out = v;
+    return 0;
+}
+
+/*
+ * JSON may write a character beyond U+FFFF as a pair of escaped UTF-16 surrogates
+ * (\ud83d\ude00), which YAML's double-quoted escapes refuse: each pair inside a string becomes the
+ * character's UTF-8 bytes, and a surrogate without its other half U+FFFD, before libyaml reads the
+ * text. Rewritten in place (the bytes are fewer than the escapes); *len is updated.
+ */
+static void
+join_surrogates(char *text, size_t *len)
+{
+    size_t r = 0, w = 0, n = *len;
+    int in_string = 0;
+
+    while (r < n) {
+        unsigned hi, lo, c;
+
+        if (!in_string || text[r] != '\\' || r + 1 >= n) {
+            in_string ^= text[r] == '"';
+            text[w++] = text[r++];
+            continue;
+        }
+        if (text[r + 1] != 'u' || r + 6 > n || hex4(text + r + 2, &hi) != 0 || hi < 0xd800 ||
+            hi > 0xdfff) {
+            text[w++] = text[r++]; /* any other escape, copied whole */
+            text[w++] = text[r++];
+            continue;
+        }
+        r += 6;
+        if (hi < 0xdc00 && r + 6 <= n && text[r] == '\\' && text[r + 1] == 'u' &&
+            hex4(text + r + 2, &lo) == 0 && lo >= 0xdc00 && lo <= 0xdfff) {
+            r += 6;
+            c = 0x10000 + ((hi - 0xd800) << 10) + (lo - 0xdc00);
+            text[w++] = (char)(0xf0 | (c >> 18));
+            text[w++] = (char)(0x80 | ((c >> 12) & 0x3f));
+            text[w++] = (char)(0x80 | ((c >> 6) & 0x3f));
+            text[w++] = (char)(0x80 | (c & 0x3f));
+        } else {
+            memcpy(text + w, "\xef\xbf\xbd", 3);
+            w += 3;
+        }
+    }
+    *len = w;
+}
+
+/* The whole file, malloc'd, in *text (set only on success). */
+static int
+read_whole(const char *path, char **text, size_t *len, struct error *err)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    size_t cap = 0, have = 0, got;
+    int rc = ERR_INVALID;
+
+    if (f == NULL) {
+        error_errno(err, "%s", path);
+        return ERR_INVALID;
+    }
+    do {
+        if (GROW(buf, cap, have + 65536) != 0) {
+            rc = error_set(err, "%s: out of memory", path);
+            goto out;
+        }
+        got = fread(buf + have, 1, cap - have, f);
+        have += got;
+    } while (got > 0);
+    if (ferror(f)) {
+        error_errno(err, "%s: read error", path);
+        goto out;
+    }
+    *text = buf;
+    *len = have;
+    buf = NULL;
+    rc = 0;
+out:
+    free(buf);
+    fclose(f);
+    return rc;
+}
+
 /* The parser's own message: where it stopped (line:column, or the byte for an encoding error),
  * what it found, and in what. */
 static int
@@ -452,28 +553,25 @@ summary_load(const char *path, struct summary *s, struct error *err)
     struct summary got;
     yaml_parser_t parser;
     int have_doc = 0;
-    FILE *f = NULL;
+    char *text = NULL;
+    size_t len = 0;
     int rc = ERR_INVALID;
 
     set_defaults(&summary_shape, &got);
+    if (read_whole(path, &text, &len, err) != 0) {
+        return ERR_INVALID;
+    }
     if (!yaml_parser_initialize(&parser)) {
+        free(text);
         return error_set(err, "%s: out of memory", path);
     }
-    f = fopen(path, "rb");
-    if (f == NULL) {
-        error_errno(err, "%s", path);
-        goto out;
-    }
-    yaml_parser_set_input_file(&parser, f);
+    join_surrogates(text, &len);
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
     if (!yaml_parser_load(&parser, &r.doc)) {
         parse_error(&parser, path, err);
         goto out;
     }
     have_doc = 1;
-    if (ferror(f)) {
-        error_errno(err, "%s: read error", path);
-        goto out;
-    }
     if (yaml_document_get_root_node(&r.doc) == NULL) {
         error_set(err, "%s: empty, not a tranche summary", path);
         goto out;
@@ -495,9 +593,7 @@ out:
         yaml_document_delete(&r.doc);
     }
     yaml_parser_delete(&parser);
-    if (f != NULL) {
-        fclose(f);
-    }
+    free(text);
     return rc;
 }
 
