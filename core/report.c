@@ -145,7 +145,7 @@ fmt_bytes(char *buf, double v)
     static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
     size_t u = 0;
 
-    while (v >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
+    while (v >= 1000 && u + 1 < sizeof(units) / sizeof(units[0])) {
         v /= 1024;
         u++;
     }
@@ -247,6 +247,10 @@ static const char style[] =
     ".facts dt{color:var(--muted);font-size:12px}.facts dd{margin:0;font-size:16px;"
     "font-weight:600;overflow-wrap:anywhere}\n"
     ".facts dd small{display:block;font-size:12px;font-weight:400;color:var(--muted)}\n"
+    ".paths{margin:14px 0 0;display:grid;grid-template-columns:max-content 1fr;gap:2px 14px;"
+    "font-size:13px}\n"
+    ".paths div{display:contents}.paths dt{color:var(--muted)}.paths dd{margin:0;"
+    "font-family:ui-monospace,'DejaVu Sans Mono',monospace;overflow-wrap:anywhere}\n"
     ".error{background:#fdecea;border:1px solid #e6b0aa;border-radius:6px;padding:10px 14px;"
     "margin-top:14px}\n"
     ".error pre{margin:4px 0 0;white-space:pre-wrap;word-break:break-all}\n"
@@ -268,7 +272,9 @@ static const char style[] =
     ".part:hover,.wait:hover,.bucket:hover{opacity:.75}\n"
     ".in0{fill:#3f6fb5}.in1{fill:#2f9b8f}.in2{fill:#8a5cb8}.in3{fill:#c5733a}"
     ".in4{fill:#5e8c31}.in5{fill:#b8487a}.in6{fill:#4c8fc7}.in7{fill:#8c7a3c}\n"
-    ".part.alt{opacity:.82}\n"
+    /* every other partition a shade lighter (opaque: a wait behind it must not show through) */
+    ".in0.alt{fill:#6690cc}.in1.alt{fill:#5cb8ad}.in2.alt{fill:#a882cf}.in3.alt{fill:#d9925f}"
+    ".in4.alt{fill:#80aa55}.in5.alt{fill:#d06e99}.in6.alt{fill:#76abd8}.in7.alt{fill:#ab9a5e}\n"
     ".wait{fill:#b4c2dc}\n"
     ".failed{fill:#d63b2f}\n"
     ".legend i.in0{background:#3f6fb5}.legend i.wait{background:#b4c2dc}"
@@ -300,12 +306,13 @@ fact(FILE *f, const char *label, const char *fmt, ...)
     fputs("</dd></div>\n", f);
 }
 
+/* A path (or a long value) on a line of its own below the facts. */
 static void
-fact_text(FILE *f, const char *label, const char *text)
+path_line(FILE *f, const char *label, const char *text)
 {
     fprintf(f, "<div><dt>%s</dt><dd>", label);
     esc(f, text != NULL ? text : "-");
-    fputs("</dd></div>\n", f);
+    fputs("</dd></div>", f);
 }
 
 static void
@@ -339,9 +346,10 @@ write_header(FILE *f, const struct summary *s)
          fmt_bytes(a, known(s->wall_s) && s->wall_s > 0 ? (double)t->bytes_in / s->wall_s : 0));
     fact(f, "Retries", "%llu", (unsigned long long)t->retries);
     fact(f, "Records skipped", "%s", fmt_count(a, t->skipped));
-    fact_text(f, "Started (UTC)", s->started_at);
-    fact_text(f, "Output", s->output);
-    fact_text(f, "Log directory", s->log_dir);
+    fputs("</dl>\n<dl class=\"paths\">", f);
+    path_line(f, "started (UTC)", s->started_at);
+    path_line(f, "output", s->output);
+    path_line(f, "log directory", s->log_dir);
     fputs("</dl>\n", f);
     if (s->error != NULL) {
         fputs("<div class=\"error\"><strong>Error</strong><pre>", f);
@@ -453,9 +461,25 @@ timeline_row(FILE *f, const struct summary *s, int64_t worker, size_t row, doubl
             "<text x=\"8\" y=\"%.1f\">worker %lld</text>\n",
             (long long)worker, row % 2 ? " odd" : "", y, CHART_W, ROW_H, y + ROW_H / 2 + 4,
             (long long)worker);
+    /* The waits first: a worker that parks a partition's output goes on with the next one
+     * while it waits, and that partition's bar is drawn over the wait. */
     for (i = 0; i < s->n_partitions; i++) {
         const struct summary_partition *p = &s->partitions[i];
-        double x0, x1, x2;
+        double x1, x2;
+
+        if (!ran(p) || p->worker != worker || !known(p->written_s) || p->written_s <= p->done_s) {
+            continue;
+        }
+        x1 = CHART_LEFT + p->done_s / span * plot;
+        x2 = CHART_LEFT + p->written_s / span * plot;
+        fprintf(f, "<rect class=\"wait\" x=\"%.2f\" y=\"%.1f\" width=\"%.2f\" height=\"%.1f\">", x1,
+                bar + BAR_H / 4, x2 - x1, BAR_H / 2);
+        partition_title(f, s, p);
+        fputs("</rect>\n", f);
+    }
+    for (i = 0; i < s->n_partitions; i++) {
+        const struct summary_partition *p = &s->partitions[i];
+        double x0, x1;
 
         if (!ran(p) || p->worker != worker) {
             continue;
@@ -470,13 +494,6 @@ timeline_row(FILE *f, const struct summary *s, int64_t worker, size_t row, doubl
                 BAR_H);
         partition_title(f, s, p);
         fputs("</rect>\n", f);
-        if (known(p->written_s) && p->written_s > p->done_s) {
-            x2 = CHART_LEFT + p->written_s / span * plot;
-            fprintf(f, "<rect class=\"wait\" x=\"%.2f\" y=\"%.1f\" width=\"%.2f\" height=\"%.1f\">",
-                    x1, bar + BAR_H / 4, x2 - x1, BAR_H / 2);
-            partition_title(f, s, p);
-            fputs("</rect>\n", f);
-        }
     }
     for (i = 0; i < s->n_retries; i++) {
         const struct summary_retry *r = &s->retries[i];
@@ -581,7 +598,8 @@ write_throughput(FILE *f, const struct summary *s, struct error *err)
     for (i = 0; i < s->n_partitions; i++) {
         n_ran += ran(&s->partitions[i]);
     }
-    n_buckets = n_ran < 10 ? 10 : n_ran > 60 ? 60 : n_ran;
+    /* About three partitions a bucket, so that a bucket is more than one partition's end. */
+    n_buckets = n_ran / 3 < 10 ? 10 : n_ran / 3 > 60 ? 60 : n_ran / 3;
     width = span / n_buckets;
     rate = calloc(n_buckets, sizeof(*rate));
     count = calloc(n_buckets, sizeof(*count));
