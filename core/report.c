@@ -23,6 +23,7 @@
 #define FLOW_H 200.0
 #define SLOWEST_SHOWN 10
 #define INPUT_COLOURS 8
+#define MAX_ROWS 65536 /* worker slots taken from n_workers (a corrupt count draws no more) */
 
 int
 report_rejects_load(const char *path, size_t keep, struct report_rejects *out, struct error *err)
@@ -191,6 +192,9 @@ nice_step(double range, double target)
     while (mag > raw) {
         mag /= 10;
     }
+    if (!(mag > 0)) {
+        return range; /* below what a double's powers of ten reach: one step */
+    }
     norm = raw / mag;
     return (norm < 1.5 ? 1 : norm < 3 ? 2 : norm < 7 ? 5 : 10) * mag;
 }
@@ -217,7 +221,8 @@ time_span(const struct summary *s)
     for (i = 0; i < s->n_retries; i++) {
         t = known(s->retries[i].at_s) && s->retries[i].at_s > t ? s->retries[i].at_s : t;
     }
-    return t > 0 ? t : 1;
+    /* At least a millisecond: the axes divide by it. */
+    return t > 0.001 ? t : 0.001;
 }
 
 static int
@@ -368,8 +373,9 @@ write_header(FILE *f, const struct summary *s)
 static size_t
 worker_rows(const struct summary *s, int64_t **out)
 {
-    size_t cap = (size_t)(s->n_workers > 0 ? s->n_workers : 0) + s->n_workers_listed +
-                 s->n_partitions + s->n_retries + 1;
+    int64_t slots = s->n_workers < MAX_ROWS ? s->n_workers : MAX_ROWS;
+    size_t cap =
+        (size_t)(slots > 0 ? slots : 0) + s->n_workers_listed + s->n_partitions + s->n_retries + 1;
     int64_t *ids = calloc(cap, sizeof(*ids));
     size_t n = 0, i, j;
 
@@ -377,7 +383,7 @@ worker_rows(const struct summary *s, int64_t **out)
         *out = NULL;
         return 0;
     }
-    for (i = 1; (int64_t)i <= s->n_workers; i++) {
+    for (i = 1; (int64_t)i <= slots; i++) {
         ids[n++] = (int64_t)i;
     }
     for (i = 0; i < s->n_workers_listed; i++) {
@@ -416,7 +422,7 @@ time_axis(FILE *f, double span, double y0, double y1)
     const char *unit = span < 1 ? "ms" : span < 300 ? "s" : "min";
     int k;
 
-    for (k = 0; (t = k * step) <= span * 1.0001; k++) {
+    for (k = 0; (t = k * step) <= span * 1.0001 && k <= 100; k++) {
         double x = CHART_LEFT + t / span * plot;
 
         fprintf(f,
@@ -634,7 +640,7 @@ write_throughput(FILE *f, const struct summary *s, struct error *err)
     fputs("<section id=\"throughput\"><h2>Throughput: input bytes completed per second</h2>\n", f);
     fprintf(f, "<svg viewBox=\"0 0 %.0f %.0f\" role=\"img\" aria-label=\"throughput over time\">\n",
             CHART_W, FLOW_H);
-    for (i = 0; (v = (double)i * step) <= peak * 1.0001; i++) {
+    for (i = 0; (v = (double)i * step) <= peak * 1.0001 && i <= 100; i++) {
         double y = bottom - v / peak * (bottom - top);
 
         fprintf(f,
