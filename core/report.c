@@ -23,6 +23,13 @@
 #define FLOW_H 200.0
 #define SLOWEST_SHOWN 10
 #define INPUT_COLOURS 8
+
+/* A partition's bar has its input's colour, every other partition a shade lighter (opaque: a
+ * wait drawn behind it must not show through). The class stays "part" alone, for tools. */
+static const char *const colours[INPUT_COLOURS][2] = {
+    {"#3f6fb5", "#6690cc"}, {"#2f9b8f", "#5cb8ad"}, {"#8a5cb8", "#a882cf"}, {"#c5733a", "#d9925f"},
+    {"#5e8c31", "#80aa55"}, {"#b8487a", "#d06e99"}, {"#4c8fc7", "#76abd8"}, {"#8c7a3c", "#ab9a5e"},
+};
 #define MAX_ROWS 65536 /* worker slots taken from n_workers (a corrupt count draws no more) */
 
 int
@@ -275,14 +282,9 @@ static const char style[] =
     ".row-bg{fill:transparent}.row-bg.odd{fill:#8090b0;fill-opacity:.08}\n"
     ".part{stroke:#fff;stroke-width:1}\n"
     ".part:hover,.wait:hover,.bucket:hover{opacity:.75}\n"
-    ".in0{fill:#3f6fb5}.in1{fill:#2f9b8f}.in2{fill:#8a5cb8}.in3{fill:#c5733a}"
-    ".in4{fill:#5e8c31}.in5{fill:#b8487a}.in6{fill:#4c8fc7}.in7{fill:#8c7a3c}\n"
-    /* every other partition a shade lighter (opaque: a wait behind it must not show through) */
-    ".in0.alt{fill:#6690cc}.in1.alt{fill:#5cb8ad}.in2.alt{fill:#a882cf}.in3.alt{fill:#d9925f}"
-    ".in4.alt{fill:#80aa55}.in5.alt{fill:#d06e99}.in6.alt{fill:#76abd8}.in7.alt{fill:#ab9a5e}\n"
     ".wait{fill:#b4c2dc}\n"
     ".failed{fill:#d63b2f}\n"
-    ".legend i.in0{background:#3f6fb5}.legend i.wait{background:#b4c2dc}"
+    ".legend i.part{background:#3f6fb5}.legend i.wait{background:#b4c2dc}"
     ".legend i.failed{background:#d63b2f}.legend i.area{background:#a9bde0}\n"
     ".area{fill:#3f6fb5;fill-opacity:.25;stroke:none}.line{fill:none;stroke:#3f6fb5;"
     "stroke-width:2}\n"
@@ -493,11 +495,10 @@ timeline_row(FILE *f, const struct summary *s, int64_t worker, size_t row, doubl
         x0 = CHART_LEFT + p->start_s / span * plot;
         x1 = CHART_LEFT + p->done_s / span * plot;
         fprintf(f,
-                "<rect class=\"part in%lld%s\" data-partition=\"%lld\" x=\"%.2f\" y=\"%.1f\" "
-                "width=\"%.2f\" height=\"%.1f\">",
-                (long long)((p->input > 0 ? p->input : 0) % INPUT_COLOURS),
-                p->index % 2 ? " alt" : "", (long long)p->index, x0, bar, x1 - x0 > 1 ? x1 - x0 : 1,
-                BAR_H);
+                "<rect class=\"part\" data-partition=\"%lld\" x=\"%.2f\" y=\"%.1f\" "
+                "width=\"%.2f\" height=\"%.1f\" fill=\"%s\">",
+                (long long)p->index, x0, bar, x1 - x0 > 1 ? x1 - x0 : 1, BAR_H,
+                colours[(p->input > 0 ? p->input : 0) % INPUT_COLOURS][p->index % 2 != 0]);
         partition_title(f, s, p);
         fputs("</rect>\n", f);
     }
@@ -574,7 +575,7 @@ write_timeline(FILE *f, const struct summary *s, struct error *err)
     for (i = 0; i < n_rows; i++) {
         timeline_row(f, s, rows[i], i, span);
     }
-    fputs("</svg>\n<div class=\"legend\"><span><i class=\"in0\"></i>running a partition (colour: "
+    fputs("</svg>\n<div class=\"legend\"><span><i class=\"part\"></i>running a partition (colour: "
           "its input)</span><span><i class=\"wait\"></i>done, waiting for its turn to be "
           "written</span><span><i class=\"failed\"></i>an attempt that failed (retried)</span>"
           "</div>\n",

@@ -1,6 +1,6 @@
 /*
- * core/summary.h: summary.json read back (the file runstats writes at the end of a run, its schema
- * in the README's "Run report"), for `tranche report`. JSON is read with libyaml: a JSON document
+ * core/summary.h: summary.json read back (the file runstats writes at the end of a run; the structs
+ * below name its fields), for `tranche report`. JSON is read with libyaml: a JSON document
  * is YAML flow syntax. Keys the reader does not know are ignored and missing ones stay zero (or
  * NULL, or NaN for a time), so a summary from a newer or older tranche still reads.
  */

@@ -153,6 +153,8 @@ test_report__a_self_contained_page_with_a_row_per_worker_and_a_bar_per_partition
     tu_assert_contains(page, "data-worker=\"1\"");
     assert_non_null(strstr(strstr(page, "data-worker=\"2\""), "data-partition=\"3\""));
     assert_null(strstr(strstr(page, "data-worker=\"2\""), "data-partition=\"4\""));
+    /* The bar's class is "part" alone, as tools look for it. */
+    tu_assert_contains(page, "<rect class=\"part\" data-partition=\"0\"");
     free(page);
     /* A new file's mode, not mkstemp's 0600; no temporary file left. */
     assert_int_equal(stat(tu_join(tu_dir, "run1/report.html"), &st), 0);
