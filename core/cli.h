@@ -14,13 +14,15 @@ int cmd_validate(int argc, char **argv);
 
 int cmd_index(int argc, char **argv);
 int cmd_plugins(int argc, char **argv);
-int cmd_new(int argc, char **argv); /* cmd_new.c: the plugin project scaffold */
+int cmd_new(int argc, char **argv);    /* cmd_new.c: the plugin project scaffold */
+int cmd_report(int argc, char **argv); /* cmd_report.c: a run's summary.json -> report.html */
 
 /* The help texts, for `tranche help COMMAND` and COMMAND --help. */
 extern const char cli_run_help[];
 extern const char cli_index_help[];
 extern const char cli_plugins_help[];
 extern const char cli_new_help[];
+extern const char cli_report_help[];
 
 /* Standard output was closed when tranche started (it is /dev/null now): a command whose output
  * is standard output fails instead of throwing it away. */

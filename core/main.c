@@ -42,6 +42,8 @@ static const char usage_text[] =
     "                               build the access-point index of gzip files that are not\n"
     "                               BGZF, so that runs decode them in parallel (a run over such\n"
     "                               a file builds it too)\n"
+    "  report LOGDIR [-o FILE]      write a run's report.html (timeline, throughput, slowest\n"
+    "                               partitions, retries, skipped records) from its summary\n"
     "  --version                    version, plugin ABI, and the libraries built with\n"
     "  --help, help [COMMAND]       this text, or the options of a command\n"
     "\n"
@@ -89,6 +91,8 @@ help(int argc, char **argv)
         fputs(cli_plugins_help, stdout);
     } else if (argc > 1 && strcmp(argv[1], "new") == 0) {
         fputs(cli_new_help, stdout);
+    } else if (argc > 1 && strcmp(argv[1], "report") == 0) {
+        fputs(cli_report_help, stdout);
     } else if (argc > 1) {
         fputs(cli_run_help, stdout);
     } else {
@@ -102,7 +106,7 @@ static const struct {
     int (*fn)(int argc, char **argv);
 } commands[] = {
     {"run", cmd_run},     {"plan", cmd_plan}, {"validate", cmd_validate}, {"plugins", cmd_plugins},
-    {"index", cmd_index}, {"help", help},     {"new", cmd_new},
+    {"index", cmd_index}, {"help", help},     {"new", cmd_new},           {"report", cmd_report},
 };
 
 /* Descriptors 0-2 open (on /dev/null if they were closed), so that no file the run opens gets
