@@ -66,6 +66,10 @@ const char cli_run_help[] =
     "                              that it survives a power loss once tranche exits 0\n"
     "      --retries N             (run) re-run a failed partition up to N times, each time in\n"
     "                              a fresh worker (the job's `retries`)\n"
+    "      --resume                (run) go on from where a failed or interrupted run of the\n"
+    "                              same job stopped: the partitions it wrote (kept in\n"
+    "                              OUTPUT.tranche-work) are not run again; a changed job,\n"
+    "                              plugin or input is refused\n"
     "A job without a job file:\n"
     "      --step PLUGIN           adds a step (in order); a --set OPTION=VALUE after it sets\n"
     "                              that step's option. --input is needed; the output is\n"
@@ -106,6 +110,7 @@ struct cli {
     const char *output;
     const char *log_dir;
     const char *retries; /* --retries N */
+    int resume;          /* --resume */
     int in_process;
     long only_partition;
     size_t *replay; /* --replay LIST (malloc'd) */
@@ -206,6 +211,9 @@ take_option(struct cli *cli, int c, char **argv)
     case 'r':
         cli->retries = optarg;
         return 0;
+    case 'U':
+        cli->resume = 1;
+        return 0;
     case 'J':
         cli->summary_json = optarg;
         return 0;
@@ -268,6 +276,7 @@ parse_cli(int argc, char **argv, struct cli *cli)
         {"quiet", no_argument, NULL, 'q'},
         {"fsync", no_argument, NULL, 'F'},
         {"retries", required_argument, NULL, 'r'},
+        {"resume", no_argument, NULL, 'U'},
         {"summary-json", required_argument, NULL, 'J'},
         {"help", no_argument, NULL, 'h'},
         {"set", required_argument, NULL, 'S'},
@@ -901,6 +910,7 @@ run_planned(struct session *s, struct repro *rp)
     opt.n_replay = s->cli.n_replay;
     opt.repro = rp;
     opt.progress = !s->cli.quiet && isatty(STDERR_FILENO);
+    opt.resume = s->cli.resume;
     opt.summary_line = !s->cli.quiet;
     opt.summary_json = s->cli.summary_json;
     rp->from_stdin = reads_stdin(&s->job);

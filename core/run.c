@@ -195,6 +195,99 @@ too_many_skipped(const struct run *r, struct error *err)
     return 1;
 }
 
+/* The work directory (resume.h): with --resume, the output of the partitions an interrupted run
+ * wrote becomes this run's temporary output, and the scheduler starts after them; without it,
+ * what an earlier run left is removed (this run starts afresh). */
+static int
+start_resume(struct run *r, struct error *err)
+{
+    struct resume *rs = r->resume;
+    struct output *o = &r->output;
+    int fd;
+
+    if (!r->opt->resume) {
+        if (resume_exists(rs)) {
+            log_line(r->log_fd, "removed %s, left by an earlier run: this run starts afresh",
+                     rs->dir);
+            resume_remove(rs);
+        }
+        return 0;
+    }
+    if (resume_load(rs, err) != 0 || resume_take_partial(rs, o->tmp_path, err) != 0) {
+        return ERR_INVALID;
+    }
+    fd = open(o->tmp_path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 || lseek(fd, (off_t)rs->out_len, SEEK_SET) < 0) {
+        if (fd >= 0) {
+            close(fd);
+        }
+        return error_errno(err, "cannot open %s", o->tmp_path), ERR_INVALID;
+    }
+    if (dup2(fd, o->fd) < 0) {
+        close(fd);
+        return error_errno(err, "cannot open %s", o->tmp_path), ERR_INVALID;
+    }
+    close(fd);
+    log_line(r->log_fd, "resuming from %s: %zu partition(s) done, %" PRIu64 " bytes of output",
+             rs->dir, rs->done, rs->out_len);
+    return 0;
+}
+
+/* After a failure or a stop: keeps what was written for --resume (resume.h), and says so in
+ * the message; a run that wrote nothing (and resumed nothing) keeps nothing. */
+static void
+keep_work(struct run *r, struct error *err)
+{
+    struct resume *rs = r->resume;
+    const struct runstats *st = r->stats;
+    struct error save_err;
+    size_t k, n;
+
+    if (r->written <= rs->done) {
+        if (rs->done == 0) {
+            resume_remove(rs);
+            return;
+        }
+        r->written = rs->done; /* (nothing more: what was resumed is kept as it was) */
+        r->written_bytes = rs->out_len;
+    }
+    for (k = rs->done; k < r->written && k < r->planner.live.n_parts; k++) {
+        const struct partition *p = &r->planner.live.parts[k];
+        struct resume_part rp;
+        memset(&rp, 0, sizeof(rp));
+        rp.file = p->file;
+        rp.start = p->start;
+        rp.end = p->end;
+        if (k < st->n_parts && st->parts != NULL) {
+            rp.records_in = st->parts[k].records_in;
+            rp.records_out = st->parts[k].records_out;
+            rp.bytes_in = st->parts[k].bytes_in;
+            rp.bytes_out = st->parts[k].bytes_out;
+            rp.skipped = st->parts[k].skipped;
+        }
+        if (resume_note(rs, &rp) != 0) {
+            log_line(r->log_fd, "out of memory: nothing kept for --resume");
+            return;
+        }
+    }
+    rs->out_len = r->written_bytes;
+    if (ftruncate(r->output.fd, (off_t)rs->out_len) != 0) {
+        log_line(r->log_fd, "nothing kept for --resume: cannot cut %s: %s", r->output.tmp_path,
+                 strerror(errno));
+        return;
+    }
+    if (resume_save(rs, r->output.tmp_path, &save_err) != 0) {
+        log_line(r->log_fd, "nothing kept for --resume: %s", save_err.msg);
+        return;
+    }
+    log_line(r->log_fd, "kept %zu written partition(s) in %s for --resume", rs->done, rs->dir);
+    n = strlen(err->msg);
+    snprintf(err->msg + n, sizeof(err->msg) - n,
+             "\n  %zu of %zu partition(s) are done and kept in %s: run the same command with "
+             "--resume to go on from there",
+             rs->done, r->planner.live.n_parts, rs->dir);
+}
+
 /* Runs the job once the log is open; returns a result code. */
 static int
 run_logged(struct run *r, const struct plan *plan, struct error *err)
@@ -214,6 +307,9 @@ run_logged(struct run *r, const struct plan *plan, struct error *err)
     if (rc == 0 &&
         planner_start(&r->planner, r->job, r->inputs, plan, slots, r->log_fd, err) != 0) {
         rc = ERR_INVALID;
+    }
+    if (rc == 0 && r->resume != NULL) {
+        rc = start_resume(r, err);
     }
     if (rc != 0) {
         goto out;
@@ -235,6 +331,11 @@ run_logged(struct run *r, const struct plan *plan, struct error *err)
     }
     if (rc != 0 && r->output.broken_pipe) {
         rc = ERR_PIPE;
+    }
+    if (r->resume != NULL && (rc == ERR_FAILED || rc == ERR_TIMEOUT)) {
+        keep_work(r, err);
+    } else if (r->resume != NULL && rc == 0) {
+        resume_remove(r->resume);
     }
 out:
     if (rc != 0) {
@@ -281,6 +382,7 @@ run_job(const struct job *job, const struct step *steps, const struct plan *plan
 {
     struct run r;
     struct runstats stats;
+    struct resume work;
     struct timespec t0;
     int rc;
 
@@ -306,6 +408,20 @@ run_job(const struct job *job, const struct step *steps, const struct plan *plan
         runstats_release(&stats);
         return ERR_INVALID;
     }
+    if (!run_in_this_process(opt) && resume_possible(job, inputs)) {
+        if (resume_init(&work, job, steps, inputs, opt->workers, err) != 0) {
+            close(r.log_fd);
+            runstats_release(&stats);
+            return ERR_INVALID;
+        }
+        r.resume = &work;
+    } else if (opt->resume) {
+        close(r.log_fd);
+        runstats_release(&stats);
+        error_set(err, "--resume needs an output file (not standard output, a device or a FIFO), "
+                       "inputs that are files, and a run with workers (not --in-process)");
+        return ERR_INVALID;
+    }
     log_line(r.log_fd, "job %s: %zu input file(s), %zu partition(s), %d worker(s)%s, output %s",
              job->file, inputs->n, plan->n_parts, opt->workers,
              run_in_this_process(opt) ? " (in-process)" : "", job->output);
@@ -326,6 +442,9 @@ run_job(const struct job *job, const struct step *steps, const struct plan *plan
     runstats_finish(&stats, rc, rc != 0 && rc != RESULT_SKIPPED ? err->msg : NULL);
     close(r.log_fd);
     runstats_release(&stats);
+    if (r.resume != NULL) {
+        resume_release(&work);
+    }
     planner_free(&r.planner);
     return rc;
 }

@@ -20,6 +20,7 @@
 #include "plan.h"
 #include "planner.h"
 #include "repro.h"
+#include "resume.h"
 #include "runstats.h"
 #include "source.h"
 
@@ -38,6 +39,7 @@ struct run_options {
     int summary_line;         /* print the one-line summary on stderr at the end of a job that
                                * succeeded (no --quiet) */
     const char *summary_json; /* --summary-json FILE: a copy of summary.json; NULL: none */
+    int resume;               /* --resume: go on from what an interrupted run left (resume.h) */
 };
 
 /* Whether the partitions run in this process (--in-process, --partition K, --replay LIST). */
@@ -55,6 +57,9 @@ struct run {
     int log_fd; /* tranche.log */
     uint64_t records_in, records_out;
     uint64_t skipped;       /* records left out (on_error: skip) */
+    struct resume *resume;  /* the work directory this run keeps or resumes (NULL: none) */
+    size_t written;         /* partitions written to the output when the scheduler stopped */
+    uint64_t written_bytes; /* and their output's length */
     struct runstats *stats; /* what the run did (runstats.h) */
 };
 

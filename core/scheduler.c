@@ -119,6 +119,29 @@ live(const struct scheduler *s)
     return &s->run->planner.live;
 }
 
+/* A resumed run: partition k of the plan (just cut) must be the k-th the interrupted run did. */
+static int
+check_resumed(const struct scheduler *s, size_t k, struct error *err)
+{
+    const struct resume *rs = s->run->resume;
+    const struct partition *p = &live(s)->parts[k];
+    const struct resume_part *was;
+
+    if (rs == NULL || k >= rs->done) {
+        return 0;
+    }
+    was = &rs->parts[k];
+    if (p->file != was->file || p->start != was->start || p->end != was->end) {
+        return error_set(err,
+                         "cannot resume: partition %zu is input %zu [%" PRIu64 ", %" PRIu64
+                         ") now, but was input %zu [%" PRIu64 ", %" PRIu64
+                         ") in the interrupted run (a gzip input indexed since, say); run without "
+                         "--resume to start afresh",
+                         k, p->file, p->start, p->end, was->file, was->start, was->end);
+    }
+    return 0;
+}
+
 /* Tracks the partitions planned so far. */
 static int
 track(struct scheduler *s, struct error *err)
@@ -126,6 +149,9 @@ track(struct scheduler *s, struct error *err)
     const struct plan *p = live(s);
 
     for (; s->parts_counted < p->n_parts; s->parts_counted++) {
+        if (check_resumed(s, s->parts_counted, err) != 0) {
+            return -1;
+        }
         s->bytes_planned += p->parts[s->parts_counted].end - p->parts[s->parts_counted].start;
     }
     runstats_planned(s->run->stats, p->n_parts, s->bytes_planned);
@@ -1192,13 +1218,48 @@ log_summary(const struct scheduler *s)
     }
 }
 
+/* A resumed run starts after the partitions the interrupted run wrote (resume.h): they are
+ * counted as they were, and the output goes on after theirs. */
+static int
+start_resumed(struct scheduler *s)
+{
+    const struct resume *rs = s->run->resume;
+    struct partition_stats st;
+    size_t k;
+
+    if (rs == NULL || rs->done == 0) {
+        return 0;
+    }
+    turns_start_at(&s->turns, rs->done);
+    __atomic_store_n(&s->shared->head, (uint64_t)rs->done, __ATOMIC_RELEASE);
+    s->head_offset = rs->out_len;
+    for (k = 0; k < rs->done; k++) {
+        const struct resume_part *p = &rs->parts[k];
+        memset(&st, 0, sizeof(st));
+        st.records_in = p->records_in;
+        st.records_out = p->records_out;
+        st.bytes_in = p->bytes_in;
+        st.bytes_out = p->bytes_out;
+        st.skipped = p->skipped;
+        s->run->records_in += p->records_in;
+        s->run->records_out += p->records_out;
+        s->run->skipped += p->skipped;
+        runstats_partition_resumed(s->run->stats, k, &st, p->skipped);
+    }
+    log_line(s->run->log_fd,
+             "resumed: partitions 0-%zu were written by the interrupted run (%" PRIu64
+             " bytes of output)",
+             rs->done - 1, rs->out_len);
+    return 0;
+}
+
 /* Forks the workers. */
 static int
 start_workers(struct scheduler *s, struct error *err)
 {
     int w;
 
-    if (make_workers(s, err) != 0 || track(s, err) != 0) {
+    if (make_workers(s, err) != 0 || start_resumed(s) != 0 || track(s, err) != 0) {
         return -1;
     }
     if (name_part_dir(s, err) != 0) {
@@ -1242,6 +1303,12 @@ scheduler_run(struct run *r, const sigset_t *old_mask, struct error *err)
     }
     if (rc == 0) {
         log_summary(&s);
+    }
+    /* What is written for sure: the partitions before the head the workers were told of, and
+     * the output up to where the head's begins (resume.h keeps them after a failure). */
+    if (s.shared != NULL) {
+        r->written = (size_t)__atomic_load_n(&s.shared->head, __ATOMIC_ACQUIRE);
+        r->written_bytes = s.head_offset;
     }
     stop_all(&s);
     free_workers(&s);

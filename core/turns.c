@@ -35,11 +35,22 @@ turns_track(struct turns *t, size_t n, struct error *err)
     }
     /* Both grew from the same capacity by the same rule: they agree. */
     for (k = t->cap; k < state_cap; k++) {
-        t->state[k] = PART_WAITING;
+        t->state[k] = k < t->head ? PART_WRITTEN : PART_WAITING;
         t->owner[k] = -1;
     }
     t->cap = state_cap;
     return 0;
+}
+
+void
+turns_start_at(struct turns *t, size_t k)
+{
+    size_t i;
+
+    t->head = t->next = k;
+    for (i = 0; i < k && i < t->cap; i++) {
+        t->state[i] = PART_WRITTEN;
+    }
 }
 
 int

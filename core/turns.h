@@ -35,6 +35,10 @@ struct turns {
 void turns_init(struct turns *t, size_t park_limit);
 void turns_release(struct turns *t);
 
+/* Starts at partition k: the partitions before it are written already (a resumed run). Call
+ * before any work is handed out. */
+void turns_start_at(struct turns *t, size_t k);
+
 /* Tracks partitions [0, n) (the plan grows as streams are decoded). */
 int turns_track(struct turns *t, size_t n, struct error *err);
 

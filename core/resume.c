@@ -1,0 +1,474 @@
+/* core/resume.c: the work directory of an interrupted run (resume.h). */
+#include "resume.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "codec.h"
+#include "grow.h"
+#include "io.h"
+
+#define MANIFEST_MAX (256u << 20) /* bytes: a part line each for PLAN_MAX_PARTITIONS and more */
+
+int
+resume_possible(const struct job *job, const struct inputs *inputs)
+{
+    struct stat st;
+    size_t i;
+
+    if (strcmp(job->output, "-") == 0 ||
+        (stat(job->output, &st) == 0 && !S_ISREG(st.st_mode))) {
+        return 0;
+    }
+    for (i = 0; i < inputs->n; i++) {
+        if (inputs->v[i].is_stdin) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* FNV-1a, 64 bits: a digest of the job's settings (not a defence against anyone). */
+static uint64_t
+fnv(uint64_t h, const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    size_t i;
+
+    for (i = 0; i < len; i++) {
+        h = (h ^ p[i]) * 0x100000001b3ull;
+    }
+    return h;
+}
+
+static uint64_t
+fnv_str(uint64_t h, const char *s)
+{
+    return fnv(h, s != NULL ? s : "", (s != NULL ? strlen(s) : 0) + 1);
+}
+
+static uint64_t
+fnv_num(uint64_t h, uint64_t v)
+{
+    return fnv(h, &v, sizeof(v));
+}
+
+/* What decides the output, apart from the plugins' and inputs' files: steps and their options,
+ * the delimiter, the partition size, what is done with failing records, the output format. */
+static uint64_t
+job_digest(const struct job *job)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    size_t i, j, k;
+
+    for (i = 0; i < job->n_steps; i++) {
+        const struct config_step *st = &job->steps[i];
+        h = fnv_str(h, st->plugin);
+        h = fnv_num(h, st->n_options);
+        for (j = 0; j < st->n_options; j++) {
+            h = fnv_str(h, st->options[j].name);
+            h = fnv_num(h, st->options[j].n_items);
+            for (k = 0; k < st->options[j].n_items; k++) {
+                h = fnv_str(h, st->options[j].items[k]);
+            }
+        }
+    }
+    h = fnv_num(h, job->delimiter);
+    h = fnv_num(h, job->partition_size);
+    h = fnv_num(h, (uint64_t)job->on_error_skip);
+    h = fnv_num(h, (uint64_t)job->output_compression);
+    h = fnv_num(h, (uint64_t)job->output_level);
+    h = fnv_str(h, job->output);
+    h = fnv_num(h, job->n_inputs);
+    for (i = 0; i < job->n_inputs; i++) {
+        h = fnv_str(h, job->inputs[i]);
+    }
+    return h;
+}
+
+static const char *
+kind_name(const struct input *in)
+{
+    switch (in->kind) {
+    case INPUT_BGZF:
+        return "bgzf";
+    case INPUT_GZINDEX:
+        return "gzip-indexed";
+    case INPUT_STREAM:
+        return "gzip-stream";
+    default:
+        return "plain";
+    }
+}
+
+/* Appends a printf'd line to *text (malloc'd); -1 when out of memory. */
+static int append(char **text, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int
+append(char **text, const char *fmt, ...)
+{
+    char *line = NULL, *joined = NULL;
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vasprintf(&line, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        return -1;
+    }
+    n = asprintf(&joined, "%s%s", *text != NULL ? *text : "", line);
+    free(line);
+    if (n < 0) {
+        return -1;
+    }
+    free(*text);
+    *text = joined;
+    return 0;
+}
+
+int
+resume_init(struct resume *rs, const struct job *job, const struct step *steps,
+            const struct inputs *inputs, int workers, struct error *err)
+{
+    struct stat st;
+    size_t i;
+    int rc = 0;
+
+    memset(rs, 0, sizeof(*rs));
+    if (asprintf(&rs->dir, "%s.tranche-work", job->output) < 0) {
+        rs->dir = NULL;
+        return error_set(err, "out of memory");
+    }
+    rc |= append(&rs->identity, "tranche-work 1\n");
+    rc |= append(&rs->identity, "config %016" PRIx64 "\n", job_digest(job));
+    for (i = 0; i < job->n_steps; i++) {
+        const char *path = steps[i].plugin->path;
+        memset(&st, 0, sizeof(st));
+        stat(path, &st);
+        rc |= append(&rs->identity, "plugin %s %lld %lld.%09ld\n", path, (long long)st.st_size,
+                     (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+    }
+    for (i = 0; i < inputs->n; i++) {
+        const struct input *in = &inputs->v[i];
+        rc |= append(&rs->identity, "input %s %s %lld %lld.%09ld\n", in->path, kind_name(in),
+                     (long long)in->st.st_size, (long long)in->st.st_mtim.tv_sec,
+                     in->st.st_mtim.tv_nsec);
+    }
+    if (inputs->n_streams > 0) {
+        rc |= append(&rs->identity, "workers %d\n", workers);
+    }
+    if (rc != 0) {
+        resume_release(rs);
+        return error_set(err, "out of memory");
+    }
+    return 0;
+}
+
+void
+resume_release(struct resume *rs)
+{
+    free(rs->dir);
+    free(rs->identity);
+    free(rs->parts);
+    memset(rs, 0, sizeof(*rs));
+}
+
+int
+resume_exists(const struct resume *rs)
+{
+    struct stat st;
+
+    return rs->dir != NULL && lstat(rs->dir, &st) == 0;
+}
+
+/* DIR/NAME, malloc'd (NULL: out of memory). */
+static char *
+in_dir(const struct resume *rs, const char *name)
+{
+    char *path;
+
+    return asprintf(&path, "%s/%s", rs->dir, name) < 0 ? NULL : path;
+}
+
+void
+resume_remove(const struct resume *rs)
+{
+    static const char *const names[] = {"output.partial", "manifest", "manifest.tmp"};
+    size_t i;
+
+    if (rs->dir == NULL) {
+        return;
+    }
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        char *path = in_dir(rs, names[i]);
+        if (path != NULL) {
+            unlink(path);
+        }
+        free(path);
+    }
+    rmdir(rs->dir);
+}
+
+int
+resume_note(struct resume *rs, const struct resume_part *p)
+{
+    if (GROW(rs->parts, rs->cap_parts, rs->done + 1) != 0) {
+        return -1;
+    }
+    rs->parts[rs->done++] = *p;
+    return 0;
+}
+
+/* CRC-32 of the first len bytes of fd. */
+static int
+crc_of(int fd, uint64_t len, uint32_t *crc)
+{
+    static char buf[1 << 20];
+    uint64_t off = 0;
+    ssize_t n;
+
+    *crc = 0;
+    while (off < len) {
+        size_t want = len - off < sizeof(buf) ? (size_t)(len - off) : sizeof(buf);
+        n = io_pread_full(fd, buf, want, off);
+        if (n <= 0) {
+            return -1;
+        }
+        *crc = codec_crc32(*crc, buf, (size_t)n);
+        off += (uint64_t)n;
+    }
+    return 0;
+}
+
+int
+resume_save(struct resume *rs, const char *partial, struct error *err)
+{
+    char *partial_at = in_dir(rs, "output.partial"), *manifest = in_dir(rs, "manifest");
+    char *tmp = in_dir(rs, "manifest.tmp"), *text = NULL;
+    uint32_t crc = 0;
+    int fd = -1, rc = -1;
+    size_t i;
+
+    if (partial_at == NULL || manifest == NULL || tmp == NULL) {
+        error_set(err, "out of memory");
+        goto out;
+    }
+    fd = open(partial, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || crc_of(fd, rs->out_len, &crc) != 0) {
+        error_errno(err, "cannot read %s", partial);
+        goto out;
+    }
+    if (mkdir(rs->dir, 0700) != 0 && errno != EEXIST) {
+        error_errno(err, "cannot make %s", rs->dir);
+        goto out;
+    }
+    if (append(&text, "%sdone %zu %" PRIu64 " %08" PRIx32 "\n", rs->identity, rs->done,
+               rs->out_len, crc) != 0) {
+        error_set(err, "out of memory");
+        goto out;
+    }
+    for (i = 0; i < rs->done; i++) {
+        const struct resume_part *p = &rs->parts[i];
+        if (append(&text,
+                   "part %zu %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64
+                   " %" PRIu64 "\n",
+                   p->file, p->start, p->end, p->records_in, p->records_out, p->bytes_in,
+                   p->bytes_out, p->skipped) != 0) {
+            error_set(err, "out of memory");
+            goto out;
+        }
+    }
+    close(fd);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0 || io_write_all(fd, text, strlen(text)) != 0 || close(fd) != 0) {
+        error_errno(err, "cannot write %s", tmp);
+        fd = -1;
+        goto out;
+    }
+    fd = -1;
+    if (rename(partial, partial_at) != 0) {
+        error_errno(err, "cannot move %s to %s", partial, partial_at);
+        goto out;
+    }
+    if (rename(tmp, manifest) != 0) {
+        error_errno(err, "cannot write %s", manifest);
+        goto out;
+    }
+    rc = 0;
+out:
+    if (fd >= 0) {
+        close(fd);
+    }
+    if (rc != 0 && tmp != NULL) {
+        unlink(tmp);
+    }
+    free(text);
+    free(partial_at);
+    free(manifest);
+    free(tmp);
+    return rc;
+}
+
+/* The first word of a line, for saying what changed. */
+static void
+describe_change(const char *was, size_t was_len, const char *now, size_t now_len, char *buf,
+                size_t size)
+{
+    if (was_len > 7 && strncmp(was, "config ", 7) == 0) {
+        snprintf(buf, size,
+                 "the job's steps, their options, the delimiter, partition_size, on_error, the "
+                 "output or the input list changed");
+    } else if (was_len > 7 && strncmp(was, "plugin ", 7) == 0) {
+        snprintf(buf, size, "a plugin's file changed: was '%.*s', now '%.*s'", (int)was_len - 7,
+                 was + 7, now_len > 7 ? (int)now_len - 7 : 0, now_len > 7 ? now + 7 : "");
+    } else if (was_len > 6 && strncmp(was, "input ", 6) == 0) {
+        snprintf(buf, size,
+                 "an input changed (path, how it is read, size, mtime): was '%.*s', now '%.*s'",
+                 (int)was_len - 6, was + 6, now_len > 6 ? (int)now_len - 6 : 0,
+                 now_len > 6 ? now + 6 : "");
+    } else if (was_len > 8 && strncmp(was, "workers ", 8) == 0) {
+        snprintf(buf, size,
+                 "the number of workers changed (was %.*s), and an input decoded as it is read "
+                 "is cut by it: give --workers %.*s",
+                 (int)was_len - 8, was + 8, (int)was_len - 8, was + 8);
+    } else {
+        snprintf(buf, size, "the job changed: was '%.*s', now '%.*s'", (int)was_len, was,
+                 (int)now_len, now);
+    }
+}
+
+/* Compares the manifest's identity lines with ours; ERR_INVALID saying what changed. */
+static int
+check_identity(const struct resume *rs, const char *text, const char **rest, struct error *err)
+{
+    const char *was = text, *now = rs->identity;
+    char what[1024];
+
+    while (*now != '\0') {
+        size_t was_len = strcspn(was, "\n"), now_len = strcspn(now, "\n");
+        if (was_len != now_len || memcmp(was, now, now_len) != 0) {
+            if (strncmp(was, "done ", 5) == 0) {
+                snprintf(what, sizeof(what), "the job changed (an input or a step was added)");
+            } else {
+                describe_change(was, was_len, now, now_len, what, sizeof(what));
+            }
+            error_set(err, "cannot resume from %s: %s; run without --resume to start afresh",
+                      rs->dir, what);
+            return ERR_INVALID;
+        }
+        was += was_len + (was[was_len] == '\n');
+        now += now_len + (now[now_len] == '\n');
+    }
+    *rest = was;
+    return 0;
+}
+
+/* Parses the `done` and `part` lines. */
+static int
+parse_state(struct resume *rs, const char *text, uint32_t *crc)
+{
+    struct resume_part p;
+    size_t n, k;
+    int used;
+
+    if (sscanf(text, "done %zu %" SCNu64 " %" SCNx32 "\n%n", &n, &rs->out_len, crc, &used) != 3) {
+        return -1;
+    }
+    text += used;
+    rs->done = 0;
+    for (k = 0; k < n; k++) {
+        memset(&p, 0, sizeof(p));
+        if (sscanf(text,
+                   "part %zu %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64
+                   " %" SCNu64 "\n%n",
+                   &p.file, &p.start, &p.end, &p.records_in, &p.records_out, &p.bytes_in,
+                   &p.bytes_out, &p.skipped, &used) != 8 ||
+            resume_note(rs, &p) != 0) {
+            return -1;
+        }
+        text += used;
+    }
+    return *text == '\0' ? 0 : -1;
+}
+
+int
+resume_load(struct resume *rs, struct error *err)
+{
+    char *manifest = in_dir(rs, "manifest"), *partial = in_dir(rs, "output.partial");
+    char *text = NULL;
+    const char *rest;
+    size_t len = 0;
+    uint32_t crc = 0, got;
+    struct stat st;
+    int fd = -1, rc = ERR_INVALID;
+
+    if (manifest == NULL || partial == NULL) {
+        error_set(err, "out of memory");
+        goto out;
+    }
+    text = (lstat(manifest, &st) == 0 && S_ISREG(st.st_mode) && st.st_size < MANIFEST_MAX)
+               ? malloc((size_t)st.st_size + 1)
+               : NULL;
+    fd = text != NULL ? open(manifest, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) : -1;
+    if (fd < 0 || (len = (size_t)io_read_full(fd, text, (size_t)st.st_size)) != (size_t)st.st_size) {
+        error_set(err,
+                  "--resume: there is nothing to resume: no %s (a run that wrote some partitions "
+                  "before it failed or was stopped leaves it)",
+                  manifest);
+        goto out;
+    }
+    text[len] = '\0';
+    close(fd);
+    fd = -1;
+    if (check_identity(rs, text, &rest, err) != 0) {
+        goto out;
+    }
+    if (parse_state(rs, rest, &crc) != 0) {
+        error_set(err, "cannot resume: %s is damaged; run without --resume to start afresh",
+                  manifest);
+        goto out;
+    }
+    fd = open(partial, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != rs->out_len ||
+        crc_of(fd, rs->out_len, &got) != 0 || got != crc) {
+        error_set(err,
+                  "cannot resume: %s is missing or not what the interrupted run left (%" PRIu64
+                  " bytes, CRC-32 %08" PRIx32 "); run without --resume to start afresh",
+                  partial, rs->out_len, crc);
+        goto out;
+    }
+    rc = 0;
+out:
+    if (fd >= 0) {
+        close(fd);
+    }
+    free(text);
+    free(manifest);
+    free(partial);
+    return rc;
+}
+
+int
+resume_take_partial(const struct resume *rs, const char *path, struct error *err)
+{
+    char *partial = in_dir(rs, "output.partial");
+
+    if (partial == NULL) {
+        return error_set(err, "out of memory");
+    }
+    if (rename(partial, path) != 0) {
+        error_errno(err, "cannot move %s to %s", partial, path);
+        free(partial);
+        return -1;
+    }
+    free(partial);
+    return 0;
+}
