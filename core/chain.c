@@ -517,7 +517,8 @@ record_or_reject(struct chain *c, char *data, size_t len, uint64_t offset)
     c->failed = 0;
     c->failed_step = -1;
     c->progress->step = -1;
-    log_line(c->log_fd, "worker %d: partition %zu: skipped the record at byte %" PRIu64 " (%zu bytes): %s: %s",
+    log_line(c->log_fd,
+             "worker %d: partition %zu: skipped the record at byte %" PRIu64 " (%zu bytes): %s: %s",
              c->worker_id, c->part->index, offset, len, c->steps[step].label, reason);
     return reject(c, offset, c->keep, len, step, reason);
 }

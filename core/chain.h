@@ -43,7 +43,8 @@ struct step_stats {
 struct partition_stats {
     uint64_t records_in;
     uint64_t records_out;
-    uint64_t bytes_in;  /* its records' bytes, each counted with a delimiter (even a last one without) */
+    uint64_t
+        bytes_in; /* its records' bytes, each counted with a delimiter (even a last one without) */
     uint64_t bytes_out; /* delimiters included */
     uint64_t nanos;
     uint64_t skipped;       /* records left out (on_error: skip) */

@@ -326,7 +326,8 @@ parse_retries(const char *text, int *out)
 {
     int n = 0;
 
-    if (strcmp(text, "0") != 0 && (strcmp(text, "auto") == 0 || config_parse_workers(text, &n) != 0)) {
+    if (strcmp(text, "0") != 0 &&
+        (strcmp(text, "auto") == 0 || config_parse_workers(text, &n) != 0)) {
         return -1;
     }
     if (n > CONFIG_MAX_RETRIES) {

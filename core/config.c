@@ -1065,7 +1065,8 @@ read_failure_keys(const struct ctx *c, const yaml_node_t *retries, const yaml_no
             n = text != NULL && strcmp(text, "0") == 0 ? 0 : -1;
         }
         if (n < 0 || n > CONFIG_MAX_RETRIES) {
-            return bad_value(c, retries, "retries", "an integer from 0 to " CONFIG_MAX_RETRIES_TEXT);
+            return bad_value(c, retries, "retries",
+                             "an integer from 0 to " CONFIG_MAX_RETRIES_TEXT);
         }
         job->retries = n;
     }
@@ -1092,11 +1093,11 @@ read_failure_keys(const struct ctx *c, const yaml_node_t *retries, const yaml_no
 static int
 read_job(const struct ctx *c, const yaml_node_t *root, struct job *job)
 {
-    struct field f[] = {{"input", NULL, NULL},          {"output", NULL, NULL},
-                        {"workers", NULL, NULL},        {"partition_size", NULL, NULL},
-                        {"log_dir", NULL, NULL},        {"steps", NULL, NULL},
-                        {"retries", NULL, NULL},        {"on_error", NULL, NULL},
-                        {"max_skipped", NULL, NULL},    {"partition_timeout", NULL, NULL},
+    struct field f[] = {{"input", NULL, NULL},         {"output", NULL, NULL},
+                        {"workers", NULL, NULL},       {"partition_size", NULL, NULL},
+                        {"log_dir", NULL, NULL},       {"steps", NULL, NULL},
+                        {"retries", NULL, NULL},       {"on_error", NULL, NULL},
+                        {"max_skipped", NULL, NULL},   {"partition_timeout", NULL, NULL},
                         {"record_timeout", NULL, NULL}};
     enum {
         F_INPUT,
@@ -1383,9 +1384,8 @@ check_size(const struct ctx *c, const unsigned char *text, size_t len)
 /* ---- The command line's part of the job: --step and --set, applied to the YAML document ---- */
 
 static const char *const top_keys[] = {
-    "input",   "output",   "workers",     "partition_size",    "log_dir",
-    "steps",   "retries",  "on_error",    "max_skipped",       "partition_timeout",
-    "record_timeout"};
+    "input",   "output",   "workers",     "partition_size",    "log_dir",       "steps",
+    "retries", "on_error", "max_skipped", "partition_timeout", "record_timeout"};
 
 /* Adds an origin (a command-line argument, for messages) to the job; *mark points at it. */
 static int add_origin(const struct ctx *c, yaml_mark_t *mark, const char *fmt, ...)

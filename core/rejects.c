@@ -120,12 +120,11 @@ rejects_put(void *arg, const struct chain_reject *rej, struct error *err)
     struct rejects *rj = arg;
     char line[PATH_MAX + ERROR_MSG_MAX + 256], num[96];
     size_t len = 0;
-    const char *step = rej->step >= 0 && (size_t)rej->step < rj->n_steps
-                           ? rj->steps[rej->step].label
-                           : "-";
+    const char *step =
+        rej->step >= 0 && (size_t)rej->step < rj->n_steps ? rj->steps[rej->step].label : "-";
 
-    if (rj->tsv_fd < 0 &&
-        (open_part(rj, "tsv", &rj->tsv_fd, err) != 0 || open_part(rj, "bin", &rj->bin_fd, err) != 0)) {
+    if (rj->tsv_fd < 0 && (open_part(rj, "tsv", &rj->tsv_fd, err) != 0 ||
+                           open_part(rj, "bin", &rj->bin_fd, err) != 0)) {
         return -1;
     }
     put_field(line, sizeof(line), &len, rj->input_path);

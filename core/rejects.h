@@ -25,7 +25,7 @@
 struct rejects {
     const char *log_dir; /* borrowed */
     size_t partition;
-    const char *input_path; /* borrowed: the partition's input, as the job names it */
+    const char *input_path;   /* borrowed: the partition's input, as the job names it */
     const struct step *steps; /* borrowed: for the steps' labels */
     size_t n_steps;
     unsigned char delimiter;

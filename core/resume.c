@@ -23,8 +23,7 @@ resume_possible(const struct job *job, const struct inputs *inputs)
     struct stat st;
     size_t i;
 
-    if (strcmp(job->output, "-") == 0 ||
-        (stat(job->output, &st) == 0 && !S_ISREG(st.st_mode))) {
+    if (strcmp(job->output, "-") == 0 || (stat(job->output, &st) == 0 && !S_ISREG(st.st_mode))) {
         return 0;
     }
     for (i = 0; i < inputs->n; i++) {
@@ -270,8 +269,8 @@ resume_save(struct resume *rs, const char *partial, struct error *err)
         error_errno(err, "cannot make %s", rs->dir);
         goto out;
     }
-    if (append(&text, "%sdone %zu %" PRIu64 " %08" PRIx32 "\n", rs->identity, rs->done,
-               rs->out_len, crc) != 0) {
+    if (append(&text, "%sdone %zu %" PRIu64 " %08" PRIx32 "\n", rs->identity, rs->done, rs->out_len,
+               crc) != 0) {
         error_set(err, "out of memory");
         goto out;
     }
@@ -418,7 +417,8 @@ resume_load(struct resume *rs, struct error *err)
                ? malloc((size_t)st.st_size + 1)
                : NULL;
     fd = text != NULL ? open(manifest, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) : -1;
-    if (fd < 0 || (len = (size_t)io_read_full(fd, text, (size_t)st.st_size)) != (size_t)st.st_size) {
+    if (fd < 0 ||
+        (len = (size_t)io_read_full(fd, text, (size_t)st.st_size)) != (size_t)st.st_size) {
         error_set(err,
                   "--resume: there is nothing to resume: no %s (a run that wrote some partitions "
                   "before it failed or was stopped leaves it)",
@@ -437,8 +437,8 @@ resume_load(struct resume *rs, struct error *err)
         goto out;
     }
     fd = open(partial, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != rs->out_len ||
-        crc_of(fd, rs->out_len, &got) != 0 || got != crc) {
+    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+        (uint64_t)st.st_size != rs->out_len || crc_of(fd, rs->out_len, &got) != 0 || got != crc) {
         error_set(err,
                   "cannot resume: %s is missing or not what the interrupted run left (%" PRIu64
                   " bytes, CRC-32 %08" PRIx32 "); run without --resume to start afresh",

@@ -43,14 +43,14 @@ struct worker {
     int stopping;   /* sent CMD_STOP */
     int idle;       /* free, but not given work while too many partitions are parked */
     int alive;
-    int retiring;   /* it failed in a way the job survives: its end is expected */
-    int probing;    /* running the record at probe_offset of `assigned` alone */
+    int retiring;      /* it failed in a way the job survives: its end is expected */
+    int probing;       /* running the record at probe_offset of `assigned` alone */
     int pending_probe; /* its next process (when READY) runs that probe */
     size_t probe_part;
     uint64_t probe_offset;
-    char *probe_reason; /* the failure the probe is to confirm (malloc'd) */
-    int timed_out;      /* killed for: 1 partition_timeout, 2 record_timeout */
-    uint64_t assigned_ms; /* when it was given `assigned` */
+    char *probe_reason;             /* the failure the probe is to confirm (malloc'd) */
+    int timed_out;                  /* killed for: 1 partition_timeout, 2 record_timeout */
+    uint64_t assigned_ms;           /* when it was given `assigned` */
     uint64_t seen_records, seen_ms; /* the record it was last seen on, and when it moved */
 };
 
@@ -238,7 +238,8 @@ become_worker(struct scheduler *s, int w, int report_fd, int cmd_fd)
     env.shared = s->shared;
     env.spill_after = s->spill_after;
     env.park_after_ms = s->park_after_ms;
-    env.hold_until_done = !s->rewindable && (s->run->job->retries > 0 || s->run->job->on_error_skip);
+    env.hold_until_done =
+        !s->rewindable && (s->run->job->retries > 0 || s->run->job->on_error_skip);
     env.mask = s->old_mask;
     worker_main(&env);
 }
@@ -786,8 +787,7 @@ count(struct scheduler *s, int w, const struct report *rep, struct error *err)
     s->run->records_in += rep->stats.records_in;
     s->run->records_out += rep->stats.records_out;
     s->run->skipped += rep->stats.skipped;
-    runstats_partition_done(s->run->stats, rep->partition, w + 1, &rep->stats,
-                            rep->stats.skipped);
+    runstats_partition_done(s->run->stats, rep->partition, w + 1, &rep->stats, rep->stats.skipped);
     if (s->run->skipped > job->max_skipped) {
         return error_set(err,
                          "%" PRIu64 " records were left out (on_error: skip), more than "
@@ -1028,14 +1028,15 @@ check_timeouts(struct scheduler *s)
         }
         if (job->partition_timeout_ms > 0 && now - wk->assigned_ms > job->partition_timeout_ms) {
             wk->timed_out = 1;
-        } else if (job->record_timeout_ms > 0 && pr->step >= 0 &&
-                   pr->record_start != UINT64_MAX && now - wk->seen_ms > job->record_timeout_ms) {
+        } else if (job->record_timeout_ms > 0 && pr->step >= 0 && pr->record_start != UINT64_MAX &&
+                   now - wk->seen_ms > job->record_timeout_ms) {
             wk->timed_out = 2;
         }
         if (wk->timed_out) {
-            log_line(s->run->log_fd, "worker %d (pid %ld) ran past its %s in partition %" PRId64 ": killed",
-                     w + 1, (long)wk->pid,
-                     wk->timed_out == 1 ? "partition_timeout" : "record_timeout", wk->assigned);
+            log_line(s->run->log_fd,
+                     "worker %d (pid %ld) ran past its %s in partition %" PRId64 ": killed", w + 1,
+                     (long)wk->pid, wk->timed_out == 1 ? "partition_timeout" : "record_timeout",
+                     wk->assigned);
             kill(-wk->pid, SIGKILL);
             kill(wk->pid, SIGKILL);
         }

@@ -394,8 +394,9 @@ run_probe(const struct worker_env *env, const struct partition *p, struct chain 
     sk.only = (int64_t)offset;
     chain_set_skip(chain, &sk);
     run_source_input(env->run, p, &in);
-    log_line(env->log_fd, "worker %d: running the record at byte %" PRIu64 " of partition %zu alone",
-             env->id, offset, p->index);
+    log_line(env->log_fd,
+             "worker %d: running the record at byte %" PRIu64 " of partition %zu alone", env->id,
+             offset, p->index);
     if (chain_run(chain, p, &in, &sink, &rep.stats, &failed_step, &err) != 0) {
         worker_fail(env, p, chain, &rep, failed_step, &err);
     }

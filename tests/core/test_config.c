@@ -472,10 +472,12 @@ static const struct bad_job bad_jobs[] = {
      "invalid output.level '10': expected an integer from 1 to 9"},
     {IN OUT "  level: 0\n" STEPS, "5:10", "invalid output.level '0'"},
     /* what happens when a partition fails */
-    {IN OUT "retries: -1\n" STEPS, "5:10", "invalid retries '-1': expected an integer from 0 to 100"},
+    {IN OUT "retries: -1\n" STEPS, "5:10",
+     "invalid retries '-1': expected an integer from 0 to 100"},
     {IN OUT "retries: 101\n" STEPS, "5:10", "invalid retries '101'"},
     {IN OUT "retries: [1]\n" STEPS, "5:10", "retries must be an integer from 0 to 100, got a list"},
-    {IN OUT "on_error: ignore\n" STEPS, "5:11", "invalid on_error 'ignore': expected 'fail' or 'skip'"},
+    {IN OUT "on_error: ignore\n" STEPS, "5:11",
+     "invalid on_error 'ignore': expected 'fail' or 'skip'"},
     {IN OUT "max_skipped: 1.5\n" STEPS, "5:14", "invalid max_skipped '1.5'"},
     {IN OUT "max_skipped: -3\n" STEPS, "5:14", "invalid max_skipped '-3'"},
     {IN OUT "max_skipped: 101%\n" STEPS, "5:14", "invalid max_skipped '101%'"},
@@ -654,8 +656,9 @@ test_config__failure_keys(void **state)
     const char *dir = *state;
     struct error err = {{0}};
     struct job job;
-    const char *path = write_job(dir, IN OUT "retries: 3\non_error: skip\nmax_skipped: 2%\n"
-                                             "partition_timeout: 1.5m\nrecord_timeout: 250ms\n" STEPS);
+    const char *path =
+        write_job(dir, IN OUT "retries: 3\non_error: skip\nmax_skipped: 2%\n"
+                              "partition_timeout: 1.5m\nrecord_timeout: 250ms\n" STEPS);
 
     assert_int_equal(config_load(path, &job, &err), 0);
     assert_int_equal(job.retries, 3);
@@ -682,10 +685,10 @@ test_config__parse_duration(void **state)
     static const struct {
         const char *text;
         uint64_t ms;
-    } good[] = {{"10m", 600000}, {"30s", 30000}, {"30", 30000}, {"1.5s", 1500},
+    } good[] = {{"10m", 600000}, {"30s", 30000},  {"30", 30000}, {"1.5s", 1500},
                 {"250ms", 250},  {"2h", 7200000}, {"0.001", 1},  {"1ms", 1}};
-    static const char *const bad[] = {"", "s", "0", "0ms", "0.1ms", "-1s", "+1s", " 1s", "1 s",
-                                      "1sec", "1d", "inf", "nan", "1e400", "1s ", "ms"};
+    static const char *const bad[] = {"",    "s",    "0",  "0ms", "0.1ms", "-1s",   "+1s", " 1s",
+                                      "1 s", "1sec", "1d", "inf", "nan",   "1e400", "1s ", "ms"};
     uint64_t ms;
     size_t i;
 
