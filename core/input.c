@@ -688,3 +688,22 @@ inputs_release(struct inputs *in)
     free(in->v);
     memset(in, 0, sizeof(*in));
 }
+
+const char *
+input_kind_name(const struct input *in)
+{
+    if (in->is_stdin) {
+        return "stdin";
+    }
+    switch (in->kind) {
+    case INPUT_BGZF:
+        return "bgzf";
+    case INPUT_GZINDEX:
+        return "gzip-indexed";
+    case INPUT_STREAM:
+        return "gzip-stream";
+    case INPUT_PLAIN:
+    default:
+        return "plain";
+    }
+}

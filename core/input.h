@@ -93,4 +93,8 @@ int input_is_compressed(const struct input *in);
 /* Closes the inputs and frees their indexes; safe on a zeroed struct, and leaves it zeroed. */
 void inputs_release(struct inputs *in);
 
+/* How an input is read, for summaries: plain, bgzf, gzip-indexed, gzip-stream or stdin
+ * (standard input, whatever is behind it). */
+const char *input_kind_name(const struct input *in);
+
 #endif

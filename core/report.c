@@ -13,6 +13,8 @@
 #include "grow.h"
 #include "report.h"
 
+#include "runstats.h"
+
 /* The charts' geometry, in SVG user units (the SVG scales to the page's width). */
 #define CHART_W 1200.0
 #define CHART_LEFT 96.0
@@ -134,17 +136,7 @@ esc(FILE *f, const char *s)
 static const char *
 fmt_count(char *buf, uint64_t v)
 {
-    char digits[24];
-    size_t n = (size_t)snprintf(digits, sizeof(digits), "%llu", (unsigned long long)v), i, o = 0;
-
-    for (i = 0; i < n; i++) {
-        if (i > 0 && (n - i) % 3 == 0) {
-            buf[o++] = ',';
-        }
-        buf[o++] = digits[i];
-    }
-    buf[o] = '\0';
-    return buf;
+    return runstats_grouped(v, buf, 32);
 }
 
 static const char *

@@ -92,21 +92,6 @@ job_digest(const struct job *job)
     return h;
 }
 
-static const char *
-kind_name(const struct input *in)
-{
-    switch (in->kind) {
-    case INPUT_BGZF:
-        return "bgzf";
-    case INPUT_GZINDEX:
-        return "gzip-indexed";
-    case INPUT_STREAM:
-        return "gzip-stream";
-    default:
-        return "plain";
-    }
-}
-
 /* Appends a printf'd line to *text (malloc'd); -1 when out of memory. */
 static int append(char **text, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -157,7 +142,7 @@ resume_init(struct resume *rs, const struct job *job, const struct step *steps,
     }
     for (i = 0; i < inputs->n; i++) {
         const struct input *in = &inputs->v[i];
-        rc |= append(&rs->identity, "input %s %s %lld %lld.%09ld\n", in->path, kind_name(in),
+        rc |= append(&rs->identity, "input %s %s %lld %lld.%09ld\n", in->path, input_kind_name(in),
                      (long long)in->st.st_size, (long long)in->st.st_mtim.tv_sec,
                      in->st.st_mtim.tv_nsec);
     }

@@ -592,25 +592,6 @@ tv_seconds(const struct timeval *t)
     return (double)t->tv_sec + (double)t->tv_usec / 1e6;
 }
 
-static const char *
-kind_name(const struct input *in)
-{
-    if (in->is_stdin) {
-        return "stdin";
-    }
-    switch (in->kind) {
-    case INPUT_BGZF:
-        return "bgzf";
-    case INPUT_GZINDEX:
-        return "gzip-indexed";
-    case INPUT_STREAM:
-        return "gzip-stream";
-    case INPUT_PLAIN:
-    default:
-        return "plain";
-    }
-}
-
 /* What the summary says the run ended as. */
 static const char *
 status_name(int result, const char *error_msg)
@@ -659,7 +640,7 @@ json_inputs(FILE *f, const struct runstats *rs)
     for (i = 0; in != NULL && i < in->n; i++) {
         fputs(i > 0 ? ",\n    {\"path\": " : "\n    {\"path\": ", f);
         json_string(f, in->v[i].path);
-        fprintf(f, ", \"kind\": \"%s\", \"size\": %" PRIu64 "}", kind_name(&in->v[i]),
+        fprintf(f, ", \"kind\": \"%s\", \"size\": %" PRIu64 "}", input_kind_name(&in->v[i]),
                 input_size(rs, i));
     }
     fputs(i > 0 ? "\n  ],\n" : "],\n", f);
@@ -918,9 +899,9 @@ write_atomically(const char *path, const char *data, size_t len, struct error *e
     return 0;
 }
 
-/* 1234567 as "1,234,567". */
-static const char *
-grouped(uint64_t v, char *buf, size_t size)
+/* 1234567 as "1,234,567" (runstats.h). */
+const char *
+runstats_grouped(uint64_t v, char *buf, size_t size)
 {
     char digits[32];
     size_t n = (size_t)snprintf(digits, sizeof(digits), "%" PRIu64, v), i, o = 0;
@@ -961,11 +942,12 @@ summary_line(const struct runstats *rs, int result, uint64_t t)
             "tranche: %s: %s: %s records in, %s out, %s in %.2fs (%s/s), %" PRIu64
             " %s, %s, %" PRIu64 " %s, %" PRIu64 " skipped%s; output %s; logs %s\n",
             r->job->file, result == RESULT_SKIPPED ? "ok, records skipped" : "ok",
-            grouped(rs->records_in, in, sizeof(in)), grouped(rs->records_out, out, sizeof(out)),
-            bytes, secs, rate, rs->parts_planned,
-            plural(rs->parts_planned, "partition", "partitions"), workers, rs->retries,
-            plural(rs->retries, "retry", "retries"), rs->skipped,
-            rs->skipped > 0 ? " (listed in rejects.tsv)" : "", strcmp(r->job->output, "-") == 0 ? "standard output" : r->job->output, r->opt->log_dir);
+            runstats_grouped(rs->records_in, in, sizeof(in)),
+            runstats_grouped(rs->records_out, out, sizeof(out)), bytes, secs, rate,
+            rs->parts_planned, plural(rs->parts_planned, "partition", "partitions"), workers,
+            rs->retries, plural(rs->retries, "retry", "retries"), rs->skipped,
+            rs->skipped > 0 ? " (listed in rejects.tsv)" : "",
+            strcmp(r->job->output, "-") == 0 ? "standard output" : r->job->output, r->opt->log_dir);
 }
 
 /* In this process, worker 1 is this process: its CPU time and peak. */

@@ -133,4 +133,7 @@ void runstats_clear(struct runstats *rs);
  */
 int runstats_finish(struct runstats *rs, int result, const char *error_msg);
 
+/* 1234567 as "1,234,567", in buf (of `size` bytes, 32 is enough); returns buf. */
+const char *runstats_grouped(uint64_t v, char *buf, size_t size);
+
 #endif
