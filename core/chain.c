@@ -538,7 +538,14 @@ record_skipping(struct chain *c, char *data, size_t len, uint64_t offset)
     }
     if (c->skip_next < sk->n_skip && sk->skip[c->skip_next].offset == offset) {
         const struct chain_skip_entry *e = &sk->skip[c->skip_next++];
+        size_t i, upto = e->step > 0 ? (size_t)e->step : 0;
         c->stats.skipped_unrun++;
+        /* Counted as the attempt that died of it went: through the steps before the one it
+         * killed (by its input length: what they made of it is not known), into that one. */
+        for (i = 0; i < upto && i < c->n_steps; i++) {
+            c->ctx[i].out->records_out++;
+            c->ctx[i].out->bytes_out += len;
+        }
         log_line(c->log_fd,
                  "worker %d: partition %zu: skipped the record at byte %" PRIu64
                  " (%zu bytes), not run: %s",
@@ -629,14 +636,14 @@ read_records(struct chain *c, const struct partition *p, const struct source_inp
 }
 
 /* Each step's records and bytes in are what the step before it emitted (step 0's: the records
- * read, less those left out without running); only emits are counted as they happen. */
+ * read); only emits are counted as they happen. */
 static void
 step_inputs(struct chain *c)
 {
     struct partition_stats *st = &c->stats;
     size_t i, n = c->n_steps < CHAIN_STATS_STEPS ? c->n_steps : CHAIN_STATS_STEPS;
 
-    st->steps[0].records_in = st->records_in - st->skipped_unrun;
+    st->steps[0].records_in = st->records_in;
     st->steps[0].bytes_in = st->bytes_in - st->records_in;
     for (i = 1; i < n; i++) {
         st->steps[i].records_in = st->steps[i - 1].records_out;
