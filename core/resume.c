@@ -442,7 +442,7 @@ out:
 }
 
 int
-resume_take_partial(const struct resume *rs, const char *path, struct error *err)
+resume_take_partial(struct resume *rs, const char *path, struct error *err)
 {
     char *partial = in_dir(rs, "output.partial");
 
@@ -455,5 +455,6 @@ resume_take_partial(const struct resume *rs, const char *path, struct error *err
         return -1;
     }
     free(partial);
+    rs->taken = 1;
     return 0;
 }

@@ -41,6 +41,7 @@ struct resume {
     uint64_t out_len;
     struct resume_part *parts; /* done of them */
     size_t cap_parts;
+    int taken; /* resume_take_partial moved output.partial into this run's output */
 };
 
 /* Whether a job can be resumed: its output is a file (not "-", a device or a FIFO) and it does
@@ -64,8 +65,9 @@ int resume_note(struct resume *rs, const struct resume_part *p);
  * rs->out_len bytes) into it as output.partial, and writes the manifest. Returns 0 or -1. */
 int resume_save(struct resume *rs, const char *partial, struct error *err);
 
-/* Moves output.partial to `path` (the run's temporary output, replacing it). 0 or -1. */
-int resume_take_partial(const struct resume *rs, const char *path, struct error *err);
+/* Moves output.partial to `path` (the run's temporary output, replacing it); sets rs->taken.
+ * 0 or -1. */
+int resume_take_partial(struct resume *rs, const char *path, struct error *err);
 
 /* Removes the work directory and what it holds, if it exists. */
 void resume_remove(const struct resume *rs);

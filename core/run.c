@@ -332,7 +332,9 @@ run_logged(struct run *r, const struct plan *plan, struct error *err)
     if (rc != 0 && r->output.broken_pipe) {
         rc = ERR_PIPE;
     }
-    if (r->resume != NULL && (rc == ERR_FAILED || rc == ERR_TIMEOUT)) {
+    /* (also when the resumed run is refused after it took the kept output: it stays kept) */
+    if (r->resume != NULL &&
+        (rc == ERR_FAILED || rc == ERR_TIMEOUT || (rc != 0 && r->resume->taken))) {
         keep_work(r, err);
     } else if (r->resume != NULL && rc == 0) {
         resume_remove(r->resume);
