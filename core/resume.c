@@ -92,38 +92,13 @@ job_digest(const struct job *job)
     return h;
 }
 
-/* Appends a printf'd line to *text (malloc'd); -1 when out of memory. */
-static int append(char **text, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int
-append(char **text, const char *fmt, ...)
-{
-    char *line = NULL, *joined = NULL;
-    va_list ap;
-    int n;
-
-    va_start(ap, fmt);
-    n = vasprintf(&line, fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        return -1;
-    }
-    n = asprintf(&joined, "%s%s", *text != NULL ? *text : "", line);
-    free(line);
-    if (n < 0) {
-        return -1;
-    }
-    free(*text);
-    *text = joined;
-    return 0;
-}
-
 int
 resume_init(struct resume *rs, const struct job *job, const struct step *steps,
             const struct inputs *inputs, int workers, struct error *err)
 {
     struct stat st;
-    size_t i;
+    size_t i, len = 0;
+    FILE *f;
     int rc = 0;
 
     memset(rs, 0, sizeof(*rs));
@@ -131,24 +106,31 @@ resume_init(struct resume *rs, const struct job *job, const struct step *steps,
         rs->dir = NULL;
         return error_set(err, "out of memory");
     }
-    rc |= append(&rs->identity, "tranche-work 1\n");
-    rc |= append(&rs->identity, "config %016" PRIx64 "\n", job_digest(job));
+    f = open_memstream(&rs->identity, &len);
+    if (f == NULL) {
+        resume_release(rs);
+        return error_set(err, "out of memory");
+    }
+    fprintf(f, "tranche-work 1\n");
+    fprintf(f, "config %016" PRIx64 "\n", job_digest(job));
     for (i = 0; i < job->n_steps; i++) {
         const char *path = steps[i].plugin->path;
         memset(&st, 0, sizeof(st));
         stat(path, &st);
-        rc |= append(&rs->identity, "plugin %s %lld %lld.%09ld\n", path, (long long)st.st_size,
-                     (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+        fprintf(f, "plugin %s %lld %lld.%09ld\n", path, (long long)st.st_size,
+                (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
     }
     for (i = 0; i < inputs->n; i++) {
         const struct input *in = &inputs->v[i];
-        rc |= append(&rs->identity, "input %s %s %lld %lld.%09ld\n", in->path, input_kind_name(in),
-                     (long long)in->st.st_size, (long long)in->st.st_mtim.tv_sec,
-                     in->st.st_mtim.tv_nsec);
+        fprintf(f, "input %s %s %lld %lld.%09ld\n", in->path, input_kind_name(in),
+                (long long)in->st.st_size, (long long)in->st.st_mtim.tv_sec,
+                in->st.st_mtim.tv_nsec);
     }
     if (inputs->n_streams > 0) {
-        rc |= append(&rs->identity, "workers %d\n", workers);
+        fprintf(f, "workers %d\n", workers);
     }
+    rc = ferror(f);
+    rc |= fclose(f);
     if (rc != 0) {
         resume_release(rs);
         return error_set(err, "out of memory");
@@ -232,14 +214,41 @@ crc_of(int fd, uint64_t len, uint32_t *crc)
     return 0;
 }
 
+/* Writes the manifest to `path`, in one pass (a part line per partition: there may be 100000). */
+static int
+write_manifest(const struct resume *rs, const char *path, uint32_t crc)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    size_t i;
+    int bad;
+
+    if (f == NULL) {
+        if (fd >= 0) {
+            close(fd);
+        }
+        return -1;
+    }
+    fprintf(f, "%sdone %zu %" PRIu64 " %08" PRIx32 "\n", rs->identity, rs->done, rs->out_len, crc);
+    for (i = 0; i < rs->done; i++) {
+        const struct resume_part *p = &rs->parts[i];
+        fprintf(f,
+                "part %zu %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64
+                " %" PRIu64 "\n",
+                p->file, p->start, p->end, p->records_in, p->records_out, p->bytes_in, p->bytes_out,
+                p->skipped);
+    }
+    bad = ferror(f) || fflush(f) != 0;
+    return fclose(f) != 0 || bad ? -1 : 0;
+}
+
 int
 resume_save(struct resume *rs, const char *partial, struct error *err)
 {
     char *partial_at = in_dir(rs, "output.partial"), *manifest = in_dir(rs, "manifest");
-    char *tmp = in_dir(rs, "manifest.tmp"), *text = NULL;
+    char *tmp = in_dir(rs, "manifest.tmp");
     uint32_t crc = 0;
     int fd = -1, rc = -1;
-    size_t i;
 
     if (partial_at == NULL || manifest == NULL || tmp == NULL) {
         error_set(err, "out of memory");
@@ -254,27 +263,10 @@ resume_save(struct resume *rs, const char *partial, struct error *err)
         error_errno(err, "cannot make %s", rs->dir);
         goto out;
     }
-    if (append(&text, "%sdone %zu %" PRIu64 " %08" PRIx32 "\n", rs->identity, rs->done, rs->out_len,
-               crc) != 0) {
-        error_set(err, "out of memory");
-        goto out;
-    }
-    for (i = 0; i < rs->done; i++) {
-        const struct resume_part *p = &rs->parts[i];
-        if (append(&text,
-                   "part %zu %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64
-                   " %" PRIu64 "\n",
-                   p->file, p->start, p->end, p->records_in, p->records_out, p->bytes_in,
-                   p->bytes_out, p->skipped) != 0) {
-            error_set(err, "out of memory");
-            goto out;
-        }
-    }
     close(fd);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0 || io_write_all(fd, text, strlen(text)) != 0 || close(fd) != 0) {
+    fd = -1;
+    if (write_manifest(rs, tmp, crc) != 0) {
         error_errno(err, "cannot write %s", tmp);
-        fd = -1;
         goto out;
     }
     fd = -1;
@@ -294,7 +286,6 @@ out:
     if (rc != 0 && tmp != NULL) {
         unlink(tmp);
     }
-    free(text);
     free(partial_at);
     free(manifest);
     free(tmp);
@@ -355,30 +346,49 @@ check_identity(const struct resume *rs, const char *text, const char **rest, str
     return 0;
 }
 
-/* Parses the `done` and `part` lines. */
+/* The line at *text into buf (NUL-terminated; -1 when longer than buf), *text moved past it. */
+static int
+next_line(const char **text, char *buf, size_t size)
+{
+    size_t len = strcspn(*text, "\n");
+
+    if (len >= size || (*text)[len] != '\n') {
+        return -1;
+    }
+    memcpy(buf, *text, len);
+    buf[len] = '\0';
+    *text += len + 1;
+    return 0;
+}
+
+/* Parses the `done` and `part` lines, each on its own (sscanf on the rest of a long text would
+ * measure all of it each time). */
 static int
 parse_state(struct resume *rs, const char *text, uint32_t *crc)
 {
     struct resume_part p;
+    char line[512];
     size_t n, k;
-    int used;
+    int used = 0;
 
-    if (sscanf(text, "done %zu %" SCNu64 " %" SCNx32 "\n%n", &n, &rs->out_len, crc, &used) != 3) {
+    if (next_line(&text, line, sizeof(line)) != 0 ||
+        sscanf(line, "done %zu %" SCNu64 " %" SCNx32 "%n", &n, &rs->out_len, crc, &used) != 3 ||
+        line[used] != '\0') {
         return -1;
     }
-    text += used;
     rs->done = 0;
     for (k = 0; k < n; k++) {
         memset(&p, 0, sizeof(p));
-        if (sscanf(text,
+        used = 0;
+        if (next_line(&text, line, sizeof(line)) != 0 ||
+            sscanf(line,
                    "part %zu %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64
-                   " %" SCNu64 "\n%n",
+                   " %" SCNu64 "%n",
                    &p.file, &p.start, &p.end, &p.records_in, &p.records_out, &p.bytes_in,
                    &p.bytes_out, &p.skipped, &used) != 8 ||
-            resume_note(rs, &p) != 0) {
+            line[used] != '\0' || p.end <= p.start || resume_note(rs, &p) != 0) {
             return -1;
         }
-        text += used;
     }
     return *text == '\0' ? 0 : -1;
 }

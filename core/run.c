@@ -178,13 +178,20 @@ ensure_stack(const struct run *r)
     }
 }
 
-/* Whether more records were left out than max_skipped's fraction allows (a count is checked as
- * the partitions end, by the scheduler). */
+/* Whether more records were left out than max_skipped allows. */
 static int
 too_many_skipped(const struct run *r, struct error *err)
 {
     double f = r->job->max_skipped_fraction;
 
+    if (r->skipped > r->job->max_skipped) { /* (the scheduler stops sooner; in-process, here) */
+        error_set(err,
+                  "%" PRIu64
+                  " records were left out (on_error: skip), more than max_skipped (%" PRIu64
+                  "); they are listed in %s/rejects.tsv",
+                  r->skipped, r->job->max_skipped, r->opt->log_dir);
+        return 1;
+    }
     if (f < 0 || r->skipped == 0 || (double)r->skipped <= f * (double)r->records_in) {
         return 0;
     }
@@ -271,13 +278,16 @@ keep_work(struct run *r, struct error *err)
         }
     }
     rs->out_len = r->written_bytes;
-    if (ftruncate(r->output.fd, (off_t)rs->out_len) != 0) {
-        log_line(r->log_fd, "nothing kept for --resume: cannot cut %s: %s", r->output.tmp_path,
-                 strerror(errno));
+    if (r->output.tmp_path == NULL || ftruncate(r->output.fd, (off_t)rs->out_len) != 0) {
+        log_line(r->log_fd, "nothing kept for --resume: the temporary output is gone%s%s",
+                 r->output.tmp_path != NULL ? ": " : "",
+                 r->output.tmp_path != NULL ? strerror(errno) : "");
+        resume_remove(rs); /* (no manifest without its output) */
         return;
     }
     if (resume_save(rs, r->output.tmp_path, &save_err) != 0) {
         log_line(r->log_fd, "nothing kept for --resume: %s", save_err.msg);
+        resume_remove(rs);
         return;
     }
     log_line(r->log_fd, "kept %zu written partition(s) in %s for --resume", rs->done, rs->dir);

@@ -3,7 +3,8 @@
  * output, catches the stop signals, starts the planner, then runs the partitions with the
  * forked worker pool (scheduler.h) or, for debuggers, in this process (inprocess.c); on success
  * ends gzip output with BGZF's end-of-file block and commits the output. On any failure nothing
- * is left at the output path (unless it is "-"), and no part file or process remains.
+ * is left at the output path (unless it is "-"), and no part file or process remains; the
+ * partitions written so far are kept beside it for --resume (resume.h).
  */
 #ifndef TRANCHE_RUN_H
 #define TRANCHE_RUN_H

@@ -395,10 +395,17 @@ assign(struct scheduler *s, int w)
         log_line(s->run->log_fd, "partition %zu: attempt %d, in worker %d (pid %ld)", k,
                  s->attempts[k], w + 1, (long)wk->pid);
     }
-    if (send_skips(s, wk, k) != 0) {
+    if (send_skips(s, wk, k) != 0 || send_command(s, wk, CMD_ASSIGN, k) != 0) {
+        /* It was dead before it could hear of k: k never ran, and goes back as it was. */
+        s->attempts[k]--;
+        wk->assigned = -1;
+        if (wk->n_given > 0 && wk->given[wk->n_given - 1] == k) {
+            wk->n_given--;
+        }
+        turns_again(&s->turns, k, NULL); /* (out of memory: the job fails with the worker) */
         return -1;
     }
-    return send_command(s, wk, CMD_ASSIGN, k);
+    return 0;
 }
 
 /* Builds the message for a worker that reported FAILED. */
@@ -537,6 +544,7 @@ respawn(struct scheduler *s, int w, struct error *err)
     pr->partition = -1;
     pr->step = -1;
     pr->record_start = UINT64_MAX;
+    s->workers[w].n_given = 0; /* (the reproduce line replays what one process did) */
     if (spawn(s, w, err) != 0) {
         return -1;
     }
@@ -674,6 +682,12 @@ died(struct scheduler *s, int w, int status, struct error *err)
     if (k >= 0 && partition_failed(s, w, (size_t)k, record, step, err) == 0) {
         return respawn(s, w, err);
     }
+    if (k < 0 && !wk->stopping && s->run->job->retries > 0 && pr->step < 0) {
+        /* Between partitions (killed by the OOM killer as it asked for work, say): no partition
+         * is lost; a fresh worker takes its place. */
+        log_line(s->run->log_fd, "%s; a fresh worker takes its place", err->msg);
+        return respawn(s, w, err);
+    }
     s->timed_out = timed_out != 0;
     return -1;
 }
@@ -746,6 +760,25 @@ wake_idle(struct scheduler *s, struct error *err)
     return 0;
 }
 
+/* The head has just moved on (turns_written, turns_wrote_parked): every partition before it is
+ * written, and its worker cannot have written yet (the head is published after this), so where
+ * the output ends now is where the head's output begins: where a failed head is cut back to. */
+static int
+note_head_offset(struct scheduler *s, struct error *err)
+{
+    off_t at;
+
+    if (!s->rewindable) {
+        return 0;
+    }
+    at = lseek(s->run->output.fd, 0, SEEK_CUR);
+    if (at < 0) {
+        return error_errno(err, "cannot tell where %s ends", s->run->output.tmp_path);
+    }
+    s->head_offset = (uint64_t)at;
+    return 0;
+}
+
 /* The turn has moved on: parked partitions the parent writes itself, from their part files; a
  * partition already done is granted its turn. Then idle workers get work again. */
 static int
@@ -760,15 +793,9 @@ advance(struct scheduler *s, struct error *err)
         }
         turns_wrote_parked(&s->turns);
         runstats_partition_written(s->run->stats, who);
-    }
-    if (s->rewindable && s->turns.head != __atomic_load_n(&s->shared->head, __ATOMIC_ACQUIRE)) {
-        /* Every partition before the new head is written, and its worker does not know yet
-         * that its turn came: where the output ends now is where the head's begins. */
-        off_t at = lseek(s->run->output.fd, 0, SEEK_CUR);
-        if (at < 0) {
-            return error_errno(err, "cannot tell where %s ends", s->run->output.tmp_path);
+        if (note_head_offset(s, err) != 0) {
+            return -1;
         }
-        s->head_offset = (uint64_t)at;
     }
     __atomic_store_n(&s->shared->head, (uint64_t)s->turns.head, __ATOMIC_RELEASE);
     if (step == TURN_GRANT && grant_or_reap(s, (int)who, s->turns.head, err) != 0) {
@@ -820,6 +847,9 @@ handle(struct scheduler *s, int w, const struct report *rep, struct error *err)
         return assign_or_reap(s, w, err);
     case REPORT_PROBED:
         wk->probing = 0;
+        if (s->run->job->on_error_skip) {
+            rejects_forget(s->run->opt->log_dir, wk->probe_part); /* (never written) */
+        }
         return error_set(err,
                          "%s\n  run alone in a fresh worker, the record at byte %" PRIu64
                          " of partition %zu did not fail: it was not left out, as the failure "
@@ -834,7 +864,7 @@ handle(struct scheduler *s, int w, const struct report *rep, struct error *err)
         if (turns_written(&s->turns, rep->partition, err) != 0) {
             return error_prefix(err, "worker %d", w + 1);
         }
-        if (count(s, w, rep, err) != 0) {
+        if (note_head_offset(s, err) != 0 || count(s, w, rep, err) != 0) {
             return -1;
         }
         runstats_partition_written(s->run->stats, rep->partition);
@@ -1019,8 +1049,9 @@ check_timeouts(struct scheduler *s)
         uint64_t records = pr->record_start; /* (a new record starts further on) */
 
         if (!wk->alive || wk->assigned < 0 || wk->timed_out || wk->retiring ||
-            (!wk->probing && s->turns.state[wk->assigned] != PART_RUNNING)) {
-            continue; /* (a partition that is done and waits for its turn is not late) */
+            (!wk->probing && s->turns.state[wk->assigned] != PART_RUNNING) || report_waiting(wk)) {
+            continue; /* (a partition that is done and waits for its turn is not late, nor one
+                       * whose worker said so in a report not read yet) */
         }
         if (records != wk->seen_records) {
             wk->seen_records = records;
@@ -1074,7 +1105,6 @@ wait_and_service(struct scheduler *s, struct pollfd *fds, int *which, pid_t *pid
         tick_ms = check_ms;
     }
     tick = (struct timespec){tick_ms / 1000, (long)(tick_ms % 1000) * 1000000L};
-    check_timeouts(s);
     *none = n == 0;
     if (n == 0) {
         return 0;
@@ -1087,7 +1117,11 @@ wait_and_service(struct scheduler *s, struct pollfd *fds, int *which, pid_t *pid
     if (ready < 0) {
         return errno == EINTR ? 0 : error_errno(err, "ppoll");
     }
-    return handle_ready(s, fds, which, pids, n, err);
+    if (handle_ready(s, fds, which, pids, n, err) != 0) {
+        return -1;
+    }
+    check_timeouts(s);
+    return 0;
 }
 
 static int
@@ -1222,7 +1256,7 @@ log_summary(const struct scheduler *s)
 /* A resumed run starts after the partitions the interrupted run wrote (resume.h): they are
  * counted as they were, and the output goes on after theirs. */
 static int
-start_resumed(struct scheduler *s)
+start_resumed(struct scheduler *s, struct error *err)
 {
     const struct resume *rs = s->run->resume;
     struct partition_stats st;
@@ -1230,6 +1264,12 @@ start_resumed(struct scheduler *s)
 
     if (rs == NULL || rs->done == 0) {
         return 0;
+    }
+    if (s->run->planner.planned_all && rs->done > live(s)->n_parts) {
+        return error_set(err,
+                         "cannot resume: %zu partitions are done, but the job has only %zu; run "
+                         "without --resume to start afresh",
+                         rs->done, live(s)->n_parts);
     }
     turns_start_at(&s->turns, rs->done);
     __atomic_store_n(&s->shared->head, (uint64_t)rs->done, __ATOMIC_RELEASE);
@@ -1260,7 +1300,7 @@ start_workers(struct scheduler *s, struct error *err)
 {
     int w;
 
-    if (make_workers(s, err) != 0 || start_resumed(s) != 0 || track(s, err) != 0) {
+    if (make_workers(s, err) != 0 || start_resumed(s, err) != 0 || track(s, err) != 0) {
         return -1;
     }
     if (name_part_dir(s, err) != 0) {
@@ -1305,12 +1345,10 @@ scheduler_run(struct run *r, const sigset_t *old_mask, struct error *err)
     if (rc == 0) {
         log_summary(&s);
     }
-    /* What is written for sure: the partitions before the head the workers were told of, and
-     * the output up to where the head's begins (resume.h keeps them after a failure). */
-    if (s.shared != NULL) {
-        r->written = (size_t)__atomic_load_n(&s.shared->head, __ATOMIC_ACQUIRE);
-        r->written_bytes = s.head_offset;
-    }
+    /* What is written for sure: the partitions before the head, and the output up to where the
+     * head's begins (resume.h keeps them after a failure). */
+    r->written = s.turns.head;
+    r->written_bytes = s.head_offset;
     stop_all(&s);
     free_workers(&s);
     remove_part_dir(&s);

@@ -73,8 +73,8 @@ fail_each(const char *args, const char *check)
             tu_sh(0, "%s", check);
         } else {
             tu_sh(0,
-                  "[ -z \"$(ls -A out)\" ] || { echo 'allocation %ld failing left:' >&2; "
-                  "ls -la out >&2; false; }",
+                  TU_SH_NO_DEBRIS "tu_no_debris out || { echo 'allocation %ld failing left:' >&2; "
+                                  "ls -laR out >&2; false; }; rm -rf out/*.tranche-work",
                   n);
         }
         free(err);

@@ -46,13 +46,16 @@ make_input(void)
     assert_int_equal(tu_run(cmd, NULL), 0);
 }
 
-/* Nothing at the output, no temporary or part file beside it, no process of this job left. */
+/* Nothing at the output, no temporary or part file beside it (the work a failed run keeps for
+ * --resume is not debris: test_resume.c), no process of this job left. */
 static void
 assert_clean(const char *name, const char *job_path)
 {
     char cmd[2048];
 
-    snprintf(cmd, sizeof(cmd), "cd '%s/out' && [ -z \"$(ls -A)\" ]", tu_dir);
+    snprintf(cmd, sizeof(cmd),
+             TU_SH_NO_DEBRIS "tu_no_debris '%s/out' && rm -rf '%s'/out/*.tranche-work", tu_dir,
+             tu_dir);
     if (tu_run(cmd, NULL) != 0) {
         snprintf(cmd, sizeof(cmd), "ls -la '%s/out' >&2", tu_dir);
         tu_run(cmd, NULL);

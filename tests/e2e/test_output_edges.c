@@ -383,7 +383,9 @@ test_output_edges__directories_made_for_a_failed_job_are_removed(void **state)
 
     (void)state;
     make_input();
-    tu_sh(0, "rm -rf nd* ex && mkdir ex && sed 's/^15000 /15000 boom /' in.txt > boom.txt");
+    /* (boom in the first partition: a job that fails after writing partitions keeps them, for
+     * --resume, in the directories it made; test_resume.c) */
+    tu_sh(0, "rm -rf nd* ex && mkdir ex && sed 's/^15 /15 boom /' in.txt > boom.txt");
     fails = tu_write_job("mk-fails.yaml",
                          "input:\n  path: boom.txt\noutput:\n  path: unused.out\n"
                          "partition_size: 8KiB\nlog_dir: logs/mk\nsteps:\n  - plugin: %s\n"

@@ -113,6 +113,17 @@ double tu_seconds_since(const struct timespec *t0);
     "tu_count() { set -- $1; if [ -e \"$1\" ]; then echo $#; else echo 0; fi; }; "                 \
     "tu_exists() { set -- $1; [ -e \"$1\" ]; }; "
 
+/*
+ * A shell function that succeeds when directory $1 holds nothing a failed run must not leave:
+ * nothing at all, but the work a run that wrote partitions keeps for --resume (an
+ * OUTPUT.tranche-work that holds exactly its manifest and output.partial). Put it in front of a
+ * command as TU_SH_WAIT is; the text holds no '%'.
+ */
+#define TU_SH_NO_DEBRIS                                                                            \
+    "tu_no_debris() { for _tu_e in $(ls -A \"$1\"); do case $_tu_e in *.tranche-work) "            \
+    "[ \"$(ls -A \"$1/$_tu_e\" | sort | tr '\\n' ' ')\" = 'manifest output.partial ' ] || "        \
+    "return 1;; *) return 1;; esac; done; }; "
+
 /* What a gzip member written by tu_gzip_member carries. */
 struct tu_member {
     int extra, name, comment, hcrc; /* the optional header fields */
