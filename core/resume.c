@@ -193,30 +193,42 @@ resume_note(struct resume *rs, const struct resume_part *p)
     return 0;
 }
 
-/* CRC-32 of the first len bytes of fd. */
+/* The CRC-32 of each partition's output in fd (parts[i].crc), which must end at parts[i].out_end
+ * in order, the last at `len`. Returns 0, or -1 (a read error, or offsets out of order: the
+ * index of the partition in *bad, or SIZE_MAX). */
 static int
-crc_of(int fd, uint64_t len, uint32_t *crc)
+crc_parts(int fd, struct resume_part *parts, size_t n, uint64_t len, size_t *bad)
 {
     static char buf[1 << 20];
     uint64_t off = 0;
-    ssize_t n;
+    size_t i;
 
-    *crc = 0;
-    while (off < len) {
-        size_t want = len - off < sizeof(buf) ? (size_t)(len - off) : sizeof(buf);
-        n = io_pread_full(fd, buf, want, off);
-        if (n <= 0) {
+    *bad = SIZE_MAX;
+    for (i = 0; i < n; i++) {
+        uint32_t crc = 0;
+        if (parts[i].out_end < off || parts[i].out_end > len ||
+            (i + 1 == n && parts[i].out_end != len)) {
+            *bad = i;
             return -1;
         }
-        *crc = codec_crc32(*crc, buf, (size_t)n);
-        off += (uint64_t)n;
+        while (off < parts[i].out_end) {
+            uint64_t left = parts[i].out_end - off;
+            size_t want = left < sizeof(buf) ? (size_t)left : sizeof(buf);
+            ssize_t got = io_pread_full(fd, buf, want, off);
+            if (got <= 0) {
+                return -1;
+            }
+            crc = codec_crc32(crc, buf, (size_t)got);
+            off += (uint64_t)got;
+        }
+        parts[i].crc = crc;
     }
-    return 0;
+    return n == 0 && len != 0 ? -1 : 0;
 }
 
 /* Writes the manifest to `path`, in one pass (a part line per partition: there may be 100000). */
 static int
-write_manifest(const struct resume *rs, const char *path, uint32_t crc)
+write_manifest(const struct resume *rs, const char *path)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
     FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
@@ -229,14 +241,14 @@ write_manifest(const struct resume *rs, const char *path, uint32_t crc)
         }
         return -1;
     }
-    fprintf(f, "%sdone %zu %" PRIu64 " %08" PRIx32 "\n", rs->identity, rs->done, rs->out_len, crc);
+    fprintf(f, "%sdone %zu %" PRIu64 "\n", rs->identity, rs->done, rs->out_len);
     for (i = 0; i < rs->done; i++) {
         const struct resume_part *p = &rs->parts[i];
         fprintf(f,
                 "part %zu %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64
-                " %" PRIu64 "\n",
+                " %" PRIu64 " %" PRIu64 " %08" PRIx32 "\n",
                 p->file, p->start, p->end, p->records_in, p->records_out, p->bytes_in, p->bytes_out,
-                p->skipped);
+                p->skipped, p->out_end, p->crc);
     }
     bad = ferror(f) || fflush(f) != 0;
     return fclose(f) != 0 || bad ? -1 : 0;
@@ -247,7 +259,7 @@ resume_save(struct resume *rs, const char *partial, struct error *err)
 {
     char *partial_at = in_dir(rs, "output.partial"), *manifest = in_dir(rs, "manifest");
     char *tmp = in_dir(rs, "manifest.tmp");
-    uint32_t crc = 0;
+    size_t bad = SIZE_MAX;
     int fd = -1, rc = -1;
 
     if (partial_at == NULL || manifest == NULL || tmp == NULL) {
@@ -255,8 +267,12 @@ resume_save(struct resume *rs, const char *partial, struct error *err)
         goto out;
     }
     fd = open(partial, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || crc_of(fd, rs->out_len, &crc) != 0) {
-        error_errno(err, "cannot read %s", partial);
+    if (fd < 0 || crc_parts(fd, rs->parts, rs->done, rs->out_len, &bad) != 0) {
+        if (bad != SIZE_MAX) {
+            error_set(err, "internal error: partition %zu's output ends out of order", bad);
+        } else {
+            error_errno(err, "cannot read %s", partial);
+        }
         goto out;
     }
     if (mkdir(rs->dir, 0700) != 0 && errno != EEXIST) {
@@ -265,7 +281,7 @@ resume_save(struct resume *rs, const char *partial, struct error *err)
     }
     close(fd);
     fd = -1;
-    if (write_manifest(rs, tmp, crc) != 0) {
+    if (write_manifest(rs, tmp) != 0) {
         error_errno(err, "cannot write %s", tmp);
         goto out;
     }
@@ -364,7 +380,7 @@ next_line(const char **text, char *buf, size_t size)
 /* Parses the `done` and `part` lines, each on its own (sscanf on the rest of a long text would
  * measure all of it each time). */
 static int
-parse_state(struct resume *rs, const char *text, uint32_t *crc)
+parse_state(struct resume *rs, const char *text)
 {
     struct resume_part p;
     char line[512];
@@ -372,7 +388,7 @@ parse_state(struct resume *rs, const char *text, uint32_t *crc)
     int used = 0;
 
     if (next_line(&text, line, sizeof(line)) != 0 ||
-        sscanf(line, "done %zu %" SCNu64 " %" SCNx32 "%n", &n, &rs->out_len, crc, &used) != 3 ||
+        sscanf(line, "done %zu %" SCNu64 "%n", &n, &rs->out_len, &used) != 2 ||
         line[used] != '\0') {
         return -1;
     }
@@ -383,14 +399,56 @@ parse_state(struct resume *rs, const char *text, uint32_t *crc)
         if (next_line(&text, line, sizeof(line)) != 0 ||
             sscanf(line,
                    "part %zu %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64
-                   " %" SCNu64 "%n",
+                   " %" SCNu64 " %" SCNu64 " %" SCNx32 "%n",
                    &p.file, &p.start, &p.end, &p.records_in, &p.records_out, &p.bytes_in,
-                   &p.bytes_out, &p.skipped, &used) != 8 ||
+                   &p.bytes_out, &p.skipped, &p.out_end, &p.crc, &used) != 10 ||
             line[used] != '\0' || p.end <= p.start || resume_note(rs, &p) != 0) {
             return -1;
         }
     }
     return *text == '\0' ? 0 : -1;
+}
+
+/* Each partition's output in output.partial (open on fd) against its CRC-32 in the manifest. */
+static int
+check_parts(struct resume *rs, int fd, const char *partial, struct error *err)
+{
+    uint32_t *want = malloc((rs->done > 0 ? rs->done : 1) * sizeof(*want));
+    size_t i, bad;
+    int rc = -1;
+
+    if (want == NULL) {
+        return error_set(err, "out of memory");
+    }
+    for (i = 0; i < rs->done; i++) {
+        want[i] = rs->parts[i].crc;
+    }
+    if (crc_parts(fd, rs->parts, rs->done, rs->out_len, &bad) != 0) {
+        if (bad != SIZE_MAX) {
+            error_set(err,
+                      "cannot resume: the manifest's partition %zu ends at a wrong offset; "
+                      "run without --resume to start afresh",
+                      bad);
+        } else {
+            error_errno(err, "cannot read %s", partial);
+        }
+        goto out;
+    }
+    for (i = 0; i < rs->done; i++) {
+        if (rs->parts[i].crc != want[i]) {
+            error_set(err,
+                      "cannot resume: partition %zu's output in %s (bytes %" PRIu64 "-%" PRIu64
+                      ") is not what the interrupted run wrote (CRC-32 %08" PRIx32
+                      ", was %08" PRIx32 "); run without --resume to start afresh",
+                      i, partial, i > 0 ? rs->parts[i - 1].out_end : 0, rs->parts[i].out_end,
+                      rs->parts[i].crc, want[i]);
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    free(want);
+    return rc;
 }
 
 int
@@ -400,7 +458,6 @@ resume_load(struct resume *rs, struct error *err)
     char *text = NULL;
     const char *rest;
     size_t len = 0;
-    uint32_t crc = 0, got;
     struct stat st;
     int fd = -1, rc = ERR_INVALID;
 
@@ -426,18 +483,21 @@ resume_load(struct resume *rs, struct error *err)
     if (check_identity(rs, text, &rest, err) != 0) {
         goto out;
     }
-    if (parse_state(rs, rest, &crc) != 0) {
+    if (parse_state(rs, rest) != 0) {
         error_set(err, "cannot resume: %s is damaged; run without --resume to start afresh",
                   manifest);
         goto out;
     }
     fd = open(partial, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
-        (uint64_t)st.st_size != rs->out_len || crc_of(fd, rs->out_len, &got) != 0 || got != crc) {
+        (uint64_t)st.st_size != rs->out_len) {
         error_set(err,
-                  "cannot resume: %s is missing or not what the interrupted run left (%" PRIu64
-                  " bytes, CRC-32 %08" PRIx32 "); run without --resume to start afresh",
-                  partial, rs->out_len, crc);
+                  "cannot resume: %s is missing, or is not what the interrupted run left (%" PRIu64
+                  " bytes); run without --resume to start afresh",
+                  partial, rs->out_len);
+        goto out;
+    }
+    if (check_parts(rs, fd, partial, err) != 0) {
         goto out;
     }
     rc = 0;

@@ -6,12 +6,14 @@
  *   manifest        text: the job's identity (a digest of its steps, options, delimiter,
  *                   partition size, output format and inputs; each plugin's file, size and
  *                   mtime; each input's path, size, mtime and how it is read; the workers when
- *                   an input is cut as it is decoded), then `done N OUT_LEN CRC32`, then one
- *                   `part` line per partition done (its input range and counts).
+ *                   an input is cut as it is decoded), then `done N OUT_LEN`, then one
+ *                   `part` line per partition done (its input range, its counts, where its
+ *                   output ends in output.partial and that output's CRC-32).
  * It is written when a run that wrote at least one partition stops on a failure or a stop
  * signal, and removed when a run succeeds (or starts afresh). A resumed run checks the identity
  * line by line (a changed job, plugin or input is refused, saying what changed), the partial
- * output's length and CRC-32, and that its own plan begins with the same partitions; it then
+ * output's length and each partition's CRC-32 in it, and that its own plan begins with the same
+ * partitions; it then
  * runs only the rest, appending to the partial output, so the output is byte-identical to that
  * of an uninterrupted run.
  */
@@ -31,6 +33,8 @@ struct resume_part {
     size_t file;
     uint64_t start, end;
     uint64_t records_in, records_out, bytes_in, bytes_out, skipped;
+    uint64_t out_end; /* where its output ends in output.partial (the next one's begins) */
+    uint32_t crc;     /* CRC-32 of its output there (set by resume_save and resume_load) */
 };
 
 struct resume {
@@ -53,9 +57,9 @@ int resume_init(struct resume *rs, const struct job *job, const struct step *ste
                 const struct inputs *inputs, int workers, struct error *err);
 void resume_release(struct resume *rs);
 
-/* Reads the work directory: checks the identity, and that output.partial has out_len bytes with
- * the CRC-32 the manifest says. Returns 0 (rs->done, out_len and parts set), or ERR_INVALID with
- * err saying what is missing or changed. */
+/* Reads the work directory: checks the identity, and that output.partial has out_len bytes,
+ * each partition's with the CRC-32 the manifest says. Returns 0 (rs->done, out_len and parts set),
+ * or ERR_INVALID with err saying what is missing or changed. */
 int resume_load(struct resume *rs, struct error *err);
 
 /* Notes partition k (the next one: k == rs->done) as done. 0, or -1 out of memory. */

@@ -265,6 +265,7 @@ keep_work(struct run *r, struct error *err)
         rp.file = p->file;
         rp.start = p->start;
         rp.end = p->end;
+        rp.out_end = r->out_end[k];
         if (k < st->n_parts && st->parts != NULL) {
             rp.records_in = st->parts[k].records_in;
             rp.records_out = st->parts[k].records_out;
@@ -457,6 +458,7 @@ run_job(const struct job *job, const struct step *steps, const struct plan *plan
     if (r.resume != NULL) {
         resume_release(&work);
     }
+    free(r.out_end);
     planner_free(&r.planner);
     return rc;
 }

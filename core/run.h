@@ -61,6 +61,8 @@ struct run {
     struct resume *resume;  /* the work directory this run keeps or resumes (NULL: none) */
     size_t written;         /* partitions written to the output when the scheduler stopped */
     uint64_t written_bytes; /* and their output's length */
+    uint64_t *out_end;      /* per partition written: where its output ends (for resume.h) */
+    size_t cap_out_end;
     struct runstats *stats; /* what the run did (runstats.h) */
 };
 

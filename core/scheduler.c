@@ -162,6 +162,9 @@ track(struct scheduler *s, struct error *err)
         }
         memset(s->attempts + old, 0, (s->cap_attempts - old) * sizeof(*s->attempts));
     }
+    if (GROW(s->run->out_end, s->run->cap_out_end, p->n_parts) != 0) {
+        return error_set(err, "out of memory");
+    }
     return turns_track(&s->turns, p->n_parts, err);
 }
 
@@ -776,6 +779,9 @@ note_head_offset(struct scheduler *s, struct error *err)
         return error_errno(err, "cannot tell where %s ends", s->run->output.tmp_path);
     }
     s->head_offset = (uint64_t)at;
+    if (s->turns.head > 0) {
+        s->run->out_end[s->turns.head - 1] = s->head_offset;
+    }
     return 0;
 }
 

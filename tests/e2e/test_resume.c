@@ -323,8 +323,7 @@ refused_damaged(const char *how)
           "(cd " REFUSE_WORK " && %s) && rm -rf expect-work && cp -a " REFUSE_WORK
           " expect-work && ! cmp -s saved-work/output.partial expect-work/output.partial",
           how);
-    refused("", "output.partial is missing or not what the interrupted run left",
-            "run without --resume to start afresh");
+    refused("", "is not what the interrupted run", "run without --resume to start afresh");
     tu_sh(0, "rm -rf " REFUSE_WORK " expect-work && cp -a saved-work " REFUSE_WORK
              " && cp -a saved-work expect-work");
 }
