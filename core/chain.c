@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "grow.h"
 #include "log.h"
 
@@ -464,15 +465,6 @@ chain_check(const struct step *steps, size_t n_steps, unsigned char delimiter,
     return chain_finish(c, failed_step, err);
 }
 
-static uint64_t
-now_nanos(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* Leaves a record out: reject() gets it. */
 static int
 reject(struct chain *c, uint64_t offset, const char *data, size_t len, int step, const char *why)
@@ -656,7 +648,7 @@ chain_run(struct chain *c, const struct partition *p, const struct source_input 
           const struct chain_sink *sink, struct partition_stats *stats, int *failed_step,
           struct error *err)
 {
-    uint64_t start_ns = now_nanos();
+    uint64_t start_ns = clock_now_ns();
     int rc = -1;
 
     c->part = p;
@@ -673,7 +665,7 @@ chain_run(struct chain *c, const struct partition *p, const struct source_input 
         partition_callbacks(c, 0) == 0 && drain(c, 1) == TRANCHE_OK) {
         rc = 0;
     }
-    c->stats.nanos = now_nanos() - start_ns;
+    c->stats.nanos = clock_now_ns() - start_ns;
     step_inputs(c);
     *stats = c->stats;
     c->part = NULL;

@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "error.h"
 #include "grow.h"
 #include "io.h"
@@ -31,18 +32,9 @@
 #define PROGRESS_EVERY_NS 250000000ull
 
 static uint64_t
-now_ns(void)
-{
-    struct timespec t;
-
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
-}
-
-static uint64_t
 since_start(const struct runstats *rs)
 {
-    return now_ns() - rs->t0;
+    return clock_now_ns() - rs->t0;
 }
 
 int
@@ -53,7 +45,7 @@ runstats_init(struct runstats *rs, const struct run *r, int n_workers, int progr
     rs->n_workers = n_workers > 0 ? n_workers : 1;
     rs->in_process = r != NULL && r->opt != NULL && run_in_this_process(r->opt);
     rs->progress = progress;
-    rs->t0 = now_ns();
+    rs->t0 = clock_now_ns();
     rs->started_at = time(NULL);
     rs->workers = calloc((size_t)rs->n_workers, sizeof(*rs->workers));
     if (rs->workers == NULL) {

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "grow.h"
 #include "io.h"
 #include "log.h"
@@ -86,15 +87,6 @@ struct scheduler {
     uint64_t head_offset; /* where the head partition's output begins in it */
     int timed_out;        /* the job failed of a timeout */
 };
-
-static uint64_t
-now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 /* A threshold the tests may lower through the environment (so that they need not build inputs
  * sized against it): a decimal number, else `fallback`. */
@@ -389,7 +381,7 @@ assign(struct scheduler *s, int w)
         break;
     }
     wk->assigned = (int64_t)k;
-    wk->assigned_ms = wk->seen_ms = now_ms();
+    wk->assigned_ms = wk->seen_ms = clock_now_ns() / 1000000u;
     wk->seen_records = UINT64_MAX;
     note_given(wk, k);
     s->attempts[k]++;
@@ -843,7 +835,7 @@ handle(struct scheduler *s, int w, const struct report *rep, struct error *err)
             wk->pending_probe = 0;
             wk->probing = 1;
             wk->assigned = (int64_t)wk->probe_part;
-            wk->assigned_ms = wk->seen_ms = now_ms();
+            wk->assigned_ms = wk->seen_ms = clock_now_ns() / 1000000u;
             wk->seen_records = UINT64_MAX;
             if (send_command(s, wk, CMD_PROBE, wk->probe_part) != 0) {
                 return collect_exited(s, w, err);
@@ -1048,7 +1040,7 @@ check_timeouts(struct scheduler *s)
     if (job->partition_timeout_ms == 0 && job->record_timeout_ms == 0) {
         return;
     }
-    now = now_ms();
+    now = clock_now_ns() / 1000000u;
     for (w = 0; w < s->n_workers; w++) {
         struct worker *wk = &s->workers[w];
         const struct chain_progress *pr = &s->shared->progress[w];
