@@ -37,7 +37,22 @@
  * ABI 1.1 added host->record_info (the record's input, offset and partition),
  * host->is_option_check, host->option_error and option_item_error, the descriptor's
  * begin_partition, data[len] == '\0' at every step, checks of the plugin's option table at load,
- * and a TRANCHE_PLUGIN that works in C++. tranche-plugin(7) is the overview.
+ * and a TRANCHE_PLUGIN that works in C++. ABI 1.2 added aggregators (the descriptor's combine
+ * and combine_end; host->phase, memory_limit and temp_dir). tranche-plugin(7) is the overview.
+ *
+ * Aggregators (ABI 1.2): a plugin with a combine() callback may stand under a job's `aggregate:`
+ * (and only there). It runs in two phases:
+ *   - map, in the workers, as the last step of the chain: record() folds each record into state
+ *     of its own, and end_partition() emits that state as records (the partition's "partial");
+ *     record() may also emit part of its state early, to bound its memory (memory_limit()): a
+ *     key may then appear in several partial records of one partition, and combine() must
+ *     merge them. Begin each partition with empty state (begin_partition), as for any step.
+ *   - combine, once, in a process of the runner's own after every partition succeeded: init(),
+ *     then combine() for every partial record, in input order (the partitions' partials one after
+ *     another), then combine_end(), which emits the job's output, then fini(). host->phase()
+ *     says which phase init() is in. No process ever reads the whole input; the combine reads
+ *     the partials only. Beyond memory_limit(), an aggregator spills sorted runs under
+ *     temp_dir() and merges them in combine_end().
  */
 #ifndef TRANCHE_PLUGIN_H
 #define TRANCHE_PLUGIN_H
@@ -50,7 +65,7 @@ extern "C" {
 #endif
 
 #define TRANCHE_ABI_MAJOR 1
-#define TRANCHE_ABI_MINOR 1
+#define TRANCHE_ABI_MINOR 2
 
 /* Return codes of plugin callbacks and host functions. */
 #define TRANCHE_OK 0
@@ -174,6 +189,29 @@ struct tranche_host {
         __attribute__((format(printf, 3, 4)));
     int (*option_item_error)(tranche_ctx *ctx, const char *name, size_t index, const char *fmt, ...)
         __attribute__((format(printf, 4, 5)));
+
+    /* ---- ABI 1.2: check TRANCHE_HOST_HAS(host, X) before using these. */
+
+    /* Which phase this step runs in (enum tranche_phase): TRANCHE_PHASE_MAP in the workers (and
+     * in the option check), TRANCHE_PHASE_COMBINE in an aggregator's combine phase. */
+    int (*phase)(tranche_ctx *ctx);
+
+    /* The memory, in bytes, this step's state should stay under in this process: the
+     * aggregate stage's `memory:` (by default a quarter of the machine's RAM); beyond it an
+     * aggregator emits (map) or spills (combine) what it holds. 0 for a step that is not an
+     * aggregator: no limit is set. */
+    uint64_t (*memory_limit)(tranche_ctx *ctx);
+
+    /* A directory private to this job and this process, for an aggregator's spill files: it
+     * exists from init() on and is removed, with what it holds, when the process is done (also on
+     * failure). Valid in every callback but the option check's, where it is NULL. */
+    const char *(*temp_dir)(tranche_ctx *ctx);
+};
+
+/* What host->phase() returns. */
+enum tranche_phase {
+    TRANCHE_PHASE_MAP = 0,    /* a worker: record(), begin_partition(), end_partition() */
+    TRANCHE_PHASE_COMBINE = 1 /* the combine phase: combine(), combine_end() */
 };
 
 /*
@@ -227,8 +265,8 @@ struct tranche_record_info {
  *   does). An init() that fails gets no fini(): it releases what it allocated itself. When the
  *   job stops for another reason (another worker failed, a stop signal), the other workers are
  *   killed at once, without fini(): keep nothing in fini() that must happen outside the process.
- * emit is refused (TRANCHE_ERROR, and the job fails) outside record(), begin_partition() and
- * end_partition().
+ * emit is refused (TRANCHE_ERROR, and the job fails) outside record(), begin_partition(),
+ * end_partition(), combine() and combine_end().
  */
 struct tranche_plugin {
     uint32_t abi_major;
@@ -248,6 +286,17 @@ struct tranche_plugin {
     /* ---- ABI 1.1 (a plugin built against 1.0 has none of these: the host reads them only
      * when the descriptor's size covers them). */
     int (*begin_partition)(void *state, tranche_ctx *ctx);
+
+    /* ---- ABI 1.2: aggregators only (see the top of this file). A plugin that sets combine is an
+     * aggregator: it may stand under `aggregate:` and nowhere else.
+     *
+     * combine (required of an aggregator): one partial record, as map's end_partition() (or
+     *   record()) emitted it, without its delimiter; writable, data[len] == '\0', valid for the
+     *   call. Called in input order. May emit, but usually folds and emits in combine_end.
+     * combine_end (optional): after the last partial record; emits the job's output (sorted,
+     *   say, so that it does not depend on the partitions). */
+    int (*combine)(void *state, tranche_ctx *ctx, char *data, size_t len);
+    int (*combine_end)(void *state, tranche_ctx *ctx);
 };
 
 #define TRANCHE_PLUGIN_ABI                                                                         \
