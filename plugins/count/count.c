@@ -1009,27 +1009,63 @@ count_begin_partition(void *state, tranche_ctx *ctx)
     return TRANCHE_OK;
 }
 
-/* Splits the record up to the last field needed; fields past its end are empty. */
+/* One bit (the high bit of its byte) for each byte of w equal to the delimiter: exact, since no
+ * carry crosses a byte ((b & 0x7f) + 0x7f < 0x100). */
+static inline uint64_t
+delimiter_bits(uint64_t w, uint64_t pattern)
+{
+    const uint64_t low7 = 0x7f7f7f7f7f7f7f7fULL;
+    uint64_t x = w ^ pattern;
+
+    return ~(((x & low7) + low7) | x | low7);
+}
+
+/*
+ * Splits the record up to the last field needed; fields past its end are empty. Eight bytes at
+ * a time, every delimiter of a word taken from its bit mask: the fields before a key are short
+ * (an access log's ninth field starts about 100 bytes in), where a memchr call per field costs
+ * more than the scan itself.
+ */
 static void
 split_fields(struct count_state *s, const char *data, size_t len)
 {
-    const char *p = data, *end = data + len;
-    size_t f = 1;
+    const uint64_t pattern = 0x0101010101010101ULL * (unsigned char)s->delim;
+    struct span *fields = s->fields;
+    size_t f = 1, start = 0, i = 0;
 
-    for (; f <= s->last_field; f++) {
-        const char *d = memchr(p, s->delim, (size_t)(end - p));
-
-        s->fields[f].p = p;
-        if (d == NULL) {
-            s->fields[f].n = (size_t)(end - p);
-            break;
-        }
-        s->fields[f].n = (size_t)(d - p);
-        p = d + 1;
+    if (s->last_field == 0) {
+        return;
     }
+    for (; i + 8 <= len; i += 8) {
+        uint64_t bits = delimiter_bits(load64((const unsigned char *)data + i), pattern);
+
+        while (bits != 0) {
+            size_t at = i + ((size_t)__builtin_ctzll(bits) >> 3);
+
+            fields[f].p = data + start;
+            fields[f].n = at - start;
+            start = at + 1;
+            if (++f > s->last_field) {
+                return;
+            }
+            bits &= bits - 1;
+        }
+    }
+    for (; i < len; i++) {
+        if (data[i] == s->delim) {
+            fields[f].p = data + start;
+            fields[f].n = i - start;
+            start = i + 1;
+            if (++f > s->last_field) {
+                return;
+            }
+        }
+    }
+    fields[f].p = data + start;
+    fields[f].n = len - start;
     for (f++; f <= s->last_field; f++) {
-        s->fields[f].p = end;
-        s->fields[f].n = 0;
+        fields[f].p = data + len;
+        fields[f].n = 0;
     }
 }
 
