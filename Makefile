@@ -66,7 +66,11 @@ demo: build
 	echo "out/access-errors-single.log = the same, from plain gzip (zcat | grep -E | cut)"; \
 	zcat out/access-404.log.gz | cmp - out/access-404-upper.log; \
 	echo "out/access-404.log.gz    = zcat access.log.gz | grep -F ' 404 ' | tr a-z A-Z | gzip"; \
-	echo "out/access-5xx.log.gz    = grep -E '\" 5[0-9][0-9] ' | gzip (checked with zcat)"
+	echo "out/access-5xx.log.gz    = grep -E '\" 5[0-9][0-9] ' | gzip (checked with zcat)"; \
+	awk '{ c[$$9]++; s[$$9] += $$10; if ($$10 != "-" && ($$10 + 0 > m[$$9] + 0 || !($$9 in m))) m[$$9] = $$10 } \
+	    END { for (k in c) print k "\t" c[k] "\t" s[k] "\t" m[k] }' sample-data/access.log | sort | \
+	    cmp - out/access-count.tsv; \
+	echo "out/access-count.tsv     = awk '{ c[\$$9]++; s[\$$9] += \$$10; m[\$$9] = max } ...' | sort"
 
 # Configures again, so that a build directory configured before CMocka was installed gets its
 # tests; --no-tests=error fails rather than passing with no tests.
