@@ -109,12 +109,22 @@ declare -A STEPS=(
     [cut]=$'  - plugin: cut\n    options: { delimiter: " ", fields: ["1", "9"] }'
 )
 
+# The aggregation rows (the count aggregator), measured by run_count_rows; --only names them too.
+COUNT_TRANSFORMS=(count-status count-path)
 if [[ -n $ONLY ]]; then
     IFS=, read -r -a wanted <<<"$ONLY"
+    only_transforms=() only_counts=()
     for t in "${wanted[@]}"; do
-        [[ -n ${FILTER[$t]:-} ]] || bad_usage "--only: no transform '$t' (${TRANSFORMS[*]})"
+        if [[ $t == count-status || $t == count-path ]]; then
+            only_counts+=("$t")
+        elif [[ -n ${FILTER[$t]:-} ]]; then
+            only_transforms+=("$t")
+        else
+            bad_usage "--only: no transform '$t' (${TRANSFORMS[*]} ${COUNT_TRANSFORMS[*]})"
+        fi
     done
-    TRANSFORMS=("${wanted[@]}")
+    TRANSFORMS=(${only_transforms[@]+"${only_transforms[@]}"})
+    COUNT_TRANSFORMS=(${only_counts[@]+"${only_counts[@]}"})
 fi
 
 # ---- measuring ---------------------------------------------------------------------------------
@@ -447,6 +457,116 @@ print_field_ratios() {
     done
 }
 
+# ---- aggregation (the count aggregator) --------------------------------------------------------
+
+# count-status: requests and bytes per status code, against mawk and the Python recipe with
+# Counter; count-path: requests per request path (hundreds of thousands of keys), against sort |
+# uniq -c on one core, and tranche with a memory limit that makes it spill. Outputs are compared
+# after the peers' are brought to count's format (KEY<TAB>COUNT[<TAB>SUM], sorted by key).
+TOOL_NAME+=([count-status]='mawk' [count-path]='sort | uniq -c')
+declare -A COUNT_FILTER=(
+    [count-status]="LC_ALL=C mawk '{ c[\$9]++; s[\$9] += \$10 } END { for (k in c) \
+printf \"%s\\t%d\\t%.0f\\n\", k, c[k], s[k] }' \"\$IN\" | LC_ALL=C sort"
+    [count-path]="cut -d ' ' -f 7 -- \"\$IN\" | LC_ALL=C sort --parallel=1 | LC_ALL=C uniq -c | \
+LC_ALL=C awk '{ print \$2 \"\\t\" \$1 }'"
+)
+declare -A COUNT_OPTIONS=(
+    [count-status]='{ key: [9], delimiter: " ", sum: [10] }'
+    [count-path]='{ key: [7], delimiter: " " }'
+)
+declare -A COUNT_RECIPE_ARGS=([count-status]='--key 9 --sum 10' [count-path]='--key 7')
+COUNT_MEMORY=16MiB # the limited row of count-path
+
+# write_count_job TRANSFORM [MEMORY]: the job file of a count row; prints its path.
+write_count_job() {
+    local t=$1 memory=${2:-} job=$RUN_DIR/jobs/$1${2:+-$2}.yaml
+    cat >"$job" <<EOF
+# Written by bench/run.sh: the $t aggregation over the benchmark input.
+input:
+  path: $(yaml_quote "$IN")
+output:
+  path: $(yaml_quote "$RUN_DIR/unused.out")  # every run passes --output
+partition_size: 32MiB
+log_dir: $(yaml_quote "$WORKDIR/logs/$t")
+aggregate:
+  plugin: count
+${memory:+  memory: $memory
+}  options: ${COUNT_OPTIONS[$t]}
+EOF
+    printf '%s\n' "$job"
+}
+
+run_count_rows() {
+    local t ref job
+    for t in "${COUNT_TRANSFORMS[@]}"; do
+        ref=$REF_DIR/$t.out
+        if [[ $t == count-status ]] && ! command -v mawk >/dev/null; then
+            skip mawk "$t" 1 'mawk missing'
+            continue
+        fi
+        measure "${TOOL_NAME[$t]}" "$t" 1 ref "{ ${COUNT_FILTER[$t]}; } >\"\$OUT\""
+        if command -v python3 >/dev/null; then
+            measure 'python Counter' "$t" "$WORKERS" "$ref" "python3 \"\$COUNT_RECIPE\" \
+                --workers $WORKERS --chunk-size $((32 << 20)) ${COUNT_RECIPE_ARGS[$t]} \
+                \"\$IN\" \"\$OUT\""
+        else
+            skip 'python Counter' "$t" "$WORKERS" 'python3 missing'
+        fi
+        measure_tranche "$t" "$ref" "$(write_count_job "$t")"
+        if [[ $t == count-path && -x $TRANCHE ]]; then
+            job=$(write_count_job "$t" "$COUNT_MEMORY")
+            measure "tranche $COUNT_MEMORY" "$t" 1 "$ref" \
+                "\"\$TRANCHE\" run $(printf %q "$job") --workers 1 --output \"\$OUT\""
+        fi
+    done
+}
+
+# count_ratio_line LABEL NUM DEN OP TARGET APPLIES: as ratio_line, over the count transforms
+# (NUM and DEN may hold @ for the transform; APPLIES "none": no target).
+count_ratio_line() {
+    local label=$1 num=$2 den=$3 op=$4 target=$5 applies=$6 t cell
+    printf '%-40s' "$label"
+    for t in count-status count-path; do
+        cell=$(ratio_cell "${num//@/$t}" "${den//@/$t}")
+        if [[ $cell != - && $applies == "$t" ]]; then
+            awk -v c="$cell" -v t="$target" -v op="$op" \
+                'BEGIN { exit !(op == ">=" ? c >= t : c <= t) }' || cell="$cell!"
+        fi
+        printf ' %12s' "$cell"
+    done
+    if [[ $applies == none ]]; then
+        printf '\n'
+    else
+        printf '   %s %s (%s)\n' "$op" "$target" "$applies"
+    fi
+}
+
+print_count_ratios() {
+    local w=$WORKERS t
+    printf '\n%-40s %12s %12s   target\n' "aggregation (time ratios; ! = missed)" count-status \
+        count-path
+    count_ratio_line "tranche ${w}w speedup vs mawk" "mawk|@|1" "tranche|@|$w" '>=' 5 \
+        count-status
+    count_ratio_line "tranche ${w}w speedup vs python Counter" \
+        "python Counter|@|$w" "tranche|@|$w" '>=' 10 count-status
+    count_ratio_line "tranche 1w time / sort | uniq -c" "tranche|@|1" "sort | uniq -c|@|1" \
+        '<=' 2 count-path
+    count_ratio_line "tranche ${w}w speedup vs 1w" "tranche|@|1" "tranche|@|$w" '>=' 0 none
+    printf '%-40s' "peak RSS MiB: 1w / ${w}w / 1w $COUNT_MEMORY"
+    for t in count-status count-path; do
+        printf ' %12s' "$(awk -v a="${RSS[tranche|$t|1]:--}" -v b="${RSS[tranche|$t|$w]:--}" \
+            -v c="${RSS[tranche $COUNT_MEMORY|$t|1]:--}" 'BEGIN {
+                n = split(a " " b " " c, v, " ")
+                for (i = 1; i <= n; i++) {
+                    if (v[i] == "-") continue
+                    s = s (s == "" ? "" : "/") sprintf("%.0f", v[i] / 1024)
+                }
+                printf "%s", s == "" ? "-" : s
+            }')"
+    done
+    printf '\n'
+}
+
 # ---- the report --------------------------------------------------------------------------------
 
 # gzip output: compressing the input unchanged, at level 6, against pigz and bgzip with as many
@@ -732,6 +852,7 @@ print_header() {
 # ---- main --------------------------------------------------------------------------------------
 
 export PY_RECIPE=$REPO/bench/python_recipe.py
+export COUNT_RECIPE=$REPO/bench/count_recipe.py
 export TRANCHE
 prepare_input
 build_baseline
@@ -742,7 +863,7 @@ run_limits
 # BENCH_ROWS=fields runs only the field plugins' rows (and the limits); --only runs the named
 # transforms only
 if [[ ${BENCH_ROWS:-all} != fields ]]; then
-    for t in "${TRANSFORMS[@]}"; do
+    for t in ${TRANSFORMS[@]+"${TRANSFORMS[@]}"}; do
         run_transform "$t"
     done
 fi
@@ -755,12 +876,16 @@ fi
 if [[ -z $ONLY ]]; then
     run_field_plugins
 fi
+if [[ ${BENCH_ROWS:-all} != fields && ${#COUNT_TRANSFORMS[@]} -gt 0 ]]; then
+    run_count_rows
+fi
 
 RESULTS=$WORKDIR/results-$SIZE-$(date -u +%Y%m%dT%H%M%SZ).txt
 {
     print_header
     print_table
-    print_ratios
+    [[ ${#TRANSFORMS[@]} -eq 0 ]] || print_ratios
+    [[ ${#COUNT_TRANSFORMS[@]} -eq 0 || ${BENCH_ROWS:-all} == fields ]] || print_count_ratios
     [[ -n $ONLY || ${BENCH_ROWS:-all} == fields ]] || print_gzip_ratios
     [[ -n $ONLY ]] || print_field_ratios
 } >"$RESULTS"
