@@ -4,19 +4,24 @@
  */
 #include "chain.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
 #include "grow.h"
+#include "io.h"
 #include "log.h"
+#include "paths.h"
 
 #define DRAIN_STEP (1u << 20) /* offer the output to the sink every time it grows this much */
 
@@ -55,6 +60,12 @@ struct chain {
      * again. */
     struct tranche_record_info info;
     int checking; /* the parent's option check: init and fini only */
+
+    /* Aggregation (chain_set_aggregate, chain_combine). */
+    int framed;            /* output records are length-framed partials, not delimited */
+    int combining;         /* the combine phase: host->phase() says so */
+    const char *temp_base; /* where temp_dir() makes this process's directory; NULL: none */
+    char *temp_dir;        /* made on the first temp_dir() call */
 
     const struct chain_skip *skip; /* NULL: a failing record fails the partition */
     size_t skip_next;              /* the next entry of skip->skip not yet reached */
@@ -119,10 +130,37 @@ drain(struct chain *c, int last)
     return TRANCHE_OK;
 }
 
+/* Appends one partial record, framed by its length (4 bytes, little-endian): partials may hold
+ * any byte, the delimiter too. */
+static int __attribute__((noinline)) sink_write_framed(struct chain *c, const char *p, size_t len)
+{
+    c->stats.records_out++;
+    c->stats.bytes_out += len + CHAIN_FRAME_HEADER;
+    if (len > UINT32_MAX) {
+        set_failure(c, (int)c->n_steps - 1, "a partial record of %zu bytes (at most 4 GiB - 1)",
+                    len);
+        return TRANCHE_ERROR;
+    }
+    if (GROW(c->out_buf, c->out_cap, c->out_len + len + CHAIN_FRAME_HEADER) != 0) {
+        set_failure(c, -1, "out of memory for %zu bytes of output", c->out_len + len + 4);
+        return TRANCHE_ERROR;
+    }
+    io_put_le((unsigned char *)c->out_buf + c->out_len, len, CHAIN_FRAME_HEADER);
+    memcpy(c->out_buf + c->out_len + CHAIN_FRAME_HEADER, p, len);
+    c->out_len += len + CHAIN_FRAME_HEADER;
+    if (c->out_len >= c->drain_at && (c->skip == NULL || !c->skip->on_error_skip)) {
+        return drain(c, 0);
+    }
+    return TRANCHE_OK;
+}
+
 /* Appends one output record and its delimiter. */
 static int
 sink_write(struct chain *c, const char *p, size_t len)
 {
+    if (c->framed) {
+        return sink_write_framed(c, p, len);
+    }
     c->stats.records_out++;
     c->stats.bytes_out += len + 1;
     if (GROW(c->out_buf, c->out_cap, c->out_len + len + 1) != 0) {
@@ -165,7 +203,9 @@ host_emit(tranche_ctx *ctx, const void *data, size_t len)
     struct tranche_ctx *nctx;
 
     if (c->part == NULL) {
-        set_failure(c, (int)ctx->step, "emit called outside record() and end_partition()");
+        set_failure(c, (int)ctx->step,
+                    "emit called outside record(), begin_partition(), end_partition(), "
+                    "combine() and combine_end()");
         return TRANCHE_ERROR;
     }
     if (c->failed) {
@@ -306,7 +346,38 @@ host_option_item_error(tranche_ctx *ctx, const char *name, size_t index, const c
 static const struct tranche_record_info *
 host_record_info(tranche_ctx *ctx)
 {
-    return ctx->chain->part != NULL ? &ctx->chain->info : NULL;
+    return ctx->chain->part != NULL && !ctx->chain->combining ? &ctx->chain->info : NULL;
+}
+
+static int
+host_phase(tranche_ctx *ctx)
+{
+    return ctx->chain->combining ? TRANCHE_PHASE_COMBINE : TRANCHE_PHASE_MAP;
+}
+
+static uint64_t
+host_memory_limit(tranche_ctx *ctx)
+{
+    return ctx->chain->steps[ctx->step].memory;
+}
+
+static const char *
+host_temp_dir(tranche_ctx *ctx)
+{
+    struct chain *c = ctx->chain;
+
+    if (c->temp_dir == NULL && c->temp_base != NULL && !c->checking) {
+        if (asprintf(&c->temp_dir, "%s/tmp-%ld", c->temp_base, (long)getpid()) < 0) {
+            c->temp_dir = NULL;
+            return NULL;
+        }
+        if (mkdir(c->temp_dir, 0700) != 0 && errno != EEXIST) {
+            log_line(c->log_fd, "cannot make %s: %s", c->temp_dir, strerror(errno));
+            free(c->temp_dir);
+            c->temp_dir = NULL;
+        }
+    }
+    return c->temp_dir;
 }
 
 static int
@@ -379,12 +450,17 @@ static const struct tranche_host host_table = {
     .is_option_check = host_is_option_check,
     .option_error = host_option_error,
     .option_item_error = host_option_item_error,
+    .phase = host_phase,
+    .memory_limit = host_memory_limit,
+    .temp_dir = host_temp_dir,
 };
 
 /* chain_new, and with `checking` the parent's option check. */
+enum chain_mode { MODE_WORKER, MODE_CHECK, MODE_COMBINE };
+
 static int
 chain_make(const struct step *steps, size_t n_steps, unsigned char delimiter, int worker_id,
-           int log_fd, struct chain_progress *progress, int checking, struct chain **out,
+           int log_fd, struct chain_progress *progress, enum chain_mode mode, struct chain **out,
            int *failed_step, struct error *err)
 {
     struct chain *c = calloc(1, sizeof(*c));
@@ -394,7 +470,8 @@ chain_make(const struct step *steps, size_t n_steps, unsigned char delimiter, in
     if (c == NULL) {
         return error_set(err, "out of memory");
     }
-    c->checking = checking;
+    c->checking = mode == MODE_CHECK;
+    c->combining = mode == MODE_COMBINE;
     c->info.size = sizeof(c->info);
     c->steps = steps;
     c->n_steps = n_steps;
@@ -449,8 +526,8 @@ chain_new(const struct step *steps, size_t n_steps, unsigned char delimiter, int
           int log_fd, struct chain_progress *progress, struct chain **out, int *failed_step,
           struct error *err)
 {
-    return chain_make(steps, n_steps, delimiter, worker_id, log_fd, progress, 0, out, failed_step,
-                      err);
+    return chain_make(steps, n_steps, delimiter, worker_id, log_fd, progress, MODE_WORKER, out,
+                      failed_step, err);
 }
 
 int
@@ -459,7 +536,8 @@ chain_check(const struct step *steps, size_t n_steps, unsigned char delimiter,
 {
     struct chain *c = NULL;
 
-    if (chain_make(steps, n_steps, delimiter, 0, -1, progress, 1, &c, failed_step, err) != 0) {
+    if (chain_make(steps, n_steps, delimiter, 0, -1, progress, MODE_CHECK, &c, failed_step, err) !=
+        0) {
         return -1;
     }
     return chain_finish(c, failed_step, err);
@@ -697,6 +775,141 @@ chain_set_stop(struct chain *c, const volatile sig_atomic_t *stop)
     source_set_stop(c->source, stop);
 }
 
+void
+chain_remove_temp_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+    if (fd < 0) {
+        return;
+    }
+    path_empty_dir(fd);
+    close(fd);
+    rmdir(dir);
+}
+
+void
+chain_set_aggregate(struct chain *c, int framed, const char *temp_base)
+{
+    c->framed = framed;
+    c->temp_base = temp_base;
+}
+
+int
+chain_new_combine(const struct step *step, unsigned char delimiter, int log_fd,
+                  const char *temp_base, struct chain **out, struct error *err)
+{
+    int failed_step;
+
+    if (chain_make(step, 1, delimiter, -1, log_fd, NULL, MODE_COMBINE, out, &failed_step, err) !=
+        0) {
+        return error_prefix(err, "%s failed to start its combine phase", step->label);
+    }
+    (*out)->temp_base = temp_base;
+    return 0;
+}
+
+/* Makes room for `need` bytes from buf[*pos] on, reading more of fd behind what is there. Sets
+ * *eof when fd has no more. */
+static int
+fill(int fd, char **buf, size_t *cap, size_t *pos, size_t *len, size_t need, int *eof,
+     struct error *err)
+{
+    ssize_t n;
+
+    if (*pos > 0) {
+        memmove(*buf, *buf + *pos, *len - *pos);
+        *len -= *pos;
+        *pos = 0;
+    }
+    if (GROW(*buf, *cap, need) != 0) {
+        return error_set(err, "out of memory for a partial record of %zu bytes", need);
+    }
+    while (*len < need && !*eof) {
+        n = io_read_full(fd, *buf + *len, *cap - *len);
+        if (n < 0) {
+            return error_errno(err, "cannot read the partials");
+        }
+        *eof = (size_t)n < *cap - *len;
+        *len += (size_t)n;
+    }
+    return 0;
+}
+
+int
+chain_combine(struct chain *c, int fd, const struct chain_sink *sink,
+              const volatile sig_atomic_t *stop, struct partition_stats *stats, struct error *err)
+{
+    static const struct partition whole; /* (emit needs a partition; combine has none) */
+    const struct tranche_plugin *d = c->steps[0].plugin->desc;
+    struct tranche_ctx *ctx = &c->ctx[0];
+    char *buf = NULL, *data, saved;
+    size_t cap = 0, pos = 0, len = 0, n;
+    int eof = 0, rc = -1;
+
+    c->part = &whole;
+    c->sink = sink;
+    c->out_len = 0;
+    c->drain_at = DRAIN_STEP;
+    c->failed = 0;
+    memset(&c->stats, 0, sizeof(c->stats));
+    c->progress->step = 0;
+    for (;;) {
+        if (len - pos < CHAIN_FRAME_HEADER &&
+            fill(fd, &buf, &cap, &pos, &len, 1u << 20, &eof, err) != 0) {
+            goto out;
+        }
+        if (len - pos == 0) {
+            break;
+        }
+        if (len - pos < CHAIN_FRAME_HEADER) {
+            error_set(err, "the partials end inside a record's header (%zu bytes)", len - pos);
+            goto out;
+        }
+        n = (size_t)io_get_le((const unsigned char *)buf + pos, CHAIN_FRAME_HEADER);
+        if (len - pos < CHAIN_FRAME_HEADER + n + 1 &&
+            fill(fd, &buf, &cap, &pos, &len, CHAIN_FRAME_HEADER + n + 1, &eof, err) != 0) {
+            goto out;
+        }
+        if (len - pos < CHAIN_FRAME_HEADER + n) {
+            error_set(err, "the partials end inside a record of %zu bytes", n);
+            goto out;
+        }
+        if (stop != NULL && *stop) {
+            error_set(err, "interrupted");
+            goto out;
+        }
+        data = buf + pos + CHAIN_FRAME_HEADER;
+        saved = data[n];
+        data[n] = '\0';
+        if (d->combine(ctx->state, ctx, data, n) != TRANCHE_OK || c->failed) {
+            set_failure(c, 0, "combine() failed without a message");
+            goto failed;
+        }
+        data[n] = saved;
+        pos += CHAIN_FRAME_HEADER + n;
+        c->stats.records_in++;
+        c->stats.bytes_in += n;
+    }
+    if (d->combine_end != NULL && (d->combine_end(ctx->state, ctx) != TRANCHE_OK || c->failed)) {
+        set_failure(c, 0, "combine_end() failed without a message");
+        goto failed;
+    }
+    if (drain(c, 1) != TRANCHE_OK) {
+        goto failed;
+    }
+    rc = 0;
+    goto out;
+failed:
+    error_set(err, "%s", c->err.msg);
+out:
+    *stats = c->stats;
+    c->progress->step = -1;
+    c->part = NULL;
+    free(buf);
+    return rc;
+}
+
 /* Calls fini() of every step whose init() succeeded, in order. */
 static void
 chain_free_steps(struct chain *c)
@@ -727,6 +940,10 @@ chain_release(struct chain *c)
     free(c->out_buf);
     free(c->keep);
     source_free(c->source);
+    if (c->temp_dir != NULL) {
+        chain_remove_temp_dir(c->temp_dir);
+        free(c->temp_dir);
+    }
     free(c);
 }
 

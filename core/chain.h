@@ -144,6 +144,32 @@ void chain_pending(const struct chain *c, const char **data, size_t *len);
  * between read buffers. `stop` is borrowed; NULL turns the check off. */
 void chain_set_stop(struct chain *c, const volatile sig_atomic_t *stop);
 
+/*
+ * Aggregation (tranche/plugin.h, ABI 1.2). The last step is then the aggregate stage.
+ * chain_set_aggregate: with `framed`, the chain's output records are partials for the combine
+ * phase, each written as a CHAIN_FRAME_HEADER-byte little-endian length and its bytes (no
+ * delimiter), so that a partial may hold any byte; temp_base (borrowed; NULL: none) is where
+ * host->temp_dir() makes this process's directory, DIR/tmp-PID, removed with the chain.
+ */
+#define CHAIN_FRAME_HEADER 4
+void chain_set_aggregate(struct chain *c, int framed, const char *temp_base);
+
+/* The combine phase's chain: init() of the aggregate stage `step` alone, host->phase() saying
+ * TRANCHE_PHASE_COMBINE. On failure err names the step. */
+int chain_new_combine(const struct step *step, unsigned char delimiter, int log_fd,
+                      const char *temp_base, struct chain **out, struct error *err);
+
+/* Reads the framed partials from fd (its offset on) to the end, gives each to combine(), then
+ * calls combine_end(), and hands what they emitted (each record followed by the delimiter) to
+ * `sink`. Gives up once *stop is non-zero (NULL: never). *stats: records_in and bytes_in the
+ * partials read, records_out and bytes_out what was emitted. Returns 0, or -1 with err set. */
+int chain_combine(struct chain *c, int fd, const struct chain_sink *sink,
+                  const volatile sig_atomic_t *stop, struct partition_stats *stats,
+                  struct error *err);
+
+/* Removes a directory host->temp_dir() made: the files in it (one level), then itself. */
+void chain_remove_temp_dir(const char *dir);
+
 /* Calls fini() of every step whose init() succeeded, then frees the chain. NULL is a no-op.
  * For the end of a chain that may still fail, use chain_finish. */
 void chain_free(struct chain *c);

@@ -914,7 +914,7 @@ same_name(const void *a, const void *b)
  * has (a step may hold many thousand options: a mistake, or a hostile file). */
 static int
 check_duplicate_options(const struct ctx *c, const struct config_option *opts, size_t n,
-                        size_t step)
+                        const char *where)
 {
     size_t first, dup;
     int found;
@@ -926,9 +926,9 @@ check_duplicate_options(const struct ctx *c, const struct config_option *opts, s
         return 0;
     }
     return error_set(c->err,
-                     "%s:%d:%d: duplicate option '%s' in step %zu (first at line %d, "
+                     "%s:%d:%d: duplicate option '%s' in %s (first at line %d, "
                      "column %d)",
-                     c->path, opts[dup].pos.line, opts[dup].pos.column, opts[dup].name, step,
+                     c->path, opts[dup].pos.line, opts[dup].pos.column, opts[dup].name, where,
                      opts[first].pos.line, opts[first].pos.column);
 }
 
@@ -937,6 +937,7 @@ read_options(const struct ctx *c, const yaml_node_t *node, size_t step, struct c
 {
     size_t n = (size_t)(node->data.mapping.pairs.top - node->data.mapping.pairs.start);
     yaml_node_pair_t *pair;
+    char where[64];
     int failed = 0;
 
     if (n == 0) {
@@ -953,7 +954,9 @@ read_options(const struct ctx *c, const yaml_node_t *node, size_t step, struct c
         failed = read_option(c, pair, step, &out->options[out->n_options - 1]) != 0;
     }
     /* A duplicate among the options before a bad one comes first in the file: it is reported. */
-    if (check_duplicate_options(c, out->options, out->n_options - (size_t)failed, step) != 0) {
+    snprintf(where, sizeof(where), "%s %zu", out->aggregate ? "the aggregate stage, step" : "step",
+             step);
+    if (check_duplicate_options(c, out->options, out->n_options - (size_t)failed, where) != 0) {
         return -1;
     }
     return failed ? -1 : 0;
@@ -992,6 +995,66 @@ read_step(const struct ctx *c, const yaml_node_t *node, size_t step, struct conf
     }
     if (f[1].value->type != YAML_MAPPING_NODE) {
         return fail(c, f[1].value, "options of step %zu must be a mapping, got %s", step,
+                    describe(f[1].value, buf, sizeof(buf)));
+    }
+    return read_options(c, f[1].value, step, out);
+}
+
+static const char *scalar_text(const yaml_node_t *node);
+
+/* `aggregate:` (a mapping: plugin, options, memory), appended to job->steps after the steps. */
+static int
+read_aggregate(const struct ctx *c, const yaml_node_t *node, struct job *job)
+{
+    struct field f[] = {{"plugin", NULL, NULL}, {"options", NULL, NULL}, {"memory", NULL, NULL}};
+    struct config_step *grown, *out;
+    char buf[QUOTE_BUF];
+    const char *plugin, *text;
+    size_t step = job->n_steps + 1;
+
+    if (node->type != YAML_MAPPING_NODE) {
+        return fail(c, node, "aggregate must be a mapping with a 'plugin' key, got %s",
+                    describe(node, buf, sizeof(buf)));
+    }
+    if (read_mapping(c, node, "aggregate", f, 3) != 0) {
+        return -1;
+    }
+    if (f[0].value == NULL) {
+        return fail(c, node, "missing required key 'plugin' in aggregate");
+    }
+    if (get_string(c, f[0].value, "aggregate.plugin", &plugin) != 0) {
+        return -1;
+    }
+    if (f[2].value != NULL) {
+        text = scalar_text(f[2].value);
+        if (text == NULL || config_parse_size(text, &job->aggregate_memory) != 0) {
+            return bad_value(c, f[2].value, "aggregate.memory",
+                             "a positive size in bytes, optionally with a unit (K, M, G, ...: "
+                             "powers of 1024), such as 512MiB");
+        }
+        job->aggregate_memory_pos = pos_of(f[2].value);
+    }
+    grown = realloc(job->steps, step * sizeof(*job->steps));
+    if (grown == NULL) {
+        return out_of_memory(c);
+    }
+    job->steps = grown;
+    out = &job->steps[job->n_steps];
+    memset(out, 0, sizeof(*out));
+    job->n_steps = step;
+    job->aggregate = 1;
+    out->aggregate = 1;
+    out->pos = pos_of(node);
+    out->plugin =
+        strchr(plugin, '/') != NULL ? resolve(dir_of(c, f[0].value), plugin) : strdup(plugin);
+    if (out->plugin == NULL) {
+        return out_of_memory(c);
+    }
+    if (f[1].value == NULL) {
+        return 0;
+    }
+    if (f[1].value->type != YAML_MAPPING_NODE) {
+        return fail(c, f[1].value, "options of aggregate must be a mapping, got %s",
                     describe(f[1].value, buf, sizeof(buf)));
     }
     return read_options(c, f[1].value, step, out);
@@ -1093,12 +1156,12 @@ read_failure_keys(const struct ctx *c, const yaml_node_t *retries, const yaml_no
 static int
 read_job(const struct ctx *c, const yaml_node_t *root, struct job *job)
 {
-    struct field f[] = {{"input", NULL, NULL},         {"output", NULL, NULL},
-                        {"workers", NULL, NULL},       {"partition_size", NULL, NULL},
-                        {"log_dir", NULL, NULL},       {"steps", NULL, NULL},
-                        {"retries", NULL, NULL},       {"on_error", NULL, NULL},
-                        {"max_skipped", NULL, NULL},   {"partition_timeout", NULL, NULL},
-                        {"record_timeout", NULL, NULL}};
+    struct field f[] = {{"input", NULL, NULL},          {"output", NULL, NULL},
+                        {"workers", NULL, NULL},        {"partition_size", NULL, NULL},
+                        {"log_dir", NULL, NULL},        {"steps", NULL, NULL},
+                        {"retries", NULL, NULL},        {"on_error", NULL, NULL},
+                        {"max_skipped", NULL, NULL},    {"partition_timeout", NULL, NULL},
+                        {"record_timeout", NULL, NULL}, {"aggregate", NULL, NULL}};
     enum {
         F_INPUT,
         F_OUTPUT,
@@ -1111,6 +1174,7 @@ read_job(const struct ctx *c, const yaml_node_t *root, struct job *job)
         F_MAX_SKIPPED,
         F_PARTITION_TIMEOUT,
         F_RECORD_TIMEOUT,
+        F_AGGREGATE,
         F_COUNT
     };
     char buf[QUOTE_BUF];
@@ -1129,8 +1193,8 @@ read_job(const struct ctx *c, const yaml_node_t *root, struct job *job)
     if (f[F_OUTPUT].value == NULL) {
         return fail(c, root, "missing required key 'output'");
     }
-    if (f[F_STEPS].value == NULL) {
-        return fail(c, root, "missing required key 'steps'");
+    if (f[F_STEPS].value == NULL && f[F_AGGREGATE].value == NULL) {
+        return fail(c, root, "missing required key 'steps' (or 'aggregate')");
     }
     if (read_input(c, f[F_INPUT].value, job) != 0 || read_output(c, f[F_OUTPUT].value, job) != 0) {
         return -1;
@@ -1164,7 +1228,15 @@ read_job(const struct ctx *c, const yaml_node_t *root, struct job *job)
             return out_of_memory(c);
         }
     }
-    return read_steps(c, f[F_STEPS].value, job);
+    /* (steps may be left out, or be an empty list, before an aggregate stage) */
+    if (f[F_STEPS].value != NULL &&
+        !(f[F_AGGREGATE].value != NULL && f[F_STEPS].value->type == YAML_SEQUENCE_NODE &&
+          f[F_STEPS].value->data.sequence.items.top ==
+              f[F_STEPS].value->data.sequence.items.start) &&
+        read_steps(c, f[F_STEPS].value, job) != 0) {
+        return -1;
+    }
+    return f[F_AGGREGATE].value != NULL ? read_aggregate(c, f[F_AGGREGATE].value, job) : 0;
 }
 
 /* Line and column (1-based) of a byte offset, for reader errors, which carry only the offset. */
@@ -1384,8 +1456,8 @@ check_size(const struct ctx *c, const unsigned char *text, size_t len)
 /* ---- The command line's part of the job: --step and --set, applied to the YAML document ---- */
 
 static const char *const top_keys[] = {
-    "input",   "output",   "workers",     "partition_size",    "log_dir",       "steps",
-    "retries", "on_error", "max_skipped", "partition_timeout", "record_timeout"};
+    "input",   "output",   "workers",     "partition_size",    "log_dir",        "steps",
+    "retries", "on_error", "max_skipped", "partition_timeout", "record_timeout", "aggregate"};
 
 /* Adds an origin (a command-line argument, for messages) to the job; *mark points at it. */
 static int add_origin(const struct ctx *c, yaml_mark_t *mark, const char *fmt, ...)

@@ -33,7 +33,8 @@ struct config_option {
 };
 
 struct config_step {
-    char *plugin; /* a bundled name, or a path if it contains '/' (resolved against the job dir) */
+    char *plugin;  /* a bundled name, or a path if it contains '/' (resolved against the job dir) */
+    int aggregate; /* the job's `aggregate:` stage (always the last entry of job->steps) */
     struct config_pos pos; /* of the step's mapping (the `- plugin:` line) */
     struct config_option *options;
     size_t n_options;
@@ -108,8 +109,13 @@ struct job {
     uint64_t partition_timeout_ms; /* partition_timeout (0: none) */
     uint64_t record_timeout_ms;    /* record_timeout (0: none) */
 
-    struct config_step *steps; /* at least one */
+    /* The steps, in order, and after them the `aggregate:` stage when there is one (its entry
+     * has aggregate set): at least one in all. */
+    struct config_step *steps;
     size_t n_steps;
+    int aggregate;             /* the last entry of steps is the aggregate stage */
+    uint64_t aggregate_memory; /* aggregate.memory: bytes; 0 when not given (the default) */
+    struct config_pos aggregate_memory_pos;
 
     /* What the command line added to the job ("--set 2.fields=1,3", "--step cut (argument 2)"),
      * for messages: a config_pos with a negative line points here. */

@@ -661,6 +661,42 @@ step_options(const struct job *job, const struct config_step *cs, struct step *s
     return 0;
 }
 
+/* An aggregator (a plugin with combine, ABI 1.2) stands under `aggregate:` and nowhere else. */
+static int
+check_role(const struct job *job, const struct config_step *cs, const struct step *s,
+           struct error *err)
+{
+    const struct tranche_plugin *d = s->plugin->desc;
+
+    if (cs->aggregate && d->combine == NULL) {
+        return error_set(err,
+                         "%s:%d:%d: %s: plugin '%s' is not an aggregator (it has no combine(), "
+                         "ABI 1.2): put it under steps, or name an aggregator such as count",
+                         job->file, cs->pos.line, cs->pos.column, s->label, d->name);
+    }
+    if (!cs->aggregate && d->combine != NULL) {
+        return error_set(err,
+                         "%s:%d:%d: %s: plugin '%s' is an aggregator: it goes under the job's "
+                         "'aggregate:' key, not in steps",
+                         job->file, cs->pos.line, cs->pos.column, s->label, d->name);
+    }
+    return 0;
+}
+
+uint64_t
+aggregate_memory(const struct job *job)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+
+    if (job->aggregate_memory > 0) {
+        return job->aggregate_memory;
+    }
+    if (pages <= 0 || page <= 0) {
+        return 1ull << 30;
+    }
+    return (uint64_t)pages * (uint64_t)page / 4;
+}
+
 int
 steps_load(const struct job *job, struct step **steps_out, struct error *err)
 {
@@ -686,7 +722,9 @@ steps_load(const struct job *job, struct step **steps_out, struct error *err)
 
         s->index = i;
         s->pos = cs->pos;
-        if (asprintf(&s->label, "step %zu (%s)", i + 1, cs->plugin) < 0) {
+        s->aggregate = cs->aggregate;
+        if (asprintf(&s->label, cs->aggregate ? "step %zu (aggregate %s)" : "step %zu (%s)", i + 1,
+                     cs->plugin) < 0) {
             s->label = NULL;
             error_set(err, "out of memory");
             goto out;
@@ -702,9 +740,10 @@ steps_load(const struct job *job, struct step **steps_out, struct error *err)
         }
         free(path);
         path = NULL;
-        if (step_options(job, cs, s, err) != 0) {
+        if (check_role(job, cs, s, err) != 0 || step_options(job, cs, s, err) != 0) {
             goto out;
         }
+        s->memory = cs->aggregate ? aggregate_memory(job) : 0;
     }
     *steps_out = steps;
     steps = NULL;

@@ -44,7 +44,12 @@ struct step {
     struct plugin *plugin;
     struct step_option *options; /* one per entry of the plugin's option table, in its order */
     size_t n_options;
+    int aggregate;   /* the job's aggregate stage (an aggregator: its desc has combine) */
+    uint64_t memory; /* the aggregate stage's memory limit in bytes (aggregate_memory); 0 */
 };
+
+/* The aggregate stage's memory limit: aggregate.memory, or a quarter of the machine's RAM. */
+uint64_t aggregate_memory(const struct job *job);
 
 /*
  * Finds the shared object for a plugin name: a name containing '/' is a path and is used as is;

@@ -26,6 +26,9 @@ resume_possible(const struct job *job, const struct inputs *inputs)
     if (strcmp(job->output, "-") == 0 || (stat(job->output, &st) == 0 && !S_ISREG(st.st_mode))) {
         return 0;
     }
+    if (job->aggregate) {
+        return 0; /* (its partials are not the output a resumed run could go on from) */
+    }
     for (i = 0; i < inputs->n; i++) {
         if (inputs->v[i].is_stdin) {
             return 0;

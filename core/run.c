@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "aggregate.h"
 #include "bgzf.h"
 #include "log.h"
 #include "paths.h"
@@ -305,12 +306,16 @@ run_logged(struct run *r, const struct plan *plan, struct error *err)
 {
     const struct run_options *opt = r->opt;
     struct signals_saved saved;
+    struct aggregate agg;
     sigset_t old_mask;
     int rc = ERR_INVALID, saved_stdout = -1;
     /* A stream is cut into partitions that fit the ring `slots` times over: a replay cuts it as
      * the run it replays did, with that run's workers. */
     int slots = (opt->in_process || opt->only_partition >= 0) ? 4 : opt->workers + 2;
 
+    memset(&agg, 0, sizeof(agg));
+    agg.dir = PARTS_NONE;
+    agg.partials_fd = -1;
     signals_catch(&saved, 1);
     sigprocmask(SIG_SETMASK, NULL, &old_mask);
     ensure_stack(r);
@@ -322,10 +327,14 @@ run_logged(struct run *r, const struct plan *plan, struct error *err)
     if (rc == 0 && r->resume != NULL) {
         rc = start_resume(r, err);
     }
+    if (rc == 0 && r->job->aggregate && aggregate_start(r, &agg, err) != 0) {
+        rc = ERR_INVALID;
+    }
     if (rc != 0) {
         goto out;
     }
     rc = run_partitions(r, &old_mask, err);
+    aggregate_end_map(r, &agg);
     if (rc != 0 && r->planner.refused) {
         rc = ERR_INVALID; /* a job that asks too much, as for a plain input */
     }
@@ -336,6 +345,9 @@ run_logged(struct run *r, const struct plan *plan, struct error *err)
      * and some new: the output is not what any version of it would give. */
     if (rc == 0 && inputs_check_unchanged(r->inputs, err) != 0) {
         rc = ERR_FAILED;
+    }
+    if (rc == 0 && aggregate_combines(r)) {
+        rc = aggregate_combine(r, &agg, err);
     }
     if (rc == 0 && finish_output(r, err) != 0) {
         rc = ERR_FAILED;
@@ -351,6 +363,8 @@ run_logged(struct run *r, const struct plan *plan, struct error *err)
         resume_remove(r->resume);
     }
 out:
+    aggregate_release(&agg);
+    r->temp_base = NULL;
     if (rc != 0) {
         output_abort(&r->output);
     }

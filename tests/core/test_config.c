@@ -1206,7 +1206,7 @@ test_config__a_job_from_the_command_line(void **state)
     cli.n_steps = 0;
     cli.n_sets = 0;
     assert_int_equal(config_load_cli(NULL, &cli, &job, &err), -1);
-    assert_string_equal(err.msg, "the command line: missing required key 'steps'");
+    assert_string_equal(err.msg, "the command line: missing required key 'steps' (or 'aggregate')");
 }
 
 int

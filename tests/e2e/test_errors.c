@@ -193,10 +193,10 @@ test_errors__plugin_loading_and_options_exit_2(void **state)
         {"missing-path", "  - plugin: ./nope/x.so\n", {":8:5: step 1", "x.so", "No such file"}},
         {"bad-major",
          "  - plugin: " TEST_PLUGIN_DIR "/bad_major.so\n",
-         {":8:5: step 1", "bad_major.so was built for plugin ABI 2.0", "ABI 1.1"}},
+         {":8:5: step 1", "bad_major.so was built for plugin ABI 2.0", "ABI 1.2"}},
         {"new-minor",
          "  - plugin: " TEST_PLUGIN_DIR "/new_minor.so\n",
-         {":8:5: step 1", "new_minor.so needs plugin ABI 1.2", "ABI 1.1"}},
+         {":8:5: step 1", "new_minor.so needs plugin ABI 1.3", "ABI 1.2"}},
         {"small-size",
          "  - plugin: " TEST_PLUGIN_DIR "/small_size.so\n",
          {":8:5: step 1", "small_size.so has a descriptor of 8 bytes", "too small"}},
@@ -342,7 +342,7 @@ test_errors__cli_usage(void **state)
     assert_int_equal(tu_runf(NULL, "%s --version > '%s'", TRANCHE_BIN, outpath), 0);
     out = tu_read_file(outpath, NULL);
     tu_assert_contains(out, "tranche ");
-    tu_assert_contains(out, "plugin ABI 1.1");
+    tu_assert_contains(out, "plugin ABI 1.2");
     tu_assert_contains(out, "libyaml 0.");
     tu_assert_contains(out, "zlib 1.");
     free(out);
@@ -568,7 +568,7 @@ test_errors__emit_outside_a_partition_is_refused(void **state)
     path = job("init_emit", "  - plugin: " TEST_PLUGIN_DIR "/failer.so\n"
                             "    options: { match: x, mode: init_emit }\n");
     assert_int_equal(tu_runf(&err, "%s validate %s", TRANCHE_BIN, path), 2);
-    tu_assert_contains(err, "emit called outside record() and end_partition()");
+    tu_assert_contains(err, "emit called outside record(), begin_partition(), end_partition()");
     free(err);
 }
 

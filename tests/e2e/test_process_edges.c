@@ -118,7 +118,7 @@ test_process__emit_from_fini_fails_the_job(void **state)
 
     (void)state;
     assert_int_equal(tu_tranche(&err, "validate %s", path), 2);
-    tu_assert_contains(err, "emit called outside record() and end_partition()");
+    tu_assert_contains(err, "emit called outside record(), begin_partition(), end_partition()");
     free(err);
     /* (validate fails first in run too: the same check) */
     assert_int_equal(tu_tranche(&err, "run %s --workers 2", path), 2);
