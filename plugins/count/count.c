@@ -630,10 +630,16 @@ close_run(FILE *f, const char *path, tranche_ctx *ctx)
 static int
 spill(struct count_state *s, tranche_ctx *ctx)
 {
-    struct entry **v = table_sorted(s);
-    const char *path = v != NULL ? new_run_path(s) : NULL;
+    struct entry **v;
+    const char *path;
     FILE *f;
 
+    /* asked for here, not in init(): the first spill is when it is needed */
+    if (s->temp_dir == NULL && (s->temp_dir = host->temp_dir(ctx)) == NULL) {
+        return host->error(ctx, "no temporary directory to spill to (host->temp_dir)");
+    }
+    v = table_sorted(s);
+    path = v != NULL ? new_run_path(s) : NULL;
     if (path == NULL) {
         free(v);
         return host->error(ctx, "out of memory");
@@ -981,7 +987,6 @@ count_init(tranche_ctx *ctx, const struct tranche_host *h, void **state)
     if (s->limit == 0) {
         s->limit = UINT64_MAX;
     }
-    s->temp_dir = host->temp_dir(ctx);
     /* chunks small against the limit, so that a tiny limit still holds a few keys */
     s->t.chunk_size = s->limit / 16 < (1 << 20) ? (size_t)(s->limit / 16) : (1 << 20);
     if (s->t.chunk_size < 1024) {

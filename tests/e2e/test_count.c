@@ -75,7 +75,7 @@ make_reference(const struct count_case *c, const char *ref)
     char cmd[8192];
 
     snprintf(cmd, sizeof(cmd), awk_count, c->key != NULL ? c->key : "\"\"");
-    tu_sh(0, "export LC_ALL=C FS='%s' SUMS='%s' MINS='%s' MAXS='%s' KEYED=%d; %s < '%s' > '%s'",
+    tu_sh(0, "export LC_ALL=C FS='%s' SUMS='%s' MINS='%s' MAXS='%s' KEYED=%d; (%s) < '%s' > '%s'",
           c->fs, c->sums, c->mins, c->maxs, c->key != NULL, cmd, c->input, ref);
 }
 
@@ -370,7 +370,7 @@ test_count__bad_options(void **state)
         const char *options;
         const char *needle;
     } cases[] = {
-        {"key: [0]", ":7:22: "},
+        {"key: [0]", "opts.yaml:8:19: "},
         {"key: [2, x]", "got 'x'"},
         {"key: [1-3]", "got '1-3'"},
         {"sum: [99999]", "from 1 to 65535"},
@@ -424,7 +424,7 @@ test_count__retried_partitions_count_once(void **state)
                                         "",      ""};
 
     (void)state;
-    tu_sh(0, "seq 1 3000 | awk '{ printf \"%%s\\t%%d\\n\", ($1 %% 97 == 0 ? \"MARK\" : "
+    tu_sh(0, "seq 1 3000 | awk '{ printf \"%%s\\t%%d\\n\", ($1 %% 500 == 0 ? \"MARK\" : "
              "\"k\" $1 %% 5), $1 }' > retry.tsv && mkdir -p once");
     make_reference(&c, "retry.ref");
     tu_write_job("retry.yaml",
