@@ -12,6 +12,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #include <tranche/plugin.h>
 
 #include "../common/bytebuf.h"
@@ -1025,52 +1029,64 @@ delimiter_bits(uint64_t w, uint64_t pattern)
     return ~(((x & low7) + low7) | x | low7);
 }
 
+/* Ends field *f at data[at] (a delimiter); 1 when it was the last field needed. */
+static inline int
+field_ends(struct count_state *s, const char *data, size_t at, size_t *f, size_t *start)
+{
+    s->fields[*f].p = data + *start;
+    s->fields[*f].n = at - *start;
+    *start = at + 1;
+    return ++*f > s->last_field;
+}
+
 /*
- * Splits the record up to the last field needed; fields past its end are empty. Eight bytes at
- * a time, every delimiter of a word taken from its bit mask: the fields before a key are short
- * (an access log's ninth field starts about 100 bytes in), where a memchr call per field costs
- * more than the scan itself.
+ * Splits the record up to the last field needed; fields past its end are empty. Sixteen bytes at
+ * a time (SSE2) or eight (a word), every delimiter of a block taken from its bit mask: the fields
+ * before a key are short (an access log's ninth field starts about 100 bytes in), where a memchr
+ * call per field costs more than the scan itself.
  */
 static void
 split_fields(struct count_state *s, const char *data, size_t len)
 {
     const uint64_t pattern = 0x0101010101010101ULL * (unsigned char)s->delim;
-    struct span *fields = s->fields;
     size_t f = 1, start = 0, i = 0;
 
     if (s->last_field == 0) {
         return;
     }
+#ifdef __SSE2__
+    const __m128i d = _mm_set1_epi8(s->delim);
+
+    for (; i + 16 <= len; i += 16) {
+        __m128i block = _mm_loadu_si128((const __m128i *)(const void *)(data + i));
+        unsigned bits = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(block, d));
+
+        for (; bits != 0; bits &= bits - 1) {
+            if (field_ends(s, data, i + (size_t)__builtin_ctz(bits), &f, &start)) {
+                return;
+            }
+        }
+    }
+#endif
     for (; i + 8 <= len; i += 8) {
         uint64_t bits = delimiter_bits(load64((const unsigned char *)data + i), pattern);
 
-        while (bits != 0) {
-            size_t at = i + ((size_t)__builtin_ctzll(bits) >> 3);
-
-            fields[f].p = data + start;
-            fields[f].n = at - start;
-            start = at + 1;
-            if (++f > s->last_field) {
+        for (; bits != 0; bits &= bits - 1) {
+            if (field_ends(s, data, i + ((size_t)__builtin_ctzll(bits) >> 3), &f, &start)) {
                 return;
             }
-            bits &= bits - 1;
         }
     }
     for (; i < len; i++) {
-        if (data[i] == s->delim) {
-            fields[f].p = data + start;
-            fields[f].n = i - start;
-            start = i + 1;
-            if (++f > s->last_field) {
-                return;
-            }
+        if (data[i] == s->delim && field_ends(s, data, i, &f, &start)) {
+            return;
         }
     }
-    fields[f].p = data + start;
-    fields[f].n = len - start;
+    s->fields[f].p = data + start;
+    s->fields[f].n = len - start;
     for (f++; f <= s->last_field; f++) {
-        fields[f].p = data + len;
-        fields[f].n = 0;
+        s->fields[f].p = data + len;
+        s->fields[f].n = 0;
     }
 }
 
