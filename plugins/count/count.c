@@ -1090,6 +1090,26 @@ split_fields(struct count_state *s, const char *data, size_t len)
     }
 }
 
+/* Folds count and s->values into the key's entry; past the limit, `relieve` empties the table
+ * (map: emits it as partials; combine: spills it as a sorted run). */
+static int
+add(struct count_state *s, tranche_ctx *ctx, const char *key, size_t len, uint64_t count,
+    int (*relieve)(struct count_state *, tranche_ctx *))
+{
+    struct entry *e = table_find(s, key, len);
+
+    if (e == NULL) {
+        return host->error(ctx, "out of memory");
+    }
+    if (fold(s, e, count, s->values) != 0) {
+        return host->error(ctx, "a sum overflows (beyond 1.7e29)");
+    }
+    if (table_bytes(&s->t) > s->limit) {
+        return relieve(s, ctx);
+    }
+    return TRANCHE_OK;
+}
+
 static const char *const kind_names[] = {"sum", "min", "max"};
 
 static int
@@ -1098,7 +1118,6 @@ count_record(void *state, tranche_ctx *ctx, char *data, size_t len)
     struct count_state *s = state;
     const char *key = "";
     size_t key_len = 0;
-    struct entry *e;
 
     split_fields(s, data, len);
     for (size_t i = 0; i < s->n_values; i++) {
@@ -1131,17 +1150,7 @@ count_record(void *state, tranche_ctx *ctx, char *data, size_t len)
         key = s->key.data;
         key_len = s->key.len;
     }
-    e = table_find(s, key, key_len);
-    if (e == NULL) {
-        return host->error(ctx, "out of memory");
-    }
-    if (fold(s, e, 1, s->values) != 0) {
-        return host->error(ctx, "a sum overflows (beyond 1.7e29)");
-    }
-    if (table_bytes(&s->t) > s->limit) {
-        return flush_partials(s, ctx);
-    }
-    return TRANCHE_OK;
+    return add(s, ctx, key, key_len, 1, flush_partials);
 }
 
 static int
@@ -1157,7 +1166,6 @@ count_combine(void *state, tranche_ctx *ctx, char *data, size_t len)
     struct count_state *s = state;
     const char *p = data, *end = data + len;
     uint64_t count = 0;
-    struct entry *e;
     num v = 0;
 
     for (size_t i = 0; i <= s->n_values; i++) {
@@ -1178,17 +1186,7 @@ count_combine(void *state, tranche_ctx *ctx, char *data, size_t len)
         }
         p = tab + 1;
     }
-    e = table_find(s, p, (size_t)(end - p));
-    if (e == NULL) {
-        return host->error(ctx, "out of memory");
-    }
-    if (fold(s, e, count, s->values) != 0) {
-        return host->error(ctx, "a sum overflows (beyond 1.7e29)");
-    }
-    if (table_bytes(&s->t) > s->limit) {
-        return spill(s, ctx);
-    }
-    return TRANCHE_OK;
+    return add(s, ctx, p, (size_t)(end - p), count, spill);
 }
 
 static int
