@@ -1096,8 +1096,17 @@ static int
 add(struct count_state *s, tranche_ctx *ctx, const char *key, size_t len, uint64_t count,
     int (*relieve)(struct count_state *, tranche_ctx *))
 {
-    struct entry *e = table_find(s, key, len);
+    const struct table *t = &s->t;
+    struct entry *e;
 
+    /* a table about to double holds both slot arrays for a moment: relieve it first if that
+     * would pass the limit */
+    if (t->n > 0 && t->n * 2 >= t->cap &&
+        t->arena_bytes + 3 * t->cap * sizeof(struct slot) > s->limit &&
+        relieve(s, ctx) != TRANCHE_OK) {
+        return TRANCHE_ERROR;
+    }
+    e = table_find(s, key, len);
     if (e == NULL) {
         return host->error(ctx, "out of memory");
     }
