@@ -137,6 +137,19 @@ parse_num(const char *p, size_t n, num *out)
     if (n == 0 || (n == 1 && p[0] == '-')) {
         return P_NONE;
     }
+    if (n <= 18) {
+        /* the usual case, a plain whole number, in 64 bits */
+        uint64_t small = 0;
+        size_t k = 0;
+
+        while (k < n && (unsigned)(p[k] - '0') < 10) {
+            small = small * 10 + (unsigned)(p[k++] - '0');
+        }
+        if (k == n) {
+            *out = (num)small * SCALE;
+            return P_OK;
+        }
+    }
     if (*p == '+' || *p == '-') {
         neg = *p++ == '-';
     }
