@@ -446,7 +446,8 @@ run_job(const struct job *job, const struct step *steps, const struct plan *plan
         close(r.log_fd);
         runstats_release(&stats);
         error_set(err, "--resume needs an output file (not standard output, a device or a FIFO), "
-                       "inputs that are files, and a run with workers (not --in-process)");
+                       "inputs that are files, a run with workers (not --in-process), and no "
+                       "aggregate stage");
         return ERR_INVALID;
     }
     log_line(r.log_fd, "job %s: %zu input file(s), %zu partition(s), %d worker(s)%s, output %s",
