@@ -364,7 +364,6 @@ run_logged(struct run *r, const struct plan *plan, struct error *err)
     }
 out:
     aggregate_release(&agg);
-    r->temp_base = NULL;
     if (rc != 0) {
         output_abort(&r->output);
     }

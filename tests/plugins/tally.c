@@ -46,6 +46,12 @@ tally_init(tranche_ctx *ctx, const struct tranche_host *h, void **state)
     t->stall = host->opt_string(ctx, "stall_combine");
     t->phase = host->phase(ctx);
     *state = t;
+    /* (a directory from init() on, in both phases; none in the option check) */
+    if ((host->temp_dir(ctx) == NULL) != (host->is_option_check(ctx) != 0)) {
+        free(t);
+        return host->error(ctx, "temp_dir() is %s in init()",
+                           host->is_option_check(ctx) ? "set" : "NULL");
+    }
     return TRANCHE_OK;
 }
 
