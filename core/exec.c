@@ -17,6 +17,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +63,7 @@ struct exec {
     int memfd;
     char *in_buf; /* INPUT_BATCH bytes */
     size_t in_len;
+    uint64_t in_size; /* the partition's bytes written to memfd so far */
 
     char *out_buf; /* stdout read but not yet emitted (a record not yet ended) */
     size_t out_len, out_cap;
@@ -295,16 +297,22 @@ flush_input(struct exec *x)
         return x->host->error(x->ctx, "cannot write the command's input (%zu bytes) to memory: %s",
                               x->in_len, strerror(errno));
     }
+    x->in_size += x->in_len;
     x->in_len = 0;
     return TRANCHE_OK;
 }
 
+/* Rewinds the input file for the next partition. Its pages are kept (overwritten, not freed
+ * and allocated again: a partition is tens of MiB); end_partition cuts the file to what the
+ * partition wrote. */
 static int
 rewind_input(struct exec *x)
 {
     x->in_len = 0;
-    if (ftruncate(x->memfd, 0) != 0 || lseek(x->memfd, 0, SEEK_SET) != 0) {
-        return x->host->error(x->ctx, "cannot empty the command's input file: %s", strerror(errno));
+    x->in_size = 0;
+    if (lseek(x->memfd, 0, SEEK_SET) != 0) {
+        return x->host->error(x->ctx, "cannot rewind the command's input file: %s",
+                              strerror(errno));
     }
     return TRANCHE_OK;
 }
@@ -339,6 +347,7 @@ exec_record(void *state, tranche_ctx *ctx, char *data, size_t len)
                 return x->host->error(x->ctx, "cannot write the command's input to memory: %s",
                                       strerror(errno));
             }
+            x->in_size += len + 1;
             return TRANCHE_OK;
         }
     }
@@ -725,7 +734,10 @@ exec_end_partition(void *state, tranche_ctx *ctx)
     int rc = TRANCHE_ERROR;
 
     (void)ctx;
-    if (flush_input(x) != TRANCHE_OK || lseek(x->memfd, 0, SEEK_SET) != 0) {
+    if (flush_input(x) != TRANCHE_OK) {
+        return TRANCHE_ERROR;
+    }
+    if (ftruncate(x->memfd, (off_t)x->in_size) != 0 || lseek(x->memfd, 0, SEEK_SET) != 0) {
         return x->host->error(x->ctx, "cannot rewind the command's input: %s", strerror(errno));
     }
     if (spawn(x, &ch) != TRANCHE_OK) {
