@@ -209,6 +209,55 @@ test_config__minimal_job_gets_defaults(void **state)
     config_release(&job);
 }
 
+/* An exec step: its command, env and cwd as options with their positions; a plugin step beside
+ * it is unchanged. */
+static void
+test_config__exec_steps(void **state)
+{
+    const char *dir = *state;
+    struct error err = {{0}};
+    struct job job;
+    const struct config_step *st;
+    const char *path = write_job(dir, "input: {path: in.log}\n"
+                                      "output: {path: out.log}\n"
+                                      "steps:\n"
+                                      "  - exec: [jq, -c, \"select(.a)\"]\n"
+                                      "  - plugin: upper\n"
+                                      "  - exec: \"awk '{print $1}'\"\n"
+                                      "    env: {LC_ALL: C, EMPTY: }\n"
+                                      "    cwd: scripts\n");
+
+    assert_int_equal(config_load(path, &job, &err), 0);
+    assert_int_equal(job.n_steps, 3);
+    st = &job.steps[0];
+    assert_true(st->exec);
+    assert_string_equal(st->plugin, "exec");
+    assert_int_equal(st->n_options, 1);
+    assert_string_equal(st->options[0].name, "argv");
+    assert_true(st->options[0].is_list);
+    assert_int_equal(st->options[0].n_items, 3);
+    assert_string_equal(st->options[0].items[2], "select(.a)");
+    assert_int_equal(st->options[0].item_pos[0].line, 4);
+    assert_int_equal(st->options[0].item_pos[0].column, 12);
+    assert_false(job.steps[1].exec);
+    assert_string_equal(job.steps[1].plugin, "upper");
+    st = &job.steps[2];
+    assert_true(st->exec);
+    assert_int_equal(st->n_options, 3);
+    assert_string_equal(st->options[0].name, "shell");
+    assert_false(st->options[0].is_list);
+    assert_string_equal(st->options[0].items[0], "awk '{print $1}'");
+    assert_string_equal(st->options[1].name, "env");
+    assert_int_equal(st->options[1].n_items, 2);
+    assert_string_equal(st->options[1].items[0], "LC_ALL=C");
+    assert_string_equal(st->options[1].items[1], "EMPTY=");
+    assert_int_equal(st->options[1].item_pos[1].line, 7);
+    assert_int_equal(st->options[1].item_pos[1].column, 22);
+    assert_string_equal(st->options[2].name, "cwd");
+    assert_string_equal(st->options[2].items[0], tu_join(dir, "scripts"));
+    config_release(&job);
+}
+
 /* How a delimiter may be written in YAML, and the byte it gives. */
 static void
 test_config__delimiter_spellings(void **state)
@@ -1238,6 +1287,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_config__full_job_every_field, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config__minimal_job_gets_defaults, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_config__exec_steps, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config__delimiter_spellings, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config__relative_job_path, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config__glob_in_directory_with_pattern_characters,
