@@ -335,6 +335,22 @@ test_exec__stop_signals_leave_no_command_behind(void **state)
     stop_while_running("INT", "--in-process");
 }
 
+static void
+test_exec__a_timeout_kills_the_command_and_what_it_started(void **state)
+{
+    char *err = NULL;
+    const char *path;
+
+    (void)state;
+    path = job("timeout", "lines.txt", "partition_timeout: 1s\n",
+               "  - exec: \"sleep 3144 & sleep 3145; cat\"\n");
+    assert_int_equal(tu_tranche(&err, "run %s", path), 124);
+    tu_assert_contains(err, "partition_timeout");
+    free(err);
+    tu_sh(0, TU_SH_WAIT "tu_wait_for 10 '! pgrep -f \"sleep 314[45]\" >/dev/null' && "
+                        "[ ! -e out/timeout.out ]");
+}
+
 int
 main(void)
 {
@@ -350,6 +366,7 @@ main(void)
         cmocka_unit_test(test_exec__retries_run_a_failed_command_again),
         cmocka_unit_test(test_exec__what_a_command_leaves_running_is_killed),
         cmocka_unit_test(test_exec__stop_signals_leave_no_command_behind),
+        cmocka_unit_test(test_exec__a_timeout_kills_the_command_and_what_it_started),
     };
 
     return cmocka_run_group_tests(tests, group_setup, tu_group_teardown);
