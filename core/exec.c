@@ -543,10 +543,6 @@ spawn(struct exec *x, struct child *ch)
     close(report[0]);
     if (n == (ssize_t)sizeof(e)) {
         end_child(ch, 1);
-        if (e == ENOENT && x->argv != NULL) {
-            return x->host->error(x->ctx, "cannot run command '%s': %s: command not found",
-                                  x->command, x->argv[0]);
-        }
         return x->host->error(x->ctx, "cannot run command '%s': %s", x->command, strerror(e));
     }
     return TRANCHE_OK;

@@ -242,6 +242,13 @@ test_exec__validate_finds_a_missing_command_at_its_line(void **state)
     tu_assert_contains(err, "nodir.yaml:8:10: step 1 (exec cat): option 'cwd'");
     tu_assert_contains(err, "No such file or directory");
     free(err);
+    /* found, but exec fails (its interpreter is missing): the run says so, from the child */
+    tu_sh(0, "printf '#!/no/such/interpreter\\ncat\\n' > badint.sh && chmod +x badint.sh");
+    path = job("badint", "lines.txt", "", "  - exec: [./badint.sh]\n");
+    assert_int_equal(tu_tranche(&err, "run %s", path), 1);
+    tu_assert_contains(err, "step 1 (exec ./badint.sh): cannot run command './badint.sh': No such "
+                            "file or directory");
+    free(err);
     path = job("plain", "lines.txt", "", "  - exec: [./lines.txt]\n");
     assert_int_equal(tu_tranche(&err, "validate %s", path), 2);
     tu_assert_contains(err, "./lines.txt: command not found");
