@@ -7,8 +7,9 @@ ASAN_BUILD ?= build-asan
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 # libdeflate-dev and libpcre2-dev are optional (gzip output falls back to zlib, the grep and
 # replace plugins to glibc regex); tabix gives the tests
-# bgzip, one of the readers gzip output is checked with.
-PACKAGES = cmake make gcc pkg-config libyaml-dev zlib1g-dev libcmocka-dev libdeflate-dev libpcre2-dev tabix pigz
+# bgzip, one of the readers gzip output is checked with; parallel (GNU parallel) is what the exec
+# steps' tests compare with (they skip that comparison without it).
+PACKAGES = cmake make gcc pkg-config libyaml-dev zlib1g-dev libcmocka-dev libdeflate-dev libpcre2-dev tabix pigz parallel
 
 # The fuzz targets need clang and its libFuzzer runtime.
 FUZZ_PACKAGES = clang libclang-rt-14-dev
@@ -58,6 +59,8 @@ demo: build
 	echo "out/access-errors.log    = grep -E '\" (5[0-9][0-9]) ' | cut -d ' ' -f 1,4,9"; \
 	cut -d , -f 1,3-5 sample-data/orders.csv | cmp - out/orders-cut.csv; \
 	echo "out/orders-cut.csv       = cut -d , -f 1,3-5"; \
+	grep -F ' 404 ' sample-data/access.log | awk '{print $$1, $$7}' | cmp - out/access-exec.log; \
+	echo "out/access-exec.log      = grep -F ' 404 ' | awk '{print \$$1, \$$7}' (an exec step)"; \
 	gzip -t out/access-5xx.log.gz; \
 	zcat out/access-5xx.log.gz > out/.5xx; grep -E '" 5[0-9][0-9] ' sample-data/access.log | cmp - out/.5xx; \
 	rm -f out/.5xx; \

@@ -52,7 +52,7 @@ aggregate_start(struct run *r, struct aggregate *a, struct error *err)
     }
     rc = parts_init(&a->dir, where, err);
     free(where);
-    r->temp_base = a->dir.dir;
+    chain_set_temp_base(a->dir.dir);
     if (rc == 0 && !aggregate_combines(r)) {
         /* (the partials are the output: no file for them, but a spill directory) */
         log_line(r->log_fd,
@@ -68,7 +68,6 @@ aggregate_start(struct run *r, struct aggregate *a, struct error *err)
         return 0;
     }
     if (rc != 0 || parts_create(&a->dir, 0, &a->partials_fd, err) != 0) {
-        r->temp_base = NULL;
         aggregate_release(a);
         return error_prefix(err, "the aggregate stage's partials");
     }
@@ -125,7 +124,7 @@ combine_here(struct run *r, struct aggregate *a, struct partition_stats *stats, 
     if (bgzf_writer_init(&sink.writer, r->opt->gzip_level, err) != 0) {
         return -1;
     }
-    if (chain_new_combine(st, r->job->delimiter, r->log_fd, a->dir.dir, &c, err) != 0) {
+    if (chain_new_combine(st, r->job->delimiter, r->log_fd, &c, err) != 0) {
         bgzf_writer_release(&sink.writer);
         return -1;
     }
@@ -266,6 +265,7 @@ aggregate_release(struct aggregate *a)
     if (a->dir.dir == NULL) {
         return;
     }
+    chain_set_temp_base(NULL);
     /* The spill directories of the processes that made one (DIR/tmp-PID), also of one killed. */
     d = opendir(a->dir.dir);
     while (d != NULL && (e = readdir(d)) != NULL) {

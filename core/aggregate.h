@@ -29,8 +29,8 @@ struct aggregate {
  * --replay, whose output is the partials themselves). */
 int aggregate_combines(const struct run *r);
 
-/* Before the partitions run: makes the directory (r->temp_base) and, when the run combines, the
- * partials file, and points the run's output at it (r->output.fd, r->opt with plain output,
+/* Before the partitions run: makes the directory (chain_set_temp_base) and, when the run combines,
+ * the partials file, and points the run's output at it (r->output.fd, r->opt with plain output,
  * r->framed). */
 int aggregate_start(struct run *r, struct aggregate *a, struct error *err);
 

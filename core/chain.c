@@ -62,10 +62,9 @@ struct chain {
     int checking; /* the parent's option check: init and fini only */
 
     /* Aggregation (chain_set_aggregate, chain_combine). */
-    int framed;            /* output records are length-framed partials, not delimited */
-    int combining;         /* the combine phase: host->phase() says so */
-    const char *temp_base; /* where temp_dir() makes this process's directory; NULL: none */
-    char *temp_dir;        /* made on the first temp_dir() call */
+    int framed;     /* output records are length-framed partials, not delimited */
+    int combining;  /* the combine phase: host->phase() says so */
+    char *temp_dir; /* made on the first temp_dir() call */
 
     const struct chain_skip *skip; /* NULL: a failing record fails the partition */
     size_t skip_next;              /* the next entry of skip->skip not yet reached */
@@ -361,13 +360,22 @@ host_memory_limit(tranche_ctx *ctx)
     return ctx->chain->steps[ctx->step].memory;
 }
 
+/* Where temp_dir() makes a process's directory (chain_set_temp_base); NULL: nowhere. */
+static const char *temp_base;
+
+void
+chain_set_temp_base(const char *dir)
+{
+    temp_base = dir;
+}
+
 static const char *
 host_temp_dir(tranche_ctx *ctx)
 {
     struct chain *c = ctx->chain;
 
-    if (c->temp_dir == NULL && c->temp_base != NULL && !c->checking) {
-        if (asprintf(&c->temp_dir, "%s/tmp-%ld", c->temp_base, (long)getpid()) < 0) {
+    if (c->temp_dir == NULL && temp_base != NULL && !c->checking) {
+        if (asprintf(&c->temp_dir, "%s/tmp-%ld", temp_base, (long)getpid()) < 0) {
             c->temp_dir = NULL;
             return NULL;
         }
@@ -789,15 +797,14 @@ chain_remove_temp_dir(const char *dir)
 }
 
 void
-chain_set_aggregate(struct chain *c, int framed, const char *temp_base)
+chain_set_framed(struct chain *c, int framed)
 {
     c->framed = framed;
-    c->temp_base = temp_base;
 }
 
 int
-chain_new_combine(const struct step *step, unsigned char delimiter, int log_fd,
-                  const char *temp_base, struct chain **out, struct error *err)
+chain_new_combine(const struct step *step, unsigned char delimiter, int log_fd, struct chain **out,
+                  struct error *err)
 {
     int failed_step;
 
@@ -805,7 +812,6 @@ chain_new_combine(const struct step *step, unsigned char delimiter, int log_fd,
         0) {
         return error_prefix(err, "%s failed to start its combine phase", step->label);
     }
-    (*out)->temp_base = temp_base;
     return 0;
 }
 

@@ -146,18 +146,22 @@ void chain_set_stop(struct chain *c, const volatile sig_atomic_t *stop);
 
 /*
  * Aggregation (tranche/plugin.h, ABI 1.2). The last step is then the aggregate stage.
- * chain_set_aggregate: with `framed`, the chain's output records are partials for the combine
- * phase, each written as a CHAIN_FRAME_HEADER-byte little-endian length and its bytes (no
- * delimiter), so that a partial may hold any byte; temp_base (borrowed; NULL: none) is where
- * host->temp_dir() makes this process's directory, DIR/tmp-PID, removed with the chain.
+ * chain_set_framed: the chain's output records are partials for the combine phase, each written
+ * as a CHAIN_FRAME_HEADER-byte little-endian length and its bytes (no delimiter), so that a
+ * partial may hold any byte.
  */
 #define CHAIN_FRAME_HEADER 4
-void chain_set_aggregate(struct chain *c, int framed, const char *temp_base);
+void chain_set_framed(struct chain *c, int framed);
+
+/* Where host->temp_dir() makes this process's directory, DIR/tmp-PID (removed with the chain
+ * that made it), for every chain of this process and of those it forks: set before they start;
+ * NULL (the start): temp_dir() gives NULL. `dir` is borrowed. */
+void chain_set_temp_base(const char *dir);
 
 /* The combine phase's chain: init() of the aggregate stage `step` alone, host->phase() saying
  * TRANCHE_PHASE_COMBINE. On failure err names the step. */
 int chain_new_combine(const struct step *step, unsigned char delimiter, int log_fd,
-                      const char *temp_base, struct chain **out, struct error *err);
+                      struct chain **out, struct error *err);
 
 /* Reads the framed partials from fd (its offset on) to the end, gives each to combine(), then
  * calls combine_end(), and hands what they emitted (each record followed by the delimiter) to

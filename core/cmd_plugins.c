@@ -43,6 +43,9 @@ describe_plugin(const struct plugin *p)
     printf("%s %s: %s\n", d->name, d->version != NULL ? d->version : "",
            d->description != NULL ? d->description : "");
     printf("  file: %s\n  ABI: %" PRIu32 ".%" PRIu32 "\n", p->path, d->abi_major, d->abi_minor);
+    if (d->combine != NULL) {
+        printf("  kind: aggregator (it goes under the job's aggregate: key)\n");
+    }
     if (d->options == NULL || d->options[0].name == NULL) {
         printf("  options: none\n");
         return;
@@ -156,8 +159,9 @@ list_found(struct found *f)
             rc = ERR_FAILED;
             continue;
         }
-        printf("%-10s %-8s %s\n", p->desc->name, p->desc->version != NULL ? p->desc->version : "",
-               p->desc->description != NULL ? p->desc->description : "");
+        printf("%-10s %-8s %s%s\n", p->desc->name, p->desc->version != NULL ? p->desc->version : "",
+               p->desc->description != NULL ? p->desc->description : "",
+               p->desc->combine != NULL ? " (aggregator)" : "");
         plugin_free(p);
     }
     if (f->n == 0) {

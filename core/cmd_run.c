@@ -724,7 +724,14 @@ cmd_validate(int argc, char **argv)
         printf("%s: ok: %zu input file(s), %zu step(s):", s.job.file, s.job.n_inputs,
                s.job.n_steps);
         for (i = 0; i < s.job.n_steps; i++) {
-            printf(" %s%s", s.steps[i].plugin->desc->name, i + 1 < s.job.n_steps ? " |" : "");
+            /* (an exec step by its command: "exec awk", as its label has it) */
+            const char *label = strchr(s.steps[i].label, '(');
+            if (s.job.steps[i].exec && label != NULL) {
+                printf(" %.*s", (int)strlen(label + 1) - 1, label + 1);
+            } else {
+                printf(" %s", s.steps[i].plugin->desc->name);
+            }
+            printf("%s", i + 1 < s.job.n_steps ? " |" : "");
         }
         printf(", output %s\n", s.job.output);
     }

@@ -850,20 +850,15 @@ is_null_scalar(const yaml_node_t *node)
     return 0;
 }
 
+/* Fills opt, named `name`, from a scalar or a list of scalars (`key` gives its position). */
 static int
-read_option(const struct ctx *c, const yaml_node_pair_t *pair, size_t step,
-            struct config_option *opt)
+fill_option(const struct ctx *c, const char *name, const yaml_node_t *key, const yaml_node_t *value,
+            size_t step, struct config_option *opt)
 {
-    const yaml_node_t *key = node_at(c, pair->key);
-    const yaml_node_t *value = node_at(c, pair->value);
-    const char *name;
     char buf[QUOTE_BUF];
     yaml_node_item_t *item;
     size_t n;
 
-    if (get_string(c, key, "an option name", &name) != 0) {
-        return -1;
-    }
     opt->name = strdup(name);
     if (opt->name == NULL) {
         return out_of_memory(c);
@@ -902,6 +897,19 @@ read_option(const struct ctx *c, const yaml_node_pair_t *pair, size_t step,
         opt->n_items++;
     }
     return 0;
+}
+
+static int
+read_option(const struct ctx *c, const yaml_node_pair_t *pair, size_t step,
+            struct config_option *opt)
+{
+    const yaml_node_t *key = node_at(c, pair->key);
+    const char *name;
+
+    if (get_string(c, key, "an option name", &name) != 0) {
+        return -1;
+    }
+    return fill_option(c, name, key, node_at(c, pair->value), step, opt);
 }
 
 static int
@@ -962,29 +970,196 @@ read_options(const struct ctx *c, const yaml_node_t *node, size_t step, struct c
     return failed ? -1 : 0;
 }
 
+/* One more option of an exec step (counted before it is filled, so that config_release frees
+ * what a failure leaves). */
+static struct config_option *
+exec_option(const struct ctx *c, struct config_step *out)
+{
+    struct config_option *grown = realloc(out->options, (out->n_options + 1) * sizeof(*grown));
+
+    if (grown == NULL) {
+        out_of_memory(c);
+        return NULL;
+    }
+    out->options = grown;
+    memset(&grown[out->n_options], 0, sizeof(*grown));
+    return &grown[out->n_options++];
+}
+
+/* exec: "a shell command" (option shell) or [argv0, argv1, ...] (option argv). */
+static int
+read_exec_command(const struct ctx *c, const struct field *f, size_t step, struct config_step *out)
+{
+    const yaml_node_t *value = f->value;
+    struct config_option *opt;
+    char buf[QUOTE_BUF];
+    const char *text;
+
+    if (value->type == YAML_SCALAR_NODE) {
+        if (get_string(c, value, "exec", &text) != 0) {
+            return -1;
+        }
+    } else if (value->type != YAML_SEQUENCE_NODE) {
+        return fail(c, value,
+                    "exec of step %zu must be a command line (run with /bin/sh -c) or a list of "
+                    "arguments, got %s",
+                    step, describe(value, buf, sizeof(buf)));
+    } else if (value->data.sequence.items.top == value->data.sequence.items.start) {
+        return fail(c, value,
+                    "exec of step %zu is an empty list; expected the command and its "
+                    "arguments",
+                    step);
+    } else if (node_at(c, *value->data.sequence.items.start)->type == YAML_SCALAR_NODE &&
+               node_at(c, *value->data.sequence.items.start)->data.scalar.length == 0) {
+        return fail(c, node_at(c, *value->data.sequence.items.start),
+                    "the command of step %zu is empty", step);
+    }
+    opt = exec_option(c, out);
+    if (opt == NULL) {
+        return -1;
+    }
+    return fill_option(c, value->type == YAML_SCALAR_NODE ? "shell" : "argv", f->key, value, step,
+                       opt);
+}
+
+/* env: {NAME: value, ...}, kept as the items NAME=value of option env. */
+static int
+read_exec_env(const struct ctx *c, const struct field *f, size_t step, struct config_step *out)
+{
+    const yaml_node_t *map = f->value;
+    struct config_option *opt;
+    yaml_node_pair_t *pair;
+    char buf[QUOTE_BUF];
+    size_t n;
+
+    if (map->type != YAML_MAPPING_NODE) {
+        return fail(c, map, "env of step %zu must be a mapping of NAME: value, got %s", step,
+                    describe(map, buf, sizeof(buf)));
+    }
+    opt = exec_option(c, out);
+    if (opt == NULL) {
+        return -1;
+    }
+    opt->name = strdup("env");
+    n = (size_t)(map->data.mapping.pairs.top - map->data.mapping.pairs.start);
+    opt->items = calloc(n + 1, sizeof(*opt->items));
+    opt->item_pos = calloc(n + 1, sizeof(*opt->item_pos));
+    if (opt->name == NULL || opt->items == NULL || opt->item_pos == NULL) {
+        return out_of_memory(c);
+    }
+    opt->is_list = 1;
+    opt->pos = pos_of(f->key);
+    opt->value_pos = pos_of(map);
+    for (pair = map->data.mapping.pairs.start; pair < map->data.mapping.pairs.top; pair++) {
+        const yaml_node_t *key = node_at(c, pair->key), *value = node_at(c, pair->value);
+        const char *name, *text = "";
+
+        if (get_string(c, key, "an environment variable's name", &name) != 0) {
+            return -1;
+        }
+        if (strchr(name, '=') != NULL) {
+            return fail(c, key, "an environment variable's name must not contain '='");
+        }
+        if (value->type != YAML_SCALAR_NODE || has_nul(value)) {
+            return fail(c, value, "the value of %s in env of step %zu must be a string", name,
+                        step);
+        }
+        if (!is_null_scalar(value)) {
+            text = (const char *)value->data.scalar.value;
+        }
+        if (asprintf(&opt->items[opt->n_items], "%s=%s", name, text) < 0) {
+            opt->items[opt->n_items] = NULL;
+            return out_of_memory(c);
+        }
+        opt->item_pos[opt->n_items++] = pos_of(key);
+    }
+    return 0;
+}
+
+/* cwd: a directory, relative to the job file's. */
+static int
+read_exec_cwd(const struct ctx *c, const struct field *f, size_t step, struct config_step *out)
+{
+    struct config_option *opt;
+    const char *text;
+
+    if (get_string(c, f->value, "cwd", &text) != 0) {
+        return -1;
+    }
+    opt = exec_option(c, out);
+    if (opt == NULL || fill_option(c, "cwd", f->key, f->value, step, opt) != 0) {
+        return -1;
+    }
+    free(opt->items[0]);
+    opt->items[0] = resolve(dir_of(c, f->value), text);
+    return opt->items[0] == NULL ? out_of_memory(c) : 0;
+}
+
+/* A step that runs a command: exec, and optionally env and cwd (fields 2 to 4 of read_step's). */
+static int
+read_exec_step(const struct ctx *c, const struct field *f, size_t step, struct config_step *out)
+{
+    out->exec = 1;
+    out->plugin = strdup("exec");
+    if (out->plugin == NULL) {
+        return out_of_memory(c);
+    }
+    if (f[1].value != NULL) {
+        return fail(c, f[1].key,
+                    "an exec step takes no 'options' (step %zu): its keys are exec, env and cwd",
+                    step);
+    }
+    if (read_exec_command(c, &f[2], step, out) != 0) {
+        return -1;
+    }
+    if (f[3].value != NULL && read_exec_env(c, &f[3], step, out) != 0) {
+        return -1;
+    }
+    return f[4].value != NULL ? read_exec_cwd(c, &f[4], step, out) : 0;
+}
+
 static int
 read_step(const struct ctx *c, const yaml_node_t *node, size_t step, struct config_step *out)
 {
-    struct field f[] = {{"plugin", NULL, NULL}, {"options", NULL, NULL}};
+    struct field f[] = {{"plugin", NULL, NULL},
+                        {"options", NULL, NULL},
+                        {"exec", NULL, NULL},
+                        {"env", NULL, NULL},
+                        {"cwd", NULL, NULL}};
     char where[32];
     char buf[QUOTE_BUF];
     const char *plugin;
 
     if (node->type != YAML_MAPPING_NODE) {
-        return fail(c, node, "step %zu must be a mapping with a 'plugin' key, got %s", step,
-                    describe(node, buf, sizeof(buf)));
+        return fail(c, node, "step %zu must be a mapping with a 'plugin' or an 'exec' key, got %s",
+                    step, describe(node, buf, sizeof(buf)));
     }
     snprintf(where, sizeof(where), "step %zu", step);
-    if (read_mapping(c, node, where, f, 2) != 0) {
+    if (read_mapping(c, node, where, f, 5) != 0) {
         return -1;
     }
+    out->pos = pos_of(node);
+    if (f[0].value != NULL && f[2].value != NULL) {
+        return fail(c, f[2].key,
+                    "step %zu has both 'plugin' and 'exec': a step runs a plugin or a command, "
+                    "not both",
+                    step);
+    }
+    if (f[2].value != NULL) {
+        return read_exec_step(c, f, step, out);
+    }
     if (f[0].value == NULL) {
-        return fail(c, node, "missing required key 'plugin' in step %zu", step);
+        return fail(c, node, "missing required key 'plugin' (or 'exec', for a command) in step %zu",
+                    step);
+    }
+    if (f[3].value != NULL || f[4].value != NULL) {
+        return fail(c, f[3].value != NULL ? f[3].key : f[4].key,
+                    "'%s' belongs to an exec step; step %zu runs a plugin",
+                    f[3].value != NULL ? "env" : "cwd", step);
     }
     if (get_string(c, f[0].value, "plugin", &plugin) != 0) {
         return -1;
     }
-    out->pos = pos_of(node);
     out->plugin =
         strchr(plugin, '/') != NULL ? resolve(dir_of(c, f[0].value), plugin) : strdup(plugin);
     if (out->plugin == NULL) {
@@ -1720,6 +1895,10 @@ step_plugin(const struct ctx *c, int steps, size_t k)
             value->type == YAML_SCALAR_NODE) {
             return (const char *)value->data.scalar.value;
         }
+        if (key->type == YAML_SCALAR_NODE &&
+            strcmp((const char *)key->data.scalar.value, "exec") == 0) {
+            return "exec";
+        }
     }
     return "?";
 }
@@ -1772,6 +1951,12 @@ set_step_option(const struct ctx *c, size_t k, const char *option, const char *v
     step = node_at(c, steps)->data.sequence.items.start[k - 1];
     if (node_at(c, step)->type != YAML_MAPPING_NODE) {
         return 0;
+    }
+    if (find_pair(c, step, "exec") != NULL) {
+        return fail_at(c, mark,
+                       "step %zu runs a command (exec): it has no options to --set; change its "
+                       "exec, env or cwd in the job file",
+                       k);
     }
     rc = child_mapping(c, step, "options", mark, &options);
     if (rc != 0) {

@@ -32,12 +32,20 @@ struct config_option {
     size_t n_items;
 };
 
+/*
+ * One step: a plugin with its options, or (exec != 0) a command run by the built-in exec step
+ * (core/exec.h). An exec step's plugin is "exec", and its options are what the job file gave
+ * under exec, env and cwd, in its own option names: "argv" (exec: [list]) or "shell" (exec: "a
+ * string"), "env" (a list of NAME=value, positioned at each NAME) and "cwd" (resolved against the
+ * job file's directory), so that messages point at them as at a plugin's options.
+ */
 struct config_step {
     char *plugin;  /* a bundled name, or a path if it contains '/' (resolved against the job dir) */
     int aggregate; /* the job's `aggregate:` stage (always the last entry of job->steps) */
-    struct config_pos pos; /* of the step's mapping (the `- plugin:` line) */
+    struct config_pos pos; /* of the step's mapping (the `- plugin:` or `- exec:` line) */
     struct config_option *options;
     size_t n_options;
+    int exec; /* a command (`exec:`), not a plugin */
 };
 
 #define CONFIG_DEFAULT_PARTITION_SIZE (32ull << 20)

@@ -332,7 +332,7 @@ inprocess_run(struct run *r, long only, struct error *err)
                             failed_step >= 0 ? r->steps[failed_step].label : "a step");
     }
     chain_set_stop(chain, &signals_caught);
-    chain_set_aggregate(chain, r->framed, r->temp_base);
+    chain_set_framed(chain, r->framed);
     rc = r->opt->n_replay > 0 ? replay_all(r, chain, &sink, err)
                               : run_all(r, chain, &sink, only, err);
     if (rc == 0 && chain_finish(chain, &failed_step, err) != 0) {

@@ -17,6 +17,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "exec.h"
+
 /* The descriptor fields a host of any 1.x minor may read: everything up to and including fini. */
 #define DESC_MIN_SIZE (offsetof(struct tranche_plugin, fini) + sizeof(void (*)(void *)))
 
@@ -683,6 +685,54 @@ check_role(const struct job *job, const struct config_step *cs, const struct ste
     return 0;
 }
 
+/* Sets s->label and s->file ("step 2 (exec awk)"), and s->label only when out of memory. */
+static int
+label_step(const struct job *job, const struct config_step *cs, struct step *s, struct error *err)
+{
+    char name[64];
+    int n;
+
+    if (cs->exec) {
+        n = asprintf(&s->label, "step %zu (exec %s)", s->index + 1,
+                     exec_short_name(cs, name, sizeof(name)));
+    } else if (cs->aggregate) {
+        n = asprintf(&s->label, "step %zu (aggregate %s)", s->index + 1, cs->plugin);
+    } else {
+        n = asprintf(&s->label, "step %zu (%s)", s->index + 1, cs->plugin);
+    }
+    if (n < 0) {
+        s->label = NULL;
+        return error_set(err, "out of memory");
+    }
+    s->file = strdup(job->file != NULL ? job->file : "(command line)");
+    return s->file == NULL ? error_set(err, "out of memory") : 0;
+}
+
+/* An exec step: the built-in descriptor (exec.h), nothing loaded; its options are checked
+ * against its table as a plugin's are, and its delimiter is the job's. */
+static int
+exec_step_load(const struct job *job, const struct config_step *cs, struct step *s,
+               struct error *err)
+{
+    size_t k;
+
+    s->plugin = calloc(1, sizeof(*s->plugin));
+    if (s->plugin == NULL || (s->plugin->path = strdup("(built-in exec step)")) == NULL) {
+        return error_set(err, "out of memory");
+    }
+    s->plugin->copy = exec_plugin;
+    s->plugin->desc = &s->plugin->copy;
+    if (step_options(job, cs, s, err) != 0) {
+        return -1;
+    }
+    for (k = 0; k < s->n_options; k++) {
+        if (strcmp(s->options[k].spec->name, EXEC_DELIMITER_OPTION) == 0) {
+            s->options[k].int_value = job->delimiter;
+        }
+    }
+    return 0;
+}
+
 uint64_t
 aggregate_memory(const struct job *job)
 {
@@ -723,16 +773,14 @@ steps_load(const struct job *job, struct step **steps_out, struct error *err)
         s->index = i;
         s->pos = cs->pos;
         s->aggregate = cs->aggregate;
-        if (asprintf(&s->label, cs->aggregate ? "step %zu (aggregate %s)" : "step %zu (%s)", i + 1,
-                     cs->plugin) < 0) {
-            s->label = NULL;
-            error_set(err, "out of memory");
+        if (label_step(job, cs, s, err) != 0) {
             goto out;
         }
-        s->file = strdup(job->file != NULL ? job->file : "(command line)");
-        if (s->file == NULL) {
-            error_set(err, "out of memory");
-            goto out;
+        if (cs->exec) {
+            if (exec_step_load(job, cs, s, err) != 0) {
+                goto out;
+            }
+            continue;
         }
         if (plugin_find(cs->plugin, &path, err) != 0 || plugin_load(path, &s->plugin, err) != 0) {
             error_prefix(err, "%s:%d:%d: %s", job->file, cs->pos.line, cs->pos.column, s->label);

@@ -364,7 +364,6 @@ run_logged(struct run *r, const struct plan *plan, struct error *err)
     }
 out:
     aggregate_release(&agg);
-    r->temp_base = NULL;
     if (rc != 0) {
         output_abort(&r->output);
     }
@@ -446,7 +445,8 @@ run_job(const struct job *job, const struct step *steps, const struct plan *plan
         close(r.log_fd);
         runstats_release(&stats);
         error_set(err, "--resume needs an output file (not standard output, a device or a FIFO), "
-                       "inputs that are files, and a run with workers (not --in-process)");
+                       "inputs that are files, a run with workers (not --in-process), and no "
+                       "aggregate stage");
         return ERR_INVALID;
     }
     log_line(r.log_fd, "job %s: %zu input file(s), %zu partition(s), %d worker(s)%s, output %s",

@@ -64,9 +64,7 @@ struct run {
     uint64_t *out_end;      /* per partition written: where its output ends (for resume.h) */
     size_t cap_out_end;
     struct runstats *stats; /* what the run did (runstats.h) */
-    /* The aggregate stage (aggregate.h), for the chains: */
-    int framed;            /* the output is the combine phase's framed partials */
-    const char *temp_base; /* where host->temp_dir() makes its directories; NULL: none */
+    int framed; /* the output is the aggregate stage's framed partials (aggregate.h) */
 };
 
 /*

@@ -467,7 +467,7 @@ worker_main(const struct worker_env *start)
                   &env->shared->progress[env->id - 1], &chain, &failed_step, &err) != 0) {
         worker_fail(env, NULL, NULL, &rep, failed_step, &err);
     }
-    chain_set_aggregate(chain, r->framed, r->temp_base);
+    chain_set_framed(chain, r->framed);
     log_line(env->log_fd, "worker %d (pid %ld) started", env->id, (long)getpid());
     send_report(env, &rep, REPORT_READY);
     memset(&skips, 0, sizeof(skips));

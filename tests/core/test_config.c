@@ -209,6 +209,55 @@ test_config__minimal_job_gets_defaults(void **state)
     config_release(&job);
 }
 
+/* An exec step: its command, env and cwd as options with their positions; a plugin step beside
+ * it is unchanged. */
+static void
+test_config__exec_steps(void **state)
+{
+    const char *dir = *state;
+    struct error err = {{0}};
+    struct job job;
+    const struct config_step *st;
+    const char *path = write_job(dir, "input: {path: in.log}\n"
+                                      "output: {path: out.log}\n"
+                                      "steps:\n"
+                                      "  - exec: [jq, -c, \"select(.a)\"]\n"
+                                      "  - plugin: upper\n"
+                                      "  - exec: \"awk '{print $1}'\"\n"
+                                      "    env: {LC_ALL: C, EMPTY: }\n"
+                                      "    cwd: scripts\n");
+
+    assert_int_equal(config_load(path, &job, &err), 0);
+    assert_int_equal(job.n_steps, 3);
+    st = &job.steps[0];
+    assert_true(st->exec);
+    assert_string_equal(st->plugin, "exec");
+    assert_int_equal(st->n_options, 1);
+    assert_string_equal(st->options[0].name, "argv");
+    assert_true(st->options[0].is_list);
+    assert_int_equal(st->options[0].n_items, 3);
+    assert_string_equal(st->options[0].items[2], "select(.a)");
+    assert_int_equal(st->options[0].item_pos[0].line, 4);
+    assert_int_equal(st->options[0].item_pos[0].column, 12);
+    assert_false(job.steps[1].exec);
+    assert_string_equal(job.steps[1].plugin, "upper");
+    st = &job.steps[2];
+    assert_true(st->exec);
+    assert_int_equal(st->n_options, 3);
+    assert_string_equal(st->options[0].name, "shell");
+    assert_false(st->options[0].is_list);
+    assert_string_equal(st->options[0].items[0], "awk '{print $1}'");
+    assert_string_equal(st->options[1].name, "env");
+    assert_int_equal(st->options[1].n_items, 2);
+    assert_string_equal(st->options[1].items[0], "LC_ALL=C");
+    assert_string_equal(st->options[1].items[1], "EMPTY=");
+    assert_int_equal(st->options[1].item_pos[1].line, 7);
+    assert_int_equal(st->options[1].item_pos[1].column, 22);
+    assert_string_equal(st->options[2].name, "cwd");
+    assert_string_equal(st->options[2].items[0], tu_join(dir, "scripts"));
+    config_release(&job);
+}
+
 /* How a delimiter may be written in YAML, and the byte it gives. */
 static void
 test_config__delimiter_spellings(void **state)
@@ -380,7 +429,7 @@ static const struct bad_job bad_jobs[] = {
     {IN OUT "  level: 3\n  gzip: yes\n" STEPS, "6:3",
      "unknown key 'gzip' in output; allowed: path, compression, level"},
     {IN OUT "steps:\n  - plugin: upper\n    option: {a: 1}\n", "7:5",
-     "unknown key 'option' in step 1; allowed: plugin, options"},
+     "unknown key 'option' in step 1; allowed: plugin, options, exec, env, cwd"},
     {IN OUT "<<: {workers: 2}\n" STEPS, "5:1", "unknown key '<<' in the top level"},
     {IN OUT "workers: 2\nworkers: 3\n" STEPS, "6:1",
      "duplicate key 'workers' in the top level (first at line 5, column 1)"},
@@ -392,7 +441,7 @@ static const struct bad_job bad_jobs[] = {
     {IN "output: {level: 3}\n" STEPS, "3:9", "missing required key 'output.path'"},
     {IN OUT, "1:1", "missing required key 'steps'"},
     {IN OUT "steps:\n  - plugin: upper\n  - options: {a: 1}\n", "7:5",
-     "missing required key 'plugin' in step 2"},
+     "missing required key 'plugin' (or 'exec', for a command) in step 2"},
     /* wrong types */
     {"input: in.log\n" OUT STEPS, "1:8", "input must be a mapping with a 'path' key, got 'in.log'"},
     {"input:\n" OUT STEPS, "1:7", "input must be a mapping with a 'path' key, got an empty value"},
@@ -406,7 +455,30 @@ static const struct bad_job bad_jobs[] = {
     {IN "output:\n  path: ''\n" STEPS, "4:9", "output.path must not be empty"},
     {IN OUT "steps: foo\n", "5:8", "steps must be a list of steps, got 'foo'"},
     {IN OUT "steps:\n  - upper\n", "6:5",
-     "step 1 must be a mapping with a 'plugin' key, got 'upper'"},
+     "step 1 must be a mapping with a 'plugin' or an 'exec' key, got 'upper'"},
+    /* exec steps */
+    {IN OUT "steps:\n  - plugin: upper\n    exec: cat\n", "7:5",
+     "step 1 has both 'plugin' and 'exec': a step runs a plugin or a command, not both"},
+    {IN OUT "steps:\n  - exec: cat\n    options: {a: 1}\n", "7:5",
+     "an exec step takes no 'options' (step 1): its keys are exec, env and cwd"},
+    {IN OUT "steps:\n  - exec: []\n", "6:11",
+     "exec of step 1 is an empty list; expected the command and its arguments"},
+    {IN OUT "steps:\n  - exec: {a: 1}\n", "6:11",
+     "exec of step 1 must be a command line (run with /bin/sh -c) or a list of arguments, got a "
+     "mapping"},
+    {IN OUT "steps:\n  - exec: \"\"\n", "6:11", "exec must not be empty"},
+    {IN OUT "steps:\n  - exec: [\"\", x]\n", "6:12", "the command of step 1 is empty"},
+    {IN OUT "steps:\n  - exec: [cat, [x]]\n", "6:17",
+     "option 'argv' of step 1 must be a scalar or a list of scalars, got a list inside it"},
+    {IN OUT "steps:\n  - exec: cat\n    env: [A=1]\n", "7:10",
+     "env of step 1 must be a mapping of NAME: value, got a list"},
+    {IN OUT "steps:\n  - exec: cat\n    env: {\"A=B\": 1}\n", "7:11",
+     "an environment variable's name must not contain '='"},
+    {IN OUT "steps:\n  - exec: cat\n    env: {A: [1]}\n", "7:14",
+     "the value of A in env of step 1 must be a string"},
+    {IN OUT "steps:\n  - exec: cat\n    cwd: [a]\n", "7:10", "cwd must be a string, got a list"},
+    {IN OUT "steps:\n  - plugin: upper\n    cwd: /tmp\n", "7:5",
+     "'cwd' belongs to an exec step; step 1 runs a plugin"},
     {IN OUT "steps:\n  - plugin: [grep]\n", "6:13", "plugin must be a string, got a list"},
     {IN OUT "steps:\n  - plugin: \"\"\n", "6:13", "plugin must not be empty"},
     {IN OUT "steps:\n  - plugin: grep\n    options: [a]\n", "7:14",
@@ -1215,6 +1287,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_config__full_job_every_field, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config__minimal_job_gets_defaults, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_config__exec_steps, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config__delimiter_spellings, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config__relative_job_path, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config__glob_in_directory_with_pattern_characters,

@@ -58,6 +58,9 @@ test_aggregate__tally_equals_wc_for_any_split(void **state)
     tally_job("", "");
     for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
         for (j = 0; j < sizeof(workers) / sizeof(workers[0]); j++) {
+            if (!tu_thin()) {
+                continue;
+            }
             assert_int_equal(tu_tranche(NULL, "run -q job.yaml -w %d --set partition_size=%s",
                                         workers[j], sizes[i]),
                              0);
@@ -125,6 +128,29 @@ test_aggregate__combine_failures_leave_nothing(void **state)
 }
 
 static void
+test_aggregate__stop_signal_in_the_combine_phase(void **state)
+{
+    char *err = NULL;
+
+    (void)state;
+    make_input();
+    tally_job("", "");
+    tu_sh(0, "rm -rf out stall.marker");
+    /* SIGTERM once the combine phase runs: exit 1, nothing written, its process gone */
+    tu_sh(0,
+          TU_SH_WAIT "%s run job.yaml -w 2 --set partition_size=100K "
+                     "--set aggregate.options.stall_combine=%s/stall.marker 2> stall.err & p=$!; "
+                     "tu_wait_for 20 '[ -e stall.marker ]' && kill -TERM $p; tu_reap $p 30; "
+                     "[ $? -eq 1 ]",
+          TRANCHE_BIN, tu_dir);
+    err = tu_read_file(tu_join(tu_dir, "stall.err"), NULL);
+    tu_assert_contains(err, "interrupted by signal SIGTERM");
+    free(err);
+    tu_sh(0, "[ ! -e out ] || [ -z \"$(ls -A out)\" ]");
+    tu_sh(0, TU_SH_WAIT "tu_wait_for 10 '! pgrep -f stall_combin[e]= > /dev/null'");
+}
+
+static void
 test_aggregate__partition_k_is_a_labelled_partial(void **state)
 {
     char *err = NULL;
@@ -186,6 +212,7 @@ main(void)
         cmocka_unit_test(test_aggregate__tally_equals_wc_for_any_split),
         cmocka_unit_test(test_aggregate__after_steps_with_gzip_output),
         cmocka_unit_test(test_aggregate__combine_failures_leave_nothing),
+        cmocka_unit_test(test_aggregate__stop_signal_in_the_combine_phase),
         cmocka_unit_test(test_aggregate__partition_k_is_a_labelled_partial),
         cmocka_unit_test(test_aggregate__job_file_mistakes),
     };

@@ -172,7 +172,9 @@ test_gzip__every_kind_matches_zcat(void **state)
         /* First runs: decoded by the parent as a stream. */
         for (w = 1; w <= 3; w += 2) {
             for (s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
-                check_one(*fixture, "stream", w, sizes[s]);
+                if (tu_thin()) {
+                    check_one(*fixture, "stream", w, sizes[s]);
+                }
             }
         }
         check_one(*fixture, "stream", 7, "5000");
@@ -181,7 +183,9 @@ test_gzip__every_kind_matches_zcat(void **state)
               TRANCHE_BIN);
         for (w = 1; w <= 3; w += 2) {
             for (s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
-                check_one(*fixture, "index", w, sizes[s]);
+                if (tu_thin()) {
+                    check_one(*fixture, "index", w, sizes[s]);
+                }
             }
         }
         check_one(*fixture, "index", 7, "5000");

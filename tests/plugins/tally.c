@@ -5,19 +5,21 @@
  * sums the partials, writes each to a file in host->temp_dir() (so that the tests see the
  * directory made and removed), and emits "records=R bytes=B partials=P phase=1 memory=M".
  * Option `fail_combine`: combine() fails at that partial (1-based), `crash_combine`: it crashes
- * there.
+ * there, `stall_combine`: the first combine() creates that file and then waits to be killed.
  */
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <tranche/plugin.h>
 
 struct tally {
     uint64_t records, bytes, partials;
     int64_t fail_at, crash_at;
+    const char *stall;
     int phase;
 };
 
@@ -26,6 +28,7 @@ static const struct tranche_host *host;
 static const struct tranche_option tally_options[] = {
     {"fail_combine", TRANCHE_OPT_INT, "0", 0, "fail combine() at this partial (1-based)"},
     {"crash_combine", TRANCHE_OPT_INT, "0", 0, "crash in combine() at this partial"},
+    {"stall_combine", TRANCHE_OPT_STRING, NULL, 0, "create this file in combine(), then hang"},
     {NULL, 0, NULL, 0, NULL},
 };
 
@@ -40,8 +43,15 @@ tally_init(tranche_ctx *ctx, const struct tranche_host *h, void **state)
     }
     t->fail_at = host->opt_int(ctx, "fail_combine");
     t->crash_at = host->opt_int(ctx, "crash_combine");
+    t->stall = host->opt_string(ctx, "stall_combine");
     t->phase = host->phase(ctx);
     *state = t;
+    /* (a directory from init() on, in both phases; none in the option check) */
+    if ((host->temp_dir(ctx) == NULL) != (host->is_option_check(ctx) != 0)) {
+        free(t);
+        return host->error(ctx, "temp_dir() is %s in init()",
+                           host->is_option_check(ctx) ? "set" : "NULL");
+    }
     return TRANCHE_OK;
 }
 
@@ -95,6 +105,15 @@ tally_combine(void *state, tranche_ctx *ctx, char *data, size_t len)
     }
     if ((int64_t)t->partials == t->crash_at) {
         raise(SIGSEGV);
+    }
+    if (t->stall != NULL) {
+        f = fopen(t->stall, "w");
+        if (f != NULL) {
+            fclose(f);
+        }
+        for (;;) {
+            pause();
+        }
     }
     memcpy(partial, data, sizeof(partial));
     t->records += partial[0];

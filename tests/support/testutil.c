@@ -496,3 +496,15 @@ tu_write_job(const char *file, const char *fmt, ...)
     tu_write_file(path, body, strlen(body));
     return path;
 }
+
+int
+tu_thin(void)
+{
+#ifdef TRANCHE_SANITIZED
+    static unsigned long n;
+
+    return n++ % TU_THIN_EVERY == 0;
+#else
+    return 1;
+#endif
+}

@@ -79,6 +79,16 @@ const char *tu_write_job(const char *file, const char *fmt, ...)
  * aborts when the path is too long. */
 const char *tu_join(const char *dir, const char *name);
 
+/*
+ * Whether to run the next case of a repetitive loop (the same check over many partition sizes,
+ * worker counts, patterns): always, except under the sanitizers (TRANCHE_SANITIZED), where each
+ * run of tranche costs several times more and one case in TU_THIN_EVERY runs, chosen by a
+ * running count so that successive loops (and successive fixtures in one loop) run different
+ * cases. The plain build runs every case; the sanitizers see every code path the loop reaches.
+ */
+#define TU_THIN_EVERY 3
+int tu_thin(void);
+
 /* Seconds since t0 (CLOCK_MONOTONIC). */
 struct timespec;
 double tu_seconds_since(const struct timespec *t0);
