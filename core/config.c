@@ -904,7 +904,7 @@ read_option(const struct ctx *c, const yaml_node_pair_t *pair, size_t step,
             struct config_option *opt)
 {
     const yaml_node_t *key = node_at(c, pair->key);
-    const char *name;
+    const char *name = NULL;
 
     if (get_string(c, key, "an option name", &name) != 0) {
         return -1;
