@@ -1,7 +1,6 @@
 /* longest.c: an aggregator that keeps the longest record of each key (its first tab-separated
- * field), ties to the bytewise smallest, so that the result is the same for any partitioning. Built
- * and run by tests/e2e/test_count.c, and shown whole in README.md (kept compact for that: no
- * clang-format). */
+ * field; of two as long, the bytewise smaller), so that the result is the same for any
+ * partitioning. Built and run by tests/e2e/test_count.c, and shown whole in README.md. */
 // clang-format off
 #define _GNU_SOURCE /* tdestroy */
 #include <search.h>
@@ -9,58 +8,66 @@
 #include <string.h>
 #include <tranche/plugin.h>
 
-struct rec { size_t len; char data[]; };
-static const struct tranche_host *host;
-static void *tree; /* struct rec *, by key: twalk() visits them in order */
-static tranche_ctx *out;
-static int failed;
+struct rec { size_t key_len, len; char data[]; };
 
-static size_t key_len(const struct rec *r) {
-    const char *tab = memchr(r->data, '\t', r->len);
-    return tab != NULL ? (size_t)(tab - r->data) : r->len;
-}
+static const struct tranche_host *host;
+static void *tree;              /* the longest record of each key so far, in key order */
+static tranche_ctx *emit_to;    /* for visit(), which twalk() calls */
+static int emit_failed;
+
 static int by_key(const void *a, const void *b) {
     const struct rec *x = a, *y = b;
-    size_t n = key_len(x), m = key_len(y);
-    int c = memcmp(x->data, y->data, n < m ? n : m);
-    return c != 0 ? c : (n > m) - (n < m);
+    int c = memcmp(x->data, y->data, x->key_len < y->key_len ? x->key_len : y->key_len);
+    return c != 0 ? c : (x->key_len > y->key_len) - (x->key_len < y->key_len);
 }
+
 static int init(tranche_ctx *ctx, const struct tranche_host *h, void **state) {
-    (void)ctx, (void)state, host = h;
+    (void)ctx; (void)state;
+    host = h;
     return TRANCHE_OK;
 }
-/* record() in the map phase and combine() alike: a partial is a record, the key's longest. */
+
+/* record() in the map phase and combine() alike: a partial is a record, its key's longest. */
 static int fold(void *state, tranche_ctx *ctx, char *data, size_t len) {
-    struct rec *r = malloc(sizeof(*r) + len), **slot = NULL;
-    if (r != NULL) {
-        r->len = len, memcpy(r->data, data, len), slot = tsearch(r, &tree, by_key);
-    }
-    if (slot == NULL) {
-        return free(r), host->error(ctx, "out of memory");
-    }
+    const char *tab = memchr(data, '\t', len);
+    struct rec *r = malloc(sizeof(*r) + len), **slot;
     (void)state;
-    if (*slot != r && (len > (*slot)->len ||
-                       (len == (*slot)->len && memcmp(data, (*slot)->data, len) < 0))) {
-        struct rec *old = *slot;
-        *slot = r, r = old; /* the same key: the tree's order holds */
+    if (r == NULL) return host->error(ctx, "out of memory");
+    r->key_len = tab != NULL ? (size_t)(tab - data) : len;
+    r->len = len;
+    memcpy(r->data, data, len);
+    if ((slot = tsearch(r, &tree, by_key)) == NULL) {
+        free(r);
+        return host->error(ctx, "out of memory");
     }
-    if (*slot != r) {
-        free(r); /* the one that lost */
+    if (*slot != r) {           /* the key was there: keep the longer, free the other */
+        struct rec *old = *slot;
+        if (len > old->len || (len == old->len && memcmp(data, old->data, len) < 0)) {
+            *slot = r;
+            r = old;
+        }
+        free(r);
     }
     return TRANCHE_OK;
 }
-static void emit_in_order(const void *node, VISIT visit, int depth) {
+
+static void visit(const void *node, VISIT v, int depth) {
     const struct rec *r = *(struct rec *const *)node;
-    if ((visit == postorder || visit == leaf) && !failed) { /* between the two subtrees */
-        failed = host->emit(out, r->data, r->len) != TRANCHE_OK;
-    }
     (void)depth;
+    if ((v == postorder || v == leaf) && !emit_failed) /* in order: between the subtrees */
+        emit_failed = host->emit(emit_to, r->data, r->len) != TRANCHE_OK;
 }
-static void clear(void *state) { (void)state, tdestroy(tree, free), tree = NULL; }
-static int begin(void *state, tranche_ctx *ctx) { return (void)ctx, clear(state), TRANCHE_OK; }
+
+static void clear(void *state) { (void)state; tdestroy(tree, free); tree = NULL; }
+static int begin(void *state, tranche_ctx *ctx) { (void)ctx; clear(state); return TRANCHE_OK; }
+
+/* end_partition() emits the partial, combine_end() the output: the tree in key order. */
 static int flush(void *state, tranche_ctx *ctx) {
-    out = ctx, failed = 0, twalk(tree, emit_in_order), clear(state);
-    return failed ? TRANCHE_ERROR : TRANCHE_OK;
+    emit_to = ctx;
+    emit_failed = 0;
+    twalk(tree, visit);
+    clear(state);
+    return emit_failed ? TRANCHE_ERROR : TRANCHE_OK;
 }
 
 TRANCHE_PLUGIN = {
