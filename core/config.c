@@ -1118,6 +1118,35 @@ read_exec_step(const struct ctx *c, const struct field *f, size_t step, struct c
     return f[4].value != NULL ? read_exec_cwd(c, &f[4], step, out) : 0;
 }
 
+/* A plugin step's (or the aggregate stage's) `plugin:` and `options:` (which may be NULL). */
+static int
+read_plugin(const struct ctx *c, const yaml_node_t *plugin_node, const yaml_node_t *options,
+            size_t step, struct config_step *out)
+{
+    const char *what = out->aggregate ? "aggregate" : "step";
+    char buf[QUOTE_BUF], label[64];
+    const char *plugin;
+
+    snprintf(label, sizeof(label), "%s%s", out->aggregate ? "aggregate." : "", "plugin");
+    if (get_string(c, plugin_node, label, &plugin) != 0) {
+        return -1;
+    }
+    out->plugin =
+        strchr(plugin, '/') != NULL ? resolve(dir_of(c, plugin_node), plugin) : strdup(plugin);
+    if (out->plugin == NULL) {
+        return out_of_memory(c);
+    }
+    if (options == NULL) {
+        return 0;
+    }
+    if (options->type != YAML_MAPPING_NODE) {
+        snprintf(label, sizeof(label), out->aggregate ? "%s" : "%s %zu", what, step);
+        return fail(c, options, "options of %s must be a mapping, got %s", label,
+                    describe(options, buf, sizeof(buf)));
+    }
+    return read_options(c, options, step, out);
+}
+
 static int
 read_step(const struct ctx *c, const yaml_node_t *node, size_t step, struct config_step *out)
 {
@@ -1128,7 +1157,6 @@ read_step(const struct ctx *c, const yaml_node_t *node, size_t step, struct conf
                         {"cwd", NULL, NULL}};
     char where[32];
     char buf[QUOTE_BUF];
-    const char *plugin;
 
     if (node->type != YAML_MAPPING_NODE) {
         return fail(c, node, "step %zu must be a mapping with a 'plugin' or an 'exec' key, got %s",
@@ -1157,22 +1185,7 @@ read_step(const struct ctx *c, const yaml_node_t *node, size_t step, struct conf
                     "'%s' belongs to an exec step; step %zu runs a plugin",
                     f[3].value != NULL ? "env" : "cwd", step);
     }
-    if (get_string(c, f[0].value, "plugin", &plugin) != 0) {
-        return -1;
-    }
-    out->plugin =
-        strchr(plugin, '/') != NULL ? resolve(dir_of(c, f[0].value), plugin) : strdup(plugin);
-    if (out->plugin == NULL) {
-        return out_of_memory(c);
-    }
-    if (f[1].value == NULL) {
-        return 0;
-    }
-    if (f[1].value->type != YAML_MAPPING_NODE) {
-        return fail(c, f[1].value, "options of step %zu must be a mapping, got %s", step,
-                    describe(f[1].value, buf, sizeof(buf)));
-    }
-    return read_options(c, f[1].value, step, out);
+    return read_plugin(c, f[0].value, f[1].value, step, out);
 }
 
 static const char *scalar_text(const yaml_node_t *node);
@@ -1184,7 +1197,7 @@ read_aggregate(const struct ctx *c, const yaml_node_t *node, struct job *job)
     struct field f[] = {{"plugin", NULL, NULL}, {"options", NULL, NULL}, {"memory", NULL, NULL}};
     struct config_step *grown, *out;
     char buf[QUOTE_BUF];
-    const char *plugin, *text;
+    const char *text;
     size_t step = job->n_steps + 1;
 
     if (node->type != YAML_MAPPING_NODE) {
@@ -1196,9 +1209,6 @@ read_aggregate(const struct ctx *c, const yaml_node_t *node, struct job *job)
     }
     if (f[0].value == NULL) {
         return fail(c, node, "missing required key 'plugin' in aggregate");
-    }
-    if (get_string(c, f[0].value, "aggregate.plugin", &plugin) != 0) {
-        return -1;
     }
     if (f[2].value != NULL) {
         text = scalar_text(f[2].value);
@@ -1220,19 +1230,7 @@ read_aggregate(const struct ctx *c, const yaml_node_t *node, struct job *job)
     job->aggregate = 1;
     out->aggregate = 1;
     out->pos = pos_of(node);
-    out->plugin =
-        strchr(plugin, '/') != NULL ? resolve(dir_of(c, f[0].value), plugin) : strdup(plugin);
-    if (out->plugin == NULL) {
-        return out_of_memory(c);
-    }
-    if (f[1].value == NULL) {
-        return 0;
-    }
-    if (f[1].value->type != YAML_MAPPING_NODE) {
-        return fail(c, f[1].value, "options of aggregate must be a mapping, got %s",
-                    describe(f[1].value, buf, sizeof(buf)));
-    }
-    return read_options(c, f[1].value, step, out);
+    return read_plugin(c, f[0].value, f[1].value, step, out);
 }
 
 static int
