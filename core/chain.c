@@ -552,6 +552,55 @@ chain_check(const struct step *steps, size_t n_steps, unsigned char delimiter,
 }
 
 /* Leaves a record out: reject() gets it. */
+static int reject(struct chain *c, uint64_t offset, const char *data, size_t len, int step,
+                  const char *why);
+
+int
+chain_ctx_skipping(tranche_ctx *ctx)
+{
+    const struct chain *c = ctx->chain;
+
+    return c->part != NULL && !c->combining && c->skip != NULL && c->skip->on_error_skip &&
+           c->skip->only < 0;
+}
+
+void
+chain_ctx_mark(tranche_ctx *ctx, struct chain_mark *m)
+{
+    const struct chain *c = ctx->chain;
+
+    m->out_len = c->out_len;
+    m->records_out = c->stats.records_out;
+    m->bytes_out = c->stats.bytes_out;
+}
+
+void
+chain_ctx_take_back(tranche_ctx *ctx, const struct chain_mark *m)
+{
+    struct chain *c = ctx->chain;
+
+    /* (under on_error: skip, output is only offered to the sink between records: all of it
+     * since the mark is still here) */
+    if (m->out_len <= c->out_len) {
+        c->out_len = m->out_len;
+    }
+    c->stats.records_out = m->records_out;
+    c->stats.bytes_out = m->bytes_out;
+    c->failed = 0;
+    c->failed_step = -1;
+}
+
+int
+chain_ctx_reject(tranche_ctx *ctx, uint64_t offset, const char *data, size_t len, const char *why)
+{
+    struct chain *c = ctx->chain;
+
+    log_line(c->log_fd,
+             "worker %d: partition %zu: skipped the record at byte %" PRIu64 " (%zu bytes): %s: %s",
+             c->worker_id, c->part->index, offset, len, c->steps[ctx->step].label, why);
+    return reject(c, offset, data, len, (int)ctx->step, why) == 0 ? TRANCHE_OK : TRANCHE_ERROR;
+}
+
 static int
 reject(struct chain *c, uint64_t offset, const char *data, size_t len, int step, const char *why)
 {

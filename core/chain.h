@@ -134,6 +134,26 @@ struct chain_skip {
     void *arg;
 };
 
+/*
+ * For built-in steps that fail over a whole partition rather than a record (the exec step,
+ * exec.c), and then want to leave out only the records at fault under on_error: skip:
+ * chain_ctx_skipping says whether this partition run leaves out failing records; a mark notes
+ * where the output stands, chain_ctx_take_back drops what was emitted after it (and clears the
+ * failure, if one was noted); chain_ctx_reject leaves out one record of the partition (reject()
+ * gets it with this step and `why`), as a failing record is left out. Valid in record(),
+ * begin_partition() and end_partition().
+ */
+struct chain_mark {
+    size_t out_len;
+    uint64_t records_out, bytes_out;
+};
+struct tranche_ctx;
+int chain_ctx_skipping(struct tranche_ctx *ctx);
+void chain_ctx_mark(struct tranche_ctx *ctx, struct chain_mark *m);
+void chain_ctx_take_back(struct tranche_ctx *ctx, const struct chain_mark *m);
+int chain_ctx_reject(struct tranche_ctx *ctx, uint64_t offset, const char *data, size_t len,
+                     const char *why);
+
 /* Sets (or, with NULL, clears) how the next chain_run treats failing records. */
 void chain_set_skip(struct chain *c, const struct chain_skip *skip);
 

@@ -28,6 +28,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "chain.h"
 #include "grow.h"
 #include "io.h"
 #include "signals.h"
@@ -71,6 +72,15 @@ struct exec {
     size_t line_len;
     char tail[TAIL_LINES][TAIL_LINE_MAX + 1]; /* the last lines of stderr, in a ring */
     size_t n_tail;
+
+    /* on_error: skip: where each record of the partition is, for running it alone */
+    int skipping;
+    struct place {
+        uint64_t offset; /* of the input record it comes from */
+        uint64_t at;     /* of its first byte in the memfd */
+        size_t len;
+    } * places;
+    size_t n_places, cap_places;
 };
 
 /* What one run of the command is doing, in end_partition. */
@@ -222,6 +232,7 @@ exec_fini(void *state)
     free(x->env);
     free(x->in_buf);
     free(x->out_buf);
+    free(x->places);
     free(x);
 }
 
@@ -326,7 +337,23 @@ exec_begin_partition(void *state, tranche_ctx *ctx)
     x->out_len = 0;
     x->line_len = 0;
     x->n_tail = 0;
+    x->skipping = chain_ctx_skipping(ctx);
+    x->n_places = 0;
     return rewind_input(x);
+}
+
+/* Notes where the record about to be written starts (under on_error: skip). */
+static int
+note_place(struct exec *x, size_t len)
+{
+    const struct tranche_record_info *info = x->host->record_info(x->ctx);
+
+    if (GROW(x->places, x->cap_places, x->n_places + 1) != 0) {
+        return x->host->error(x->ctx, "out of memory");
+    }
+    x->places[x->n_places++] =
+        (struct place){info != NULL ? info->offset : 0, x->in_size + x->in_len, len};
+    return TRANCHE_OK;
 }
 
 static int
@@ -335,21 +362,22 @@ exec_record(void *state, tranche_ctx *ctx, char *data, size_t len)
     struct exec *x = state;
 
     (void)ctx;
-    if (x->in_len + len + 1 > INPUT_BATCH) {
-        if (flush_input(x) != TRANCHE_OK) {
-            return TRANCHE_ERROR;
+    if (x->in_len + len + 1 > INPUT_BATCH && flush_input(x) != TRANCHE_OK) {
+        return TRANCHE_ERROR;
+    }
+    if (x->skipping && note_place(x, len) != TRANCHE_OK) {
+        return TRANCHE_ERROR;
+    }
+    if (len + 1 > INPUT_BATCH) {
+        /* A record longer than the batch goes straight in; its delimiter is at data[len] (the
+         * host's NUL), so it is written apart. */
+        if (io_write_all(x->memfd, data, len) != 0 ||
+            io_write_all(x->memfd, &x->delimiter, 1) != 0) {
+            return x->host->error(x->ctx, "cannot write the command's input to memory: %s",
+                                  strerror(errno));
         }
-        if (len + 1 > INPUT_BATCH) {
-            /* A record longer than the batch goes straight in; its delimiter is at data[len]
-             * (the host's NUL), so it is written apart. */
-            if (io_write_all(x->memfd, data, len) != 0 ||
-                io_write_all(x->memfd, &x->delimiter, 1) != 0) {
-                return x->host->error(x->ctx, "cannot write the command's input to memory: %s",
-                                      strerror(errno));
-            }
-            x->in_size += len + 1;
-            return TRANCHE_OK;
-        }
+        x->in_size += len + 1;
+        return TRANCHE_OK;
     }
     memcpy(x->in_buf + x->in_len, data, len);
     x->in_len += len;
@@ -703,8 +731,8 @@ pump(struct exec *x, struct child *ch)
 }
 
 /* The failure message: the command, how it ended, the last lines of its stderr. */
-static int
-command_failed(struct exec *x, int status)
+static void
+describe_failure(const struct exec *x, int status, char *msg, size_t size)
 {
     char how[128], tail[TAIL_LINES * (TAIL_LINE_MAX + 8) + 64];
     size_t used = 0, i, first = x->n_tail > TAIL_LINES ? x->n_tail - TAIL_LINES : 0;
@@ -719,40 +747,137 @@ command_failed(struct exec *x, int status)
                                  i == first ? "; the last lines of its standard error:" : "",
                                  x->tail[i % TAIL_LINES]);
     }
-    return x->host->error(x->ctx, "command '%s' %s%s", x->command, how, tail);
+    snprintf(msg, size, "command '%s' %s%s", x->command, how, tail);
+}
+
+static int
+command_failed(struct exec *x, int status)
+{
+    char msg[COMMAND_TEXT_MAX + TAIL_LINES * (TAIL_LINE_MAX + 8) + 256];
+
+    describe_failure(x, status, msg, sizeof(msg));
+    return x->host->error(x->ctx, "%s", msg);
+}
+
+/* Runs the command over what the memfd holds (rewound); its output is emitted as it comes.
+ * Returns TRANCHE_OK with *status, or TRANCHE_ERROR (reported, the command ended). */
+static int
+run_once(struct exec *x, int *status)
+{
+    struct child ch = {0, -1, -1, -1, 0, 0};
+
+    if (spawn(x, &ch) != TRANCHE_OK) {
+        return TRANCHE_ERROR;
+    }
+    if (pump(x, &ch) != 0) {
+        end_child(&ch, 1);
+        return TRANCHE_ERROR;
+    }
+    end_child(&ch, 0);
+    *status = ch.status;
+    return TRANCHE_OK;
+}
+
+/* A last record without its delimiter still counts. */
+static int
+emit_rest(struct exec *x)
+{
+    size_t len = x->out_len;
+
+    x->out_len = 0;
+    return len > 0 ? x->host->emit(x->ctx, x->out_buf, len) : TRANCHE_OK;
+}
+
+/*
+ * on_error: skip, once the command failed over the whole partition (what it emitted taken
+ * back): the command again over each record alone, in order; the output of those it succeeds
+ * on is kept, those it fails on are left out (rejects, with the record as this step got it).
+ * A process per record: slow, but only on this path.
+ */
+static int
+run_each(struct exec *x)
+{
+    char msg[COMMAND_TEXT_MAX + TAIL_LINES * (TAIL_LINE_MAX + 8) + 256];
+    char *all = malloc(x->in_size > 0 ? x->in_size : 1);
+    uint64_t left = 0;
+    size_t i;
+    int rc = TRANCHE_OK, status;
+
+    if (all == NULL || io_pread_full(x->memfd, all, x->in_size, 0) != (ssize_t)x->in_size) {
+        free(all);
+        return x->host->error(x->ctx, "cannot read the command's input back: %s",
+                              all == NULL ? "out of memory" : strerror(errno));
+    }
+    x->host->log(x->ctx, TRANCHE_LOG_WARN,
+                 "command '%s' failed over the partition: running it over each of its %zu "
+                 "record(s) alone (on_error: skip)",
+                 x->command, x->n_places);
+    for (i = 0; i < x->n_places && rc == TRANCHE_OK; i++) {
+        const struct place *p = &x->places[i];
+        struct chain_mark mark;
+
+        x->out_len = 0;
+        x->line_len = 0;
+        x->n_tail = 0;
+        if (ftruncate(x->memfd, 0) != 0 || lseek(x->memfd, 0, SEEK_SET) != 0 ||
+            io_write_all(x->memfd, all + p->at, p->len + 1) != 0 ||
+            lseek(x->memfd, 0, SEEK_SET) != 0) {
+            rc = x->host->error(x->ctx, "cannot write the command's input: %s", strerror(errno));
+            break;
+        }
+        chain_ctx_mark(x->ctx, &mark);
+        if (run_once(x, &status) != TRANCHE_OK) {
+            rc = TRANCHE_ERROR;
+        } else if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+            rc = emit_rest(x);
+        } else {
+            chain_ctx_take_back(x->ctx, &mark);
+            describe_failure(x, status, msg, sizeof(msg));
+            rc = chain_ctx_reject(x->ctx, p->offset, all + p->at, p->len, msg);
+            left++;
+        }
+    }
+    x->out_len = 0;
+    free(all);
+    if (rc == TRANCHE_OK && left == 0) {
+        x->host->log(x->ctx, TRANCHE_LOG_WARN,
+                     "command '%s' failed on no record alone: the partition's output is that of "
+                     "one run per record",
+                     x->command);
+    }
+    /* (the memfd's size: rewind_input and the next partition's end_partition set it again) */
+    return rc;
 }
 
 static int
 exec_end_partition(void *state, tranche_ctx *ctx)
 {
     struct exec *x = state;
-    struct child ch = {0, -1, -1, -1, 0, 0};
-    int rc = TRANCHE_ERROR;
+    struct chain_mark mark;
+    int rc, status;
 
-    (void)ctx;
     if (flush_input(x) != TRANCHE_OK) {
         return TRANCHE_ERROR;
     }
     if (ftruncate(x->memfd, (off_t)x->in_size) != 0 || lseek(x->memfd, 0, SEEK_SET) != 0) {
         return x->host->error(x->ctx, "cannot rewind the command's input: %s", strerror(errno));
     }
-    if (spawn(x, &ch) != TRANCHE_OK) {
-        return TRANCHE_ERROR;
+    if (x->skipping) {
+        chain_ctx_mark(ctx, &mark);
     }
-    if (pump(x, &ch) != 0) {
-        end_child(&ch, 1);
-        rewind_input(x);
-        return TRANCHE_ERROR;
-    }
-    end_child(&ch, 0);
-    if (!WIFEXITED(ch.status) || WEXITSTATUS(ch.status) != 0) {
-        command_failed(x, ch.status);
-    } else if (x->out_len > 0 && x->host->emit(x->ctx, x->out_buf, x->out_len) != TRANCHE_OK) {
-        /* (a last record without its delimiter still counts) */
+    rc = run_once(x, &status);
+    if (rc != TRANCHE_OK) {
+        x->out_len = 0;
+    } else if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        rc = emit_rest(x);
+    } else if (x->skipping) {
+        x->out_len = 0;
+        chain_ctx_take_back(ctx, &mark);
+        rc = run_each(x);
     } else {
-        rc = TRANCHE_OK;
+        x->out_len = 0;
+        rc = command_failed(x, status);
     }
-    x->out_len = 0;
     return rewind_input(x) == TRANCHE_OK ? rc : TRANCHE_ERROR;
 }
 

@@ -8,8 +8,10 @@
  * a regular file, so nothing can deadlock on input); its standard output split into records at
  * the delimiter (a last record without one still counts) and emitted to the next step in order;
  * its standard error logged line by line, the last lines kept for the failure message. A
- * non-zero exit or a death by signal fails the partition from end_partition(). When the command
- * exits, whatever it left running (a `sleep &`) is killed and reaped.
+ * non-zero exit or a death by signal fails the partition from end_partition(); under on_error:
+ * skip, the command runs again over each record alone instead, and only the records it fails on
+ * are left out (chain_ctx_reject). When the command exits, whatever it left running (a
+ * `sleep &`) is killed and reaped.
  */
 #ifndef TRANCHE_EXEC_H
 #define TRANCHE_EXEC_H

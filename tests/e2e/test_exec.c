@@ -217,10 +217,23 @@ test_exec__a_failing_command_names_itself_its_status_and_stderr(void **state)
     assert_int_equal(tu_tranche(&err, "run %s", path), 1);
     tu_assert_contains(err, "command 'kill -SEGV $$' killed by signal SIGSEGV");
     free(err);
-    /* under on_error: skip, the failure is the partition's, not a record's: the job fails */
-    path = job("skip", "lines.txt", "on_error: skip\n", "  - exec: \"exit 4\"\n");
+    /* under on_error: skip, a partition the command fails on is run again record by record:
+     * only the records it fails on alone are left out (exit 3), the others keep their output,
+     * in order, as awk gives it over the whole file without them */
+    tu_sh(0, "seq 1 300 | sed 's/$/ x/' > few.txt");
+    path = job("skip", "few.txt", "on_error: skip\nworkers: 2\npartition_size: 256\n",
+               "  - exec: \"awk '/13/ {exit 5} {print $1}'\"\n");
+    assert_int_equal(tu_tranche(&err, "run %s", path), 3);
+    free(err);
+    tu_sh(0, "awk '!/13/ {print $1}' few.txt | cmp - out/skip.out && "
+             "[ $(grep -vc '^#' logs/skip/rejects.tsv) -eq $(grep -c 13 few.txt) ] && "
+             "grep -q \"command 'awk '/13/ {exit 5} {print \\$1}'' exited with status 5\" "
+             "logs/skip/rejects.tsv && grep -c 13 few.txt | grep -qx 13");
+    /* and a command that fails on every record leaves them all out, up to max_skipped */
+    path = job("skipall", "few.txt", "on_error: skip\nmax_skipped: 10\npartition_size: 512\n",
+               "  - exec: \"exit 4\"\n");
     assert_int_equal(tu_tranche(&err, "run %s", path), 1);
-    tu_assert_contains(err, "exited with status 4");
+    tu_assert_contains(err, "max_skipped");
     free(err);
 }
 
