@@ -55,16 +55,20 @@ test_aggregate__tally_equals_wc_for_any_split(void **state)
 
     (void)state;
     make_input();
+    /* (3000 records: at 1-byte partitions, 3000 partitions, each a partial) */
+    tu_sh(0, "seq 1 3000 | sed 's/$/ a record/' > few.txt");
     tally_job("", "");
     for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
         for (j = 0; j < sizeof(workers) / sizeof(workers[0]); j++) {
             if (!tu_thin()) {
                 continue;
             }
-            assert_int_equal(tu_tranche(NULL, "run -q job.yaml -w %d --set partition_size=%s",
+            assert_int_equal(tu_tranche(NULL,
+                                        "run -q job.yaml --input few.txt -w %d "
+                                        "--set partition_size=%s",
                                         workers[j], sizes[i]),
                              0);
-            expect_tally("cat in.txt", "out/result.txt");
+            expect_tally("cat few.txt", "out/result.txt");
             /* one partial per partition, and the combine phase said so */
             tu_sh(0, "grep -q ' phase=1 ' out/result.txt");
         }
@@ -115,7 +119,8 @@ test_aggregate__combine_failures_leave_nothing(void **state)
     assert_int_equal(tu_tranche(&err, "run job.yaml --set partition_size=100K "
                                       "--set aggregate.options.crash_combine=2"),
                      1);
-    tu_assert_contains(err, "its combine phase's process ended early (killed by signal SIGSEGV");
+    /* (killed by SIGSEGV; under the sanitizers, whose handler reports it, an exit status) */
+    tu_assert_contains(err, "its combine phase's process ended early (");
     free(err);
     tu_sh(0, "[ ! -e out ] || [ -z \"$(ls -A out)\" ]");
     /* in this process too (a crash would take the process: only the error here) */
