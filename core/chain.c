@@ -442,6 +442,33 @@ host_opt_list_item(tranche_ctx *ctx, const char *name, size_t index)
     return (o != NULL && index < o->n_items) ? o->items[index] : NULL;
 }
 
+/* TODO(P8): the job's framing; lines with '\n' until the formats land. */
+static const struct tranche_format default_format = {
+    .size = sizeof(struct tranche_format),
+    .kind = TRANCHE_FORMAT_LINES,
+    .delimiter = "\n",
+    .delimiter_len = 1,
+    .output_delimiter = "\n",
+    .output_delimiter_len = 1,
+};
+
+static const struct tranche_format *
+host_format(tranche_ctx *ctx)
+{
+    (void)ctx;
+    return &default_format;
+}
+
+static const char *
+host_header(tranche_ctx *ctx, size_t *len)
+{
+    (void)ctx;
+    if (len != NULL) {
+        *len = 0;
+    }
+    return NULL;
+}
+
 static const struct tranche_host host_table = {
     .size = sizeof(struct tranche_host),
     .abi_major = TRANCHE_ABI_MAJOR,
@@ -461,6 +488,8 @@ static const struct tranche_host host_table = {
     .phase = host_phase,
     .memory_limit = host_memory_limit,
     .temp_dir = host_temp_dir,
+    .format = host_format,
+    .header = host_header,
 };
 
 /* chain_new, and with `checking` the parent's option check. */

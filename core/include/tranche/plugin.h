@@ -38,7 +38,9 @@
  * host->is_option_check, host->option_error and option_item_error, the descriptor's
  * begin_partition, data[len] == '\0' at every step, checks of the plugin's option table at load,
  * and a TRANCHE_PLUGIN that works in C++. ABI 1.2 added aggregators (the descriptor's combine
- * and combine_end; host->phase, memory_limit and temp_dir). tranche-plugin(7) is the overview.
+ * and combine_end; host->phase, memory_limit and temp_dir). ABI 1.3 added record formats
+ * (host->format: lines, csv or fastq, and the input's separators) and header rows
+ * (host->header, the descriptor's header). tranche-plugin(7) is the overview.
  *
  * Aggregators (ABI 1.2): a plugin with a combine() callback may stand under a job's `aggregate:`
  * (and only there). It runs in two phases:
@@ -65,7 +67,7 @@ extern "C" {
 #endif
 
 #define TRANCHE_ABI_MAJOR 1
-#define TRANCHE_ABI_MINOR 2
+#define TRANCHE_ABI_MINOR 3
 
 /* Return codes of plugin callbacks and host functions. */
 #define TRANCHE_OK 0
@@ -114,6 +116,7 @@ struct tranche_option {
 typedef struct tranche_ctx tranche_ctx;
 
 struct tranche_record_info; /* below */
+struct tranche_format;      /* below */
 
 /* Whether the host table has member `m` (one added after ABI 1.0): a plugin built against 1.1
  * that may run under a 1.0 host tests TRANCHE_HOST_HAS(host, record_info) before calling it. */
@@ -206,6 +209,47 @@ struct tranche_host {
      * exists from init() on and is removed, with what it holds, when the process is done (also on
      * failure). Valid in every callback but the option check's, where it is NULL. */
     const char *(*temp_dir)(tranche_ctx *ctx);
+
+    /* ---- ABI 1.3: check TRANCHE_HOST_HAS(host, X) before using these. */
+
+    /* How the job reads its input (struct tranche_format, below): the record format, the
+     * record delimiter or CSV field separator, the CSV quote. Valid in every callback; the
+     * pointer stays valid until fini() returns. */
+    const struct tranche_format *(*format)(tranche_ctx *ctx);
+
+    /*
+     * The input's header row (`format: csv` with `header: true`): the first row of the input
+     * files, which is not a record, without its line ending; data[len] == '\0'. NULL (and *len
+     * 0) when the job has none. Every input file begins with the same header (the runner checks).
+     * Valid in every callback, init() and the option check included, so that a plugin can find
+     * columns by name before the first record.
+     */
+    const char *(*header)(tranche_ctx *ctx, size_t *len);
+};
+
+/* host->format()->kind. */
+enum tranche_format_kind {
+    TRANCHE_FORMAT_LINES = 0, /* records between delimiters (input.delimiter, 1 to 16 bytes) */
+    TRANCHE_FORMAT_CSV = 1,   /* RFC 4180 rows: a record is one row, without its line ending */
+    TRANCHE_FORMAT_FASTQ = 2  /* a record is one read: its 4 lines joined by '\n', no final one */
+};
+
+/*
+ * What format() returns. `size` is sizeof(struct tranche_format) as the host was built; members
+ * are only appended.
+ */
+struct tranche_format {
+    uint32_t size;
+    int kind;                  /* enum tranche_format_kind */
+    const char *delimiter;     /* lines: the record delimiter; csv: the field separator (1 byte);
+                                * fastq: "\n" */
+    size_t delimiter_len;
+    const char *output_delimiter; /* written after each emitted record: lines: the delimiter;
+                                   * csv and fastq: "\n" */
+    size_t output_delimiter_len;
+    unsigned char quote;       /* csv: the quote character (default '"'); 0 otherwise */
+    unsigned char has_header;  /* csv: header: true */
+    unsigned char reserved[6]; /* 0 */
 };
 
 /* What host->phase() returns. */
@@ -297,6 +341,18 @@ struct tranche_plugin {
      *   say, so that it does not depend on the partitions). */
     int (*combine)(void *state, tranche_ctx *ctx, char *data, size_t len);
     int (*combine_end)(void *state, tranche_ctx *ctx);
+
+    /* ---- ABI 1.3.
+     *
+     * header (optional): the job's header row (host->header()) as the step before passed it on
+     *   (the input's, for the first step); emits the header row of this step's output: usually
+     *   one record (the selected columns, say), none to drop it. Called once per job, in the
+     *   worker that runs the job's first partition, before that partition's begin_partition; what
+     *   the last step passes on begins the output, once. A step without header() passes the row
+     *   on unchanged. An aggregator's header() is called in the combine phase instead, before the
+     *   first combine(), with the input's header row; an aggregator without one gives an output
+     *   without a header. `data` is writable, data[len] == '\0'. */
+    int (*header)(void *state, tranche_ctx *ctx, char *data, size_t len);
 };
 
 #define TRANCHE_PLUGIN_ABI                                                                         \
