@@ -38,8 +38,9 @@ struct tranche_ctx {
 struct chain {
     const struct step *steps;
     size_t n_steps;
-    struct tranche_ctx *ctx; /* one per step */
-    unsigned char delimiter;
+    struct tranche_ctx *ctx;  /* one per step */
+    const struct framing *fr; /* what a record is; fr->out follows each output record */
+    int in_header;            /* emits carry the header row (header_step) */
     int worker_id;
     int log_fd;
     struct chain_progress *progress;
@@ -160,15 +161,22 @@ sink_write(struct chain *c, const char *p, size_t len)
     if (c->framed) {
         return sink_write_framed(c, p, len);
     }
+    const size_t dl = c->fr->out_len;
+
     c->stats.records_out++;
-    c->stats.bytes_out += len + 1;
-    if (GROW(c->out_buf, c->out_cap, c->out_len + len + 1) != 0) {
-        set_failure(c, -1, "out of memory for %zu bytes of output", c->out_len + len + 1);
+    c->stats.bytes_out += len + dl;
+    if (GROW(c->out_buf, c->out_cap, c->out_len + len + dl) != 0) {
+        set_failure(c, -1, "out of memory for %zu bytes of output", c->out_len + len + dl);
         return TRANCHE_ERROR;
     }
     memcpy(c->out_buf + c->out_len, p, len);
     c->out_len += len;
-    c->out_buf[c->out_len++] = (char)c->delimiter;
+    if (dl == 1) {
+        c->out_buf[c->out_len++] = (char)c->fr->out[0];
+    } else {
+        memcpy(c->out_buf + c->out_len, c->fr->out, dl);
+        c->out_len += dl;
+    }
     /* (a record that may yet be taken back is offered only once it is whole: chain_record) */
     if (c->out_len >= c->drain_at && (c->skip == NULL || !c->skip->on_error_skip)) {
         return drain(c, 0);
@@ -194,6 +202,50 @@ call_step(struct chain *c, size_t i, char *data, size_t len)
     return TRANCHE_OK;
 }
 
+/* The header row reaches step i (ABI 1.3): its header() if it has one, else on unchanged. */
+static int
+header_step(struct chain *c, size_t i, const void *data, size_t len)
+{
+    const struct tranche_plugin *d;
+    struct tranche_ctx *ctx;
+
+    while (i < c->n_steps && c->steps[i].plugin->desc->header == NULL) {
+        i++;
+    }
+    if (i == c->n_steps) {
+        return sink_write(c, data, len);
+    }
+    d = c->steps[i].plugin->desc;
+    ctx = &c->ctx[i];
+    if (GROW(ctx->scratch, ctx->scratch_cap, len + 1) != 0) {
+        set_failure(c, (int)i, "out of memory for a header row of %zu bytes", len);
+        return TRANCHE_ERROR;
+    }
+    memcpy(ctx->scratch, data, len);
+    ctx->scratch[len] = '\0';
+    c->progress->step = (int32_t)i;
+    if (d->header(ctx->state, ctx, ctx->scratch, len) != TRANCHE_OK || c->failed) {
+        set_failure(c, (int)i, "header() failed without a message");
+        return TRANCHE_ERROR;
+    }
+    return TRANCHE_OK;
+}
+
+/* The job's header row (csv, header: true) through the steps, once, before the partition that
+ * begins the output: what comes out begins it. */
+static int
+run_header(struct chain *c, size_t first)
+{
+    int rc;
+
+    c->progress->record_start = UINT64_MAX;
+    c->in_header = 1;
+    rc = header_step(c, first, c->fr->header_row, c->fr->header_len);
+    c->in_header = 0;
+    c->progress->step = -1;
+    return rc;
+}
+
 static int
 host_emit(tranche_ctx *ctx, const void *data, size_t len)
 {
@@ -209,6 +261,9 @@ host_emit(tranche_ctx *ctx, const void *data, size_t len)
     }
     if (c->failed) {
         return TRANCHE_ERROR;
+    }
+    if (c->in_header) {
+        return header_step(c, next, data, len);
     }
     ctx->out->records_out++; /* (what the next step gets: its records_in, filled in at the end) */
     ctx->out->bytes_out += len;
@@ -442,31 +497,21 @@ host_opt_list_item(tranche_ctx *ctx, const char *name, size_t index)
     return (o != NULL && index < o->n_items) ? o->items[index] : NULL;
 }
 
-/* TODO(P8): the job's framing; lines with '\n' until the formats land. */
-static const struct tranche_format default_format = {
-    .size = sizeof(struct tranche_format),
-    .kind = TRANCHE_FORMAT_LINES,
-    .delimiter = "\n",
-    .delimiter_len = 1,
-    .output_delimiter = "\n",
-    .output_delimiter_len = 1,
-};
-
 static const struct tranche_format *
 host_format(tranche_ctx *ctx)
 {
-    (void)ctx;
-    return &default_format;
+    return &ctx->chain->fr->pub;
 }
 
 static const char *
 host_header(tranche_ctx *ctx, size_t *len)
 {
-    (void)ctx;
+    const struct framing *fr = ctx->chain->fr;
+
     if (len != NULL) {
-        *len = 0;
+        *len = fr->header_row != NULL ? fr->header_len : 0;
     }
-    return NULL;
+    return fr->header_row;
 }
 
 static const struct tranche_host host_table = {
@@ -496,7 +541,7 @@ static const struct tranche_host host_table = {
 enum chain_mode { MODE_WORKER, MODE_CHECK, MODE_COMBINE };
 
 static int
-chain_make(const struct step *steps, size_t n_steps, unsigned char delimiter, int worker_id,
+chain_make(const struct step *steps, size_t n_steps, const struct framing *fr, int worker_id,
            int log_fd, struct chain_progress *progress, enum chain_mode mode, struct chain **out,
            int *failed_step, struct error *err)
 {
@@ -512,7 +557,7 @@ chain_make(const struct step *steps, size_t n_steps, unsigned char delimiter, in
     c->info.size = sizeof(c->info);
     c->steps = steps;
     c->n_steps = n_steps;
-    c->delimiter = delimiter;
+    c->fr = fr;
     c->worker_id = worker_id;
     c->log_fd = log_fd;
     c->progress = progress != NULL ? progress : &c->local_progress;
@@ -526,7 +571,7 @@ chain_make(const struct step *steps, size_t n_steps, unsigned char delimiter, in
         chain_free(c);
         return error_set(err, "out of memory");
     }
-    if (source_new(delimiter, &c->source, err) != 0) {
+    if (source_new(fr, &c->source, err) != 0) {
         chain_free(c);
         return -1;
     }
@@ -559,22 +604,21 @@ chain_make(const struct step *steps, size_t n_steps, unsigned char delimiter, in
 }
 
 int
-chain_new(const struct step *steps, size_t n_steps, unsigned char delimiter, int worker_id,
+chain_new(const struct step *steps, size_t n_steps, const struct framing *fr, int worker_id,
           int log_fd, struct chain_progress *progress, struct chain **out, int *failed_step,
           struct error *err)
 {
-    return chain_make(steps, n_steps, delimiter, worker_id, log_fd, progress, MODE_WORKER, out,
+    return chain_make(steps, n_steps, fr, worker_id, log_fd, progress, MODE_WORKER, out,
                       failed_step, err);
 }
 
 int
-chain_check(const struct step *steps, size_t n_steps, unsigned char delimiter,
+chain_check(const struct step *steps, size_t n_steps, const struct framing *fr,
             struct chain_progress *progress, int *failed_step, struct error *err)
 {
     struct chain *c = NULL;
 
-    if (chain_make(steps, n_steps, delimiter, 0, -1, progress, MODE_CHECK, &c, failed_step, err) !=
-        0) {
+    if (chain_make(steps, n_steps, fr, 0, -1, progress, MODE_CHECK, &c, failed_step, err) != 0) {
         return -1;
     }
     return chain_finish(c, failed_step, err);
@@ -825,7 +869,8 @@ chain_run(struct chain *c, const struct partition *p, const struct source_input 
     memset(&c->stats, 0, sizeof(c->stats));
     c->progress->partition = (int64_t)p->index;
     info_partition(c, p, in);
-    if (partition_callbacks(c, 1) == 0 && read_records(c, p, in) == 0 &&
+    if ((p->index > 0 || c->fr->header_row == NULL || c->framed || run_header(c, 0) == 0) &&
+        partition_callbacks(c, 1) == 0 && read_records(c, p, in) == 0 &&
         partition_callbacks(c, 0) == 0 && drain(c, 1) == TRANCHE_OK) {
         rc = 0;
     }
@@ -881,13 +926,12 @@ chain_set_framed(struct chain *c, int framed)
 }
 
 int
-chain_new_combine(const struct step *step, unsigned char delimiter, int log_fd, struct chain **out,
+chain_new_combine(const struct step *step, const struct framing *fr, int log_fd, struct chain **out,
                   struct error *err)
 {
     int failed_step;
 
-    if (chain_make(step, 1, delimiter, -1, log_fd, NULL, MODE_COMBINE, out, &failed_step, err) !=
-        0) {
+    if (chain_make(step, 1, fr, -1, log_fd, NULL, MODE_COMBINE, out, &failed_step, err) != 0) {
         return error_prefix(err, "%s failed to start its combine phase", step->label);
     }
     return 0;
@@ -938,6 +982,9 @@ chain_combine(struct chain *c, int fd, const struct chain_sink *sink,
     c->failed = 0;
     memset(&c->stats, 0, sizeof(c->stats));
     c->progress->step = 0;
+    if (d->header != NULL && c->fr->header_row != NULL && run_header(c, 0) != 0) {
+        goto failed;
+    }
     for (;;) {
         if (len - pos < CHAIN_FRAME_HEADER &&
             fill(fd, &buf, &cap, &pos, &len, 1u << 20, &eof, err) != 0) {

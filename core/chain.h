@@ -74,7 +74,7 @@ struct chain;
  * On failure *failed_step is the index of the step whose init failed, or -1 when the message
  * already names its place (see chain_check).
  */
-int chain_new(const struct step *steps, size_t n_steps, unsigned char delimiter, int worker_id,
+int chain_new(const struct step *steps, size_t n_steps, const struct framing *fr, int worker_id,
               int log_fd, struct chain_progress *progress, struct chain **out, int *failed_step,
               struct error *err);
 
@@ -83,7 +83,7 @@ int chain_new(const struct step *steps, size_t n_steps, unsigned char delimiter,
  * fini(), with no records. On failure *failed_step is the step's index, or -1 when the message
  * already names its place (a value an option_error() rejected: FILE:LINE:COL and the step).
  */
-int chain_check(const struct step *steps, size_t n_steps, unsigned char delimiter,
+int chain_check(const struct step *steps, size_t n_steps, const struct framing *fr,
                 struct chain_progress *progress, int *failed_step, struct error *err);
 
 /*
@@ -180,7 +180,7 @@ void chain_set_temp_base(const char *dir);
 
 /* The combine phase's chain: init() of the aggregate stage `step` alone, host->phase() saying
  * TRANCHE_PHASE_COMBINE. On failure err names the step. */
-int chain_new_combine(const struct step *step, unsigned char delimiter, int log_fd,
+int chain_new_combine(const struct step *step, const struct framing *fr, int log_fd,
                       struct chain **out, struct error *err);
 
 /* Reads the framed partials from fd (its offset on) to the end, gives each to combine(), then

@@ -420,7 +420,7 @@ check_in_child(const struct job *job, const struct step *steps, struct chain_pro
     setpgid(0, 0); /* a plugin's kill(0, sig) reaches this child, not the runner */
     dup2(STDERR_FILENO, STDOUT_FILENO); /* what a plugin prints is not the job's output */
     memset(&rep, 0, sizeof(rep));
-    if (chain_check(steps, job->n_steps, job->delimiter, where, &step, &err) != 0) {
+    if (chain_check(steps, job->n_steps, &job->framing, where, &step, &err) != 0) {
         rep.failed = 1;
         snprintf(rep.msg, sizeof(rep.msg), "%s", err.msg);
     }
@@ -636,13 +636,23 @@ session_open(struct session *s, int argc, char **argv, int *help)
         return rc;
     }
     if (load_job(&s->cli, &s->job, &s->err) != 0 || steps_load(&s->job, &s->steps, &s->err) != 0 ||
-        run_check_stack(s->job.n_steps, &s->err) != 0 ||
-        check_init(&s->job, s->steps, &s->err) != 0) {
+        run_check_stack(s->job.n_steps, &s->err) != 0) {
+        return session_fail(s, ERR_INVALID);
+    }
+    /* A job with a header row reads it first: the option check's init() may look columns up in
+     * it (host->header). */
+    if (!s->job.framing.header && check_init(&s->job, s->steps, &s->err) != 0) {
         return session_fail(s, ERR_INVALID);
     }
     rc = inputs_open(&s->job, &s->inputs, &s->err);
+    if (rc == 0) {
+        rc = inputs_read_header(&s->job, &s->inputs, &s->err);
+    }
     if (rc != 0) {
         return session_fail(s, rc == ERR_FAILED ? ERR_FAILED : ERR_INVALID);
+    }
+    if (s->job.framing.header && check_init(&s->job, s->steps, &s->err) != 0) {
+        return session_fail(s, ERR_INVALID);
     }
     return 0;
 }

@@ -655,35 +655,107 @@ read_level(const struct ctx *c, const yaml_node_t *node, int *out)
 }
 
 /*
- * A double-quoted scalar has had its escapes turned into bytes by YAML already ("\0" into a NUL,
- * which is why the length counts rather than strlen); plain and single-quoted ones may spell the
- * escapes config_parse_delimiter knows.
+ * input.delimiter: 1 to FRAMING_MAX_DELIMITER bytes. A double-quoted scalar has had its escapes
+ * turned into bytes by YAML already ("\0" into a NUL, which is why the length counts rather than
+ * strlen), and a one-byte scalar is that byte; otherwise a plain or single-quoted scalar may
+ * spell the escapes framing_parse_delimiter knows. `one`: exactly one byte (a CSV separator).
  */
 static int
-read_delimiter(const struct ctx *c, const yaml_node_t *node, unsigned char *out)
+read_delimiter(const struct ctx *c, const yaml_node_t *node, int one, struct framing *out)
 {
-    if (node->type == YAML_SCALAR_NODE) {
-        if (node->data.scalar.length == 1) {
-            *out = node->data.scalar.value[0];
-            return 0;
-        }
-        if (node->data.scalar.style != YAML_DOUBLE_QUOTED_SCALAR_STYLE && !has_nul(node) &&
-            config_parse_delimiter((const char *)node->data.scalar.value, out) == 0) {
-            return 0;
-        }
-        if (node->data.scalar.length > 1) {
-            char buf[QUOTE_BUF];
+    static const char escapes[] = "the escapes \\n \\t \\r \\0 \\\\ \\xHH";
+    const char *want = one ? "one byte (such as \",\" or \";\" or \"\\t\")"
+                           : "1 to 16 bytes (such as \"\\n\", \"\\r\\n\" or \"\\n\\n\")";
+    char buf[QUOTE_BUF];
+    size_t n = 0;
 
-            return fail(
-                c, node,
-                "invalid input.delimiter %s (%zu bytes): expected one byte (such as \",\" or "
-                "\"\\t\") or one of the escapes \\n \\t \\r \\0 \\\\",
-                describe(node, buf, sizeof(buf)), node->data.scalar.length);
+    if (node->type == YAML_SCALAR_NODE && node->data.scalar.length > 0) {
+        const char *text = (const char *)node->data.scalar.value;
+        size_t len = node->data.scalar.length;
+
+        if (len == 1 || node->data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE) {
+            if (len <= FRAMING_MAX_DELIMITER) {
+                memcpy(out->delim, text, len);
+                n = len;
+            }
+        } else if (framing_parse_delimiter(text, len, out->delim, FRAMING_MAX_DELIMITER, &n) != 0) {
+            n = 0;
+        }
+        if (n == 0 || (one && n != 1)) {
+            return fail(c, node, "invalid input.delimiter %s (%zu bytes): expected %s, with %s",
+                        describe(node, buf, sizeof(buf)), len, want, escapes);
+        }
+        out->delim_len = n;
+        return 0;
+    }
+    return bad_value(c, node, "input.delimiter", want);
+}
+
+/* input.format: lines, csv or fastq (enum tranche_format_kind's order). */
+static int
+read_format(const struct ctx *c, const yaml_node_t *node, int *kind)
+{
+    static const char *const allowed[] = {"lines", "csv", "fastq"};
+    size_t i;
+
+    if (node->type == YAML_SCALAR_NODE && !has_nul(node)) {
+        for (i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
+            if (strcmp((const char *)node->data.scalar.value, allowed[i]) == 0) {
+                *kind = (int)i;
+                return 0;
+            }
         }
     }
-    return bad_value(
-        c, node, "input.delimiter",
-        "one byte (such as \",\" or \"\\t\") or one of the escapes \\n \\t \\r \\0 \\\\");
+    return bad_value(c, node, "input.format", "lines, csv or fastq");
+}
+
+/* input.quote (csv): one byte. */
+static int
+read_quote(const struct ctx *c, const yaml_node_t *node, unsigned char *out)
+{
+    if (node->type == YAML_SCALAR_NODE && node->data.scalar.length == 1 &&
+        node->data.scalar.value[0] != '\n' && node->data.scalar.value[0] != '\r') {
+        *out = node->data.scalar.value[0];
+        return 0;
+    }
+    return bad_value(c, node, "input.quote", "one byte (such as '\"' or \"'\"), not CR or LF");
+}
+
+/* What input.format allows of the other input keys, once all are read. */
+static int
+check_format(const struct ctx *c, const yaml_node_t *format, const yaml_node_t *delimiter,
+             const yaml_node_t *quote, const yaml_node_t *header, struct framing *f)
+{
+    const char *name = framing_kind_name(f->kind);
+
+    if (f->kind != TRANCHE_FORMAT_CSV) {
+        if (quote != NULL) {
+            return fail(c, quote, "input.quote is for format: csv (this job's format is %s)", name);
+        }
+        if (header != NULL && f->header) {
+            return fail(c, header, "input.header is for format: csv (this job's format is %s)",
+                        name);
+        }
+    }
+    if (f->kind == TRANCHE_FORMAT_FASTQ && delimiter != NULL) {
+        return fail(c, delimiter,
+                    "input.delimiter does not apply to format: fastq (a read is 4 lines)");
+    }
+    if (f->kind == TRANCHE_FORMAT_CSV) {
+        if (delimiter == NULL) {
+            f->delim[0] = ',';
+            f->delim_len = 1;
+        }
+        if (f->quote == 0) {
+            f->quote = '"';
+        }
+        if (f->delim[0] == '\n' || f->delim[0] == '\r' || f->delim[0] == f->quote) {
+            return fail(c, delimiter != NULL ? delimiter : format,
+                        "the CSV field separator cannot be CR, LF or the quote");
+        }
+    }
+    framing_finish(f);
+    return 0;
 }
 
 /* input.index: cache, beside or off (in enum config_index's order). */
@@ -724,12 +796,22 @@ read_flag(const struct ctx *c, const yaml_node_t *node, const char *what, int *o
 static int
 read_input(const struct ctx *c, const yaml_node_t *node, struct job *job)
 {
-    struct field f[] = {{"path", NULL, NULL},
-                        {"delimiter", NULL, NULL},
-                        {"compression", NULL, NULL},
-                        {"allow_duplicates", NULL, NULL},
-                        {"index", NULL, NULL}};
-    enum { F_PATH, F_DELIMITER, F_COMPRESSION, F_ALLOW_DUPLICATES, F_INDEX, F_COUNT };
+    struct field f[] = {{"path", NULL, NULL},        {"delimiter", NULL, NULL},
+                        {"compression", NULL, NULL}, {"allow_duplicates", NULL, NULL},
+                        {"index", NULL, NULL},       {"format", NULL, NULL},
+                        {"quote", NULL, NULL},       {"header", NULL, NULL}};
+    enum {
+        F_PATH,
+        F_DELIMITER,
+        F_COMPRESSION,
+        F_ALLOW_DUPLICATES,
+        F_INDEX,
+        F_FORMAT,
+        F_QUOTE,
+        F_HEADER,
+        F_COUNT
+    };
+    struct framing *fr = &job->framing;
     char buf[QUOTE_BUF];
 
     if (node->type != YAML_MAPPING_NODE) {
@@ -745,8 +827,22 @@ read_input(const struct ctx *c, const yaml_node_t *node, struct job *job)
     if (read_input_path(c, f[F_PATH].value, job) != 0) {
         return -1;
     }
+    if (f[F_FORMAT].value != NULL && read_format(c, f[F_FORMAT].value, &fr->kind) != 0) {
+        return -1;
+    }
     if (f[F_DELIMITER].value != NULL &&
-        read_delimiter(c, f[F_DELIMITER].value, &job->delimiter) != 0) {
+        read_delimiter(c, f[F_DELIMITER].value, fr->kind == TRANCHE_FORMAT_CSV, fr) != 0) {
+        return -1;
+    }
+    if (f[F_QUOTE].value != NULL && read_quote(c, f[F_QUOTE].value, &fr->quote) != 0) {
+        return -1;
+    }
+    if (f[F_HEADER].value != NULL &&
+        read_flag(c, f[F_HEADER].value, "input.header", &fr->header) != 0) {
+        return -1;
+    }
+    if (check_format(c, f[F_FORMAT].value, f[F_DELIMITER].value, f[F_QUOTE].value,
+                     f[F_HEADER].value, fr) != 0) {
         return -1;
     }
     if (f[F_COMPRESSION].value != NULL &&
@@ -2220,7 +2316,7 @@ config_load_cli(const char *path, const struct config_cli *cli, struct job *job,
             goto out;
         }
     }
-    j.delimiter = '\n';
+    framing_default(&j.framing);
     j.partition_size = CONFIG_DEFAULT_PARTITION_SIZE;
     j.max_skipped = UINT64_MAX;
     j.max_skipped_fraction = -1;
@@ -2228,6 +2324,7 @@ config_load_cli(const char *path, const struct config_cli *cli, struct job *job,
         goto out;
     }
     *job = j;
+    framing_finish(&job->framing); /* (its pub points into itself) */
     memset(&j, 0, sizeof(j));
     rc = 0;
 out:
@@ -2293,6 +2390,7 @@ config_release(struct job *job)
         return;
     }
     free(job->file);
+    free(job->framing.header_row);
     free_strings(job->inputs, job->n_inputs);
     free(job->input_entry);
     free_entries(job->input_entries, job->n_input_entries);
@@ -2345,31 +2443,6 @@ config_parse_size(const char *text, uint64_t *out)
     }
     *out = value << units[i].shift;
     return 0;
-}
-
-int
-config_parse_delimiter(const char *text, unsigned char *out)
-{
-    static const char escapes[] = "n\nt\tr\r0\0\\\\";
-    size_t i;
-
-    if (text == NULL || text[0] == '\0') {
-        return -1;
-    }
-    if (text[1] == '\0') {
-        *out = (unsigned char)text[0];
-        return 0;
-    }
-    if (text[0] != '\\' || text[2] != '\0') {
-        return -1;
-    }
-    for (i = 0; i + 1 < sizeof(escapes); i += 2) {
-        if (text[1] == escapes[i]) {
-            *out = (unsigned char)escapes[i + 1];
-            return 0;
-        }
-    }
-    return -1;
 }
 
 int

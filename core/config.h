@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "framing.h"
 
 /* A position in the job file, 1-based (libyaml's marks are 0-based); 0: not from the file. A
  * negative line -(K + 1) (column 0) is the command-line argument job->origins[K] instead: a
@@ -95,7 +96,7 @@ struct job {
     int allow_duplicates;          /* input.allow_duplicates: the same file may be listed twice */
     enum config_index input_index; /* input.index: where a gzip input's index is written */
     struct config_pos input_pos;
-    unsigned char delimiter; /* default '\n' */
+    struct framing framing; /* input.format, delimiter, quote, header; lines of '\n' by default */
     enum config_compression input_compression;
 
     char *output; /* resolved path, or "-" for standard output */
@@ -196,9 +197,6 @@ void config_release(struct job *job);
  * Returns 0 and sets *out, or -1 on anything else (zero, negative, overflow, unknown unit).
  */
 int config_parse_size(const char *text, uint64_t *out);
-
-/* Parses a delimiter: one byte, or one of the escapes \n \t \r \0 \\ . Returns 0 or -1. */
-int config_parse_delimiter(const char *text, unsigned char *out);
 
 /* Parses a duration: a positive number (decimals allowed) followed by ms, s, m or h, or
  * alone (seconds): 10m, 1.5s, 250ms, 30. Returns 0 and sets *ms (at least 1), or -1. */

@@ -47,7 +47,6 @@ static const struct tranche_option exec_options[] = {
     {"shell", TRANCHE_OPT_STRING, NULL, 0, "a command line for /bin/sh -c (exec: \"...\")"},
     {"env", TRANCHE_OPT_LIST, NULL, 0, "NAME=value, added to the environment"},
     {"cwd", TRANCHE_OPT_STRING, NULL, 0, "the directory the command runs in"},
-    {EXEC_DELIMITER_OPTION, TRANCHE_OPT_INT, "10", 0, "the job's delimiter (set by the runner)"},
     {NULL, 0, NULL, 0, NULL}};
 
 struct exec {
@@ -58,7 +57,7 @@ struct exec {
     char **env; /* NAME=value (borrowed) */
     size_t n_env;
     const char *cwd;
-    unsigned char delimiter;
+    struct framing fr; /* the job's (host->format()): how the output is cut into records */
     char command[COMMAND_TEXT_MAX + 8]; /* for messages */
 
     int memfd;
@@ -269,7 +268,7 @@ exec_init(tranche_ctx *ctx, const struct tranche_host *host, void **state)
     x->memfd = -1;
     x->shell = host->opt_string(ctx, "shell");
     x->cwd = host->opt_string(ctx, "cwd");
-    x->delimiter = (unsigned char)host->opt_int(ctx, EXEC_DELIMITER_OPTION);
+    framing_from_format(&x->fr, host->format(ctx));
     if ((x->shell == NULL && list_option(x, "argv", &x->argv, NULL) != 0) ||
         list_option(x, "env", &x->env, &x->n_env) != 0) {
         exec_fini(x);
@@ -362,26 +361,28 @@ exec_record(void *state, tranche_ctx *ctx, char *data, size_t len)
     struct exec *x = state;
 
     (void)ctx;
-    if (x->in_len + len + 1 > INPUT_BATCH && flush_input(x) != TRANCHE_OK) {
+    const size_t dl = x->fr.out_len;
+
+    if (x->in_len + len + dl > INPUT_BATCH && flush_input(x) != TRANCHE_OK) {
         return TRANCHE_ERROR;
     }
     if (x->skipping && note_place(x, len) != TRANCHE_OK) {
         return TRANCHE_ERROR;
     }
-    if (len + 1 > INPUT_BATCH) {
+    if (len + dl > INPUT_BATCH) {
         /* A record longer than the batch goes straight in; its delimiter is at data[len] (the
          * host's NUL), so it is written apart. */
-        if (io_write_all(x->memfd, data, len) != 0 ||
-            io_write_all(x->memfd, &x->delimiter, 1) != 0) {
+        if (io_write_all(x->memfd, data, len) != 0 || io_write_all(x->memfd, x->fr.out, dl) != 0) {
             return x->host->error(x->ctx, "cannot write the command's input to memory: %s",
                                   strerror(errno));
         }
-        x->in_size += len + 1;
+        x->in_size += len + dl;
         return TRANCHE_OK;
     }
     memcpy(x->in_buf + x->in_len, data, len);
     x->in_len += len;
-    x->in_buf[x->in_len++] = (char)x->delimiter;
+    memcpy(x->in_buf + x->in_len, x->fr.out, dl);
+    x->in_len += dl;
     return TRANCHE_OK;
 }
 
@@ -582,13 +583,16 @@ spawn(struct exec *x, struct child *ch)
 static int
 emit_records(struct exec *x)
 {
-    char *p = x->out_buf, *end = x->out_buf + x->out_len, *d;
+    char *p = x->out_buf, *end = x->out_buf + x->out_len;
+    size_t rec_len, total;
 
-    while (p < end && (d = memchr(p, x->delimiter, (size_t)(end - p))) != NULL) {
-        if (x->host->emit(x->ctx, p, (size_t)(d - p)) != TRANCHE_OK) {
+    while (p < end &&
+           framing_next(&x->fr, &(struct framing_scan)FRAMING_SCAN_INIT, p, (size_t)(end - p), 0,
+                        &rec_len, &total, NULL) == FRAMING_RECORD) {
+        if (x->host->emit(x->ctx, p, rec_len) != TRANCHE_OK) {
             return TRANCHE_ERROR;
         }
-        p = d + 1;
+        p += total;
     }
     x->out_len = (size_t)(end - p);
     if (x->out_len > 0 && p != x->out_buf) {
@@ -782,10 +786,22 @@ run_once(struct exec *x, int *status)
 static int
 emit_rest(struct exec *x)
 {
-    size_t len = x->out_len;
+    size_t len = x->out_len, rec_len, total;
+    const char *why;
+    int rc;
 
     x->out_len = 0;
-    return len > 0 ? x->host->emit(x->ctx, x->out_buf, len) : TRANCHE_OK;
+    if (len == 0) {
+        return TRANCHE_OK;
+    }
+    rc = framing_next(&x->fr, &(struct framing_scan)FRAMING_SCAN_INIT, x->out_buf, len, 1, &rec_len,
+                      &total, &why);
+    if (rc == FRAMING_BAD) {
+        return x->host->error(x->ctx,
+                              "the output of command '%s' ends with a malformed %s record: %s",
+                              x->command, framing_kind_name(x->fr.kind), why);
+    }
+    return rc == FRAMING_RECORD ? x->host->emit(x->ctx, x->out_buf, rec_len) : TRANCHE_OK;
 }
 
 /*

@@ -75,7 +75,7 @@ run_one(struct run *r, struct chain *chain, const struct partition *p, struct ch
     sk.reject = r->opt->n_replay > 0 ? NULL : rejects_put; /* (run.c: a replay writes none) */
     sk.arg = &rj;
     rejects_begin(&rj, r->opt->log_dir, p->index, in.input->is_stdin ? "-" : in.input->path,
-                  r->steps, r->job->n_steps, r->job->delimiter);
+                  r->steps, r->job->n_steps, &r->job->framing);
     chain_set_skip(chain, sk.on_error_skip ? &sk : NULL);
     if (chain_run(chain, p, &in, sink, &stats, &failed_step, err) != 0 ||
         rejects_end(&rj, err) != 0) {
@@ -324,7 +324,7 @@ inprocess_run(struct run *r, long only, struct error *err)
     }
     guard(r);
     catch_fatal(r);
-    if (chain_new(r->steps, r->job->n_steps, r->job->delimiter, 0, r->log_fd, &where_now, &chain,
+    if (chain_new(r->steps, r->job->n_steps, &r->job->framing, 0, r->log_fd, &where_now, &chain,
                   &failed_step, err) != 0) {
         bgzf_writer_release(&direct.writer);
         guarded = NULL;

@@ -2,6 +2,8 @@
 #include "input.h"
 
 #include "dupes.h"
+#include "grow.h"
+#include "gzread.h"
 #include "io.h"
 #include "paths.h"
 
@@ -33,11 +35,14 @@ is_gzip(const struct job *job, int fd)
 
 /*
  * Works out how a gzip input is read: BGZF (its blocks are indexed from the headers), through
- * its access-point index, or as a stream. Returns 0, ERR_FAILED for corrupt BGZF, or ERR_INVALID
+ * its access-point index, or as a stream. A partition that starts at a block or an access point
+ * finds its first record by itself only for lines of one byte (`simple`); other formats (a CSV
+ * row's quote state, a delimiter of several bytes, a FASTQ read) are cut in order by the parent as
+ * it decodes, from a stream. Returns 0, ERR_FAILED for corrupt BGZF, or ERR_INVALID
  * (no memory to load the index).
  */
 static int
-classify_gzip(struct input *in, int fd, int use_index, struct error *err)
+classify_gzip(struct input *in, int fd, int use_index, int simple, struct error *err)
 {
     char note[1200] = "";
     int is_bgzf, found = 0;
@@ -45,11 +50,14 @@ classify_gzip(struct input *in, int fd, int use_index, struct error *err)
     if (bgzf_index_build(fd, in->path, (uint64_t)in->st.st_size, &in->bgzf, &is_bgzf, err) != 0) {
         return ERR_FAILED;
     }
-    if (is_bgzf) {
+    if (is_bgzf && simple) {
         in->kind = INPUT_BGZF;
         return 0;
     }
-    if (use_index &&
+    if (is_bgzf) {
+        bgzf_index_release(&in->bgzf);
+    }
+    if (use_index && simple && !is_bgzf &&
         gz_index_load(in->path, &in->st, &in->gzi, &found, note, sizeof(note), err) != 0) {
         return ERR_INVALID;
     }
@@ -226,7 +234,8 @@ open_one(const struct job *job, const struct stat *out_st, struct input *in, siz
         goto out;
     }
     rc = is_gzip(job, fd)
-             ? classify_gzip(in, fd, job->input_index != CONFIG_INDEX_OFF && !in->is_stdin, err)
+             ? classify_gzip(in, fd, job->input_index != CONFIG_INDEX_OFF && !in->is_stdin,
+                             framing_is_simple(&job->framing), err)
              : 0;
 out:
     close(fd);
@@ -522,7 +531,7 @@ plan_plain(const struct job *job, const struct input *f, size_t i, struct plan *
         return -1;
     }
     rc = plan_add_file(plan, i, f->path, fd, (uint64_t)f->st.st_size, job->partition_size,
-                       job->delimiter, err);
+                       &job->framing, err);
     close(fd);
     return rc;
 }
@@ -706,4 +715,132 @@ input_kind_name(const struct input *in)
     default:
         return "plain";
     }
+}
+
+/* Up to `room` more decoded (gzip) or plain bytes of input `in` after `got` into buf. Returns
+ * how many (0 at its end) or -1. */
+static ssize_t
+header_read(const struct input *in, int fd, struct gz_reader *gz, char *buf, size_t room,
+            uint64_t got, struct error *err)
+{
+    ssize_t n;
+
+    if (gz != NULL) {
+        return gz_reader_read(gz, (unsigned char *)buf, room, err);
+    }
+    n = io_pread_full(fd, buf, room, got);
+    if (n < 0) {
+        error_errno(err, "cannot read %s at byte offset %" PRIu64, in->path, got);
+    }
+    return n;
+}
+
+/*
+ * The first row of input `in` (csv with header: true), without its line ending, into *row
+ * (malloc'ed, NUL-terminated; NULL for an empty file). Reads no more than it needs.
+ */
+static int
+first_row(const struct job *job, const struct input *in, char **row, size_t *row_len,
+          struct error *err)
+{
+    struct framing_scan st = FRAMING_SCAN_INIT;
+    struct gz_reader *gz = NULL;
+    size_t cap = 0, len = 0, rec_len, total;
+    char *buf = NULL;
+    const char *why;
+    int fd, rc = ERR_FAILED, eof = 0;
+
+    *row = NULL;
+    *row_len = 0;
+    fd = input_open(in, err);
+    if (fd < 0) {
+        return ERR_INVALID;
+    }
+    if (in->kind != INPUT_PLAIN &&
+        gz_reader_new(fd, in->path, (uint64_t)in->st.st_size, &gz, err) != 0) {
+        goto out;
+    }
+    for (;;) {
+        int got = eof ? framing_next(&job->framing, &st, buf, len, 1, &rec_len, &total, &why)
+                      : framing_next(&job->framing, &st, buf, len, 0, &rec_len, &total, &why);
+        ssize_t n;
+
+        if (got == FRAMING_RECORD) {
+            buf[rec_len] = '\0';
+            *row = buf;
+            *row_len = rec_len;
+            buf = NULL;
+            rc = 0;
+            break;
+        }
+        if (got == FRAMING_BAD) {
+            error_set(err, "%s: malformed csv header row at byte offset 0: %s", in->path, why);
+            break;
+        }
+        if (eof) {
+            rc = 0; /* an empty file: no header */
+            break;
+        }
+        if (GROW(buf, cap, len + 65536 + 1) != 0) {
+            error_set(err, "out of memory for the header row of %s", in->path);
+            break;
+        }
+        n = header_read(in, fd, gz, buf + len, cap - 1 - len, len, err);
+        if (n < 0) {
+            break;
+        }
+        eof = n == 0;
+        len += (size_t)n;
+    }
+out:
+    gz_reader_free(gz);
+    free(buf);
+    close(fd);
+    return rc;
+}
+
+int
+inputs_read_header(struct job *job, const struct inputs *in, struct error *err)
+{
+    size_t i, first = 0;
+    int rc;
+
+    if (!job->framing.header) {
+        return 0;
+    }
+    for (i = 0; i < in->n; i++) {
+        char *row;
+        size_t len;
+
+        if (in->v[i].sequential) {
+            error_set(err,
+                      "input.header: true needs its inputs as files, and %s is a pipe (the header "
+                      "must be read before the job starts); write it to a file first",
+                      in->v[i].is_stdin ? "standard input" : in->v[i].path);
+            return ERR_INVALID;
+        }
+        rc = first_row(job, &in->v[i], &row, &len, err);
+        if (rc != 0) {
+            return rc;
+        }
+        if (row == NULL) {
+            continue; /* an empty file has no header, and no records */
+        }
+        if (job->framing.header_row == NULL) {
+            job->framing.header_row = row;
+            job->framing.header_len = len;
+            first = i;
+            continue;
+        }
+        if (len != job->framing.header_len || memcmp(row, job->framing.header_row, len) != 0) {
+            error_set(err,
+                      "input %s begins with another header row than %s (input.header: true "
+                      "takes one header for the job): '%.80s' against '%.80s'",
+                      in->v[i].path, in->v[first].path, row, job->framing.header_row);
+            free(row);
+            return ERR_INVALID;
+        }
+        free(row);
+    }
+    return 0;
 }

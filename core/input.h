@@ -60,6 +60,14 @@ struct inputs {
  */
 int inputs_open(const struct job *job, struct inputs *in, struct error *err);
 
+/*
+ * input.header: true (csv): reads the first row of every input into job->framing.header_row,
+ * and checks that they are all the same (an empty file has none). Returns 0; ERR_INVALID when
+ * they differ or an input is a pipe (the header is needed before the job starts); ERR_FAILED
+ * when one cannot be read, or its first row is malformed.
+ */
+int inputs_read_header(struct job *job, const struct inputs *in, struct error *err);
+
 /* Appends the partitions of every input but the streams to plan (empty on entry). Returns 0,
  * or ERR_INVALID with err naming the input (a read error while probing), or saying which
  * partition_size would do when the plan would pass PLAN_MAX_PARTITIONS. */

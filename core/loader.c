@@ -709,28 +709,18 @@ label_step(const struct job *job, const struct config_step *cs, struct step *s, 
 }
 
 /* An exec step: the built-in descriptor (exec.h), nothing loaded; its options are checked
- * against its table as a plugin's are, and its delimiter is the job's. */
+ * against its table as a plugin's are (it reads the job's format through host->format()). */
 static int
 exec_step_load(const struct job *job, const struct config_step *cs, struct step *s,
                struct error *err)
 {
-    size_t k;
-
     s->plugin = calloc(1, sizeof(*s->plugin));
     if (s->plugin == NULL || (s->plugin->path = strdup("(built-in exec step)")) == NULL) {
         return error_set(err, "out of memory");
     }
     s->plugin->copy = exec_plugin;
     s->plugin->desc = &s->plugin->copy;
-    if (step_options(job, cs, s, err) != 0) {
-        return -1;
-    }
-    for (k = 0; k < s->n_options; k++) {
-        if (strcmp(s->options[k].spec->name, EXEC_DELIMITER_OPTION) == 0) {
-            s->options[k].int_value = job->delimiter;
-        }
-    }
-    return 0;
+    return step_options(job, cs, s, err);
 }
 
 uint64_t

@@ -17,6 +17,9 @@
 #include <unistd.h>
 
 #define PROBE_CHUNK (64 * 1024)
+#define PARITY_CHUNK (1u << 20) /* csv: the quote count reads this much at a time */
+#define WINDOW_MAX (256u << 20) /* fastq: a read longer than this is not split before */
+#define LOOK_BACK (2 * FRAMING_MAX_DELIMITER) /* lines: what a delimiter's match looks back at */
 
 /*
  * The bytes last read while probing one file. Probes only move forward, so a probe that lands in
@@ -123,9 +126,145 @@ push_planned(struct plan *plan, size_t file, const char *path, uint64_t start, u
     return p;
 }
 
+/* The bytes of a file around a probe, for the formats other than lines of one byte. */
+struct window {
+    int fd;
+    const char *path;
+    uint64_t size;
+    char *buf;
+    size_t cap;
+    uint64_t at; /* buf[0] is this offset of the file */
+    size_t len;
+};
+
+/* Loads [at, at + want) of the file (less at its end) into the window. */
+static int
+window_load(struct window *w, uint64_t at, size_t want, struct error *err)
+{
+    ssize_t got;
+
+    if (want > w->size - at) {
+        want = (size_t)(w->size - at);
+    }
+    if (GROW(w->buf, w->cap, want + 1) != 0) {
+        return error_set(err, "out of memory planning %s", w->path);
+    }
+    got = io_pread_full(w->fd, w->buf, want, at);
+    if (got < 0) {
+        return error_errno(err, "%s: read error at byte offset %llu", w->path,
+                           (unsigned long long)at);
+    }
+    if ((size_t)got < want) {
+        return error_set(err, "%s: file shrank while planning (end at byte offset %llu)", w->path,
+                         (unsigned long long)(at + (uint64_t)got));
+    }
+    w->at = at;
+    w->len = want;
+    return 0;
+}
+
+/* csv: the quote parity of the file's bytes [from, to). */
+static int
+parity_between(struct window *w, const struct framing *fr, uint64_t from, uint64_t to,
+               unsigned *parity, struct error *err)
+{
+    while (from < to) {
+        size_t n = to - from < PARITY_CHUNK ? (size_t)(to - from) : PARITY_CHUNK;
+
+        if (window_load(w, from, n, err) != 0) {
+            return -1;
+        }
+        *parity ^= framing_quote_parity(fr->quote, w->buf, w->len);
+        from += n;
+    }
+    return 0;
+}
+
+/*
+ * framing_next's rules for the boundary after `from` in a file whose record at `start` is known:
+ * lines of several bytes look back LOOK_BACK bytes; a FASTQ read is recognised from the line
+ * before it on, reading further while a candidate needs more lines; CSV carries the quote parity
+ * of [start, from), counted from start. Sets *next, or the size when there is none.
+ */
+static int
+next_framed(struct window *w, const struct framing *fr, uint64_t start, uint64_t from,
+            uint64_t *next, struct error *err)
+{
+    uint64_t wstart = from;
+    size_t want = PROBE_CHUNK, at;
+    unsigned parity = 0;
+
+    if (fr->kind == TRANCHE_FORMAT_CSV && parity_between(w, fr, start, from, &parity, err) != 0) {
+        return -1;
+    }
+    if (fr->kind == TRANCHE_FORMAT_LINES) {
+        wstart = from - start > LOOK_BACK ? from - LOOK_BACK : start;
+    } else if (fr->kind == TRANCHE_FORMAT_FASTQ) {
+        wstart = from > start ? from - 1 : start;
+    }
+    for (;;) {
+        int eof, rc;
+
+        if (window_load(w, wstart, want, err) != 0) {
+            return -1;
+        }
+        eof = w->at + w->len == w->size;
+        rc = framing_boundary(fr, w->buf, w->len, (size_t)(from - wstart), parity, eof, &at);
+        if (rc == FRAMING_RECORD) {
+            *next = wstart + at;
+            return 0;
+        }
+        if (eof) {
+            break;
+        }
+        if (fr->kind == TRANCHE_FORMAT_FASTQ) {
+            /* the candidate needs more lines: read more of the same stretch */
+            if (want >= WINDOW_MAX) {
+                break;
+            }
+            want *= 2;
+            continue;
+        }
+        if (fr->kind == TRANCHE_FORMAT_CSV) {
+            parity ^= framing_quote_parity(fr->quote, w->buf + (from - wstart),
+                                           w->len - (size_t)(from - wstart));
+        }
+        from = w->at + w->len;
+        wstart =
+            fr->kind == TRANCHE_FORMAT_LINES && from - start > LOOK_BACK ? from - LOOK_BACK : from;
+    }
+    *next = w->size;
+    return 0;
+}
+
+static int
+add_framed(struct plan *plan, size_t file, const char *path, int fd, uint64_t size, uint64_t target,
+           const struct framing *fr, struct error *err)
+{
+    struct window w = {.fd = fd, .path = path, .size = size};
+    uint64_t start = 0, end;
+    int rc = -1;
+
+    while (start < size) {
+        if (size - start <= target) {
+            end = size;
+        } else if (next_framed(&w, fr, start, start + target - 1, &end, err) != 0) {
+            goto out;
+        }
+        if (push_planned(plan, file, path, start, end, err) == NULL) {
+            goto out;
+        }
+        start = end;
+    }
+    rc = 0;
+out:
+    free(w.buf);
+    return rc;
+}
+
 int
 plan_add_file(struct plan *plan, size_t file, const char *path, int fd, uint64_t size,
-              uint64_t target, unsigned char delimiter, struct error *err)
+              uint64_t target, const struct framing *fr, struct error *err)
 {
     struct probe *pr;
     uint64_t start = 0, end;
@@ -134,11 +273,14 @@ plan_add_file(struct plan *plan, size_t file, const char *path, int fd, uint64_t
     if (target == 0) {
         target = 1;
     }
+    if (!framing_is_simple(fr)) {
+        return add_framed(plan, file, path, fd, size, target, fr, err);
+    }
     pr = malloc(sizeof(*pr));
     if (pr == NULL) {
         return error_set(err, "out of memory planning %s", path);
     }
-    *pr = (struct probe){.fd = fd, .path = path, .size = size, .delimiter = delimiter};
+    *pr = (struct probe){.fd = fd, .path = path, .size = size, .delimiter = fr->delim[0]};
     while (start < size) {
         if (size - start <= target) {
             end = size;

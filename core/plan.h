@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "framing.h"
 
 struct partition {
     size_t index; /* global, in output order: file order, then offset order */
@@ -47,12 +48,15 @@ int plan_is_full(const struct plan *plan);
 /*
  * Appends the partitions of one open file (size bytes, read with pread on fd) to plan, with
  * file index `file`. An empty file adds none. Probing reads forward from each target offset to
- * the next delimiter and never reads a byte twice. Returns 0, or -1 with err naming `path` on a
+ * the next record boundary (framing_boundary): for lines of one byte it never reads a byte twice;
+ * for CSV it reads the whole file once, for the quote parity at each target (a count of quote
+ * bytes, the cheapest exact rule: a guess checked later would cost the scheduler a replan).
+ * Returns 0, or -1 with err naming `path` on a
  * read error or when the plan would pass PLAN_MAX_PARTITIONS (plan_is_full() then; the
  * partitions added so far stay).
  */
 int plan_add_file(struct plan *plan, size_t file, const char *path, int fd, uint64_t size,
-                  uint64_t target, unsigned char delimiter, struct error *err);
+                  uint64_t target, const struct framing *fr, struct error *err);
 
 struct bgzf_index;
 

@@ -67,8 +67,11 @@ start_stream(struct planner *pl, struct error *err)
     const struct input *in = &pl->inputs->v[pl->plan_file];
     struct stream_source src;
     /* Standard input has no path to find an index by again: none is written for it. */
-    uint64_t spacing =
-        pl->job->input_index == CONFIG_INDEX_OFF || in->is_stdin ? 0 : pl->inputs->index_spacing;
+    /* Nor for a format the index cannot start a partition in (input.c, classify_gzip). */
+    uint64_t spacing = pl->job->input_index == CONFIG_INDEX_OFF || in->is_stdin ||
+                               !framing_is_simple(&pl->job->framing)
+                           ? 0
+                           : pl->inputs->index_spacing;
 
     pl->stream_fd = input_open(in, err);
     if (pl->stream_fd < 0) {
@@ -83,7 +86,7 @@ start_stream(struct planner *pl, struct error *err)
     src.sequential = in->sequential;
     src.head = in->head;
     src.head_len = in->head_len;
-    if (stream_start(pl->stream, &src, pl->stream_target, pl->job->delimiter, spacing,
+    if (stream_start(pl->stream, &src, pl->stream_target, &pl->job->framing, spacing,
                      pl->job->input_index == CONFIG_INDEX_BESIDE, err) != 0) {
         return -1;
     }

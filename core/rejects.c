@@ -69,14 +69,14 @@ rejects_prepare(const char *log_dir, struct error *err)
 
 void
 rejects_begin(struct rejects *rj, const char *log_dir, size_t k, const char *input_path,
-              const struct step *steps, size_t n_steps, unsigned char delimiter)
+              const struct step *steps, size_t n_steps, const struct framing *fr)
 {
     rj->log_dir = log_dir;
     rj->partition = k;
     rj->input_path = input_path;
     rj->steps = steps;
     rj->n_steps = n_steps;
-    rj->delimiter = delimiter;
+    rj->fr = fr;
     rj->tsv_fd = rj->bin_fd = -1;
 }
 
@@ -143,7 +143,7 @@ rejects_put(void *arg, const struct chain_reject *rej, struct error *err)
     }
     if (io_write_all(rj->tsv_fd, line, len) != 0 ||
         io_write_all(rj->bin_fd, rej->data, rej->len) != 0 ||
-        io_write_all(rj->bin_fd, &rj->delimiter, 1) != 0) {
+        io_write_all(rj->bin_fd, rj->fr->out, rj->fr->out_len) != 0) {
         return error_errno(err, "cannot write the rejects of partition %zu in %s/" PARTS_DIR,
                            rj->partition, rj->log_dir);
     }

@@ -28,7 +28,7 @@ struct rejects {
     const char *input_path;   /* borrowed: the partition's input, as the job names it */
     const struct step *steps; /* borrowed: for the steps' labels */
     size_t n_steps;
-    unsigned char delimiter;
+    const struct framing *fr;
     int tsv_fd, bin_fd; /* -1 until the partition's first reject */
 };
 
@@ -38,7 +38,7 @@ int rejects_prepare(const char *log_dir, struct error *err);
 
 /* Starts partition k's rejects (nothing is made until the first). The strings are borrowed. */
 void rejects_begin(struct rejects *rj, const char *log_dir, size_t k, const char *input_path,
-                   const struct step *steps, size_t n_steps, unsigned char delimiter);
+                   const struct step *steps, size_t n_steps, const struct framing *fr);
 
 /* A chain_skip reject() (arg: struct rejects): appends the record to the partition's files. */
 int rejects_put(void *arg, const struct chain_reject *rej, struct error *err);

@@ -82,7 +82,13 @@ job_digest(const struct job *job)
             }
         }
     }
-    h = fnv_num(h, job->delimiter);
+    h = fnv_num(h, (uint64_t)job->framing.kind);
+    h = fnv_num(h, job->framing.delim_len);
+    for (i = 0; i < job->framing.delim_len; i++) {
+        h = fnv_num(h, job->framing.delim[i]);
+    }
+    h = fnv_num(h, job->framing.quote);
+    h = fnv_num(h, (uint64_t)job->framing.header);
     h = fnv_num(h, job->partition_size);
     h = fnv_num(h, (uint64_t)job->on_error_skip);
     h = fnv_num(h, (uint64_t)job->output_compression);
@@ -318,7 +324,8 @@ describe_change(const char *was, size_t was_len, const char *now, size_t now_len
 {
     if (was_len > 7 && strncmp(was, "config ", 7) == 0) {
         snprintf(buf, size,
-                 "the job's steps, their options, the delimiter, partition_size, on_error, the "
+                 "the job's steps, their options, the input format, delimiter, quote and header, "
+                 "partition_size, on_error, the "
                  "output or the input list changed");
     } else if (was_len > 7 && strncmp(was, "plugin ", 7) == 0) {
         snprintf(buf, size, "a plugin's file changed: was '%.*s', now '%.*s'", (int)was_len - 7,

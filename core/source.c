@@ -21,7 +21,8 @@
 #define TAIL_STEP (64u << 10) /* read past a partition in steps this small */
 
 struct source {
-    unsigned char delim;
+    const struct framing *fr;
+    unsigned char delim; /* fr's one-byte delimiter, for the partitions that start mid-record */
     const volatile sig_atomic_t *stop;   /* non-zero: give up between buffers */
     struct bgzf_decoder *decoder;        /* for BGZF inputs, made on first use */
     struct gz_reader *reader;            /* for indexed gzip inputs: the last one read */
@@ -41,6 +42,7 @@ struct source {
     source_record_fn fn;
     void *arg;
     int borrowed; /* the bytes are in the ring: the byte after the partition is not ours */
+    int header;   /* the next record is the file's header row: not fed */
     char *last;   /* the ring's last record without a delimiter, copied to end it with a NUL */
     size_t last_cap;
 };
@@ -140,24 +142,36 @@ feed(struct source *s, char *buf, size_t len, uint64_t offset, int last, size_t 
     int rc;
 
     while (pos < len) {
-        char *hit = memchr(buf + pos, s->delim, len - pos);
-        size_t rec_len;
+        struct framing_scan st = FRAMING_SCAN_INIT;
+        size_t rec_len, total;
+        const char *why;
 
-        if (hit == NULL && !last) {
+        rc = framing_next(s->fr, &st, buf + pos, len - pos, last, &rec_len, &total, &why);
+        if (rc == FRAMING_MORE) {
+            if (last) {
+                pos = len; /* blank lines at the end of a FASTQ file */
+            }
             break;
         }
-        rec_len = hit != NULL ? (size_t)(hit - (buf + pos)) : len - pos;
-        if (!s->borrowed) {
+        if (rc == FRAMING_BAD) {
+            *consumed = pos;
+            return error_set(err, "%s: malformed %s record at byte offset %" PRIu64 ": %s",
+                             s->in->path, framing_kind_name(s->fr->kind), offset + pos, why);
+        }
+        if (s->header) {
+            s->header = 0; /* the file's header row: input.c has it */
+            rc = 0;
+        } else if (!s->borrowed) {
             buf[pos + rec_len] = '\0';
             rc = s->fn(s->arg, buf + pos, rec_len, offset + pos);
         } else {
-            rc = call_borrowed(s, buf + pos, rec_len, offset + pos, hit != NULL);
+            rc = call_borrowed(s, buf + pos, rec_len, offset + pos, total > rec_len);
         }
         if (rc != 0) {
             *consumed = pos;
             return error_set(err, "stopped by a step");
         }
-        pos += rec_len + (hit != NULL);
+        pos += total;
     }
     *consumed = pos;
     return 0;
@@ -687,14 +701,15 @@ out:
 }
 
 int
-source_new(unsigned char delimiter, struct source **out, struct error *err)
+source_new(const struct framing *fr, struct source **out, struct error *err)
 {
     struct source *s = calloc(1, sizeof(*s));
 
     if (s == NULL) {
         return error_set(err, "out of memory");
     }
-    s->delim = delimiter;
+    s->fr = fr;
+    s->delim = fr->delim[0];
     s->fd = -1;
     s->index_fd = -1;
     *out = s;
@@ -771,6 +786,7 @@ source_read(struct source *s, const struct partition *p, const struct source_inp
     s->fn = fn;
     s->arg = arg;
     s->borrowed = in->mem != NULL;
+    s->header = s->fr->header && p->start == 0;
     if (in->mem != NULL) {
         /* A stream's partition, decoded by the parent: whole records, in memory. */
         rc = feed(s, in->mem, (size_t)(p->end - p->start), p->start, 1, &consumed, err);

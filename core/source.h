@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "framing.h"
 #include "input.h"
 #include "plan.h"
 
@@ -32,7 +33,7 @@ typedef int (*source_record_fn)(void *arg, char *data, size_t len, uint64_t offs
 
 struct source;
 
-int source_new(unsigned char delimiter, struct source **out, struct error *err);
+int source_new(const struct framing *fr, struct source **out, struct error *err);
 void source_free(struct source *s);
 
 /* Makes source_read give up ("interrupted") once *stop is non-zero, checked between buffers.

@@ -34,10 +34,11 @@ struct stream {
     uint64_t in; /* bytes read of a plain stream */
     struct gz_index_writer *index;
     uint64_t target;
-    unsigned char delimiter;
+    const struct framing *fr;
     uint64_t cut;     /* ring position where the partition being decoded begins */
     uint64_t cut_out; /* its decompressed offset in the file */
     uint64_t scan;    /* ring position from which to look for its end */
+    unsigned parity;  /* csv: the quote parity of [cut, scan) */
     char note[ERROR_MSG_MAX + 64];
 };
 
@@ -122,7 +123,7 @@ start_reader(struct stream *s, const struct stream_source *src, struct error *er
 
 int
 stream_start(struct stream *s, const struct stream_source *src, uint64_t target,
-             unsigned char delimiter, uint64_t index_spacing, int index_beside, struct error *err)
+             const struct framing *fr, uint64_t index_spacing, int index_beside, struct error *err)
 {
     struct error ierr;
 
@@ -154,8 +155,9 @@ stream_start(struct stream *s, const struct stream_source *src, uint64_t target,
     }
     s->file = src->file;
     s->target = target > 0 ? target : 1;
-    s->delimiter = delimiter;
+    s->fr = fr;
     s->cut = s->scan = s->head;
+    s->parity = 0;
     s->cut_out = 0;
     return 0;
 }
@@ -171,6 +173,7 @@ publish(struct stream *s, struct plan *plan, uint64_t end, struct error *err)
     p->ring_at = s->cut;
     s->cut_out += end - s->cut;
     s->cut = s->scan = end;
+    s->parity = 0;
     return 0;
 }
 
@@ -179,19 +182,33 @@ static int
 cut_partitions(struct stream *s, struct plan *plan, struct error *err)
 {
     while (s->head - s->cut >= s->target) {
+        const char *at_cut = s->base + (size_t)(s->cut % s->size);
+        const int csv = s->fr->kind == TRANCHE_FORMAT_CSV;
         uint64_t from = s->cut + s->target - 1;
-        const char *hit;
+        size_t at;
 
         if (s->scan > from) {
             from = s->scan;
+        } else if (csv) {
+            s->parity ^= framing_quote_parity(s->fr->quote, at_cut + (size_t)(s->scan - s->cut),
+                                              (size_t)(from - s->scan));
         }
-        hit = memchr(s->base + (size_t)(from % s->size), s->delimiter, (size_t)(s->head - from));
-        if (hit == NULL) {
-            s->scan = s->head;
+        if (framing_boundary(s->fr, at_cut, (size_t)(s->head - s->cut), (size_t)(from - s->cut),
+                             s->parity, 0, &at) != FRAMING_RECORD) {
+            /* Nothing yet: look on from here next time (a FASTQ candidate needs the lines after
+             * it, so that search starts over). */
+            if (s->fr->kind != TRANCHE_FORMAT_FASTQ) {
+                if (csv) {
+                    s->parity ^= framing_quote_parity(
+                        s->fr->quote, at_cut + (size_t)(from - s->cut), (size_t)(s->head - from));
+                }
+                s->scan = s->head;
+            } else {
+                s->scan = from;
+            }
             return 0;
         }
-        if (publish(s, plan, from + (uint64_t)(hit - (s->base + (size_t)(from % s->size))) + 1,
-                    err) != 0) {
+        if (publish(s, plan, s->cut + at, err) != 0) {
             return -1;
         }
     }

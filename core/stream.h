@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "error.h"
+#include "framing.h"
 #include "plan.h"
 
 #define STREAM_RING_SIZE (32u << 20)
@@ -42,12 +43,12 @@ struct stream_source {
 
 /*
  * Starts reading input src (decoding it when src->gzip), cutting partitions of at least `target`
- * bytes that end after a delimiter. index_spacing > 0 (gzip only): also write an index with
+ * bytes that end after a record (framing_boundary). index_spacing > 0 (gzip only): also write an index with
  * access points that far apart, into the cache or with index_beside beside the file (failing to
  * write one is not an error; stream_index_note says why).
  */
 int stream_start(struct stream *s, const struct stream_source *src, uint64_t target,
-                 unsigned char delimiter, uint64_t index_spacing, int index_beside,
+                 const struct framing *fr, uint64_t index_spacing, int index_beside,
                  struct error *err);
 
 enum stream_status {

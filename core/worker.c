@@ -341,7 +341,7 @@ run_partition(const struct worker_env *env, const struct partition *p, struct ch
         sk.n_skip = skips->n;
     }
     rejects_begin(&rj, env->log_dir, p->index, in.input->is_stdin ? "-" : in.input->path, r->steps,
-                  r->job->n_steps, r->job->delimiter);
+                  r->job->n_steps, &r->job->framing);
     sk.reject = rejects_put;
     sk.arg = &rj;
     chain_set_skip(chain, sk.on_error_skip || sk.n_skip > 0 ? &sk : NULL);
@@ -463,7 +463,7 @@ worker_main(const struct worker_env *start)
     if (open_log(env, &err) != 0 || bgzf_writer_init(&writer, r->opt->gzip_level, &err) != 0) {
         worker_fail(env, NULL, NULL, &rep, -1, &err);
     }
-    if (chain_new(r->steps, r->job->n_steps, r->job->delimiter, env->id, env->log_fd,
+    if (chain_new(r->steps, r->job->n_steps, &r->job->framing, env->id, env->log_fd,
                   &env->shared->progress[env->id - 1], &chain, &failed_step, &err) != 0) {
         worker_fail(env, NULL, NULL, &rep, failed_step, &err);
     }

@@ -120,7 +120,8 @@ test_config__full_job_every_field(void **state)
     assert_string_equal(job.inputs[4], tu_join(dir, "missing/plain.log"));
     assert_int_equal(job.input_pos.line, 4);
     assert_int_equal(job.input_pos.column, 5);
-    assert_int_equal(job.delimiter, '\t');
+    assert_int_equal(job.framing.delim[0], '\t');
+    assert_int_equal(job.framing.delim_len, 1);
 
     assert_string_equal(job.output, tu_join(dir, "out/result.log"));
     assert_int_equal(job.output_pos.line, 10);
@@ -198,7 +199,8 @@ test_config__minimal_job_gets_defaults(void **state)
     assert_string_equal(job.inputs[0], tu_join(dir, "in.log"));
     assert_int_equal(job.input_pos.line, 1);
     assert_int_equal(job.input_pos.column, 15);
-    assert_int_equal(job.delimiter, '\n');
+    assert_int_equal(job.framing.delim[0], '\n');
+    assert_int_equal(job.framing.kind, TRANCHE_FORMAT_LINES);
     assert_string_equal(job.output, "-");
     assert_int_equal(job.workers, 0);
     assert_int_equal(job.partition_size, CONFIG_DEFAULT_PARTITION_SIZE);
@@ -258,28 +260,36 @@ test_config__exec_steps(void **state)
     config_release(&job);
 }
 
-/* How a delimiter may be written in YAML, and the byte it gives. */
+/* How a delimiter may be written in YAML, and the bytes it gives. */
 static void
 test_config__delimiter_spellings(void **state)
 {
     static const struct {
         const char *yaml;
-        unsigned char want;
+        const char *want;
+        size_t want_len;
     } cases[] = {
         /* clang-format off */
-        {"\"\\t\"", '\t'},  /* YAML's own escape, one byte */
-        {"\"\\0\"", '\0'},  /* a NUL inside the scalar: length 1, strlen 0 */
-        {"\"\\n\"", '\n'},
-        {"\"\\x1f\"", 0x1f},
-        {"'\\t'", '\t'},    /* single-quoted: two characters, our escape */
-        {"\\0", '\0'},      /* plain */
-        {"\\r", '\r'},
-        {"'\\\\'", '\\'},
-        {"\"\\\\\"", '\\'}, /* YAML makes one backslash */
-        {"\",\"", ','},
-        {"';'", ';'},
-        {"x", 'x'},
-        {"1", '1'},
+        {"\"\\t\"", "\t", 1},  /* YAML's own escape, one byte */
+        {"\"\\0\"", "\0", 1},  /* a NUL inside the scalar: length 1, strlen 0 */
+        {"\"\\n\"", "\n", 1},
+        {"\"\\x1f\"", "\x1f", 1},
+        {"'\\t'", "\t", 1},    /* single-quoted: two characters, our escape */
+        {"\\0", "\0", 1},      /* plain */
+        {"\\r", "\r", 1},
+        {"'\\\\'", "\\", 1},
+        {"\"\\\\\"", "\\", 1}, /* YAML makes one backslash */
+        {"\",\"", ",", 1},
+        {"';'", ";", 1},
+        {"x", "x", 1},
+        {"1", "1", 1},
+        {"\"\\r\\n\"", "\r\n", 2},   /* several bytes (P8) */
+        {"'\\n\\n'", "\n\n", 2},
+        {"\"\\0\\0\"", "\0\0", 2},
+        {"'\\x1e\\n'", "\x1e\n", 2},
+        {"aba", "aba", 3},
+        {"'|||'", "|||", 3},
+        {"0123456789abcdef", "0123456789abcdef", 16},
         /* clang-format on */
     };
     const char *dir = *state;
@@ -297,9 +307,10 @@ test_config__delimiter_spellings(void **state)
         if (config_load(write_job(dir, yaml), &job, &err) != 0) {
             fail_msg("delimiter %s: %s", cases[i].yaml, err.msg);
         }
-        if (job.delimiter != cases[i].want) {
-            fail_msg("delimiter %s: got 0x%02x, want 0x%02x", cases[i].yaml, job.delimiter,
-                     cases[i].want);
+        if (job.framing.delim_len != cases[i].want_len ||
+            memcmp(job.framing.delim, cases[i].want, cases[i].want_len) != 0) {
+            fail_msg("delimiter %s: got %zu bytes starting 0x%02x, want %zu", cases[i].yaml,
+                     job.framing.delim_len, job.framing.delim[0], cases[i].want_len);
         }
         config_release(&job);
     }
@@ -425,7 +436,8 @@ static const struct bad_job bad_jobs[] = {
      "unknown key 'wokers' in the top level; allowed: input, output, workers, partition_size, "
      "log_dir, steps"},
     {IN "  delim: ','\n" OUT STEPS, "3:3",
-     "unknown key 'delim' in input; allowed: path, delimiter, compression"},
+     "unknown key 'delim' in input; allowed: path, delimiter, compression, allow_duplicates, "
+     "index, format, quote, header"},
     {IN OUT "  level: 3\n  gzip: yes\n" STEPS, "6:3",
      "unknown key 'gzip' in output; allowed: path, compression, level"},
     {IN OUT "steps:\n  - plugin: upper\n    option: {a: 1}\n", "7:5",
@@ -512,13 +524,27 @@ static const struct bad_job bad_jobs[] = {
     {IN OUT "partition_size: 1.5M\n" STEPS, "5:17", "KiB, M, MB, MiB, G, GB, GiB, T, TB or TiB"},
     {IN OUT "partition_size: {a: 1}\n" STEPS, "5:17", "partition_size must be a positive size"},
     /* delimiter */
-    {IN "  delimiter: ',,'\n" OUT STEPS, "3:14",
-     "invalid input.delimiter ',,' (2 bytes): expected one byte"},
-    {IN "  delimiter: \"\"\n" OUT STEPS, "3:14", "input.delimiter must be one byte"},
-    {IN "  delimiter: \"\xc3\xa9\"\n" OUT STEPS, "3:14",
-     "invalid input.delimiter '\xc3\xa9' (2 bytes)"},
-    {IN "  delimiter: \"\\\\t\"\n" OUT STEPS, "3:14", "invalid input.delimiter '\\\\t'"},
+    {IN "  delimiter: '0123456789abcdefg'\n" OUT STEPS, "3:14",
+     "invalid input.delimiter '0123456789abcdefg' (17 bytes): expected 1 to 16 bytes"},
+    {IN "  delimiter: \"\"\n" OUT STEPS, "3:14", "input.delimiter must be 1 to 16 bytes"},
     {IN "  delimiter: '\\q'\n" OUT STEPS, "3:14", "invalid input.delimiter '\\\\q'"},
+    {IN "  delimiter: '\\x4'\n" OUT STEPS, "3:14", "invalid input.delimiter '\\\\x4'"},
+    /* format, quote, header */
+    {IN "  format: tsv\n" OUT STEPS, "3:11",
+     "invalid input.format 'tsv': expected lines, csv or fastq"},
+    {IN "  format: csv\n  delimiter: ',,'\n" OUT STEPS, "4:14",
+     "invalid input.delimiter ',,' (2 bytes): expected one byte"},
+    {IN "  format: csv\n  delimiter: '\"'\n" OUT STEPS, "4:14",
+     "the CSV field separator cannot be CR, LF or the quote"},
+    {IN "  format: csv\n  quote: ''\n" OUT STEPS, "4:10", "input.quote must be one byte"},
+    {IN "  quote: \"'\"\n" OUT STEPS, "3:10",
+     "input.quote is for format: csv (this job's format is lines)"},
+    {IN "  format: fastq\n  header: true\n" OUT STEPS, "4:11",
+     "input.header is for format: csv (this job's format is fastq)"},
+    {IN "  format: fastq\n  delimiter: ','\n" OUT STEPS, "4:14",
+     "input.delimiter does not apply to format: fastq"},
+    {IN "  format: csv\n  header: yes\n" OUT STEPS, "4:11",
+     "invalid input.header 'yes': expected true or false"},
     /* inputs (a glob that matches nothing is not one: test_config__glob_matching_nothing) */
     {"input:\n  path: []\n" OUT STEPS, "2:9", "input.path is an empty list"},
     {IN "  allow_duplicates: yes\n" OUT STEPS, "3:21",
@@ -659,28 +685,36 @@ test_config__parse_delimiter(void **state)
 {
     static const struct {
         const char *text;
-        unsigned char want;
+        const char *want;
+        size_t want_len;
     } good[] = {
-        {"\n", '\n'},  {",", ','},     {"\\n", '\n'}, {"\\t", '\t'}, {"\\r", '\r'},
-        {"\\0", '\0'}, {"\\\\", '\\'}, {"\\", '\\'},  {"n", 'n'},    {"\xff", 0xff},
+        {"\n", "\n", 1},       {",", ",", 1},
+        {"\\n", "\n", 1},      {"\\t", "\t", 1},
+        {"\\r", "\r", 1},      {"\\0", "\0", 1},
+        {"\\\\", "\\", 1},     {"n", "n", 1},
+        {"\xff", "\xff", 1},   {"\\x41", "A", 1},
+        {"\\n\\n", "\n\n", 2}, {"ab", "ab", 2},
+        {"\\r\\n", "\r\n", 2}, {"\\xfF\\x00", "\xff\0", 2},
     };
-    static const char *const bad[] = {"", ",,", "\\x", "\\n\\n", "\\nn", "ab", "\xc3\xa9"};
-    unsigned char got;
-    size_t i;
+    static const char *const bad[] = {"", "\\", "\\x", "\\x4", "\\xg0", "\\q", "0123456789abcdef0"};
+    unsigned char got[FRAMING_MAX_DELIMITER];
+    size_t i, n;
 
     (void)state;
     for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
-        got = 'Z';
-        assert_int_equal(config_parse_delimiter(good[i].text, &got), 0);
-        assert_int_equal(got, good[i].want);
+        n = 99;
+        assert_int_equal(
+            framing_parse_delimiter(good[i].text, strlen(good[i].text), got, sizeof(got), &n), 0);
+        assert_int_equal(n, good[i].want_len);
+        assert_memory_equal(got, good[i].want, n);
     }
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        got = 'Z';
-        if (config_parse_delimiter(bad[i], &got) != -1 || got != 'Z') {
+        n = 99;
+        if (framing_parse_delimiter(bad[i], strlen(bad[i]), got, sizeof(got), &n) != -1 ||
+            n != 99) {
             fail_msg("delimiter '%s' was accepted", bad[i]);
         }
     }
-    assert_int_equal(config_parse_delimiter(NULL, &got), -1);
 }
 
 static void

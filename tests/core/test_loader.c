@@ -49,9 +49,9 @@ test_loader__abi_checks(void **state)
         const char *file;
         const char *expect;
     } cases[] = {
-        {TEST_PLUGIN_DIR "/bad_major.so", "built for plugin ABI 2.0, this tranche speaks ABI 1.2"},
+        {TEST_PLUGIN_DIR "/bad_major.so", "built for plugin ABI 2.0, this tranche speaks ABI 1.3"},
         {TEST_PLUGIN_DIR "/new_minor.so",
-         "needs plugin ABI 1.3, newer than this tranche's ABI 1.2"},
+         "needs plugin ABI 1.4, newer than this tranche's ABI 1.3"},
         {TEST_PLUGIN_DIR "/small_size.so", "has a descriptor of 8 bytes"},
         {TEST_PLUGIN_DIR "/no_symbol.so", "exports no 'tranche_plugin' symbol (define it with "
                                           "TRANCHE_PLUGIN"},

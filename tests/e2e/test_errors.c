@@ -193,10 +193,10 @@ test_errors__plugin_loading_and_options_exit_2(void **state)
         {"missing-path", "  - plugin: ./nope/x.so\n", {":8:5: step 1", "x.so", "No such file"}},
         {"bad-major",
          "  - plugin: " TEST_PLUGIN_DIR "/bad_major.so\n",
-         {":8:5: step 1", "bad_major.so was built for plugin ABI 2.0", "ABI 1.2"}},
+         {":8:5: step 1", "bad_major.so was built for plugin ABI 2.0", "ABI 1.3"}},
         {"new-minor",
          "  - plugin: " TEST_PLUGIN_DIR "/new_minor.so\n",
-         {":8:5: step 1", "new_minor.so needs plugin ABI 1.3", "ABI 1.2"}},
+         {":8:5: step 1", "new_minor.so needs plugin ABI 1.4", "ABI 1.3"}},
         {"small-size",
          "  - plugin: " TEST_PLUGIN_DIR "/small_size.so\n",
          {":8:5: step 1", "small_size.so has a descriptor of 8 bytes", "too small"}},
@@ -342,7 +342,7 @@ test_errors__cli_usage(void **state)
     assert_int_equal(tu_runf(NULL, "%s --version > '%s'", TRANCHE_BIN, outpath), 0);
     out = tu_read_file(outpath, NULL);
     tu_assert_contains(out, "tranche ");
-    tu_assert_contains(out, "plugin ABI 1.2");
+    tu_assert_contains(out, "plugin ABI 1.3");
     tu_assert_contains(out, "libyaml 0.");
     tu_assert_contains(out, "zlib 1.");
     free(out);

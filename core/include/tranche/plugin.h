@@ -240,9 +240,9 @@ enum tranche_format_kind {
  */
 struct tranche_format {
     uint32_t size;
-    int kind;                  /* enum tranche_format_kind */
-    const char *delimiter;     /* lines: the record delimiter; csv: the field separator (1 byte);
-                                * fastq: "\n" */
+    int kind;              /* enum tranche_format_kind */
+    const char *delimiter; /* lines: the record delimiter; csv: the field separator (1 byte);
+                            * fastq: "\n" */
     size_t delimiter_len;
     const char *output_delimiter; /* written after each emitted record: lines: the delimiter;
                                    * csv and fastq: "\n" */
