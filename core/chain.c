@@ -777,6 +777,23 @@ chain_record(void *arg, char *data, size_t len, uint64_t offset)
     return rc == TRANCHE_OK ? 0 : -1;
 }
 
+/* Malformed input under on_error: skip: left out like a record a step fails on. */
+static int
+chain_bad_record(void *arg, const char *data, size_t len, uint64_t offset, const char *why)
+{
+    struct chain *c = arg;
+    char reason[ERROR_MSG_MAX];
+
+    c->stats.records_in++;
+    c->stats.bytes_in += len;
+    snprintf(reason, sizeof(reason), "malformed %s record: %s", framing_kind_name(c->fr->kind),
+             why);
+    log_line(c->log_fd,
+             "worker %d partition %zu: skipped the bytes at offset %" PRIu64 " (%zu): %s",
+             c->worker_id, c->part != NULL ? c->part->index : 0, offset, len, reason);
+    return reject(c, offset, data, len, -1, reason);
+}
+
 /* record_info's fields outside a record: the partition's. */
 static void
 info_partition(struct chain *c, const struct partition *p, const struct source_input *in)
@@ -898,6 +915,7 @@ void
 chain_set_skip(struct chain *c, const struct chain_skip *skip)
 {
     c->skip = skip;
+    source_set_bad(c->source, skip != NULL && skip->on_error_skip ? chain_bad_record : NULL);
 }
 
 void

@@ -40,6 +40,7 @@ struct source {
     const struct partition *p;
     const struct input *in;
     source_record_fn fn;
+    source_bad_fn bad; /* NULL: a malformed record fails the partition */
     void *arg;
     int borrowed; /* the bytes are in the ring: the byte after the partition is not ours */
     int header;   /* the next record is the file's header row: not fed */
@@ -152,6 +153,26 @@ feed(struct source *s, char *buf, size_t len, uint64_t offset, int last, size_t 
                 pos = len; /* blank lines at the end of a FASTQ file */
             }
             break;
+        }
+        if (rc == FRAMING_BAD && s->bad != NULL) {
+            /* on_error: skip: the malformed bytes up to where the next record starts (a FASTQ
+             * read found as the planner finds one; nothing follows an unclosed quote) */
+            size_t at;
+
+            if (s->fr->kind == TRANCHE_FORMAT_FASTQ &&
+                framing_boundary(s->fr, buf + pos, len - pos, 1, 0, last, &at) == FRAMING_RECORD) {
+                rec_len = at;
+            } else if (last) {
+                rec_len = len - pos;
+            } else {
+                break; /* more bytes tell where it ends */
+            }
+            if (s->bad(s->arg, buf + pos, rec_len, offset + pos, why) != 0) {
+                *consumed = pos;
+                return error_set(err, "stopped by a step");
+            }
+            pos += rec_len;
+            continue;
         }
         if (rc == FRAMING_BAD) {
             *consumed = pos;
@@ -766,6 +787,12 @@ source_free(struct source *s)
     free(s->window);
     free(s->last);
     free(s);
+}
+
+void
+source_set_bad(struct source *s, source_bad_fn bad)
+{
+    s->bad = bad;
 }
 
 void

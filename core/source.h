@@ -31,10 +31,18 @@ struct source_input {
  * until the call returns), and the input offset where it starts. Returns 0, or -1 to stop. */
 typedef int (*source_record_fn)(void *arg, char *data, size_t len, uint64_t offset);
 
+/* Called instead of failing for malformed bytes (a FASTQ read that is not one, an unclosed
+ * quote), with the bytes up to where the next record starts and why; returns 0 to go on. */
+typedef int (*source_bad_fn)(void *arg, const char *data, size_t len, uint64_t offset,
+                             const char *why);
+
 struct source;
 
 int source_new(const struct framing *fr, struct source **out, struct error *err);
 void source_free(struct source *s);
+
+/* Leaves malformed records to `bad` (on_error: skip); NULL (the default) fails on them. */
+void source_set_bad(struct source *s, source_bad_fn bad);
 
 /* Makes source_read give up ("interrupted") once *stop is non-zero, checked between buffers.
  * `stop` is borrowed; NULL turns the check off. */
