@@ -77,18 +77,53 @@ framing_kind_name(int kind)
     }
 }
 
+/*
+ * The parity of a byte's count is the parity of the XOR of its match masks, so the loop only
+ * compares and XORs: SSE2 (every x86-64) takes 16 bytes a step; elsewhere, 8 bytes of SWAR
+ * (a byte equal to the quote becomes 0x80 exactly: no carries cross bytes).
+ */
+#if defined(__SSE2__)
+#include <emmintrin.h>
+
 unsigned
 framing_quote_parity(unsigned char quote, const char *buf, size_t len)
 {
-    const char *p = buf, *end = buf + len;
-    unsigned parity = 0;
+    const __m128i q = _mm_set1_epi8((char)quote);
+    unsigned acc = 0;
+    size_t i = 0;
 
-    while (p < end && (p = memchr(p, quote, (size_t)(end - p))) != NULL) {
-        parity ^= 1;
-        p++;
+    for (; i + 16 <= len; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(buf + i));
+        acc ^= (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, q));
     }
-    return parity;
+    for (; i < len; i++) {
+        acc ^= (unsigned char)buf[i] == quote;
+    }
+    return (unsigned)__builtin_parity(acc);
 }
+#else
+unsigned
+framing_quote_parity(unsigned char quote, const char *buf, size_t len)
+{
+    const uint64_t ones = 0x0101010101010101ull, low7 = 0x7f7f7f7f7f7f7f7full;
+    const uint64_t q = ones * quote;
+    uint64_t acc = 0;
+    size_t i = 0;
+
+    for (; i + 8 <= len; i += 8) {
+        uint64_t x, y;
+
+        memcpy(&x, buf + i, 8);
+        x ^= q;                                 /* a matching byte is now 0 */
+        y = ((x & low7) + low7) | x;            /* its high bit is 0 only for a zero byte */
+        acc ^= ~y & ~low7;
+    }
+    for (; i < len; i++) {
+        acc ^= (unsigned char)buf[i] == quote;
+    }
+    return (unsigned)__builtin_parityll(acc);
+}
+#endif
 
 /* lines: the first match of the delimiter from buf[st->clean] on. */
 static int
