@@ -568,7 +568,7 @@ print_name(const char *name)
 
 /* Says on stderr why the plan does not list a stream's partitions. */
 static void
-explain_streams(const struct inputs *in)
+explain_streams(const struct job *job, const struct inputs *in)
 {
     size_t i;
 
@@ -577,6 +577,14 @@ explain_streams(const struct inputs *in)
             fprintf(stderr,
                     "tranche: standard input is planned as it is read: its partitions are cut as "
                     "it comes, and are not listed\n");
+        } else if (in->v[i].kind == INPUT_STREAM && !framing_is_simple(&job->framing)) {
+            fprintf(stderr,
+                    "tranche: %s is gzip: with format %s%s, its partitions are cut in order as it "
+                    "is decoded (a block or an index point cannot tell where a record starts), "
+                    "and are not listed\n",
+                    in->v[i].path, framing_kind_name(job->framing.kind),
+                    job->framing.kind == TRANCHE_FORMAT_LINES ? " and a delimiter of several bytes"
+                                                              : "");
         } else if (in->v[i].kind == INPUT_STREAM) {
             fprintf(stderr,
                     "tranche: %s is gzip without an index: its partitions are cut as it is "
@@ -757,7 +765,7 @@ cmd_plan(int argc, char **argv)
     size_t i;
 
     if (rc == 0 && !help) {
-        explain_streams(&s.inputs);
+        explain_streams(&s.job, &s.inputs);
         for (i = 0; i < s.plan.n_parts; i++) {
             const struct partition *p = &s.plan.parts[i];
             printf("%zu %" PRIu64 " %" PRIu64, p->index, p->start, p->end);
@@ -795,8 +803,8 @@ hint_indexing(const struct session *s)
 {
     size_t n = large_streams(&s->inputs);
 
-    if (n > 1 && s->job.workers > 1 && s->cli.only_partition < 0 && !s->cli.in_process &&
-        s->cli.replay == NULL) {
+    if (n > 1 && s->job.workers > 1 && framing_is_simple(&s->job.framing) &&
+        s->cli.only_partition < 0 && !s->cli.in_process && s->cli.replay == NULL) {
         fprintf(stderr,
                 "tranche: %zu large gzip inputs have no index yet: this run decodes them one "
                 "after another (and indexes them); 'tranche index --jobs N FILE.gz...' would "

@@ -302,7 +302,7 @@ boundary_line(const struct framing *f, const char *buf, size_t len, size_t from,
     }
 }
 
-/* fastq: the first line start at or after from + 1 where a whole read begins. */
+/* fastq: the first line start after a newline at or after from where a whole read begins. */
 static int
 boundary_read(const char *buf, size_t len, size_t from, int eof, size_t *at)
 {
@@ -371,8 +371,7 @@ framing_boundary(const struct framing *f, const char *buf, size_t len, size_t fr
     case TRANCHE_FORMAT_CSV:
         return boundary_row(f, buf, len, from, parity, at);
     case TRANCHE_FORMAT_FASTQ:
-        /* a read starts after a newline; the newline may be buf[from] itself */
-        return boundary_read(buf, len, from > 0 ? from - 1 : 0, eof, at);
+        return boundary_read(buf, len, from, eof, at);
     default:
         if (f->delim_len > 1) {
             return boundary_line(f, buf, len, from, eof, at);

@@ -87,7 +87,7 @@ int framing_next(const struct framing *f, struct framing_scan *st, const char *b
  * fourth line), found without reading every record before it where the format allows: a FASTQ
  * read is recognised by its lines, a delimiter of several bytes by the bytes around it.
  * buf[0, from) must hold what the rule needs to look back at: from a record start, or at least
- * 2 * FRAMING_MAX_DELIMITER bytes (lines), buf[from - 1] (fastq); CSV needs `parity`, the quote
+ * 2 * FRAMING_MAX_DELIMITER bytes (lines; fastq needs none); CSV needs `parity`, the quote
  * parity from the last record start to buf[from]. Returns FRAMING_RECORD, or FRAMING_MORE when
  * buf[0, len) does not tell yet (with `eof`: there is no boundary after from).
  */

@@ -199,8 +199,6 @@ next_framed(struct window *w, const struct framing *fr, uint64_t start, uint64_t
     }
     if (fr->kind == TRANCHE_FORMAT_LINES) {
         wstart = from - start > LOOK_BACK ? from - LOOK_BACK : start;
-    } else if (fr->kind == TRANCHE_FORMAT_FASTQ) {
-        wstart = from > start ? from - 1 : start;
     }
     for (;;) {
         int eof, rc;
