@@ -577,7 +577,7 @@ explain_streams(const struct job *job, const struct inputs *in)
             fprintf(stderr,
                     "tranche: standard input is planned as it is read: its partitions are cut as "
                     "it comes, and are not listed\n");
-        } else if (in->v[i].kind == INPUT_STREAM && !framing_is_simple(&job->framing)) {
+        } else if (in->v[i].kind == INPUT_STREAM && !framing_syncs(&job->framing)) {
             fprintf(stderr,
                     "tranche: %s is gzip: with format %s%s, its partitions are cut in order as it "
                     "is decoded (a block or an index point cannot tell where a record starts), "
@@ -803,7 +803,7 @@ hint_indexing(const struct session *s)
 {
     size_t n = large_streams(&s->inputs);
 
-    if (n > 1 && s->job.workers > 1 && framing_is_simple(&s->job.framing) &&
+    if (n > 1 && s->job.workers > 1 && framing_syncs(&s->job.framing) &&
         s->cli.only_partition < 0 && !s->cli.in_process && s->cli.replay == NULL) {
         fprintf(stderr,
                 "tranche: %zu large gzip inputs have no index yet: this run decodes them one "

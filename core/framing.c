@@ -64,6 +64,12 @@ framing_is_simple(const struct framing *f)
     return f->kind == TRANCHE_FORMAT_LINES && f->delim_len == 1;
 }
 
+int
+framing_syncs(const struct framing *f)
+{
+    return framing_is_simple(f) || f->kind == TRANCHE_FORMAT_FASTQ;
+}
+
 const char *
 framing_kind_name(int kind)
 {
@@ -114,8 +120,8 @@ framing_quote_parity(unsigned char quote, const char *buf, size_t len)
         uint64_t x, y;
 
         memcpy(&x, buf + i, 8);
-        x ^= q;                                 /* a matching byte is now 0 */
-        y = ((x & low7) + low7) | x;            /* its high bit is 0 only for a zero byte */
+        x ^= q;                      /* a matching byte is now 0 */
+        y = ((x & low7) + low7) | x; /* its high bit is 0 only for a zero byte */
         acc ^= ~y & ~low7;
     }
     for (; i < len; i++) {

@@ -52,6 +52,12 @@ void framing_finish(struct framing *f);
  * record (BGZF blocks, gzip access points) can find its first record in by itself. */
 int framing_is_simple(const struct framing *f);
 
+/* Whether a partition that starts inside decoded bytes (a BGZF block, a gzip access point) can
+ * find its first record by itself: lines of one byte (after the first delimiter) and FASTQ (the
+ * first read framing_boundary recognises). A CSV row needs the quote parity of everything before
+ * it, and a delimiter of several bytes the matches before it: those are cut in order. */
+int framing_syncs(const struct framing *f);
+
 /* "lines", "csv" or "fastq". */
 const char *framing_kind_name(int kind);
 

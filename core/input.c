@@ -36,13 +36,13 @@ is_gzip(const struct job *job, int fd)
 /*
  * Works out how a gzip input is read: BGZF (its blocks are indexed from the headers), through
  * its access-point index, or as a stream. A partition that starts at a block or an access point
- * finds its first record by itself only for lines of one byte (`simple`); other formats (a CSV
- * row's quote state, a delimiter of several bytes, a FASTQ read) are cut in order by the parent as
- * it decodes, from a stream. Returns 0, ERR_FAILED for corrupt BGZF, or ERR_INVALID
+ * finds its first record by itself only for lines of one byte and FASTQ (`syncs`); a CSV row's
+ * quote state and a delimiter of several bytes are cut in order by the parent as it decodes, from
+ * a stream. Returns 0, ERR_FAILED for corrupt BGZF, or ERR_INVALID
  * (no memory to load the index).
  */
 static int
-classify_gzip(struct input *in, int fd, int use_index, int simple, struct error *err)
+classify_gzip(struct input *in, int fd, int use_index, int syncs, struct error *err)
 {
     char note[1200] = "";
     int is_bgzf, found = 0;
@@ -50,14 +50,14 @@ classify_gzip(struct input *in, int fd, int use_index, int simple, struct error 
     if (bgzf_index_build(fd, in->path, (uint64_t)in->st.st_size, &in->bgzf, &is_bgzf, err) != 0) {
         return ERR_FAILED;
     }
-    if (is_bgzf && simple) {
+    if (is_bgzf && syncs) {
         in->kind = INPUT_BGZF;
         return 0;
     }
     if (is_bgzf) {
         bgzf_index_release(&in->bgzf);
     }
-    if (use_index && simple && !is_bgzf &&
+    if (use_index && syncs && !is_bgzf &&
         gz_index_load(in->path, &in->st, &in->gzi, &found, note, sizeof(note), err) != 0) {
         return ERR_INVALID;
     }
@@ -235,7 +235,7 @@ open_one(const struct job *job, const struct stat *out_st, struct input *in, siz
     }
     rc = is_gzip(job, fd)
              ? classify_gzip(in, fd, job->input_index != CONFIG_INDEX_OFF && !in->is_stdin,
-                             framing_is_simple(&job->framing), err)
+                             framing_syncs(&job->framing), err)
              : 0;
 out:
     close(fd);

@@ -69,7 +69,7 @@ start_stream(struct planner *pl, struct error *err)
     /* Standard input has no path to find an index by again: none is written for it. */
     /* Nor for a format the index cannot start a partition in (input.c, classify_gzip). */
     uint64_t spacing = pl->job->input_index == CONFIG_INDEX_OFF || in->is_stdin ||
-                               !framing_is_simple(&pl->job->framing)
+                               !framing_syncs(&pl->job->framing)
                            ? 0
                            : pl->inputs->index_spacing;
 

@@ -42,9 +42,11 @@ struct source {
     source_record_fn fn;
     source_bad_fn bad; /* NULL: a malformed record fails the partition */
     void *arg;
-    int borrowed; /* the bytes are in the ring: the byte after the partition is not ours */
-    int header;   /* the next record is the file's header row: not fed */
-    char *last;   /* the ring's last record without a delimiter, copied to end it with a NUL */
+    int borrowed;   /* the bytes are in the ring: the byte after the partition is not ours */
+    int header;     /* the next record is the file's header row: not fed */
+    uint64_t limit; /* feed() feeds no record that starts at or past this offset... */
+    int reached;    /* ...and sets this when it came to one */
+    char *last;     /* the ring's last record without a delimiter, copied to end it with a NUL */
     size_t last_cap;
 };
 
@@ -61,6 +63,7 @@ struct cursor {
     uint64_t base;
     size_t clean;
     int skipping;
+    int prev_nl; /* a FASTQ partition: the byte before it is a newline */
 };
 
 static int
@@ -147,6 +150,10 @@ feed(struct source *s, char *buf, size_t len, uint64_t offset, int last, size_t 
         size_t rec_len, total;
         const char *why;
 
+        if (offset + pos >= s->limit) {
+            s->reached = 1;
+            break;
+        }
         rc = framing_next(s->fr, &st, buf + pos, len - pos, last, &rec_len, &total, &why);
         if (rc == FRAMING_MORE) {
             if (last) {
@@ -225,8 +232,8 @@ skip_partial(struct source *s, struct cursor *cur, char *buf, size_t *have, int 
  * the partition has been fed.
  */
 static int
-feed_owned(struct source *s, struct cursor *cur, char *buf, size_t *have, int bounded, int *done,
-           struct error *err)
+feed_owned_simple(struct source *s, struct cursor *cur, char *buf, size_t *have, int bounded,
+                  int *done, struct error *err)
 {
     const uint64_t end = s->p->end;
     size_t consumed, from;
@@ -267,13 +274,98 @@ feed_owned(struct source *s, struct cursor *cur, char *buf, size_t *have, int bo
     return 0;
 }
 
+/*
+ * A FASTQ partition that starts inside the decoded bytes (a BGZF block, a gzip access point):
+ * its first read is where the planner's rule finds one (framing_boundary; at the partition's
+ * first byte when the byte before it is a newline and a read begins there), which is where the
+ * partition before it stops; from there reads are fed in order, up to the last that starts
+ * before p->end. Returns 0 with *found 0 while the bytes do not tell yet (`eof`: there is none).
+ */
+static int
+sync_framed(struct source *s, struct cursor *cur, char *buf, size_t *have, int eof, int *found)
+{
+    struct framing_scan st = FRAMING_SCAN_INIT;
+    size_t at = 0, rec_len, total;
+    int rc = cur->prev_nl ? framing_next(s->fr, &st, buf, *have, eof, &rec_len, &total, NULL)
+                          : FRAMING_BAD;
+
+    *found = 0;
+    if (rc == FRAMING_MORE && !eof) {
+        return 0;
+    }
+    if (rc != FRAMING_RECORD) {
+        rc = framing_boundary(s->fr, buf, *have, 0, 0, eof, &at);
+        if (rc != FRAMING_RECORD) {
+            if (eof) {
+                *have = 0; /* no read starts in the rest */
+            }
+            return 0;
+        }
+    }
+    cur->base += at;
+    memmove(buf, buf + at, *have - at);
+    *have -= at;
+    cur->skipping = 0;
+    *found = 1;
+    return 0;
+}
+
+static int
+feed_owned_framed(struct source *s, struct cursor *cur, char *buf, size_t *have, int bounded,
+                  int *done, struct error *err)
+{
+    size_t consumed;
+    int found;
+
+    *done = 0;
+    if (cur->skipping) {
+        sync_framed(s, cur, buf, have, 0, &found);
+        if (!found) {
+            return 0;
+        }
+        if (bounded && cur->base >= s->p->end) {
+            *done = 1; /* no read starts in the partition */
+            *have = 0;
+            return 0;
+        }
+    }
+    s->limit = bounded ? s->p->end : UINT64_MAX;
+    s->reached = 0;
+    if (feed(s, buf, *have, cur->base, 0, &consumed, err) != 0) {
+        return -1;
+    }
+    cur->base += consumed;
+    memmove(buf, buf + consumed, *have - consumed);
+    *have -= consumed;
+    if (s->reached) {
+        *done = 1;
+        *have = 0;
+    }
+    return 0;
+}
+
+/* The ownership rule, for the format's records. */
+static int
+feed_owned(struct source *s, struct cursor *cur, char *buf, size_t *have, int bounded, int *done,
+           struct error *err)
+{
+    if (framing_is_simple(s->fr)) {
+        return feed_owned_simple(s, cur, buf, have, bounded, done, err);
+    }
+    return feed_owned_framed(s, cur, buf, have, bounded, done, err);
+}
+
 /* Feeds what is left at the end of the input: the end of the file ends the last record,
  * delimiter or not. */
 static int
 feed_rest(struct source *s, struct cursor *cur, struct error *err)
 {
     size_t consumed;
+    int found;
 
+    if (cur->have > 0 && cur->skipping && !framing_is_simple(s->fr)) {
+        sync_framed(s, cur, cur->buf, &cur->have, 1, &found);
+    }
     return cur->have > 0 ? feed(s, cur->buf, cur->have, cur->base, 1, &consumed, err) : 0;
 }
 
@@ -349,7 +441,10 @@ bgzf_starts_inside(struct source *s, struct cursor *cur, struct error *err)
                           (unsigned char *)cur->buf, err) != 0) {
         return -1;
     }
-    cur->skipping = (unsigned char)cur->buf[gz->blocks[k - 1].isize - 1] != s->delim;
+    cur->prev_nl = cur->buf[gz->blocks[k - 1].isize - 1] == '\n';
+    cur->skipping = framing_is_simple(s->fr)
+                        ? (unsigned char)cur->buf[gz->blocks[k - 1].isize - 1] != s->delim
+                        : 1;
     return 0;
 }
 
@@ -691,7 +786,9 @@ read_gzindex(struct source *s, int check_tail_wanted, struct error *err)
     w.k = p->first_block;
     w.reader_at = SIZE_MAX;
     w.last_part = p->end_block >= w.gzi->n;
-    w.cur.skipping = p->start > 0 && w.gzi->points[p->first_block].prev_byte != s->delim;
+    w.cur.skipping = p->start > 0 && (!framing_is_simple(s->fr) ||
+                                      w.gzi->points[p->first_block].prev_byte != s->delim);
+    w.cur.prev_nl = w.gzi->points[p->first_block].prev_byte == '\n';
     while (!stop) {
         size_t next;
 
@@ -814,6 +911,7 @@ source_read(struct source *s, const struct partition *p, const struct source_inp
     s->arg = arg;
     s->borrowed = in->mem != NULL;
     s->header = s->fr->header && p->start == 0;
+    s->limit = UINT64_MAX;
     if (in->mem != NULL) {
         /* A stream's partition, decoded by the parent: whole records, in memory. */
         rc = feed(s, in->mem, (size_t)(p->end - p->start), p->start, 1, &consumed, err);
