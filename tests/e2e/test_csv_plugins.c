@@ -219,6 +219,11 @@ test_csv_plugins__cut_duplicate_name_and_header(void **state)
     write_csv_job("dup.yaml", "dup.csv", "",
                   "steps:\n  - plugin: cut\n    options: {fields: [\"2\"]}\n");
     tu_sh(0, "%s run dup.yaml && printf 'b\\n2\\n\"\"\\n' | cmp - out", TRANCHE_BIN);
+    /* a blank row has no fields (csv.reader gives []): it stays a blank row */
+    tu_sh(0, "printf 'a,b\\n\\n1,2\\n\\n' > blank.csv");
+    write_csv_job("blank.yaml", "blank.csv", "",
+                  "steps:\n  - plugin: cut\n    options: {fields: [b]}\n");
+    tu_sh(0, "%s run blank.yaml && printf 'b\\n\\n2\\n\\n' | cmp - out", TRANCHE_BIN);
 }
 
 static void
