@@ -21,7 +21,7 @@
 /*
  * Writes a CSV file: python3 gen.py PATH SEP ROWS SEED. The header is id,name,country,amount,
  * "note, free",name (a duplicate name: the first wins); values hold the separator, quotes, LF,
- * CRLF, empty fields, a quoted empty field, and text after a closing quote (Python's
+ * CRLF, a CR alone, empty fields, a quoted empty field, and text after a closing quote (Python's
  * strict=False reading); row ends are LF or CRLF at random, and the last row has no line end.
  * No quote stands inside an unquoted field, and no CR outside quotes but before an LF: Python
  * ends a row at either, the core only at an LF outside quotes.
@@ -31,7 +31,8 @@ static const char gen_py[] =
     "path, sep, n, seed = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])\n"
     "random.seed(seed)\n"
     "q = lambda v: '\"' + v.replace('\"', '\"\"') + '\"'\n"
-    "names = ['ann', 'bob', 'c' + sep + 'd', 'say \"hi\"', 'two\\nlines', 'cr\\r\\nlf', '', "
+    "names = ['ann', 'bob', 'c' + sep + 'd', 'say \"hi\"', 'two\\nlines', 'cr\\r\\nlf', "
+    "'lone\\rcr', '', "
     "' sp ', 'Z']\n"
     "countries = ['fr', 'de', 'x' + sep + 'y', '', 'q\"q', 'long' * 30]\n"
     "amounts = ['1', '-2', '3.5', '', '-', '+4', '0.000000001', '1000000']\n"
