@@ -83,17 +83,73 @@ parse_range(const char *piece, struct field_range *r)
     return NULL;
 }
 
+/* Where items may be column names: `header` (NULL: the job has none) names the columns. */
+struct columns {
+    int allowed;
+    const struct csv_fields *header;
+};
+
+static int
+is_column_name(const char *item)
+{
+    return item[0] != '\0' && !(item[0] >= '0' && item[0] <= '9') && item[0] != '~' &&
+           item[0] != '-';
+}
+
+/* Appends the one-field range of column `item`, found in the header. */
+static int
+add_column(struct field_spec *spec, const struct tranche_host *host, tranche_ctx *ctx,
+           const char *option, size_t index, const char *item, const struct csv_fields *header)
+{
+    struct field_range *grown;
+    size_t n;
+
+    if (header == NULL) {
+        return PLUGIN_OPTION_ITEM_ERROR(host, ctx, option, index,
+                                        "bad %s item '%s': a column name needs the input's "
+                                        "`format: csv` and `header: true` (else: N, N-M, -M, "
+                                        "N- or ~K)",
+                                        option, item);
+    }
+    n = csv_column_find(header, item, strlen(item));
+    if (n == 0) {
+        struct bytebuf list = {0};
+        int rc;
+
+        if (csv_column_list(&list, header) != 0) {
+            bytebuf_release(&list);
+            return host->error(ctx, "out of memory");
+        }
+        rc = PLUGIN_OPTION_ITEM_ERROR(host, ctx, option, index,
+                                      "bad %s item '%s': no such column in the header (its "
+                                      "columns: %s)",
+                                      option, item, list.data);
+        bytebuf_release(&list);
+        return rc;
+    }
+    grown = realloc(spec->ranges, (spec->count + 1) * sizeof(*grown));
+    if (grown == NULL) {
+        return host->error(ctx, "out of memory");
+    }
+    spec->ranges = grown;
+    spec->ranges[spec->count++] = (struct field_range){{n, 0}, {n, 0}};
+    return TRANCHE_OK;
+}
+
 /* Appends the ranges of one list item, item `index` of `option` (it may hold commas), to
  * spec->ranges. */
 static int
 add_item(struct field_spec *spec, const struct tranche_host *host, tranche_ctx *ctx,
-         const char *option, size_t index, const char *item)
+         const char *option, size_t index, const char *item, const struct columns *columns)
 {
     size_t pieces = 1;
     char *copy;
     char *rest;
     int rc = TRANCHE_OK;
 
+    if (columns->allowed && is_column_name(item)) {
+        return add_column(spec, host, ctx, option, index, item, columns->header);
+    }
     for (const char *c = item; *c != '\0'; c++) {
         pieces += *c == ',';
     }
@@ -160,9 +216,9 @@ merge_runs(struct field_spec *spec, size_t n)
     spec->n_runs = out;
 }
 
-int
-field_spec_parse(struct field_spec *spec, const struct tranche_host *host, tranche_ctx *ctx,
-                 const char *option)
+static int
+parse_spec(struct field_spec *spec, const struct tranche_host *host, tranche_ctx *ctx,
+           const char *option, const struct columns *columns)
 {
     size_t items = host->opt_list_len(ctx, option);
 
@@ -173,7 +229,7 @@ field_spec_parse(struct field_spec *spec, const struct tranche_host *host, tranc
     for (size_t i = 0; i < items; i++) {
         const char *item = host->opt_list_item(ctx, option, i);
 
-        if (add_item(spec, host, ctx, option, i, item != NULL ? item : "") != TRANCHE_OK) {
+        if (add_item(spec, host, ctx, option, i, item != NULL ? item : "", columns) != TRANCHE_OK) {
             return TRANCHE_ERROR;
         }
     }
@@ -200,6 +256,24 @@ field_spec_parse(struct field_spec *spec, const struct tranche_host *host, tranc
         spec->from_end = 0;
     }
     return TRANCHE_OK;
+}
+
+int
+field_spec_parse(struct field_spec *spec, const struct tranche_host *host, tranche_ctx *ctx,
+                 const char *option)
+{
+    const struct columns none = {0, NULL};
+
+    return parse_spec(spec, host, ctx, option, &none);
+}
+
+int
+field_spec_parse_columns(struct field_spec *spec, const struct tranche_host *host, tranche_ctx *ctx,
+                         const char *option, const struct csv_fields *header)
+{
+    const struct columns columns = {1, header};
+
+    return parse_spec(spec, host, ctx, option, &columns);
 }
 
 void

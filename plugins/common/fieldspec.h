@@ -8,6 +8,8 @@
 
 #include <tranche/plugin.h>
 
+#include "csvfield.h"
+
 /* One end of a range: field n (1-based), counted from the start, or from the end (~n). */
 struct field_bound {
     size_t n;
@@ -51,6 +53,17 @@ struct field_split {
  * TRANCHE_ERROR, leaving *spec for field_spec_release(). */
 int field_spec_parse(struct field_spec *spec, const struct tranche_host *host, tranche_ctx *ctx,
                      const char *option);
+
+/*
+ * field_spec_parse, where an item may also be a column name (cut with `format: csv`): an item
+ * that does not begin with a digit, '~' or '-' is a name, the whole item (commas included), and
+ * stands for the number of the first field of `header` with that value. `header` is the job's
+ * header row split into fields, or NULL when the job has none: a name is then refused, saying
+ * that names need `format: csv` and `header: true`. An unknown name is refused with the header's
+ * columns listed.
+ */
+int field_spec_parse_columns(struct field_spec *spec, const struct tranche_host *host,
+                             tranche_ctx *ctx, const char *option, const struct csv_fields *header);
 
 /* Frees what field_spec_parse allocated and zeroes *spec. */
 void field_spec_release(struct field_spec *spec);

@@ -4,7 +4,9 @@
  * one table, spilled as sorted runs beyond the limit and merged at the end, output sorted by key.
  *
  * Numbers are decimal fixed point (10^9 units in an __int128), so totals are exact and the same
- * for any partitioning; see README.md for the rules. */
+ * for any partitioning; see README.md for the rules. With `format: csv`, fields are CSV fields
+ * (columns may be named by the header), a key is kept as its fields written as CSV, and the
+ * output is CSV with a header row of its own. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,6 +21,7 @@
 #include <tranche/plugin.h>
 
 #include "../common/bytebuf.h"
+#include "../common/csvfield.h"
 #include "../common/opterr.h"
 
 #define SCALE 1000000000 /* units per 1: nine decimals */
@@ -77,7 +80,17 @@ struct count_state {
     size_t value_fields[MAX_VALUES];
     enum value_kind value_kind[MAX_VALUES];
     int has_key;
-    size_t last_field; /* the highest field any option names (0: none) */
+    size_t last_field;                   /* the highest field any option names (0: none) */
+    unsigned char key_named[MAX_VALUES]; /* whether the option named the field by its column */
+    unsigned char value_named[MAX_VALUES];
+
+    /* format: csv. The output separates fields by `delim` (else by tabs) and quotes them. */
+    int csv;
+    char quote;
+    struct csv_fields cells;         /* the current row's fields, unescaped in place */
+    char *header;                    /* a copy of the header row, split into header_fields */
+    struct csv_fields header_fields; /* (header == NULL: the job has no header) */
+    struct bytebuf cell;             /* one output value, before it is quoted */
 
     int combine;    /* the combine phase */
     uint64_t limit; /* bytes the table may hold */
@@ -98,9 +111,11 @@ static const struct tranche_host *host;
 
 static const struct tranche_option count_options[] = {
     {"key", TRANCHE_OPT_LIST, NULL, 0,
-     "fields that make the key (1-based, like cut -f), joined by the delimiter; none: one total"},
-    {"delimiter", TRANCHE_OPT_STRING, "\\t", 0,
-     "field separator: one byte (\\t, \\n, \\r, \\\\, \\0 or \\xHH escapes)"},
+     "fields that make the key (1-based, like cut -f, or column names with format: csv and "
+     "header: true), joined by the delimiter; none: one total"},
+    {"delimiter", TRANCHE_OPT_STRING, NULL, 0,
+     "field separator: one byte (\\t, \\n, \\r, \\\\, \\0 or \\xHH escapes); default \\t, "
+     "with format: csv the input's separator"},
     {"sum", TRANCHE_OPT_LIST, NULL, 0, "numeric fields to total per key"},
     {"min", TRANCHE_OPT_LIST, NULL, 0, "numeric fields whose minimum to report per key"},
     {"max", TRANCHE_OPT_LIST, NULL, 0, "numeric fields whose maximum to report per key"},
@@ -554,6 +569,31 @@ emit_partial(struct count_state *s, tranche_ctx *ctx, const struct entry *e)
     return host->emit(ctx, b->data, b->len);
 }
 
+/* A final record in CSV: the key is CSV already; each number is quoted if the separator or the
+ * quote could be one of its bytes (a separator '.', say). */
+static int
+emit_final_csv(struct count_state *s, tranche_ctx *ctx, const char *key, size_t key_len,
+               uint64_t count, const num *v)
+{
+    struct bytebuf *b = &s->out;
+
+    b->len = 0;
+    if (s->has_key &&
+        (bytebuf_append(b, key, key_len) != 0 || bytebuf_append(b, &s->delim, 1) != 0)) {
+        return host->error(ctx, "out of memory");
+    }
+    for (size_t i = 0; i <= s->n_values; i++) {
+        s->cell.len = 0;
+        if ((i > 0 && bytebuf_append(b, &s->delim, 1) != 0) ||
+            (i == 0 ? format_count(&s->cell, count) : format_value(&s->cell, s, i - 1, v[i - 1])) !=
+                0 ||
+            csv_append_field(b, s->cell.data, s->cell.len, s->quote, &s->delim, 1) != 0) {
+            return host->error(ctx, "out of memory");
+        }
+    }
+    return host->emit(ctx, b->data, b->len);
+}
+
 /* A final record: [KEY<TAB>]COUNT[<TAB>VALUE...]. */
 static int
 emit_final(struct count_state *s, tranche_ctx *ctx, const char *key, size_t key_len, uint64_t count,
@@ -561,6 +601,9 @@ emit_final(struct count_state *s, tranche_ctx *ctx, const char *key, size_t key_
 {
     struct bytebuf *b = &s->out;
 
+    if (s->csv) {
+        return emit_final_csv(s, ctx, key, key_len, count, v);
+    }
     b->len = 0;
     if (s->has_key && (bytebuf_append(b, key, key_len) != 0 || bytebuf_append(b, "\t", 1) != 0)) {
         return host->error(ctx, "out of memory");
@@ -865,13 +908,18 @@ merge_all(struct count_state *s, tranche_ctx *ctx)
 
 /* ---- options ------------------------------------------------------------------------------- */
 
-/* Reads the delimiter: one byte, or one of the escapes \t \n \r \\ \0 \xHH. */
+/* Reads the delimiter: one byte, or one of the escapes \t \n \r \\ \0 \xHH; a tab when not
+ * given. */
 static int
 parse_delimiter(tranche_ctx *ctx, char *out)
 {
     const char *t = host->opt_string(ctx, "delimiter");
     size_t n = t != NULL ? strlen(t) : 0;
 
+    if (t == NULL) {
+        *out = '\t';
+        return TRANCHE_OK;
+    }
     if (n == 1) {
         *out = t[0];
         return TRANCHE_OK;
@@ -900,9 +948,97 @@ parse_delimiter(tranche_ctx *ctx, char *out)
                                t != NULL ? t : "");
 }
 
-/* Reads LIST option `name` as field numbers into out[*n...]. */
+/*
+ * CSV: the separator and quote are the input's, and `delimiter`, if given, must be that
+ * separator. The header row, when the job has one, is split once here so that the options may
+ * name its columns (in every phase: the combine phase's header row needs the names too).
+ */
 static int
-parse_fields(tranche_ctx *ctx, const char *name, size_t *out, size_t *n, size_t room)
+csv_options(struct count_state *s, tranche_ctx *ctx, const struct tranche_format *format)
+{
+    const char *header = NULL;
+    size_t header_len = 0;
+
+    if (host->opt_string(ctx, "delimiter") != NULL) {
+        char given;
+
+        if (parse_delimiter(ctx, &given) != TRANCHE_OK) {
+            return TRANCHE_ERROR;
+        }
+        if (given != format->delimiter[0]) {
+            return PLUGIN_OPTION_ERROR(host, ctx, "delimiter",
+                                       "with format: csv, fields are split on the input's "
+                                       "separator '%c': leave delimiter out, or give that one",
+                                       format->delimiter[0]);
+        }
+    }
+    s->delim = format->delimiter[0];
+    s->quote = (char)format->quote;
+    if (TRANCHE_HOST_HAS(host, header)) {
+        header = host->header(ctx, &header_len);
+    }
+    if (header == NULL) {
+        return TRANCHE_OK;
+    }
+    s->header = malloc(header_len + 1);
+    if (s->header == NULL) {
+        return host->error(ctx, "out of memory");
+    }
+    memcpy(s->header, header, header_len + 1);
+    if (csv_split(&s->header_fields, s->delim, s->quote, s->header, header_len, SIZE_MAX) != 0) {
+        return host->error(ctx, "out of memory");
+    }
+    return TRANCHE_OK;
+}
+
+static int
+is_column_name(const char *item)
+{
+    return item[0] != '\0' && !(item[0] >= '0' && item[0] <= '9') && item[0] != '-' &&
+           item[0] != '+';
+}
+
+/* The field number of column `item` of the header, or 0 when it has none (reported). */
+static size_t
+find_column(struct count_state *s, tranche_ctx *ctx, const char *name, size_t index,
+            const char *item)
+{
+    struct bytebuf list = {0};
+    size_t v;
+
+    if (s->header == NULL) {
+        PLUGIN_OPTION_ITEM_ERROR(host, ctx, name, index,
+                                 "a field is a number from 1 to %d (1-based, as cut numbers "
+                                 "them), or a column name where the input has `format: csv` "
+                                 "and `header: true`, got '%s'",
+                                 MAX_FIELD, item);
+        return 0;
+    }
+    v = csv_column_find(&s->header_fields, item, strlen(item));
+    if (v > MAX_FIELD) {
+        PLUGIN_OPTION_ITEM_ERROR(host, ctx, name, index,
+                                 "column '%s' is field %zu: count reads fields 1 to %d", item, v,
+                                 MAX_FIELD);
+        return 0;
+    }
+    if (v == 0) {
+        if (csv_column_list(&list, &s->header_fields) != 0) {
+            host->error(ctx, "out of memory");
+        } else {
+            PLUGIN_OPTION_ITEM_ERROR(host, ctx, name, index,
+                                     "no column '%s' in the header (its columns: %s)", item,
+                                     list.data);
+        }
+        bytebuf_release(&list);
+    }
+    return v;
+}
+
+/* Reads LIST option `name` as field numbers (or column names) into out[*n...], and whether each
+ * was named into named[*n...]. */
+static int
+parse_fields(struct count_state *s, tranche_ctx *ctx, const char *name, size_t *out,
+             unsigned char *named, size_t *n, size_t room)
 {
     size_t items = host->opt_list_len(ctx, name);
 
@@ -917,6 +1053,16 @@ parse_fields(tranche_ctx *ctx, const char *name, size_t *out, size_t *n, size_t 
                                             "min and max fields together",
                                             MAX_VALUES, MAX_VALUES);
         }
+        if (is_column_name(item)) {
+            size_t column = find_column(s, ctx, name, i, item);
+
+            if (column == 0) {
+                return TRANCHE_ERROR;
+            }
+            named[*n] = 1;
+            out[(*n)++] = column;
+            continue;
+        }
         errno = 0;
         v = (item[0] >= '0' && item[0] <= '9') ? strtoull(item, &end, 10) : 0;
         if (v == 0 || *end != '\0' || errno != 0 || v > MAX_FIELD) {
@@ -925,6 +1071,7 @@ parse_fields(tranche_ctx *ctx, const char *name, size_t *out, size_t *n, size_t 
                                             "numbers them), got '%s'",
                                             MAX_FIELD, item);
         }
+        named[*n] = 0;
         out[(*n)++] = (size_t)v;
     }
     return TRANCHE_OK;
@@ -936,7 +1083,8 @@ parse_values(struct count_state *s, tranche_ctx *ctx, const char *name, enum val
 {
     size_t before = s->n_values;
 
-    if (parse_fields(ctx, name, s->value_fields, &s->n_values, MAX_VALUES) != TRANCHE_OK) {
+    if (parse_fields(s, ctx, name, s->value_fields, s->value_named, &s->n_values, MAX_VALUES) !=
+        TRANCHE_OK) {
         return TRANCHE_ERROR;
     }
     for (size_t i = before; i < s->n_values; i++) {
@@ -965,12 +1113,17 @@ count_fini(void *state)
     free(s->fields);
     bytebuf_release(&s->key);
     bytebuf_release(&s->out);
+    bytebuf_release(&s->cell);
+    csv_fields_release(&s->cells);
+    csv_fields_release(&s->header_fields);
+    free(s->header);
     free(s);
 }
 
 static int
 count_init(tranche_ctx *ctx, const struct tranche_host *h, void **state)
 {
+    const struct tranche_format *format = NULL;
     struct count_state *s;
 
     host = h;
@@ -981,8 +1134,13 @@ count_init(tranche_ctx *ctx, const struct tranche_host *h, void **state)
     if (s == NULL) {
         return host->error(ctx, "out of memory");
     }
-    if (parse_delimiter(ctx, &s->delim) != TRANCHE_OK ||
-        parse_fields(ctx, "key", s->key_fields, &s->n_key, MAX_VALUES) != TRANCHE_OK ||
+    if (TRANCHE_HOST_HAS(host, format)) {
+        format = host->format(ctx);
+    }
+    s->csv = format != NULL && format->kind == TRANCHE_FORMAT_CSV && format->delimiter_len == 1;
+    if ((s->csv ? csv_options(s, ctx, format) : parse_delimiter(ctx, &s->delim)) != TRANCHE_OK ||
+        parse_fields(s, ctx, "key", s->key_fields, s->key_named, &s->n_key, MAX_VALUES) !=
+            TRANCHE_OK ||
         parse_values(s, ctx, "sum", V_SUM, &s->n_sum) != TRANCHE_OK ||
         parse_values(s, ctx, "min", V_MIN, &s->n_min) != TRANCHE_OK ||
         parse_values(s, ctx, "max", V_MAX, &s->n_max) != TRANCHE_OK) {
@@ -1132,6 +1290,41 @@ add(struct count_state *s, tranche_ctx *ctx, const char *key, size_t len, uint64
     return TRANCHE_OK;
 }
 
+/* A CSV row: its fields up to the last one needed, unescaped; fields past its end are empty. */
+static int
+split_csv_fields(struct count_state *s, char *data, size_t len)
+{
+    if (s->last_field == 0) {
+        return 0;
+    }
+    if (csv_split(&s->cells, s->delim, s->quote, data, len, s->last_field) != 0) {
+        return -1;
+    }
+    for (size_t f = 1; f <= s->last_field; f++) {
+        s->fields[f] = f <= s->cells.n ? (struct span){s->cells.v[f - 1].p, s->cells.v[f - 1].n}
+                                       : (struct span){"", 0};
+    }
+    return 0;
+}
+
+/* A CSV key: its fields written as the output writes them (quoted where needed, separated by
+ * the separator), so that a key of several fields is one string without ambiguity, and the
+ * output's key columns are that string as it is. */
+static int
+csv_key(struct count_state *s)
+{
+    s->key.len = 0;
+    for (size_t i = 0; i < s->n_key; i++) {
+        const struct span *f = &s->fields[s->key_fields[i]];
+
+        if ((i > 0 && bytebuf_append(&s->key, &s->delim, 1) != 0) ||
+            csv_append_field(&s->key, f->p, f->n, s->quote, &s->delim, 1) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static const char *const kind_names[] = {"sum", "min", "max"};
 
 static int
@@ -1141,7 +1334,11 @@ count_record(void *state, tranche_ctx *ctx, char *data, size_t len)
     const char *key = "";
     size_t key_len = 0;
 
-    split_fields(s, data, len);
+    if (!s->csv) {
+        split_fields(s, data, len);
+    } else if (split_csv_fields(s, data, len) != 0) {
+        return host->error(ctx, "out of memory");
+    }
     for (size_t i = 0; i < s->n_values; i++) {
         const struct span *f = &s->fields[s->value_fields[i]];
         enum parse_result r = parse_num(f->p, f->n, &s->values[i]);
@@ -1156,7 +1353,13 @@ count_record(void *state, tranche_ctx *ctx, char *data, size_t len)
                                parse_messages[r]);
         }
     }
-    if (s->n_key == 1) {
+    if (s->csv && s->n_key > 0) {
+        if (csv_key(s) != 0) {
+            return host->error(ctx, "out of memory");
+        }
+        key = s->key.data;
+        key_len = s->key.len;
+    } else if (s->n_key == 1) {
         key = s->fields[s->key_fields[0]].p;
         key_len = s->fields[s->key_fields[0]].n;
     } else if (s->n_key > 1) {
@@ -1211,6 +1414,67 @@ count_combine(void *state, tranche_ctx *ctx, char *data, size_t len)
     return add(s, ctx, p, (size_t)(end - p), count, spill);
 }
 
+/* Appends one column name of the output's header: the input header's name of field `field`
+ * when `by_name` (or, for a key, when the header has that field), else the field's number. */
+static int
+header_name(struct count_state *s, const char *prefix, size_t field, int by_name)
+{
+    char number[32];
+
+    s->cell.len = 0;
+    if (bytebuf_append(&s->cell, prefix, strlen(prefix)) != 0) {
+        return -1;
+    }
+    if (by_name && field <= s->header_fields.n) {
+        const struct csv_span *f = &s->header_fields.v[field - 1];
+
+        return bytebuf_append(&s->cell, f->p, f->n);
+    }
+    snprintf(number, sizeof(number), "%zu", field);
+    return bytebuf_append(&s->cell, number, strlen(number));
+}
+
+/*
+ * The output's header row (combine phase, before the first partial): the key's columns by their
+ * names in the input's header, `count`, then sum_NAME, min_NAME and max_NAME in the order the
+ * values come, NAME being the column's name where the option named it, else its number. Nothing
+ * when the job has no header.
+ */
+static int
+count_header(void *state, tranche_ctx *ctx, char *data, size_t len)
+{
+    struct count_state *s = state;
+    struct bytebuf *b = &s->out;
+
+    (void)data;
+    (void)len;
+    if (!s->csv || s->header == NULL) {
+        return TRANCHE_OK;
+    }
+    b->len = 0;
+    for (size_t i = 0; i < s->n_key + 1 + s->n_values; i++) {
+        int rc;
+
+        if (i < s->n_key) {
+            rc = header_name(s, "", s->key_fields[i], 1);
+        } else if (i == s->n_key) {
+            s->cell.len = 0;
+            rc = bytebuf_append(&s->cell, "count", 5);
+        } else {
+            size_t v = i - s->n_key - 1;
+            char prefix[8];
+
+            snprintf(prefix, sizeof(prefix), "%s_", kind_names[s->value_kind[v]]);
+            rc = header_name(s, prefix, s->value_fields[v], s->value_named[v]);
+        }
+        if (rc != 0 || (i > 0 && bytebuf_append(b, &s->delim, 1) != 0) ||
+            csv_append_field(b, s->cell.data, s->cell.len, s->quote, &s->delim, 1) != 0) {
+            return host->error(ctx, "out of memory");
+        }
+    }
+    return host->emit(ctx, b->data, b->len);
+}
+
 static int
 count_combine_end(void *state, tranche_ctx *ctx)
 {
@@ -1245,7 +1509,7 @@ count_combine_end(void *state, tranche_ctx *ctx)
 TRANCHE_PLUGIN = {
     TRANCHE_PLUGIN_ABI,
     .name = "count",
-    .version = "1.0",
+    .version = "1.1",
     .description = "aggregator: records per key, with exact sums, minimums and maximums, sorted "
                    "by key (like awk '{c[$k]++; s[$k]+=$v}' | LC_ALL=C sort)",
     .options = count_options,
@@ -1256,4 +1520,5 @@ TRANCHE_PLUGIN = {
     .begin_partition = count_begin_partition,
     .combine = count_combine,
     .combine_end = count_combine_end,
+    .header = count_header,
 };
