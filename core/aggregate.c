@@ -124,7 +124,7 @@ combine_here(struct run *r, struct aggregate *a, struct partition_stats *stats, 
     if (bgzf_writer_init(&sink.writer, r->opt->gzip_level, err) != 0) {
         return -1;
     }
-    if (chain_new_combine(st, &r->job->framing, r->log_fd, &c, err) != 0) {
+    if (chain_new_combine(r->steps, r->job->n_steps, &r->job->framing, r->log_fd, &c, err) != 0) {
         bgzf_writer_release(&sink.writer);
         return -1;
     }

@@ -33,6 +33,10 @@ struct tranche_ctx {
     char *scratch; /* the copy of an emitted record handed to this step (writable) */
     size_t scratch_cap;
     struct step_stats *out; /* where what it emits is counted: in chain->stats */
+    /* The header row as it reaches this step (host->header): the input's for the first step,
+     * what the step before made of it after (its header() at init); NULL: none. */
+    char *header;
+    size_t header_len;
 };
 
 struct chain {
@@ -41,6 +45,10 @@ struct chain {
     struct tranche_ctx *ctx;  /* one per step */
     const struct framing *fr; /* what a record is; fr->out follows each output record */
     int in_header;            /* emits carry the header row (header_step) */
+    int capturing;            /* emits are a step's header row, kept (capture_header) */
+    char *captured;
+    size_t captured_len;
+    int n_captured;
     int worker_id;
     int log_fd;
     struct chain_progress *progress;
@@ -240,7 +248,7 @@ run_header(struct chain *c, size_t first)
 
     c->progress->record_start = UINT64_MAX;
     c->in_header = 1;
-    rc = header_step(c, first, c->fr->header_row, c->fr->header_len);
+    rc = header_step(c, first, c->ctx[first].header, c->ctx[first].header_len);
     c->in_header = 0;
     c->progress->step = -1;
     return rc;
@@ -253,6 +261,19 @@ host_emit(tranche_ctx *ctx, const void *data, size_t len)
     size_t next = ctx->step + 1;
     struct tranche_ctx *nctx;
 
+    if (c->capturing) {
+        if (c->n_captured++ == 0) {
+            c->captured = malloc(len + 1);
+            if (c->captured == NULL) {
+                set_failure(c, (int)ctx->step, "out of memory for a header row of %zu bytes", len);
+                return TRANCHE_ERROR;
+            }
+            memcpy(c->captured, data, len);
+            c->captured[len] = '\0';
+            c->captured_len = len;
+        }
+        return TRANCHE_OK;
+    }
     if (c->part == NULL) {
         set_failure(c, (int)ctx->step,
                     "emit called outside record(), begin_partition(), end_partition(), "
@@ -506,12 +527,50 @@ host_format(tranche_ctx *ctx)
 static const char *
 host_header(tranche_ctx *ctx, size_t *len)
 {
-    const struct framing *fr = ctx->chain->fr;
-
     if (len != NULL) {
-        *len = fr->header_row != NULL ? fr->header_len : 0;
+        *len = ctx->header != NULL ? ctx->header_len : 0;
     }
-    return fr->header_row;
+    return ctx->header;
+}
+
+/*
+ * After step i's init: the header row step i + 1 will see, which is what step i's header() emits
+ * first (none: the steps after it see no header), or step i's own when it has no header().
+ */
+static int
+capture_header(struct chain *c, size_t i)
+{
+    const struct tranche_plugin *d = c->steps[i].plugin->desc;
+    struct tranche_ctx *ctx = &c->ctx[i], *next = &c->ctx[i + 1];
+    char *copy;
+
+    if (ctx->header == NULL) {
+        return 0;
+    }
+    copy = malloc(ctx->header_len + 1);
+    if (copy == NULL) {
+        set_failure(c, (int)i, "out of memory for a header row");
+        return -1;
+    }
+    memcpy(copy, ctx->header, ctx->header_len + 1);
+    if (d->header == NULL) {
+        next->header = copy;
+        next->header_len = ctx->header_len;
+        return 0;
+    }
+    c->capturing = 1;
+    c->n_captured = 0;
+    c->captured = NULL;
+    c->progress->step = (int32_t)i;
+    if (d->header(ctx->state, ctx, copy, ctx->header_len) != TRANCHE_OK || c->failed) {
+        set_failure(c, (int)i, "header() failed without a message");
+    }
+    c->capturing = 0;
+    free(copy);
+    next->header = c->captured;
+    next->header_len = c->captured_len;
+    c->captured = NULL;
+    return c->failed ? -1 : 0;
 }
 
 static const struct tranche_host host_table = {
@@ -542,8 +601,8 @@ enum chain_mode { MODE_WORKER, MODE_CHECK, MODE_COMBINE };
 
 static int
 chain_make(const struct step *steps, size_t n_steps, const struct framing *fr, int worker_id,
-           int log_fd, struct chain_progress *progress, enum chain_mode mode, struct chain **out,
-           int *failed_step, struct error *err)
+           int log_fd, struct chain_progress *progress, enum chain_mode mode, const char *header,
+           size_t header_len, struct chain **out, int *failed_step, struct error *err)
 {
     struct chain *c = calloc(1, sizeof(*c));
     size_t i;
@@ -580,6 +639,16 @@ chain_make(const struct step *steps, size_t n_steps, const struct framing *fr, i
         c->ctx[i].step = i;
         c->ctx[i].out = &c->stats.steps[i < CHAIN_STATS_STEPS ? i : CHAIN_STATS_STEPS - 1];
     }
+    if (header != NULL && n_steps > 0) {
+        c->ctx[0].header = malloc(header_len + 1);
+        if (c->ctx[0].header == NULL) {
+            chain_free(c);
+            return error_set(err, "out of memory");
+        }
+        memcpy(c->ctx[0].header, header, header_len);
+        c->ctx[0].header[header_len] = '\0';
+        c->ctx[0].header_len = header_len;
+    }
     for (i = 0; i < n_steps; i++) {
         const struct tranche_plugin *d = steps[i].plugin->desc;
         int rc = TRANCHE_OK;
@@ -587,6 +656,13 @@ chain_make(const struct step *steps, size_t n_steps, const struct framing *fr, i
         c->progress->step = (int32_t)i;
         if (d->init != NULL) {
             rc = d->init(&c->ctx[i], &host_table, &c->ctx[i].state);
+        }
+        if (rc == TRANCHE_OK && !c->failed && i + 1 < n_steps && capture_header(c, i) != 0) {
+            c->ctx[i].initialized = 1; /* (its fini still runs) */
+            *failed_step = c->positioned ? -1 : (int)i;
+            error_set(err, "%s", c->err.msg);
+            chain_free(c);
+            return -1;
         }
         c->progress->step = -1;
         if (rc != TRANCHE_OK || c->failed) {
@@ -608,8 +684,8 @@ chain_new(const struct step *steps, size_t n_steps, const struct framing *fr, in
           int log_fd, struct chain_progress *progress, struct chain **out, int *failed_step,
           struct error *err)
 {
-    return chain_make(steps, n_steps, fr, worker_id, log_fd, progress, MODE_WORKER, out,
-                      failed_step, err);
+    return chain_make(steps, n_steps, fr, worker_id, log_fd, progress, MODE_WORKER, fr->header_row,
+                      fr->header_len, out, failed_step, err);
 }
 
 int
@@ -618,7 +694,8 @@ chain_check(const struct step *steps, size_t n_steps, const struct framing *fr,
 {
     struct chain *c = NULL;
 
-    if (chain_make(steps, n_steps, fr, 0, -1, progress, MODE_CHECK, &c, failed_step, err) != 0) {
+    if (chain_make(steps, n_steps, fr, 0, -1, progress, MODE_CHECK, fr->header_row, fr->header_len,
+                   &c, failed_step, err) != 0) {
         return -1;
     }
     return chain_finish(c, failed_step, err);
@@ -886,7 +963,7 @@ chain_run(struct chain *c, const struct partition *p, const struct source_input 
     memset(&c->stats, 0, sizeof(c->stats));
     c->progress->partition = (int64_t)p->index;
     info_partition(c, p, in);
-    if ((p->index > 0 || c->fr->header_row == NULL || c->framed || run_header(c, 0) == 0) &&
+    if ((p->index > 0 || c->ctx[0].header == NULL || c->framed || run_header(c, 0) == 0) &&
         partition_callbacks(c, 1) == 0 && read_records(c, p, in) == 0 &&
         partition_callbacks(c, 0) == 0 && drain(c, 1) == TRANCHE_OK) {
         rc = 0;
@@ -944,15 +1021,32 @@ chain_set_framed(struct chain *c, int framed)
 }
 
 int
-chain_new_combine(const struct step *step, const struct framing *fr, int log_fd, struct chain **out,
-                  struct error *err)
+chain_new_combine(const struct step *steps, size_t n_steps, const struct framing *fr, int log_fd,
+                  struct chain **out, struct error *err)
 {
-    int failed_step;
+    const struct step *step = &steps[n_steps - 1];
+    struct chain *map = NULL;
+    const char *header = fr->header_row;
+    size_t header_len = fr->header_len;
+    int failed_step, rc;
 
-    if (chain_make(step, 1, fr, -1, log_fd, NULL, MODE_COMBINE, out, &failed_step, err) != 0) {
-        return error_prefix(err, "%s failed to start its combine phase", step->label);
+    /* The header row as the steps before the aggregator made it: they start (and finish) here
+     * once more, as in a worker, to say. */
+    if (header != NULL && n_steps > 1) {
+        if (chain_make(steps, n_steps, fr, -1, log_fd, NULL, MODE_WORKER, header, header_len, &map,
+                       &failed_step, err) != 0) {
+            return error_prefix(err, "%s failed to start its combine phase", step->label);
+        }
+        header = map->ctx[n_steps - 1].header;
+        header_len = map->ctx[n_steps - 1].header_len;
     }
-    return 0;
+    rc = chain_make(step, 1, fr, -1, log_fd, NULL, MODE_COMBINE, header, header_len, out,
+                    &failed_step, err);
+    if (map != NULL && chain_finish(map, &failed_step, err) != 0 && rc == 0) {
+        chain_free(*out);
+        rc = -1;
+    }
+    return rc != 0 ? error_prefix(err, "%s failed to start its combine phase", step->label) : 0;
 }
 
 /* Makes room for `need` bytes from buf[*pos] on, reading more of fd behind what is there. Sets
@@ -1000,7 +1094,7 @@ chain_combine(struct chain *c, int fd, const struct chain_sink *sink,
     c->failed = 0;
     memset(&c->stats, 0, sizeof(c->stats));
     c->progress->step = 0;
-    if (d->header != NULL && c->fr->header_row != NULL && run_header(c, 0) != 0) {
+    if (d->header != NULL && c->ctx[0].header != NULL && run_header(c, 0) != 0) {
         goto failed;
     }
     for (;;) {
@@ -1084,6 +1178,7 @@ chain_release(struct chain *c)
 
     for (i = 0; c->ctx != NULL && i < c->n_steps; i++) {
         free(c->ctx[i].scratch);
+        free(c->ctx[i].header);
     }
     free(c->ctx);
     free(c->out_buf);

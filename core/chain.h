@@ -178,10 +178,11 @@ void chain_set_framed(struct chain *c, int framed);
  * NULL (the start): temp_dir() gives NULL. `dir` is borrowed. */
 void chain_set_temp_base(const char *dir);
 
-/* The combine phase's chain: init() of the aggregate stage `step` alone, host->phase() saying
- * TRANCHE_PHASE_COMBINE. On failure err names the step. */
-int chain_new_combine(const struct step *step, const struct framing *fr, int log_fd,
-                      struct chain **out, struct error *err);
+/* The combine phase's chain: init() of the aggregate stage (the last of steps[0, n_steps)) alone,
+ * host->phase() saying TRANCHE_PHASE_COMBINE; with a header row, the steps before it start and
+ * finish once, for the header as it reaches the aggregator. On failure err names the step. */
+int chain_new_combine(const struct step *steps, size_t n_steps, const struct framing *fr,
+                      int log_fd, struct chain **out, struct error *err);
 
 /* Reads the framed partials from fd (its offset on) to the end, gives each to combine(), then
  * calls combine_end(), and hands what they emitted (each record followed by the delimiter) to
