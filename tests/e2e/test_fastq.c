@@ -247,6 +247,39 @@ test_fastq__malformed_reads_name_the_file_and_offset(void **state)
     expect_malformed("truncated.fq", "@bad:3 cut short\nACGTACGTAC\n+\n", 150, 1);
 }
 
+/* Phred+33 reads filtered as Phred+64: the first read's qualities fall below '@', and the plugin
+ * names the read, the byte and its position. */
+static void
+test_fastq__filter_refuses_quality_bytes_outside_the_offset(void **state)
+{
+    char *err = NULL;
+    const char *job =
+        write_fastq_job("q.yaml", "reads.fq", "q.out",
+                        "  - plugin: fastq-filter\n    options: {phred_offset: 64}\n");
+    char needle[256];
+    size_t len;
+    char *text = tu_read_file(tu_join(tu_dir, "reads.fq"), &len);
+    const char *q;
+    size_t pos = 1;
+
+    (void)state;
+    assert_non_null(text);
+    /* the first quality byte below '@' in the first read: its 4th line */
+    q = strchr(strchr(strchr(text, '\n') + 1, '\n') + 1, '\n') + 1;
+    while ((unsigned char)q[pos - 1] >= '@') {
+        pos++;
+    }
+    snprintf(needle, sizeof(needle),
+             "read '%.*s': quality byte 0x%02x at position %zu is outside '@' to '~' "
+             "(phred_offset 64)",
+             (int)strcspn(text + 1, " "), text + 1, (unsigned char)q[pos - 1], pos);
+    free(text);
+    assert_int_equal(tu_tranche(&err, "run %s --workers 1 --partition-size 1MiB", job), 1);
+    tu_assert_contains(err, needle);
+    free(err);
+    tu_sh(0, "[ ! -e q.out ]");
+}
+
 /* Runs `tranche validate` on a FASTQ-plugin job (`format` the input section's extra lines) and
  * expects status 2 with `needle` in the message. */
 static void
@@ -319,6 +352,7 @@ main(void)
         cmocka_unit_test(test_fastq__filter_matches_python),
         cmocka_unit_test(test_fastq__trim_matches_python_and_awk),
         cmocka_unit_test(test_fastq__malformed_reads_name_the_file_and_offset),
+        cmocka_unit_test(test_fastq__filter_refuses_quality_bytes_outside_the_offset),
         cmocka_unit_test(test_fastq__plugins_refuse_other_formats),
         cmocka_unit_test(test_fastq__bad_options_point_at_the_value),
     };
