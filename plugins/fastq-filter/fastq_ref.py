@@ -2,7 +2,7 @@
 """plugins/fastq-filter/fastq_ref.py: fastq-filter and fastq-trim in Python, from their READMEs,
 as the tests' reference and to check a result elsewhere. Each argument is one step, in order:
 
-    filter:MIN_QUALITY:MIN_LENGTH[:MAX_LENGTH[:PHRED_OFFSET]]   (MAX_LENGTH 0: no maximum)
+    filter:MIN_QUALITY[:MIN_LENGTH[:MAX_LENGTH[:PHRED_OFFSET]]]   (MAX_LENGTH 0: no maximum)
     trim:LENGTH[:MIN_LENGTH]
 
 fastq_ref.py filter:30:50 trim:100 < reads.fastq > kept.fastq
@@ -42,7 +42,8 @@ def keep_trim(read, length, min_len):
 def step(arg):
     name, *v = arg.split(':')
     if name == 'filter':
-        min_q, min_len = Fraction(v[0]), int(v[1])
+        min_q = Fraction(v[0])
+        min_len = int(v[1]) if len(v) > 1 else 0
         max_len = int(v[2]) if len(v) > 2 else 0
         offset = int(v[3]) if len(v) > 3 else 33
         return lambda r: keep_filter(r, min_q, min_len, max_len, offset)

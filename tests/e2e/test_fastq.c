@@ -110,8 +110,10 @@ setup(void **state)
 {
     tu_group_setup(state);
     tu_sh(0, "cp '%s/plugins/fastq-filter/fastq_ref.py' ref.py", SOURCE_DIR);
-    /* Phred+33 reads, then the edge reads; the same with qualities moved to Phred+64 */
+    /* Phred+33 reads, then the edge reads */
     tu_sh(0, "%s --kind fastq --size 60K --seed 3 --output reads.fq", TRANCHE_GEN);
+    /* (the generated reads only: the edge reads' quality bytes go past '~' when moved by 31) */
+    write_phred64("reads.fq", "reads64.fq");
     {
         FILE *f = fopen(tu_join(tu_dir, "reads.fq"), "a");
 
@@ -119,7 +121,6 @@ setup(void **state)
         assert_int_equal(fputs(extra_reads, f) >= 0, 1);
         assert_int_equal(fclose(f), 0);
     }
-    write_phred64("reads.fq", "reads64.fq");
     for (int i = 0; i < 2; i++) {
         const char *name = i == 0 ? "reads.fq" : "reads64.fq";
 
@@ -191,14 +192,16 @@ test_fastq__trim_matches_python_and_awk(void **state)
 
 /*
  * Writes BAD after `good` reads of reads.fq (and the rest of reads.fq after it unless `last`),
- * as NAME and NAME.gz, and checks that a job over each fails with status 1 and a message naming
- * the file and the byte offset where BAD begins.
+ * as NAME, NAME.gz (gzip) and NAME.bgz (BGZF), and checks that a job over each fails with status
+ * 1 and the core's message: the file, the byte offset where BAD begins (in decompressed bytes),
+ * and `why`.
  */
 static void
-expect_malformed(const char *name, const char *bad, int good, int last)
+expect_malformed(const char *name, const char *bad, int good, int last, const char *why)
 {
     static const size_t sizes[] = {1, 1 << 20};
-    char offset[32];
+    static const char *const forms[] = {"", ".gz", ".bgz"};
+    char needle[512];
     size_t len;
     char *text;
 
@@ -206,15 +209,17 @@ expect_malformed(const char *name, const char *bad, int good, int last)
     if (!last) {
         tu_sh(0, "tail -n +%d reads.fq >> %s", 4 * good + 1, name);
     }
-    tu_sh(0, "head -n %d reads.fq > prefix && gzip -c %s > %s.gz", 4 * good, name, name);
+    tu_sh(0, "head -n %d reads.fq > prefix && gzip -c %s > %s.gz && bgzip -c %s > %s.bgz", 4 * good,
+          name, name, name, name);
     text = tu_read_file(tu_join(tu_dir, "prefix"), &len);
     assert_non_null(text);
     free(text);
-    snprintf(offset, sizeof(offset), "%zu", len);
-    for (int gz = 0; gz < 2; gz++) {
+    for (size_t f = 0; f < sizeof(forms) / sizeof(forms[0]); f++) {
         char input[128];
 
-        snprintf(input, sizeof(input), "%s%s", name, gz ? ".gz" : "");
+        snprintf(input, sizeof(input), "%s%s", name, forms[f]);
+        snprintf(needle, sizeof(needle), "%s: malformed fastq record at byte offset %zu: %s", input,
+                 len, why);
         for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
             for (int w = 1; w <= 2; w++) {
                 char *err = NULL;
@@ -228,8 +233,7 @@ expect_malformed(const char *name, const char *bad, int good, int last)
                     fail_msg("%s: exit %d, expected 1; stderr: %s", input, rc,
                              err != NULL ? err : "");
                 }
-                tu_assert_contains(err, input);
-                tu_assert_contains(err, offset);
+                tu_assert_contains(err, needle);
                 free(err);
                 tu_sh(0, "[ ! -e bad.out ]");
             }
@@ -242,9 +246,11 @@ test_fastq__malformed_reads_name_the_file_and_offset(void **state)
 {
     (void)state;
     expect_malformed("mismatch.fq", "@bad:1 sequence longer than quality\nACGTACGTAC\n+\nIIIII\n",
-                     37, 0);
-    expect_malformed("noplus.fq", "@bad:2 third line\nACGTACGTAC\n-\nIIIIIIIIII\n", 101, 0);
-    expect_malformed("truncated.fq", "@bad:3 cut short\nACGTACGTAC\n+\n", 150, 1);
+                     37, 0, "a FASTQ read's sequence and quality lengths differ");
+    expect_malformed("noplus.fq", "@bad:2 third line\nACGTACGTAC\n-\nIIIIIIIIII\n", 101, 0,
+                     "a FASTQ read's third line does not begin with '+'");
+    expect_malformed("truncated.fq", "@bad:3 cut short\nACGTACGTAC\n", 150, 1,
+                     "the input ends inside a FASTQ read (fewer than 4 lines)");
 }
 
 /* Phred+33 reads filtered as Phred+64: the first read's qualities fall below '@', and the plugin
