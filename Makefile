@@ -73,7 +73,14 @@ demo: build
 	awk '{ c[$$9]++; s[$$9] += $$10; if ($$10 != "-" && ($$10 + 0 > m[$$9] + 0 || !($$9 in m))) m[$$9] = $$10 } \
 	    END { for (k in c) print k "\t" c[k] "\t" s[k] "\t" m[k] }' sample-data/access.log | sort | \
 	    cmp - out/access-count.tsv; \
-	echo "out/access-count.tsv     = awk '{ c[\$$9]++; s[\$$9] += \$$10; m[\$$9] = max } ...' | sort"
+	echo "out/access-count.tsv     = awk '{ c[\$$9]++; s[\$$9] += \$$10; m[\$$9] = max } ...' | sort"; \
+	zcat sample-data/reads.fastq.gz | python3 plugins/fastq-filter/fastq_ref.py filter:30:50 trim:100 | \
+	    cmp - out/reads-filter.fastq; \
+	echo "out/reads-filter.fastq   = zcat reads.fastq.gz | python3 fastq_ref.py filter:30:50 trim:100"; \
+	python3 -c 'import csv, sys; r = csv.reader(sys.stdin); h = next(r); i = h.index("name"), h.index("city"); \
+	    w = csv.writer(sys.stdout, lineterminator="\n"); [w.writerow([x[k] for k in i]) for x in [h, *r]]' \
+	    < sample-data/contacts.csv | cmp - out/contacts-cut.csv; \
+	echo "out/contacts-cut.csv     = python3 csv.reader, columns name and city, csv.writer"
 
 # Configures again, so that a build directory configured before CMocka was installed gets its
 # tests; --no-tests=error fails rather than passing with no tests.

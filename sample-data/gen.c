@@ -1,6 +1,7 @@
 /*
  * sample-data/gen.c: tranche-gen, a deterministic generator of realistic test inputs (Apache
- * combined access logs, or an orders CSV) of a requested size. The same seed and size give the
+ * combined access logs, an orders CSV, FASTQ reads, or a contacts CSV with quoted fields) of a
+ * requested size. The same seed and size give the
  * same bytes on any machine: the only randomness is a splitmix64 stream and all arithmetic is
  * integer, so no libc PRNG, locale, float rounding or clock can leak in.
  */
@@ -622,6 +623,212 @@ csv_record(struct csv_gen *g, struct rng *r, char *p)
     return p;
 }
 
+/* ---- FASTQ reads --------------------------------------------------------------------------- */
+
+/* Illumina-style reads, Phred+33. Lengths vary (full 150 and 100 base reads, and reads already
+ * trimmed to anything from 20 to 250 bases), quality falls along each read, and a share of the
+ * quality lines begin with '@' (quality 31) or '+' (quality 10), the bytes a naive reader takes
+ * for a header or a separator. Some reads have constant quality 30, or 20 and 21 alternating, so
+ * that their mean is exactly 30 or 20.5: the edges of a `min_quality` filter. */
+
+static const struct str BARCODES[] = {
+    S("ATCACG"), S("CGATGT"), S("TTAGGC"), S("TGACCA"), S("ACAGTG"), S("GCCAAT"),
+};
+
+struct fastq_gen {
+    uint64_t n;
+};
+
+static uint32_t
+fastq_length(struct rng *r)
+{
+    uint32_t roll = rng_below(r, 10);
+
+    if (roll < 4) {
+        return 150;
+    }
+    if (roll < 6) {
+        return 100;
+    }
+    return rng_range(r, 20, 250);
+}
+
+/* The quality of base i of `len`: `level` at the 5' end, falling by up to 12 toward the 3' end,
+ * with noise; clamped to Illumina's 2..41. */
+static uint32_t
+fastq_quality(struct rng *r, uint32_t level, uint32_t i, uint32_t len)
+{
+    int32_t q = (int32_t)level - (int32_t)(12 * i / len) + (int32_t)rng_range(r, 0, 8) - 4;
+
+    return q < 2 ? 2 : q > 41 ? 41 : (uint32_t)q;
+}
+
+static char *
+fastq_record(struct fastq_gen *g, struct rng *r, char *p)
+{
+    static const char bases[] = "ACGT";
+    uint32_t len = fastq_length(r);
+    uint32_t level = rng_range(r, 8, 40);
+    uint32_t shape = rng_below(r, 20);
+    char *id = p;
+    size_t id_len;
+
+    g->n++;
+    p = put(p, (struct str)S("@SIM:7:FC0A1:1:"));
+    p = put_u64(p, 1101 + g->n / 200);
+    *p++ = ':';
+    p = put_u64(p, rng_range(r, 1000, 32000));
+    *p++ = ':';
+    p = put_u64(p, g->n);
+    id_len = (size_t)(p - id) - 1;
+    p = put(p, (struct str)S(" 1:N:0:"));
+    p = put(p, BARCODES[rng_below(r, COUNT(BARCODES))]);
+    *p++ = '\n';
+    for (uint32_t i = 0; i < len; i++) {
+        *p++ = rng_below(r, 100) == 0 ? 'N' : bases[rng_below(r, 4)];
+    }
+    *p++ = '\n';
+    *p++ = '+';
+    /* Older files repeat the id on the + line. */
+    if (rng_below(r, 5) == 0) {
+        memcpy(p, id + 1, id_len);
+        p += id_len;
+    }
+    *p++ = '\n';
+    for (uint32_t i = 0; i < len; i++) {
+        uint32_t q;
+
+        if (shape == 0) {
+            q = 30;
+        } else if (shape == 1) {
+            q = 20 + (i & 1);
+        } else if (i == 0 && shape < 5) {
+            q = shape < 3 ? 31 : 10; /* '@' or '+' */
+        } else {
+            q = fastq_quality(r, level, i, len);
+        }
+        *p++ = (char)('!' + q);
+    }
+    *p++ = '\n';
+    return p;
+}
+
+/* ---- a contacts CSV with quoting ----------------------------------------------------------- */
+
+/* RFC 4180 in full: names with commas ("Smith, Jane"), doubled quotes for nicknames, notes that
+ * span lines, and now and then a row that ends in CRLF. Quoted only where needed, as a
+ * spreadsheet writes it. */
+
+static const struct str CONTACTS_HEADER = S("id,name,email,phone,city,notes\n");
+
+static const struct str FIRST_NAMES[] = {
+    S("Ada"),   S("Bruno"), S("Chloe"), S("Dmitri"), S("Elena"), S("Farid"),
+    S("Greta"), S("Hiro"),  S("Ines"),  S("Jonas"),  S("Kemi"),  S("Luis"),
+};
+static const struct str LAST_NAMES[] = {
+    S("Okafor"), S("Lindqvist"), S("Moreau"), S("Tanaka"), S("O'Brien"),
+    S("Novak"),  S("Silva"),     S("Weber"),  S("Haddad"), S("Kowalski"),
+};
+static const struct str NICKNAMES[] = {S("Bo"), S("Ace"), S("Doc"), S("Sunny")};
+static const struct str CITIES[] = {
+    S("Lisbon"),         S("Oslo"),   S("Osaka"),         S("Lagos"),        S("Denver"),
+    S("Washington, DC"), S("Zurich"), S("Paris, France"), S("Porto Alegre"), S("Leeds"),
+};
+static const struct str NOTES[] = {
+    S("prefers email"),
+    S("call after 5pm, not before"),
+    S("met at the \"Data, Done Right\" meetup"),
+    S("line one\nline two"),
+    S("VIP\r\nrenewal due in March"),
+    S("said: \"ship it\""),
+    S(""),
+    S("asked for the invoice, twice\nthen paid"),
+};
+
+struct contacts_gen {
+    uint64_t id;
+};
+
+/* Writes s as one CSV field: quoted, with quotes doubled, when it holds a comma, a quote, CR or
+ * LF; as it is otherwise. */
+static char *
+put_csv_field(char *p, const char *s, size_t n)
+{
+    if (strcspn(s, ",\"\r\n") >= n) {
+        memcpy(p, s, n);
+        return p + n;
+    }
+    *p++ = '"';
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '"') {
+            *p++ = '"';
+        }
+        *p++ = s[i];
+    }
+    *p++ = '"';
+    return p;
+}
+
+static char *
+contacts_record(struct contacts_gen *g, struct rng *r, char *p)
+{
+    const struct str *first = &FIRST_NAMES[rng_below(r, COUNT(FIRST_NAMES))];
+    const struct str *last = &LAST_NAMES[rng_below(r, COUNT(LAST_NAMES))];
+    const struct str *note = &NOTES[rng_below(r, COUNT(NOTES))];
+    uint32_t style = rng_below(r, 4);
+    char name[128];
+    const struct str *city = &CITIES[rng_below(r, COUNT(CITIES))];
+    char *n = name;
+
+    if (g->id == 0) {
+        g->id = 1;
+        return put(p, CONTACTS_HEADER);
+    }
+    /* "Last, First", "First Last", or with a nickname in quotes */
+    if (style == 0) {
+        n = put(n, *last);
+        n = put(n, (struct str)S(", "));
+        n = put(n, *first);
+    } else {
+        n = put(n, *first);
+        if (style == 1) {
+            n = put(n, (struct str)S(" \""));
+            n = put(n, NICKNAMES[rng_below(r, COUNT(NICKNAMES))]);
+            n = put(n, (struct str)S("\""));
+        }
+        *n++ = ' ';
+        n = put(n, *last);
+    }
+    *n = '\0';
+
+    p = put_u64(p, g->id++);
+    *p++ = ',';
+    p = put_csv_field(p, name, (size_t)(n - name));
+    *p++ = ',';
+    for (size_t i = 0; i < first->n; i++) {
+        *p++ = (char)(first->s[i] | 0x20);
+    }
+    *p++ = '.';
+    for (size_t i = 0; i < last->n; i++) {
+        if (last->s[i] != '\'') {
+            *p++ = (char)(last->s[i] | 0x20);
+        }
+    }
+    p = put(p, (struct str)S("@example.org"));
+    *p++ = ',';
+    p = put(p, (struct str)S("+1-555-"));
+    p = put_padded(p, rng_below(r, 10000), 4);
+    *p++ = ',';
+    p = put_csv_field(p, city->s, city->n);
+    *p++ = ',';
+    p = put_csv_field(p, note->s, note->n);
+    if (rng_below(r, 12) == 0) {
+        *p++ = '\r';
+    }
+    *p++ = '\n';
+    return p;
+}
+
 /* ---- output -------------------------------------------------------------------------------- */
 
 /* Writes all of buf, retrying short writes and EINTR. Returns 0, or -1 with errno set. */
@@ -645,12 +852,13 @@ write_all(int fd, const char *buf, size_t len)
 
 /* ---- command line -------------------------------------------------------------------------- */
 
-enum kind { KIND_ACCESS, KIND_CSV };
+enum kind { KIND_ACCESS, KIND_CSV, KIND_FASTQ, KIND_CONTACTS };
 
 static void
 usage(FILE *f)
 {
-    fputs("usage: tranche-gen --kind access|csv --size SIZE [--seed N] [--output FILE]\n"
+    fputs("usage: tranche-gen --kind access|csv|fastq|contacts --size SIZE [--seed N] "
+          "[--output FILE]\n"
           "\n"
           "Writes realistic records until at least SIZE bytes, ending at a record boundary.\n"
           "The output depends only on --kind, --seed and --size: the same arguments give the\n"
@@ -658,6 +866,9 @@ usage(FILE *f)
           "\n"
           "  --kind access   Apache combined log lines (~230 bytes each)\n"
           "  --kind csv      orders CSV: id,timestamp,user,country,product,quantity,price,status\n"
+          "  --kind fastq    FASTQ reads, Phred+33, 20 to 250 bases\n"
+          "  --kind contacts contacts CSV with quoted fields (commas, \"\", line breaks, CRLF):\n"
+          "                  id,name,email,phone,city,notes\n"
           "  --size SIZE     bytes, with an optional K, M, G or T suffix (powers of 1024;\n"
           "                  KiB/KB/MiB/... are accepted too)\n"
           "  --seed N        unsigned 64-bit seed (default 1)\n"
@@ -733,6 +944,8 @@ generate(int fd, enum kind kind, uint64_t seed, uint64_t size)
     struct rng r = {seed};
     struct access_gen *access = NULL;
     struct csv_gen csv;
+    struct fastq_gen fastq = {0};
+    struct contacts_gen contacts = {0};
     char *buf = malloc(FLUSH_AT + MAX_RECORD);
     uint64_t written = 0;
     char *p;
@@ -747,12 +960,25 @@ generate(int fd, enum kind kind, uint64_t seed, uint64_t size)
             goto out;
         }
         access_init(access, &r);
-    } else {
+    } else if (kind == KIND_CSV) {
         csv_init(&csv);
     }
     p = buf;
     while (written + (uint64_t)(p - buf) < size) {
-        p = kind == KIND_ACCESS ? access_record(access, &r, p) : csv_record(&csv, &r, p);
+        switch (kind) {
+        case KIND_ACCESS:
+            p = access_record(access, &r, p);
+            break;
+        case KIND_CSV:
+            p = csv_record(&csv, &r, p);
+            break;
+        case KIND_FASTQ:
+            p = fastq_record(&fastq, &r, p);
+            break;
+        case KIND_CONTACTS:
+            p = contacts_record(&contacts, &r, p);
+            break;
+        }
         if ((size_t)(p - buf) >= FLUSH_AT) {
             if (write_all(fd, buf, (size_t)(p - buf)) != 0) {
                 goto out;
@@ -830,8 +1056,13 @@ main(int argc, char **argv)
         kind = KIND_ACCESS;
     } else if (strcmp(kind_text, "csv") == 0) {
         kind = KIND_CSV;
+    } else if (strcmp(kind_text, "fastq") == 0) {
+        kind = KIND_FASTQ;
+    } else if (strcmp(kind_text, "contacts") == 0) {
+        kind = KIND_CONTACTS;
     } else {
-        fprintf(stderr, "tranche-gen: --kind: expected access or csv, got %s\n", kind_text);
+        fprintf(stderr, "tranche-gen: --kind: expected access, csv, fastq or contacts, got %s\n",
+                kind_text);
         return 2;
     }
     if (parse_size(size_text, &size) != 0) {
