@@ -310,6 +310,22 @@ test_csv_plugins__count_matches_python(void **state)
     }
 }
 
+/* A step before count that changes the columns: count finds its columns by name in the header as
+ * cut left it (host->header per step), in the workers and in the combine phase alike. */
+static void
+test_csv_plugins__count_after_cut_by_name(void **state)
+{
+    const char *job;
+
+    (void)state;
+    job =
+        write_csv_job("cutcount.yaml", "in.csv", "",
+                      "steps:\n  - plugin: cut\n    options: {fields: [amount, country]}\n"
+                      "aggregate:\n  plugin: count\n  options: {key: [country], sum: [amount]}\n");
+    tu_sh(0, "python3 count.py in.csv , country amount '' > ref");
+    check_job("cut, then count by name", job, "ref");
+}
+
 /* The header row of count's output, spelled out. */
 static void
 test_csv_plugins__count_header_row(void **state)
@@ -334,6 +350,7 @@ main(void)
         cmocka_unit_test(test_csv_plugins__column_name_errors),
         cmocka_unit_test(test_csv_plugins__count_matches_python),
         cmocka_unit_test(test_csv_plugins__count_header_row),
+        cmocka_unit_test(test_csv_plugins__count_after_cut_by_name),
     };
 
     return cmocka_run_group_tests(tests, setup, tu_group_teardown);
