@@ -264,6 +264,9 @@ framing_next(const struct framing *f, struct framing_scan *st, const char *buf, 
     } else {
         why = &none;
     }
+    if (len == 0) {
+        return FRAMING_MORE; /* (no record, not even at the end of the input) */
+    }
     switch (f->kind) {
     case TRANCHE_FORMAT_CSV:
         return next_row(f, st, buf, len, eof, rec_len, total, why);
