@@ -387,6 +387,38 @@ expect_malformed(const char *path, const char *format, const char *extra, long o
     }
 }
 
+/*
+ * Under `on_error: skip` the malformed bytes are left out (exit 3) and listed in rejects.tsv at
+ * their offset; the records around them come out: `want` (the upper step's output) exactly.
+ */
+static void
+expect_skipped(const char *path, const char *format, long offset, const char *want)
+{
+    static const char *const bad_sizes[] = {"1", "7", "4096"};
+
+    tu_write_job("job.yaml",
+                 "input:\n  path: %s\n  format: %s\noutput:\n  path: out\nlog_dir: logs\n"
+                 "on_error: skip\nsteps:\n  - plugin: upper\n",
+                 path, format);
+    tu_write_file(tu_join(tu_dir, "want"), want, strlen(want));
+    for (size_t s = 0; s < sizeof(bad_sizes) / sizeof(bad_sizes[0]); s++) {
+        for (size_t w = 0; w < N_WORKERS; w++) {
+            char *err = NULL;
+            int rc;
+
+            tu_sh(0, "rm -rf out out.tranche-work logs");
+            rc = tu_tranche(&err, "run job.yaml -w %d -s %s", workers[w], bad_sizes[s]);
+            if (rc != 3) {
+                fail_msg("%s (on_error: skip): exit %d, expected 3:\n%s", path, rc,
+                         err != NULL ? err : "");
+            }
+            free(err);
+            tu_sh(0, "cmp want out && grep -q \"^%s\t%ld\t.*malformed %s record\" logs/rejects.tsv",
+                  path, offset, format);
+        }
+    }
+}
+
 static long
 file_size(const char *name)
 {
@@ -400,14 +432,14 @@ file_size(const char *name)
 
 /*
  * Malformed records fail the job (exit 1), naming the file and the offset where the bad
- * record starts. Under `on_error: skip` too: the core does not skip a record it cannot frame,
- * it fails the whole job the same way (this asserts that behaviour as it is).
+ * record starts; under `on_error: skip` they are left out and listed (exit 3), and the records
+ * around them come out.
  */
 static void
 test_formats__malformed_input_names_file_and_offset(void **state)
 {
-    static const char *const extras[] = {"", "on_error: skip\n"};
     static const char good_fq[] = "@r1\nACGT\n+r1\nIIII\n@r2\n\n+\n\n@r3\nA\n+\n@\n";
+    static const char good_upper[] = "@R1\nACGT\n+R1\nIIII\n@R2\n\n+\n\n@R3\nA\n+\n@\n";
     long csv_start;
     char *text;
 
@@ -431,13 +463,18 @@ test_formats__malformed_input_names_file_and_offset(void **state)
     tu_write_file(tu_join(tu_dir, "at.fq"), good_fq, strlen(good_fq));
     tu_sh(0, "printf 'r4\\nACG\\n+\\nIII\\n' >> at.fq");
 
-    for (size_t e = 0; e < sizeof(extras) / sizeof(extras[0]); e++) {
-        expect_malformed("uq.csv", "csv", extras[e], csv_start);
-        expect_malformed("len.fq", "fastq", extras[e], (long)strlen(good_fq));
-        expect_malformed("plus.fq", "fastq", extras[e], (long)strlen(good_fq));
-        expect_malformed("trunc.fq", "fastq", extras[e], (long)strlen(good_fq));
-        expect_malformed("at.fq", "fastq", extras[e], (long)strlen(good_fq));
-    }
+    expect_malformed("uq.csv", "csv", "", csv_start);
+    expect_malformed("len.fq", "fastq", "", (long)strlen(good_fq));
+    expect_malformed("plus.fq", "fastq", "", (long)strlen(good_fq));
+    expect_malformed("trunc.fq", "fastq", "", (long)strlen(good_fq));
+    expect_malformed("at.fq", "fastq", "", (long)strlen(good_fq));
+    /* on_error: skip: r4 is left out; r5, a read again, comes out */
+    expect_skipped("len.fq", "fastq", (long)strlen(good_fq),
+                   "@R1\nACGT\n+R1\nIIII\n@R2\n\n+\n\n@R3\nA\n+\n@\n@R5\nA\n+\nI\n");
+    expect_skipped("plus.fq", "fastq", (long)strlen(good_fq), good_upper);
+    expect_skipped("trunc.fq", "fastq", (long)strlen(good_fq), good_upper);
+    tu_sh(0, "printf 'a,b\\nc,\"d\\ne\\n' > open.csv"); /* the quote opened at 6 stays open */
+    expect_skipped("open.csv", "csv", 4, "A,B\n");
     /* The same bad read last in a gzip file: the offset is in the decompressed bytes. */
     tu_sh(0, "gzip -c trunc.fq > trunc.fq.gz");
     expect_malformed("trunc.fq.gz", "fastq", "", (long)strlen(good_fq));
