@@ -244,12 +244,14 @@ header_step(struct chain *c, size_t i, const void *data, size_t len)
 static int
 run_header(struct chain *c, size_t first)
 {
+    uint64_t records = c->stats.records_out;
     int rc;
 
     c->progress->record_start = UINT64_MAX;
     c->in_header = 1;
     rc = header_step(c, first, c->ctx[first].header, c->ctx[first].header_len);
     c->in_header = 0;
+    c->stats.records_out = records; /* (its bytes are output; it is not a record) */
     c->progress->step = -1;
     return rc;
 }
