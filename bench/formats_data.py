@@ -10,6 +10,7 @@
     formats_data.py csv-upper IN OUT       the Python recipe: csv.reader / csv.writer in one
                                            process, every field upper-cased (a-z only), the
                                            header row passed unchanged
+    formats_data.py csv-cut IN OUT         the same, keeping columns 1 and 3 (the header's too)
 
 Rows and reads are drawn from a pool of a few thousand made at random, so that generating
 hundreds of MiB takes seconds; the seed fixes the bytes.
@@ -85,6 +86,14 @@ def csv_upper(inp, outp):
             w.writerow([f.translate(UPPER_STR) for f in row])
 
 
+def csv_cut(inp, outp):
+    with open(inp, newline="", encoding="latin-1") as fi, \
+            open(outp, "w", newline="", encoding="latin-1") as fo:
+        w = csv.writer(fo, lineterminator="\n")
+        for row in csv.reader(fi):
+            w.writerow([row[i] for i in (0, 2) if i < len(row)])
+
+
 def main(argv):
     if argv[1] == "csv":
         gen_csv(int(argv[2]), int(argv[3]), argv[4])
@@ -92,6 +101,8 @@ def main(argv):
         gen_fastq(int(argv[2]), int(argv[3]), argv[4])
     elif argv[1] == "csv-upper":
         csv_upper(argv[2], argv[3])
+    elif argv[1] == "csv-cut":
+        csv_cut(argv[2], argv[3])
     else:
         sys.exit("formats_data.py: unknown command " + argv[1])
 

@@ -5,6 +5,9 @@
 #include "framing.h"
 
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 void
 framing_default(struct framing *f)
@@ -89,8 +92,6 @@ framing_kind_name(int kind)
  * (a byte equal to the quote becomes 0x80 exactly: no carries cross bytes).
  */
 #if defined(__SSE2__)
-#include <emmintrin.h>
-
 unsigned
 framing_quote_parity(unsigned char quote, const char *buf, size_t len)
 {
@@ -160,30 +161,63 @@ next_line(const struct framing *f, struct framing_scan *st, const char *buf, siz
     return FRAMING_MORE;
 }
 
+/*
+ * The first LF in buf[pos, len) with an even quote parity before it, *parity being the parity
+ * of what came before pos: returns 1 and sets *end, or 0 with *parity that of buf[.., len).
+ * With SSE2, one pass compares each 16 bytes with the quote and with LF: the parity before each
+ * LF of the block is the block's starting parity and its quotes below that LF.
+ */
+static int
+row_end(const char *buf, size_t pos, size_t len, unsigned char quote, unsigned *parity, size_t *end)
+{
+    unsigned par = *parity;
+    size_t i = pos;
+
+#if defined(__SSE2__)
+    const __m128i q = _mm_set1_epi8((char)quote), nl = _mm_set1_epi8('\n');
+
+    for (; i + 16 <= len; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(buf + i));
+        unsigned mq = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, q));
+        unsigned ml = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, nl));
+
+        for (; ml != 0; ml &= ml - 1) {
+            unsigned below = (ml & -ml) - 1; /* the bytes of the block before this LF */
+
+            if (((par ^ (unsigned)__builtin_parity(mq & below)) & 1) == 0) {
+                *end = i + (size_t)__builtin_ctz(ml);
+                return 1;
+            }
+        }
+        par ^= (unsigned)__builtin_parity(mq);
+    }
+#endif
+    for (; i < len; i++) {
+        if ((unsigned char)buf[i] == quote) {
+            par ^= 1;
+        } else if (buf[i] == '\n' && par == 0) {
+            *end = i;
+            return 1;
+        }
+    }
+    *parity = par;
+    return 0;
+}
+
 /* csv: the first LF from buf[st->clean] on with an even number of quotes before it. */
 static int
 next_row(const struct framing *f, struct framing_scan *st, const char *buf, size_t len, int eof,
          size_t *rec_len, size_t *total, const char **why)
 {
-    size_t pos = st->clean;
+    size_t end;
 
-    for (;;) {
-        const char *lf = memchr(buf + pos, '\n', len - pos);
-        size_t end = lf != NULL ? (size_t)(lf - buf) : len;
-
-        st->parity ^= framing_quote_parity(f->quote, buf + pos, end - pos);
-        if (lf == NULL) {
-            st->clean = len;
-            break;
-        }
-        if (st->parity == 0) {
-            *total = end + 1;
-            *rec_len = end > 0 && buf[end - 1] == '\r' ? end - 1 : end;
-            return FRAMING_RECORD;
-        }
-        pos = end + 1;
+    if (row_end(buf, st->clean, len, f->quote, &st->parity, &end)) {
+        *total = end + 1;
+        *rec_len = end > 0 && buf[end - 1] == '\r' ? end - 1 : end;
+        return FRAMING_RECORD;
     }
-    if (!eof || len == 0) {
+    st->clean = len;
+    if (!eof) {
         return FRAMING_MORE;
     }
     if (st->parity != 0) {
@@ -348,23 +382,13 @@ static int
 boundary_row(const struct framing *f, const char *buf, size_t len, size_t from, unsigned parity,
              size_t *at)
 {
-    size_t pos = from;
+    size_t end;
 
-    for (;;) {
-        const char *lf = memchr(buf + pos, '\n', len - pos);
-        size_t end;
-
-        if (lf == NULL) {
-            return FRAMING_MORE;
-        }
-        end = (size_t)(lf - buf);
-        parity ^= framing_quote_parity(f->quote, buf + pos, end - pos);
-        if (parity == 0) {
-            *at = end + 1;
-            return FRAMING_RECORD;
-        }
-        pos = end + 1;
+    if (!row_end(buf, from, len, f->quote, &parity, &end)) {
+        return FRAMING_MORE;
     }
+    *at = end + 1;
+    return FRAMING_RECORD;
 }
 
 int
