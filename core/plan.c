@@ -235,54 +235,30 @@ next_framed(struct window *w, const struct framing *fr, uint64_t start, uint64_t
     return 0;
 }
 
-static int
-add_framed(struct plan *plan, size_t file, const char *path, int fd, uint64_t size, uint64_t target,
-           const struct framing *fr, struct error *err)
-{
-    struct window w = {.fd = fd, .path = path, .size = size};
-    uint64_t start = 0, end;
-    int rc = -1;
-
-    while (start < size) {
-        if (size - start <= target) {
-            end = size;
-        } else if (next_framed(&w, fr, start, start + target - 1, &end, err) != 0) {
-            goto out;
-        }
-        if (push_planned(plan, file, path, start, end, err) == NULL) {
-            goto out;
-        }
-        start = end;
-    }
-    rc = 0;
-out:
-    free(w.buf);
-    return rc;
-}
-
 int
 plan_add_file(struct plan *plan, size_t file, const char *path, int fd, uint64_t size,
               uint64_t target, const struct framing *fr, struct error *err)
 {
-    struct probe *pr;
+    struct window w = {.fd = fd, .path = path, .size = size};
+    struct probe *pr = NULL;
     uint64_t start = 0, end;
     int rc = -1;
 
     if (target == 0) {
         target = 1;
     }
-    if (!framing_is_simple(fr)) {
-        return add_framed(plan, file, path, fd, size, target, fr, err);
+    if (framing_is_simple(fr)) {
+        pr = malloc(sizeof(*pr));
+        if (pr == NULL) {
+            return error_set(err, "out of memory planning %s", path);
+        }
+        *pr = (struct probe){.fd = fd, .path = path, .size = size, .delimiter = fr->delim[0]};
     }
-    pr = malloc(sizeof(*pr));
-    if (pr == NULL) {
-        return error_set(err, "out of memory planning %s", path);
-    }
-    *pr = (struct probe){.fd = fd, .path = path, .size = size, .delimiter = fr->delim[0]};
     while (start < size) {
         if (size - start <= target) {
             end = size;
-        } else if (next_boundary(pr, start + target - 1, &end, err) != 0) {
+        } else if ((pr != NULL ? next_boundary(pr, start + target - 1, &end, err)
+                               : next_framed(&w, fr, start, start + target - 1, &end, err)) != 0) {
             goto out;
         }
         if (push_planned(plan, file, path, start, end, err) == NULL) {
@@ -293,6 +269,7 @@ plan_add_file(struct plan *plan, size_t file, const char *path, int fd, uint64_t
     rc = 0;
 out:
     free(pr);
+    free(w.buf);
     return rc;
 }
 

@@ -21,18 +21,6 @@
 #include "plan.h"
 #include "testutil.h"
 
-/* Lines cut at one byte, as a framing (each call's own: the plans below use one at a time). */
-static const struct framing *
-lines_of(unsigned char delimiter)
-{
-    static struct framing f;
-
-    framing_default(&f);
-    f.delim[0] = delimiter;
-    framing_finish(&f);
-    return &f;
-}
-
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 
 static uint64_t
@@ -115,7 +103,7 @@ plan_buffer(const char *dir, const char *data, size_t len, uint64_t target, unsi
     tu_write_file(path, data, len);
     fd = open(path, O_RDONLY);
     assert_true(fd >= 0);
-    assert_int_equal(plan_add_file(&plan, 0, path, fd, len, target, lines_of(delim), &err), 0);
+    assert_int_equal(plan_add_file(&plan, 0, path, fd, len, target, tu_lines_of(delim), &err), 0);
     check_plan(&plan, 0, data, len, target, delim);
     if (len == 0) {
         assert_int_equal(plan.n_parts, 0);
@@ -190,7 +178,8 @@ test_plan__record_longer_than_partitions(void **state)
     tu_write_file(path, data, sizeof(data));
     fd = open(path, O_RDONLY);
     memset(&plan, 0, sizeof(plan));
-    assert_int_equal(plan_add_file(&plan, 0, path, fd, sizeof(data), 10, lines_of('\n'), &err), 0);
+    assert_int_equal(plan_add_file(&plan, 0, path, fd, sizeof(data), 10, tu_lines_of('\n'), &err),
+                     0);
     assert_int_equal(plan.n_parts, 2);
     assert_int_equal(plan.parts[0].start, 0);
     assert_int_equal(plan.parts[0].end, 104);
@@ -220,9 +209,9 @@ test_plan__files_keep_order_and_never_share_a_partition(void **state)
     fa = open(a, O_RDONLY);
     fb = open(b, O_RDONLY);
     memset(&plan, 0, sizeof(plan));
-    assert_int_equal(plan_add_file(&plan, 0, a, fa, 13, 4, lines_of('\n'), &err), 0);
+    assert_int_equal(plan_add_file(&plan, 0, a, fa, 13, 4, tu_lines_of('\n'), &err), 0);
     n_a = plan.n_parts;
-    assert_int_equal(plan_add_file(&plan, 1, b, fb, 10, 4, lines_of('\n'), &err), 0);
+    assert_int_equal(plan_add_file(&plan, 1, b, fb, 10, 4, tu_lines_of('\n'), &err), 0);
     for (i = 0; i < plan.n_parts; i++) {
         assert_int_equal(plan.parts[i].index, i);
         assert_int_equal(plan.parts[i].file, i < n_a ? 0 : 1);
@@ -260,14 +249,15 @@ test_plan__offsets_beyond_4GiB(void **state)
         skip();
     }
     memset(&plan, 0, sizeof(plan));
-    assert_int_equal(plan_add_file(&plan, 0, path, fd, size, 3ull << 30, lines_of('\0'), &err), 0);
+    assert_int_equal(plan_add_file(&plan, 0, path, fd, size, 3ull << 30, tu_lines_of('\0'), &err),
+                     0);
     assert_int_equal(plan.n_parts, 2);
     assert_true(plan.parts[0].end == 3ull << 30);
     assert_true(plan.parts[1].start == 3ull << 30);
     assert_true(plan.parts[1].end == size);
     plan_release(&plan);
     assert_int_equal(
-        plan_add_file(&plan, 0, path, fd, size, (4ull << 30) + 1, lines_of('\0'), &err), 0);
+        plan_add_file(&plan, 0, path, fd, size, (4ull << 30) + 1, tu_lines_of('\0'), &err), 0);
     assert_int_equal(plan.n_parts, 2);
     assert_true(plan.parts[0].end == (4ull << 30) + 1);
     plan_release(&plan);
@@ -335,7 +325,7 @@ test_plan__probing_reads_each_byte_once(void **state)
 
     (void)state;
     memset(&plan, 0, sizeof(plan));
-    assert_int_equal(plan_add_file(&plan, 0, path, fd, 2 * n, 1, lines_of('\n'), &err), 0);
+    assert_int_equal(plan_add_file(&plan, 0, path, fd, 2 * n, 1, tu_lines_of('\n'), &err), 0);
     took = cpu_seconds() - t0;
     read = bytes_read() - before;
     assert_int_equal(plan.n_parts, n);
@@ -369,7 +359,7 @@ test_plan__partition_count_is_bounded(void **state)
     (void)state;
     memset(&plan, 0, sizeof(plan));
     assert_int_equal(
-        plan_add_file(&plan, 0, a, fa, 8 * PLAN_MAX_PARTITIONS, 1, lines_of('\n'), &err), -1);
+        plan_add_file(&plan, 0, a, fa, 8 * PLAN_MAX_PARTITIONS, 1, tu_lines_of('\n'), &err), -1);
     took = cpu_seconds() - t0;
     assert_true(plan_is_full(&plan));
     assert_int_equal(plan.n_parts, PLAN_MAX_PARTITIONS);
@@ -381,17 +371,17 @@ test_plan__partition_count_is_bounded(void **state)
     plan_release(&plan);
 
     /* Two files of n partitions each: the second passes the limit. */
-    assert_int_equal(plan_add_file(&plan, 0, b, fb, 2 * n, 1, lines_of('\n'), &err), 0);
+    assert_int_equal(plan_add_file(&plan, 0, b, fb, 2 * n, 1, tu_lines_of('\n'), &err), 0);
     assert_false(plan_is_full(&plan));
-    assert_int_equal(plan_add_file(&plan, 1, b, fb, 2 * n, 1, lines_of('\n'), &err), -1);
+    assert_int_equal(plan_add_file(&plan, 1, b, fb, 2 * n, 1, tu_lines_of('\n'), &err), -1);
     assert_true(plan_is_full(&plan));
     plan_release(&plan);
     /* In partitions of 4 bytes the first file is still past the limit; of 8, just at it. */
     assert_int_equal(
-        plan_add_file(&plan, 0, a, fa, 8 * PLAN_MAX_PARTITIONS, 4, lines_of('\n'), &err), -1);
+        plan_add_file(&plan, 0, a, fa, 8 * PLAN_MAX_PARTITIONS, 4, tu_lines_of('\n'), &err), -1);
     plan_release(&plan);
     assert_int_equal(
-        plan_add_file(&plan, 0, a, fa, 8 * PLAN_MAX_PARTITIONS, 8, lines_of('\n'), &err), 0);
+        plan_add_file(&plan, 0, a, fa, 8 * PLAN_MAX_PARTITIONS, 8, tu_lines_of('\n'), &err), 0);
     assert_int_equal(plan.n_parts, PLAN_MAX_PARTITIONS);
     plan_release(&plan);
     close(fa);

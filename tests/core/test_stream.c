@@ -27,18 +27,6 @@
 #include "stream.h"
 #include "testutil.h"
 
-/* Lines cut at one byte, as a framing (each call's own: the plans below use one at a time). */
-static const struct framing *
-lines_of(unsigned char delimiter)
-{
-    static struct framing f;
-
-    framing_default(&f);
-    f.delim[0] = delimiter;
-    framing_finish(&f);
-    return &f;
-}
-
 #define RING (1u << 20)
 
 /* A descriptor from which each read() gives at most one byte of bytes[0, len) (datagrams of one
@@ -92,7 +80,7 @@ read_stream(const unsigned char *bytes, size_t len, size_t head_len, int gzip,
     src.head = bytes;
     src.head_len = head_len;
     assert_int_equal(stream_new(RING, &s, err), 0);
-    rc = stream_start(s, &src, target, lines_of('\n'), 0, 0, err);
+    rc = stream_start(s, &src, target, tu_lines_of('\n'), 0, 0, err);
     while (rc == 0 && status != STREAM_END) {
         rc = stream_step(s, &plan, 4096, &status, err);
         assert_int_not_equal(status, STREAM_FULL); /* the ring holds all of it */

@@ -1,6 +1,8 @@
 /* tests/support/testutil.c: see testutil.h. */
 #include "testutil.h"
 
+#include "framing.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
@@ -507,4 +509,15 @@ tu_thin(void)
 #else
     return 1;
 #endif
+}
+
+const struct framing *
+tu_lines_of(unsigned char delimiter)
+{
+    static struct framing f;
+
+    framing_default(&f);
+    f.delim[0] = delimiter;
+    framing_finish(&f);
+    return &f;
 }

@@ -148,4 +148,10 @@ struct tu_member {
  * tests have every optional field, and members zlib's own writers would not make). */
 void tu_gzip_member(FILE *f, const void *data, size_t len, const struct tu_member *o);
 
+struct framing;
+
+/* Lines cut at one byte, as a framing (core/framing.h) for the unit tests of the planners: one
+ * static framing, changed by each call. */
+const struct framing *tu_lines_of(unsigned char delimiter);
+
 #endif
