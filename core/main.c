@@ -44,6 +44,9 @@ static const char usage_text[] =
     "                               a file builds it too)\n"
     "  report LOGDIR [-o FILE]      write a run's report.html (timeline, throughput, slowest\n"
     "                               partitions, retries, skipped records) from its summary\n"
+    "  submit --slurm JOB.yaml --shards N [--dry-run] [-- SBATCH_ARGS...]\n"
+    "                               run the job as N shards on Slurm: a job array, one shard\n"
+    "                               a task, and a merge job after it (--help for the rest)\n"
     "  --version                    version, plugin ABI, and the libraries built with\n"
     "  --help, help [COMMAND]       this text, or the options of a command\n"
     "\n"
@@ -93,6 +96,8 @@ help(int argc, char **argv)
         fputs(cli_new_help, stdout);
     } else if (argc > 1 && strcmp(argv[1], "report") == 0) {
         fputs(cli_report_help, stdout);
+    } else if (argc > 1 && strcmp(argv[1], "submit") == 0) {
+        fputs(cli_submit_help, stdout);
     } else if (argc > 1) {
         fputs(cli_run_help, stdout);
     } else {
@@ -105,8 +110,9 @@ static const struct {
     const char *name;
     int (*fn)(int argc, char **argv);
 } commands[] = {
-    {"run", cmd_run},     {"plan", cmd_plan}, {"validate", cmd_validate}, {"plugins", cmd_plugins},
-    {"index", cmd_index}, {"help", help},     {"new", cmd_new},           {"report", cmd_report},
+    {"run", cmd_run},         {"plan", cmd_plan},     {"validate", cmd_validate},
+    {"plugins", cmd_plugins}, {"index", cmd_index},   {"help", help},
+    {"new", cmd_new},         {"report", cmd_report}, {"submit", cmd_submit},
 };
 
 /* Descriptors 0-2 open (on /dev/null if they were closed), so that no file the run opens gets
