@@ -11,12 +11,17 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 # steps' tests compare with (they skip that comparison without it).
 PACKAGES = cmake make gcc pkg-config libyaml-dev zlib1g-dev libcmocka-dev libdeflate-dev libpcre2-dev tabix pigz parallel
 
+# .ci/slurm-test.sh (make test-slurm) needs Slurm's daemons and client and munge: it starts a
+# private single-node cluster of its own (nothing in /etc is used), so they are not needed to
+# build or to use tranche submit against a real cluster.
+SLURM_PACKAGES = slurmctld slurmd slurm-client munge
+
 # The fuzz targets need clang and its libFuzzer runtime.
 FUZZ_PACKAGES = clang libclang-rt-14-dev
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build demo test test-sanitize fuzz bench clean install
+.PHONY: all deps build demo test test-sanitize test-slurm fuzz bench clean install
 
 all: build
 
@@ -97,6 +102,13 @@ test-sanitize: deps
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure --no-tests=error \
 	    -j $(JOBS)
+
+# tranche submit --slurm end to end on a private single-node Slurm cluster on loopback, started
+# and stopped by the script (well under a minute; CI runs it).
+test-slurm:
+	@$(MAKE) --no-print-directory deps PACKAGES="$(PACKAGES) $(SLURM_PACKAGES)"
+	@$(MAKE) --no-print-directory build
+	.ci/slurm-test.sh $(BUILD)
 
 # libFuzzer with ASan and UBSan over the job-file loader, the gzip readers and the access-point
 # index, FUZZ_SECONDS each (CI runs it). Seeds and every input that once crashed are kept in
