@@ -16,6 +16,8 @@ int cmd_index(int argc, char **argv);
 int cmd_plugins(int argc, char **argv);
 int cmd_new(int argc, char **argv);    /* cmd_new.c: the plugin project scaffold */
 int cmd_report(int argc, char **argv); /* cmd_report.c: a run's summary.json -> report.html */
+int cmd_merge(int argc, char **argv);  /* cmd_shards.c: the shards' parts -> the output */
+int cmd_status(int argc, char **argv); /* cmd_shards.c: which shards are done */
 
 /* The help texts, for `tranche help COMMAND` and COMMAND --help. */
 extern const char cli_run_help[];
@@ -23,6 +25,8 @@ extern const char cli_index_help[];
 extern const char cli_plugins_help[];
 extern const char cli_new_help[];
 extern const char cli_report_help[];
+extern const char cli_merge_help[];
+extern const char cli_status_help[];
 
 /* Standard output was closed when tranche started (it is /dev/null now): a command whose output
  * is standard output fails instead of throwing it away. */
