@@ -879,7 +879,7 @@ info_partition(struct chain *c, const struct partition *p, const struct source_i
 {
     c->info.input_path = in->input->is_stdin ? "-" : in->input->path; /* (as the job named it) */
     c->info.input_index = p->file;
-    c->info.partition = p->index;
+    c->info.partition = p->number;
     c->info.partition_offset = p->start;
     c->info.partition_length = p->end - p->start;
     c->info.offset = p->start;
@@ -965,7 +965,7 @@ chain_run(struct chain *c, const struct partition *p, const struct source_input 
     memset(&c->stats, 0, sizeof(c->stats));
     c->progress->partition = (int64_t)p->index;
     info_partition(c, p, in);
-    if ((p->index > 0 || c->ctx[0].header == NULL || c->framed || run_header(c, 0) == 0) &&
+    if ((p->number > 0 || c->ctx[0].header == NULL || c->framed || run_header(c, 0) == 0) &&
         partition_callbacks(c, 1) == 0 && read_records(c, p, in) == 0 &&
         partition_callbacks(c, 0) == 0 && drain(c, 1) == TRANCHE_OK) {
         rc = 0;

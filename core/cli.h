@@ -16,6 +16,8 @@ int cmd_index(int argc, char **argv);
 int cmd_plugins(int argc, char **argv);
 int cmd_new(int argc, char **argv);    /* cmd_new.c: the plugin project scaffold */
 int cmd_report(int argc, char **argv); /* cmd_report.c: a run's summary.json -> report.html */
+int cmd_merge(int argc, char **argv);  /* cmd_shards.c: the shards' parts -> the output */
+int cmd_status(int argc, char **argv); /* cmd_shards.c: which shards are done */
 int cmd_submit(int argc, char **argv); /* cmd_submit.c: shards as a Slurm job array + merge */
 
 /* The help texts, for `tranche help COMMAND` and COMMAND --help. */
@@ -24,6 +26,8 @@ extern const char cli_index_help[];
 extern const char cli_plugins_help[];
 extern const char cli_new_help[];
 extern const char cli_report_help[];
+extern const char cli_merge_help[];
+extern const char cli_status_help[];
 extern const char cli_submit_help[];
 
 /* Standard output was closed when tranche started (it is /dev/null now): a command whose output

@@ -29,7 +29,9 @@
 #include "paths.h"
 #include "plan.h"
 #include "repro.h"
+#include "resume.h"
 #include "run.h"
+#include "shards.h"
 #include "signals.h"
 
 /* More workers than this is a mistake (each is a process and two descriptors in the parent). */
@@ -85,6 +87,19 @@ const char cli_run_help[] =
     "                              this process, as one worker would: the `reproduce:` line of a\n"
     "                              failed worker; to standard output unless --output is given\n"
     "\n"
+    "Shards (a job cut into N parts that run apart, as the tasks of a Slurm job array; see\n"
+    "tranche help merge):\n"
+    "      --shards N              (plan) write the shard plan DIR/shards.plan (N runs of\n"
+    "                              consecutive partitions of about equal bytes; a gzip input\n"
+    "                              without an index is one unit) and print its shards\n"
+    "      --shard I/N|auto        (run) run shard I (from 0) of the plan in --work-dir into\n"
+    "                              DIR/part-I, with its checksum in DIR/part-I.sum; auto: I from\n"
+    "                              SLURM_ARRAY_TASK_ID, AWS_BATCH_JOB_ARRAY_INDEX,\n"
+    "                              BATCH_TASK_INDEX or JOB_COMPLETION_INDEX; workers from\n"
+    "                              SLURM_CPUS_PER_TASK unless set. A changed job or input is\n"
+    "                              refused (exit 2)\n"
+    "      --work-dir DIR          the shards' work directory (plan, parts)\n"
+    "\n"
     "What a run did:\n"
     "  -q, --quiet                 no progress line and no summary line on standard error\n"
     "      --summary-json FILE     (run) also write the log directory's summary.json to FILE\n"
@@ -118,6 +133,9 @@ struct cli {
     int quiet;
     int fsync;
     const char *summary_json; /* --summary-json FILE */
+    const char *shards;       /* plan --shards N */
+    const char *shard;        /* run --shard I/N|auto */
+    const char *work_dir;     /* --work-dir DIR */
     int help;
 };
 
@@ -217,6 +235,15 @@ take_option(struct cli *cli, int c, char **argv)
     case 'J':
         cli->summary_json = optarg;
         return 0;
+    case 'N':
+        cli->shards = optarg;
+        return 0;
+    case 'I':
+        cli->shard = optarg;
+        return 0;
+    case 'D':
+        cli->work_dir = optarg;
+        return 0;
     case 'h':
         cli->help = 1;
         return 0;
@@ -278,6 +305,9 @@ parse_cli(int argc, char **argv, struct cli *cli)
         {"retries", required_argument, NULL, 'r'},
         {"resume", no_argument, NULL, 'U'},
         {"summary-json", required_argument, NULL, 'J'},
+        {"shards", required_argument, NULL, 'N'},
+        {"shard", required_argument, NULL, 'I'},
+        {"work-dir", required_argument, NULL, 'D'},
         {"help", no_argument, NULL, 'h'},
         {"set", required_argument, NULL, 'S'},
         {"step", required_argument, NULL, 'T'},
@@ -370,6 +400,12 @@ load_job(const struct cli *cli, struct job *job, struct error *err)
         (cli->output != NULL && override(&job->output, cli->output, err) != 0) ||
         (cli->log_dir != NULL && override(&job->log_dir, cli->log_dir, err) != 0)) {
         return -1;
+    }
+    /* A shard on a cluster runs with the CPUs its scheduler gave it, not the machine's. */
+    if (job->workers == 0 && cli->shard != NULL && getenv("SLURM_CPUS_PER_TASK") != NULL &&
+        config_parse_workers(getenv("SLURM_CPUS_PER_TASK"), &job->workers) != 0) {
+        return error_set(err, "SLURM_CPUS_PER_TASK: expected a positive integer, not '%s'",
+                         getenv("SLURM_CPUS_PER_TASK"));
     }
     if (job->workers == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -542,6 +578,11 @@ struct session {
     struct inputs inputs;
     struct plan plan;
     struct error err;
+    /* run --shard: the shard plan, the shard, its inputs (plan then holds its partitions) */
+    struct shard_plan shards;
+    size_t shard;
+    struct planner_window window;
+    int sharded;
 };
 
 /* Prints a file name as `ls -b` would: a backslash, a newline or any other control character
@@ -698,6 +739,89 @@ check_destinations(struct session *s, enum session_for what)
     return rc != 0 ? session_fail(s, rc) : 0;
 }
 
+/* --shards, --shard and --work-dir: with the command they are for, and not with what a shard's
+ * run cannot do. */
+static int
+check_shard_options(const struct cli *cli, enum session_for what)
+{
+    int sharding = cli->shards != NULL || cli->shard != NULL;
+
+    if (cli->shards != NULL && what != FOR_PLAN) {
+        return cli_usage_error("%s", "--shards N is an option of tranche plan (tranche run takes "
+                                     "--shard I/N)");
+    }
+    if (cli->shard != NULL && what != FOR_RUN) {
+        return cli_usage_error("%s", "--shard I/N is an option of tranche run (tranche plan "
+                                     "takes --shards N)");
+    }
+    if (sharding && cli->work_dir == NULL) {
+        return cli_usage_error("%s", "--shards and --shard need --work-dir DIR");
+    }
+    if (!sharding && cli->work_dir != NULL) {
+        return cli_usage_error("%s", "--work-dir goes with --shards N (plan) or --shard I/N (run)");
+    }
+    if (sharding && cli->job_path == NULL) {
+        return cli_usage_error("%s", "shards need a job file (each shard's run reads it again)");
+    }
+    if (cli->shard != NULL && (cli->output != NULL || cli->only_partition >= 0 ||
+                               cli->replay != NULL || cli->in_process || cli->resume)) {
+        return cli_usage_error("%s", "--shard writes its part in --work-dir: not with --output, "
+                                     "--partition, --replay, --in-process or --resume");
+    }
+    return 0;
+}
+
+/* --shard I/N or auto, against the plan's n shards. */
+static int
+parse_shard(const char *text, size_t n, size_t *index, struct error *err)
+{
+    unsigned long long i, of;
+    int end = 0;
+
+    if (strcmp(text, "auto") == 0) {
+        return shards_auto_index(n, index, err);
+    }
+    if (sscanf(text, "%llu/%llu%n", &i, &of, &end) != 2 || text[end] != '\0' || of == 0 ||
+        i >= of || text[0] == '-' || strchr(text, '/')[1] == '-') {
+        return error_set(err, "--shard: expected I/N (I from 0 to N-1) or auto, not '%s'", text);
+    }
+    if (of != n) {
+        return error_set(err, "--shard %s: the shard plan has %zu shard(s)", text, n);
+    }
+    *index = (size_t)i;
+    return 0;
+}
+
+/* run --shard: reads the shard plan, checks the job and its inputs against it, and keeps the
+ * shard's partitions in s->plan; the output becomes the shard's part. */
+static int
+shard_prepare(struct session *s)
+{
+    uint64_t config = resume_job_digest(&s->job);
+    struct plan mine;
+    char *part;
+
+    memset(&mine, 0, sizeof(mine));
+    if (shards_read(s->cli.work_dir, &s->shards, &s->err) != 0 ||
+        parse_shard(s->cli.shard, s->shards.n, &s->shard, &s->err) != 0 ||
+        shards_select(&s->shards, s->shard, &s->job, config, &s->inputs, &s->plan, &mine,
+                      &s->window, &s->err) != 0) {
+        plan_release(&mine);
+        return session_fail(s, ERR_INVALID);
+    }
+    plan_release(&s->plan);
+    s->plan = mine;
+    part = shards_part_path(s->shards.dir, s->shard);
+    if (part == NULL) {
+        error_set(&s->err, "out of memory");
+        return session_fail(s, ERR_INVALID);
+    }
+    free(s->job.output);
+    s->job.output = part;
+    s->sharded = 1;
+    return 0;
+}
+
 /*
  * Everything `run` checks before it runs, for run, plan and validate alike (validate is run
  * without the running): the session is opened, planned (a stream's partitions are cut as it is
@@ -714,8 +838,15 @@ session_prepare(struct session *s, int argc, char **argv, int *help, enum sessio
         }
         return rc;
     }
+    rc = check_shard_options(&s->cli, what);
+    if (rc != 0) {
+        return rc;
+    }
     if (inputs_plan(&s->job, &s->inputs, &s->plan, &s->err) != 0) {
         return session_fail(s, ERR_INVALID);
+    }
+    if (s->cli.shard != NULL && shard_prepare(s) != 0) {
+        return ERR_INVALID;
     }
     rc = check_partition_exists(s);
     return rc != 0 ? rc : check_destinations(s, what);
@@ -726,6 +857,7 @@ session_close(struct session *s)
 {
     inputs_release(&s->inputs);
     plan_release(&s->plan);
+    shards_release(&s->shards);
     steps_free(s->steps, s->job.n_steps);
     config_release(&s->job);
     cli_release(&s->cli);
@@ -757,6 +889,28 @@ cmd_validate(int argc, char **argv)
     return rc;
 }
 
+/* plan --shards N: writes the shard plan in --work-dir and prints its shards. */
+static int
+plan_shards(struct session *s)
+{
+    int n = 0, rc;
+
+    if (config_parse_workers(s->cli.shards, &n) != 0 || n <= 0) {
+        return cli_usage_error("--shards: expected a positive number of shards, not '%s'",
+                               s->cli.shards);
+    }
+    rc = shards_make(&s->job, &s->inputs, &s->plan, (size_t)n, resume_job_digest(&s->job),
+                     output_gzip_level(&s->job), &s->shards, &s->err);
+    if (rc == 0 && shards_write(&s->shards, s->cli.work_dir, &s->err) != 0) {
+        rc = ERR_INVALID;
+    }
+    if (rc != 0) {
+        return session_fail(s, rc);
+    }
+    shards_print(&s->shards, &s->inputs, &s->plan);
+    return fflush(stdout) == 0 ? 0 : ERR_FAILED;
+}
+
 int
 cmd_plan(int argc, char **argv)
 {
@@ -764,7 +918,9 @@ cmd_plan(int argc, char **argv)
     int help, rc = session_prepare(&s, argc, argv, &help, FOR_PLAN);
     size_t i;
 
-    if (rc == 0 && !help) {
+    if (rc == 0 && !help && s.cli.shards != NULL) {
+        rc = plan_shards(&s);
+    } else if (rc == 0 && !help) {
         explain_streams(&s.job, &s.inputs);
         for (i = 0; i < s.plan.n_parts; i++) {
             const struct partition *p = &s.plan.parts[i];
@@ -930,7 +1086,9 @@ run_planned(struct session *s, struct repro *rp)
     opt.log_dir = s->job.log_dir;
     opt.in_process = s->cli.in_process;
     opt.only_partition = s->cli.only_partition;
-    opt.gzip_level = output_gzip_level(&s->job);
+    opt.gzip_level = s->sharded ? s->shards.gzip_level : output_gzip_level(&s->job);
+    opt.window = s->sharded ? &s->window : NULL;
+    opt.gzip_no_eof = s->sharded && s->shard + 1 < s->shards.n;
     opt.fsync = s->cli.fsync || s->job.output_fsync;
     opt.replay = s->cli.replay;
     opt.n_replay = s->cli.n_replay;
@@ -992,8 +1150,15 @@ cmd_run(int argc, char **argv)
     if (rc == 0) {
         rc = default_log_dir(&s, &log_hold);
     }
+    if (rc == 0 && s.sharded && shards_forget(&s.shards, s.shard, &s.err) != 0) {
+        rc = session_fail(&s, ERR_INVALID);
+    }
     if (rc == 0) {
         rc = run_planned(&s, &rp);
+    }
+    /* (a shard's part is done once its checksum record is written) */
+    if (rc >= 0 && s.sharded && shards_seal(&s.shards, s.shard, &s.err) != 0) {
+        rc = session_fail(&s, ERR_FAILED);
     }
 out:
     if (log_hold >= 0) {

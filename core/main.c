@@ -44,6 +44,10 @@ static const char usage_text[] =
     "                               a file builds it too)\n"
     "  report LOGDIR [-o FILE]      write a run's report.html (timeline, throughput, slowest\n"
     "                               partitions, retries, skipped records) from its summary\n"
+    "  plan JOB.yaml --shards N --work-dir D\n"
+    "  run JOB.yaml --shard I/N|auto --work-dir D\n"
+    "  merge --work-dir D [-o OUT]  cut a job into N shards that run apart (a Slurm job array),\n"
+    "  status --work-dir D          run one, merge their parts, list the shards not done\n"
     "  submit --slurm JOB.yaml --shards N [--dry-run] [-- SBATCH_ARGS...]\n"
     "                               run the job as N shards on Slurm: a job array, one shard\n"
     "                               a task, and a merge job after it (--help for the rest)\n"
@@ -96,6 +100,10 @@ help(int argc, char **argv)
         fputs(cli_new_help, stdout);
     } else if (argc > 1 && strcmp(argv[1], "report") == 0) {
         fputs(cli_report_help, stdout);
+    } else if (argc > 1 && strcmp(argv[1], "merge") == 0) {
+        fputs(cli_merge_help, stdout);
+    } else if (argc > 1 && strcmp(argv[1], "status") == 0) {
+        fputs(cli_status_help, stdout);
     } else if (argc > 1 && strcmp(argv[1], "submit") == 0) {
         fputs(cli_submit_help, stdout);
     } else if (argc > 1) {
@@ -112,7 +120,8 @@ static const struct {
 } commands[] = {
     {"run", cmd_run},         {"plan", cmd_plan},     {"validate", cmd_validate},
     {"plugins", cmd_plugins}, {"index", cmd_index},   {"help", help},
-    {"new", cmd_new},         {"report", cmd_report}, {"submit", cmd_submit},
+    {"new", cmd_new},         {"report", cmd_report}, {"merge", cmd_merge},
+    {"status", cmd_status},   {"submit", cmd_submit},
 };
 
 /* Descriptors 0-2 open (on /dev/null if they were closed), so that no file the run opens gets

@@ -95,6 +95,7 @@ plan_push(struct plan *plan, size_t file, uint64_t start, uint64_t end)
     p = &plan->parts[plan->n_parts];
     memset(p, 0, sizeof(*p));
     p->index = plan->n_parts;
+    p->number = plan->number_base + plan->n_parts;
     p->file = file;
     p->start = start;
     p->end = end;

@@ -14,8 +14,12 @@
 #include "framing.h"
 
 struct partition {
-    size_t index; /* global, in output order: file order, then offset order */
-    size_t file;  /* index into the plan's inputs */
+    size_t index; /* in output order: file order, then offset order (in a shard's run: within
+                   * the shard) */
+    /* The partition's number in the whole job (record_info's partition; the one that writes the
+     * header row is 0): index, or in a shard's run index + the shard's first (shards.h). */
+    size_t number;
+    size_t file; /* index into the plan's inputs */
     uint64_t start;
     uint64_t end; /* exclusive; end > start always */
     /* A BGZF input: the blocks [first_block, end_block) hold [start, end) of the decompressed
@@ -32,6 +36,7 @@ struct plan {
     struct partition *parts;
     size_t n_parts;
     size_t cap;
+    size_t number_base; /* plan_push numbers partitions from this (0 but in a shard's run) */
 };
 
 /*

@@ -12,12 +12,26 @@ int
 planner_start(struct planner *pl, const struct job *job, const struct inputs *inputs,
               const struct plan *fixed, int slots, int log_fd, struct error *err)
 {
+    return planner_start_window(pl, job, inputs, fixed, NULL, slots, log_fd, err);
+}
+
+int
+planner_start_window(struct planner *pl, const struct job *job, const struct inputs *inputs,
+                     const struct plan *fixed, const struct planner_window *window, int slots,
+                     int log_fd, struct error *err)
+{
     memset(pl, 0, sizeof(*pl));
     pl->stream_fd = -1;
     pl->job = job;
     pl->inputs = inputs;
     pl->fixed = fixed;
     pl->log_fd = log_fd;
+    pl->end_file = inputs->n;
+    if (window != NULL) {
+        pl->plan_file = window->first_file;
+        pl->end_file = window->end_file;
+        pl->live.number_base = window->first_number;
+    }
     if (inputs->n_streams > 0) {
         if (stream_new(STREAM_RING_SIZE, &pl->stream, err) != 0) {
             return -1;
@@ -133,7 +147,7 @@ planner_more(struct planner *pl, size_t budget, struct error *err)
             }
             continue;
         }
-        if (pl->plan_file >= pl->inputs->n) {
+        if (pl->plan_file >= pl->end_file) {
             pl->planned_all = 1;
             break;
         }

@@ -18,6 +18,13 @@
 
 struct stream;
 
+/* The inputs a run plans: [first_file, end_file) of the job's, its partitions numbered from
+ * first_number (a shard's run, shards.h); the whole job is {0, inputs->n, 0}. */
+struct planner_window {
+    size_t first_file, end_file;
+    size_t first_number;
+};
+
 /* Decode about this much of a stream between looks at the workers. */
 #define PLANNER_DECODE_BUDGET (1u << 20)
 
@@ -33,6 +40,7 @@ struct planner {
     const struct plan *fixed; /* every input's partitions but the streams' */
     size_t fixed_next;        /* the next partition of `fixed` to take */
     size_t plan_file;         /* the next input to plan */
+    size_t end_file;          /* the input after the last to plan */
     struct stream *stream;    /* the ring streams are decoded into; NULL without streams */
     int stream_active;        /* input plan_file is being decoded */
     int stream_fd;            /* open on it; -1 */
@@ -48,6 +56,12 @@ struct planner {
  */
 int planner_start(struct planner *pl, const struct job *job, const struct inputs *inputs,
                   const struct plan *fixed, int slots, int log_fd, struct error *err);
+
+/* planner_start for the inputs of `window` only (NULL: all); `fixed` holds only their
+ * partitions. */
+int planner_start_window(struct planner *pl, const struct job *job, const struct inputs *inputs,
+                         const struct plan *fixed, const struct planner_window *window, int slots,
+                         int log_fd, struct error *err);
 
 /* Plans more: the next inputs' planned partitions, or about `budget` more bytes of the stream
  * being decoded. Sets planned_all after the last input. Returns 0, or -1 (a corrupt stream,

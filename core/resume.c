@@ -64,8 +64,8 @@ fnv_num(uint64_t h, uint64_t v)
 
 /* What decides the output, apart from the plugins' and inputs' files: steps and their options,
  * the delimiter, the partition size, what is done with failing records, the output format. */
-static uint64_t
-job_digest(const struct job *job)
+uint64_t
+resume_job_digest(const struct job *job)
 {
     uint64_t h = 0xcbf29ce484222325ull;
     size_t i, j, k;
@@ -121,7 +121,7 @@ resume_init(struct resume *rs, const struct job *job, const struct step *steps,
         return error_set(err, "out of memory");
     }
     fprintf(f, "tranche-work 1\n");
-    fprintf(f, "config %016" PRIx64 "\n", job_digest(job));
+    fprintf(f, "config %016" PRIx64 "\n", resume_job_digest(job));
     for (i = 0; i < job->n_steps; i++) {
         const char *path = steps[i].plugin->path;
         memset(&st, 0, sizeof(st));

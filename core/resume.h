@@ -52,6 +52,11 @@ struct resume {
  * not read standard input. */
 int resume_possible(const struct job *job, const struct inputs *inputs);
 
+/* A digest (FNV-1a, 64 bits) of what decides the job's output apart from the plugins' and the
+ * inputs' files: steps and options, format, partition size, on_error, output path and format,
+ * input list. Also the shard plan's (shards.h). */
+uint64_t resume_job_digest(const struct job *job);
+
 /* Prepares rs for `job` (its work directory's path and identity). 0, or -1 out of memory. */
 int resume_init(struct resume *rs, const struct job *job, const struct step *steps,
                 const struct inputs *inputs, int workers, struct error *err);

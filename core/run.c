@@ -118,7 +118,7 @@ run_partitions(struct run *r, const sigset_t *old_mask, struct error *err)
 static int
 finish_output(struct run *r, struct error *err)
 {
-    if (r->opt->gzip_level > 0 &&
+    if (r->opt->gzip_level > 0 && !r->opt->gzip_no_eof &&
         output_write(&r->output, bgzf_eof_block, BGZF_EOF_SIZE, err) != 0) {
         return -1;
     }
@@ -320,8 +320,8 @@ run_logged(struct run *r, const struct plan *plan, struct error *err)
     sigprocmask(SIG_SETMASK, NULL, &old_mask);
     ensure_stack(r);
     rc = open_output(r, &saved_stdout, err);
-    if (rc == 0 &&
-        planner_start(&r->planner, r->job, r->inputs, plan, slots, r->log_fd, err) != 0) {
+    if (rc == 0 && planner_start_window(&r->planner, r->job, r->inputs, plan, opt->window, slots,
+                                        r->log_fd, err) != 0) {
         rc = ERR_INVALID;
     }
     if (rc == 0 && r->resume != NULL) {
@@ -434,7 +434,7 @@ run_job(const struct job *job, const struct step *steps, const struct plan *plan
         runstats_release(&stats);
         return ERR_INVALID;
     }
-    if (!run_in_this_process(opt) && resume_possible(job, inputs)) {
+    if (!run_in_this_process(opt) && opt->window == NULL && resume_possible(job, inputs)) {
         if (resume_init(&work, job, steps, inputs, opt->workers, err) != 0) {
             close(r.log_fd);
             runstats_release(&stats);

@@ -41,6 +41,11 @@ struct run_options {
                                * succeeded (no --quiet) */
     const char *summary_json; /* --summary-json FILE: a copy of summary.json; NULL: none */
     int resume;               /* --resume: go on from what an interrupted run left (resume.h) */
+    /* A shard's run (shards.h): only these inputs and partitions (`plan` holds only the shard's),
+     * never resumed (a shard is run again whole); NULL for the whole job. */
+    const struct planner_window *window;
+    int gzip_no_eof; /* gzip output without BGZF's end-of-file block (a shard's part but the
+                      * last: the merge concatenates the parts) */
 };
 
 /* Whether the partitions run in this process (--in-process, --partition K, --replay LIST). */
@@ -64,7 +69,7 @@ struct run {
     uint64_t *out_end;      /* per partition written: where its output ends (for resume.h) */
     size_t cap_out_end;
     struct runstats *stats; /* what the run did (runstats.h) */
-    int framed; /* the output is the aggregate stage's framed partials (aggregate.h) */
+    int framed;             /* the output is the aggregate stage's framed partials (aggregate.h) */
 };
 
 /*
