@@ -35,6 +35,7 @@ cleanup() {
     if [ $ok = 1 ]; then rm -rf "$T"; else echo "slurm-test: FAILED; files kept in $T" >&2; fi
 }
 trap cleanup EXIT
+trap "exit 130" INT TERM HUP
 t0=$(date +%s.%N)
 elapsed() { awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f s", b - a }'; }
 fail() {
