@@ -3,6 +3,7 @@
 # Slurm cluster started here on loopback (.ci/slurm-cluster.sh: its own munge key and socket,
 # SLURM_CONF in a temporary directory, nothing in /etc touched, every daemon stopped by its pid at
 # the end, also on failure). Checks:
+#   0. more shards than the cluster's MaxArraySize is refused (exit 2), nothing written;
 #   1. a job submitted as 3 shards: the merged output equals a local `tranche run`, byte for byte;
 #   2. the same job with shard 1 made to fail: the merge job is cancelled (not left pending),
 #      `tranche status` names shard 1 (--array=1), and resubmitting only that shard (sbatch
@@ -71,6 +72,12 @@ cd "$T/job"
     fail "the local run"
 }
 [ -s local.log ] || fail "the local run wrote nothing"
+
+# more shards than the cluster's MaxArraySize (1001: indices 0-1000) is refused, read from scontrol
+st=0
+"$TRANCHE" submit --slurm job.yaml --shards 1002 --work-dir "$T/wd0" >/dev/null 2>"$T/max.err" || st=$?
+[ $st = 2 ] && grep -q 'MaxArraySize = 1001' "$T/max.err" && [ ! -e "$T/wd0" ] ||
+    { cat "$T/max.err" >&2; fail "--shards 1002 was not refused (exit $st)"; }
 
 # Waits until job $1 has left the queue's live states; prints its final state.
 final_state() {
