@@ -161,22 +161,80 @@ parse_submit_cli(int argc, char **argv, struct submit_cli *cli)
     return 0;
 }
 
-/* printf into a malloc'd string; exits on out of memory (a command line's worth of text). */
+/* The strings this command makes: freed together when it returns (owned_free). */
+static char **owned;
+static size_t n_owned, cap_owned;
+
+static void
+oom(void)
+{
+    fputs("tranche submit: out of memory\n", stderr);
+    exit(1);
+}
+
+static char *
+own(char *s)
+{
+    if (n_owned == cap_owned) {
+        size_t cap = cap_owned ? cap_owned * 2 : 64;
+        char **nv = realloc(owned, cap * sizeof(char *));
+
+        if (nv == NULL) {
+            oom();
+        }
+        owned = nv;
+        cap_owned = cap;
+    }
+    owned[n_owned++] = s;
+    return s;
+}
+
+static void
+owned_free(void)
+{
+    while (n_owned > 0) {
+        free(owned[--n_owned]);
+    }
+    free(owned);
+    owned = NULL;
+    cap_owned = 0;
+}
+
+/* printf into a malloc'd string (the caller frees it); exits when out of memory. */
+static char *
+vfmt(const char *fmt, va_list ap)
+{
+    char *s;
+
+    if (vasprintf(&s, fmt, ap) < 0) {
+        oom();
+    }
+    return s;
+}
+
+static char *
+fmt_raw(const char *fmt, ...)
+{
+    va_list ap;
+    char *s;
+
+    va_start(ap, fmt);
+    s = vfmt(fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+/* printf into a string owned by the command (freed when it returns). */
 static char *
 xasprintf(const char *fmt, ...)
 {
     va_list ap;
     char *s;
-    int n;
 
     va_start(ap, fmt);
-    n = vasprintf(&s, fmt, ap);
+    s = vfmt(fmt, ap);
     va_end(ap);
-    if (n < 0) {
-        fputs("tranche submit: out of memory\n", stderr);
-        exit(1);
-    }
-    return s;
+    return own(s);
 }
 
 /* s in single quotes, each ' as '\'' (always quoted). */
@@ -189,10 +247,9 @@ sh_quote_always(const char *s)
     for (i = 0; s[i]; i++) {
         n += s[i] == '\'' ? 4 : 1;
     }
-    q = malloc(n);
+    q = own(malloc(n));
     if (q == NULL) {
-        fputs("tranche submit: out of memory\n", stderr);
-        exit(1);
+        oom();
     }
     p = q;
     *p++ = '\'';
@@ -241,7 +298,7 @@ find_on_path(const char *name)
 
         colon = strchr(p, ':');
         len = colon ? (size_t)(colon - p) : strlen(p);
-        full = xasprintf("%.*s%s%s", (int)len, p, len ? "/" : "", name);
+        full = fmt_raw("%.*s%s%s", (int)len, p, len ? "/" : "", name);
         if (access(full, X_OK) == 0) {
             return full;
         }
@@ -432,8 +489,7 @@ av_push(struct argvec *a, char *s)
         char **nv = realloc(a->v, (size_t)cap * sizeof(char *));
 
         if (nv == NULL) {
-            fputs("tranche submit: out of memory\n", stderr);
-            exit(1);
+            oom();
         }
         a->v = nv;
         a->cap = cap;
@@ -446,15 +502,12 @@ av_push(struct argvec *a, char *s)
 static char *
 av_line(const struct argvec *a)
 {
-    char *line = xasprintf("%s", ""), *w, *next;
+    char *line = xasprintf("%s", ""), *w;
     int i;
 
     for (i = 0; i < a->n; i++) {
-        w = a->raw != 0 && i == a->raw ? xasprintf("%s", a->v[i]) : sh_quote(a->v[i]);
-        next = xasprintf("%s%s%s", line, i ? " " : "", w);
-        free(w);
-        free(line);
-        line = next;
+        w = a->raw != 0 && i == a->raw ? a->v[i] : sh_quote(a->v[i]);
+        line = xasprintf("%s%s%s", line, i ? " " : "", w);
     }
     return line;
 }
@@ -496,14 +549,31 @@ sbatch(const struct argvec *a, const char *what)
     return id;
 }
 
+/* The two sbatch commands. */
+static struct argvec arr, mrg;
+
+static int submit(int argc, char **argv);
+
 int
 cmd_submit(int argc, char **argv)
+{
+    int rc = submit(argc, argv);
+
+    free(arr.v);
+    free(mrg.v);
+    memset(&arr, 0, sizeof(arr));
+    memset(&mrg, 0, sizeof(mrg));
+    owned_free();
+    return rc;
+}
+
+static int
+submit(int argc, char **argv)
 {
     struct submit_cli cli;
     struct error err;
     char bin[PATH_MAX], shards_s[32], *job_abs, *dir, *name, *sbatch_path, *plan_dir;
     char *q_bin, *q_job, *q_dir, *array_id, *merge_id;
-    struct argvec arr = {0}, mrg = {0};
     long max_size = -1;
     ssize_t n;
     int rc, i;
@@ -610,7 +680,6 @@ cmd_submit(int argc, char **argv)
 
         /* the merge's dependency is the array's id: a shell variable in the printed lines */
         printf("ARRAY_ID=$(%s)\n", line);
-        free(line);
         array_id = xasprintf("%s", "$ARRAY_ID");
     } else {
         array_id = sbatch(&arr, "array job");
@@ -637,7 +706,6 @@ cmd_submit(int argc, char **argv)
         char *line = av_line(&mrg);
 
         printf("%s\n", line);
-        free(line);
         return 0;
     }
     merge_id = sbatch(&mrg, "merge job");
@@ -652,7 +720,6 @@ cmd_submit(int argc, char **argv)
                 array_id, dir);
         line = av_line(&mrg);
         fprintf(stderr, "%s\n", line);
-        free(line);
         return ERR_FAILED;
     }
     printf("array job: %s\nmerge job: %s\n", array_id, merge_id);
