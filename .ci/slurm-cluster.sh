@@ -126,16 +126,20 @@ EOF
 }
 
 slurm_cluster_stop() {
-    local pid n alive
-    # slurmd, slurmctld, then munged: the reverse of the start
-    for pid in $(echo $SLURM_CLUSTER_PIDS | tr ' ' '\n' | tac); do
-        kill -TERM "$pid" 2>/dev/null || continue
-        n=50
-        while kill -0 "$pid" 2>/dev/null && [ $n -gt 0 ]; do
-            sleep 0.1
-            n=$((n - 1))
+    local pids pid n group
+    # the Slurm daemons together, then munged (recorded first): TERM, then KILL after 5 s
+    pids=$(echo $SLURM_CLUSTER_PIDS)
+    for group in "${pids#* }" "${pids%% *}"; do
+        [ -n "$group" ] || continue
+        for pid in $group; do kill -TERM "$pid" 2>/dev/null || true; done
+        for pid in $group; do
+            n=50
+            while kill -0 "$pid" 2>/dev/null && [ $n -gt 0 ]; do
+                sleep 0.1
+                n=$((n - 1))
+            done
+            kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
         done
-        kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
     done
     SLURM_CLUSTER_PIDS=""
 }
