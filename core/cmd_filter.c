@@ -453,6 +453,36 @@ check_skipped_fraction(const struct filter *f, uint64_t records_in, struct error
     return 0;
 }
 
+/* The job running in this process while plugins run: a plugin that calls exit() must not end
+ * filter with its status (0 would pass a cut output off as whole). */
+static const struct job *guarded;
+static pid_t guarded_pid;
+
+static void
+exit_guard(void)
+{
+    if (guarded == NULL || getpid() != guarded_pid) {
+        return; /* (a child a plugin forked, exiting: not filter's process) */
+    }
+    fprintf(stderr,
+            "tranche: %s: job failed: a plugin called exit() during the job; standard output "
+            "is incomplete\n",
+            guarded->file);
+    _exit(1);
+}
+
+static void
+guard(const struct job *job)
+{
+    static int registered;
+
+    if (!registered && atexit(exit_guard) == 0 && at_quick_exit(exit_guard) == 0) {
+        registered = 1;
+    }
+    guarded = job;
+    guarded_pid = getpid();
+}
+
 /* Starts the chain (every step's init), runs standard input through it, finishes it (fini).
  * Says what failed on stderr; returns the result code. */
 static int
@@ -629,7 +659,10 @@ cmd_filter(int argc, char **argv)
         goto out;
     }
     signals_catch(&saved, 1); /* stop signals end the loop; a reader that leaves is EPIPE */
-    rc = finish_rejects(&f, filter_run(&f, &err), &err);
+    guard(&job);
+    rc = filter_run(&f, &err);
+    guarded = NULL;
+    rc = finish_rejects(&f, rc, &err);
     signals_restore(&saved);
     /* (ERR_PIPE: the reader of standard output left: quietly, as run does) */
     if (rc != 0 && rc != RESULT_SKIPPED && rc != ERR_PIPE) {

@@ -134,6 +134,11 @@ test_filter__failing_step(void **state)
     tu_assert_contains(err, "failer hit record 'bad'");
     tu_assert_contains(err, "at the record starting at byte 4");
     free(err);
+    /* a plugin that calls exit(0) in the middle: a failure all the same */
+    assert_int_equal(
+        tu_run_here(&err, T " filter fail.yaml --set 1.mode=exit < four.txt > /dev/null"), 1);
+    tu_assert_contains(err, "called exit()");
+    free(err);
     /* a plugin whose init rejects its options: exit 2, nothing ran */
     assert_int_equal(tu_run_here(&err, "echo x | " T " filter --step grep --set 'pattern=('"), 2);
     tu_assert_contains(err, "grep");
