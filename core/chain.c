@@ -63,6 +63,8 @@ struct chain {
     size_t out_cap;
     size_t drain_at; /* offer to the sink when out_len reaches this */
     struct partition_stats stats;
+    uint64_t start_ns;   /* when the partition began */
+    const char *in_path; /* its input, for messages (borrowed from chain_begin's `in`) */
 
     /* What record_info() returns: the partition's fields, and the input record being processed
      * (while progress->record_start is not UINT64_MAX), else the partition's offset and length
@@ -916,7 +918,7 @@ partition_callbacks(struct chain *c, int begin)
     return 0;
 }
 
-/* Feeds the partition's records to step 0; record_info is the partition's again after. */
+/* Feeds the partition's records to step 0 (record_info is the partition's again in chain_end). */
 static int
 read_records(struct chain *c, const struct partition *p, const struct source_input *in)
 {
@@ -926,8 +928,6 @@ read_records(struct chain *c, const struct partition *p, const struct source_inp
     if (rc != 0) {
         set_failure(c, -1, "%s", read_err.msg); /* (unless a step failed first) */
     }
-    c->info.offset = p->start;
-    c->info.length = p->end - p->start;
     return rc;
 }
 
@@ -948,13 +948,11 @@ step_inputs(struct chain *c)
 }
 
 int
-chain_run(struct chain *c, const struct partition *p, const struct source_input *in,
-          const struct chain_sink *sink, struct partition_stats *stats, int *failed_step,
-          struct error *err)
+chain_begin(struct chain *c, const struct partition *p, const struct source_input *in,
+            const struct chain_sink *sink)
 {
-    uint64_t start_ns = clock_now_ns();
-    int rc = -1;
-
+    c->start_ns = clock_now_ns();
+    c->in_path = in->input->path;
     c->part = p;
     c->sink = sink;
     c->out_len = 0;
@@ -966,11 +964,50 @@ chain_run(struct chain *c, const struct partition *p, const struct source_input 
     c->progress->partition = (int64_t)p->index;
     info_partition(c, p, in);
     if ((p->number > 0 || c->ctx[0].header == NULL || c->framed || run_header(c, 0) == 0) &&
-        partition_callbacks(c, 1) == 0 && read_records(c, p, in) == 0 &&
-        partition_callbacks(c, 0) == 0 && drain(c, 1) == TRANCHE_OK) {
+        partition_callbacks(c, 1) == 0) {
+        return 0;
+    }
+    return -1;
+}
+
+int
+chain_put(struct chain *c, char *data, size_t len, uint64_t offset)
+{
+    return chain_record(c, data, len, offset);
+}
+
+int
+chain_put_malformed(struct chain *c, const char *data, size_t len, uint64_t offset, const char *why)
+{
+    if (c->skip == NULL || !c->skip->on_error_skip) {
+        set_failure(c, -1, "%s: malformed %s record at byte offset %" PRIu64 ": %s", c->in_path,
+                    framing_kind_name(c->fr->kind), offset, why);
+        return -1;
+    }
+    return chain_bad_record(c, data, len, offset, why);
+}
+
+int
+chain_flush(struct chain *c)
+{
+    if (c->out_len == 0) {
+        return 0;
+    }
+    return drain(c, 0) == TRANCHE_OK ? 0 : -1;
+}
+
+int
+chain_end(struct chain *c, int ok, struct partition_stats *stats, int *failed_step,
+          struct error *err)
+{
+    int rc = -1;
+
+    c->info.offset = c->part->start;
+    c->info.length = c->part->end - c->part->start;
+    if (ok && partition_callbacks(c, 0) == 0 && drain(c, 1) == TRANCHE_OK) {
         rc = 0;
     }
-    c->stats.nanos = clock_now_ns() - start_ns;
+    c->stats.nanos = clock_now_ns() - c->start_ns;
     step_inputs(c);
     *stats = c->stats;
     c->part = NULL;
@@ -981,6 +1018,16 @@ chain_run(struct chain *c, const struct partition *p, const struct source_input 
         error_set(err, "%s", c->err.msg);
     }
     return rc;
+}
+
+int
+chain_run(struct chain *c, const struct partition *p, const struct source_input *in,
+          const struct chain_sink *sink, struct partition_stats *stats, int *failed_step,
+          struct error *err)
+{
+    int ok = chain_begin(c, p, in, sink) == 0 && read_records(c, p, in) == 0;
+
+    return chain_end(c, ok, stats, failed_step, err);
 }
 
 void

@@ -98,6 +98,26 @@ int chain_run(struct chain *c, const struct partition *p, const struct source_in
               const struct chain_sink *sink, struct partition_stats *stats, int *failed_step,
               struct error *err);
 
+/*
+ * chain_run in pieces, for a caller that reads the records itself (tranche filter: standard
+ * input, cut as it comes): chain_begin starts partition p (begin_partition of each step, the
+ * header row for partition 0), chain_put hands one record to step 0 with its input offset
+ * (data[0, len] writable, data[len] == '\0', as plugins get it), chain_put_malformed gives
+ * malformed bytes (left out under on_error: skip, else a failure naming in->input's path and the
+ * offset), chain_flush offers what the chain holds to the sink now (between records), and chain_end
+ * ends the partition (end_partition of each step when ok, the last offer) and says how it went, as
+ * chain_run does. Each of begin, put, put_malformed and flush returns 0, or -1 when the partition
+ * failed: call chain_end(c, 0, ...) then, for the message. p and in must outlive chain_end.
+ */
+int chain_begin(struct chain *c, const struct partition *p, const struct source_input *in,
+                const struct chain_sink *sink);
+int chain_put(struct chain *c, char *data, size_t len, uint64_t offset);
+int chain_put_malformed(struct chain *c, const char *data, size_t len, uint64_t offset,
+                        const char *why);
+int chain_flush(struct chain *c);
+int chain_end(struct chain *c, int ok, struct partition_stats *stats, int *failed_step,
+              struct error *err);
+
 /* A record left out of the output (on_error: skip), as chain_skip's reject() gets it. */
 struct chain_reject {
     uint64_t offset;    /* where the record starts in its input (decompressed) */

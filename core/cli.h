@@ -12,6 +12,10 @@ int cmd_run(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 int cmd_validate(int argc, char **argv);
 
+/* cmd_filter.c: the job's steps from standard input to standard output, in this process (for
+ * Hadoop Streaming and Spark's RDD.pipe) */
+int cmd_filter(int argc, char **argv);
+
 int cmd_index(int argc, char **argv);
 int cmd_plugins(int argc, char **argv);
 int cmd_new(int argc, char **argv);    /* cmd_new.c: the plugin project scaffold */
@@ -22,6 +26,7 @@ int cmd_submit(int argc, char **argv); /* cmd_submit.c: shards as a Slurm job ar
 
 /* The help texts, for `tranche help COMMAND` and COMMAND --help. */
 extern const char cli_run_help[];
+extern const char cli_filter_help[];
 extern const char cli_index_help[];
 extern const char cli_plugins_help[];
 extern const char cli_new_help[];

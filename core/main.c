@@ -36,6 +36,9 @@ static const char usage_text[] =
     "                               their options, inputs, plan, output); runs nothing\n"
     "  run|plan|validate --step PLUGIN [--set OPTION=VALUE...] ... --input PATH\n"
     "                               the same, with a job made on the command line\n"
+    "  filter JOB.yaml [OPTIONS]    the job's steps over the records of standard input, to\n"
+    "                               standard output, in this process (no plan, no workers):\n"
+    "                               for Hadoop Streaming (-mapper) and Spark's RDD.pipe\n"
     "  plugins [NAME]               list the plugins found, or describe one and its options\n"
     "  new NAME [DIR]               write a plugin project (source, CMake, sample job, test)\n"
     "  index [--spacing SIZE] [--jobs N] FILE.gz...\n"
@@ -61,6 +64,7 @@ static const char usage_text[] =
     "  tranche run job.yaml --set output.level=1 --set 2.fields=1,3\n"
     "  zcat x.gz | tranche run --step grep --set pattern=ERROR --input - --output errors.txt\n"
     "  gdb --args tranche run job.yaml --partition 3\n"
+    "  hadoop jar hadoop-streaming.jar -files job.yaml -mapper 'tranche filter job.yaml' ...\n"
     "\n"
     "Exit status: 0 success; 1 the job ran and failed (nothing is written at the output path);\n"
     "2 usage, job file, plugin or input error (nothing was run); 141 the reader of standard\n"
@@ -92,7 +96,9 @@ print_version(void)
 static int
 help(int argc, char **argv)
 {
-    if (argc > 1 && strcmp(argv[1], "index") == 0) {
+    if (argc > 1 && strcmp(argv[1], "filter") == 0) {
+        fputs(cli_filter_help, stdout);
+    } else if (argc > 1 && strcmp(argv[1], "index") == 0) {
         fputs(cli_index_help, stdout);
     } else if (argc > 1 && strcmp(argv[1], "plugins") == 0) {
         fputs(cli_plugins_help, stdout);
@@ -121,7 +127,7 @@ static const struct {
     {"run", cmd_run},         {"plan", cmd_plan},     {"validate", cmd_validate},
     {"plugins", cmd_plugins}, {"index", cmd_index},   {"help", help},
     {"new", cmd_new},         {"report", cmd_report}, {"merge", cmd_merge},
-    {"status", cmd_status},   {"submit", cmd_submit},
+    {"status", cmd_status},   {"submit", cmd_submit}, {"filter", cmd_filter},
 };
 
 /* Descriptors 0-2 open (on /dev/null if they were closed), so that no file the run opens gets

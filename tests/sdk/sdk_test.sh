@@ -146,7 +146,7 @@ EOF
 # 6. The man page names every option of every --help text: those that start a line of a list
 # ("  -w, --workers N", "  --version") or are in brackets ("[--jobs N]"), not the options of
 # other commands in examples (gdb --args, cmake --build).
-for cmd in "" run new plugins index report submit; do
+for cmd in "" run filter new plugins index report submit; do
     if [ -z "$cmd" ]; then "$tranche" --help; else "$tranche" help "$cmd"; fi
 done | grep -oE -- '(^ *(-[a-zA-Z], )?|\[)--[a-z][a-z-]*' | sed 's/.*--/--/' | sort -u >options.txt
 [ -s options.txt ] || fail "no options found in the help texts"
