@@ -818,6 +818,17 @@ shard_prepare(struct session *s)
     }
     free(s->job.output);
     s->job.output = part;
+    /* Shards run at once, on one machine or on a cluster's shared file system: the job's
+     * log_dir would be every shard's, so each logs to its own in the work directory
+     * (--log-dir still chooses). */
+    if (s->cli.log_dir == NULL) {
+        free(s->job.log_dir);
+        if (asprintf(&s->job.log_dir, "%s/logs-%zu", s->shards.dir, s->shard) < 0) {
+            s->job.log_dir = NULL;
+            error_set(&s->err, "out of memory");
+            return session_fail(s, ERR_INVALID);
+        }
+    }
     s->sharded = 1;
     return 0;
 }

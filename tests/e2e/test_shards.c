@@ -302,6 +302,8 @@ test_shards__auto(void **state)
           "SLURM_CPUS_PER_TASK=2 %s run auto.yaml -q --shard auto --work-dir wa "
           "--summary-json s$i.json || exit 1; done && grep -q '\"n_workers\": 2,' s1.json",
           TRANCHE_BIN);
+    /* each shard logged to a directory of its own in the work directory */
+    tu_sh(0, "for i in 0 1 2; do test -s wa/logs-$i/tranche.log || exit 1; done");
     tu_sh(0, "%s merge --work-dir wa && cmp out/auto.out upper.txt", TRANCHE_BIN);
     rc = tu_run_here(&err, "SLURM_ARRAY_TASK_ID=3 %s run auto.yaml --shard auto --work-dir wa",
                      TRANCHE_BIN);
