@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bgzf.h"
 #include "bgzf_writer.h"
 #include "chain.h"
 #include "clock.h"
@@ -29,11 +30,14 @@ struct combine_report {
 int
 aggregate_combines(const struct run *r)
 {
-    return r->job->aggregate && r->opt->only_partition < 0 && r->opt->n_replay == 0;
+    return r->job->aggregate && r->opt->only_partition < 0 && r->opt->n_replay == 0 &&
+           !r->opt->partials_out;
 }
 
-int
-aggregate_start(struct run *r, struct aggregate *a, struct error *err)
+/* The directory beside the output (or in $TMPDIR for an output written in place), where the
+ * partials wait and the aggregators spill. */
+static int
+make_dir(const struct output *o, struct aggregate *a, struct error *err)
 {
     const char *tmp = getenv("TMPDIR");
     char *where;
@@ -45,14 +49,32 @@ aggregate_start(struct run *r, struct aggregate *a, struct error *err)
     a->output_fd = -1;
     /* Beside the output, on the disk it goes to: partials may be as large as the input has keys;
      * an output written in place (standard output, a FIFO) has no "beside". */
-    where = r->output.tmp_path != NULL ? path_dirname(r->output.path)
-                                       : strdup(tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
+    where = o->tmp_path != NULL ? path_dirname(o->path)
+                                : strdup(tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
     if (where == NULL) {
         return error_set(err, "out of memory");
     }
     rc = parts_init(&a->dir, where, err);
     free(where);
     chain_set_temp_base(a->dir.dir);
+    return rc;
+}
+
+int
+aggregate_start(struct run *r, struct aggregate *a, struct error *err)
+{
+    int rc = make_dir(&r->output, a, err);
+
+    if (rc == 0 && r->opt->partials_out) {
+        /* (a shard's part: the framed partials go straight to the output, for the merge) */
+        a->opt = r->opt;
+        a->map_opt = *r->opt;
+        a->map_opt.gzip_level = 0;
+        a->output_fd = r->output.fd;
+        r->opt = &a->map_opt;
+        r->framed = 1;
+        return 0;
+    }
     if (rc == 0 && !aggregate_combines(r)) {
         /* (the partials are the output: no file for them, but a spill directory) */
         log_line(r->log_fd,
@@ -249,6 +271,107 @@ aggregate_combine(struct run *r, struct aggregate *a, struct error *err)
     signals_describe_status(status, how, sizeof(how));
     error_set(err, "%s: its combine phase's process ended early (%s)", st->label, how);
     return ERR_FAILED;
+}
+
+/* Appends the file at path to fd, at its offset (copy_file_range where the file systems allow,
+ * else read and write). */
+static int
+append_file(int fd, const char *path, struct error *err)
+{
+    static char buf[1 << 20];
+    int in = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    ssize_t n;
+
+    if (in < 0) {
+        return error_errno(err, "cannot read %s", path);
+    }
+    do {
+        n = copy_file_range(in, NULL, fd, NULL, (size_t)1 << 30, 0);
+    } while (n > 0 || (n < 0 && errno == EINTR));
+    /* (EXDEV, ENOSYS, EOPNOTSUPP, EINVAL...: the rest the usual way, from where it stopped) */
+    while (n < 0 && (n = io_read_full(in, buf, sizeof(buf))) > 0) {
+        if (io_write_all(fd, buf, (size_t)n) != 0) {
+            close(in);
+            return error_errno(err, "cannot write the partials");
+        }
+        n = -1;
+    }
+    close(in);
+    return n < 0 ? error_errno(err, "cannot read %s", path) : 0;
+}
+
+int
+aggregate_merge(const struct job *job, const struct step *steps, char *const *parts, size_t n_parts,
+                const char *out, int gzip_level, int fsync, int log_fd, struct error *err)
+{
+    struct run_options opt;
+    struct runstats stats;
+    struct signals_saved saved;
+    struct aggregate a;
+    struct run r;
+    size_t i;
+    int rc, saved_stdout = -1;
+
+    memset(&opt, 0, sizeof(opt));
+    opt.workers = 1;
+    opt.only_partition = -1;
+    opt.gzip_level = gzip_level;
+    opt.fsync = fsync;
+    memset(&stats, 0, sizeof(stats));
+    memset(&r, 0, sizeof(r));
+    r.job = job;
+    r.steps = steps;
+    r.opt = &opt;
+    r.log_fd = log_fd;
+    r.stats = &stats;
+    r.output.fd = -1;
+    memset(&a, 0, sizeof(a));
+    a.dir = PARTS_NONE;
+    a.partials_fd = -1;
+    signals_catch(&saved, 1);
+    rc = output_open(&r.output, out, err);
+    if (rc != 0) {
+        signals_restore(&saved);
+        return rc;
+    }
+    output_set_fsync(&r.output, fsync);
+    if (run_keep_output_off_stdio(&r.output, &saved_stdout, err) != 0 ||
+        make_dir(&r.output, &a, err) != 0 || parts_create(&a.dir, 0, &a.partials_fd, err) != 0) {
+        rc = ERR_FAILED;
+    }
+    for (i = 0; rc == 0 && i < n_parts; i++) {
+        if (append_file(a.partials_fd, parts[i], err) != 0) {
+            rc = ERR_FAILED;
+        }
+    }
+    if (rc == 0) {
+        rc = aggregate_combine(&r, &a, err);
+    }
+    if (rc == 0 && gzip_level > 0 &&
+        output_write(&r.output, bgzf_eof_block, BGZF_EOF_SIZE, err) != 0) {
+        rc = ERR_FAILED;
+    }
+    if (rc == 0 && output_commit(&r.output, err) != 0) {
+        rc = ERR_FAILED;
+    }
+    if (rc != 0 && r.output.broken_pipe) {
+        rc = ERR_PIPE;
+    }
+    if (rc == 0) {
+        log_line(log_fd, "merged %zu part(s) of partials: %" PRIu64 " record(s) out", n_parts,
+                 stats.records_out);
+    }
+    aggregate_release(&a);
+    if (rc != 0) {
+        output_abort(&r.output);
+    }
+    if (saved_stdout >= 0) {
+        fflush(stdout);
+        dup2(saved_stdout, STDOUT_FILENO);
+        close(saved_stdout);
+    }
+    signals_restore(&saved);
+    return rc;
 }
 
 void

@@ -41,6 +41,18 @@ void aggregate_end_map(struct run *r, struct aggregate *a);
  * output's reader went away, or ERR_FAILED with err naming the step and what happened. */
 int aggregate_combine(struct run *r, struct aggregate *a, struct error *err);
 
+/*
+ * `tranche merge` of a job with an aggregate stage (shards.h): the shards' parts, which hold the
+ * framed partials of their partitions in order, are put together in the private directory
+ * beside `out` and go through the combine phase, as aggregate_combine runs it, into `out`
+ * (gzip_level > 0: BGZF with its end-of-file block), committed atomically (fsync: durably).
+ * The job's framing has its header row when it has one (inputs_read_header). Returns 0,
+ * ERR_INVALID (the output is refused), ERR_PIPE, or ERR_FAILED with err saying why.
+ */
+int aggregate_merge(const struct job *job, const struct step *steps, char *const *parts,
+                    size_t n_parts, const char *out, int gzip_level, int fsync, int log_fd,
+                    struct error *err);
+
 /* Removes the directory and what is in it (the spill directories of every process too). Safe on
  * a zeroed or released struct. */
 void aggregate_release(struct aggregate *a);

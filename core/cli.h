@@ -24,6 +24,12 @@ int cmd_merge(int argc, char **argv);  /* cmd_shards.c: the shards' parts -> the
 int cmd_status(int argc, char **argv); /* cmd_shards.c: which shards are done */
 int cmd_submit(int argc, char **argv); /* cmd_submit.c: shards as a Slurm job array + merge */
 
+/* cmd_run.c, for merge: the parts of a shard plan of a job with an aggregate stage, checked,
+ * through the job's combine phase into out (aggregate_merge), the job loaded from its file as
+ * the plan names it. Returns a result code, having said what went wrong on stderr. */
+struct shard_plan;
+int cmd_merge_partials(const struct shard_plan *sp, const char *out, int fsync);
+
 /* The help texts, for `tranche help COMMAND` and COMMAND --help. */
 extern const char cli_run_help[];
 extern const char cli_filter_help[];

@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "aggregate.h"
 #include "chain.h"
 #include "cli.h"
 #include "config.h"
@@ -948,6 +949,66 @@ cmd_plan(int argc, char **argv)
     return rc;
 }
 
+int
+cmd_merge_partials(const struct shard_plan *sp, const char *out, int fsync)
+{
+    struct session s;
+    char **parts;
+    size_t i;
+    int rc = 0;
+
+    memset(&s, 0, sizeof(s));
+    s.cli.job_path = sp->job_path;
+    s.cli.only_partition = -1;
+    if (shards_check_parts(sp, &s.err) != 0) {
+        fprintf(stderr, "tranche: merge: %s\n", s.err.msg);
+        return ERR_FAILED;
+    }
+    if (load_job(&s.cli, &s.job, &s.err) != 0 || steps_load(&s.job, &s.steps, &s.err) != 0 ||
+        run_check_stack(s.job.n_steps, &s.err) != 0) {
+        rc = session_fail(&s, ERR_INVALID);
+        goto out;
+    }
+    if (shards_combine_digest(&s.job) != sp->combine) {
+        error_set(&s.err,
+                  "its steps or input format are not those the shard plan in %s was made for (the "
+                  "file changed since, or the plan and the shards had options such as --set that "
+                  "change them): the merge runs the combine phase of the job as its file says",
+                  sp->dir);
+        rc = session_fail(&s, ERR_INVALID);
+        goto out;
+    }
+    /* (the header row: the aggregator's combine phase may look its columns up) */
+    if (inputs_open(&s.job, &s.inputs, &s.err) != 0 ||
+        inputs_read_header(&s.job, &s.inputs, &s.err) != 0) {
+        rc = session_fail(&s, ERR_INVALID);
+        goto out;
+    }
+    parts = calloc(sp->n, sizeof(*parts));
+    for (i = 0; parts != NULL && i < sp->n; i++) {
+        if ((parts[i] = shards_part_path(sp->dir, i)) == NULL) {
+            break;
+        }
+    }
+    if (parts == NULL || i < sp->n) {
+        fprintf(stderr, "tranche: out of memory\n");
+        rc = ERR_INVALID;
+    } else {
+        rc = aggregate_merge(&s.job, s.steps, parts, sp->n, out, sp->gzip_level, fsync, -1, &s.err);
+        if (rc != 0 && rc != ERR_PIPE) {
+            fprintf(stderr, "tranche: merge: %s\n", s.err.msg);
+        }
+    }
+    for (i = 0; parts != NULL && i < sp->n; i++) {
+        free(parts[i]);
+    }
+    free(parts);
+out:
+    s.cli.job_path = NULL;
+    session_close(&s);
+    return rc;
+}
+
 /* Streams large enough that a run leaves them an index (at least two index spacings, even
  * compressed): the hint to index them first is for those; small files get no index anyway. */
 static size_t
@@ -1100,6 +1161,13 @@ run_planned(struct session *s, struct repro *rp)
     opt.gzip_level = s->sharded ? s->shards.gzip_level : output_gzip_level(&s->job);
     opt.window = s->sharded ? &s->window : NULL;
     opt.gzip_no_eof = s->sharded && s->shard + 1 < s->shards.n;
+    /* A shard of a job with an aggregate stage: its part is the partials, plain (the merge
+     * combines them and writes the output as the job says). */
+    opt.partials_out = s->sharded && s->shards.partials;
+    if (opt.partials_out) {
+        opt.gzip_level = 0;
+        opt.gzip_no_eof = 0;
+    }
     opt.fsync = s->cli.fsync || s->job.output_fsync;
     opt.replay = s->cli.replay;
     opt.n_replay = s->cli.n_replay;

@@ -31,7 +31,10 @@ const char cli_merge_help[] =
     "  tranche run job.yaml --shard 3/8 --work-dir work      (or --shard auto in an array task)\n"
     "  tranche status --work-dir work                        (--array= list of shards not done)\n"
     "  tranche merge --work-dir work\n"
-    "Jobs with an aggregate stage cannot be sharded yet.\n";
+    "For a job with an aggregate stage, each part holds the partial state its shard's map\n"
+    "phase made: the merge checks the parts the same way, then reads them in order into the\n"
+    "combine phase (the job loaded again from its file, as the plan names it) and writes what\n"
+    "it emits to OUT, as one run of the job would.\n";
 
 const char cli_status_help[] =
     "usage: tranche status --work-dir DIR\n"
@@ -113,9 +116,13 @@ cmd_merge(int argc, char **argv)
         shards_release(&sp);
         return ERR_INVALID;
     }
-    rc = shards_merge(&sp, cli.output != NULL ? cli.output : sp.output, cli.fsync, &err);
-    if (rc != 0) {
-        fprintf(stderr, "tranche: merge: %s\n", err.msg);
+    if (sp.partials) {
+        rc = cmd_merge_partials(&sp, cli.output != NULL ? cli.output : sp.output, cli.fsync);
+    } else {
+        rc = shards_merge(&sp, cli.output != NULL ? cli.output : sp.output, cli.fsync, &err);
+        if (rc != 0) {
+            fprintf(stderr, "tranche: merge: %s\n", err.msg);
+        }
     }
     shards_release(&sp);
     return rc;

@@ -43,13 +43,9 @@ run_describe_partition(const struct run *r, const struct partition *p, char *buf
              input_is_compressed(in) ? "decompressed " : "", p->start, p->end, in->path);
 }
 
-/*
- * Moves the output's descriptor above 2, so that nothing a plugin prints can reach it: workers
- * point their stdout at their log, and for an output on standard output the in-process mode
- * points stdout at stderr for the run. *saved_stdout is set (and restored by the caller) then.
- */
-static int
-keep_output_off_stdio(struct output *o, int *saved_stdout, struct error *err)
+/* (run.h) */
+int
+run_keep_output_off_stdio(struct output *o, int *saved_stdout, struct error *err)
 {
     int moved;
 
@@ -84,7 +80,7 @@ open_output(struct run *r, int *saved_stdout, struct error *err)
         return rc;
     }
     output_set_fsync(&r->output, r->opt->fsync);
-    if (keep_output_off_stdio(&r->output, saved_stdout, err) != 0) {
+    if (run_keep_output_off_stdio(&r->output, saved_stdout, err) != 0) {
         output_abort(&r->output);
         return ERR_INVALID;
     }

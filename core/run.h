@@ -44,8 +44,11 @@ struct run_options {
     /* A shard's run (shards.h): only these inputs and partitions (`plan` holds only the shard's),
      * never resumed (a shard is run again whole); NULL for the whole job. */
     const struct planner_window *window;
-    int gzip_no_eof; /* gzip output without BGZF's end-of-file block (a shard's part but the
-                      * last: the merge concatenates the parts) */
+    int gzip_no_eof;  /* gzip output without BGZF's end-of-file block (a shard's part but the
+                       * last: the merge concatenates the parts) */
+    int partials_out; /* a shard's run of a job with an aggregate stage: the output is the map
+                       * phase's framed partials, plain, and there is no combine phase (the
+                       * merge runs it, aggregate_merge) */
 };
 
 /* Whether the partitions run in this process (--in-process, --partition K, --replay LIST). */
@@ -87,6 +90,13 @@ int run_job(const struct job *job, const struct step *steps, const struct plan *
 /* Whether the stack limit lets a chain of n_steps steps use the stack each may (tranche/plugin.h);
  * ERR_INVALID with err saying so when the hard limit is too low. */
 int run_check_stack(size_t n_steps, struct error *err);
+
+/*
+ * Moves the output's descriptor above 2, so that nothing a plugin prints can reach it: workers
+ * point their stdout at their log, and for an output on standard output the in-process mode
+ * points stdout at stderr for the run. *saved_stdout is set (and restored by the caller) then.
+ */
+int run_keep_output_off_stdio(struct output *o, int *saved_stdout, struct error *err);
 
 /* Where partition p's bytes come from. */
 void run_source_input(const struct run *r, const struct partition *p, struct source_input *in);

@@ -48,6 +48,40 @@ fnv_num(uint64_t h, uint64_t v)
     return fnv(h, &v, sizeof(v));
 }
 
+static uint64_t
+fnv_str(uint64_t h, const char *s)
+{
+    return fnv(h, s != NULL ? s : "", (s != NULL ? strlen(s) : 0) + 1);
+}
+
+uint64_t
+shards_combine_digest(const struct job *job)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    size_t i, j, k;
+
+    for (i = 0; i < job->n_steps; i++) {
+        const struct config_step *st = &job->steps[i];
+        const char *name = st->plugin != NULL ? strrchr(st->plugin, '/') : NULL;
+        h = fnv_str(h, name != NULL ? name + 1 : st->plugin);
+        h = fnv_num(h, (uint64_t)st->exec);
+        h = fnv_num(h, (uint64_t)st->aggregate);
+        h = fnv_num(h, st->n_options);
+        for (j = 0; j < st->n_options; j++) {
+            h = fnv_str(h, st->options[j].name);
+            h = fnv_num(h, st->options[j].n_items);
+            for (k = 0; k < st->options[j].n_items; k++) {
+                h = fnv_str(h, st->options[j].items[k]);
+            }
+        }
+    }
+    h = fnv_num(h, (uint64_t)job->framing.kind);
+    h = fnv(h, job->framing.delim, job->framing.delim_len);
+    h = fnv_num(h, job->framing.delim_len);
+    h = fnv_num(h, (uint64_t)job->framing.quote);
+    return fnv_num(h, (uint64_t)job->framing.header);
+}
+
 /* The units of the job, in input order. *out is malloc'd. */
 static int
 make_units(const struct inputs *in, const struct plan *plan, struct unit **out, size_t *n_out,
@@ -192,11 +226,6 @@ shards_make(const struct job *job, const struct inputs *in, const struct plan *p
     int rc;
 
     memset(sp, 0, sizeof(*sp));
-    if (job->aggregate) {
-        return error_set(err, "a job with an aggregate stage cannot be cut into shards yet (the "
-                              "merge does not run the combine phase)"),
-               ERR_INVALID;
-    }
     for (i = 0; i < in->n; i++) {
         if (in->v[i].is_stdin) {
             return error_set(err, "standard input cannot be cut into shards: each shard reads its "
@@ -231,6 +260,8 @@ shards_make(const struct job *job, const struct inputs *in, const struct plan *p
     }
     sp->config = config;
     sp->gzip_level = gzip_level;
+    sp->partials = job->aggregate != 0;
+    sp->combine = sp->partials ? shards_combine_digest(job) : 0;
     sp->n_units = n_units;
     sp->units_digest = units_digest(u, n_units);
     sp->n_inputs = in->n;
@@ -282,11 +313,13 @@ plan_text(const struct shard_plan *sp)
     if (f == NULL) {
         return NULL;
     }
-    fprintf(f,
-            "%s\njob %s\nconfig %016" PRIx64 "\noutput %s\ngzip %d\nunits %zu %016" PRIx64
-            "\nshards %zu\ninputs %zu\n",
-            PLAN_VERSION, sp->job_path, sp->config, sp->output, sp->gzip_level, sp->n_units,
-            sp->units_digest, sp->n, sp->n_inputs);
+    fprintf(f, "%s\njob %s\nconfig %016" PRIx64 "\noutput %s\ngzip %d\n", PLAN_VERSION,
+            sp->job_path, sp->config, sp->output, sp->gzip_level);
+    if (sp->partials) {
+        fprintf(f, "parts partials %016" PRIx64 "\n", sp->combine);
+    }
+    fprintf(f, "units %zu %016" PRIx64 "\nshards %zu\ninputs %zu\n", sp->n_units, sp->units_digest,
+            sp->n, sp->n_inputs);
     for (i = 0; i < sp->n_inputs; i++) {
         const struct shard_input *id = &sp->inputs[i];
         fprintf(f, "input %" PRIu64 " %" PRId64 " %08" PRIx32 " %08" PRIx32 " %08" PRIx32 " %s\n",
@@ -466,6 +499,9 @@ parse_plan(char *text, struct shard_plan *sp)
         take_string(next_line(&text), "output", &sp->output) != 0 ||
         (line = next_line(&text)) == NULL || sscanf(line, "gzip %d", &sp->gzip_level) != 1 ||
         (line = next_line(&text)) == NULL ||
+        ((sp->partials = sscanf(line, "parts partials %" SCNx64 "%n", &sp->combine, &at) == 1 &&
+                         line[at] == '\0') &&
+         (line = next_line(&text)) == NULL) ||
         sscanf(line, "units %zu %" SCNx64, &sp->n_units, &sp->units_digest) != 2 ||
         (line = next_line(&text)) == NULL || sscanf(line, "shards %zu", &sp->n) != 1 ||
         (line = next_line(&text)) == NULL || sscanf(line, "inputs %zu", &sp->n_inputs) != 1 ||
@@ -930,12 +966,10 @@ out:
 }
 
 int
-shards_merge(const struct shard_plan *sp, const char *out, int fsync_out, struct error *err)
+shards_check_parts(const struct shard_plan *sp, struct error *err)
 {
-    struct output o;
     char why[ERROR_MSG_MAX / 2];
     size_t i, bad = 0;
-    int rc;
 
     if (shards_check_inputs(sp, err) != 0) {
         return ERR_FAILED;
@@ -951,6 +985,19 @@ shards_merge(const struct shard_plan *sp, const char *out, int fsync_out, struct
     if (bad > 0) {
         return error_prefix(err, "%zu of %zu shard(s) not done (tranche status --work-dir %s)", bad,
                             sp->n, sp->dir);
+    }
+    return 0;
+}
+
+int
+shards_merge(const struct shard_plan *sp, const char *out, int fsync_out, struct error *err)
+{
+    struct output o;
+    size_t i;
+    int rc;
+
+    if (shards_check_parts(sp, err) != 0) {
+        return ERR_FAILED;
     }
     memset(&o, 0, sizeof(o));
     o.fd = -1;

@@ -14,6 +14,9 @@
  *                 line per shard (its units, its inputs, its bytes);
  *   part-I        the output of shard I, committed atomically (output.h) by `tranche run --shard`;
  *                 gzip output is BGZF blocks, without the end-of-file block but in the last part;
+ *                 for a job with an aggregate stage (the plan says "parts partials"), the framed
+ *                 partials of the shard's partitions, in order (aggregate.h), plain: the merge
+ *                 reads those of every part, in order, into the combine phase;
  *   part-I.sum    written after part-I: its size and CRC-32, the digest of the shards.plan it was
  *                 made for, its index. A part without it, or that disagrees with it, is damaged.
  * A shard's run plans the job again, checks that the plan and the inputs are what shards.plan
@@ -52,9 +55,12 @@ struct shard {
 struct shard_plan {
     char *dir; /* the work directory */
     char *job_path;
-    uint64_t config; /* resume_job_digest of the job, its output as the job says */
-    char *output;    /* the job's output, absolute (merge's default) */
-    int gzip_level;  /* 0: plain output */
+    uint64_t config;  /* resume_job_digest of the job, its output as the job says */
+    char *output;     /* the job's output, absolute (merge's default) */
+    int gzip_level;   /* 0: plain output */
+    int partials;     /* the job has an aggregate stage: the parts hold its partials, and the
+                       * merge runs the combine phase over them (aggregate_merge) */
+    uint64_t combine; /* with partials: shards_combine_digest of the job */
     size_t n_units;
     uint64_t units_digest;
     struct shard_input *inputs;
@@ -72,6 +78,12 @@ struct shard_plan {
  */
 int shards_make(const struct job *job, const struct inputs *in, const struct plan *plan, size_t n,
                 uint64_t config, int gzip_level, struct shard_plan *sp, struct error *err);
+
+/* What the merge of a job with an aggregate stage checks before it runs the combine phase of the
+ * job loaded again from its file: a digest of its steps (each plugin's name without a directory,
+ * its options) and its input format. Unlike resume_job_digest, it does not depend on where the
+ * job file was named from (relative paths in the job are resolved against that). */
+uint64_t shards_combine_digest(const struct job *job);
 
 /* Writes dir/shards.plan (made like mkdir -p; atomically, replacing it) and sets sp->dir and
  * sp->digest. Parts made for an earlier plan stay, and are stale (their .sum names it). */
@@ -121,9 +133,12 @@ enum shard_state { SHARD_DONE, SHARD_MISSING, SHARD_DAMAGED };
 enum shard_state shards_state(const struct shard_plan *sp, size_t index, int read_crc, char *why,
                               size_t size);
 
-/* Checks every part (size, CRC-32, plan digest: the first missing or damaged one is named in
- * err, ERR_FAILED) and concatenates them into `out` ("-": standard output) with an atomic commit
- * (copy_file_range where the file systems allow it). */
+/* Checks the inputs against the plan and every part (size, CRC-32, plan digest): each part not
+ * done is said on stderr, and the first one is named in err (ERR_FAILED). */
+int shards_check_parts(const struct shard_plan *sp, struct error *err);
+
+/* shards_check_parts, then concatenates them into `out` ("-": standard output) with an atomic
+ * commit (copy_file_range where the file systems allow it). */
 int shards_merge(const struct shard_plan *sp, const char *out, int fsync_out, struct error *err);
 
 #endif

@@ -6,7 +6,10 @@
  * stream, for gzip output (the compressed bytes, and zcat's), and for CSV with a header row (the
  * header once, at the top). A missing, truncated, damaged or stale part is refused naming it; an
  * input changed between the plan and a shard's run (or the merge) is refused; status lists the
- * shards not done as an --array list; --shard auto reads SLURM_ARRAY_TASK_ID.
+ * shards not done as an --array list; --shard auto reads SLURM_ARRAY_TASK_ID. A job with an
+ * aggregate stage (the bundled count): the parts are partials, and the merge's combine phase
+ * gives the local run's output, for plain and BGZF inputs, gzip output and CSV by column name
+ * (the aggregator's header row once); a missing part is refused.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -26,7 +29,9 @@
 /* The inputs (made once): 20000 records (~830 KB, with random hex so that gzip has a deflate
  * block, and the index a point, every few KiB: 26 partitions of 32 KiB), as BGZF, as gzip with an
  * index (in the tests' cache) and as gzip without one; upper.txt is what a job over
- * in.txt must write (tr, the reference tool); a CSV file with a header row. */
+ * in.txt must write (tr, the reference tool); a CSV file with a header row. For count: kv.txt,
+ * 80000 records KEY<TAB>NUMBER over 500 keys (~900 KB: 14 BGZF blocks in kv.bgzf.gz), and
+ * kv.csv, the same with a header row and quoted keys. */
 static int
 group_setup(void **state)
 {
@@ -43,8 +48,13 @@ group_setup(void **state)
         "tr a-z A-Z < in.txt > upper.txt && bgzip -c in.txt > in.bgzf.gz && "
         "gzip -c in.txt > in.gz && gzip -c in.txt > st.gz && "
         "%s index --spacing 8KiB in.gz > /dev/null && "
-        "{ echo 'id,name,text'; seq 1 %d | sed 's/.*/&,n&,\"a, b, and some text\"/'; } > in.csv",
-        tu_dir, N_RECORDS, TRANCHE_BIN, N_RECORDS);
+        "{ echo 'id,name,text'; seq 1 %d | sed 's/.*/&,n&,\"a, b, and some text\"/'; } > in.csv && "
+        "awk 'BEGIN { srand(11); for (i = 1; i <= %d; i++) printf \"k%%d\\t%%d\\n\", "
+        "int(rand() * 500), i }' > kv.txt && bgzip -c kv.txt > kv.bgzf.gz && "
+        "{ echo 'id,key,value'; awk -F '\\t' '{ printf \"%%d,\\\"%%s, x\\\",%%s\\n\", NR, $1, $2 "
+        "}' "
+        "kv.txt; } > kv.csv",
+        tu_dir, N_RECORDS, TRANCHE_BIN, N_RECORDS, 4 * N_RECORDS);
     return tu_run(cmd, NULL) == 0 ? 0 : -1;
 }
 
@@ -59,6 +69,21 @@ write_job(const char *name, const char *inputs, const char *input_extra, const c
                  "input:\n  path: %s\n%soutput:\n  path: out/%s.%s\nlog_dir: logs/%s\n"
                  "partition_size: 32KiB\nsteps:\n  - plugin: upper\n",
                  inputs, input_extra, name, out_ext, name);
+}
+
+/* Writes NAME.yaml: count (OPTIONS, a YAML flow mapping's inside) over `input` into
+ * out/NAME.OUT_EXT. */
+static void
+write_count_job(const char *name, const char *input, const char *input_extra, const char *out_ext,
+                const char *options)
+{
+    char file[256];
+
+    snprintf(file, sizeof(file), "%s.yaml", name);
+    tu_write_job(file,
+                 "input:\n  path: %s\n%soutput:\n  path: out/%s.%s\nlog_dir: logs/%s\n"
+                 "partition_size: 32KiB\naggregate:\n  plugin: count\n  options: {%s}\n",
+                 input, input_extra, name, out_ext, name, options);
 }
 
 /* Shuffles order[0..n) with the test's own sequence. */
@@ -323,6 +348,80 @@ test_shards__auto(void **state)
     free(err);
 }
 
+/* An aggregate job: each part is its shard's partials (not output), and the merge's combine
+ * phase writes the local run's bytes. */
+static void
+test_shards__aggregate(void **state)
+{
+    (void)state;
+    write_count_job("agg", "kv.txt", "", "out", "key: [1], sum: [2]");
+    check_shards("agg", "out");
+    /* (the reference: awk and sort) */
+    tu_sh(0,
+          "awk -F '\t' '{ c[$1]++; s[$1] += $2 } END { for (k in c) printf \"%%s\\t%%d\\t%%d\\n\", "
+          "k, c[k], s[k] }' kv.txt | LC_ALL=C sort | cmp - out/agg.out");
+    tu_sh(0, "[ \"$(wc -l < out/agg.out)\" -gt 400 ]");
+    /* a part is partials, not the output's lines */
+    tu_sh(0, "grep -q 'parts partials' work-agg-3/shards.plan && ! cmp -s work-agg-3/part-0 "
+             "out/agg.out");
+}
+
+static void
+test_shards__aggregate_bgzf_gzip_output(void **state)
+{
+    (void)state;
+    write_count_job("aggbgzf", "kv.bgzf.gz", "", "out", "key: [1], sum: [2]");
+    check_shards("aggbgzf", "out");
+    tu_sh(0, "cmp out/aggbgzf.out out/agg-1.out");
+    write_count_job("agggz", "kv.bgzf.gz", "", "gz", "key: [1], sum: [2], max: [2]");
+    check_shards("agggz", "gz");
+    tu_sh(0, "gzip -t out/agggz-7.gz && [ \"$(zcat out/agggz-7.gz | cut -f1-3)\" = \"$(cat "
+             "out/agg.out)\" ]");
+}
+
+/* CSV with a header row, count by column names: the aggregator's header row once, at the top. */
+static void
+test_shards__aggregate_csv_header(void **state)
+{
+    (void)state;
+    write_count_job("aggcsv", "kv.csv", "  format: csv\n  header: true\n", "out",
+                    "key: [key], sum: [value]");
+    check_shards("aggcsv", "out");
+    tu_sh(0,
+          "head -1 out/aggcsv-7.out | grep -q '^key' && [ \"$(grep -c '^key' out/aggcsv-7.out)\" "
+          "= 1 ] && [ \"$(wc -l < out/aggcsv-7.out)\" = \"$(($(wc -l < out/agg.out) + 1))\" ]");
+}
+
+/* A missing part of an aggregate job: refused, named, nothing written. */
+static void
+test_shards__aggregate_missing_part(void **state)
+{
+    char *err = NULL;
+    int rc;
+
+    (void)state;
+    write_count_job("aggbad", "kv.txt", "", "out", "key: [1]");
+    tu_sh(0, "%s plan aggbad.yaml --shards 3 --work-dir wab > /dev/null", TRANCHE_BIN);
+    tu_sh(0, "for i in 0 2; do %s run aggbad.yaml -q --shard $i/3 --work-dir wab || exit 1; done",
+          TRANCHE_BIN);
+    rc = tu_tranche(&err, "merge --work-dir wab -o out/aggbad-merged.out");
+    assert_int_equal(rc, 1);
+    tu_assert_contains(err, "shard 1: missing: no wab/part-1");
+    assert_false(tu_exists(tu_join(tu_dir, "out/aggbad-merged.out")));
+    free(err);
+    tu_sh(0, "%s run aggbad.yaml -q --shard 1/3 --work-dir wab && truncate -s -3 wab/part-2",
+          TRANCHE_BIN);
+    rc = tu_tranche(&err, "merge --work-dir wab -o out/aggbad-merged.out");
+    assert_int_equal(rc, 1);
+    tu_assert_contains(err, "shard 2: damaged: wab/part-2 has ");
+    free(err);
+    tu_sh(0,
+          "%s run aggbad.yaml -q --shard 2/3 --work-dir wab && %s merge --work-dir wab -o "
+          "out/aggbad-merged.out && %s run aggbad.yaml -q && cmp out/aggbad.out "
+          "out/aggbad-merged.out",
+          TRANCHE_BIN, TRANCHE_BIN, TRANCHE_BIN);
+}
+
 int
 main(void)
 {
@@ -337,6 +436,10 @@ main(void)
         cmocka_unit_test(test_shards__changed_input_refused),
         cmocka_unit_test(test_shards__status_array),
         cmocka_unit_test(test_shards__auto),
+        cmocka_unit_test(test_shards__aggregate),
+        cmocka_unit_test(test_shards__aggregate_bgzf_gzip_output),
+        cmocka_unit_test(test_shards__aggregate_csv_header),
+        cmocka_unit_test(test_shards__aggregate_missing_part),
     };
 
     return cmocka_run_group_tests(tests, group_setup, tu_group_teardown);
