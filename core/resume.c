@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "codec.h"
+#include "fnv.h"
 #include "grow.h"
 #include "io.h"
 
@@ -37,37 +38,12 @@ resume_possible(const struct job *job, const struct inputs *inputs)
     return 1;
 }
 
-/* FNV-1a, 64 bits: a digest of the job's settings (not a defence against anyone). */
-static uint64_t
-fnv(uint64_t h, const void *data, size_t len)
-{
-    const unsigned char *p = data;
-    size_t i;
-
-    for (i = 0; i < len; i++) {
-        h = (h ^ p[i]) * 0x100000001b3ull;
-    }
-    return h;
-}
-
-static uint64_t
-fnv_str(uint64_t h, const char *s)
-{
-    return fnv(h, s != NULL ? s : "", (s != NULL ? strlen(s) : 0) + 1);
-}
-
-static uint64_t
-fnv_num(uint64_t h, uint64_t v)
-{
-    return fnv(h, &v, sizeof(v));
-}
-
 /* What decides the output, apart from the plugins' and inputs' files: steps and their options,
  * the delimiter, the partition size, what is done with failing records, the output format. */
 uint64_t
 resume_job_digest(const struct job *job)
 {
-    uint64_t h = 0xcbf29ce484222325ull;
+    uint64_t h = FNV_START;
     size_t i, j, k;
 
     for (i = 0; i < job->n_steps; i++) {

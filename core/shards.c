@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "codec.h"
+#include "fnv.h"
 #include "grow.h"
 #include "io.h"
 #include "output.h"
@@ -30,34 +31,10 @@ struct unit {
     uint64_t bytes;
 };
 
-static uint64_t
-fnv(uint64_t h, const void *data, size_t len)
-{
-    const unsigned char *p = data;
-    size_t i;
-
-    for (i = 0; i < len; i++) {
-        h = (h ^ p[i]) * 0x100000001b3ull;
-    }
-    return h;
-}
-
-static uint64_t
-fnv_num(uint64_t h, uint64_t v)
-{
-    return fnv(h, &v, sizeof(v));
-}
-
-static uint64_t
-fnv_str(uint64_t h, const char *s)
-{
-    return fnv(h, s != NULL ? s : "", (s != NULL ? strlen(s) : 0) + 1);
-}
-
 uint64_t
 shards_combine_digest(const struct job *job)
 {
-    uint64_t h = 0xcbf29ce484222325ull;
+    uint64_t h = FNV_START;
     size_t i, j, k;
 
     for (i = 0; i < job->n_steps; i++) {
@@ -126,7 +103,7 @@ oom:
 static uint64_t
 units_digest(const struct unit *u, size_t n)
 {
-    uint64_t h = 0xcbf29ce484222325ull;
+    uint64_t h = FNV_START;
     size_t i;
 
     for (i = 0; i < n; i++) {
@@ -392,7 +369,7 @@ shards_write(struct shard_plan *sp, const char *dir, struct error *err)
     if (path_mkdirs(dir, err) != 0 || write_atomic(path, text, strlen(text), err) != 0) {
         goto out;
     }
-    sp->digest = fnv(0xcbf29ce484222325ull, text, strlen(text));
+    sp->digest = fnv(FNV_START, text, strlen(text));
     rc = 0;
 out:
     free(text);
@@ -552,7 +529,7 @@ shards_read(const char *dir, struct shard_plan *sp, struct error *err)
     }
     text = slurp(path, PLAN_MAX_BYTES, &len);
     if (text != NULL) {
-        sp->digest = fnv(0xcbf29ce484222325ull, text, len); /* (parse_plan cuts its lines) */
+        sp->digest = fnv(FNV_START, text, len); /* (parse_plan cuts its lines) */
     }
     if (text == NULL) {
         error_errno(err,
