@@ -848,7 +848,7 @@ chain_record(void *arg, char *data, size_t len, uint64_t offset)
 
     c->progress->record_start = offset;
     c->stats.records_in++;
-    c->stats.bytes_in += len + 1;
+    c->stats.bytes_in += len + c->fr->out_len; /* (its delimiter or line end) */
     c->info.offset = offset;
     c->info.length = len;
     if (c->skip != NULL) {
@@ -940,7 +940,7 @@ step_inputs(struct chain *c)
     size_t i, n = c->n_steps < CHAIN_STATS_STEPS ? c->n_steps : CHAIN_STATS_STEPS;
 
     st->steps[0].records_in = st->records_in;
-    st->steps[0].bytes_in = st->bytes_in - st->records_in;
+    st->steps[0].bytes_in = st->bytes_in - st->records_in * c->fr->out_len;
     for (i = 1; i < n; i++) {
         st->steps[i].records_in = st->steps[i - 1].records_out;
         st->steps[i].bytes_in = st->steps[i - 1].bytes_out;
