@@ -49,4 +49,15 @@ extern int cli_stdout_closed;
  * stderr; returns ERR_INVALID. */
 int cli_usage_error(const char *fmt, const char *arg);
 
+struct config_cli;
+
+/* For run, plan, validate and filter, whose options are parsed with getopt_long, 'S' standing
+ * for --set and 'T' for --step. cli_take_job_arg records the one just parsed (c), in order (a
+ * --set after a --step applies to it), in arrays with room for one entry per argument.
+ * cli_job_source takes what is left of argv after the options: at most one job file, into
+ * *job_path (NULL: none), which excludes --step, and without which --step is needed; returns 0
+ * or ERR_INVALID (said). */
+void cli_take_job_arg(struct config_cli *args, int c, char **argv);
+int cli_job_source(int argc, char **argv, const struct config_cli *args, const char **job_path);
+
 #endif

@@ -114,26 +114,13 @@ refuse_option(int c)
     return ERR_INVALID;
 }
 
-/* --step PLUGIN and --set KEY=VALUE, in order (a --set after a --step applies to it). */
-static void
-take_job_arg(struct filter_cli *cli, int c, char **argv)
-{
-    struct config_cli *a = &cli->job_args;
-    struct config_arg *arg =
-        (struct config_arg *)(c == 'T' ? &a->steps[a->n_steps++] : &a->sets[a->n_sets++]);
-
-    arg->text = optarg;
-    arg->argi = argv[optind - 1] == optarg ? optind - 1 : optind;
-    arg->step = c == 'T' ? 0 : a->n_steps;
-}
-
 static int
 take_option(struct filter_cli *cli, int c, char **argv)
 {
     switch (c) {
     case 'S':
     case 'T':
-        take_job_arg(cli, c, argv);
+        cli_take_job_arg(&cli->job_args, c, argv);
         return 0;
     case 'l':
         cli->log_dir = optarg;
@@ -196,18 +183,8 @@ parse_cli(int argc, char **argv, struct filter_cli *cli)
             return 0;
         }
     }
-    if (optind < argc - 1) {
-        return cli_usage_error("expected one job file, got extra '%s'", argv[optind + 1]);
-    }
-    cli->job_path = optind < argc ? argv[optind] : NULL;
-    if (cli->job_path != NULL && cli->job_args.n_steps > 0) {
-        return cli_usage_error("--step %s makes a job without a job file; to change a step of "
-                               "the job file, use --set STEP.OPTION=VALUE",
-                               cli->job_args.steps[0].text);
-    }
-    if (cli->job_path == NULL && cli->job_args.n_steps == 0) {
-        return cli_usage_error("%s", "missing job file (JOB.yaml), or --step PLUGIN to make the "
-                                     "job on the command line");
+    if (cli_job_source(argc, argv, &cli->job_args, &cli->job_path) != 0) {
+        return ERR_INVALID;
     }
     if (cli->job_path != NULL) {
         /* last, so that they win over any --set of the same keys */

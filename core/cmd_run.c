@@ -153,28 +153,6 @@ parse_partition(const char *text, long *out)
     return 0;
 }
 
-/* Where the option just read is on the whole command line (`tranche` is argument 0, this
- * command 1): its value was the next argument, or was in it (--step=NAME). */
-static int
-option_argi(char **argv)
-{
-    return argv[optind - 1] == optarg ? optind - 1 : optind;
-}
-
-/* --step PLUGIN and --set KEY=VALUE, kept in order (a --set after a --step applies to it). The
- * arrays have room for one entry per argument. */
-static void
-take_job_arg(struct cli *cli, int c, char **argv)
-{
-    struct config_cli *a = &cli->job_args;
-    struct config_arg *arg =
-        (struct config_arg *)(c == 'T' ? &a->steps[a->n_steps++] : &a->sets[a->n_sets++]);
-
-    arg->text = optarg;
-    arg->argi = option_argi(argv);
-    arg->step = c == 'T' ? 0 : a->n_steps;
-}
-
 /* --replay LIST (given once). */
 static int
 parse_replay(const char *text, struct cli *cli)
@@ -197,7 +175,7 @@ take_option(struct cli *cli, int c, char **argv)
     switch (c) {
     case 'S':
     case 'T':
-        take_job_arg(cli, c, argv);
+        cli_take_job_arg(&cli->job_args, c, argv);
         return 0;
     case 'w':
         cli->workers = optarg;
@@ -259,18 +237,8 @@ take_option(struct cli *cli, int c, char **argv)
 static int
 check_job_source(struct cli *cli, int argc, char **argv)
 {
-    if (optind < argc - 1) {
-        return cli_usage_error("expected one job file, got extra '%s'", argv[optind + 1]);
-    }
-    cli->job_path = optind < argc ? argv[optind] : NULL;
-    if (cli->job_path != NULL && cli->job_args.n_steps > 0) {
-        return cli_usage_error("--step %s makes a job without a job file; to change a step of "
-                               "the job file, use --set STEP.OPTION=VALUE",
-                               cli->job_args.steps[0].text);
-    }
-    if (cli->job_path == NULL && cli->job_args.n_steps == 0) {
-        return cli_usage_error("%s", "missing job file (JOB.yaml), or --step PLUGIN to make the "
-                                     "job on the command line");
+    if (cli_job_source(argc, argv, &cli->job_args, &cli->job_path) != 0) {
+        return ERR_INVALID;
     }
     if (cli->job_path == NULL && cli->input == NULL) {
         return cli_usage_error("%s", "a job made with --step needs --input PATH (- for "

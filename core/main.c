@@ -15,6 +15,7 @@
 
 #include "cli.h"
 #include "codec.h"
+#include "config.h"
 #include "error.h"
 #include "signals.h"
 #include "tranche/plugin.h"
@@ -79,6 +80,38 @@ cli_usage_error(const char *fmt, const char *arg)
     fprintf(stderr, fmt, arg);
     fprintf(stderr, "\nTry 'tranche --help' or 'tranche run --help'.\n");
     return ERR_INVALID;
+}
+
+void
+cli_take_job_arg(struct config_cli *args, int c, char **argv)
+{
+    struct config_arg *arg = (struct config_arg *)(c == 'T' ? &args->steps[args->n_steps++]
+                                                            : &args->sets[args->n_sets++]);
+
+    arg->text = optarg;
+    /* where it is on the whole command line (`tranche` is argument 0, the command 1): its value
+     * was the next argument, or was in it (--step=NAME) */
+    arg->argi = argv[optind - 1] == optarg ? optind - 1 : optind;
+    arg->step = c == 'T' ? 0 : args->n_steps;
+}
+
+int
+cli_job_source(int argc, char **argv, const struct config_cli *args, const char **job_path)
+{
+    if (optind < argc - 1) {
+        return cli_usage_error("expected one job file, got extra '%s'", argv[optind + 1]);
+    }
+    *job_path = optind < argc ? argv[optind] : NULL;
+    if (*job_path != NULL && args->n_steps > 0) {
+        return cli_usage_error("--step %s makes a job without a job file; to change a step of "
+                               "the job file, use --set STEP.OPTION=VALUE",
+                               args->steps[0].text);
+    }
+    if (*job_path == NULL && args->n_steps == 0) {
+        return cli_usage_error("%s", "missing job file (JOB.yaml), or --step PLUGIN to make the "
+                                     "job on the command line");
+    }
+    return 0;
 }
 
 static void
