@@ -38,33 +38,45 @@ resume_possible(const struct job *job, const struct inputs *inputs)
     return 1;
 }
 
+uint64_t
+resume_digest_options(uint64_t h, const struct config_step *st)
+{
+    size_t j, k;
+
+    h = fnv_num(h, st->n_options);
+    for (j = 0; j < st->n_options; j++) {
+        h = fnv_str(h, st->options[j].name);
+        h = fnv_num(h, st->options[j].n_items);
+        for (k = 0; k < st->options[j].n_items; k++) {
+            h = fnv_str(h, st->options[j].items[k]);
+        }
+    }
+    return h;
+}
+
+uint64_t
+resume_digest_format(uint64_t h, const struct framing *fr)
+{
+    h = fnv_num(h, (uint64_t)fr->kind);
+    h = fnv(h, fr->delim, fr->delim_len);
+    h = fnv_num(h, fr->delim_len);
+    h = fnv_num(h, (uint64_t)fr->quote);
+    return fnv_num(h, (uint64_t)fr->header);
+}
+
 /* What decides the output, apart from the plugins' and inputs' files: steps and their options,
- * the delimiter, the partition size, what is done with failing records, the output format. */
+ * the input format, the partition size, what is done with failing records, the output format. */
 uint64_t
 resume_job_digest(const struct job *job)
 {
     uint64_t h = FNV_START;
-    size_t i, j, k;
+    size_t i;
 
     for (i = 0; i < job->n_steps; i++) {
-        const struct config_step *st = &job->steps[i];
-        h = fnv_str(h, st->plugin);
-        h = fnv_num(h, st->n_options);
-        for (j = 0; j < st->n_options; j++) {
-            h = fnv_str(h, st->options[j].name);
-            h = fnv_num(h, st->options[j].n_items);
-            for (k = 0; k < st->options[j].n_items; k++) {
-                h = fnv_str(h, st->options[j].items[k]);
-            }
-        }
+        h = fnv_str(h, job->steps[i].plugin);
+        h = resume_digest_options(h, &job->steps[i]);
     }
-    h = fnv_num(h, (uint64_t)job->framing.kind);
-    h = fnv_num(h, job->framing.delim_len);
-    for (i = 0; i < job->framing.delim_len; i++) {
-        h = fnv_num(h, job->framing.delim[i]);
-    }
-    h = fnv_num(h, job->framing.quote);
-    h = fnv_num(h, (uint64_t)job->framing.header);
+    h = resume_digest_format(h, &job->framing);
     h = fnv_num(h, job->partition_size);
     h = fnv_num(h, (uint64_t)job->on_error_skip);
     h = fnv_num(h, (uint64_t)job->output_compression);

@@ -57,6 +57,11 @@ int resume_possible(const struct job *job, const struct inputs *inputs);
  * input list. Also the shard plan's (shards.h). */
 uint64_t resume_job_digest(const struct job *job);
 
+/* Parts of that digest, which the shard plan's digest of a job's steps shares: a step's options
+ * (names and values, in order), and the input format (format, delimiter, quote, header). */
+uint64_t resume_digest_options(uint64_t h, const struct config_step *st);
+uint64_t resume_digest_format(uint64_t h, const struct framing *fr);
+
 /* Prepares rs for `job` (its work directory's path and identity). 0, or -1 out of memory. */
 int resume_init(struct resume *rs, const struct job *job, const struct step *steps,
                 const struct inputs *inputs, int workers, struct error *err);

@@ -17,6 +17,7 @@
 #include "io.h"
 #include "output.h"
 #include "paths.h"
+#include "resume.h"
 
 #define PLAN_VERSION "tranche-shards 1"
 #define SUM_VERSION "tranche-part 1"
@@ -35,7 +36,7 @@ uint64_t
 shards_combine_digest(const struct job *job)
 {
     uint64_t h = FNV_START;
-    size_t i, j, k;
+    size_t i;
 
     for (i = 0; i < job->n_steps; i++) {
         const struct config_step *st = &job->steps[i];
@@ -43,20 +44,9 @@ shards_combine_digest(const struct job *job)
         h = fnv_str(h, name != NULL ? name + 1 : st->plugin);
         h = fnv_num(h, (uint64_t)st->exec);
         h = fnv_num(h, (uint64_t)st->aggregate);
-        h = fnv_num(h, st->n_options);
-        for (j = 0; j < st->n_options; j++) {
-            h = fnv_str(h, st->options[j].name);
-            h = fnv_num(h, st->options[j].n_items);
-            for (k = 0; k < st->options[j].n_items; k++) {
-                h = fnv_str(h, st->options[j].items[k]);
-            }
-        }
+        h = resume_digest_options(h, st);
     }
-    h = fnv_num(h, (uint64_t)job->framing.kind);
-    h = fnv(h, job->framing.delim, job->framing.delim_len);
-    h = fnv_num(h, job->framing.delim_len);
-    h = fnv_num(h, (uint64_t)job->framing.quote);
-    return fnv_num(h, (uint64_t)job->framing.header);
+    return resume_digest_format(h, &job->framing);
 }
 
 /* The units of the job, in input order. *out is malloc'd. */
