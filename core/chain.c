@@ -44,8 +44,9 @@ struct chain {
     size_t n_steps;
     struct tranche_ctx *ctx;  /* one per step */
     const struct framing *fr; /* what a record is; fr->out follows each output record */
-    int in_header;            /* emits carry the header row (header_step) */
-    int capturing;            /* emits are a step's header row, kept (capture_header) */
+    /* What emits carry besides records: the header row on its way to the output (HEADER_RUN,
+     * header_step), or a step's header row being kept for the next step (HEADER_CAPTURE). */
+    enum { HEADER_NONE, HEADER_RUN, HEADER_CAPTURE } header_mode;
     char *captured;
     size_t captured_len;
     int n_captured;
@@ -164,8 +165,9 @@ static int __attribute__((noinline)) sink_write_framed(struct chain *c, const ch
     return TRANCHE_OK;
 }
 
-/* Appends one output record and its delimiter. */
-static int
+/* Appends one output record and its delimiter. (Inlined into host_emit, whose cost per record it
+ * is; the header row's one call does not matter.) */
+static inline __attribute__((always_inline)) int
 sink_write(struct chain *c, const char *p, size_t len)
 {
     if (c->framed) {
@@ -250,12 +252,35 @@ run_header(struct chain *c, size_t first)
     int rc;
 
     c->progress->record_start = UINT64_MAX;
-    c->in_header = 1;
+    c->header_mode = HEADER_RUN;
     rc = header_step(c, first, c->ctx[first].header, c->ctx[first].header_len);
-    c->in_header = 0;
+    c->header_mode = HEADER_NONE;
     c->stats.records_out = records; /* (its bytes are output; it is not a record) */
     c->progress->step = -1;
     return rc;
+}
+
+/* An emit while the header row is under way (header_mode): kept, the first only, for the next
+ * step (HEADER_CAPTURE), or passed to the next step's header() (HEADER_RUN). */
+static int __attribute__((noinline))
+header_emit(struct tranche_ctx *ctx, const void *data, size_t len)
+{
+    struct chain *c = ctx->chain;
+
+    if (c->header_mode == HEADER_RUN) {
+        return c->failed ? TRANCHE_ERROR : header_step(c, ctx->step + 1, data, len);
+    }
+    if (c->n_captured++ == 0) {
+        c->captured = malloc(len + 1);
+        if (c->captured == NULL) {
+            set_failure(c, (int)ctx->step, "out of memory for a header row of %zu bytes", len);
+            return TRANCHE_ERROR;
+        }
+        memcpy(c->captured, data, len);
+        c->captured[len] = '\0';
+        c->captured_len = len;
+    }
+    return TRANCHE_OK;
 }
 
 static int
@@ -265,18 +290,8 @@ host_emit(tranche_ctx *ctx, const void *data, size_t len)
     size_t next = ctx->step + 1;
     struct tranche_ctx *nctx;
 
-    if (c->capturing) {
-        if (c->n_captured++ == 0) {
-            c->captured = malloc(len + 1);
-            if (c->captured == NULL) {
-                set_failure(c, (int)ctx->step, "out of memory for a header row of %zu bytes", len);
-                return TRANCHE_ERROR;
-            }
-            memcpy(c->captured, data, len);
-            c->captured[len] = '\0';
-            c->captured_len = len;
-        }
-        return TRANCHE_OK;
+    if (c->header_mode != HEADER_NONE) {
+        return header_emit(ctx, data, len);
     }
     if (c->part == NULL) {
         set_failure(c, (int)ctx->step,
@@ -286,9 +301,6 @@ host_emit(tranche_ctx *ctx, const void *data, size_t len)
     }
     if (c->failed) {
         return TRANCHE_ERROR;
-    }
-    if (c->in_header) {
-        return header_step(c, next, data, len);
     }
     ctx->out->records_out++; /* (what the next step gets: its records_in, filled in at the end) */
     ctx->out->bytes_out += len;
@@ -562,14 +574,14 @@ capture_header(struct chain *c, size_t i)
         next->header_len = ctx->header_len;
         return 0;
     }
-    c->capturing = 1;
+    c->header_mode = HEADER_CAPTURE;
     c->n_captured = 0;
     c->captured = NULL;
     c->progress->step = (int32_t)i;
     if (d->header(ctx->state, ctx, copy, ctx->header_len) != TRANCHE_OK || c->failed) {
         set_failure(c, (int)i, "header() failed without a message");
     }
-    c->capturing = 0;
+    c->header_mode = HEADER_NONE;
     free(copy);
     next->header = c->captured;
     next->header_len = c->captured_len;

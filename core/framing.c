@@ -132,18 +132,14 @@ framing_quote_parity(unsigned char quote, const char *buf, size_t len)
 }
 #endif
 
-/* lines: the first match of the delimiter from buf[st->clean] on. */
+/* lines of several bytes (one byte: framing_next, inline): the first match of the delimiter
+ * from buf[st->clean] on. */
 static int
 next_line(const struct framing *f, struct framing_scan *st, const char *buf, size_t len, int eof,
           size_t *rec_len, size_t *total)
 {
-    const char *hit;
+    const char *hit = memmem(buf + st->clean, len - st->clean, f->delim, f->delim_len);
 
-    if (f->delim_len == 1) {
-        hit = memchr(buf + st->clean, f->delim[0], len - st->clean);
-    } else {
-        hit = memmem(buf + st->clean, len - st->clean, f->delim, f->delim_len);
-    }
     if (hit != NULL) {
         *rec_len = (size_t)(hit - buf);
         *total = *rec_len + f->delim_len;
@@ -288,8 +284,8 @@ only_newlines(const char *buf, size_t len)
 }
 
 int
-framing_next(const struct framing *f, struct framing_scan *st, const char *buf, size_t len, int eof,
-             size_t *rec_len, size_t *total, const char **why)
+framing_next_any(const struct framing *f, struct framing_scan *st, const char *buf, size_t len,
+                 int eof, size_t *rec_len, size_t *total, const char **why)
 {
     static const char *none = "";
 

@@ -20,6 +20,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <tranche/plugin.h>
 
@@ -84,8 +85,37 @@ enum {
  * the last record (len > 0), or malformed. st carries what was scanned across calls on the same
  * record with more bytes each time.
  */
-int framing_next(const struct framing *f, struct framing_scan *st, const char *buf, size_t len,
-                 int eof, size_t *rec_len, size_t *total, const char **why);
+static inline int framing_next(const struct framing *f, struct framing_scan *st, const char *buf,
+                               size_t len, int eof, size_t *rec_len, size_t *total,
+                               const char **why);
+
+/* framing_next for every framing but lines of one byte, which it handles inline (it is the cost
+ * per record of the common case). */
+int framing_next_any(const struct framing *f, struct framing_scan *st, const char *buf, size_t len,
+                     int eof, size_t *rec_len, size_t *total, const char **why);
+
+static inline int
+framing_next(const struct framing *f, struct framing_scan *st, const char *buf, size_t len, int eof,
+             size_t *rec_len, size_t *total, const char **why)
+{
+    const char *hit;
+
+    if (f->kind != TRANCHE_FORMAT_LINES || f->delim_len != 1 || len == 0) {
+        return framing_next_any(f, st, buf, len, eof, rec_len, total, why);
+    }
+    hit = memchr(buf + st->clean, f->delim[0], len - st->clean);
+    if (hit != NULL) {
+        *rec_len = (size_t)(hit - buf);
+        *total = *rec_len + 1;
+        return FRAMING_RECORD;
+    }
+    if (eof) {
+        *rec_len = *total = len;
+        return FRAMING_RECORD;
+    }
+    st->clean = len;
+    return FRAMING_MORE;
+}
 
 /*
  * A record boundary: sets *at to the offset just after the first record end that lies at or

@@ -761,8 +761,7 @@ first_row(const struct job *job, const struct input *in, char **row, size_t *row
         goto out;
     }
     for (;;) {
-        int got = eof ? framing_next(&job->framing, &st, buf, len, 1, &rec_len, &total, &why)
-                      : framing_next(&job->framing, &st, buf, len, 0, &rec_len, &total, &why);
+        int got = framing_next(&job->framing, &st, buf, len, eof, &rec_len, &total, &why);
         ssize_t n;
 
         if (got == FRAMING_RECORD) {
